@@ -1,0 +1,27 @@
+// Runs every test file under test/ with node's built-in runner.
+// Node 20's `--test` does not expand globs, so the file list is built here.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+
+function find(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return find(p);
+    return p.endsWith(".test.ts") ? [p] : [];
+  });
+}
+
+const only = process.argv.slice(2);
+const files = only.length > 0 ? only : find("test").sort();
+if (files.length === 0) {
+  console.error("run-tests: no test files found under test/");
+  process.exit(1);
+}
+// One file at a time: integration tests start real servers and share 2 cores.
+const r = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
+  { stdio: "inherit" },
+);
+process.exit(r.status ?? 1);
