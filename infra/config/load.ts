@@ -1,0 +1,35 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterSpec, ConfigError, PROJECT, validateConfig } from "./schema";
+
+/**
+ * Reads every `redis-cluster:*` key of the stack config and validates it (the only Pulumi-aware part of config).
+ * Values arrive as strings; structured and numeric values are JSON-decoded so that `pulumi config set masters 3`
+ * and an object in Pulumi.<stack>.yaml both work.
+ */
+export function loadStackConfig(): { spec: ClusterSpec; password: pulumi.Output<string> | undefined } {
+  const all = pulumi.runtime.allConfig();
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(all)) {
+    if (!k.startsWith(`${PROJECT}:`)) continue;
+    const key = k.slice(PROJECT.length + 1);
+    raw[key] = key === "password" ? v : decode(v);
+  }
+  // The engine lists secret keys; a password stored in plain text would end up in Pulumi.<stack>.yaml unencrypted.
+  const secretKeys = process.env.PULUMI_CONFIG_SECRET_KEYS;
+  if (raw.password !== undefined && secretKeys && !(JSON.parse(secretKeys) as string[]).includes(`${PROJECT}:password`)) {
+    throw new ConfigError([
+      `${PROJECT}:password is stored in plain text; set it with \`pulumi config set --secret ${PROJECT}:password <value>\``,
+    ]);
+  }
+  const spec = validateConfig(raw, { name: `${PROJECT}-${pulumi.getStack()}` });
+  const password = raw.password === undefined ? undefined : new pulumi.Config(PROJECT).requireSecret("password");
+  return { spec, password };
+}
+
+function decode(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}

@@ -1,0 +1,217 @@
+import { z } from "zod";
+import { kubernetesSchema } from "./kubernetes";
+import { smokeSchema } from "./smoke";
+import { parseRedisMemory, parseKubernetesQuantity } from "./units";
+
+/** Pulumi project name; stack config keys are `redis-cluster:<key>`. */
+export const PROJECT = "redis-cluster";
+
+const port = z.int().min(1).max(65535);
+
+// Characters that survive redis.conf quoting, shell env and URLs unchanged.
+const PASSWORD_RE = /^[A-Za-z0-9!#%+,\-./:=@^_~]{16,128}$/;
+
+const dockerSchema = z
+  .object({
+    network: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/).default("redis-cluster").describe("Docker network name (suffixed with the stack name)"),
+    subnet: z.string().regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/, "must be an IPv4 /24 like 172.28.0.0/24")
+      .default("172.28.0.0/24").describe("Subnet of the cluster network; node i gets .(11+i) so announced addresses never change"),
+    hostPortBase: port.default(7001).describe("Host port of node 0's client port; node i publishes hostPortBase+i"),
+    busPortOffset: z.int().min(1).max(50000).default(10000).describe("Host bus port = host client port + offset"),
+    announceHost: z.string().min(1).default("127.0.0.1").describe("Address host clients use for the published ports (natMap target)"),
+    prometheusPort: port.default(9090).describe("Host port of the dev Prometheus"),
+  })
+  .strict();
+
+const monitoringSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe("Deploy redis_exporter per node, Prometheus rules and dashboards"),
+    exporterImage: z.string().min(1).default("oliver006/redis_exporter:v1.62.0").describe("redis_exporter image"),
+    prometheusImage: z.string().min(1).default("prom/prometheus:v2.53.1").describe("Prometheus image (docker dev only)"),
+  })
+  .strict();
+
+export const stackConfigSchema = z
+  .object({
+    platform: z.enum(["docker", "kubernetes"]).default("docker").describe("Where the cluster runs: docker (dev) or kubernetes (prod)"),
+    masters: z.int().min(3).max(100).default(3).describe("Number of masters (shards); Redis Cluster needs at least 3"),
+    replicasPerMaster: z.int().min(0).max(5).default(1).describe("Replicas per master; 0 disables failover"),
+    redisImage: z.string().min(1).default("redis:7.2.5-alpine").describe("Redis container image (needs sh and redis-cli)"),
+    nodeTimeoutMs: z.int().min(500).max(120_000).default(5000).describe("cluster-node-timeout: how long a node may be unreachable before failover"),
+    maxmemory: z.string().refine((v) => parseRedisMemory(v) !== undefined, "must be a redis.conf size like 512mb or 2gb").default("0").describe("maxmemory per node, redis.conf syntax (512mb, 2gb); 0 = no limit"),
+    maxmemoryPolicy: z
+      .enum(["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"])
+      .default("noeviction").describe("Eviction policy when maxmemory is reached"),
+    password: z.string().regex(PASSWORD_RE, "must be 16-128 characters of A-Z a-z 0-9 !#%+,-./:=@^_~").optional()
+      .describe("Redis password (set with --secret); generated when absent"),
+    appendonly: z.boolean().default(true).describe("AOF persistence"),
+    appendfsync: z.enum(["always", "everysec", "no"]).default("everysec").describe("AOF fsync policy"),
+    replDisklessSyncDelay: z.int().min(0).max(60).default(5).describe("repl-diskless-sync-delay in seconds (0 = replicas sync at once)"),
+    enableDebugCommand: z.enum(["no", "local", "yes"]).optional()
+      .describe("enable-debug-command; the smoke kill failover freezes a master with DEBUG SLEEP and needs yes. Default: yes on docker (dev), no on kubernetes"),
+    docker: dockerSchema.default(dockerSchema.parse({})).describe("Docker (dev) settings"),
+    kubernetes: kubernetesSchema.default(kubernetesSchema.parse({})).describe("Kubernetes (prod) settings"),
+    smoke: smokeSchema.default(smokeSchema.parse({})).describe("Smoke test settings"),
+    monitoring: monitoringSchema.default(monitoringSchema.parse({})).describe("Monitoring settings"),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    // Cross-field rules: each names the setting to change.
+    const maxmemoryBytes = parseRedisMemory(c.maxmemory);
+    const failover = c.smoke.failover ?? (c.platform === "docker" ? "kill" : "manual");
+    if (c.smoke.enabled && failover !== "none" && c.replicasPerMaster === 0) {
+      ctx.addIssue({ code: "custom", path: ["smoke", "failover"], message: `is "${failover}" but replicasPerMaster is 0: there is no replica to fail over to; set smoke.failover to none or replicasPerMaster >= 1` });
+    }
+    const debug = c.enableDebugCommand ?? (c.platform === "docker" ? "yes" : "no");
+    if (c.smoke.enabled && failover === "kill" && debug !== "yes") {
+      ctx.addIssue({ code: "custom", path: ["enableDebugCommand"], message: `must be "yes" for smoke.failover kill (it freezes a master with DEBUG SLEEP); set enableDebugCommand: yes (dev only) or smoke.failover: manual` });
+    }
+    if (c.platform === "docker") {
+      const d = c.docker;
+      const n = c.masters * (1 + c.replicasPerMaster);
+      const used = new Map<number, string>();
+      const claim = (p: number, what: string) => {
+        if (p < 1 || p > 65535) {
+          ctx.addIssue({ code: "custom", path: ["docker"], message: `${what} would be host port ${p}, outside 1..65535; lower docker.hostPortBase or docker.busPortOffset` });
+        } else if (used.has(p)) {
+          ctx.addIssue({ code: "custom", path: ["docker"], message: `${what} and ${used.get(p)} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset or docker.prometheusPort` });
+        } else used.set(p, what);
+      };
+      for (let i = 0; i < n; i++) claim(d.hostPortBase + i, `node ${i} client port`);
+      for (let i = 0; i < n; i++) claim(d.hostPortBase + i + d.busPortOffset, `node ${i} bus port`);
+      if (c.monitoring.enabled) claim(d.prometheusPort, "prometheus");
+      if (n > 200) ctx.addIssue({ code: "custom", path: ["masters"], message: `gives ${n} nodes; the docker /24 network holds at most 200` });
+    }
+    if (c.platform === "kubernetes" && maxmemoryBytes) {
+      const limit = parseKubernetesQuantity(c.kubernetes.resources.limits.memory);
+      if (limit === undefined) {
+        ctx.addIssue({ code: "custom", path: ["kubernetes", "resources", "limits", "memory"], message: `must be a Kubernetes quantity like 1Gi, got ${JSON.stringify(c.kubernetes.resources.limits.memory)}` });
+      } else if (limit < maxmemoryBytes * 1.25) {
+        // Redis needs headroom over maxmemory (buffers, fork for AOF rewrite); below that the kubelet OOM-kills it.
+        ctx.addIssue({ code: "custom", path: ["kubernetes", "resources", "limits", "memory"], message: `is ${c.kubernetes.resources.limits.memory}, lower than maxmemory ${c.maxmemory} + 25% headroom; raise the limit or lower maxmemory` });
+      }
+    }
+  });
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+/** The validated, defaulted stack config that the rest of the program consumes. */
+export interface ClusterSpec extends Omit<StackConfig, "password" | "enableDebugCommand"> {
+  /** enable-debug-command with its platform default applied. */
+  enableDebugCommand: "no" | "local" | "yes";
+  /** Name of the cluster (prefix of every resource). */
+  name: string;
+  maxmemoryBytes: number;
+  /** smoke.failover with its platform default applied. */
+  smokeFailover: "none" | "manual" | "kill";
+  /** True when a password was given; the value itself never travels in the spec. */
+  passwordProvided: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` + problems.map((p) => `  - ${p}`).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : v === undefined ? "nothing" : JSON.stringify(v));
+
+function closest(key: string, candidates: string[]): string | undefined {
+  // Levenshtein distance, to suggest the intended key for a typo.
+  const d = (a: string, b: string) => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0]++;
+      for (let j = 1; j <= b.length; j++) {
+        const cur = row[j];
+        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+        prev = cur;
+      }
+    }
+    return row[b.length];
+  };
+  const best = candidates.map((c) => [c, d(key, c)] as const).sort((x, y) => x[1] - y[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? best[0] : undefined;
+}
+
+function shapeKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
+  let s: any = schema;
+  for (const p of path) {
+    while (s?.unwrap && !s.shape) s = s.unwrap();
+    s = s?.shape?.[p as string];
+  }
+  while (s?.unwrap && !s.shape) s = s.unwrap();
+  return s?.shape ? Object.keys(s.shape) : [];
+}
+
+function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType): string[] {
+  const key = `${PROJECT}:${issue.path.map(String).join(".")}`;
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case "too_small":
+      return [`${key} must be >= ${issue.minimum}, got ${show(input)}`];
+    case "too_big":
+      return [`${key} must be <= ${issue.maximum}, got ${show(input)}`];
+    case "invalid_type":
+      return [`${key} must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}, got ${show(input)}`];
+    case "invalid_value":
+      return [`${key} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${show(input)}`];
+    case "unrecognized_keys":
+      return issue.keys.map((k) => {
+        const where = [...issue.path.map(String), k].join(".");
+        const hint = closest(k, shapeKeys(root, issue.path));
+        return `${PROJECT}:${where} is not a known setting${hint ? ` — did you mean ${[...issue.path.map(String), hint].join(".")}?` : ""}; remove it with \`pulumi config rm ${PROJECT}:${where}\``;
+      });
+    case "invalid_format":
+      return [`${key} ${issue.message}, got ${show(input)}`];
+    default:
+      return [`${key} ${issue.message}${input !== undefined && issue.code !== "custom" ? `, got ${show(input)}` : ""}`];
+  }
+}
+
+/**
+ * Validates raw stack config (keys without the `redis-cluster:` prefix, values already decoded) and returns the spec.
+ * Pure: no Pulumi calls. Throws one ConfigError listing every problem.
+ */
+export function validateConfig(raw: Record<string, unknown>, opts: { name?: string } = {}): ClusterSpec {
+  const r = stackConfigSchema.safeParse(raw, { reportInput: true });
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.flatMap((i) => describeIssue(i, stackConfigSchema)));
+  }
+  const { password, ...c } = r.data;
+  return {
+    ...c,
+    name: opts.name ?? PROJECT,
+    maxmemoryBytes: parseRedisMemory(c.maxmemory) ?? 0,
+    smokeFailover: c.smoke.failover ?? (c.platform === "docker" ? "kill" : "manual"),
+    enableDebugCommand: c.enableDebugCommand ?? (c.platform === "docker" ? "yes" : "no"),
+    passwordProvided: password !== undefined,
+  };
+}
+
+/** One row per stack config key (nested keys dotted), for docs and Pulumi.yaml. */
+export function configReference(): { key: string; type: string; default: string; description: string }[] {
+  const rows: { key: string; type: string; default: string; description: string }[] = [];
+  const walk = (shape: Record<string, z.ZodType>, prefix: string) => {
+    for (const [k, t] of Object.entries(shape)) {
+      let s: any = t;
+      let def: unknown;
+      const description = (t as any).description ?? "";
+      while (s.unwrap && !s.shape && !s.options) {
+        if (s.def?.type === "default") def = typeof s.def.defaultValue === "function" ? s.def.defaultValue() : s.def.defaultValue;
+        s = s.unwrap();
+      }
+      const key = prefix + k;
+      if (s.shape) {
+        walk(s.shape, key + ".");
+        continue;
+      }
+      const type = s.options ? s.options.map((o: string) => JSON.stringify(o)).join(" \\| ")
+        : s.def?.type === "number" ? "integer" : s.def?.type ?? "unknown";
+      rows.push({ key, type, default: def === undefined ? "—" : JSON.stringify(def), description });
+    }
+  };
+  walk((stackConfigSchema as any).def?.in?.shape ?? (stackConfigSchema as any).shape, "");
+  return rows;
+}

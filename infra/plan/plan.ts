@@ -1,0 +1,152 @@
+import type { ClusterSpec } from "../config/schema";
+import { renderRedisConf } from "./redisConf";
+import { readScript } from "./scripts";
+
+/** Paths inside a container or pod where the plan's files are delivered. */
+export const CONTAINER_PATHS = {
+  dir: "/etc/redis-cluster",
+  redisConf: "/etc/redis-cluster/redis.conf",
+  entrypoint: "/etc/redis-cluster/entrypoint.sh",
+  bootstrap: "/etc/redis-cluster/bootstrap.sh",
+  data: "/data",
+  run: "/tmp/redis-cluster",
+} as const;
+
+export const REDIS_PORT = 6379;
+export const BUS_PORT_OFFSET = 10000;
+
+export interface PlannedNode {
+  index: number;
+  /** Stable name: container name, pod name or local node name. */
+  name: string;
+  /** Shard (master index) the node is planned to serve. */
+  shard: number;
+  /** Role intended at creation; failovers may swap it later. */
+  role: "master" | "replica";
+  /** Address peers and in-network clients use; announced by the node. */
+  host: string;
+  port: number;
+  busPort: number;
+  /** Docker: ports published on the host. */
+  hostPort?: number;
+  hostBusPort?: number;
+}
+
+/** Where nodes live: the spec's platform, or local processes on given loopback ports (the harness). */
+export type Placement =
+  | { kind: "docker" }
+  | { kind: "kubernetes" }
+  | { kind: "local"; ports: number[]; hosts?: string[] };
+
+export interface ClusterPlan {
+  name: string;
+  masters: number;
+  replicasPerMaster: number;
+  nodes: PlannedNode[];
+  /** Shared, secret-free redis.conf. */
+  redisConf: string;
+  entrypointScript: string;
+  bootstrapScript: string;
+  /** Environment of the bootstrap script (no secret; REDISCLI_AUTH is added by the platform). */
+  bootstrapEnv: Record<string, string>;
+  /** "host:port" of every node, as seen inside the cluster network. */
+  seeds: string[];
+  /** Docker only: ioredis natMap for clients on the host ("ip:port" -> published host:port). */
+  natMap: Record<string, { host: string; port: number }>;
+  /** Seeds reachable from the host (published ports on docker, the nodes themselves elsewhere). */
+  hostSeeds: string[];
+}
+
+/** Kubernetes names shared by the plan and the Kubernetes component. */
+export function kubernetesNames(spec: ClusterSpec) {
+  const statefulSet = spec.name;
+  const headlessService = `${spec.name}-headless`;
+  const ns = spec.kubernetes.namespace;
+  return {
+    statefulSet,
+    headlessService,
+    clientService: spec.name,
+    podHost: (i: number) => `${statefulSet}-${i}.${headlessService}.${ns}.svc.cluster.local`,
+  };
+}
+
+function dockerIp(spec: ClusterSpec, i: number): string {
+  // Static addresses from .11 up: stable across container re-creation, so nodes.conf stays valid.
+  return spec.docker.subnet.replace(/\.0\/24$/, `.${11 + i}`);
+}
+
+/** Pure: the node list, the shared files and the bootstrap inputs for a validated spec. */
+export function planCluster(spec: ClusterSpec, placement: Placement = { kind: spec.platform }): ClusterPlan {
+  const count = spec.masters * (1 + spec.replicasPerMaster);
+  if (placement.kind === "local" && placement.ports.length !== count) {
+    throw new Error(`planCluster: ${count} nodes need ${count} ports, got ${placement.ports.length}`);
+  }
+  const nodes: PlannedNode[] = [];
+  for (let i = 0; i < count; i++) {
+    // redis-cli --cluster create makes the first `masters` addresses masters, then assigns replicas round-robin.
+    const role = i < spec.masters ? "master" : "replica";
+    const shard = i % spec.masters;
+    const base = { index: i, role, shard } as const;
+    switch (placement.kind) {
+      case "docker":
+        nodes.push({
+          ...base,
+          name: `${spec.name}-node-${i}`,
+          host: dockerIp(spec, i),
+          port: REDIS_PORT,
+          busPort: REDIS_PORT + BUS_PORT_OFFSET,
+          hostPort: spec.docker.hostPortBase + i,
+          hostBusPort: spec.docker.hostPortBase + i + spec.docker.busPortOffset,
+        });
+        break;
+      case "kubernetes":
+        nodes.push({ ...base, name: `${spec.name}-${i}`, host: kubernetesNames(spec).podHost(i), port: REDIS_PORT, busPort: REDIS_PORT + BUS_PORT_OFFSET });
+        break;
+      case "local":
+        nodes.push({
+          ...base,
+          name: `node-${i}`,
+          host: placement.hosts?.[i] ?? "127.0.0.1",
+          port: placement.ports[i],
+          busPort: placement.ports[i] + BUS_PORT_OFFSET,
+        });
+        break;
+    }
+  }
+  const seeds = nodes.map((n) => `${n.host}:${n.port}`);
+  const natMap: ClusterPlan["natMap"] = {};
+  if (placement.kind === "docker") {
+    for (const n of nodes) natMap[`${n.host}:${n.port}`] = { host: spec.docker.announceHost, port: n.hostPort! };
+  }
+  return {
+    name: spec.name,
+    masters: spec.masters,
+    replicasPerMaster: spec.replicasPerMaster,
+    nodes,
+    redisConf: renderRedisConf(spec),
+    entrypointScript: readScript("entrypoint"),
+    bootstrapScript: readScript("bootstrap"),
+    bootstrapEnv: {
+      REDIS_NODES: seeds.join(" "),
+      REDIS_MASTERS: String(spec.masters),
+      REDIS_REPLICAS: String(spec.replicasPerMaster),
+      BOOTSTRAP_TIMEOUT: "300",
+    },
+    seeds,
+    natMap,
+    hostSeeds: placement.kind === "docker" ? nodes.map((n) => `${spec.docker.announceHost}:${n.hostPort}`) : seeds,
+  };
+}
+
+/** Environment of one node's entrypoint (no secret: the platform adds REDISCLI_AUTH or REDIS_PASSWORD_FILE). */
+export function nodeEnv(plan: ClusterPlan, node: PlannedNode, placement: Placement): Record<string, string> {
+  switch (placement.kind) {
+    case "docker":
+      return { REDIS_PORT: String(node.port), REDIS_ANNOUNCE_IP: node.host };
+    case "kubernetes":
+      // The pod IP is only known at run time: the pod spec injects it (downward API) as REDIS_ANNOUNCE_IP.
+      return { REDIS_PORT: String(node.port), REDIS_ANNOUNCE_HOSTNAME: node.host };
+    case "local":
+      return { REDIS_PORT: String(node.port), REDIS_BIND: node.host, REDIS_ANNOUNCE_IP: node.host };
+  }
+}

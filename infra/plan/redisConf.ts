@@ -1,0 +1,46 @@
+import type { ClusterSpec } from "../config/schema";
+
+/**
+ * The shared redis.conf of every node. It holds no secret and no per-node address: the entrypoint
+ * appends port, bind, dir, announce settings and the password at start (infra/scripts/entrypoint.sh),
+ * so one text serves Docker, Kubernetes (ConfigMap) and the local harness.
+ */
+export function renderRedisConf(spec: ClusterSpec): string {
+  const lines = [
+    `# redis.conf for ${spec.name}: rendered by infra/plan/redisConf.ts; do not edit by hand.`,
+    "port 6379",
+    "protected-mode yes",
+    "daemonize no",
+    // Logs go to stdout: container runtimes collect them, and no log folder has to exist in the image.
+    'logfile ""',
+    "loglevel notice",
+    "",
+    "cluster-enabled yes",
+    "cluster-config-file nodes.conf",
+    `cluster-node-timeout ${spec.nodeTimeoutMs}`,
+    "cluster-require-full-coverage yes",
+    "cluster-allow-reads-when-down no",
+    "cluster-migration-barrier 1",
+    "",
+    `appendonly ${spec.appendonly ? "yes" : "no"}`,
+    `appendfsync ${spec.appendfsync}`,
+    'appendfilename "appendonly.aof"',
+    'appenddirname "appendonlydir"',
+    "aof-use-rdb-preamble yes",
+    "save 3600 1 300 100 60 10000",
+    "stop-writes-on-bgsave-error yes",
+    "",
+    "repl-diskless-sync yes",
+    `repl-diskless-sync-delay ${spec.replDisklessSyncDelay}`,
+    "replica-read-only yes",
+    "",
+    `maxmemory ${spec.maxmemory}`,
+    `maxmemory-policy ${spec.maxmemoryPolicy}`,
+    "",
+    "tcp-keepalive 60",
+    "timeout 0",
+    `enable-debug-command ${spec.enableDebugCommand}`,
+    "",
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,155 @@
+#!/bin/sh
+# bootstrap.sh — forms the Redis Cluster once; on every later run it only verifies.
+#   all nodes empty            -> redis-cli --cluster create, wait for cluster_state:ok everywhere
+#   formed as planned          -> change nothing, exit 0
+#   anything else (partial,
+#   foreign data, wrong size)  -> diagnose, change nothing, exit 2
+# It never runs CLUSTER RESET, FLUSHALL or any other repair: that is an operator's decision (docs/runbooks.md).
+#
+# Env: REDIS_NODES        "host:port host:port ..." (hostnames are resolved to IPs for CLUSTER MEET)
+#      REDIS_MASTERS      planned masters
+#      REDIS_REPLICAS     planned replicas per master
+#      BOOTSTRAP_TIMEOUT  seconds for the whole run [300]
+#      REDISCLI_AUTH      password, read by redis-cli itself (never on argv)
+# Exit: 0 formed or already formed, 1 usage/auth error, 2 refused (nothing changed), 3 timed out.
+set -eu
+
+log() { printf '%s bootstrap: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+fail() { code=$1; shift; log "ERROR: $*"; exit "$code"; }
+
+nodes=${REDIS_NODES:-}
+masters=${REDIS_MASTERS:-}
+replicas=${REDIS_REPLICAS:-}
+timeout=${BOOTSTRAP_TIMEOUT:-300}
+[ -n "$nodes" ] || fail 1 "REDIS_NODES is empty"
+for v in "REDIS_MASTERS=$masters" "REDIS_REPLICAS=$replicas" "BOOTSTRAP_TIMEOUT=$timeout"; do
+  case ${v#*=} in '' | *[!0-9]*) fail 1 "${v%%=*} must be a whole number, got '${v#*=}'" ;; esac
+done
+total=0
+for n in $nodes; do total=$((total + 1)); done
+[ "$total" -eq $((masters * (1 + replicas))) ] ||
+  fail 1 "REDIS_NODES has $total nodes but $masters masters x (1 + $replicas replicas) needs $((masters * (1 + replicas)))"
+deadline=$(($(date +%s) + timeout))
+
+cli() { hp=$1; shift; redis-cli -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 | tr -d '\r'; }
+field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
+expired() { [ "$(date +%s)" -ge "$deadline" ]; }
+
+resolve() { # host:port -> ip:port; CLUSTER MEET needs addresses, not names
+  h=${1%:*}
+  case $h in
+    *[!0-9.]*)
+      ip=$(getent hosts "$h" 2>/dev/null | awk '{ print $1; exit }') || ip=""
+      [ -n "$ip" ] || return 1
+      printf '%s:%s\n' "$ip" "${1##*:}" ;;
+    *) printf '%s\n' "$1" ;;
+  esac
+}
+
+# 1. Wait until every node answers PING.
+for n in $nodes; do
+  while :; do
+    out=$(cli "$n" ping) || true
+    case $out in
+      PONG) break ;;
+      *NOAUTH* | *WRONGPASS* | *"invalid password"*) fail 1 "$n refused authentication ($out): check REDISCLI_AUTH" ;;
+    esac
+    expired && fail 3 "$n did not answer PING within ${timeout}s (last: $out)"
+    sleep 1
+  done
+done
+log "all $total nodes answer"
+
+# 2. Classify every node. empty: knows only itself, no slots, no keys. member: knows all planned nodes.
+classify() {
+  empty=0 member=0 odd=""
+  for n in $nodes; do
+    info=$(cli "$n" cluster info)
+    keys=$(cli "$n" dbsize)
+    known=$(field "$info" cluster_known_nodes)
+    assigned=$(field "$info" cluster_slots_assigned)
+    if [ "$known" = 1 ] && [ "$assigned" = 0 ] && [ "$keys" = 0 ]; then
+      empty=$((empty + 1))
+    elif [ "$known" = "$total" ]; then
+      member=$((member + 1))
+    else
+      odd="$odd
+  $n: cluster_known_nodes=$known (planned $total) cluster_slots_assigned=$assigned keys=$keys state=$(field "$info" cluster_state)"
+    fi
+  done
+}
+
+healthy() { # every node: state ok, all slots ok, knows every planned node
+  for n in $nodes; do
+    info=$(cli "$n" cluster info)
+    [ "$(field "$info" cluster_state)" = ok ] && [ "$(field "$info" cluster_slots_ok)" = 16384 ] &&
+      [ "$(field "$info" cluster_known_nodes)" = "$total" ] || return 1
+  done
+}
+
+wait_healthy() {
+  until healthy; do
+    expired && fail 3 "cluster did not reach cluster_state:ok with 16384 slots on all $total nodes within ${timeout}s"
+    sleep 1
+  done
+}
+
+wait_replica_links() { # a replica that never synced cannot take over: wait for every link
+  for n in $nodes; do
+    while :; do
+      repl=$(cli "$n" info replication)
+      [ "$(field "$repl" role)" = slave ] || break
+      [ "$(field "$repl" master_link_status)" = up ] && break
+      expired && fail 3 "replica $n: master link not up within ${timeout}s"
+      sleep 1
+    done
+  done
+}
+
+check_topology() { # the formed cluster matches the plan: M masters with slots, each with R replicas
+  first=${nodes%% *}
+  cn=$(cli "$first" cluster nodes)
+  bad=$(printf '%s\n' "$cn" | awk '$3 ~ /fail/ { print "  " $2 " flags=" $3 }')
+  [ -z "$bad" ] || fail 2 "nodes flagged failing:
+$bad"
+  got_masters=$(printf '%s\n' "$cn" | awk '$3 ~ /master/ && NF > 8 { c++ } END { print c + 0 }')
+  got_replicas=$(printf '%s\n' "$cn" | awk '$3 ~ /slave/ { c++ } END { print c + 0 }')
+  [ "$got_masters" = "$masters" ] || fail 2 "cluster has $got_masters masters with slots, planned $masters (scale changes need redis-cli --cluster add-node/reshard, see docs/runbooks.md)"
+  short=$(printf '%s\n' "$cn" | awk -v r="$replicas" '
+    $3 ~ /master/ && NF > 8 { m[$1] = $2 }
+    $3 ~ /slave/ { c[$4]++ }
+    END { for (id in m) if (c[id] + 0 < r) print "  master " m[id] " has " c[id] + 0 " replicas, planned " r }')
+  [ -z "$short" ] || fail 2 "replicas missing:
+$short"
+  [ "$got_replicas" = $((masters * replicas)) ] || fail 2 "cluster has $got_replicas replicas, planned $((masters * replicas))"
+}
+
+classify
+if [ "$empty" -eq "$total" ]; then
+  addrs=""
+  for n in $nodes; do
+    a=$(resolve "$n") || fail 3 "cannot resolve ${n%:*}"
+    addrs="$addrs $a"
+  done
+  log "all nodes empty: creating $masters masters x $replicas replicas"
+  # shellcheck disable=SC2086 # one argument per node address
+  out=$(redis-cli --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes 2>&1) ||
+    fail 2 "redis-cli --cluster create failed:
+$out"
+  wait_healthy
+  wait_replica_links
+  check_topology
+  log "cluster formed: cluster_state:ok, 16384 slots, $masters masters x $replicas replicas"
+  exit 0
+fi
+
+if [ -z "$odd" ] && [ "$member" -eq "$total" ]; then
+  wait_healthy # a node that just restarted may need a moment to be seen as up again
+  check_topology
+  wait_replica_links
+  log "cluster already formed as planned: nothing to do"
+  exit 0
+fi
+
+fail 2 "refusing to touch a partial or foreign cluster ($empty empty, $member full members of $total planned):$odd
+Nothing was changed. Inspect with: redis-cli --cluster check <host:port>; repair by hand (docs/runbooks.md)."

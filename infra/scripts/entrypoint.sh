@@ -1,0 +1,67 @@
+#!/bin/sh
+# entrypoint.sh — starts one Redis Cluster node from the shared, secret-free redis.conf.
+# Runs unchanged in the Docker container, the Kubernetes pod and the local harness: each
+# passes only its addresses, ports and paths through the environment.
+#
+# Env (defaults in brackets):
+#   REDIS_CONF_TEMPLATE  shared redis.conf, included first        [/etc/redis-cluster/redis.conf]
+#   REDIS_RUN_DIR        writable dir for the runtime config       [/tmp/redis-cluster]
+#   REDIS_DATA_DIR       data dir: nodes.conf, AOF, RDB            [/data]
+#   REDIS_PORT           client port (bus port = +10000)           [6379]
+#   REDIS_BIND           listen addresses                          [* -::*]
+#   REDIS_ANNOUNCE_IP    address announced to peers and clients    [unset: Redis picks]
+#   REDIS_ANNOUNCE_PORT / REDIS_ANNOUNCE_BUS_PORT                  [unset]
+#   REDIS_ANNOUNCE_HOSTNAME, REDIS_PREFERRED_ENDPOINT_TYPE         [unset]
+#   REDIS_PASSWORD_FILE, else REDIS_PASSWORD, else REDISCLI_AUTH   [unset: no auth]
+#   REDIS_ENTRYPOINT_HOOK  script sourced before redis-server starts (e.g. refresh peer addresses)
+# The password goes into a mode-600 file, never onto redis-server's command line.
+set -eu
+
+template=${REDIS_CONF_TEMPLATE:-/etc/redis-cluster/redis.conf}
+run_dir=${REDIS_RUN_DIR:-/tmp/redis-cluster}
+data_dir=${REDIS_DATA_DIR:-/data}
+port=${REDIS_PORT:-6379}
+
+log() { printf 'entrypoint: %s\n' "$*" >&2; }
+
+[ -r "$template" ] || { log "cannot read $template (REDIS_CONF_TEMPLATE)"; exit 1; }
+case $port in '' | *[!0-9]*) log "REDIS_PORT must be a number, got '$port'"; exit 1 ;; esac
+
+password=""
+if [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
+  password=$(cat "$REDIS_PASSWORD_FILE")
+elif [ -n "${REDIS_PASSWORD:-}" ]; then
+  password=$REDIS_PASSWORD
+elif [ -n "${REDISCLI_AUTH:-}" ]; then
+  password=$REDISCLI_AUTH
+fi
+case $password in
+  *[!A-Za-z0-9!#%+,./:=@^_~-]*) log "the password has characters redis.conf cannot take unquoted (allowed: A-Z a-z 0-9 !#%+,-./:=@^_~)"; exit 1 ;;
+esac
+
+umask 077
+mkdir -p "$run_dir" "$data_dir"
+conf="$run_dir/redis.conf"
+{
+  printf 'include %s\n' "$template"
+  printf 'port %s\n' "$port"
+  printf 'bind %s\n' "${REDIS_BIND:-* -::*}"
+  printf 'dir %s\n' "$data_dir"
+  [ -z "${REDIS_ANNOUNCE_IP:-}" ] || printf 'cluster-announce-ip %s\n' "$REDIS_ANNOUNCE_IP"
+  [ -z "${REDIS_ANNOUNCE_PORT:-}" ] || printf 'cluster-announce-port %s\n' "$REDIS_ANNOUNCE_PORT"
+  [ -z "${REDIS_ANNOUNCE_BUS_PORT:-}" ] || printf 'cluster-announce-bus-port %s\n' "$REDIS_ANNOUNCE_BUS_PORT"
+  [ -z "${REDIS_ANNOUNCE_HOSTNAME:-}" ] || printf 'cluster-announce-hostname %s\n' "$REDIS_ANNOUNCE_HOSTNAME"
+  [ -z "${REDIS_PREFERRED_ENDPOINT_TYPE:-}" ] || printf 'cluster-preferred-endpoint-type %s\n' "$REDIS_PREFERRED_ENDPOINT_TYPE"
+  if [ -n "$password" ]; then
+    printf 'requirepass "%s"\nmasterauth "%s"\n' "$password" "$password"
+  fi
+} > "$conf.tmp"
+mv "$conf.tmp" "$conf"
+
+if [ -n "${REDIS_ENTRYPOINT_HOOK:-}" ]; then
+  # shellcheck disable=SC1090 # the hook path is chosen by the platform
+  . "$REDIS_ENTRYPOINT_HOOK"
+fi
+
+log "starting redis-server on port $port (data in $data_dir)"
+exec redis-server "$conf"

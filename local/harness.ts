@@ -1,0 +1,287 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { validateConfig, type ClusterSpec } from "../infra/config/schema";
+import { planCluster, nodeEnv, type ClusterPlan, type Placement } from "../infra/plan/plan";
+import { scriptPaths } from "../infra/plan/scripts";
+import { freePorts } from "./ports";
+
+export interface LocalClusterOptions {
+  /** A validated spec (e.g. from Pulumi.dev.yaml); otherwise one is built from `config`. */
+  spec?: ClusterSpec;
+  /** Raw stack-config overrides used when no spec is given (defaults: 3 masters x 1 replica, fast sync). */
+  config?: Record<string, unknown>;
+  masters?: number;
+  replicasPerMaster?: number;
+  nodeTimeoutMs?: number;
+  /** Password for every node; it reaches redis-server through a mode-600 file and redis-cli through REDISCLI_AUTH. */
+  password?: string;
+  /** Restart a node whose process exits, as Docker's restart policy or the kubelet would. Default true. */
+  restartOnExit?: boolean;
+  /** Delay before such a restart. Default 250 ms. */
+  restartDelayMs?: number;
+  /** Run the bootstrap script after the nodes answer. Default true. */
+  bootstrap?: boolean;
+  /** Loopback address of each node (default 127.0.0.1 for all). */
+  hosts?: string[];
+  /** Extra entrypoint environment per node (e.g. a peer-refresh hook). */
+  extraEnv?: (node: LocalNode) => Record<string, string>;
+  /** Keep the temp dir after stop() (debugging). */
+  keepDir?: boolean;
+  /** Upper bound for start + bootstrap. Default 120 s. */
+  timeoutMs?: number;
+}
+
+export interface LocalNode {
+  index: number;
+  name: string;
+  host: string;
+  port: number;
+  busPort: number;
+  dataDir: string;
+  logFile: string;
+  pid(): number | undefined;
+  /** How often the harness restarted it after an exit. */
+  restarts: number;
+}
+
+export interface BootstrapResult {
+  code: number | null;
+  output: string;
+  ms: number;
+}
+
+const MAX_RESTARTS = 50;
+
+export class LocalCluster {
+  readonly nodes: LocalNode[] = [];
+  readonly dir: string;
+  readonly plan: ClusterPlan;
+  /** Milliseconds from spawning the processes to bootstrap success (cluster_state:ok on all nodes). */
+  startToOkMs?: number;
+  private readonly procs = new Map<number, ChildProcess>();
+  private readonly autoRestart = new Map<number, boolean>();
+  private stopping = false;
+  private readonly confPath: string;
+  private readonly onExit = () => this.killAllSync();
+
+  constructor(readonly spec: ClusterSpec, ports: number[], private readonly opts: LocalClusterOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), "redis-cluster-local-"));
+    const placement: Placement = { kind: "local", ports, hosts: opts.hosts };
+    this.plan = planCluster(spec, placement);
+    this.confPath = join(this.dir, "redis.conf");
+    writeFileSync(this.confPath, this.plan.redisConf);
+    for (const p of this.plan.nodes) {
+      const dataDir = join(this.dir, p.name, "data");
+      mkdirSync(dataDir, { recursive: true });
+      const proc = () => this.procs.get(p.index);
+      this.nodes.push({
+        index: p.index, name: p.name, host: p.host, port: p.port, busPort: p.busPort, dataDir,
+        logFile: join(this.dir, p.name, "redis.log"), restarts: 0, pid: () => proc()?.pid,
+      });
+    }
+    process.once("exit", this.onExit);
+  }
+
+  get password(): string | undefined {
+    return this.opts.password;
+  }
+
+  /** "host:port" of every node. */
+  get seeds(): string[] {
+    return this.nodes.map((n) => `${n.host}:${n.port}`);
+  }
+
+  /** Environment for redis-cli and the scripts: the password only as REDISCLI_AUTH. */
+  cliEnv(): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", LANG: "C" };
+    if (this.opts.password) env.REDISCLI_AUTH = this.opts.password;
+    return env;
+  }
+
+  /** Starts (or restarts) node i; `host` moves it to another loopback address (a pod with a new IP). */
+  startNode(i: number, opts: { host?: string } = {}): void {
+    const node = this.nodes[i];
+    if (this.procs.get(i)?.exitCode === null) throw new Error(`${node.name} is already running`);
+    if (opts.host) node.host = opts.host;
+    const planned = { ...this.plan.nodes[i], host: node.host };
+    const env = {
+      ...this.cliEnv(),
+      ...nodeEnv(this.plan, planned, { kind: "local", ports: [] }),
+      REDIS_CONF_TEMPLATE: this.confPath,
+      REDIS_RUN_DIR: join(this.dir, node.name, "run"),
+      REDIS_DATA_DIR: node.dataDir,
+      ...(this.opts.extraEnv?.(node) ?? {}),
+    };
+    const fd = openSync(node.logFile, "a");
+    // The entrypoint execs redis-server, so this child's pid is the server's.
+    const child = spawn("sh", [scriptPaths.entrypoint], { env, stdio: ["ignore", fd, fd] });
+    closeSync(fd);
+    this.procs.set(i, child);
+    this.autoRestart.set(i, this.opts.restartOnExit ?? true);
+    child.on("exit", () => {
+      if (this.stopping || !this.autoRestart.get(i) || this.procs.get(i) !== child) return;
+      if (node.restarts >= MAX_RESTARTS) return;
+      setTimeout(() => {
+        if (this.stopping || !this.autoRestart.get(i) || this.procs.get(i) !== child) return;
+        node.restarts++;
+        this.startNode(i);
+      }, this.opts.restartDelayMs ?? 250).unref();
+    });
+  }
+
+  /** Sends a signal (SIGKILL by default) and waits for the exit; with restartOnExit the node comes back by itself. */
+  async kill(i: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.procs.get(i);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = waitExit(child, 10_000);
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Freezes the process (SIGSTOP): it stays up but answers nothing, like a paused container. */
+  freeze(i: number): void {
+    this.procs.get(i)?.kill("SIGSTOP");
+  }
+
+  thaw(i: number): void {
+    this.procs.get(i)?.kill("SIGCONT");
+  }
+
+  /** Stops node i (SIGTERM: Redis saves and exits) without an automatic restart. */
+  async stopNode(i: number): Promise<void> {
+    this.autoRestart.set(i, false);
+    const child = this.procs.get(i);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGCONT");
+    const exited = waitExit(child, 10_000);
+    child.kill("SIGTERM");
+    if (!(await exited)) {
+      child.kill("SIGKILL");
+      await waitExit(child, 5_000);
+    }
+  }
+
+  /** Waits until node i answers PING (bounded). */
+  async waitReady(i: number, timeoutMs = 15_000): Promise<void> {
+    const n = this.nodes[i];
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; Date.now() < deadline && attempt < 1000; attempt++) {
+      if (this.cli(i, ["ping"]).stdout.trim() === "PONG") return;
+      await sleep(100);
+    }
+    throw new Error(`${n.name} (${n.host}:${n.port}) did not answer PING within ${timeoutMs} ms; log: ${n.logFile}`);
+  }
+
+  /** Runs redis-cli against node i (password through REDISCLI_AUTH). */
+  cli(i: number, args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const n = this.nodes[i];
+    const r = spawnSync("redis-cli", ["-h", n.host, "-p", String(n.port), ...args], { env: this.cliEnv(), encoding: "utf8", timeout: 10_000 });
+    return { status: r.status, stdout: (r.stdout ?? "").replace(/\r/g, ""), stderr: r.stderr ?? "" };
+  }
+
+  /** Runs the same bootstrap script the containers run. */
+  runBootstrap(extraEnv: Record<string, string> = {}): Promise<BootstrapResult> {
+    const started = Date.now();
+    const env = {
+      ...this.cliEnv(),
+      ...this.plan.bootstrapEnv,
+      REDIS_NODES: this.seeds.join(" "),
+      BOOTSTRAP_TIMEOUT: String(Math.ceil((this.opts.timeoutMs ?? 120_000) / 1000)),
+      ...extraEnv,
+    };
+    return new Promise((resolve) => {
+      const child = spawn("sh", [scriptPaths.bootstrap], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let output = "";
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      child.on("close", (code) => resolve({ code, output, ms: Date.now() - started }));
+    });
+  }
+
+  async start(): Promise<void> {
+    const t0 = Date.now();
+    for (let i = 0; i < this.nodes.length; i++) this.startNode(i);
+    for (let i = 0; i < this.nodes.length; i++) await this.waitReady(i, this.opts.timeoutMs ?? 120_000);
+    if (this.opts.bootstrap ?? true) {
+      const r = await this.runBootstrap();
+      if (r.code !== 0) throw new Error(`bootstrap failed (exit ${r.code}):\n${r.output}`);
+      this.startToOkMs = Date.now() - t0;
+    }
+  }
+
+  /** Stops every node and removes the temp dir; safe to call twice. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.nodes.map((_, i) => this.stopNode(i)));
+    process.removeListener("exit", this.onExit);
+    if (!this.opts.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private killAllSync(): void {
+    for (const c of this.procs.values()) {
+      try {
+        c.kill("SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
+
+function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), timeoutMs);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Fails with install instructions when the Redis binaries are missing (never a silent skip). */
+export function requireRedisBinaries(): void {
+  for (const bin of ["redis-server", "redis-cli"]) {
+    const r = spawnSync(bin, ["--version"], { encoding: "utf8" });
+    if (r.error || r.status !== 0) {
+      throw new Error(`${bin} is not installed: run \`npm run setup:system\` (Debian: apt-get install redis-server redis-tools)`);
+    }
+  }
+}
+
+/** Spec for a local cluster: test-friendly defaults unless a spec is given. */
+export function localSpec(opts: LocalClusterOptions): ClusterSpec {
+  if (opts.spec) return opts.spec;
+  return validateConfig(
+    {
+      masters: opts.masters ?? 3,
+      replicasPerMaster: opts.replicasPerMaster ?? 1,
+      nodeTimeoutMs: opts.nodeTimeoutMs ?? 2000,
+      // Replicas sync at once instead of after 5 s: a fresh replica that never synced cannot take over.
+      replDisklessSyncDelay: 0,
+      enableDebugCommand: "yes",
+      ...opts.config,
+    },
+    { name: "local" },
+  );
+}
+
+/** Starts a local cluster from the shared plan; always `await c.stop()` in a finally/after. */
+export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
+  requireRedisBinaries();
+  const spec = localSpec(opts);
+  const count = spec.masters * (1 + spec.replicasPerMaster);
+  const ports = await freePorts(count, { withBus: true });
+  const cluster = new LocalCluster(spec, ports, opts);
+  try {
+    await cluster.start();
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
+  return cluster;
+}
