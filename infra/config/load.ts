@@ -17,11 +17,18 @@ export function loadStackConfig(): { spec: ClusterSpec; password: pulumi.Output<
   // The engine lists secret keys; a password stored in plain text would end up in Pulumi.<stack>.yaml unencrypted.
   const secretKeys = process.env.PULUMI_CONFIG_SECRET_KEYS;
   if (raw.password !== undefined && secretKeys && !(JSON.parse(secretKeys) as string[]).includes(`${PROJECT}:password`)) {
-    throw new ConfigError([
-      `${PROJECT}:password is stored in plain text; set it with \`pulumi config set --secret ${PROJECT}:password <value>\``,
-    ]);
+    throw new pulumi.RunError(
+      new ConfigError([`${PROJECT}:password is stored in plain text; set it with \`pulumi config set --secret ${PROJECT}:password <value>\``]).message,
+    );
   }
-  const spec = validateConfig(raw, { name: `${PROJECT}-${pulumi.getStack()}` });
+  let spec: ClusterSpec;
+  try {
+    spec = validateConfig(raw, { name: `${PROJECT}-${pulumi.getStack()}` });
+  } catch (e) {
+    // RunError: Pulumi prints the message alone, without a stack trace.
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
   const password = raw.password === undefined ? undefined : new pulumi.Config(PROJECT).requireSecret("password");
   return { spec, password };
 }

@@ -36,7 +36,7 @@ export const stackConfigSchema = z
     platform: z.enum(["docker", "kubernetes"]).default("docker").describe("Where the cluster runs: docker (dev) or kubernetes (prod)"),
     masters: z.int().min(3).max(100).default(3).describe("Number of masters (shards); Redis Cluster needs at least 3"),
     replicasPerMaster: z.int().min(0).max(5).default(1).describe("Replicas per master; 0 disables failover"),
-    redisImage: z.string().min(1).default("redis:7.2.5-alpine").describe("Redis container image (needs sh and redis-cli)"),
+    redisImage: z.string().min(1).default("redis:7.2.5").describe("Redis container image (needs sh, getent and redis-cli)"),
     nodeTimeoutMs: z.int().min(500).max(120_000).default(5000).describe("cluster-node-timeout: how long a node may be unreachable before failover"),
     maxmemory: z.string().refine((v) => parseRedisMemory(v) !== undefined, "must be a redis.conf size like 512mb or 2gb").default("0").describe("maxmemory per node, redis.conf syntax (512mb, 2gb); 0 = no limit"),
     maxmemoryPolicy: z

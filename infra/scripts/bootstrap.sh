@@ -10,7 +10,8 @@
 #      REDIS_MASTERS      planned masters
 #      REDIS_REPLICAS     planned replicas per master
 #      BOOTSTRAP_TIMEOUT  seconds for the whole run [300]
-#      REDISCLI_AUTH      password, read by redis-cli itself (never on argv)
+#      REDISCLI_AUTH      password, read by redis-cli itself (never on argv);
+#      REDIS_PASSWORD_FILE  or a file holding it (a mounted Secret), used when REDISCLI_AUTH is empty
 # Exit: 0 formed or already formed, 1 usage/auth error, 2 refused (nothing changed), 3 timed out.
 set -eu
 
@@ -30,6 +31,10 @@ for n in $nodes; do total=$((total + 1)); done
 [ "$total" -eq $((masters * (1 + replicas))) ] ||
   fail 1 "REDIS_NODES has $total nodes but $masters masters x (1 + $replicas replicas) needs $((masters * (1 + replicas)))"
 deadline=$(($(date +%s) + timeout))
+if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
+  REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
+  export REDISCLI_AUTH
+fi
 
 cli() { hp=$1; shift; redis-cli -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 | tr -d '\r'; }
 field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }

@@ -1,0 +1,161 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import type { ClusterSpec } from "../config/schema";
+import { CONTAINER_PATHS, nodeEnv, type ClusterPlan } from "../plan/plan";
+
+/** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
+const REDIS_UID = "999";
+const PASSWORD_FILE = `${CONTAINER_PATHS.dir}/secret/password`;
+
+export interface RedisDockerClusterArgs {
+  spec: ClusterSpec;
+  plan: ClusterPlan;
+  /** The Redis password (secret). It reaches the containers as a mode-400 file, never argv or env. */
+  password: pulumi.Input<string>;
+}
+
+export interface DockerNodeEndpoint {
+  name: string;
+  /** Address and port inside the cluster network (what the node announces). */
+  host: string;
+  port: number;
+  /** Published ports on the Docker host. */
+  hostPort: number;
+  hostBusPort: number;
+}
+
+/**
+ * The dev topology: one bridge network with static addresses, one named volume and one container per node,
+ * and a one-shot bootstrap container that forms the cluster once all nodes are healthy.
+ * Every file comes from the shared plan; nothing here is Docker-specific text.
+ */
+export class RedisDockerCluster extends pulumi.ComponentResource {
+  declare readonly networkName: pulumi.Output<string>;
+  declare readonly nodes: pulumi.Output<DockerNodeEndpoint[]>;
+  /** "host:port" of every node inside the network. */
+  declare readonly seeds: pulumi.Output<string[]>;
+  /** "host:port" of every node's published port, for clients on the Docker host. */
+  declare readonly hostSeeds: pulumi.Output<string[]>;
+  /** ioredis `natMap` for host clients: announced "ip:port" -> published host:port. */
+  declare readonly natMap: pulumi.Output<Record<string, { host: string; port: number }>>;
+  /** Exit code of the bootstrap container (0: formed or already formed). */
+  declare readonly bootstrapExitCode: pulumi.Output<number>;
+  /** Resources the next steps (smoke test, monitoring) must wait for. */
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: RedisDockerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("redis-cluster:docker:RedisDockerCluster", name, {}, opts);
+    const { spec, plan } = args;
+    const placement = { kind: "docker" } as const;
+
+    const image = new docker.RemoteImage(`${name}-image`, { name: spec.redisImage, keepLocally: true }, { parent: this });
+
+    const gateway = spec.docker.subnet.replace(/\.0\/24$/, ".1");
+    const network = new docker.Network(
+      `${name}-network`,
+      {
+        name: `${spec.docker.network}-${pulumi.getStack()}`,
+        driver: "bridge",
+        attachable: true,
+        ipamConfigs: [{ subnet: spec.docker.subnet, gateway }],
+      },
+      { parent: this },
+    );
+
+    // Files every container gets: shared config and scripts, plus the password as a private file.
+    const sharedUploads: docker.types.input.ContainerUpload[] = [
+      { file: CONTAINER_PATHS.redisConf, content: plan.redisConf },
+      { file: CONTAINER_PATHS.entrypoint, content: plan.entrypointScript, executable: true },
+      { file: CONTAINER_PATHS.bootstrap, content: plan.bootstrapScript, executable: true },
+      { file: PASSWORD_FILE, content: pulumi.secret(args.password), owner: REDIS_UID, group: REDIS_UID, permissions: "0400" },
+    ];
+    const baseEnv = [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${PASSWORD_FILE}`];
+
+    const containers: docker.Container[] = [];
+    for (const node of plan.nodes) {
+      const volume = new docker.Volume(`${name}-${node.name}-data`, { name: `${node.name}-data` }, { parent: this });
+      const env = Object.entries(nodeEnv(plan, node, placement)).map(([k, v]) => `${k}=${v}`);
+      containers.push(
+        new docker.Container(
+          `${name}-${node.name}`,
+          {
+            name: node.name,
+            hostname: node.name,
+            image: image.imageId,
+            user: `${REDIS_UID}:${REDIS_UID}`,
+            entrypoints: ["sh", CONTAINER_PATHS.entrypoint],
+            envs: [...baseEnv, ...env],
+            uploads: sharedUploads,
+            networksAdvanced: [{ name: network.name, ipv4Address: node.host, aliases: [node.name] }],
+            // Client and bus ports on the host; the bus port lets host-side tools reach every node like a peer would.
+            ports: [
+              { internal: node.port, external: node.hostPort },
+              { internal: node.busPort, external: node.hostBusPort },
+            ],
+            volumes: [{ volumeName: volume.name, containerPath: CONTAINER_PATHS.data }],
+            healthcheck: {
+              // The password is read inside the container into redis-cli's environment, never onto argv.
+              tests: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli -p ${node.port} ping | grep -q PONG`],
+              interval: "2s",
+              timeout: "2s",
+              startPeriod: "5s",
+              retries: 15,
+            },
+            restart: "unless-stopped",
+            wait: true,
+            waitTimeout: 120,
+          },
+          // Fixed container names: the old one must go before its replacement can start.
+          { parent: this, deleteBeforeReplace: true },
+        ),
+      );
+    }
+
+    // One-shot: runs the shared bootstrap script on the cluster network after every node is healthy.
+    // Its inputs change with the plan, so it re-runs (and re-verifies) whenever the cluster definition changes.
+    const bootstrap = new docker.Container(
+      `${name}-bootstrap`,
+      {
+        name: `${spec.name}-bootstrap`,
+        image: image.imageId,
+        user: `${REDIS_UID}:${REDIS_UID}`,
+        entrypoints: ["sh", CONTAINER_PATHS.bootstrap],
+        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...Object.entries(plan.bootstrapEnv).map(([k, v]) => `${k}=${v}`)],
+        uploads: sharedUploads,
+        networksAdvanced: [{ name: network.name }],
+        restart: "no",
+        mustRun: false,
+        attach: true,
+        logs: true,
+      },
+      { parent: this, dependsOn: containers, deleteBeforeReplace: true },
+    );
+
+    // `pulumi up` fails when the bootstrap refused or timed out, with its own diagnosis.
+    const exitCode = pulumi.all([bootstrap.exitCode, bootstrap.containerLogs]).apply(([code, logs]) => {
+      if (code !== undefined && code !== null && code !== 0) {
+        throw new pulumi.RunError(`bootstrap of ${spec.name} exited ${code}:\n${logs ?? "(no logs)"}`);
+      }
+      return code ?? 0;
+    });
+
+    const endpoints: DockerNodeEndpoint[] = plan.nodes.map((n) => ({
+      name: n.name, host: n.host, port: n.port, hostPort: n.hostPort!, hostBusPort: n.hostBusPort!,
+    }));
+    this.networkName = network.name;
+    this.nodes = pulumi.output(endpoints);
+    this.seeds = pulumi.output(plan.seeds);
+    this.hostSeeds = pulumi.output(plan.hostSeeds);
+    this.natMap = pulumi.output(plan.natMap);
+    this.bootstrapExitCode = exitCode;
+    this.ready = [bootstrap];
+    this.registerOutputs({
+      networkName: this.networkName,
+      nodes: this.nodes,
+      seeds: this.seeds,
+      hostSeeds: this.hostSeeds,
+      natMap: this.natMap,
+      bootstrapExitCode: this.bootstrapExitCode,
+    });
+  }
+}
