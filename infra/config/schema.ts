@@ -66,15 +66,16 @@ export const stackConfigSchema = z
     if (c.smoke.enabled && failover === "kill" && debug !== "yes") {
       ctx.addIssue({ code: "custom", path: ["enableDebugCommand"], message: `must be "yes" for smoke.failover kill (it freezes a master with DEBUG SLEEP); set enableDebugCommand: yes (dev only) or smoke.failover: manual` });
     }
-    if (c.platform === "docker") {
-      const d = c.docker;
+    const d = c.docker;
+    const portsValid = [d.hostPortBase, d.busPortOffset, d.prometheusPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535);
+    if (c.platform === "docker" && portsValid) {
       const n = c.masters * (1 + c.replicasPerMaster);
       const used = new Map<number, string>();
       const claim = (p: number, what: string) => {
-        if (p < 1 || p > 65535) {
-          ctx.addIssue({ code: "custom", path: ["docker"], message: `${what} would be host port ${p}, outside 1..65535; lower docker.hostPortBase or docker.busPortOffset` });
+        if (p > 65535) {
+          ctx.addIssue({ code: "custom", path: ["docker", "hostPortBase"], message: `gives ${what} host port ${p}, outside 1..65535; lower docker.hostPortBase or docker.busPortOffset` });
         } else if (used.has(p)) {
-          ctx.addIssue({ code: "custom", path: ["docker"], message: `${what} and ${used.get(p)} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset or docker.prometheusPort` });
+          ctx.addIssue({ code: "custom", path: ["docker"], message: `ports collide: ${used.get(p)} and ${what} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset or docker.prometheusPort` });
         } else used.set(p, what);
       };
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i, `node ${i} client port`);
@@ -147,14 +148,16 @@ function shapeKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
 
 function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType): string[] {
   const key = `${PROJECT}:${issue.path.map(String).join(".")}`;
-  const input = (issue as { input?: unknown }).input;
+  // Never echo a secret; objects (cross-field rules) are not worth echoing either.
+  const raw = (issue as { input?: unknown }).input;
+  const input = issue.path[0] === "password" || (typeof raw === "object" && raw !== null) ? undefined : raw;
   switch (issue.code) {
     case "too_small":
       return [`${key} must be >= ${issue.minimum}, got ${show(input)}`];
     case "too_big":
       return [`${key} must be <= ${issue.maximum}, got ${show(input)}`];
     case "invalid_type":
-      return [`${key} must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}, got ${show(input)}`];
+      return [`${key} must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}${input === undefined ? "" : `, got ${show(input)}`}`];
     case "invalid_value":
       return [`${key} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${show(input)}`];
     case "unrecognized_keys":
@@ -166,7 +169,7 @@ function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType): string[] {
     case "invalid_format":
       return [`${key} ${issue.message}, got ${show(input)}`];
     default:
-      return [`${key} ${issue.message}${input !== undefined && issue.code !== "custom" ? `, got ${show(input)}` : ""}`];
+      return [`${key} ${issue.message}${input !== undefined ? `, got ${show(input)}` : ""}`];
   }
 }
 
