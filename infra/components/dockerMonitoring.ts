@@ -1,0 +1,129 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { renderAlertRulesYaml } from "../../monitoring/rules";
+import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
+
+/** Pinned images; bump deliberately (the rules depend on redis_exporter metric names). */
+export const EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0";
+export const PROMETHEUS_IMAGE = "prom/prometheus:v2.53.3";
+export const EXPORTER_PORT = 9121;
+const PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml";
+const PROMETHEUS_RULES = "/etc/prometheus/rules/redis-cluster.rules.yml";
+
+export interface DockerMonitoringNode {
+  /** Node name from the plan, e.g. "redis-0"; names the exporter container. */
+  name: string;
+  /** Address of the node inside the Docker network. */
+  host: string;
+  port: number;
+}
+
+export interface DockerMonitoringArgs {
+  /** Docker network the Redis nodes are on; exporters and Prometheus join it. */
+  networkName: pulumi.Input<string>;
+  /** Every Redis node (plain values from the plan: one exporter container is created per node). */
+  nodes: DockerMonitoringNode[];
+  /** Planned topology; the alert rules compare against it. */
+  masters: number;
+  replicasPerMaster: number;
+  /** Redis password. It reaches the exporters as the REDIS_PASSWORD environment variable (secret), never argv. */
+  password?: pulumi.Input<string>;
+  /** Host port for the Prometheus UI/API. Default 9090. */
+  prometheusHostPort?: number;
+  /** Host address Prometheus is published on. Default 127.0.0.1 (not exposed to the LAN). */
+  publishIp?: string;
+  /** Scrape and rule evaluation interval. Default "15s". */
+  scrapeInterval?: string;
+  runbookBaseUrl?: string;
+  exporterImage?: string;
+  prometheusImage?: string;
+}
+
+/**
+ * Dev monitoring on Docker: one redis_exporter container next to every node (one failure stays one failed scrape, as on
+ * Kubernetes with the sidecar) and a Prometheus container loaded with the same rules and scrape config as everywhere else.
+ */
+export class DockerMonitoring extends pulumi.ComponentResource {
+  /** Prometheus as reached from the Docker host. */
+  declare readonly prometheusUrl: pulumi.Output<string>;
+  /** "host:port" of every exporter inside the network. */
+  declare readonly exporterTargets: pulumi.Output<string[]>;
+  /** The rule file loaded into Prometheus (same text as `npm run rules:print`). */
+  declare readonly rulesYaml: pulumi.Output<string>;
+
+  constructor(name: string, args: DockerMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("redis-cluster:monitoring:DockerMonitoring", name, {}, opts);
+    if (args.nodes.length === 0) throw new Error("DockerMonitoring: nodes must not be empty");
+    const hostPort = args.prometheusHostPort ?? 9090;
+    const publishIp = args.publishIp ?? "127.0.0.1";
+    const interval = args.scrapeInterval ?? "15s";
+
+    const exporterImage = new docker.RemoteImage(
+      `${name}-exporter-image`,
+      { name: args.exporterImage ?? EXPORTER_IMAGE, keepLocally: true },
+      { parent: this },
+    );
+    const prometheusImage = new docker.RemoteImage(
+      `${name}-prometheus-image`,
+      { name: args.prometheusImage ?? PROMETHEUS_IMAGE, keepLocally: true },
+      { parent: this },
+    );
+
+    // Secret: Pulumi then treats the whole env list as secret in state and previews. Env, not argv: `ps` never shows it.
+    const passwordEnv = args.password === undefined ? [] : [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${args.password}`)];
+    const targets = args.nodes.map((node) => {
+      const alias = `${name}-exporter-${node.name}`;
+      new docker.Container(
+        alias,
+        {
+          name: alias,
+          image: exporterImage.imageId,
+          envs: [`REDIS_ADDR=redis://${node.host}:${node.port}`, `REDIS_EXPORTER_WEB_LISTEN_ADDRESS=:${EXPORTER_PORT}`, ...passwordEnv],
+          networksAdvanced: [{ name: args.networkName, aliases: [alias] }],
+          restart: "unless-stopped",
+        },
+        { parent: this },
+      );
+      return { exporter: `${alias}:${EXPORTER_PORT}`, node: `${node.host}:${node.port}` };
+    });
+
+    const rulesYaml = renderAlertRulesYaml({
+      masters: args.masters,
+      replicasPerMaster: args.replicasPerMaster,
+      runbookBaseUrl: args.runbookBaseUrl,
+    });
+    const prometheusYaml = renderPrometheusConfigYaml({
+      exporters: { mode: "per-node", targets },
+      ruleFiles: [PROMETHEUS_RULES],
+      scrapeInterval: interval,
+    });
+
+    new docker.Container(
+      `${name}-prometheus`,
+      {
+        name: `${name}-prometheus`,
+        image: prometheusImage.imageId,
+        // Content, not host paths: works the same on a remote Docker host.
+        uploads: [
+          { file: PROMETHEUS_CONFIG, content: prometheusYaml },
+          { file: PROMETHEUS_RULES, content: rulesYaml },
+        ],
+        networksAdvanced: [{ name: args.networkName, aliases: [`${name}-prometheus`] }],
+        ports: [{ internal: 9090, external: hostPort, ip: publishIp }],
+        healthcheck: {
+          tests: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9090/-/ready"],
+          interval: "5s",
+          timeout: "3s",
+          retries: 12,
+        },
+        restart: "unless-stopped",
+      },
+      { parent: this },
+    );
+
+    this.prometheusUrl = pulumi.output(`http://${publishIp === "0.0.0.0" ? "127.0.0.1" : publishIp}:${hostPort}`);
+    this.exporterTargets = pulumi.output(targets.map((t) => t.exporter));
+    this.rulesYaml = pulumi.output(rulesYaml);
+    this.registerOutputs({ prometheusUrl: this.prometheusUrl, exporterTargets: this.exporterTargets, rulesYaml: this.rulesYaml });
+  }
+}
