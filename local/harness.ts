@@ -103,7 +103,8 @@ export class LocalCluster {
   /** Starts (or restarts) node i; `host` moves it to another loopback address (a pod with a new IP). */
   startNode(i: number, opts: { host?: string } = {}): void {
     const node = this.nodes[i];
-    if (this.procs.get(i)?.exitCode === null) throw new Error(`${node.name} is already running`);
+    const running = this.procs.get(i);
+    if (running && running.exitCode === null && running.signalCode === null) throw new Error(`${node.name} is already running`);
     if (opts.host) node.host = opts.host;
     const planned = { ...this.plan.nodes[i], host: node.host };
     const env = {

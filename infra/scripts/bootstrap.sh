@@ -10,6 +10,7 @@
 #      REDIS_MASTERS      planned masters
 #      REDIS_REPLICAS     planned replicas per master
 #      BOOTSTRAP_TIMEOUT  seconds for the whole run [300]
+#      BOOTSTRAP_SETTLE   seconds a formed cluster may take to show the planned roles [20]
 #      REDISCLI_AUTH      password, read by redis-cli itself (never on argv);
 #      REDIS_PASSWORD_FILE  or a file holding it (a mounted Secret), used when REDISCLI_AUTH is empty
 # Exit: 0 formed or already formed, 1 usage/auth error, 2 refused (nothing changed), 3 timed out.
@@ -111,22 +112,33 @@ wait_replica_links() { # a replica that never synced cannot take over: wait for 
   done
 }
 
-check_topology() { # the formed cluster matches the plan: M masters with slots, each with R replicas
+topology_problem() { # prints what differs from the plan: M masters with slots, each with R replicas
   first=${nodes%% *}
   cn=$(cli "$first" cluster nodes)
   bad=$(printf '%s\n' "$cn" | awk '$3 ~ /fail/ { print "  " $2 " flags=" $3 }')
-  [ -z "$bad" ] || fail 2 "nodes flagged failing:
-$bad"
+  if [ -n "$bad" ]; then printf 'nodes flagged failing:\n%s\n' "$bad"; return; fi
   got_masters=$(printf '%s\n' "$cn" | awk '$3 ~ /master/ && NF > 8 { c++ } END { print c + 0 }')
-  got_replicas=$(printf '%s\n' "$cn" | awk '$3 ~ /slave/ { c++ } END { print c + 0 }')
-  [ "$got_masters" = "$masters" ] || fail 2 "cluster has $got_masters masters with slots, planned $masters (scale changes need redis-cli --cluster add-node/reshard, see docs/runbooks.md)"
-  short=$(printf '%s\n' "$cn" | awk -v r="$replicas" '
+  if [ "$got_masters" != "$masters" ]; then
+    echo "cluster has $got_masters masters with slots, planned $masters (scale changes need redis-cli --cluster add-node/reshard, see docs/runbooks.md)"
+    return
+  fi
+  printf '%s\n' "$cn" | awk -v r="$replicas" '
     $3 ~ /master/ && NF > 8 { m[$1] = $2 }
-    $3 ~ /slave/ { c[$4]++ }
-    END { for (id in m) if (c[id] + 0 < r) print "  master " m[id] " has " c[id] + 0 " replicas, planned " r }')
-  [ -z "$short" ] || fail 2 "replicas missing:
-$short"
-  [ "$got_replicas" = $((masters * replicas)) ] || fail 2 "cluster has $got_replicas replicas, planned $((masters * replicas))"
+    $3 ~ /slave/ { c[$4]++; n++ }
+    END {
+      for (id in m) if (c[id] + 0 != r) print "master " m[id] " has " c[id] + 0 " replicas, planned " r
+      for (id in c) if (!(id in m)) print c[id] " replicas follow " id ", which serves no slots"
+    }'
+}
+
+check_topology() { # roles gossip to every node within a few seconds: wait up to $1 seconds for the plan to show
+  settle_until=$(($(date +%s) + $1))
+  while :; do
+    problem=$(topology_problem)
+    [ -z "$problem" ] && return 0
+    if [ "$(date +%s)" -ge "$settle_until" ] || expired; then fail 2 "$problem"; fi
+    sleep 1
+  done
 }
 
 classify
@@ -142,15 +154,15 @@ if [ "$empty" -eq "$total" ]; then
     fail 2 "redis-cli --cluster create failed:
 $out"
   wait_healthy
+  check_topology "$timeout"
   wait_replica_links
-  check_topology
   log "cluster formed: cluster_state:ok, 16384 slots, $masters masters x $replicas replicas"
   exit 0
 fi
 
 if [ -z "$odd" ] && [ "$member" -eq "$total" ]; then
   wait_healthy # a node that just restarted may need a moment to be seen as up again
-  check_topology
+  check_topology "${BOOTSTRAP_SETTLE:-20}"
   wait_replica_links
   log "cluster already formed as planned: nothing to do"
   exit 0

@@ -1,0 +1,143 @@
+// The bootstrap script, run for real against local redis-server processes started from the shared plan.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { startLocalCluster, LocalCluster } from "../../../local/harness";
+import { ROOT } from "../../helpers/stackConfig";
+
+const open: LocalCluster[] = [];
+after(async () => {
+  await Promise.all(open.map((c) => c.stop()));
+});
+async function cluster(opts: Parameters<typeof startLocalCluster>[0] = {}) {
+  const c = await startLocalCluster(opts);
+  open.push(c);
+  return c;
+}
+
+function info(c: LocalCluster, i: number): Record<string, string> {
+  return Object.fromEntries(
+    c.cli(i, ["cluster", "info"]).stdout.split("\n").filter((l) => l.includes(":")).map((l) => l.split(":") as [string, string]),
+  );
+}
+
+/** CLUSTER NODES without the volatile columns (ping/pong times, config epoch, link state). */
+function topology(c: LocalCluster, i: number): string[] {
+  return c.cli(i, ["cluster", "nodes"]).stdout.trim().split("\n")
+    .map((l) => l.split(" ")).map((f) => [f[0], f[1], f[2].replace("myself,", ""), f[3], ...f.slice(8)].join(" ")).sort();
+}
+
+test("every shell script is shellcheck-clean", () => {
+  const r0 = spawnSync("shellcheck", ["--version"]);
+  assert.ok(!r0.error, "shellcheck is not installed: run `npm run setup:system` (Debian: apt-get install shellcheck)");
+  const dir = join(ROOT, "infra", "scripts");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".sh")).map((f) => join(dir, f));
+  assert.ok(files.length >= 2);
+  const r = spawnSync("shellcheck", ["-s", "sh", ...files], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test("forms a healthy 3x1 cluster, and a second run changes nothing", async () => {
+  const c = await cluster();
+  console.log(`# processes started -> cluster_state:ok on all 6 nodes: ${c.startToOkMs} ms`);
+  for (let i = 0; i < 6; i++) {
+    const ci = info(c, i);
+    assert.equal(ci.cluster_state, "ok", `node ${i}`);
+    assert.equal(ci.cluster_slots_ok, "16384");
+    assert.equal(ci.cluster_known_nodes, "6");
+  }
+  const nodes = c.cli(0, ["cluster", "nodes"]).stdout.trim().split("\n").map((l) => l.split(" "));
+  const masters = nodes.filter((f) => f[2].includes("master") && f.length > 8);
+  assert.equal(masters.length, 3);
+  for (const m of masters) assert.equal(nodes.filter((f) => f[3] === m[0]).length, 1, `master ${m[1]} has one replica`);
+  for (let i = 0; i < 6; i++) {
+    const repl = c.cli(i, ["info", "replication"]).stdout;
+    if (repl.includes("role:slave")) assert.match(repl, /master_link_status:up/, "bootstrap waited for replica links");
+  }
+
+  const before = topology(c, 0);
+  const epoch = info(c, 0).cluster_current_epoch;
+  const again = await c.runBootstrap();
+  assert.equal(again.code, 0, again.output);
+  assert.match(again.output, /already formed as planned: nothing to do/);
+  assert.deepEqual(topology(c, 0), before, "node ids, roles and slots unchanged");
+  assert.equal(info(c, 0).cluster_current_epoch, epoch, "no new epoch: nothing was voted or reassigned");
+});
+
+test("refuses a partial cluster and changes nothing", async () => {
+  const c = await cluster({ bootstrap: false });
+  // Three nodes met, one holds some slots: a half-finished create.
+  for (const i of [1, 2]) assert.equal(c.cli(0, ["cluster", "meet", c.nodes[i].host, String(c.nodes[i].port)]).stdout.trim(), "OK");
+  assert.equal(c.cli(0, ["cluster", "addslotsrange", "0", "5460"]).stdout.trim(), "OK");
+  for (let t = 0; t < 50 && info(c, 2).cluster_known_nodes !== "3"; t++) await new Promise((r) => setTimeout(r, 100));
+  const before = [0, 1, 2, 3, 4, 5].map((i) => topology(c, i));
+
+  const r = await c.runBootstrap();
+  assert.equal(r.code, 2, r.output);
+  assert.match(r.output, /refusing to touch a partial or foreign cluster \(3 empty, 0 full members of 6 planned\)/);
+  assert.match(r.output, new RegExp(`${c.nodes[0].host}:${c.nodes[0].port}: cluster_known_nodes=3 \\(planned 6\\) cluster_slots_assigned=5461`));
+  assert.doesNotMatch(r.output, /create/i);
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map((i) => topology(c, i)), before, "no node changed");
+  assert.equal(info(c, 3).cluster_known_nodes, "1");
+});
+
+test("refuses nodes that hold data but are in no cluster (foreign state)", async () => {
+  const c = await cluster({ bootstrap: false });
+  // {a} hashes to a slot nobody owns yet; a standalone cluster node rejects writes, so load it with DEBUG.
+  assert.equal(c.cli(4, ["debug", "populate", "3", "foreign"]).stdout.trim(), "OK");
+  const r = await c.runBootstrap();
+  assert.equal(r.code, 2, r.output);
+  assert.match(r.output, /keys=3/);
+  assert.equal(c.cli(4, ["dbsize"]).stdout.trim(), "3", "the data is still there");
+  assert.equal(info(c, 0).cluster_known_nodes, "1", "nothing was created");
+});
+
+test("with a password: forms, rejects unauthenticated clients, and the password is on no command line", async () => {
+  const password = "bootstrap-test-Password-0123";
+  const seen: string[] = [];
+  let sampling = true;
+  // Sample every process's argv while nodes start and the bootstrap (with its redis-cli calls) runs.
+  const sampler = (async () => {
+    for (let k = 0; k < 3000 && sampling; k++) {
+      for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        try {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+          if (argv.includes(password)) seen.push(argv.replace(/\0/g, " "));
+        } catch {
+          /* process ended */
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const c = await cluster({ password });
+  const rerun = await c.runBootstrap();
+  sampling = false;
+  await sampler;
+  assert.equal(rerun.code, 0, rerun.output);
+  assert.deepEqual(seen, [], "password seen on a command line");
+  assert.equal(info(c, 0).cluster_state, "ok");
+
+  const noAuth = spawnSync("redis-cli", ["-h", c.nodes[0].host, "-p", String(c.nodes[0].port), "ping"], { encoding: "utf8", env: { PATH: process.env.PATH } });
+  assert.match(noAuth.stdout + noAuth.stderr, /NOAUTH/);
+  const runtimeConf = join(c.dir, c.nodes[0].name, "run", "redis.conf");
+  assert.equal(statSync(runtimeConf).mode & 0o077, 0, "runtime config with the password is private (mode 600)");
+  assert.ok(!readFileSync(join(c.dir, "redis.conf"), "utf8").includes(password), "shared config holds no password");
+  assert.ok(!rerun.output.includes(password), "bootstrap output holds no password");
+
+  const wrong = await c.runBootstrap({ REDISCLI_AUTH: "wrong-password-0000000" });
+  assert.equal(wrong.code, 1, wrong.output);
+  assert.match(wrong.output, /refused authentication/);
+});
+
+test("rejects bad input before touching any node", async () => {
+  const c = await cluster({ bootstrap: false });
+  const r = await c.runBootstrap({ REDIS_MASTERS: "4" });
+  assert.equal(r.code, 1);
+  assert.match(r.output, /REDIS_NODES has 6 nodes but 4 masters x \(1 \+ 1 replicas\) needs 8/);
+  const r2 = await c.runBootstrap({ REDIS_REPLICAS: "x" });
+  assert.equal(r2.code, 1);
+  assert.match(r2.output, /REDIS_REPLICAS must be a whole number, got 'x'/);
+});
