@@ -189,6 +189,19 @@ describe("dev-down CLI on dev stacks", () => {
 });
 
 describe("stack guard and helpers", () => {
+  it("package.json wires npm run dev:down to this script", () => {
+    const pkg = JSON.parse(readFileSync(resolve(__dirname, "../../package.json"), "utf8")) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts["dev:down"], "tsx scripts/dev-down.ts");
+  });
+
+  it("refuses the repository's own prod stack file, if present, by platform as well as by name", () => {
+    const root = resolve(__dirname, "../..");
+    if (!existsSync(join(root, "Pulumi.prod.yaml"))) return; // lands with the Kubernetes component
+    const v = guardStack({ stack: "prod", projectDir: root });
+    assert.equal(v.allowed, false);
+    assert.ok(v.reasons.some((r) => /kubernetes/.test(r)), v.reasons.join("; "));
+  });
+
   it("uses the Pulumi.yaml project default when the stack file does not set the platform", () => {
     const dir = project({});
     writeFileSync(join(dir, "Pulumi.yaml"), "name: redis-cluster\nruntime: nodejs\nconfig:\n  platform:\n    type: string\n    default: kubernetes\n");
