@@ -9,7 +9,7 @@ import { configReference } from "../infra/config/schema";
 import { ROOT, readStackFile } from "./helpers/stackConfig";
 
 const SCHEMA = join(ROOT, "..", "shared", "reference", "pulumi-project.schema.json");
-const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"));
+const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as any;
 
 test("Pulumi.yaml validates against Pulumi's project schema", () => {
   assert.ok(existsSync(SCHEMA), `missing ${SCHEMA}`);

@@ -58,7 +58,7 @@ test("nodes have healthcheck, restart policy, wait-for-healthy, own named volume
     assert.equal(c.inputs.volumes[0].containerPath, "/data");
     assert.ok(c.inputs.volumes.every((v: { hostPath?: string }) => !v.hostPath), "no host paths");
     const conf = unwrapSecret<{ file: string; content: string }[]>(c.inputs.uploads).find((u: { file: string }) => u.file === "/etc/redis-cluster/redis.conf");
-    assert.match(conf.content, /cluster-enabled yes/);
+    assert.match(conf!.content, /cluster-enabled yes/);
     assert.deepEqual(c.inputs.entrypoints, ["sh", "/etc/redis-cluster/entrypoint.sh"]);
   }
   assert.equal(new Set(volumes).size, 6);
