@@ -1,0 +1,40 @@
+#!/bin/sh
+# probe.sh alive|ready — Kubernetes startup/liveness and readiness checks of one node.
+#   alive: the server answers at all. LOADING (AOF/RDB being read), BUSY (long script) and MASTERDOWN count as
+#          alive: restarting a node that is loading its data would only start the load again.
+#   ready: answers PONG and either sees cluster_state:ok or has never joined a cluster (a new, empty node must be
+#          ready for the first deploy to go on to the bootstrap Job). A formed node whose view is not ok is not
+#          ready, so a rolling update waits for the cluster to heal before it restarts the next pod.
+# Env: REDIS_HOST / REDIS_PORT [127.0.0.1 / 6379]; REDISCLI_AUTH, else REDIS_PASSWORD_FILE (never argv).
+set -eu
+
+host=${REDIS_HOST:-127.0.0.1}
+port=${REDIS_PORT:-6379}
+if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ] && [ -r "$REDIS_PASSWORD_FILE" ]; then
+  REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
+  export REDISCLI_AUTH
+fi
+cli() { redis-cli -h "$host" -p "$port" "$@" 2>&1 | tr -d '\r'; }
+field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
+
+pong=$(cli ping) || true
+case ${1:-} in
+  alive)
+    case $pong in PONG | LOADING* | BUSY* | MASTERDOWN*) exit 0 ;; esac
+    echo "not answering: $pong"
+    exit 1
+    ;;
+  ready)
+    [ "$pong" = PONG ] || { echo "ping: $pong"; exit 1; }
+    info=$(cli cluster info)
+    state=$(field "$info" cluster_state)
+    [ "$state" = ok ] && exit 0
+    if [ "$(field "$info" cluster_known_nodes)" = 1 ] && [ "$(field "$info" cluster_slots_assigned)" = 0 ]; then exit 0; fi
+    echo "cluster_state:$state"
+    exit 1
+    ;;
+  *)
+    echo "usage: probe.sh alive|ready" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,103 @@
+#!/bin/sh
+# refresh-peers.sh — entrypoint hook (REDIS_ENTRYPOINT_HOOK): before redis-server starts, make the addresses in
+# nodes.conf current. Pod IPs change on every restart but nodes.conf keeps the old ones; a node that restarts
+# alone announces its new address itself, but after a FULL restart every peer address in every nodes.conf is stale
+# and no node can reach another. Each node announces its stable DNS name (cluster-announce-hostname), and Redis
+# keeps it in nodes.conf (`ip:port@cport,hostname[,aux=val]*`), so the file itself says whom to look up:
+#   own line   ("myself") -> REDIS_ANNOUNCE_IP (the pod IP)
+#   peer lines             -> the current address of the peer's hostname
+# A peer whose name does not resolve yet (its pod has no IP) keeps its old address: whichever of two pods starts
+# later resolves the earlier one, and its first PING carries its own new address, so gossip completes the rest.
+#
+# Env: REDIS_DATA_DIR               dir holding nodes.conf                              [/data]
+#      REDIS_NODES_CONF             cluster-config-file name                             [nodes.conf]
+#      REDIS_ANNOUNCE_IP            this node's current address                          [unset: own line kept]
+#      REDIS_HOSTS_FILE             hosts-format file ("addr name...") used instead of DNS [unset: getent hosts]
+#      REDIS_PEER_RESOLVE_TIMEOUT   seconds to wait for every peer name to resolve       [30]
+# Sourced by entrypoint.sh (or run with sh). It never fails the start: on any problem it logs and leaves
+# nodes.conf as it was (written atomically, so never half-rewritten).
+
+(
+  set -eu
+  rp_log() { printf 'refresh-peers: %s\n' "$*" >&2; }
+  rp_dir=${REDIS_DATA_DIR:-/data}
+  rp_conf="$rp_dir/${REDIS_NODES_CONF:-nodes.conf}"
+  rp_wait=${REDIS_PEER_RESOLVE_TIMEOUT:-30}
+  case $rp_wait in '' | *[!0-9]*) rp_log "REDIS_PEER_RESOLVE_TIMEOUT must be whole seconds, got '$rp_wait'"; exit 1 ;; esac
+  if [ ! -s "$rp_conf" ]; then
+    rp_log "no $rp_conf yet: new node, nothing to refresh"
+    exit 0
+  fi
+
+  rp_resolve() { # name -> first address, or nothing
+    if [ -n "${REDIS_HOSTS_FILE:-}" ]; then
+      [ -r "$REDIS_HOSTS_FILE" ] || return 0
+      awk -v n="$1" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == n) { print $1; exit } }' "$REDIS_HOSTS_FILE"
+    else
+      getent hosts "$1" 2>/dev/null | awk '{ print $1; exit }' || true
+    fi
+  }
+
+  rp_tmp=$(mktemp "$rp_dir/.refresh-peers.XXXXXX")
+  trap 'rm -f "$rp_tmp" "$rp_tmp.map" "$rp_tmp.todo"' EXIT
+  # "id hostname self" for every node line; hostname "-" when the node never announced one.
+  awk '$1 != "vars" && NF >= 8 {
+         n = split($2, a, ","); h = (n >= 2 && a[2] != "" && a[2] !~ /=/) ? a[2] : "-"
+         print $1, h, ($3 ~ /myself/ ? 1 : 0)
+       }' "$rp_conf" > "$rp_tmp.todo"
+
+  : > "$rp_tmp.map"
+  if [ -n "${REDIS_ANNOUNCE_IP:-}" ]; then
+    awk -v ip="$REDIS_ANNOUNCE_IP" '$3 == 1 { print $1, ip }' "$rp_tmp.todo" >> "$rp_tmp.map"
+  fi
+  # Resolve peers; retry the missing ones until all resolve or the wait is over (pods of a full restart
+  # get their IPs, and thus their DNS records, at slightly different times).
+  rp_deadline=$(($(date +%s) + rp_wait))
+  while :; do
+    rp_missing=""
+    while read -r rp_id rp_host rp_self; do
+      [ "$rp_self" = 0 ] || continue
+      if [ "$rp_host" = - ]; then
+        rp_log "node ${rp_id%"${rp_id#????????}"} has no hostname in nodes.conf: keeping its address"
+        continue
+      fi
+      grep -q "^$rp_id " "$rp_tmp.map" && continue
+      rp_ip=$(rp_resolve "$rp_host")
+      if [ -n "$rp_ip" ]; then
+        printf '%s %s\n' "$rp_id" "$rp_ip" >> "$rp_tmp.map"
+      else
+        rp_missing="$rp_missing $rp_host"
+      fi
+    done < "$rp_tmp.todo"
+    awk '$2 == "-" { next } { print }' "$rp_tmp.todo" > "$rp_tmp.todo2" && mv "$rp_tmp.todo2" "$rp_tmp.todo"
+    [ -n "$rp_missing" ] || break
+    if [ "$(date +%s)" -ge "$rp_deadline" ]; then
+      rp_log "not resolvable (yet):$rp_missing — keeping their old addresses; gossip updates them once they start"
+      break
+    fi
+    sleep 1
+  done
+
+  # Rewrite only the address part of mapped lines; ports, hostname and aux fields stay. IPv6 works too:
+  # the port is what follows the last ':' before '@'.
+  awk -v map="$rp_tmp.map" '
+    BEGIN { while ((getline l < map) > 0) { split(l, f, " "); ip[f[1]] = f[2] } }
+    $1 != "vars" && ($1 in ip) && index($2, "@") > 0 {
+      addr = $2; rest = ""
+      c = index(addr, ","); if (c > 0) { rest = substr(addr, c); addr = substr(addr, 1, c - 1) }
+      at = index(addr, "@"); hp = substr(addr, 1, at - 1); bus = substr(addr, at)
+      port = hp; sub(/.*:/, "", port); old = substr(hp, 1, length(hp) - length(port) - 1)
+      if (old != ip[$1]) { changed++; printf "%s %s -> %s\n", substr($1, 1, 8), old, ip[$1] > "/dev/stderr" }
+      $2 = ip[$1] ":" port bus rest
+    }
+    { print }
+    END { printf "%d address(es) changed\n", changed + 0 > "/dev/stderr" }' "$rp_conf" > "$rp_tmp" 2> "$rp_tmp.todo"
+  sed 's/^/refresh-peers: /' "$rp_tmp.todo" >&2
+  # Same number of lines or nothing: never replace nodes.conf with a truncated file.
+  if [ "$(wc -l < "$rp_tmp")" -ne "$(wc -l < "$rp_conf")" ]; then
+    rp_log "rewrite produced a different line count: leaving $rp_conf unchanged"
+    exit 1
+  fi
+  chmod 600 "$rp_tmp" 2>/dev/null || true
+  mv "$rp_tmp" "$rp_conf"
+) || printf 'refresh-peers: failed (exit %s); starting with nodes.conf as it was\n' "$?" >&2
