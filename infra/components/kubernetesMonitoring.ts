@@ -1,0 +1,187 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { renderAlertRules, DEFAULT_JOB } from "../../monitoring/rules";
+import { dashboardJson } from "../../monitoring/dashboard";
+
+export const EXPORTER_SIDECAR_IMAGE = "oliver006/redis_exporter:v1.67.0";
+export const METRICS_PORT = 9121;
+export const METRICS_PORT_NAME = "metrics";
+/** uid/gid the upstream redis_exporter image runs as. */
+const EXPORTER_UID = 59000;
+
+export interface ExporterSidecarOptions {
+  image: string;
+  /** Secret holding the Redis password; omitted = no auth. */
+  passwordSecretName?: string;
+  /** Key inside that Secret. Default "password". */
+  passwordSecretKey?: string;
+  /** Redis port inside the pod (the exporter talks to 127.0.0.1). */
+  redisPort: number;
+  /** Port the exporter serves /metrics on; named "metrics" for the Service and ServiceMonitor. */
+  metricsPort: number;
+}
+
+/**
+ * redis_exporter container for the Redis StatefulSet pod: scrapes only its own pod's node over loopback, password from
+ * a Secret through the environment (never argv, never a ConfigMap), hardened like the Redis container.
+ */
+export function exporterSidecar(opts: ExporterSidecarOptions): k8s.types.input.core.v1.Container & Record<string, unknown> {
+  const env: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] = [
+    { name: "REDIS_ADDR", value: `redis://127.0.0.1:${opts.redisPort}` },
+    { name: "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value: `:${opts.metricsPort}` },
+  ];
+  if (opts.passwordSecretName) {
+    env.push({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: opts.passwordSecretName, key: opts.passwordSecretKey ?? "password" } } });
+  }
+  return {
+    name: "redis-exporter",
+    image: opts.image,
+    imagePullPolicy: "IfNotPresent",
+    env,
+    ports: [{ name: METRICS_PORT_NAME, containerPort: opts.metricsPort, protocol: "TCP" }],
+    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+    // Liveness only: a failing sidecar readiness would take the Redis node out of its Service.
+    livenessProbe: { httpGet: { path: "/health", port: METRICS_PORT_NAME }, initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5 },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: EXPORTER_UID,
+      runAsGroup: EXPORTER_UID,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+  };
+}
+
+export interface KubernetesMonitoringArgs {
+  namespace: pulumi.Input<string>;
+  /** Labels that select the Redis pods (the StatefulSet's pod template labels); the pods carry the exporter sidecar. */
+  selector: Record<string, string>;
+  /** Labels added to every object created here (e.g. app.kubernetes.io/part-of). */
+  labels?: Record<string, string>;
+  /** Planned topology; the alert rules compare against it. */
+  masters: number;
+  replicasPerMaster: number;
+  /** Port of the sidecar's "metrics" port. Default 9121. */
+  metricsPort?: number;
+  /** false when the cluster has no prometheus-operator CRDs: no ServiceMonitor, no PrometheusRule. Default true. */
+  prometheusOperator?: boolean;
+  /** Labels the Prometheus' serviceMonitorSelector/ruleSelector match (e.g. { release: "kube-prometheus-stack" }). */
+  prometheusSelectorLabels?: Record<string, string>;
+  /** Scrape interval for the ServiceMonitor. Default "30s". */
+  scrapeInterval?: string;
+  /** `job` label the scraped series get and the rules filter on. Default "redis". */
+  job?: string;
+  runbookBaseUrl?: string;
+  /** Namespace for the Grafana dashboard ConfigMap (where the dashboard sidecar looks). Default: `namespace`. */
+  dashboardNamespace?: pulumi.Input<string>;
+  /** Kubernetes object names; defaults derive from the component name. */
+  names?: { metricsService?: string; serviceMonitor?: string; prometheusRule?: string; dashboard?: string };
+}
+
+/**
+ * Kubernetes monitoring objects around the exporter sidecars: a metrics Service over the Redis pods, a ServiceMonitor,
+ * a PrometheusRule with the same rules as Docker and `rules:print`, and the Grafana dashboard as a sidecar ConfigMap.
+ */
+export class KubernetesMonitoring extends pulumi.ComponentResource {
+  declare readonly metricsServiceName: pulumi.Output<string>;
+  declare readonly prometheusRuleName: pulumi.Output<string | undefined>;
+  declare readonly dashboardConfigMapName: pulumi.Output<string>;
+
+  constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("redis-cluster:monitoring:KubernetesMonitoring", name, {}, opts);
+    const job = args.job ?? DEFAULT_JOB;
+    const port = args.metricsPort ?? METRICS_PORT;
+    const names = {
+      metricsService: args.names?.metricsService ?? `${name}-metrics`,
+      serviceMonitor: args.names?.serviceMonitor ?? `${name}`,
+      prometheusRule: args.names?.prometheusRule ?? `${name}-rules`,
+      dashboard: args.names?.dashboard ?? `${name}-dashboard`,
+    };
+    const baseLabels = { ...(args.labels ?? {}), "app.kubernetes.io/component": "metrics" };
+    const operatorLabels = { ...baseLabels, ...(args.prometheusSelectorLabels ?? {}) };
+
+    // Headless and publishing not-ready pods: a Redis node that fails its readiness probe must still be scraped.
+    const service = new k8s.core.v1.Service(
+      `${name}-metrics`,
+      {
+        metadata: { name: names.metricsService, namespace: args.namespace, labels: baseLabels },
+        spec: {
+          clusterIP: "None",
+          publishNotReadyAddresses: true,
+          selector: args.selector,
+          ports: [{ name: METRICS_PORT_NAME, port, targetPort: METRICS_PORT_NAME, protocol: "TCP" }],
+        },
+      },
+      { parent: this },
+    );
+
+    let rule: k8s.apiextensions.CustomResource | undefined;
+    if (args.prometheusOperator ?? true) {
+      new k8s.apiextensions.CustomResource(
+        `${name}-servicemonitor`,
+        {
+          apiVersion: "monitoring.coreos.com/v1",
+          kind: "ServiceMonitor",
+          metadata: { name: names.serviceMonitor, namespace: args.namespace, labels: operatorLabels },
+          spec: {
+            selector: { matchLabels: baseLabels },
+            namespaceSelector: { matchNames: [args.namespace] },
+            endpoints: [
+              {
+                port: METRICS_PORT_NAME,
+                path: "/metrics",
+                interval: args.scrapeInterval ?? "30s",
+                // The rules select on job; instance = pod name so alerts name the Redis node, not a pod IP.
+                relabelings: [
+                  { action: "replace", targetLabel: "job", replacement: job },
+                  { action: "replace", sourceLabels: ["__meta_kubernetes_pod_name"], targetLabel: "instance" },
+                ],
+              },
+            ],
+          },
+        },
+        { parent: this, dependsOn: [service] },
+      );
+      rule = new k8s.apiextensions.CustomResource(
+        `${name}-rules`,
+        {
+          apiVersion: "monitoring.coreos.com/v1",
+          kind: "PrometheusRule",
+          metadata: { name: names.prometheusRule, namespace: args.namespace, labels: operatorLabels },
+          spec: renderAlertRules({
+            masters: args.masters,
+            replicasPerMaster: args.replicasPerMaster,
+            job,
+            runbookBaseUrl: args.runbookBaseUrl,
+          }),
+        },
+        { parent: this },
+      );
+    }
+
+    const dashboard = new k8s.core.v1.ConfigMap(
+      `${name}-dashboard`,
+      {
+        metadata: {
+          name: names.dashboard,
+          namespace: args.dashboardNamespace ?? args.namespace,
+          labels: { ...baseLabels, grafana_dashboard: "1" },
+        },
+        data: { "redis-cluster.json": dashboardJson() },
+      },
+      { parent: this },
+    );
+
+    this.metricsServiceName = service.metadata.name;
+    this.prometheusRuleName = rule ? rule.metadata.name : pulumi.output(undefined);
+    this.dashboardConfigMapName = dashboard.metadata.name;
+    this.registerOutputs({
+      metricsServiceName: this.metricsServiceName,
+      prometheusRuleName: this.prometheusRuleName,
+      dashboardConfigMapName: this.dashboardConfigMapName,
+    });
+  }
+}
