@@ -4,7 +4,9 @@
 #          alive: restarting a node that is loading its data would only start the load again.
 #   ready: answers PONG and either sees cluster_state:ok or has never joined a cluster (a new, empty node must be
 #          ready for the first deploy to go on to the bootstrap Job). A formed node whose view is not ok is not
-#          ready, so a rolling update waits for the cluster to heal before it restarts the next pod.
+#          ready, so a rolling update waits for the cluster to heal before it restarts the next pod. Right after a
+#          restart a node still says ok while it has no link to any peer (until cluster-node-timeout): it must
+#          also be linked to at least one peer.
 # Env: REDIS_HOST / REDIS_PORT [127.0.0.1 / 6379]; REDISCLI_AUTH, else REDIS_PASSWORD_FILE (never argv).
 set -eu
 
@@ -28,7 +30,11 @@ case ${1:-} in
     [ "$pong" = PONG ] || { echo "ping: $pong"; exit 1; }
     info=$(cli cluster info)
     state=$(field "$info" cluster_state)
-    [ "$state" = ok ] && exit 0
+    if [ "$state" = ok ]; then
+      cli cluster nodes | awk '$3 !~ /myself/ && $8 == "connected" { ok = 1 } END { exit !ok }' && exit 0
+      echo "cluster_state:ok but no link to any peer yet"
+      exit 1
+    fi
     if [ "$(field "$info" cluster_known_nodes)" = 1 ] && [ "$(field "$info" cluster_slots_assigned)" = 0 ]; then exit 0; fi
     echo "cluster_state:$state"
     exit 1
