@@ -23,6 +23,8 @@ export interface LocalClusterOptions {
   restartDelayMs?: number;
   /** Run the bootstrap script after the nodes answer. Default true. */
   bootstrap?: boolean;
+  /** Client ports (default: free ports found at random); bus ports are +10000. */
+  ports?: number[];
   /** Loopback address of each node (default 127.0.0.1 for all). */
   hosts?: string[];
   /** Extra entrypoint environment per node (e.g. a peer-refresh hook). */
@@ -276,7 +278,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   requireRedisBinaries();
   const spec = localSpec(opts);
   const count = spec.masters * (1 + spec.replicasPerMaster);
-  const ports = await freePorts(count, { withBus: true });
+  const ports = opts.ports ?? (await freePorts(count, { withBus: true }));
   const cluster = new LocalCluster(spec, ports, opts);
   try {
     await cluster.start();

@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { PROJECT, validateConfig, type ClusterSpec } from "../infra/config/schema";
+
+const ROOT = join(__dirname, "..");
+
+/**
+ * The validated spec of a stack, read from Pulumi.<stack>.yaml the way the Pulumi program would see it
+ * (same schema, same defaults), for running that stack's plan locally without Docker or Kubernetes.
+ */
+export function loadStackSpec(stack = "dev"): ClusterSpec {
+  const file = join(ROOT, `Pulumi.${stack}.yaml`);
+  const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc?.config ?? {})) {
+    // Secure values (`password: {secure: ...}`) are encrypted for Pulumi; locally a password comes from the environment.
+    if (k.startsWith(`${PROJECT}:`) && k !== `${PROJECT}:password`) raw[k.slice(PROJECT.length + 1)] = v;
+  }
+  return validateConfig(raw, { name: `${PROJECT}-${stack}` });
+}
