@@ -1,28 +1,42 @@
 import { z } from "zod";
 
 // Settings of the `kubernetes` stack-config object (prod). Every key has a documented default.
+const memoryQuantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/, "must be a Kubernetes memory quantity like 512Mi or 2Gi");
+const cpuQuantity = z.string().regex(/^(\d+m|\d+(\.\d+)?)$/, "must be a Kubernetes CPU quantity like 250m or 1");
+const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "must be a Kubernetes label key");
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')");
+
 export const kubernetesSchema = z
   .object({
-    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')")
-      .default("redis").describe("Namespace the cluster lives in"),
+    namespace: dnsLabel.default("redis").describe("Namespace the cluster lives in"),
     createNamespace: z.boolean().default(true).describe("Create the namespace (false: it must exist)"),
     storageClass: z.string().min(1).optional().describe("StorageClass of the data volumes (default: the cluster's default class)"),
     storageSize: z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$/, "must be a Kubernetes quantity like 10Gi").default("10Gi")
       .describe("Size of each node's data volume"),
     resources: z
       .object({
-        requests: z.object({ cpu: z.string().default("250m"), memory: z.string().default("1Gi") }).strict().default({ cpu: "250m", memory: "1Gi" }),
-        limits: z.object({ cpu: z.string().optional(), memory: z.string().default("1Gi") }).strict().default({ memory: "1Gi" }),
+        requests: z.object({ cpu: cpuQuantity.default("250m"), memory: memoryQuantity.default("1Gi") }).strict().default({ cpu: "250m", memory: "1Gi" }),
+        limits: z.object({ cpu: cpuQuantity.optional(), memory: memoryQuantity.default("1Gi") }).strict().default({ memory: "1Gi" }),
       })
       .strict()
       .default({ requests: { cpu: "250m", memory: "1Gi" }, limits: { memory: "1Gi" } })
       .describe("Container resources of each Redis pod"),
-    antiAffinity: z.enum(["soft", "hard"]).default("soft").describe("Pod anti-affinity across nodes: soft (preferred) or hard (required)"),
-    topologyKey: z.string().default("kubernetes.io/hostname").describe("Topology key for anti-affinity and spread"),
-    clientLabel: z.string().default("redis-cluster-client").describe("Pods with label <clientLabel>=true may reach port 6379"),
-    monitoringNamespace: z.string().default("monitoring").describe("Namespace allowed to scrape the metrics port"),
+    antiAffinity: z.enum(["soft", "hard"]).default("soft")
+      .describe("Pod anti-affinity across nodes: soft (preferred) or hard (required: needs as many schedulable nodes as pods)"),
+    topologyKey: labelKey.default("kubernetes.io/hostname").describe("Topology key for anti-affinity"),
+    spreadTopologyKey: labelKey.default("topology.kubernetes.io/zone")
+      .describe("Topology key the pods are spread over evenly when possible (zones)"),
+    clientLabel: labelKey.default("redis-cluster-client").describe("Pods in the namespace with label <clientLabel>=true may reach port 6379"),
+    monitoringNamespace: dnsLabel.default("monitoring").describe("Namespace allowed to scrape the metrics port"),
     prometheusOperator: z.boolean().default(true).describe("Create PrometheusRule/ServiceMonitor (needs the prometheus-operator CRDs)"),
     protect: z.boolean().default(true).describe("Protect stateful resources from deletion"),
+    allowScaleDown: z.boolean().default(false)
+      .describe("Allow fewer masters/replicas than deployed; only after moving slots off the removed pods by hand (docs/runbooks.md)"),
+    preferredEndpointType: z.enum(["ip", "hostname"]).default("ip")
+      .describe("What nodes give clients in MOVED/CLUSTER SLOTS: pod IP, or stable pod DNS name (clients must resolve it)"),
+    peerResolveTimeoutSeconds: z.int().min(0).max(600).default(30)
+      .describe("How long a starting pod waits for its peers' DNS names before rewriting nodes.conf with what resolved"),
+    runAsUser: z.int().min(1).max(2147483647).default(999).describe("uid (and gid, fsGroup) of the Redis containers; 999 is `redis` in the official images"),
   })
   .strict();
 

@@ -83,6 +83,14 @@ export const stackConfigSchema = z
       if (c.monitoring.enabled) claim(d.prometheusPort, "prometheus");
       if (n > 200) ctx.addIssue({ code: "custom", path: ["masters"], message: `gives ${n} nodes; the docker /24 network holds at most 200` });
     }
+    if (c.platform === "kubernetes") {
+      // The API server rejects requests above limits; say so before anything is deployed.
+      const req = parseKubernetesQuantity(c.kubernetes.resources.requests.memory);
+      const lim = parseKubernetesQuantity(c.kubernetes.resources.limits.memory);
+      if (req !== undefined && lim !== undefined && req > lim) {
+        ctx.addIssue({ code: "custom", path: ["kubernetes", "resources", "requests", "memory"], message: `is ${c.kubernetes.resources.requests.memory}, more than limits.memory ${c.kubernetes.resources.limits.memory}; Kubernetes rejects that` });
+      }
+    }
     if (c.platform === "kubernetes" && maxmemoryBytes) {
       const limit = parseKubernetesQuantity(c.kubernetes.resources.limits.memory);
       if (limit === undefined) {
