@@ -1,0 +1,79 @@
+// connect: reach the seeds, learn every node from CLUSTER NODES, and map announced addresses that are not
+// reachable from here (Docker: 172.x inside the network) to the seed that answered for them.
+import { errorText, parseAddr } from "../clients";
+import type { SmokeContext } from "../context";
+import { isMyself, parseClusterNodes, BAD_FLAGS } from "../topology";
+import { CheckFailure, SmokeUsageError, type Measurements } from "../types";
+
+const AUTH_RE = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;
+
+export async function checkConnect(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
+  const seeds = ctx.opts.nodes;
+  const answered: { seed: string; announced: string; text: string }[] = [];
+  const failed: { seed: string; error: string }[] = [];
+  ctx.setStep(`connecting to ${seeds.length} seed(s)`);
+  await Promise.all(
+    seeds.map(async (seed) => {
+      try {
+        const r = await ctx.pool.get(seed);
+        const text = (await r.call("CLUSTER", "NODES")) as string;
+        const me = parseClusterNodes(text).find(isMyself);
+        answered.push({ seed, announced: me?.addr || seed, text });
+      } catch (e) {
+        failed.push({ seed, error: errorText(e) });
+      }
+    }),
+  );
+  const authFailures = failed.filter((f) => AUTH_RE.test(f.error));
+  if (answered.length === 0) {
+    const why = failed.map((f) => `${f.seed}: ${f.error}`).join("; ");
+    const hint = authFailures.length
+      ? ctx.opts.password ? " — the password is wrong (check the variable named by --password-env)" : " — the cluster requires a password: pass --password-env VAR"
+      : " — check the addresses, that the nodes run, and (Docker host clients) the published ports";
+    throw new SmokeUsageError(`no seed node answered: ${why}${hint}`);
+  }
+  if (authFailures.length > 0) {
+    throw new SmokeUsageError(`authentication failed at ${authFailures.map((f) => `${f.seed} (${f.error})`).join(", ")}`);
+  }
+  // Seeds answer for their own announced address: map it when it differs (no explicit --nat-map entry needed).
+  const natMap = ctx.pool.natMap;
+  for (const a of answered) {
+    if (a.announced !== a.seed && !natMap[a.announced]) natMap[a.announced] = parseAddr(a.seed);
+  }
+  // Every node any seed knows about (with an address), keyed by announced address.
+  const all = new Map<string, string>();
+  for (const a of answered) {
+    for (const n of parseClusterNodes(a.text)) {
+      if (n.addr && !n.flags.includes("handshake") && !n.flags.includes("noaddr")) all.set(n.addr, n.id);
+      if (n.addr) ctx.ids.set(n.id, n.addr);
+    }
+  }
+  ctx.nodes = [...all.keys()].sort();
+  const seedAnnounced = new Set(answered.map((a) => a.announced));
+  const problems: string[] = failed.map((f) => `seed ${f.seed} unreachable: ${f.error}`);
+  ctx.setStep(`connecting to ${ctx.nodes.length} node(s)`);
+  await Promise.all(
+    ctx.nodes.filter((n) => !seedAnnounced.has(n)).map(async (addr) => {
+      try {
+        await (await ctx.pool.get(addr)).ping();
+      } catch (e) {
+        const mapped = natMap[addr] ? ` (mapped to ${natMap[addr].host}:${natMap[addr].port})` : "";
+        const hint = !natMap[addr] && answered.some((a) => a.announced !== a.seed)
+          ? "; its announced address is not reachable from here: list every node in --nodes or pass --nat-map" : "";
+        problems.push(`node ${ctx.label(addr)}${mapped} unreachable: ${errorText(e)}${hint}`);
+      }
+    }),
+  );
+  // Nodes flagged by their peers (e.g. a stopped node the seeds still list).
+  for (const a of answered) {
+    for (const n of parseClusterNodes(a.text)) {
+      const bad = n.flags.filter((f) => (BAD_FLAGS as readonly string[]).includes(f));
+      if (bad.length && !problems.some((p) => p.includes(n.id.slice(0, 6)))) {
+        problems.push(`node ${ctx.label(n.addr)} is flagged ${bad.join(",")} by ${a.announced}`);
+      }
+    }
+  }
+  const m: Measurements = { seeds: seeds.length, nodes: ctx.nodes.length, unreachable: problems.length, nat_mapped: Object.keys(natMap).length };
+  if (problems.length) throw new CheckFailure(problems, m, `${problems.length} problem(s) reaching ${ctx.nodes.length} node(s)`);
+  return { details: `${ctx.nodes.length} nodes reachable${Object.keys(natMap).length ? ` (${Object.keys(natMap).length} through natMap)` : ""}`, measurements: m };
+}

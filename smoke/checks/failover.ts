@@ -1,0 +1,378 @@
+// failover: manual (CLUSTER FAILOVER on a replica) or kill (freeze a master with DEBUG SLEEP for longer than
+// cluster-node-timeout so the cluster itself detects the failure and promotes a replica), with a writer running
+// through the outage. Roles are verified in every node's view; an `OK` reply is never trusted.
+import type { Cluster } from "ioredis";
+import { errorText } from "../clients";
+import type { MasterInfo, NodeSnapshot, SmokeContext } from "../context";
+import { cleanup, groupByOwner, keysOwnedBy, runKey, valueOf, writeAndWait, KEY_TTL_S } from "../data";
+import { badFlags, isMaster, isMyself, isReplica, type NodeLine } from "../topology";
+import { CheckFailure, type Measurements } from "../types";
+import { waitReplicaLinks } from "./replication";
+
+export async function readNodeTimeout(ctx: SmokeContext): Promise<number> {
+  if (ctx.opts.nodeTimeoutMs) return ctx.opts.nodeTimeoutMs;
+  for (const addr of ctx.nodes) {
+    try {
+      const r = (await (await ctx.pool.get(addr)).call("CONFIG", "GET", "cluster-node-timeout")) as string[];
+      if (r[1]) return Number(r[1]);
+    } catch {
+      /* CONFIG may be renamed or disabled: try the next node, then ask for --node-timeout-ms */
+    }
+  }
+  throw new CheckFailure(["could not read cluster-node-timeout (CONFIG GET refused): pass --node-timeout-ms"]);
+}
+
+function pickTarget(ctx: SmokeContext): MasterInfo {
+  const topo = ctx.topology!;
+  const want = ctx.opts.failoverTarget;
+  let target: MasterInfo | undefined;
+  if (want) {
+    target = topo.masters.find((m) => m.addr === want || Object.entries(ctx.pool.natMap).some(([a, t]) => a === m.addr && `${t.host}:${t.port}` === want));
+    if (!target) throw new CheckFailure([`--failover-target ${want} is not a master (masters: ${topo.masters.map((m) => m.label).join(", ")})`]);
+  } else {
+    target = topo.masters.find((m) => m.replicas.length > 0);
+  }
+  if (!target || target.replicas.length === 0) throw new CheckFailure([`no master with a replica to fail over to (${target?.label ?? "no masters"})`]);
+  return target;
+}
+
+const roleOf = (n: NodeLine) => (isMaster(n) ? "master" : isReplica(n) ? `replica-of-${n.masterId?.slice(0, 6)}` : n.flags.join(","));
+
+/** undefined when all `snaps` answered, report cluster_state ok, flag nobody and agree on every node's role. */
+function convergenceProblem(snaps: NodeSnapshot[]): string | undefined {
+  let ref: Map<string, string> | undefined;
+  let refNode = "";
+  for (const s of snaps) {
+    if (s.error || !s.lines) return `${s.label} did not answer: ${s.error}`;
+    if (s.info?.cluster_state !== "ok") return `${s.label} reports cluster_state:${s.info?.cluster_state}`;
+    for (const n of s.lines) if (badFlags(n).length) return `${s.label} sees ${n.addr} as ${badFlags(n).join(",")}`;
+    const roles = new Map(s.lines.map((n) => [n.id, roleOf(n)]));
+    if (!ref) {
+      ref = roles;
+      refNode = s.label;
+      continue;
+    }
+    for (const [id, role] of roles) {
+      if (ref.get(id) !== role) return `${s.label} sees ${id.slice(0, 6)} as ${role}, ${refNode} as ${ref.get(id)}`;
+    }
+  }
+  return undefined;
+}
+
+async function waitConverged(ctx: SmokeContext, what: string, timeoutMs: number, nodes = ctx.nodes): Promise<number> {
+  let last = "";
+  const r = await ctx.waitFor(what, timeoutMs, async () => {
+    const p = convergenceProblem(await ctx.snapshot(nodes));
+    last = p ?? "";
+    return p ? undefined : true;
+  }, 200);
+  if (!r.value) throw new CheckFailure([`cluster did not converge within ${timeoutMs} ms (${what}): ${last || r.last}`]);
+  return r.ms;
+}
+
+/** True when every view shows `masterId` as master of `slots0` and `replicaId` as its replica. */
+function swapSeen(snaps: NodeSnapshot[], masterId: string, replicaId: string): string | undefined {
+  for (const s of snaps) {
+    if (s.error || !s.lines) return `${s.label} did not answer: ${s.error}`;
+    const m = s.lines.find((n) => n.id === masterId);
+    const r = s.lines.find((n) => n.id === replicaId);
+    if (!m || !isMaster(m) || m.slots.length === 0) return `${s.label} does not yet see ${masterId.slice(0, 6)} as a master with slots`;
+    if (!r || !isReplica(r) || r.masterId !== masterId) return `${s.label} does not yet see ${replicaId.slice(0, 6)} as its replica`;
+  }
+  return undefined;
+}
+
+/** CLUSTER FAILOVER on `replica`, then waits until every node sees the swap (an OK reply alone proves nothing). */
+async function manualFailover(ctx: SmokeContext, replica: { id: string; addr: string; label: string }, oldMaster: { id: string; label: string }, nt: number): Promise<number> {
+  const t0 = Date.now();
+  const reply = await (await ctx.pool.get(replica.addr)).call("CLUSTER", "FAILOVER");
+  ctx.log(`failover: CLUSTER FAILOVER on ${replica.label} replied ${String(reply)}; waiting for every node to see the new roles`);
+  let last = "";
+  const limit = Math.max(10_000, 2 * nt + 5000);
+  const r = await ctx.waitFor(`waiting for every node to see ${replica.label} as master`, limit, async () => {
+    last = swapSeen(await ctx.snapshot(), replica.id, oldMaster.id) ?? "";
+    return last ? undefined : true;
+  });
+  if (!r.value) {
+    throw new CheckFailure([
+      `CLUSTER FAILOVER on ${replica.label} replied ${String(reply)} but the roles did not swap within ${limit} ms (${last}); Redis logs "Manual failover timed out" when a failover follows another too soon`,
+    ]);
+  }
+  return Date.now() - t0;
+}
+
+/** Test keys spread over all masters, with some on the target, written with WAIT. */
+async function writePreKeys(ctx: SmokeContext, target: MasterInfo): Promise<string[]> {
+  const topo = ctx.topology!;
+  const n = Math.min(ctx.opts.keys, 1000);
+  const keys = [...Array.from({ length: n }, (_, i) => runKey(ctx.runId, "f", i)), ...keysOwnedBy(ctx.runId, "ft", target.addr, topo, Math.min(50, n)).keys];
+  ctx.setStep(`writing ${keys.length} keys with WAIT before the failover`);
+  for (const [owner, own] of groupByOwner(keys, topo)) {
+    const m = topo.masters.find((x) => x.addr === owner)!;
+    const acked = await writeAndWait(await ctx.pool.get(owner), own, m.replicas.length, 5000);
+    if (acked < m.replicas.length) throw new CheckFailure([`before the failover: WAIT on ${m.label} got ${acked} of ${m.replicas.length} acknowledgements`]);
+  }
+  return keys;
+}
+
+/** Keys missing or different when read through the cluster client. */
+async function missingKeys(c: Cluster, keys: string[]): Promise<{ missing: string[]; errors: string[] }> {
+  const missing: string[] = [];
+  const errors: string[] = [];
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000);
+    const res = await Promise.allSettled(batch.map((k) => c.get(k)));
+    res.forEach((r, j) => {
+      if (r.status === "rejected") errors.push(`${batch[j]}: ${errorText(r.reason)}`);
+      else if (r.value !== valueOf(batch[j])) missing.push(batch[j]);
+    });
+  }
+  return { missing, errors };
+}
+
+async function failBack(ctx: SmokeContext, m: Measurements, nt: number, swappedAt: number, oldMaster: { id: string; addr: string; label: string }, newMaster: { id: string; label: string }): Promise<void> {
+  // A second failover right after the first silently times out (measured): wait > 2x node timeout.
+  const wait = swappedAt + 2 * nt + 1000 - Date.now();
+  ctx.setStep(`fail back: waiting ${Math.max(0, wait)} ms (> 2x cluster-node-timeout) before handing mastership back to ${oldMaster.label}`, true);
+  if (wait > 0) await ctx.sleep(wait);
+  const links = await waitReplicaLinks(ctx, [{ ...oldMaster, slots: [], replicas: [oldMaster] }], 15_000 + nt);
+  if (links.length) throw new CheckFailure([`fail back: ${links.join("; ")}`], m);
+  await waitConverged(ctx, "fail back: waiting for convergence", 10_000 + 2 * nt);
+  m.fail_back_ms = await manualFailover(ctx, oldMaster, newMaster, nt);
+  await waitConverged(ctx, "fail back: waiting for cluster_state ok everywhere", 10_000 + 2 * nt);
+}
+
+export async function checkFailover(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
+  const nt = await readNodeTimeout(ctx);
+  ctx.nodeTimeoutMs = nt;
+  await ctx.refreshTopology();
+  const target = pickTarget(ctx);
+  const m: Measurements = { mode: ctx.opts.failover, node_timeout_ms: nt, target: target.addr };
+  // A replica that never synced does not take over: every link must be up first.
+  const links = await waitReplicaLinks(ctx, ctx.opts.failover === "kill" ? ctx.topology!.masters : [target], 15_000 + nt);
+  if (links.length) throw new CheckFailure(links.map((l) => `before the failover: ${l}`), m);
+  m.converge_ms = await waitConverged(ctx, "waiting for the cluster to converge before the failover", 10_000 + 2 * nt);
+  let keys: string[] = [];
+  try {
+    if (ctx.opts.failover === "manual") return await manual(ctx, target, nt, m, (k) => (keys = k));
+    return await kill(ctx, target, nt, m, (k) => (keys = k));
+  } finally {
+    ctx.setStep("deleting the test keys");
+    await cleanup(ctx, keys);
+  }
+}
+
+async function manual(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measurements, track: (k: string[]) => void) {
+  const keys = await writePreKeys(ctx, target);
+  track(keys);
+  const replica = target.replicas[0];
+  m.roles_swapped_ms = await manualFailover(ctx, replica, target, nt);
+  const swappedAt = Date.now();
+  ctx.log(`failover: every node sees ${replica.label} as master after ${m.roles_swapped_ms} ms`);
+  m.state_ok_ms = (m.roles_swapped_ms as number) + (await waitConverged(ctx, "waiting for cluster_state ok everywhere", 10_000 + 2 * nt));
+  const lost = await missingKeys(ctx.data(), keys);
+  if (lost.missing.length || lost.errors.length) {
+    throw new CheckFailure([`after the failover ${lost.missing.length} of ${keys.length} keys were missing and ${lost.errors.length} reads failed (e.g. ${lost.missing[0] ?? lost.errors[0]})`], m);
+  }
+  if (ctx.opts.failBack) await failBack(ctx, m, nt, swappedAt, target, replica);
+  return {
+    details: `CLUSTER FAILOVER on ${replica.label}: all nodes saw the swap after ${m.roles_swapped_ms} ms; ${keys.length} keys intact; cluster_state ok${ctx.opts.failBack ? `; failed back after ${m.fail_back_ms} ms` : ""}`,
+    measurements: m,
+  };
+}
+
+/** Writes keys of the target's slots as SET + WAIT 1 on one connection (a pipeline) through the outage. */
+class OutageWriter {
+  attempts = 0;
+  readonly acked = new Map<string, string>();
+  notAcked = 0;
+  errors = 0;
+  readonly errorKinds = new Map<string, number>();
+  /** Longest time between two accepted writes with failures in between (what a client sees as the outage). */
+  unavailableMs = 0;
+  firstErrorAt?: number;
+  private lastOk = Date.now();
+  private failedSinceOk = false;
+  private stopped = false;
+  private next = 0;
+  private done?: Promise<void>;
+
+  constructor(private readonly ctx: SmokeContext, private readonly client: Cluster, private readonly target: string) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  private async loop(): Promise<void> {
+    const topo = this.ctx.topology!;
+    // Bounded: stops when asked, when the check is aborted, or after 100k attempts.
+    while (!this.stopped && !this.ctx.signal.aborted && this.attempts < 100_000) {
+      const { keys, next } = keysOwnedBy(this.ctx.runId, "w", this.target, topo, 1, this.next);
+      this.next = next;
+      const key = keys[0];
+      this.attempts++;
+      let failure: string | undefined;
+      try {
+        const res = (await this.client.pipeline().set(key, valueOf(key), "EX", KEY_TTL_S).call("WAIT", "1", "500").exec()) ?? [];
+        const [[setErr, setRes], [waitErr, waitRes]] = res;
+        if (setErr) failure = setErr.message;
+        else if (setRes !== "OK") failure = `SET replied ${String(setRes)}`;
+        else if (waitErr) this.notAcked++; // accepted, durability unknown
+        else if (Number(waitRes) >= 1) this.acked.set(key, valueOf(key));
+        else this.notAcked++; // accepted while no replica was attached (e.g. before the old master rejoined)
+      } catch (e) {
+        failure = errorText(e);
+      }
+      // A hung old master gives timeouts, not MOVED: ask the cluster for the current slot map (ioredis dedupes refreshes).
+      if (failure) this.client.refreshSlotsCache();
+      const now = Date.now();
+      if (failure) {
+        this.errors++;
+        this.firstErrorAt ??= now;
+        this.failedSinceOk = true;
+        const kind = failure.split(" ")[0].slice(0, 40) || failure.slice(0, 40);
+        this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 50));
+      } else {
+        if (this.failedSinceOk) this.unavailableMs = Math.max(this.unavailableMs, now - this.lastOk);
+        this.failedSinceOk = false;
+        this.lastOk = now;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  }
+}
+
+async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measurements, track: (k: string[]) => void) {
+  // DEBUG SLEEP freezes the server like a paused container, through any restart policy; probe that it is allowed.
+  try {
+    await (await ctx.pool.get(target.addr)).call("DEBUG", "SLEEP", "0");
+  } catch (e) {
+    const msg = errorText(e);
+    throw new CheckFailure([
+      /not allowed|unknown command|NOPERM/i.test(msg)
+        ? `the kill failover freezes a master with DEBUG SLEEP, which ${target.label} refused (${msg}): set enable-debug-command yes (stack config enableDebugCommand: yes, dev only) or use --failover manual`
+        : `DEBUG SLEEP 0 on ${target.label} failed: ${msg}`,
+    ], m);
+  }
+  const keys = await writePreKeys(ctx, target);
+  const freezeMs = ctx.opts.freezeMs ?? 2 * nt + 4000;
+  m.freeze_ms = freezeMs;
+
+  const writerClient = ctx.cluster({ commandTimeoutMs: 1500, slotsRefreshIntervalMs: 1000 });
+  await writerClient.connect();
+  const writer = new OutageWriter(ctx, writerClient, target.addr);
+  writer.start();
+  let writerKeys: string[] = [];
+  let promotedAt = 0;
+  track(keys);
+  try {
+    await ctx.sleep(300); // the writer has a baseline before the outage
+
+    const sleeper = await ctx.pool.dedicated(target.addr, { commandTimeoutMs: null });
+    const t0 = Date.now();
+    const woke = sleeper.call("DEBUG", "SLEEP", (freezeMs / 1000).toFixed(3)).then(() => Date.now(), (e) => { throw e; });
+    woke.catch(() => undefined);
+    ctx.log(`failover: froze master ${target.label} for ${freezeMs} ms with DEBUG SLEEP (cluster-node-timeout ${nt} ms); writer running`);
+
+    const others = ctx.nodes.filter((a) => a !== target.addr);
+    const replicaIds = new Set(target.replicas.map((r) => r.id));
+    let failAt: number | undefined;
+    let promoted: { id: string; addr: string; label: string; at: number } | undefined;
+    let stateOkAt: number | undefined;
+    let lastView = "";
+    const limit = freezeMs + 2 * nt + 10_000;
+    await ctx.waitFor("waiting for failure detection, promotion and cluster_state ok", limit, async () => {
+      const snaps = await ctx.snapshot(others);
+      const now = Date.now();
+      for (const s of snaps) {
+        const t = s.lines?.find((n) => n.id === target.id);
+        if (t?.flags.includes("fail") && failAt === undefined) failAt = now;
+        const me = s.lines?.find(isMyself);
+        if (!promoted && me && replicaIds.has(me.id) && isMaster(me) && me.slots.length > 0) {
+          promoted = { id: me.id, addr: s.addr, label: s.label, at: now };
+          ctx.log(`failover: ${s.label} promoted to master ${now - t0} ms after the freeze`);
+        }
+      }
+      lastView = snaps.map((s) => `${s.label}: ${s.error ?? `cluster_state:${s.info?.cluster_state}, role ${s.lines?.find(isMyself) ? roleOf(s.lines.find(isMyself)!) : "?"}`}`).join("; ");
+      if (promoted && snaps.every((s) => s.info?.cluster_state === "ok")) {
+        stateOkAt = now;
+        return true;
+      }
+      return undefined;
+    }, 100);
+    m.fail_detected_ms = failAt ? failAt - t0 : -1;
+    if (!promoted) {
+      throw new CheckFailure([
+        `no replica of ${target.label} was promoted within ${limit} ms of the freeze (FAIL flag ${failAt ? `after ${failAt - t0} ms` : "never seen"}; freeze ${freezeMs} ms — raise --freeze-ms if it ends before the election); views: ${lastView}`,
+      ], m);
+    }
+    m.promoted_ms = promoted.at - t0;
+    promotedAt = promoted.at;
+    if (!stateOkAt) throw new CheckFailure([`${promoted.label} was promoted but cluster_state did not return to ok on every node within ${limit} ms: ${lastView}`], m);
+    m.state_ok_ms = stateOkAt - t0;
+    ctx.log(`failover: cluster_state ok on every other node ${m.state_ok_ms} ms after the freeze`);
+
+    // The old master wakes up, sees its slots taken by a newer epoch and must rejoin as a replica.
+    ctx.setStep(`waiting for ${target.label} to wake up`);
+    const wokeAt = await Promise.race([woke, ctx.sleep(freezeMs + 5000 - (Date.now() - t0)).then(() => undefined)]).catch((e) => {
+      throw new CheckFailure([`DEBUG SLEEP on ${target.label} ended with an error: ${errorText(e)}`], m);
+    });
+    if (!wokeAt) throw new CheckFailure([`${target.label} did not wake up from DEBUG SLEEP ${freezeMs} ms within ${freezeMs + 5000} ms`], m);
+    let rejoinProblem = "";
+    const rejoin = await ctx.waitFor(`waiting for ${target.label} to rejoin as a replica of ${promoted.label}`, 30_000 + 2 * nt, async () => {
+      const info = await (await ctx.pool.get(target.addr)).info("replication");
+      const role = /role:(\w+)/.exec(info as string)?.[1];
+      const link = /master_link_status:(\w+)/.exec(info as string)?.[1];
+      if (role !== "slave" || link !== "up") {
+        rejoinProblem = `${target.label} reports role ${role}, link ${link ?? "-"}`;
+        return undefined;
+      }
+      rejoinProblem = swapSeen(await ctx.snapshot(), promoted!.id, target.id) ?? convergenceProblem(await ctx.snapshot()) ?? "";
+      return rejoinProblem ? undefined : true;
+    }, 200);
+    if (!rejoin.value) throw new CheckFailure([`the old master did not rejoin as a replica within ${30_000 + 2 * nt} ms: ${rejoinProblem || rejoin.last}`], m);
+    m.rejoined_ms = Date.now() - t0;
+    ctx.log(`failover: ${target.label} rejoined as a replica of ${promoted.label} ${m.rejoined_ms} ms after the freeze`);
+    await ctx.sleep(500);
+  } finally {
+    await writer.stop();
+    writerKeys = [...writer.acked.keys()];
+    track([...keys, ...writerKeys]);
+  }
+
+  Object.assign(m, {
+    writes_attempted: writer.attempts,
+    writes_acked: writer.acked.size,
+    writes_not_acked: writer.notAcked,
+    write_errors: writer.errors,
+    write_error_kinds: [...writer.errorKinds.entries()].map(([k, v]) => `${k}×${v}`).join(", "),
+    unavailable_ms: writer.unavailableMs,
+  });
+  ctx.setStep("verifying every key written before the freeze and every write acknowledged with WAIT 1");
+  const before = await missingKeys(ctx.data(), keys);
+  const acked = await missingKeys(ctx.data(), writerKeys);
+  m.lost_keys_written_before = before.missing.length;
+  m.lost_acked_writes = acked.missing.length;
+  const problems: string[] = [];
+  if (before.missing.length || before.errors.length) problems.push(`${before.missing.length} of ${keys.length} keys written before the freeze are missing and ${before.errors.length} reads failed (e.g. ${before.missing[0] ?? before.errors[0]})`);
+  if (acked.missing.length || acked.errors.length) problems.push(`${acked.missing.length} of ${writerKeys.length} writes acknowledged with WAIT 1 were lost and ${acked.errors.length} reads failed (e.g. ${acked.missing[0] ?? acked.errors[0]})`);
+  if (writer.acked.size === 0) problems.push("the writer got no acknowledged write during the check");
+  if (problems.length) throw new CheckFailure(problems, m);
+
+  if (ctx.opts.failBack) {
+    const t = await ctx.refreshTopology();
+    const now = t.masters.find((x) => x.replicas.some((r) => r.id === target.id));
+    if (!now) throw new CheckFailure([`fail back: ${target.label} is not a replica of any master`], m);
+    await failBack(ctx, m, nt, promotedAt, target, now);
+  }
+  return {
+    details: `froze ${target.label} ${freezeMs} ms: FAIL after ${m.fail_detected_ms} ms, replica promoted after ${m.promoted_ms} ms, cluster_state ok everywhere after ${m.state_ok_ms} ms, old master rejoined as replica after ${m.rejoined_ms} ms; writer: ${writer.acked.size} acked, ${writer.errors} errors, unavailable ${writer.unavailableMs} ms, acked writes lost 0`,
+    measurements: m,
+  };
+}

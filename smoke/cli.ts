@@ -1,0 +1,155 @@
+// `npm run smoke -- --nodes host:port[,…] …`: the ioredis smoke test of a Redis Cluster.
+// Exit 0: every check passed; 1: a check failed; 2: usage or connection problem.
+// The password comes only from the environment variable named by --password-env and is never printed.
+import { writeFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { failureDigest, redact, summaryTable, toJson } from "./report";
+import { runSmoke } from "./run";
+import { DEFAULT_OPTIONS, type NatMapEntries, type SmokeOptions, type SmokeReport } from "./types";
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+  return n;
+};
+
+function parseNatMap(v: string): NatMapEntries {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(v);
+  } catch {
+    throw new InvalidArgumentError(`not JSON: ${v.slice(0, 80)}`);
+  }
+  const out: NatMapEntries = {};
+  if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw new InvalidArgumentError('expected {"ip:port": {"host": "...", "port": N}, …}');
+  for (const [k, t] of Object.entries(obj as Record<string, unknown>)) {
+    const e = t as { host?: unknown; port?: unknown };
+    if (typeof e?.host !== "string" || typeof e?.port !== "number") throw new InvalidArgumentError(`entry ${k}: expected {"host": string, "port": number}`);
+    out[k] = { host: e.host, port: e.port };
+  }
+  return out;
+}
+
+export function buildProgram(): Command {
+  return new Command("smoke")
+    .description("ioredis smoke test of a Redis Cluster: slots, distribution, replication, failover, auth, benchmark")
+    .requiredOption("--nodes <list>", "seed nodes host:port[,host:port…] reachable from here", (v) => v.split(",").map((s) => s.trim()).filter(Boolean))
+    .option("--password-env <VAR>", "name of the environment variable holding the password (never pass the password itself)")
+    .option("--expect-masters <n>", "number of masters the cluster must have", int("--expect-masters", 1))
+    .option("--expect-replicas <n>", "replicas every master must have", int("--expect-replicas", 0))
+    .addOption(new Option("--failover <mode>", "failover check").choices(["none", "manual", "kill"]).default("none"))
+    .option("--no-fail-back", "leave the promoted replica as master after the failover check")
+    .option("--failover-target <host:port>", "master to fail over (default: the first master with a replica)")
+    .option("--keys <n>", "keys written by the distribution check", int("--keys", 1), DEFAULT_OPTIONS.keys)
+    .option("--json <file>", "write the machine-readable report here ('-' for stdout; the human output then goes to stderr)")
+    .option("--timeout-ms <n>", "upper bound of the whole run", int("--timeout-ms", 1000), DEFAULT_OPTIONS.timeoutMs)
+    .option("--node-timeout-ms <n>", "cluster-node-timeout (default: read with CONFIG GET)", int("--node-timeout-ms", 1))
+    .option("--freeze-ms <n>", "kill failover: how long DEBUG SLEEP freezes the master (default 2x node timeout + 4 s)", int("--freeze-ms", 100))
+    .addOption(new Option("--nat-map <json>", 'ioredis natMap {"ip:port":{"host":h,"port":p}} for announced addresses not reachable from here').env("SMOKE_NAT_MAP").argParser(parseNatMap))
+    .option("--connect-timeout-ms <n>", "per-node connect timeout", int("--connect-timeout-ms", 100), DEFAULT_OPTIONS.connectTimeoutMs)
+    .option("--bench-ops <n>", "benchmark commands per phase (SET, GET); 0 skips it", int("--bench-ops", 0), DEFAULT_OPTIONS.bench.ops)
+    .option("--bench-concurrency <n>", "benchmark requests in flight", int("--bench-concurrency", 1), DEFAULT_OPTIONS.bench.concurrency)
+    .option("--bench-pipeline <n>", "benchmark commands per request", int("--bench-pipeline", 1), DEFAULT_OPTIONS.bench.pipeline)
+    .option("--bench-value-size <n>", "benchmark value size in bytes", int("--bench-value-size", 1), DEFAULT_OPTIONS.bench.valueSize)
+    .option("--termination-log <file>", "also write the failure digest here (Kubernetes: /dev/termination-log)")
+    .option("--quiet", "no progress lines, only the summary");
+}
+
+interface Cli {
+  nodes: string[];
+  passwordEnv?: string;
+  expectMasters?: number;
+  expectReplicas?: number;
+  failover: "none" | "manual" | "kill";
+  failBack: boolean;
+  failoverTarget?: string;
+  keys: number;
+  json?: string;
+  timeoutMs: number;
+  nodeTimeoutMs?: number;
+  freezeMs?: number;
+  natMap?: NatMapEntries;
+  connectTimeoutMs: number;
+  benchOps: number;
+  benchConcurrency: number;
+  benchPipeline: number;
+  benchValueSize: number;
+  terminationLog?: string;
+  quiet?: boolean;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const program = buildProgram().exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let o: Cli;
+  try {
+    o = program.parse(argv, { from: "user" }).opts<Cli>();
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return code === "commander.helpDisplayed" || code === "commander.version" ? 0 : 2;
+  }
+  let password: string | undefined;
+  if (o.passwordEnv) {
+    password = env[o.passwordEnv];
+    if (!password) {
+      process.stderr.write(`smoke: environment variable ${o.passwordEnv} (--password-env) is not set or empty\n`);
+      return 2;
+    }
+  }
+  const human = (s: string) => (o.json === "-" ? process.stderr : process.stdout).write(redact(s, password) + "\n");
+  const opts: SmokeOptions = {
+    nodes: o.nodes,
+    password,
+    natMap: o.natMap,
+    expectMasters: o.expectMasters,
+    expectReplicas: o.expectReplicas,
+    failover: o.failover,
+    failBack: o.failBack,
+    failoverTarget: o.failoverTarget,
+    keys: o.keys,
+    timeoutMs: o.timeoutMs,
+    nodeTimeoutMs: o.nodeTimeoutMs,
+    freezeMs: o.freezeMs,
+    connectTimeoutMs: o.connectTimeoutMs,
+    bench: { ops: o.benchOps, concurrency: o.benchConcurrency, pipeline: o.benchPipeline, valueSize: o.benchValueSize },
+  };
+  // Last resort: the run bounds itself, but never let a stuck socket keep the process alive past the limit.
+  const hard = setTimeout(() => {
+    process.stderr.write(`smoke: exceeded --timeout-ms ${o.timeoutMs} by 30 s; exiting\n`);
+    process.exit(1);
+  }, o.timeoutMs + 30_000);
+  hard.unref();
+  const report: SmokeReport = await runSmoke(opts, { progress: o.quiet ? undefined : human });
+  human("");
+  human(summaryTable(report));
+  if (o.json) {
+    const text = redact(toJson(report), password);
+    if (o.json === "-") process.stdout.write(text);
+    else writeFileSync(o.json, text);
+  }
+  const digest = redact(failureDigest(report), password);
+  if (digest) {
+    process.stderr.write(digest + "\n");
+    if (o.terminationLog) {
+      try {
+        writeFileSync(o.terminationLog, digest.slice(0, 4000));
+      } catch {
+        /* best effort */
+      }
+    }
+  }
+  return report.exit_code;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // Sockets are closed by the run; exit promptly anyway.
+      setTimeout(() => process.exit(code), 200).unref();
+    },
+    (e) => {
+      process.stderr.write(`smoke: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,149 @@
+// ioredis connections of the smoke test: one direct connection per node (mapped through natMap) and
+// Cluster clients configured to ride through a failover.
+import { Cluster, Redis, type ClusterOptions } from "ioredis";
+import type { NatMapEntries } from "./types";
+
+export function parseAddr(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(":");
+  const host = addr.slice(0, i).replace(/^\[|\]$/g, "");
+  const port = Number(addr.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`not a host:port address: ${JSON.stringify(addr)}`);
+  return { host, port };
+}
+
+/**
+ * ioredis retries a command hit by a failover every `retryDelayOnFailover` ms at most `maxRedirections` times; the product
+ * must outlast the failover (its docs: > cluster-node-timeout). A failover takes node timeout + FAIL propagation + election
+ * (measured here: ~1.5x), so the budget is 2x node timeout + 2 s.
+ */
+export function failoverRetryOptions(nodeTimeoutMs: number): Pick<ClusterOptions, "maxRedirections" | "retryDelayOnFailover" | "retryDelayOnClusterDown" | "retryDelayOnTryAgain"> {
+  const maxRedirections = 16;
+  const delay = Math.ceil((2 * nodeTimeoutMs + 2000) / maxRedirections);
+  return { maxRedirections, retryDelayOnFailover: delay, retryDelayOnClusterDown: delay, retryDelayOnTryAgain: Math.min(delay, 200) };
+}
+
+export interface ClusterClientSettings {
+  seeds: string[];
+  password?: string;
+  natMap: NatMapEntries;
+  nodeTimeoutMs: number;
+  /** Reject a command after this long (a frozen node never answers). */
+  commandTimeoutMs?: number;
+  autoPipelining?: boolean;
+  /** Refresh the slot map periodically (needed to notice a failover when the old master just hangs). */
+  slotsRefreshIntervalMs?: number;
+}
+
+export function clusterClient(s: ClusterClientSettings): Cluster {
+  const c = new Cluster(s.seeds.map(parseAddr), {
+    ...failoverRetryOptions(s.nodeTimeoutMs),
+    natMap: Object.keys(s.natMap).length ? s.natMap : undefined,
+    enableAutoPipelining: s.autoPipelining ?? false,
+    slotsRefreshTimeout: 2000,
+    slotsRefreshInterval: s.slotsRefreshIntervalMs,
+    clusterRetryStrategy: (times) => (times > 10 ? null : Math.min(100 * times, 1000)),
+    lazyConnect: true,
+    redisOptions: {
+      password: s.password,
+      connectTimeout: 3000,
+      commandTimeout: s.commandTimeoutMs,
+    },
+  });
+  c.on("error", () => {}); // failures surface on the commands; an unhandled "error" event would only print noise
+  return c;
+}
+
+const lastErrors = new WeakMap<Redis, Error>();
+
+/** Direct connections to individual nodes, keyed by announced address. */
+export class NodePool {
+  private readonly conns = new Map<string, Redis>();
+  private readonly extra: Redis[] = [];
+
+  constructor(
+    private readonly password: string | undefined,
+    readonly natMap: NatMapEntries,
+    private readonly connectTimeoutMs: number,
+    private readonly commandTimeoutMs = 5000,
+  ) {}
+
+  /** Where to reach an announced address from here. */
+  resolve(addr: string): { host: string; port: number } {
+    return this.natMap[addr] ?? parseAddr(addr);
+  }
+
+  private make(addr: string, opts: { password?: string | null; commandTimeoutMs?: number | null } = {}): Redis {
+    const { host, port } = this.resolve(addr);
+    const r = new Redis({
+      host,
+      port,
+      password: opts.password === null ? undefined : (opts.password ?? this.password),
+      lazyConnect: true,
+      connectTimeout: this.connectTimeoutMs,
+      commandTimeout: opts.commandTimeoutMs === null ? undefined : (opts.commandTimeoutMs ?? this.commandTimeoutMs),
+      enableReadyCheck: false,
+      enableOfflineQueue: false,
+      // RESP2 (no HELLO): an unauthenticated probe gets NOAUTH on its command, and replies keep their RESP2 shapes.
+      protocol: 2,
+      maxRetriesPerRequest: 0,
+      // Reconnect when a node restarts, but give up instead of retrying forever.
+      retryStrategy: (times) => (times > 100 ? null : 200),
+    });
+    // The connect promise only says "Connection is closed"; the cause (WRONGPASS, ECONNREFUSED) arrives as an event.
+    r.on("error", (e: Error) => lastErrors.set(r, e));
+    return r;
+  }
+
+  private async open(r: Redis): Promise<void> {
+    try {
+      await r.connect();
+    } catch (e) {
+      const cause = lastErrors.get(r);
+      r.disconnect();
+      throw cause && cause.message !== (e as Error).message ? new Error(`${cause.message}`) : e;
+    }
+  }
+
+  /** Pooled connection to a node (connects on first use; throws the connect/auth error). */
+  async get(addr: string): Promise<Redis> {
+    let r = this.conns.get(addr);
+    if (!r) {
+      r = this.make(addr);
+      this.conns.set(addr, r);
+    }
+    if (r.status === "wait" || r.status === "end" || r.status === "close") {
+      try {
+        if (r.status !== "wait") {
+          r.disconnect();
+          r = this.make(addr);
+          this.conns.set(addr, r);
+        }
+        await this.open(r);
+      } catch (e) {
+        this.conns.delete(addr);
+        throw e;
+      }
+    }
+    return r;
+  }
+
+  /** A separate connection (own lifetime), e.g. without a password or without a command timeout. */
+  async dedicated(addr: string, opts: { password?: string | null; commandTimeoutMs?: number | null } = {}): Promise<Redis> {
+    const r = this.make(addr, opts);
+    this.extra.push(r);
+    await this.open(r);
+    return r;
+  }
+
+  closeAll(): void {
+    for (const r of [...this.conns.values(), ...this.extra]) r.disconnect();
+    this.conns.clear();
+    this.extra.length = 0;
+  }
+}
+
+/** Error text without the password (defence in depth: replies never echo it, but messages are printed). */
+export function errorText(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.replace(/\s+/g, " ").trim();
+}

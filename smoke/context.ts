@@ -1,0 +1,191 @@
+// State shared by the checks of one smoke run: connections, discovered nodes, topology, cancellation.
+import type { Cluster } from "ioredis";
+import { clusterClient, errorText, NodePool } from "./clients";
+import {
+  isMaster, isMyself, isReplica, nodeLabel, parseClusterNodes, parseInfo, type NodeLine,
+} from "./topology";
+import type { SmokeOptions } from "./types";
+
+export interface NodeSnapshot {
+  /** Announced address (key of the pool). */
+  addr: string;
+  label: string;
+  id?: string;
+  lines?: NodeLine[];
+  info?: Record<string, string>;
+  error?: string;
+}
+
+export interface MasterInfo {
+  id: string;
+  addr: string;
+  label: string;
+  slots: [number, number][];
+  replicas: { id: string; addr: string; label: string }[];
+}
+
+export interface Topology {
+  masters: MasterInfo[];
+  /** id -> label of every node in the reference view. */
+  labels: Map<string, string>;
+  /** slot -> owner address (announced). */
+  ownerBySlot: string[];
+}
+
+export class Aborted extends Error {}
+
+export class SmokeContext {
+  readonly runId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  readonly pool: NodePool;
+  /** Announced addresses of every node found at discovery. */
+  nodes: string[] = [];
+  /** Node id -> announced address (as learned). */
+  ids = new Map<string, string>();
+  topology?: Topology;
+  nodeTimeoutMs = 5000;
+  signal: AbortSignal = new AbortController().signal;
+  /** What the current check is doing (named in timeout messages). */
+  step = "";
+  /** Cluster client of the benchmark check. */
+  benchClient?: Cluster;
+  private dataClient?: Cluster;
+  private readonly clients: Cluster[] = [];
+
+  constructor(readonly opts: SmokeOptions, private readonly progress: (line: string) => void) {
+    this.pool = new NodePool(opts.password, { ...(opts.natMap ?? {}) }, opts.connectTimeoutMs);
+  }
+
+  log(msg: string): void {
+    this.progress(msg);
+  }
+
+  setStep(step: string, print = false): void {
+    this.step = step;
+    if (print) this.log(step);
+  }
+
+  checkpoint(): void {
+    if (this.signal.aborted) throw new Aborted(this.step);
+  }
+
+  sleep(ms: number): Promise<void> {
+    this.checkpoint();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(new Aborted(this.step));
+      };
+      const t = setTimeout(() => {
+        this.signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      this.signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Polls `probe` until it returns a value (not undefined) or `timeoutMs` passes; bounded in time and count. */
+  async waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 100): Promise<{ value?: T; ms: number; last?: string }> {
+    const t0 = Date.now();
+    let last: string | undefined;
+    const maxAttempts = Math.ceil(timeoutMs / intervalMs) + 10;
+    for (let i = 0; i < maxAttempts && Date.now() - t0 <= timeoutMs; i++) {
+      this.checkpoint();
+      this.step = what;
+      try {
+        const v = await probe();
+        if (v !== undefined) return { value: v, ms: Date.now() - t0 };
+      } catch (e) {
+        if (e instanceof Aborted) throw e;
+        last = errorText(e);
+      }
+      await this.sleep(intervalMs);
+    }
+    return { ms: Date.now() - t0, last };
+  }
+
+  label(addr: string): string {
+    const id = [...this.ids.entries()].find(([, a]) => a === addr)?.[0];
+    return nodeLabel(addr, id);
+  }
+
+  /** CLUSTER NODES + CLUSTER INFO (+ INFO replication) of each node; errors are captured per node. */
+  async snapshot(addrs: string[] = this.nodes, withReplication = false): Promise<NodeSnapshot[]> {
+    return Promise.all(
+      addrs.map(async (addr): Promise<NodeSnapshot> => {
+        try {
+          const r = await this.pool.get(addr);
+          const [nodes, info, repl] = await Promise.all([
+            r.call("CLUSTER", "NODES") as Promise<string>,
+            r.call("CLUSTER", "INFO") as Promise<string>,
+            withReplication ? (r.info("replication") as Promise<string>) : Promise.resolve(""),
+          ]);
+          const lines = parseClusterNodes(nodes);
+          const me = lines.find(isMyself);
+          if (me) this.ids.set(me.id, addr);
+          return { addr, label: nodeLabel(addr, me?.id), id: me?.id, lines, info: { ...parseInfo(info), ...parseInfo(repl) } };
+        } catch (e) {
+          return { addr, label: this.label(addr), error: errorText(e) };
+        }
+      }),
+    );
+  }
+
+  /** Masters, their replicas and the slot owners, from one node's view. */
+  buildTopology(lines: NodeLine[]): Topology {
+    const labels = new Map<string, string>();
+    for (const n of lines) labels.set(n.id, nodeLabel(n.addr, n.id));
+    const masters: MasterInfo[] = lines
+      .filter((n) => isMaster(n) && n.slots.length > 0)
+      .sort((a, b) => a.slots[0][0] - b.slots[0][0])
+      .map((m) => ({
+        id: m.id,
+        addr: m.addr,
+        label: labels.get(m.id)!,
+        slots: m.slots,
+        replicas: lines
+          .filter((r) => isReplica(r) && r.masterId === m.id && !r.flags.includes("fail") && !r.flags.includes("noaddr"))
+          .map((r) => ({ id: r.id, addr: r.addr, label: labels.get(r.id)! })),
+      }));
+    const ownerBySlot: string[] = new Array(16384).fill("");
+    for (const m of masters) for (const [a, b] of m.slots) for (let s = a; s <= b; s++) ownerBySlot[s] = m.addr;
+    return { masters, labels, ownerBySlot };
+  }
+
+  /** Fresh topology from the first node that answers. */
+  async refreshTopology(): Promise<Topology> {
+    for (const s of await this.snapshot()) {
+      if (s.lines && s.info?.cluster_state === "ok") return (this.topology = this.buildTopology(s.lines));
+    }
+    for (const s of await this.snapshot()) if (s.lines) return (this.topology = this.buildTopology(s.lines));
+    throw new Error("no node answered CLUSTER NODES");
+  }
+
+  /** Shared Cluster client for data operations. */
+  data(): Cluster {
+    if (!this.dataClient) {
+      // Not auto-pipelined: ioredis does not follow MOVED for an auto-pipelined batch whose keys moved to different nodes.
+      this.dataClient = this.cluster();
+    }
+    return this.dataClient;
+  }
+
+  /** A new Cluster client (closed at the end of the run). */
+  cluster(o: { autoPipelining?: boolean; commandTimeoutMs?: number; slotsRefreshIntervalMs?: number } = {}): Cluster {
+    const c = clusterClient({
+      seeds: this.opts.nodes,
+      password: this.opts.password,
+      natMap: this.pool.natMap,
+      nodeTimeoutMs: this.nodeTimeoutMs,
+      autoPipelining: o.autoPipelining,
+      commandTimeoutMs: o.commandTimeoutMs ?? 10_000,
+      slotsRefreshIntervalMs: o.slotsRefreshIntervalMs,
+    });
+    this.clients.push(c);
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.clients) c.disconnect();
+    this.pool.closeAll();
+  }
+}

@@ -1,0 +1,181 @@
+// Runs the smoke checks in order, each under its own timeout, the whole run under --timeout-ms.
+import { errorText, parseAddr } from "./clients";
+import { Aborted, SmokeContext } from "./context";
+import { checkAuth } from "./checks/auth";
+import { checkBenchmark } from "./checks/benchmark";
+import { checkConnect } from "./checks/connect";
+import { checkDistribution } from "./checks/distribution";
+import { checkFailover, readNodeTimeout } from "./checks/failover";
+import { checkReplication, LINK_GRACE_MS } from "./checks/replication";
+import { checkSlots } from "./checks/slots";
+import { checkLine, progressLine } from "./report";
+import {
+  CheckFailure, SmokeUsageError, type CheckName, type CheckResult, type Measurements, type SmokeOptions, type SmokeReport,
+} from "./types";
+
+export interface RunHooks {
+  /** Receives every progress line (already prefixed with the elapsed time). */
+  progress?: (line: string) => void;
+}
+
+/** Throws SmokeUsageError for options that cannot work. */
+export function validateOptions(o: SmokeOptions): void {
+  const bad: string[] = [];
+  if (o.nodes.length === 0) bad.push("--nodes needs at least one host:port");
+  for (const n of o.nodes) {
+    try {
+      parseAddr(n);
+    } catch (e) {
+      bad.push(`--nodes: ${errorText(e)}`);
+    }
+  }
+  if (!Number.isInteger(o.keys) || o.keys < 1) bad.push(`--keys must be an integer >= 1, got ${o.keys}`);
+  if (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1000) bad.push(`--timeout-ms must be an integer >= 1000, got ${o.timeoutMs}`);
+  if (!["none", "manual", "kill"].includes(o.failover)) bad.push(`--failover must be none, manual or kill, got ${o.failover}`);
+  if (o.failover !== "none" && o.expectReplicas === 0) bad.push(`--failover ${o.failover} needs replicas, but --expect-replicas is 0`);
+  if (o.expectMasters !== undefined && (!Number.isInteger(o.expectMasters) || o.expectMasters < 1)) bad.push(`--expect-masters must be an integer >= 1`);
+  if (o.expectReplicas !== undefined && (!Number.isInteger(o.expectReplicas) || o.expectReplicas < 0)) bad.push(`--expect-replicas must be an integer >= 0`);
+  const b = o.bench;
+  if (!Number.isInteger(b.ops) || b.ops < 0) bad.push(`--bench-ops must be an integer >= 0`);
+  if (!Number.isInteger(b.concurrency) || b.concurrency < 1) bad.push(`--bench-concurrency must be an integer >= 1`);
+  if (!Number.isInteger(b.pipeline) || b.pipeline < 1) bad.push(`--bench-pipeline must be an integer >= 1`);
+  if (bad.length) throw new SmokeUsageError(bad.join("; "));
+}
+
+/** Each check's own time limit (the run's remaining time caps it further). */
+export function checkTimeoutMs(name: CheckName, o: SmokeOptions, nodeTimeoutMs: number): number {
+  switch (name) {
+    case "connect":
+      return 10_000 + 2 * o.connectTimeoutMs;
+    case "slots":
+      return 20_000;
+    case "distribution":
+      return 30_000 + 2 * o.keys;
+    case "replication":
+      return 30_000 + LINK_GRACE_MS;
+    case "failover": {
+      const freeze = o.freezeMs ?? 2 * nodeTimeoutMs + 4000;
+      return o.failover === "kill" ? 90_000 + freeze + 10 * nodeTimeoutMs : 60_000 + 8 * nodeTimeoutMs;
+    }
+    case "auth":
+      return 15_000;
+    case "benchmark":
+      return 60_000 + o.bench.ops;
+  }
+}
+
+type CheckFn = (ctx: SmokeContext) => Promise<{ details: string; measurements: Measurements; notApplicable?: boolean }>;
+
+export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promise<SmokeReport> {
+  const started = Date.now();
+  const deadline = started + opts.timeoutMs;
+  const progress = (text: string) => hooks.progress?.(progressLine(Date.now() - started, text));
+  const checks: CheckResult[] = [];
+  const report = (exit: 0 | 1 | 2, error?: string): SmokeReport => ({
+    ok: exit === 0,
+    exit_code: exit,
+    started_at: new Date(started).toISOString(),
+    duration_ms: Date.now() - started,
+    target: { nodes: opts.nodes, password: opts.password ? "set" : "none", failover: opts.failover },
+    ...(error ? { error } : {}),
+    checks,
+  });
+  try {
+    validateOptions(opts);
+  } catch (e) {
+    return report(2, errorText(e));
+  }
+  const ctx = new SmokeContext(opts, progress);
+  if (opts.nodeTimeoutMs) ctx.nodeTimeoutMs = opts.nodeTimeoutMs;
+
+  const notRun = (name: CheckName, why: string) => {
+    const r: CheckResult = { name, ok: false, status: "not-run", duration_ms: 0, details: `not run: ${why}`, problems: [], measurements: {} };
+    checks.push(r);
+    progress(checkLine(r));
+  };
+
+  const run = async (name: CheckName, fn: CheckFn): Promise<CheckResult> => {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      notRun(name, `the run reached --timeout-ms ${opts.timeoutMs}`);
+      return checks[checks.length - 1];
+    }
+    const limit = Math.min(checkTimeoutMs(name, opts, ctx.nodeTimeoutMs), remaining);
+    const ac = new AbortController();
+    ctx.signal = ac.signal;
+    ctx.step = "";
+    progress(`${name}: running (limit ${Math.round(limit / 1000)} s)`);
+    const t0 = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const work = fn(ctx);
+    work.catch(() => undefined); // a timed-out check may still reject later
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const step = ctx.step;
+        ac.abort();
+        reject(new CheckFailure([`timed out after ${limit} ms${step ? ` while ${step}` : ""}`]));
+      }, limit);
+    });
+    let r: CheckResult;
+    try {
+      const out = await Promise.race([work, timeout]);
+      r = {
+        name, ok: true, status: out.notApplicable ? "not-applicable" : "passed", duration_ms: Date.now() - t0,
+        details: out.details, problems: [], measurements: out.measurements,
+      };
+    } catch (e) {
+      if (e instanceof SmokeUsageError) throw e;
+      const problems = e instanceof CheckFailure ? e.problems
+        : e instanceof Aborted ? [`timed out after ${limit} ms while ${e.message}`]
+        : [`${ctx.step ? `while ${ctx.step}: ` : ""}${errorText(e)}`];
+      r = {
+        name, ok: false, status: "failed", duration_ms: Date.now() - t0,
+        details: problems.length > 1 ? `${problems.length} problems: ${problems[0]}` : problems[0] ?? "failed",
+        problems, measurements: e instanceof CheckFailure ? e.measurements : {},
+      };
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+    checks.push(r);
+    progress(checkLine(r));
+    return r;
+  };
+
+  try {
+    try {
+      await run("connect", checkConnect);
+    } catch (e) {
+      if (e instanceof SmokeUsageError) {
+        const r: CheckResult = { name: "connect", ok: false, status: "failed", duration_ms: 0, details: e.message, problems: [e.message], measurements: {} };
+        checks.push(r);
+        progress(checkLine(r));
+        return report(2, e.message);
+      }
+      throw e;
+    }
+    if (!opts.nodeTimeoutMs) {
+      // Cluster clients size their failover retries from it.
+      ctx.nodeTimeoutMs = await readNodeTimeout(ctx).catch(() => ctx.nodeTimeoutMs);
+    }
+    const slots = await run("slots", checkSlots);
+    const slotsOk = slots.ok;
+    if (slotsOk) await run("distribution", checkDistribution);
+    else notRun("distribution", "the slots check failed");
+    const repl = slotsOk ? await run("replication", checkReplication) : (notRun("replication", "the slots check failed"), undefined);
+    if (opts.failover !== "none") {
+      // Never fail over a cluster that is already unhealthy.
+      if (slotsOk && repl?.ok) await run("failover", checkFailover);
+      else notRun("failover", "slots or replication failed (a failover is only attempted on a healthy cluster)");
+    }
+    await run("auth", checkAuth);
+    if (opts.bench.ops > 0) {
+      if (slotsOk) await run("benchmark", checkBenchmark);
+      else notRun("benchmark", "the slots check failed");
+    }
+  } finally {
+    ctx.close();
+  }
+  const failed = checks.some((c) => !c.ok);
+  return report(failed ? 1 : 0);
+}

@@ -1,0 +1,101 @@
+// Shared types of the smoke test: options, check results and the report.
+
+export type FailoverMode = "none" | "manual" | "kill";
+export const CHECK_NAMES = ["connect", "slots", "distribution", "replication", "failover", "auth", "benchmark"] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
+
+export interface NatMapEntries {
+  [announced: string]: { host: string; port: number };
+}
+
+export interface BenchOptions {
+  /** Commands per phase (SET, then GET); 0 disables the benchmark. */
+  ops: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Commands per request (1 = no pipelining). */
+  pipeline: number;
+  /** Value size in bytes (redis-benchmark's -d, default 3). */
+  valueSize: number;
+}
+
+export interface SmokeOptions {
+  /** Seed addresses "host:port" reachable from where the smoke test runs. */
+  nodes: string[];
+  /** Redis password (from an environment variable; never from argv). */
+  password?: string;
+  /** Announced "ip:port" -> reachable host/port (Docker host clients). Seeds add their own entries automatically. */
+  natMap?: NatMapEntries;
+  expectMasters?: number;
+  expectReplicas?: number;
+  failover: FailoverMode;
+  /** After a failover, hand mastership back so the layout is as before (waits > 2x cluster-node-timeout first). */
+  failBack: boolean;
+  /** "host:port" of the master to fail over (default: the master owning slot 0). */
+  failoverTarget?: string;
+  /** Keys written by the distribution check (replication/failover use up to 1000 of them). */
+  keys: number;
+  /** Bound of the whole run. */
+  timeoutMs: number;
+  /** cluster-node-timeout; read with CONFIG GET when absent. */
+  nodeTimeoutMs?: number;
+  /** How long the kill failover freezes the master (default 2x node timeout + 4 s). */
+  freezeMs?: number;
+  /** Per-node connect timeout. */
+  connectTimeoutMs: number;
+  bench: BenchOptions;
+}
+
+export const DEFAULT_OPTIONS: Omit<SmokeOptions, "nodes"> = {
+  failover: "none",
+  failBack: true,
+  keys: 10_000,
+  timeoutMs: 300_000,
+  connectTimeoutMs: 3_000,
+  bench: { ops: 20_000, concurrency: 50, pipeline: 1, valueSize: 3 },
+};
+
+export type Measurements = Record<string, number | string | boolean>;
+
+export type CheckStatus = "passed" | "failed" | "not-run" | "not-applicable";
+
+export interface CheckResult {
+  name: CheckName;
+  /** True when passed or not applicable. */
+  ok: boolean;
+  status: CheckStatus;
+  duration_ms: number;
+  /** One-line summary. */
+  details: string;
+  /** Every problem found (empty when passed). */
+  problems: string[];
+  measurements: Measurements;
+}
+
+export interface SmokeReport {
+  ok: boolean;
+  /** 0 passed, 1 a check failed, 2 usage or connection problem. */
+  exit_code: 0 | 1 | 2;
+  started_at: string;
+  duration_ms: number;
+  target: { nodes: string[]; password: "set" | "none"; failover: FailoverMode };
+  /** Set when the run could not start (usage/connection). */
+  error?: string;
+  checks: CheckResult[];
+}
+
+/** A check's own verdict: thrown to fail it with every problem named. */
+export class CheckFailure extends Error {
+  constructor(readonly problems: string[], readonly measurements: Measurements = {}, summary?: string) {
+    super(summary ?? problems[0] ?? "check failed");
+    this.name = "CheckFailure";
+  }
+}
+
+/** Usage or connection problem: exit code 2. */
+export class SmokeUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SmokeUsageError";
+  }
+}
