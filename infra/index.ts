@@ -24,6 +24,7 @@ if (spec.platform === "docker") {
     hostSeeds: cluster.hostSeeds,
     natMap: cluster.natMap,
     bootstrapExitCode: cluster.bootstrapExitCode,
+    prometheusUrl: cluster.prometheusUrl,
   };
 } else {
   throw new pulumi.RunError("platform kubernetes: the RedisKubernetesCluster component is not wired yet");
@@ -38,5 +39,6 @@ export const seeds = outputs.seeds;
 export const hostSeeds = outputs.hostSeeds;
 export const natMap = outputs.natMap;
 export const bootstrapExitCode = outputs.bootstrapExitCode;
+export const prometheusUrl = outputs.prometheusUrl;
 /** Secret: read with `pulumi stack output redisPassword --show-secrets`. */
 export const redisPassword = pulumi.secret(password);

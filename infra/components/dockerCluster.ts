@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { ClusterSpec } from "../config/schema";
 import { CONTAINER_PATHS, nodeEnv, type ClusterPlan } from "../plan/plan";
+import { DockerMonitoring } from "./dockerMonitoring";
 
 /** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
 const REDIS_UID = "999";
@@ -38,6 +39,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   declare readonly hostSeeds: pulumi.Output<string[]>;
   /** ioredis `natMap` for host clients: announced "ip:port" -> published host:port. */
   declare readonly natMap: pulumi.Output<Record<string, { host: string; port: number }>>;
+  /** Prometheus on the Docker host, when monitoring is enabled. */
+  declare readonly prometheusUrl: pulumi.Output<string | undefined>;
   /** Exit code of the bootstrap container (0: formed or already formed). */
   declare readonly bootstrapExitCode: pulumi.Output<number>;
   /** Resources the next steps (smoke test, monitoring) must wait for. */
@@ -73,11 +76,11 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
 
     const containers: docker.Container[] = [];
     for (const node of plan.nodes) {
-      const volume = new docker.Volume(`${name}-${node.name}-data`, { name: `${node.name}-data` }, { parent: this });
+      const volume = new docker.Volume(`${name}-node-${node.index}-data`, { name: `${node.name}-data` }, { parent: this });
       const env = Object.entries(nodeEnv(plan, node, placement)).map(([k, v]) => `${k}=${v}`);
       containers.push(
         new docker.Container(
-          `${name}-${node.name}`,
+          `${name}-node-${node.index}`,
           {
             name: node.name,
             hostname: node.name,
@@ -139,6 +142,25 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       return code ?? 0;
     });
 
+    // Exporters and Prometheus start once the cluster is formed, so the first scrapes see a healthy cluster.
+    const monitoring = spec.monitoring.enabled
+      ? new DockerMonitoring(
+          `${name}-monitoring`,
+          {
+            networkName: network.name,
+            nodes: plan.nodes.map((n) => ({ name: n.name, host: n.host, port: n.port })),
+            masters: spec.masters,
+            replicasPerMaster: spec.replicasPerMaster,
+            password: args.password,
+            prometheusHostPort: spec.docker.prometheusPort,
+            publishIp: spec.docker.announceHost,
+            exporterImage: spec.monitoring.exporterImage,
+            prometheusImage: spec.monitoring.prometheusImage,
+          },
+          { parent: this, dependsOn: [bootstrap] },
+        )
+      : undefined;
+
     const endpoints: DockerNodeEndpoint[] = plan.nodes.map((n) => ({
       name: n.name, host: n.host, port: n.port, hostPort: n.hostPort!, hostBusPort: n.hostBusPort!,
     }));
@@ -148,6 +170,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     this.hostSeeds = pulumi.output(plan.hostSeeds);
     this.natMap = pulumi.output(plan.natMap);
     this.bootstrapExitCode = exitCode;
+    this.prometheusUrl = monitoring ? monitoring.prometheusUrl : pulumi.output(undefined);
     this.ready = [bootstrap];
     this.registerOutputs({
       networkName: this.networkName,
@@ -156,6 +179,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       hostSeeds: this.hostSeeds,
       natMap: this.natMap,
       bootstrapExitCode: this.bootstrapExitCode,
+      prometheusUrl: this.prometheusUrl,
     });
   }
 }

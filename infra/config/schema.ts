@@ -26,8 +26,8 @@ const dockerSchema = z
 const monitoringSchema = z
   .object({
     enabled: z.boolean().default(true).describe("Deploy redis_exporter per node, Prometheus rules and dashboards"),
-    exporterImage: z.string().min(1).default("oliver006/redis_exporter:v1.62.0").describe("redis_exporter image"),
-    prometheusImage: z.string().min(1).default("prom/prometheus:v2.53.1").describe("Prometheus image (docker dev only)"),
+    exporterImage: z.string().min(1).default("oliver006/redis_exporter:v1.67.0").describe("redis_exporter image"),
+    prometheusImage: z.string().min(1).default("prom/prometheus:v2.53.3").describe("Prometheus image (docker dev only)"),
   })
   .strict();
 

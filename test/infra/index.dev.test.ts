@@ -16,6 +16,7 @@ before(async () => {
   program = await mocks.run(() => import("../../infra/index"));
   await valueOf(program.bootstrapExitCode as any);
   await valueOf(program.natMap as any);
+  await valueOf(program.prometheusUrl as any);
 });
 
 test("declares one network, six volumes, six node containers and one bootstrap container", () => {
@@ -23,14 +24,14 @@ test("declares one network, six volumes, six node containers and one bootstrap c
   assert.equal(byType("docker:index/volume:Volume").length, 6);
   const containers = byType("docker:index/container:Container");
   assert.equal(containers.filter((c) => c.name.endsWith("-bootstrap")).length, 1);
-  assert.equal(containers.filter((c) => /-node-\d$/.test(c.name)).length, 6);
+  assert.equal(containers.filter((c) => /^redis-cluster-dev-node-\d$/.test(c.name)).length, 6);
   assert.equal(byType("redis-cluster:docker:RedisDockerCluster").length, 1);
 });
 
 test("network has a fixed subnet and every node a static address, announced to peers", () => {
   const net = byType("docker:index/network:Network")[0];
   assert.deepEqual(net.inputs.ipamConfigs, [{ subnet: "172.28.0.0/24", gateway: "172.28.0.1" }]);
-  const nodes = byType("docker:index/container:Container").filter((c) => /-node-\d$/.test(c.name));
+  const nodes = byType("docker:index/container:Container").filter((c) => /^redis-cluster-dev-node-\d$/.test(c.name));
   nodes.forEach((c, i) => {
     const ip = `172.28.0.${11 + i}`;
     assert.equal(c.inputs.networksAdvanced[0].ipv4Address, ip);
@@ -40,7 +41,7 @@ test("network has a fixed subnet and every node a static address, announced to p
 });
 
 test("publishes client ports 7001-7006 and bus ports 17001-17006", () => {
-  const nodes = byType("docker:index/container:Container").filter((c) => /-node-\d$/.test(c.name));
+  const nodes = byType("docker:index/container:Container").filter((c) => /^redis-cluster-dev-node-\d$/.test(c.name));
   nodes.forEach((c, i) => {
     const ports = c.inputs.ports.map((p: { internal: number; external: number }) => [p.internal, p.external]);
     assert.deepEqual(ports, [[6379, 7001 + i], [16379, 17001 + i]]);
@@ -48,7 +49,7 @@ test("publishes client ports 7001-7006 and bus ports 17001-17006", () => {
 });
 
 test("nodes have healthcheck, restart policy, wait-for-healthy, own named volume, config uploaded as content", () => {
-  const nodes = byType("docker:index/container:Container").filter((c) => /-node-\d$/.test(c.name));
+  const nodes = byType("docker:index/container:Container").filter((c) => /^redis-cluster-dev-node-\d$/.test(c.name));
   const volumes = byType("docker:index/volume:Volume").map((v) => v.inputs.name);
   for (const c of nodes) {
     assert.match(c.inputs.healthcheck.tests.join(" "), /redis-cli -p 6379 ping/);
@@ -66,13 +67,22 @@ test("nodes have healthcheck, restart policy, wait-for-healthy, own named volume
 
 test("bootstrap runs after every node container is healthy, once, on the cluster network", () => {
   const boot = mocks.options.find((o) => o.type === "docker:index/container:Container" && o.name.endsWith("-bootstrap"))!;
-  const nodeNames = mocks.options.filter((o) => o.type === "docker:index/container:Container" && /-node-\d$/.test(o.name)).map((o) => o.name);
+  const nodeNames = mocks.options.filter((o) => o.type === "docker:index/container:Container" && /^redis-cluster-dev-node-\d$/.test(o.name)).map((o) => o.name);
   assert.deepEqual([...boot.dependsOn].sort(), [...nodeNames].sort());
   const c = byType("docker:index/container:Container").find((r) => r.name.endsWith("-bootstrap"))!;
   assert.equal(c.inputs.mustRun, false);
   assert.equal(c.inputs.attach, true);
   assert.ok(c.inputs.envs.includes("REDIS_MASTERS=3") && c.inputs.envs.includes("REDIS_REPLICAS=1"));
   assert.ok(c.inputs.envs.some((e: string) => e.startsWith("REDIS_NODES=172.28.0.11:6379 ")));
+});
+
+test("monitoring: an exporter per node and a Prometheus, started after the bootstrap", () => {
+  const containers = byType("docker:index/container:Container");
+  const exporters = containers.filter((c) => /exporter/.test(c.name));
+  assert.equal(exporters.length, 6);
+  assert.equal(containers.filter((c) => /prometheus/.test(c.name)).length, 1);
+  const mon = mocks.options.find((o) => o.type === "redis-cluster:monitoring:DockerMonitoring")!;
+  assert.deepEqual(mon.dependsOn, ["redis-cluster-dev-bootstrap"]);
 });
 
 test("nothing in dev is protected or retained, so `pulumi destroy` leaves nothing behind", () => {
