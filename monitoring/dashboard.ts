@@ -42,9 +42,15 @@ export function loadDashboard(path = DASHBOARD_PATH): Dashboard {
   return validateDashboard(JSON.parse(readFileSync(path, "utf8")));
 }
 
-/** The dashboard as the JSON text Grafana imports. */
-export function dashboardJson(path = DASHBOARD_PATH): string {
-  return JSON.stringify(loadDashboard(path), null, 2);
+/** The dashboard as the JSON text Grafana imports; `job` sets the default of its $job variable (the rules' job label). */
+export function dashboardJson(opts: { job?: string; path?: string } = {}): string {
+  const d = loadDashboard(opts.path);
+  if (opts.job) {
+    for (const v of d.templating.list) {
+      if (v.name === "job") Object.assign(v, { query: opts.job, current: { text: opts.job, value: opts.job } });
+    }
+  }
+  return JSON.stringify(d, null, 2);
 }
 
 /** Every PromQL expression of the dashboard, with Grafana variables replaced so promtool can parse them. */

@@ -170,7 +170,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
           namespace: args.dashboardNamespace ?? args.namespace,
           labels: { ...baseLabels, grafana_dashboard: "1" },
         },
-        data: { "redis-cluster.json": dashboardJson() },
+        data: { "redis-cluster.json": dashboardJson({ job }) },
       },
       { parent: this },
     );

@@ -71,7 +71,9 @@ test("metrics Service, ServiceMonitor, PrometheusRule and dashboard ConfigMap; a
 });
 
 test("prometheusOperator: false skips the CRD objects", async () => {
-  const rs = await build("nocrd", { prometheusOperator: false, names: { metricsService: "redis-metrics" } });
+  const rs = await build("nocrd", { prometheusOperator: false, job: "redis-prod", names: { metricsService: "redis-metrics" } });
+  const dash = JSON.parse(rs.find((r) => r.type === "kubernetes:core/v1:ConfigMap")!.inputs.data["redis-cluster.json"]);
+  assert.equal(dash.templating.list.find((v: { name: string }) => v.name === "job").query, "redis-prod", "dashboard defaults to the job");
   assert.equal(rs.filter((r) => r.type.includes("monitoring.coreos.com")).length, 0);
   assert.equal(rs.filter((r) => r.type === "kubernetes:core/v1:Service").length, 1);
   assert.equal(rs.find((r) => r.type === "kubernetes:core/v1:Service")!.inputs.metadata.name, "redis-metrics");
