@@ -1,0 +1,451 @@
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+import type { ClusterSpec } from "../config/schema";
+import { BUS_PORT_OFFSET, CONTAINER_PATHS, REDIS_PORT, kubernetesNames, type ClusterPlan } from "../plan/plan";
+import { readKubernetesScript } from "./kubernetes/scripts";
+import { ScaleGuard } from "./kubernetes/scaleGuard";
+import { KubernetesMonitoring, METRICS_PORT, exporterSidecar } from "./kubernetesMonitoring";
+
+export interface RedisKubernetesClusterArgs {
+  spec: ClusterSpec;
+  plan: ClusterPlan;
+  /** The Redis password (secret). Absent: a random one is generated and kept (secret) in the stack state. */
+  password?: pulumi.Input<string>;
+}
+
+/** Where the pod gets its files. The ConfigMap holds everything but the password, which comes from the Secret. */
+export const POD_PATHS = {
+  ...CONTAINER_PATHS,
+  refreshPeers: `${CONTAINER_PATHS.dir}/refresh-peers.sh`,
+  prestop: `${CONTAINER_PATHS.dir}/prestop.sh`,
+  probe: `${CONTAINER_PATHS.dir}/probe.sh`,
+  secretDir: "/etc/redis-cluster-secret",
+  passwordFile: "/etc/redis-cluster-secret/password",
+  tmp: "/tmp",
+} as const;
+
+const PASSWORD_KEY = "password";
+const BUS_PORT = REDIS_PORT + BUS_PORT_OFFSET;
+
+/** Timings derived from the node timeout; exported for the tests. */
+export function podTimings(spec: ClusterSpec) {
+  // preStop: enough for a coordinated failover plus the roles to settle; never longer than needed to stop.
+  const prestopSeconds = Math.max(10, Math.ceil((2 * spec.nodeTimeoutMs) / 1000) + 5);
+  return {
+    prestopSeconds,
+    // After preStop, SIGTERM: Redis fsyncs the AOF and writes an RDB snapshot before it exits.
+    terminationGracePeriodSeconds: prestopSeconds + 60,
+    // Startup covers the peer-name wait of the entrypoint hook plus the time to listen; loading answers LOADING (alive).
+    startupFailureThreshold: Math.ceil((spec.kubernetes.peerResolveTimeoutSeconds + 120) / 5),
+  };
+}
+
+/** Kubernetes recommended labels. The selector subset never includes the version (selectors are immutable). */
+export function kubernetesLabels(spec: ClusterSpec) {
+  const tag = spec.redisImage.includes(":") ? spec.redisImage.slice(spec.redisImage.lastIndexOf(":") + 1) : "latest";
+  const version = tag.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "").slice(0, 63) || "unknown";
+  const common = {
+    "app.kubernetes.io/name": "redis-cluster",
+    "app.kubernetes.io/instance": spec.name,
+    "app.kubernetes.io/part-of": "redis-cluster",
+    "app.kubernetes.io/managed-by": "pulumi",
+    "app.kubernetes.io/version": version,
+  };
+  const of = (component: string) => ({ ...common, "app.kubernetes.io/component": component });
+  const selector = {
+    "app.kubernetes.io/name": "redis-cluster",
+    "app.kubernetes.io/instance": spec.name,
+    "app.kubernetes.io/component": "node",
+  };
+  return { common, of, selector };
+}
+
+/**
+ * The prod topology on Kubernetes: one StatefulSet pod per planned node, formed once by a Job running the same
+ * bootstrap script as Docker, with stable identity across pod restarts (entrypoint hook refresh-peers.sh) and a
+ * graceful master hand-over on termination (preStop). Every file comes from the shared plan or infra/scripts.
+ */
+export class RedisKubernetesCluster extends pulumi.ComponentResource {
+  declare readonly namespace: pulumi.Output<string>;
+  declare readonly statefulSetName: pulumi.Output<string>;
+  declare readonly headlessServiceName: pulumi.Output<string>;
+  /** ClusterIP Service over ready pods: a seed address for cluster clients. */
+  declare readonly clientServiceName: pulumi.Output<string>;
+  declare readonly configMapName: pulumi.Output<string>;
+  /** Name of the Secret holding the password (key `password`); the value is not an output here. */
+  declare readonly secretName: pulumi.Output<string>;
+  declare readonly bootstrapJobName: pulumi.Output<string>;
+  /** "host:port" of every pod by its stable DNS name. */
+  declare readonly seeds: pulumi.Output<string[]>;
+  /** "<client service>.<namespace>.svc.cluster.local:6379" */
+  declare readonly clientEndpoint: pulumi.Output<string>;
+  /** The password, always a secret output (for the smoke test). */
+  declare readonly password: pulumi.Output<string>;
+  /** Resources the next steps (smoke test) must wait for: the cluster is formed once they are. */
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: RedisKubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("redis-cluster:kubernetes:RedisKubernetesCluster", name, {}, opts);
+    const { spec, plan } = args;
+    const k = spec.kubernetes;
+    if (spec.platform !== "kubernetes") throw new Error(`RedisKubernetesCluster: spec.platform is ${spec.platform}, expected kubernetes`);
+    const names = kubernetesNames(spec);
+    const labels = kubernetesLabels(spec);
+    const timings = podTimings(spec);
+    const protect = k.protect;
+    const nodeCount = plan.nodes.length;
+    const configMapName = `${spec.name}-config`;
+    const secretName = `${spec.name}-auth`;
+    const serviceAccountName = spec.name;
+
+    // First: refuses a scale-down during preview, before any object below changes.
+    const guard = new ScaleGuard(
+      `${name}-topology`,
+      { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster, allowScaleDown: k.allowScaleDown },
+      { parent: this },
+    );
+
+    // Namespace: created (and protected: deleting it would delete the volumes) or an existing one by name.
+    const ns = k.createNamespace
+      ? new k8s.core.v1.Namespace(
+          `${name}-namespace`,
+          {
+            metadata: {
+              name: k.namespace,
+              labels: {
+                ...labels.common,
+                "app.kubernetes.io/component": "namespace",
+                // Everything here runs under the "restricted" Pod Security Standard; the API server enforces it.
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+              },
+            },
+          },
+          { parent: this, protect },
+        )
+      : undefined;
+    const namespace: pulumi.Output<string> = ns ? ns.metadata.name : pulumi.output(k.namespace);
+    const meta = (objName: string, component: string) => ({ name: objName, namespace, labels: labels.of(component) });
+
+    // Password: Secret only. It reaches containers as a mounted file (redis, bootstrap) or secretKeyRef env (exporter).
+    const password: pulumi.Output<string> = args.password
+      ? pulumi.secret(args.password)
+      : new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this, protect }).result;
+    const secret = new k8s.core.v1.Secret(
+      `${name}-auth`,
+      { metadata: meta(secretName, "auth"), type: "Opaque", stringData: { [PASSWORD_KEY]: password } },
+      { parent: this, protect },
+    );
+
+    const serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      // Redis never talks to the Kubernetes API: no token in the pods.
+      { metadata: meta(serviceAccountName, "node"), automountServiceAccountToken: false },
+      { parent: this },
+    );
+
+    const configData: Record<string, string> = {
+      "redis.conf": plan.redisConf,
+      "entrypoint.sh": plan.entrypointScript,
+      "bootstrap.sh": plan.bootstrapScript,
+      "refresh-peers.sh": readKubernetesScript("refreshPeers"),
+      "prestop.sh": readKubernetesScript("prestop"),
+      "probe.sh": readKubernetesScript("probe"),
+    };
+    const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(configMapName, "config"), data: configData }, { parent: this });
+    // The pods read these files at start only: a changed checksum rolls them (one at a time, readiness-gated).
+    // bootstrap.sh runs in the Job only, so it does not count.
+    const { "bootstrap.sh": _bootstrapOnly, ...podFiles } = configData;
+    const configChecksum = createHash("sha256").update(JSON.stringify(podFiles)).digest("hex");
+
+    const headless = new k8s.core.v1.Service(
+      `${name}-headless`,
+      {
+        metadata: meta(names.headlessService, "node"),
+        spec: {
+          clusterIP: "None",
+          // Pods need each other's DNS names before they are ready (formation, full restarts).
+          publishNotReadyAddresses: true,
+          selector: labels.selector,
+          ports: [
+            { name: "redis", port: REDIS_PORT, targetPort: "redis", protocol: "TCP" },
+            { name: "bus", port: BUS_PORT, targetPort: "bus", protocol: "TCP" },
+          ],
+        },
+      },
+      { parent: this },
+    );
+    const clientService = new k8s.core.v1.Service(
+      `${name}-client`,
+      {
+        metadata: meta(names.clientService, "node"),
+        spec: {
+          type: "ClusterIP",
+          selector: labels.selector,
+          ports: [{ name: "redis", port: REDIS_PORT, targetPort: "redis", protocol: "TCP" }],
+        },
+      },
+      { parent: this },
+    );
+
+    const podSecurityContext = {
+      runAsNonRoot: true,
+      runAsUser: k.runAsUser,
+      runAsGroup: k.runAsUser,
+      fsGroup: k.runAsUser,
+      fsGroupChangePolicy: "OnRootMismatch",
+      seccompProfile: { type: "RuntimeDefault" },
+    };
+    const containerSecurityContext = {
+      runAsNonRoot: true,
+      runAsUser: k.runAsUser,
+      runAsGroup: k.runAsUser,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    };
+    const sharedVolumes = [
+      { name: "config", configMap: { name: configMap.metadata.name, defaultMode: 0o444 } },
+      { name: "secret", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [{ key: PASSWORD_KEY, path: "password" }] } },
+      // The only writable paths besides /data: the runtime redis.conf and temp files.
+      { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+    ];
+    const sharedMounts = [
+      { name: "config", mountPath: POD_PATHS.dir, readOnly: true },
+      { name: "secret", mountPath: POD_PATHS.secretDir, readOnly: true },
+      { name: "tmp", mountPath: POD_PATHS.tmp },
+    ];
+    const probe = (mode: "alive" | "ready") => ({ exec: { command: ["sh", POD_PATHS.probe, mode] } });
+    // The pod's own stable name, as the plan computes it for node i (the template cannot know i).
+    const ownHost = names.podHost(0).replace(`${names.statefulSet}-0.`, "$(POD_NAME).");
+
+    const redisContainer = {
+      name: "redis",
+      image: spec.redisImage,
+      imagePullPolicy: "IfNotPresent",
+      command: ["sh", POD_PATHS.entrypoint],
+      ports: [
+        { name: "redis", containerPort: REDIS_PORT, protocol: "TCP" },
+        { name: "bus", containerPort: BUS_PORT, protocol: "TCP" },
+      ],
+      env: [
+        { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        { name: "REDIS_PORT", value: String(REDIS_PORT) },
+        // Peers and clients reach the pod at its current IP; the stable DNS name goes into nodes.conf and
+        // lets refresh-peers.sh find every peer's new IP after restarts.
+        { name: "REDIS_ANNOUNCE_IP", value: "$(POD_IP)" },
+        { name: "REDIS_ANNOUNCE_HOSTNAME", value: ownHost },
+        { name: "REDIS_PREFERRED_ENDPOINT_TYPE", value: k.preferredEndpointType },
+        { name: "REDIS_CONF_TEMPLATE", value: POD_PATHS.redisConf },
+        { name: "REDIS_RUN_DIR", value: CONTAINER_PATHS.run },
+        { name: "REDIS_DATA_DIR", value: POD_PATHS.data },
+        { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
+        { name: "REDIS_ENTRYPOINT_HOOK", value: POD_PATHS.refreshPeers },
+        { name: "REDIS_PEER_RESOLVE_TIMEOUT", value: String(k.peerResolveTimeoutSeconds) },
+        { name: "PRESTOP_TIMEOUT", value: String(timings.prestopSeconds) },
+      ],
+      resources: {
+        requests: { ...k.resources.requests },
+        limits: { ...(k.resources.limits.cpu ? { cpu: k.resources.limits.cpu } : {}), memory: k.resources.limits.memory },
+      },
+      volumeMounts: [{ name: "data", mountPath: POD_PATHS.data }, ...sharedMounts],
+      startupProbe: { ...probe("alive"), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: timings.startupFailureThreshold },
+      // Liveness tolerates LOADING/BUSY and allows a full minute: a restart never helps a slow Redis.
+      livenessProbe: { ...probe("alive"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+      readinessProbe: { ...probe("ready"), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 2, successThreshold: 1 },
+      lifecycle: { preStop: { exec: { command: ["sh", POD_PATHS.prestop] } } },
+      securityContext: containerSecurityContext,
+    };
+    const containers: k8s.types.input.core.v1.Container[] = [redisContainer];
+    if (spec.monitoring.enabled) {
+      containers.push(
+        exporterSidecar({
+          image: spec.monitoring.exporterImage,
+          passwordSecretName: secretName,
+          passwordSecretKey: PASSWORD_KEY,
+          redisPort: REDIS_PORT,
+          metricsPort: METRICS_PORT,
+        }),
+      );
+    }
+
+    const podAffinityTerm = { labelSelector: { matchLabels: labels.selector }, topologyKey: k.topologyKey };
+    const affinity = {
+      podAntiAffinity:
+        k.antiAffinity === "hard"
+          ? { requiredDuringSchedulingIgnoredDuringExecution: [podAffinityTerm] }
+          : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm }] },
+    };
+
+    const statefulSet = new k8s.apps.v1.StatefulSet(
+      `${name}-statefulset`,
+      {
+        metadata: meta(names.statefulSet, "node"),
+        spec: {
+          serviceName: headless.metadata.name,
+          replicas: nodeCount,
+          // All pods start together: a full restart needs every node up to re-form.
+          podManagementPolicy: "Parallel",
+          updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
+          // Volumes outlive the StatefulSet and any scale-down: data is only ever deleted by hand.
+          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+          selector: { matchLabels: labels.selector },
+          template: {
+            metadata: {
+              labels: labels.of("node"),
+              annotations: { "redis-cluster/config-checksum": configChecksum },
+            },
+            spec: {
+              serviceAccountName: serviceAccount.metadata.name,
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              terminationGracePeriodSeconds: timings.terminationGracePeriodSeconds,
+              securityContext: podSecurityContext,
+              affinity,
+              topologySpreadConstraints: [
+                { maxSkew: 1, topologyKey: k.spreadTopologyKey, whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels.selector } },
+              ],
+              containers,
+              volumes: sharedVolumes,
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: "data", labels: labels.of("node") },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                ...(k.storageClass ? { storageClassName: k.storageClass } : {}),
+                resources: { requests: { storage: k.storageSize } },
+              },
+            },
+          ],
+        },
+      },
+      { parent: this, protect, dependsOn: [guard, headless, configMap, secret] },
+    );
+
+    new k8s.policy.v1.PodDisruptionBudget(
+      `${name}-pdb`,
+      // One node at a time: a drain never takes a master and its replica together.
+      { metadata: meta(spec.name, "node"), spec: { maxUnavailable: 1, selector: { matchLabels: labels.selector } } },
+      { parent: this },
+    );
+
+    const redisPorts = [{ protocol: "TCP", port: REDIS_PORT }];
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-netpol`,
+      {
+        metadata: meta(spec.name, "node"),
+        spec: {
+          podSelector: { matchLabels: labels.selector },
+          policyTypes: ["Ingress"],
+          ingress: [
+            // Cluster pods: client port (replication, redirects) and the cluster bus.
+            { from: [{ podSelector: { matchLabels: labels.selector } }], ports: [...redisPorts, { protocol: "TCP", port: BUS_PORT }] },
+            // Clients (and the bootstrap Job) in this namespace opt in with a label.
+            { from: [{ podSelector: { matchLabels: { [k.clientLabel]: "true" } } }], ports: redisPorts },
+            ...(spec.monitoring.enabled
+              ? [{
+                  from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": k.monitoringNamespace } } }],
+                  ports: [{ protocol: "TCP", port: METRICS_PORT }],
+                }]
+              : []),
+          ],
+        },
+      },
+      { parent: this },
+    );
+
+    // The same bootstrap.sh as Docker: forms the cluster once, verifies it on every later run, refuses foreign state.
+    // Pulumi awaits the Job's completion; a retry covers a check that ran before gossip settled.
+    const bootstrapTimeout = Number(plan.bootstrapEnv.BOOTSTRAP_TIMEOUT);
+    const job = new k8s.batch.v1.Job(
+      `${name}-bootstrap`,
+      {
+        metadata: { namespace, labels: labels.of("bootstrap") },
+        spec: {
+          backoffLimit: 3,
+          activeDeadlineSeconds: 4 * bootstrapTimeout,
+          template: {
+            metadata: { labels: { ...labels.of("bootstrap"), [k.clientLabel]: "true" } },
+            spec: {
+              restartPolicy: "Never",
+              serviceAccountName: serviceAccount.metadata.name,
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              securityContext: podSecurityContext,
+              containers: [
+                {
+                  name: "bootstrap",
+                  image: spec.redisImage,
+                  imagePullPolicy: "IfNotPresent",
+                  command: ["sh", POD_PATHS.bootstrap],
+                  env: [
+                    ...Object.entries(plan.bootstrapEnv).map(([n, value]) => ({ name: n, value })),
+                    { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
+                  ],
+                  resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+                  volumeMounts: sharedMounts,
+                  securityContext: containerSecurityContext,
+                },
+              ],
+              volumes: sharedVolumes,
+            },
+          },
+        },
+      },
+      { parent: this, dependsOn: [statefulSet, headless], customTimeouts: { create: `${Math.ceil((5 * bootstrapTimeout) / 60)}m`, update: `${Math.ceil((5 * bootstrapTimeout) / 60)}m` } },
+    );
+
+    if (spec.monitoring.enabled) {
+      new KubernetesMonitoring(
+        `${name}-monitoring`,
+        {
+          namespace,
+          selector: labels.selector,
+          labels: labels.common,
+          masters: spec.masters,
+          replicasPerMaster: spec.replicasPerMaster,
+          metricsPort: METRICS_PORT,
+          prometheusOperator: k.prometheusOperator,
+          names: {
+            metricsService: `${spec.name}-metrics`,
+            serviceMonitor: spec.name,
+            prometheusRule: `${spec.name}-rules`,
+            dashboard: `${spec.name}-dashboard`,
+          },
+        },
+        { parent: this, dependsOn: [statefulSet] },
+      );
+    }
+
+    this.namespace = namespace;
+    this.statefulSetName = statefulSet.metadata.name;
+    this.headlessServiceName = headless.metadata.name;
+    this.clientServiceName = clientService.metadata.name;
+    this.configMapName = configMap.metadata.name;
+    this.secretName = secret.metadata.name;
+    this.bootstrapJobName = job.metadata.name;
+    this.seeds = pulumi.output(plan.seeds);
+    this.clientEndpoint = pulumi.interpolate`${clientService.metadata.name}.${namespace}.svc.cluster.local:${REDIS_PORT}`;
+    this.password = pulumi.secret(password);
+    this.ready = [job];
+    this.registerOutputs({
+      namespace: this.namespace,
+      statefulSetName: this.statefulSetName,
+      headlessServiceName: this.headlessServiceName,
+      clientServiceName: this.clientServiceName,
+      configMapName: this.configMapName,
+      secretName: this.secretName,
+      bootstrapJobName: this.bootstrapJobName,
+      seeds: this.seeds,
+      clientEndpoint: this.clientEndpoint,
+      password: this.password,
+    });
+  }
+}
