@@ -16,9 +16,8 @@ import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
 
 const FOR_SCALE = 1 / 60; // 1m → 1s, 5m → 5s
 const NODE_TIMEOUT_MS = 3000; // a failover window long enough to watch at 1 s resolution
-// SIGTERM rather than SIGKILL: local/harness.ts startNode() treats a signal-killed child (exitCode null) as still
-// running, so a SIGKILLed node could not be started again. For the alerts the effect is the same: the node is gone.
-const KILL_SIGNAL: NodeJS.Signals = "SIGTERM";
+// A hard kill: no shutdown save, no goodbye to peers.
+const KILL_SIGNAL: NodeJS.Signals = "SIGKILL";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Alert {
