@@ -1,0 +1,102 @@
+// refresh-peers.sh on hand-written nodes.conf files: the Redis 7.0 format (this machine) and the 7.2+ format of the
+// prod image (`ip:port@cport,hostname,aux=val...`), IPv6 pod IPs, nodes without a hostname, names that do not resolve.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { kubernetesScriptPaths } from "../../../infra/components/kubernetes/scripts";
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const A = "a".repeat(40), B = "b".repeat(40), C = "c".repeat(40);
+const host = (x: number) => `redis-cluster-prod-${x}.redis-cluster-prod-headless.redis.svc.cluster.local`;
+
+function runHook(nodesConf: string, hosts: string, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "refresh-peers-"));
+  dirs.push(dir);
+  writeFileSync(join(dir, "nodes.conf"), nodesConf);
+  writeFileSync(join(dir, "hosts"), hosts);
+  const r = spawnSync("sh", [kubernetesScriptPaths.refreshPeers], {
+    env: { PATH: process.env.PATH, REDIS_DATA_DIR: dir, REDIS_HOSTS_FILE: join(dir, "hosts"), REDIS_PEER_RESOLVE_TIMEOUT: "0", ...env },
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  return { code: r.status, log: r.stderr, conf: readFileSync(join(dir, "nodes.conf"), "utf8"), files: readdirSync(dir).sort() };
+}
+
+test("Redis 7.0 format: own line from REDIS_ANNOUNCE_IP, peers from their names; ports, flags, slots, vars unchanged", () => {
+  const conf = [
+    `${A} 10.0.0.1:6379@16379,${host(0)} myself,master - 0 0 1 connected 0-5460`,
+    `${B} 10.0.0.2:6379@16379,${host(1)} master - 0 1700000000000 2 connected 5461-10922`,
+    `${C} 10.0.0.3:6379@16379,${host(2)} slave ${A} 0 1700000000000 1 connected`,
+    "vars currentEpoch 3 lastVoteEpoch 0",
+    "",
+  ].join("\n");
+  const r = runHook(conf, `10.1.0.2 ${host(1)}\n10.1.0.3 ${host(2)} other-alias\n`, { REDIS_ANNOUNCE_IP: "10.1.0.1" });
+  assert.equal(r.code, 0, r.log);
+  assert.equal(r.conf, conf.replace("10.0.0.1:", "10.1.0.1:").replace("10.0.0.2:", "10.1.0.2:").replace("10.0.0.3:", "10.1.0.3:"));
+  assert.match(r.log, /3 address\(es\) changed/);
+  assert.deepEqual(r.files, ["hosts", "nodes.conf"], "no temp files left behind");
+});
+
+test("Redis 7.2 format with aux fields and an empty hostname; IPv6 addresses", () => {
+  const conf = [
+    `${A} 10.0.0.1:6379@16379,${host(0)},tls-port=0,shard-id=${"1".repeat(40)} myself,master - 0 0 1 connected 0-8191`,
+    `${B} fd00::2:6379@16379,${host(1)},tls-port=0,shard-id=${"2".repeat(40)} master - 0 1700000000000 2 connected 8192-16383`,
+    `${C} 10.0.0.3:6379@16379,,tls-port=0,shard-id=${"1".repeat(40)} slave ${A} 0 1700000000000 1 connected`,
+    "vars currentEpoch 3 lastVoteEpoch 0",
+    "",
+  ].join("\n");
+  const r = runHook(conf, `fd00::22 ${host(1)}\n`, { REDIS_ANNOUNCE_IP: "fd00::11" });
+  assert.equal(r.code, 0, r.log);
+  const lines = r.conf.split("\n");
+  assert.equal(lines[0], conf.split("\n")[0].replace("10.0.0.1:6379", "fd00::11:6379"));
+  assert.equal(lines[1], conf.split("\n")[1].replace("fd00::2:6379", "fd00::22:6379"));
+  assert.equal(lines[2], conf.split("\n")[2], "no hostname: kept as it was");
+  assert.match(r.log, /has no hostname/);
+});
+
+test("a peer name that does not resolve keeps its address (gossip updates it); the wait is bounded", () => {
+  const conf = [
+    `${A} 10.0.0.1:6379@16379,${host(0)} myself,master - 0 0 1 connected 0-16383`,
+    `${B} 10.0.0.2:6379@16379,${host(1)} slave ${A} 0 1700000000000 1 connected`,
+    "vars currentEpoch 1 lastVoteEpoch 0",
+    "",
+  ].join("\n");
+  const t0 = Date.now();
+  const r = runHook(conf, "# nothing resolves yet\n", { REDIS_ANNOUNCE_IP: "10.1.0.1", REDIS_PEER_RESOLVE_TIMEOUT: "2" });
+  const s = (Date.now() - t0) / 1000;
+  assert.equal(r.code, 0, r.log);
+  assert.ok(s >= 1.5 && s < 10, `waited ~2 s for the name, took ${s}`);
+  assert.match(r.log, /not resolvable \(yet\):.*redis-cluster-prod-1/);
+  assert.equal(r.conf, conf.replace("10.0.0.1:", "10.1.0.1:"));
+});
+
+test("new node (no nodes.conf) and an unreadable hosts file: nothing happens, exit 0", () => {
+  const dir = mkdtempSync(join(tmpdir(), "refresh-peers-"));
+  dirs.push(dir);
+  const r = spawnSync("sh", [kubernetesScriptPaths.refreshPeers], { env: { PATH: process.env.PATH, REDIS_DATA_DIR: dir }, encoding: "utf8" });
+  assert.equal(r.status, 0);
+  assert.match(r.stderr, /new node/);
+  assert.deepEqual(readdirSync(dir), []);
+  const conf = `${A} 10.0.0.1:6379@16379,${host(0)} myself,master - 0 0 1 connected 0-16383\nvars currentEpoch 1 lastVoteEpoch 0\n`;
+  const r2 = runHook(conf, "", { REDIS_HOSTS_FILE: "/nonexistent/hosts" });
+  assert.equal(r2.code, 0, r2.log);
+  assert.equal(r2.conf, conf, "no REDIS_ANNOUNCE_IP, nothing resolvable: unchanged");
+});
+
+test("sourced by the entrypoint (as in the pod) it never aborts the start, even on a bad setting", () => {
+  const conf = `${A} 10.0.0.1:6379@16379,${host(0)} myself,master - 0 0 1 connected 0-16383\nvars currentEpoch 1 lastVoteEpoch 0\n`;
+  const dir = mkdtempSync(join(tmpdir(), "refresh-peers-"));
+  dirs.push(dir);
+  writeFileSync(join(dir, "nodes.conf"), conf);
+  const script = `set -eu; . "${kubernetesScriptPaths.refreshPeers}"; echo still-running`;
+  const r = spawnSync("sh", ["-c", script], { env: { PATH: process.env.PATH, REDIS_DATA_DIR: dir, REDIS_PEER_RESOLVE_TIMEOUT: "soon" }, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /still-running/);
+  assert.match(r.stderr, /REDIS_PEER_RESOLVE_TIMEOUT must be whole seconds/);
+  assert.equal(readFileSync(join(dir, "nodes.conf"), "utf8"), conf);
+});
