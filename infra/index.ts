@@ -4,41 +4,70 @@ import * as random from "@pulumi/random";
 import { loadStackConfig } from "./config/load";
 import { planCluster } from "./plan/plan";
 import { RedisDockerCluster } from "./components/dockerCluster";
+import { RedisKubernetesCluster } from "./components/kubernetesCluster";
 
 // Throws one error naming every bad setting before any resource is declared.
 const { spec, password: configuredPassword } = loadStackConfig();
 const plan = planCluster(spec);
 
-// A generated password is still a secret: random's `result` is secret in state and outputs.
-const password: pulumi.Output<string> =
-  configuredPassword ??
-  new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }).result;
-
-let outputs: Record<string, unknown> = {};
-if (spec.platform === "docker") {
-  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password });
-  outputs = {
-    network: cluster.networkName,
-    nodes: cluster.nodes,
-    seeds: cluster.seeds,
-    hostSeeds: cluster.hostSeeds,
-    natMap: cluster.natMap,
-    bootstrapExitCode: cluster.bootstrapExitCode,
-    prometheusUrl: cluster.prometheusUrl,
-  };
-} else {
-  throw new pulumi.RunError("platform kubernetes: the RedisKubernetesCluster component is not wired yet");
+interface ClusterOutputs {
+  seeds: pulumi.Output<string[]>;
+  password: pulumi.Output<string>;
+  ready: pulumi.Resource[];
+  extra: Record<string, pulumi.Output<unknown>>;
 }
+
+function deploy(): ClusterOutputs {
+  if (spec.platform === "kubernetes") {
+    // Without a configured password the component generates one and protects it with the rest of prod's state.
+    const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password: configuredPassword });
+    return {
+      seeds: cluster.seeds,
+      password: cluster.password,
+      ready: cluster.ready,
+      extra: {
+        namespace: cluster.namespace,
+        statefulSet: cluster.statefulSetName,
+        clientEndpoint: cluster.clientEndpoint,
+        secretName: cluster.secretName,
+      },
+    };
+  }
+  // A generated password is still a secret: random's `result` is secret in state and outputs.
+  const password = configuredPassword ?? new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }).result;
+  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password });
+  return {
+    seeds: cluster.seeds,
+    password,
+    ready: cluster.ready,
+    extra: {
+      network: cluster.networkName,
+      nodes: cluster.nodes,
+      hostSeeds: cluster.hostSeeds,
+      natMap: cluster.natMap,
+      bootstrapExitCode: cluster.bootstrapExitCode,
+      prometheusUrl: cluster.prometheusUrl,
+    },
+  };
+}
+
+const cluster = deploy();
 
 export const platform = spec.platform;
 export const masters = spec.masters;
 export const replicasPerMaster = spec.replicasPerMaster;
-export const network = outputs.network;
-export const nodes = outputs.nodes;
-export const seeds = outputs.seeds;
-export const hostSeeds = outputs.hostSeeds;
-export const natMap = outputs.natMap;
-export const bootstrapExitCode = outputs.bootstrapExitCode;
-export const prometheusUrl = outputs.prometheusUrl;
+/** "host:port" of every node as seen inside the cluster network. */
+export const seeds = cluster.seeds;
+/** Platform-specific endpoints: docker (hostSeeds, natMap, prometheusUrl, …) or kubernetes (namespace, clientEndpoint, …). */
+export const network = cluster.extra.network;
+export const nodes = cluster.extra.nodes;
+export const hostSeeds = cluster.extra.hostSeeds;
+export const natMap = cluster.extra.natMap;
+export const bootstrapExitCode = cluster.extra.bootstrapExitCode;
+export const prometheusUrl = cluster.extra.prometheusUrl;
+export const namespace = cluster.extra.namespace;
+export const statefulSet = cluster.extra.statefulSet;
+export const clientEndpoint = cluster.extra.clientEndpoint;
+export const secretName = cluster.extra.secretName;
 /** Secret: read with `pulumi stack output redisPassword --show-secrets`. */
-export const redisPassword = pulumi.secret(password);
+export const redisPassword = pulumi.secret(cluster.password);

@@ -88,3 +88,11 @@ export function plainStrings(v: unknown, out: string[] = []): string[] {
 export function unwrapSecret<T = any>(v: unknown): T {
   return (isSecretInput(v) ? (v as Record<string, unknown>).value : v) as T;
 }
+
+/** Waits until no new resource registers (resources whose inputs wait on other outputs come later); bounded. */
+export async function settle(resources: RecordedResource[]): Promise<void> {
+  for (let n = -1, k = 0; n !== resources.length && k < 50; k++) {
+    n = resources.length;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

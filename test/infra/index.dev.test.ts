@@ -2,7 +2,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { engineConfig } from "../helpers/stackConfig";
-import { installMocks, valueOf, isSecretInput, plainStrings, unwrapSecret, type RecordedResource } from "../helpers/pulumiMocks";
+import { installMocks, valueOf, isSecretInput, plainStrings, unwrapSecret, settle, type RecordedResource } from "../helpers/pulumiMocks";
 
 const PASSWORD = "devPassword-0123456789";
 const mocks = installMocks({
@@ -17,6 +17,7 @@ before(async () => {
   await valueOf(program.bootstrapExitCode as any);
   await valueOf(program.natMap as any);
   await valueOf(program.prometheusUrl as any);
+  await settle(mocks.resources);
 });
 
 test("declares one network, six volumes, six node containers and one bootstrap container", () => {

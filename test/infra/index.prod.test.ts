@@ -1,0 +1,57 @@
+// The prod program under Pulumi mocks: Pulumi.prod.yaml must yield the protected Kubernetes topology, no Docker.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { engineConfig } from "../helpers/stackConfig";
+import { installMocks, valueOf, plainStrings, settle } from "../helpers/pulumiMocks";
+
+const PASSWORD = "prodPassword-0123456789abc";
+const mocks = installMocks({
+  config: engineConfig("prod", { "redis-cluster:password": PASSWORD }),
+  secretKeys: ["redis-cluster:password"],
+  stack: "prod",
+});
+let program: typeof import("../../infra/index");
+const types = () => mocks.resources.map((r) => r.type);
+
+before(async () => {
+  program = await mocks.run(() => import("../../infra/index"));
+  await valueOf(program.seeds);
+  await valueOf(program.clientEndpoint as any);
+  await valueOf(program.statefulSet as any);
+  await valueOf(program.secretName as any);
+  await settle(mocks.resources);
+});
+
+test("prod declares the Kubernetes topology and nothing of Docker", () => {
+  const t = types();
+  for (const k of [
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:batch/v1:Job",
+    "kubernetes:policy/v1:PodDisruptionBudget",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "kubernetes:core/v1:Secret",
+    "kubernetes:core/v1:ConfigMap",
+    "redis-cluster:kubernetes:RedisKubernetesCluster",
+  ]) {
+    assert.ok(t.includes(k), `missing ${k}`);
+  }
+  assert.ok(!t.some((x) => x.startsWith("docker:")), "no docker resources in prod");
+  const sts = mocks.resources.find((r) => r.type === "kubernetes:apps/v1:StatefulSet")!;
+  assert.equal(sts.inputs.spec.replicas, 6);
+});
+
+test("stateful prod resources are protected", () => {
+  const sts = mocks.options.find((o) => o.type === "kubernetes:apps/v1:StatefulSet")!;
+  assert.equal(sts.protect, true);
+  const secret = mocks.options.find((o) => o.type === "kubernetes:core/v1:Secret")!;
+  assert.equal(secret.protect, true);
+});
+
+test("the password is in no plain input and only in a secret output", async () => {
+  for (const r of mocks.resources) {
+    assert.ok(!plainStrings(r.inputs).some((s) => s.includes(PASSWORD)), `${r.type} ${r.name} has the password in a plain input`);
+  }
+  assert.equal(await valueOf(program.redisPassword), PASSWORD);
+  assert.match(String(await valueOf(program.clientEndpoint as any)), /\.svc\.cluster\.local:6379$/);
+  assert.equal((await valueOf(program.seeds)).length, 6);
+});
