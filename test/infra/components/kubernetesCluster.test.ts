@@ -167,7 +167,7 @@ test("recommended app.kubernetes.io labels on every object; the selector is immu
   }
   const sts = one(b, "kubernetes:apps/v1:StatefulSet");
   assert.deepEqual(Object.keys(sts.spec.selector.matchLabels).sort(), ["app.kubernetes.io/component", "app.kubernetes.io/instance", "app.kubernetes.io/name"]);
-  assert.equal(sts.spec.template.metadata.labels["app.kubernetes.io/version"], "7.2.5-alpine");
+  assert.equal(sts.spec.template.metadata.labels["app.kubernetes.io/version"], "7.2.5");
   for (const [k, v] of Object.entries(sts.spec.selector.matchLabels)) assert.equal(sts.spec.template.metadata.labels[k], v);
 });
 
@@ -206,7 +206,7 @@ test("redis container: shared entrypoint, identity env, resources, probes, preSt
   const plan = planCluster(b.spec);
   const redis = sts.spec.template.spec.containers.find((c: any) => c.name === "redis");
   assert.deepEqual(redis.command, ["sh", "/etc/redis-cluster/entrypoint.sh"]);
-  assert.equal(redis.image, "redis:7.2.5-alpine");
+  assert.equal(redis.image, "redis:7.2.5");
   assert.deepEqual(redis.ports.map((p: any) => [p.name, p.containerPort]), [["redis", 6379], ["bus", 16379]]);
   assert.deepEqual(redis.resources, { requests: { cpu: "500m", memory: "2Gi" }, limits: { memory: "2Gi" } });
   // Identity: pod IP announced; the stable name (into nodes.conf) expands to the plan's host of every ordinal.
