@@ -85,6 +85,8 @@ export class NodePool {
       enableOfflineQueue: false,
       // RESP2 (no HELLO): an unauthenticated probe gets NOAUTH on its command, and replies keep their RESP2 shapes.
       protocol: 2,
+      // No CLIENT SETINFO in the handshake: a frozen node would stall connect() until the command timeout.
+      disableClientInfo: true,
       maxRetriesPerRequest: 0,
       // Reconnect when a node restarts, but give up instead of retrying forever.
       retryStrategy: (times) => (times > 100 ? null : 200),
@@ -140,6 +142,13 @@ export class NodePool {
     this.conns.clear();
     this.extra.length = 0;
   }
+}
+
+/** Rejects when `p` does not settle within `ms` (a frozen node accepts TCP connections but never answers). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
 }
 
 /** Error text without the password (defence in depth: replies never echo it, but messages are printed). */

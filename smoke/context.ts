@@ -39,6 +39,8 @@ export class SmokeContext {
   readonly pool: NodePool;
   /** Announced addresses of every node found at discovery. */
   nodes: string[] = [];
+  /** Nodes found unreachable by the connect check: reported, not waited for again. */
+  readonly down = new Set<string>();
   /** Node id -> announced address (as learned). */
   ids = new Map<string, string>();
   topology?: Topology;
@@ -112,6 +114,7 @@ export class SmokeContext {
   async snapshot(addrs: string[] = this.nodes, withReplication = false): Promise<NodeSnapshot[]> {
     return Promise.all(
       addrs.map(async (addr): Promise<NodeSnapshot> => {
+        if (this.down.has(addr)) return { addr, label: this.label(addr), error: "unreachable (see the connect check)" };
         try {
           const r = await this.pool.get(addr);
           const [nodes, info, repl] = await Promise.all([

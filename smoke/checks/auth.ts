@@ -12,6 +12,10 @@ export async function checkAuth(ctx: SmokeContext): Promise<{ details: string; m
   await Promise.all(
     ctx.nodes.map(async (addr) => {
       const label = ctx.label(addr);
+      if (ctx.down.has(addr)) {
+        problems.push(`node ${label} is unreachable (see the connect check): not checked`);
+        return;
+      }
       try {
         const r = await ctx.pool.dedicated(addr, { password: null });
         try {

@@ -1,6 +1,6 @@
 // connect: reach the seeds, learn every node from CLUSTER NODES, and map announced addresses that are not
 // reachable from here (Docker: 172.x inside the network) to the seed that answered for them.
-import { errorText, parseAddr } from "../clients";
+import { errorText, parseAddr, withTimeout } from "../clients";
 import type { SmokeContext } from "../context";
 import { isMyself, parseClusterNodes, BAD_FLAGS } from "../topology";
 import { CheckFailure, SmokeUsageError, type Measurements } from "../types";
@@ -15,8 +15,8 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
   await Promise.all(
     seeds.map(async (seed) => {
       try {
-        const r = await ctx.pool.get(seed);
-        const text = (await r.call("CLUSTER", "NODES")) as string;
+        const r = await withTimeout(ctx.pool.get(seed), ctx.opts.connectTimeoutMs + 500, "connect");
+        const text = (await withTimeout(r.call("CLUSTER", "NODES"), ctx.opts.connectTimeoutMs, "CLUSTER NODES")) as string;
         const me = parseClusterNodes(text).find(isMyself);
         answered.push({ seed, announced: me?.addr || seed, text });
       } catch (e) {
@@ -51,12 +51,15 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
   ctx.nodes = [...all.keys()].sort();
   const seedAnnounced = new Set(answered.map((a) => a.announced));
   const problems: string[] = failed.map((f) => `seed ${f.seed} unreachable: ${f.error}`);
+  for (const f of failed) ctx.down.add(f.seed);
   ctx.setStep(`connecting to ${ctx.nodes.length} node(s)`);
   await Promise.all(
-    ctx.nodes.filter((n) => !seedAnnounced.has(n)).map(async (addr) => {
+    ctx.nodes.filter((n) => !seedAnnounced.has(n) && !ctx.down.has(n)).map(async (addr) => {
       try {
-        await (await ctx.pool.get(addr)).ping();
+        await withTimeout((async () => (await ctx.pool.get(addr)).ping())(), ctx.opts.connectTimeoutMs, "PING");
       } catch (e) {
+        // Later checks report it without waiting for it again.
+        ctx.down.add(addr);
         const mapped = natMap[addr] ? ` (mapped to ${natMap[addr].host}:${natMap[addr].port})` : "";
         const hint = !natMap[addr] && answered.some((a) => a.announced !== a.seed)
           ? "; its announced address is not reachable from here: list every node in --nodes or pass --nat-map" : "";

@@ -11,7 +11,7 @@ import { waitReplicaLinks } from "./replication";
 
 export async function readNodeTimeout(ctx: SmokeContext): Promise<number> {
   if (ctx.opts.nodeTimeoutMs) return ctx.opts.nodeTimeoutMs;
-  for (const addr of ctx.nodes) {
+  for (const addr of ctx.nodes.filter((a) => !ctx.down.has(a))) {
     try {
       const r = (await (await ctx.pool.get(addr)).call("CONFIG", "GET", "cluster-node-timeout")) as string[];
       if (r[1]) return Number(r[1]);

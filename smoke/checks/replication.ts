@@ -12,6 +12,9 @@ const WAIT_MS = 5000;
 
 /** Problems with replica links, after waiting up to `graceMs` for them to come up. */
 export async function waitReplicaLinks(ctx: SmokeContext, masters: MasterInfo[], graceMs: number): Promise<string[]> {
+  // Unreachable replicas will not come back while we wait: report them at once.
+  const unreachable = masters.flatMap((m) => m.replicas.filter((r) => ctx.down.has(r.addr)).map((r) => `replica ${r.label} of ${m.label} is unreachable (see the connect check)`));
+  if (unreachable.length) return unreachable;
   let problems: string[] = [];
   const res = await ctx.waitFor("waiting for every replica link to be up", graceMs, async () => {
     problems = [];

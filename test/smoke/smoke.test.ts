@@ -1,0 +1,252 @@
+// The smoke test against real local clusters (harness): passes on healthy 3x1 clusters with and without a password in
+// every failover mode, and fails within its timeout with a precise message on each broken case.
+// Clusters are shared between cases; destructive cases run last on their cluster.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startLocalCluster, sleep, type LocalCluster } from "../../local/harness";
+import { runSmoke } from "../../smoke/run";
+import { DEFAULT_OPTIONS, type SmokeOptions, type SmokeReport } from "../../smoke/types";
+
+const ROOT = resolve(__dirname, "../..");
+const PASSWORD = "smoke-test-Password-0123";
+
+function options(c: LocalCluster, o: Partial<SmokeOptions> = {}): SmokeOptions {
+  return {
+    ...DEFAULT_OPTIONS,
+    nodes: c.seeds,
+    password: c.password,
+    expectMasters: 3,
+    expectReplicas: 1,
+    keys: 500,
+    timeoutMs: 60_000,
+    bench: { ops: 2000, concurrency: 20, pipeline: 4, valueSize: 3 },
+    ...o,
+  };
+}
+
+/** Bounded wait until every node reports cluster_state:ok, nobody is flagged fail and every replica link is up. */
+async function waitHealthy(c: LocalCluster): Promise<void> {
+  const healthy = () =>
+    c.nodes.every((_, i) => {
+      const info = c.cli(i, ["cluster", "info"]).stdout;
+      const nodes = c.cli(i, ["cluster", "nodes"]).stdout;
+      const repl = c.cli(i, ["info", "replication"]).stdout;
+      return /cluster_state:ok/.test(info) && !/\bfail\??\b/.test(nodes) && (!/role:slave/.test(repl) || /master_link_status:up/.test(repl));
+    });
+  for (let i = 0; i < 100; i++) {
+    if (healthy()) return;
+    await sleep(200);
+  }
+  assert.fail("cluster did not become healthy within 20 s");
+}
+
+/** True when the `myself` line of a CLUSTER NODES reply owns slot 100. */
+function ownsSlot100(nodes: string): boolean {
+  const me = nodes.split("\n").find((l) => l.includes("myself"));
+  if (!me || !me.includes("master")) return false;
+  return me.split(" ").slice(8).some((r) => {
+    const [a, b] = r.split("-").map(Number);
+    return a <= 100 && 100 <= (b ?? a);
+  });
+}
+
+function check(r: SmokeReport, name: string) {
+  const c = r.checks.find((x) => x.name === name);
+  assert.ok(c, `report has no ${name} check: ${JSON.stringify(r.checks.map((x) => x.name))}`);
+  return c;
+}
+
+function assertPassed(r: SmokeReport) {
+  const bad = r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.problems.join(" | ") || c.details}`);
+  assert.deepEqual(bad, [], `expected every check to pass:\n${bad.join("\n")}`);
+  assert.equal(r.exit_code, 0);
+}
+
+/** Runs the real CLI (tsx) with the password only in the environment. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; argv: string[] }> {
+  const argv = ["--import", "tsx", join(ROOT, "smoke/cli.ts"), ...args];
+  return new Promise((res) => {
+    const child = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => res({ code, stdout, stderr, argv }));
+  });
+}
+
+describe("smoke test on a 3x1 cluster without a password", () => {
+  let c: LocalCluster;
+  let dir: string;
+  before(async () => {
+    c = await startLocalCluster({ masters: 3, replicasPerMaster: 1 });
+    dir = mkdtempSync(join(tmpdir(), "smoke-test-"));
+  });
+  after(async () => {
+    await c?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("CLI, failover none: exit 0, progress, summary table and a JSON report", async () => {
+    const json = join(dir, "report.json");
+    const r = await cli(["--nodes", c.seeds.join(","), "--expect-masters", "3", "--expect-replicas", "1", "--keys", "500", "--bench-ops", "1000", "--json", json]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /PASS slots/);
+    assert.match(r.stdout, /check\s+result\s+time\s+details/);
+    assert.match(r.stdout, /Smoke test PASSED/);
+    const report = JSON.parse(readFileSync(json, "utf8")) as SmokeReport;
+    assert.equal(report.ok, true);
+    for (const name of ["connect", "slots", "distribution", "replication", "auth", "benchmark"]) {
+      const ch = check(report, name);
+      assert.equal(typeof ch.duration_ms, "number");
+      assert.equal(typeof ch.details, "string");
+      assert.equal(typeof ch.measurements, "object");
+    }
+    assert.equal(check(report, "auth").status, "not-applicable");
+    assert.equal(check(report, "slots").measurements.slots_covered, 16384);
+    assert.ok(Number(check(report, "benchmark").measurements.set_ops_per_s) > 0);
+  });
+
+  it("failover manual: roles swap in every view, data intact, fails back", async () => {
+    const r = await runSmoke(options(c, { failover: "manual", bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+    assertPassed(r);
+    const f = check(r, "failover");
+    assert.ok(Number(f.measurements.roles_swapped_ms) > 0);
+    assert.ok(Number(f.measurements.fail_back_ms) > 0, "failed back");
+  });
+
+  it("failover kill: a frozen master is replaced, no acknowledged write is lost, the old master rejoins as replica", async () => {
+    const r = await runSmoke(options(c, { failover: "kill", failBack: false, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+    assertPassed(r);
+    const m = check(r, "failover").measurements;
+    assert.equal(m.lost_acked_writes, 0);
+    assert.equal(m.lost_keys_written_before, 0);
+    assert.ok(Number(m.writes_acked) > 0);
+    assert.ok(Number(m.promoted_ms) > 0 && Number(m.state_ok_ms) >= Number(m.promoted_ms));
+    assert.ok(Number(m.rejoined_ms) > 0);
+  });
+
+  it("fails on a replica whose link is down, naming it", async () => {
+    // The replica cannot authenticate to its master: its link stays down.
+    const replica = c.nodes.findIndex((_, i) => /role:slave/.test(c.cli(i, ["info", "replication"]).stdout));
+    assert.ok(replica >= 0);
+    c.cli(replica, ["config", "set", "masterauth", "not-the-password-xyz"]);
+    c.cli(replica, ["client", "kill", "type", "master"]);
+    try {
+      const t0 = Date.now();
+      const r = await runSmoke(options(c, { timeoutMs: 30_000, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+      assert.ok(Date.now() - t0 < 30_000);
+      assert.equal(r.exit_code, 1);
+      const repl = check(r, "replication");
+      assert.equal(repl.status, "failed");
+      const node = c.nodes[replica];
+      assert.ok(repl.problems.some((p) => p.includes(`${node.host}:${node.port}`) && p.includes("master_link_status:down")), repl.problems.join("\n"));
+    } finally {
+      c.cli(replica, ["config", "set", "masterauth", ""]);
+    }
+    await waitHealthy(c);
+  });
+
+  it("fails within its timeout on an unreachable (frozen) node, naming it", async () => {
+    const replica = c.nodes.findIndex((_, i) => /role:slave/.test(c.cli(i, ["info", "replication"]).stdout));
+    c.freeze(replica);
+    try {
+      const t0 = Date.now();
+      const r = await runSmoke(options(c, { timeoutMs: 20_000, connectTimeoutMs: 1000, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+      assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+      assert.equal(r.exit_code, 1);
+      const conn = check(r, "connect");
+      const node = c.nodes[replica];
+      assert.ok(conn.problems.some((p) => p.includes(`${node.host}:${node.port}`) && /unreachable/.test(p)), conn.problems.join("\n"));
+    } finally {
+      c.thaw(replica);
+    }
+    await waitHealthy(c);
+  });
+
+  it("fails on a master without a replica, naming the master", async () => {
+    await waitHealthy(c);
+    // Move one replica to another master: that master gets two, the first none.
+    const lines = c.cli(0, ["cluster", "nodes"]).stdout.trim().split("\n").map((l) => l.split(" "));
+    const replicaLine = lines.find((l) => l[2].includes("slave"))!;
+    const orphan = lines.find((l) => l[0] === replicaLine[3])!;
+    const other = lines.find((l) => l[2].includes("master") && l[0] !== orphan[0] && l.length > 8)!;
+    const idx = c.nodes.findIndex((n) => replicaLine[1].startsWith(`${n.host}:${n.port}@`));
+    assert.ok(idx >= 0, replicaLine.join(" "));
+    assert.equal(c.cli(idx, ["cluster", "replicate", other[0]]).stdout.trim(), "OK");
+    // Bounded wait until every node sees the move.
+    const moved = () => c.nodes.every((_, i) => c.cli(i, ["cluster", "nodes"]).stdout.split("\n").some((l) => l.startsWith(replicaLine[0]) && l.includes(`slave ${other[0]}`)));
+    for (let i = 0; i < 50 && !moved(); i++) await sleep(100);
+    const r = await runSmoke(options(c, { timeoutMs: 20_000, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+    const slots = check(r, "slots");
+    const orphanAddr = orphan[1].split("@")[0];
+    const why = `${JSON.stringify(slots)}\n${c.cli(0, ["cluster", "nodes"]).stdout}`;
+    assert.equal(r.exit_code, 1, why);
+    assert.ok(slots.problems.some((p) => p.includes(`master ${orphanAddr}`) && p.includes("has 0 replica(s)") && p.includes("expected 1")), why);
+  });
+
+  it("fails on unassigned slots, naming the ranges", async () => {
+    // The owner first: otherwise its gossip re-assigns the slots to nodes that already deleted them.
+    const owner = c.nodes.findIndex((_, i) => ownsSlot100(c.cli(i, ["cluster", "nodes"]).stdout));
+    assert.ok(owner >= 0, "owner of slot 100 found");
+    c.cli(owner, ["cluster", "delslotsrange", "100", "199"]);
+    for (let i = 0; i < c.nodes.length; i++) if (i !== owner) c.cli(i, ["cluster", "delslotsrange", "100", "199"]);
+    const t0 = Date.now();
+    const r = await runSmoke(options(c, { timeoutMs: 20_000, expectReplicas: undefined, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+    assert.ok(Date.now() - t0 < 20_000);
+    assert.equal(r.exit_code, 1);
+    const slots = check(r, "slots");
+    assert.ok(slots.problems.some((p) => /100 slot\(s\) not assigned to any master: 100-199 \(seen by every node/.test(p)), slots.problems.join("\n"));
+    assert.ok(slots.problems.some((p) => /cluster_state:fail/.test(p)));
+    // Nothing is written to a broken cluster.
+    assert.equal(check(r, "distribution").status, "not-run");
+  });
+});
+
+describe("smoke test on a 3x1 cluster with a password", () => {
+  let c: LocalCluster;
+  before(async () => {
+    c = await startLocalCluster({ masters: 3, replicasPerMaster: 1, password: PASSWORD });
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  it("CLI with a wrong password: exit 2 with WRONGPASS, the password never printed", async () => {
+    const wrong = "definitely-Wrong-pass-42";
+    const r = await cli(["--nodes", c.seeds.join(","), "--password-env", "SMOKE_TEST_PW", "--timeout-ms", "20000"], { SMOKE_TEST_PW: wrong });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /WRONGPASS/);
+    assert.ok(!(r.stdout + r.stderr).includes(wrong), "password printed");
+    assert.ok(!r.argv.join(" ").includes(wrong), "password on argv");
+  });
+
+  it("CLI without the password against a protected cluster: exit 2 naming --password-env", async () => {
+    const r = await cli(["--nodes", c.seeds.join(","), "--timeout-ms", "20000"]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /NOAUTH.*--password-env/s);
+  });
+
+  it("failover none: every check passes and auth refuses NOAUTH", async () => {
+    const r = await runSmoke(options(c));
+    assertPassed(r);
+    assert.equal(check(r, "auth").status, "passed");
+    assert.equal(check(r, "auth").measurements.refused_noauth, 6);
+  });
+
+  it("failover manual (no fail back)", async () => {
+    assertPassed(await runSmoke(options(c, { failover: "manual", failBack: false, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } })));
+  });
+
+  it("failover kill with fail back: layout restored", async () => {
+    const r = await runSmoke(options(c, { failover: "kill", bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+    assertPassed(r);
+    const m = check(r, "failover").measurements;
+    assert.equal(m.lost_acked_writes, 0);
+    assert.ok(Number(m.fail_back_ms) > 0);
+  });
+});
