@@ -1,0 +1,171 @@
+// Unit tests: report formatting, slot-map analysis, ioredis failover options, CLI usage errors (no cluster needed).
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { failoverRetryOptions } from "../../smoke/clients";
+import { buildProgram, main } from "../../smoke/cli";
+import { percentile } from "../../smoke/checks/benchmark";
+import { checkLine, failureDigest, formatMs, progressLine, redact, summaryTable, toJson } from "../../smoke/report";
+import { validateOptions } from "../../smoke/run";
+import { analyzeSlotMaps, formatRanges, parseClusterNodes, parseInfo, parseReplicaLines } from "../../smoke/topology";
+import { DEFAULT_OPTIONS, SmokeUsageError, type SmokeReport } from "../../smoke/types";
+
+const report = (over: Partial<SmokeReport> = {}): SmokeReport => ({
+  ok: false,
+  exit_code: 1,
+  started_at: "2026-01-01T00:00:00.000Z",
+  duration_ms: 12_345,
+  target: { nodes: ["127.0.0.1:7001", "127.0.0.1:7002"], password: "set", failover: "kill" },
+  checks: [
+    { name: "connect", ok: true, status: "passed", duration_ms: 12, details: "6 nodes reachable", problems: [], measurements: { nodes: 6 } },
+    {
+      name: "slots", ok: false, status: "failed", duration_ms: 1530, details: "2 problems: 100 slot(s) not assigned",
+      problems: ["100 slot(s) not assigned to any master: 100-199", "master 127.0.0.1:7002 (abcdef) has 0 replica(s), expected 1"],
+      measurements: { slots_covered: 16284 },
+    },
+    { name: "distribution", ok: false, status: "not-run", duration_ms: 0, details: "not run: the slots check failed", problems: [], measurements: {} },
+    { name: "auth", ok: true, status: "not-applicable", duration_ms: 0, details: "no password given", problems: [], measurements: {} },
+  ],
+  ...over,
+});
+
+describe("report formatting", () => {
+  it("formats durations and progress lines", () => {
+    assert.equal(formatMs(12.4), "12 ms");
+    assert.equal(formatMs(1530), "1.53 s");
+    assert.equal(formatMs(12_345), "12.3 s");
+    assert.equal(progressLine(3456, "slots: running"), "[   3.5s] slots: running");
+  });
+
+  it("prints one line per finished check with its verdict", () => {
+    assert.equal(checkLine(report().checks[0]), "PASS connect (12 ms): 6 nodes reachable");
+    assert.equal(checkLine(report().checks[2]), "SKIP distribution (0 ms): not run: the slots check failed");
+  });
+
+  it("renders an aligned table, every problem of failed checks, and the verdict", () => {
+    const t = summaryTable(report());
+    const lines = t.split("\n");
+    assert.match(lines[0], /^check\s+result\s+time\s+details$/);
+    // The result column starts at the same offset on every row.
+    const col = lines[0].indexOf("result");
+    for (const l of lines.slice(2, 6)) assert.match(l.slice(col, col + 4), /PASS|FAIL|SKIP|n\/a/);
+    assert.match(t, /Problems:\n  - slots: 100 slot\(s\) not assigned to any master: 100-199\n  - slots: master 127\.0\.0\.1:7002/);
+    assert.match(t, /Smoke test FAILED \(1 passed, 1 failed, 1 not run\) in 12\.3 s against 127\.0\.0\.1:7001,127\.0\.0\.1:7002 \[exit 1\]/);
+    assert.match(summaryTable(report({ ok: true, exit_code: 0, checks: [report().checks[0]] })), /Smoke test PASSED/);
+  });
+
+  it("digests failures for stderr / the Pulumi error, empty when passed", () => {
+    assert.equal(failureDigest(report({ ok: true, exit_code: 0 })), "");
+    const d = failureDigest(report({ error: "no seed node answered" }));
+    assert.match(d, /^smoke test FAILED \(exit 1\):\n  - no seed node answered\n  - slots: 100 slot\(s\) .* \| master 127\.0\.0\.1:7002/);
+  });
+
+  it("JSON report: every check has name, ok, duration_ms, details, measurements", () => {
+    const j = JSON.parse(toJson(report()));
+    for (const c of j.checks) for (const k of ["name", "ok", "duration_ms", "details", "measurements"]) assert.ok(k in c, k);
+    assert.equal(j.target.password, "set");
+  });
+
+  it("redacts a secret everywhere", () => {
+    assert.equal(redact("a pw123 b pw123", "pw123"), "a *** b ***");
+    assert.equal(redact("text", undefined), "text");
+  });
+
+  it("percentile picks nearest-rank values", () => {
+    const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+    assert.equal(percentile(xs, 50), 50);
+    assert.equal(percentile(xs, 99), 99);
+    assert.equal(percentile([], 99), 0);
+  });
+});
+
+describe("slot map analysis", () => {
+  const nodes = (slotsA: string) => parseClusterNodes(
+    [
+      `aaaaaa0000000000000000000000000000000000 10.0.0.1:6379@16379,node-a myself,master - 0 0 1 connected ${slotsA}`,
+      "bbbbbb0000000000000000000000000000000000 10.0.0.2:6379@16379 master - 0 0 2 connected 5461-10922 [5460->-aaaaaa]",
+      "cccccc0000000000000000000000000000000000 10.0.0.3:6379@16379 master - 0 0 3 connected 10923-16383",
+      "dddddd0000000000000000000000000000000000 10.0.0.4:6379@16379 slave aaaaaa0000000000000000000000000000000000 0 0 1 connected",
+      "eeeeee0000000000000000000000000000000000 :0@0 master,noaddr - 0 0 0 disconnected",
+    ].join("\n"),
+  );
+  const label = (id: string) => id.slice(0, 6);
+
+  it("parses CLUSTER NODES lines (hostname, replicas, migrating markers, noaddr)", () => {
+    const l = nodes("0-5460");
+    assert.equal(l[0].addr, "10.0.0.1:6379");
+    assert.equal(l[0].hostname, "node-a");
+    assert.deepEqual(l[1].slots, [[5461, 10922]]);
+    assert.equal(l[3].masterId, "aaaaaa0000000000000000000000000000000000");
+    assert.equal(l[4].addr, "");
+  });
+
+  it("finds nothing wrong in a complete, agreed map", () => {
+    const a = analyzeSlotMaps([{ node: "x", lines: nodes("0-5460") }, { node: "y", lines: nodes("0-5460") }], label);
+    assert.deepEqual(a, { uncovered: [], duplicated: [], disagreements: [] });
+  });
+
+  it("names uncovered ranges and who sees them", () => {
+    const a = analyzeSlotMaps([{ node: "x", lines: nodes("0-99 200-5460") }, { node: "y", lines: nodes("0-99 200-5460") }], label);
+    assert.deepEqual(a.uncovered, [{ ranges: "100-199", count: 100, nodes: ["x", "y"] }]);
+  });
+
+  it("names slots claimed twice in one view", () => {
+    const a = analyzeSlotMaps([{ node: "x", lines: nodes("0-5461") }], label);
+    assert.deepEqual(a.duplicated, [{ ranges: "5461", node: "x", owners: ["aaaaaa", "bbbbbb"] }]);
+  });
+
+  it("names contested ranges with who says what", () => {
+    const a = analyzeSlotMaps([{ node: "x", lines: nodes("0-5460") }, { node: "y", lines: nodes("0-99") }], label);
+    assert.deepEqual(a.disagreements, [{ ranges: "100-5460", count: 5361, claims: [{ owner: "aaaaaa", nodes: ["x"] }, { owner: "nobody", nodes: ["y"] }] }]);
+  });
+
+  it("formats ranges and parses INFO", () => {
+    assert.equal(formatRanges([5, 1, 2, 3, 9]), "1-3,5,9");
+    const info = parseInfo("# Replication\r\nrole:master\r\nslave0:ip=10.0.0.4,port=6379,state=online,offset=42,lag=1\r\nmaster_repl_offset:50\r\n");
+    assert.equal(info.role, "master");
+    assert.deepEqual(parseReplicaLines(info), [{ addr: "10.0.0.4:6379", state: "online", offset: 42, lag: 1 }]);
+  });
+});
+
+describe("ioredis failover options", () => {
+  it("retryDelayOnFailover x maxRedirections outlasts cluster-node-timeout (with margin)", () => {
+    for (const nt of [500, 2000, 5000, 15_000, 60_000]) {
+      const o = failoverRetryOptions(nt);
+      assert.ok(o.retryDelayOnFailover! * o.maxRedirections! > nt, `node timeout ${nt}`);
+      assert.ok(o.retryDelayOnFailover! * o.maxRedirections! >= 2 * nt, `margin at ${nt}`);
+      assert.ok(o.retryDelayOnClusterDown! * o.maxRedirections! > nt);
+    }
+  });
+});
+
+describe("CLI usage", () => {
+  const quietMain = async (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+    const write = process.stderr.write.bind(process.stderr);
+    let err = "";
+    process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+    try {
+      return { code: await main(argv, env), err };
+    } finally {
+      process.stderr.write = write;
+    }
+  };
+
+  it("exit 2 without --nodes, on a bad --failover, on an unset password variable", async () => {
+    assert.equal((await quietMain([])).code, 2);
+    assert.equal((await quietMain(["--nodes", "127.0.0.1:1", "--failover", "explode"])).code, 2);
+    const r = await quietMain(["--nodes", "127.0.0.1:1", "--password-env", "NOPE_NOT_SET"], {});
+    assert.equal(r.code, 2);
+    assert.match(r.err, /NOPE_NOT_SET \(--password-env\) is not set/);
+  });
+
+  it("has no flag that takes the password itself", () => {
+    assert.ok(!/--password[ =<]/.test(buildProgram().helpInformation()));
+  });
+
+  it("rejects impossible option combinations", () => {
+    const base = { ...DEFAULT_OPTIONS, nodes: ["127.0.0.1:7001"] };
+    assert.throws(() => validateOptions({ ...base, failover: "kill", expectReplicas: 0 }), SmokeUsageError);
+    assert.throws(() => validateOptions({ ...base, nodes: ["nope"] }), /not a host:port/);
+    assert.doesNotThrow(() => validateOptions(base));
+  });
+});
