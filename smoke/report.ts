@@ -30,7 +30,7 @@ export function summaryTable(report: SmokeReport): string {
     lines.push("", "Problems:");
     for (const c of failed) for (const p of c.problems.length ? c.problems : [c.details]) lines.push(`  - ${c.name}: ${p}`);
   }
-  if (report.error) lines.push("", `Error: ${report.error}`);
+  if (report.error && !failed.some((c) => c.problems.includes(report.error!))) lines.push("", `Error: ${report.error}`);
   const verdict = report.ok ? "PASSED" : "FAILED";
   const counts = `${report.checks.filter((c) => c.status === "passed").length} passed, ${failed.length} failed, ${report.checks.filter((c) => c.status === "not-run").length} not run`;
   lines.push("", `Smoke test ${verdict} (${counts}) in ${formatMs(report.duration_ms)} against ${report.target.nodes.join(",")} [exit ${report.exit_code}]`);
@@ -41,7 +41,8 @@ export function summaryTable(report: SmokeReport): string {
 export function failureDigest(report: SmokeReport): string {
   if (report.ok) return "";
   const parts = report.checks.filter((c) => c.status === "failed").map((c) => `${c.name}: ${(c.problems.length ? c.problems : [c.details]).join(" | ")}`);
-  if (report.error) parts.unshift(report.error);
+  const failed = report.checks.filter((c) => c.status === "failed");
+  if (report.error && !failed.some((c) => c.problems.includes(report.error!))) parts.unshift(report.error);
   return `smoke test FAILED (exit ${report.exit_code}):\n${parts.map((p) => `  - ${p}`).join("\n")}`;
 }
 
