@@ -1,0 +1,210 @@
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import type { ClusterPlan } from "../plan/plan";
+import { buildSmokeBundle, bundleHash } from "../../smoke/bundle";
+
+/** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
+export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
+const PROJECT_ROOT = resolve(__dirname, "../..");
+const BUNDLE_FILE = "smoke.js";
+const BUNDLE_DIR = "/opt/smoke";
+
+export interface SmokeSettings {
+  /** false: the component declares nothing. */
+  enabled: boolean;
+  failover: "none" | "manual" | "kill";
+  keys: number;
+  /** Bound of the whole run (the CLI's --timeout-ms); Pulumi's own timeout adds a margin. */
+  timeoutMs: number;
+  /** Hand mastership back after the failover check (default true: the layout stays as planned). */
+  failBack?: boolean;
+  /** Benchmark commands per phase (default 10 000; 0 skips the benchmark). */
+  benchOps?: number;
+}
+
+export interface SmokeTestKubernetesArgs {
+  namespace: pulumi.Input<string>;
+  /** Secret holding the Redis password, and its key. */
+  secretName: pulumi.Input<string>;
+  secretKey: string;
+  /** Labels of the Job and its pod (include the client label the NetworkPolicy admits, e.g. redis-cluster-client=true). */
+  labels: Record<string, string>;
+  /** Image with `node` (>= 18) that runs the bundle; default node:20-alpine (runs as uid 1000). */
+  image?: string;
+  provider?: k8s.Provider;
+}
+
+export interface SmokeTestArgs {
+  platform: "docker" | "kubernetes";
+  plan: ClusterPlan;
+  settings: SmokeSettings;
+  nodeTimeoutMs: number;
+  /** Redis password (secret). Docker: reaches the CLI through the command's environment. Kubernetes: read from the Secret. */
+  password?: pulumi.Input<string>;
+  /** The bootstrap step (and anything else) the smoke test must wait for. */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+  kubernetes?: SmokeTestKubernetesArgs;
+}
+
+/** Changes whenever the cluster definition or the smoke settings change: the smoke test then runs again. */
+export function definitionHash(args: Pick<SmokeTestArgs, "plan" | "settings" | "nodeTimeoutMs" | "platform">): string {
+  const { plan } = args;
+  const def = {
+    platform: args.platform,
+    nodes: plan.nodes,
+    redisConf: plan.redisConf,
+    bootstrapScript: plan.bootstrapScript,
+    entrypointScript: plan.entrypointScript,
+    natMap: plan.natMap,
+    nodeTimeoutMs: args.nodeTimeoutMs,
+    settings: args.settings,
+  };
+  return createHash("sha256").update(JSON.stringify(def)).digest("hex");
+}
+
+/** CLI arguments shared by both platforms (no secret: the password is named by --password-env only). */
+export function smokeCliArgs(args: SmokeTestArgs, nodes: string[], withPassword: boolean): string[] {
+  const s = args.settings;
+  const out = [
+    "--nodes", nodes.join(","),
+    "--expect-masters", String(args.plan.masters),
+    "--expect-replicas", String(args.plan.replicasPerMaster),
+    "--failover", s.failover,
+    "--keys", String(s.keys),
+    "--timeout-ms", String(s.timeoutMs),
+    "--node-timeout-ms", String(args.nodeTimeoutMs),
+    "--bench-ops", String(s.benchOps ?? 10_000),
+  ];
+  if (s.failBack === false) out.push("--no-fail-back");
+  if (withPassword) out.push("--password-env", SMOKE_PASSWORD_ENV);
+  return out;
+}
+
+/** Throws for settings that cannot work (the stack-config validation reports the same with the key to change). */
+export function checkSmokeArgs(name: string, args: SmokeTestArgs): void {
+  if (!args.settings.enabled) return;
+  if (args.settings.failover !== "none" && args.plan.replicasPerMaster === 0) {
+    throw new Error(`SmokeTest ${name}: failover ${args.settings.failover} needs replicas, but replicasPerMaster is 0`);
+  }
+  if (args.platform === "kubernetes" && !args.kubernetes) {
+    throw new Error(`SmokeTest ${name}: platform kubernetes needs args.kubernetes (namespace, secretName, secretKey, labels)`);
+  }
+}
+
+const shellQuote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * Runs the ioredis smoke test (smoke/cli.ts) once the cluster is bootstrapped; `pulumi up` fails when it fails,
+ * with the failing checks in the error.
+ * - docker: a local Command on the Pulumi host against the published ports (hostSeeds), with the plan's natMap.
+ * - kubernetes: a ConfigMap with the esbuild bundle of the CLI and a Job (node image) running it; Pulumi awaits the Job.
+ * It re-runs when the cluster definition or the smoke settings change (triggers / a hash on the Job).
+ */
+export class SmokeTest extends pulumi.ComponentResource {
+  /** Hash of the cluster definition the last run verified. */
+  declare readonly definitionHash: pulumi.Output<string>;
+  /** Docker: the CLI's output (progress and summary table). */
+  declare readonly output: pulumi.Output<string | undefined>;
+  /** Kubernetes: name of the smoke Job. */
+  declare readonly jobName: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
+    checkSmokeArgs(name, args); // before anything is registered
+    super("redis-cluster:smoke:SmokeTest", name, {}, opts);
+    const hash = definitionHash(args);
+    let output: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    let jobName: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    if (args.settings.enabled) {
+      if (args.platform === "docker") output = this.docker(name, args, hash);
+      else jobName = this.kubernetes(name, args, hash);
+    }
+    this.definitionHash = pulumi.output(hash);
+    this.output = output;
+    this.jobName = jobName;
+    this.registerOutputs({ definitionHash: this.definitionHash, output: this.output, jobName: this.jobName });
+  }
+
+  private docker(name: string, args: SmokeTestArgs, hash: string): pulumi.Output<string | undefined> {
+    const withPassword = args.password !== undefined;
+    const cli = ["npx", "--no-install", "tsx", "smoke/cli.ts", ...smokeCliArgs(args, args.plan.hostSeeds, withPassword)];
+    const environment: Record<string, pulumi.Input<string>> = { SMOKE_NAT_MAP: JSON.stringify(args.plan.natMap) };
+    if (args.password !== undefined) environment[SMOKE_PASSWORD_ENV] = pulumi.secret(args.password);
+    const cmd = new command.local.Command(
+      `${name}-run`,
+      {
+        create: cli.map(shellQuote).join(" "),
+        dir: PROJECT_ROOT,
+        environment,
+        triggers: [hash],
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: `${Math.ceil(args.settings.timeoutMs / 1000) + 120}s`, update: `${Math.ceil(args.settings.timeoutMs / 1000) + 120}s` } },
+    );
+    return cmd.stdout;
+  }
+
+  private kubernetes(name: string, args: SmokeTestArgs, hash: string): pulumi.Output<string | undefined> {
+    const k = args.kubernetes!;
+    const bundle = buildSmokeBundle();
+    const childOpts = { parent: this, provider: k.provider };
+    // A changed bundle gives a new ConfigMap (Pulumi replaces ConfigMaps on data changes) and thus a new Job.
+    const cm = new k8s.core.v1.ConfigMap(
+      `${name}-bundle`,
+      {
+        metadata: { namespace: k.namespace, labels: k.labels, annotations: { "redis-cluster/bundle-sha256": bundleHash(bundle) } },
+        data: { [BUNDLE_FILE]: bundle },
+      },
+      childOpts,
+    );
+    const timeoutS = Math.ceil(args.settings.timeoutMs / 1000);
+    const job = new k8s.batch.v1.Job(
+      `${name}-job`,
+      {
+        metadata: { namespace: k.namespace, labels: k.labels, annotations: { "redis-cluster/definition-sha256": hash } },
+        spec: {
+          // One attempt: a failed smoke test must fail the deployment, not be retried into a pass.
+          backoffLimit: 0,
+          activeDeadlineSeconds: timeoutS + 120,
+          template: {
+            metadata: { labels: k.labels, annotations: { "redis-cluster/definition-sha256": hash } },
+            spec: {
+              restartPolicy: "Never",
+              automountServiceAccountToken: false,
+              securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "smoke",
+                  image: k.image ?? "node:20-alpine",
+                  command: ["node", `${BUNDLE_DIR}/${BUNDLE_FILE}`],
+                  args: [...smokeCliArgs(args, args.plan.seeds, true), "--termination-log", "/dev/termination-log"],
+                  env: [{ name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } }],
+                  volumeMounts: [{ name: "bundle", mountPath: BUNDLE_DIR, readOnly: true }],
+                  // The failure digest (failing checks) becomes the pod's termination message.
+                  terminationMessagePolicy: "FallbackToLogsOnError",
+                  resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                },
+              ],
+              volumes: [{ name: "bundle", configMap: { name: cm.metadata.name } }],
+            },
+          },
+        },
+      },
+      {
+        ...childOpts,
+        dependsOn: args.dependsOn,
+        // Pulumi waits for the Job to complete; give it the smoke test's own bound plus scheduling and image pull.
+        customTimeouts: { create: `${timeoutS + 300}s`, update: `${timeoutS + 300}s` },
+      },
+    );
+    return job.metadata.name;
+  }
+}
+
+/** Settings from the validated spec (smoke object with the platform default of failover applied). */
+export function smokeSettingsFromSpec(spec: { smoke: { enabled: boolean; keys: number; timeoutMs: number }; smokeFailover: SmokeSettings["failover"] }): SmokeSettings {
+  return { enabled: spec.smoke.enabled, failover: spec.smokeFailover, keys: spec.smoke.keys, timeoutMs: spec.smoke.timeoutMs };
+}
