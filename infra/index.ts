@@ -5,6 +5,7 @@ import { loadStackConfig } from "./config/load";
 import { planCluster } from "./plan/plan";
 import { RedisDockerCluster } from "./components/dockerCluster";
 import { RedisKubernetesCluster } from "./components/kubernetesCluster";
+import { SmokeTest } from "./components/smokeTest";
 
 // Throws one error naming every bad setting before any resource is declared.
 const { spec, password: configuredPassword } = loadStackConfig();
@@ -53,6 +54,29 @@ function deploy(): ClusterOutputs {
 
 const cluster = deploy();
 
+// The deployment is only done when the smoke test passes: `pulumi up` fails with the failing checks otherwise.
+const smoke = new SmokeTest(
+  `${spec.name}-smoke`,
+  {
+    platform: spec.platform,
+    plan,
+    settings: { enabled: spec.smoke.enabled, failover: spec.smokeFailover, keys: spec.smoke.keys, timeoutMs: spec.smoke.timeoutMs },
+    nodeTimeoutMs: spec.nodeTimeoutMs,
+    password: cluster.password,
+    dependsOn: cluster.ready,
+    kubernetes:
+      spec.platform === "kubernetes"
+        ? {
+            namespace: cluster.extra.namespace as pulumi.Output<string>,
+            secretName: cluster.extra.secretName as pulumi.Output<string>,
+            secretKey: "password",
+            // The NetworkPolicy admits clients that carry this label.
+            labels: { [spec.kubernetes.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "smoke-test" },
+          }
+        : undefined,
+  },
+);
+
 export const platform = spec.platform;
 export const masters = spec.masters;
 export const replicasPerMaster = spec.replicasPerMaster;
@@ -69,5 +93,7 @@ export const namespace = cluster.extra.namespace;
 export const statefulSet = cluster.extra.statefulSet;
 export const clientEndpoint = cluster.extra.clientEndpoint;
 export const secretName = cluster.extra.secretName;
+/** Changes when the cluster definition changes; the smoke test re-runs then. */
+export const smokeDefinitionHash = smoke.definitionHash;
 /** Secret: read with `pulumi stack output redisPassword --show-secrets`. */
 export const redisPassword = pulumi.secret(cluster.password);

@@ -86,6 +86,14 @@ test("monitoring: an exporter per node and a Prometheus, started after the boots
   assert.deepEqual(mon.dependsOn, ["redis-cluster-dev-bootstrap"]);
 });
 
+test("the smoke test runs after the bootstrap and gates the deployment", () => {
+  const smoke = mocks.options.find((o) => o.type === "redis-cluster:smoke:SmokeTest")!;
+  assert.ok(smoke, "a SmokeTest component is declared");
+  const cmd = mocks.options.find((o) => o.type === "command:local:Command" && o.name.includes("smoke"))!;
+  assert.ok(cmd, "docker: the smoke CLI runs from the Pulumi host");
+  assert.ok(cmd.dependsOn.includes("redis-cluster-dev-bootstrap"), `smoke depends on ${cmd.dependsOn}`);
+});
+
 test("nothing in dev is protected or retained, so `pulumi destroy` leaves nothing behind", () => {
   for (const o of mocks.options) {
     assert.ok(!o.protect, `${o.name} is protected`);

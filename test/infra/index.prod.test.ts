@@ -40,6 +40,16 @@ test("prod declares the Kubernetes topology and nothing of Docker", () => {
   assert.equal(sts.inputs.spec.replicas, 6);
 });
 
+test("the smoke test runs as a Job after the bootstrap Job, with the client label the NetworkPolicy admits", () => {
+  const jobs = mocks.resources.filter((r) => r.type === "kubernetes:batch/v1:Job");
+  assert.equal(jobs.length, 2, jobs.map((j) => j.name).join(", "));
+  const smoke = jobs.find((j) => j.name.includes("smoke"))!;
+  assert.equal(smoke.inputs.spec.template.metadata.labels["redis-cluster-client"], "true");
+  const smokeOpts = mocks.options.find((o) => o.type === "kubernetes:batch/v1:Job" && o.name.includes("smoke"))!;
+  const bootstrap = jobs.find((j) => !j.name.includes("smoke"))!;
+  assert.ok(smokeOpts.dependsOn.includes(bootstrap.name), `smoke Job depends on ${smokeOpts.dependsOn}`);
+});
+
 test("stateful prod resources are protected", () => {
   const sts = mocks.options.find((o) => o.type === "kubernetes:apps/v1:StatefulSet")!;
   assert.equal(sts.protect, true);
