@@ -4,11 +4,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startLocalCluster, sleep, type LocalCluster } from "../../local/harness";
 import { runSmoke } from "../../smoke/run";
+import { buildSmokeBundle } from "../../smoke/bundle";
+import { smokeCliArgs, SMOKE_PASSWORD_ENV } from "../../infra/components/smokeTest";
 import { DEFAULT_OPTIONS, type SmokeOptions, type SmokeReport } from "../../smoke/types";
 
 const ROOT = resolve(__dirname, "../..");
@@ -67,6 +69,17 @@ function assertPassed(r: SmokeReport) {
 }
 
 /** Runs the real CLI (tsx) with the password only in the environment. */
+function run(file: string, argv: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => res({ code, stdout, stderr }));
+  });
+}
+
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; argv: string[] }> {
   const argv = ["--import", "tsx", join(ROOT, "smoke/cli.ts"), ...args];
   return new Promise((res) => {
@@ -229,6 +242,30 @@ describe("smoke test on a 3x1 cluster with a password", () => {
     const r = await cli(["--nodes", c.seeds.join(","), "--timeout-ms", "20000"]);
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /NOAUTH.*--password-env/s);
+  });
+
+  it("the Pulumi steps' commands pass: docker's shell command and kubernetes' esbuild bundle run by plain node", async () => {
+    const args = {
+      platform: "docker" as const, plan: c.plan, nodeTimeoutMs: 2000,
+      settings: { enabled: true, failover: "none" as const, keys: 300, timeoutMs: 60_000, benchOps: 500 },
+    };
+    const argv = smokeCliArgs(args, c.seeds, true);
+    // Docker: the exact command line of the local Command (shell, project root, password and natMap in the environment).
+    const docker = await run("sh", ["-c", ["npx", "--no-install", "tsx", "smoke/cli.ts", ...argv].join(" ")], { [SMOKE_PASSWORD_ENV]: PASSWORD, SMOKE_NAT_MAP: "{}" });
+    assert.equal(docker.code, 0, docker.stdout + docker.stderr);
+    assert.match(docker.stdout, /PASS auth/);
+    // Kubernetes: the single-file bundle, as the Job runs it.
+    const dir = mkdtempSync(join(tmpdir(), "smoke-bundle-"));
+    try {
+      const file = join(dir, "smoke.js");
+      writeFileSync(file, buildSmokeBundle());
+      const k8s = await run(process.execPath, [file, ...argv, "--termination-log", join(dir, "termination-log")], { [SMOKE_PASSWORD_ENV]: PASSWORD });
+      assert.equal(k8s.code, 0, k8s.stdout + k8s.stderr);
+      assert.match(k8s.stdout, /Smoke test PASSED/);
+      assert.ok(!(k8s.stdout + k8s.stderr).includes(PASSWORD));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("failover none: every check passes and auth refuses NOAUTH", async () => {
