@@ -5,7 +5,7 @@ import { loadStackConfig } from "./config/load";
 import { planCluster } from "./plan/plan";
 import { RedisDockerCluster } from "./components/dockerCluster";
 import { RedisKubernetesCluster } from "./components/kubernetesCluster";
-import { SmokeTest } from "./components/smokeTest";
+import { SmokeTest, smokeSettingsFromSpec } from "./components/smokeTest";
 
 // Throws one error naming every bad setting before any resource is declared.
 const { spec, password: configuredPassword } = loadStackConfig();
@@ -60,7 +60,7 @@ const smoke = new SmokeTest(
   {
     platform: spec.platform,
     plan,
-    settings: { enabled: spec.smoke.enabled, failover: spec.smokeFailover, keys: spec.smoke.keys, timeoutMs: spec.smoke.timeoutMs },
+    settings: smokeSettingsFromSpec(spec),
     nodeTimeoutMs: spec.nodeTimeoutMs,
     password: cluster.password,
     dependsOn: cluster.ready,

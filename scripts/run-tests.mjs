@@ -19,9 +19,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 // One file at a time: integration tests start real servers and share 2 cores.
+// Every test is bounded (--test-timeout), and a file whose tests are done exits even if a stray handle lingers.
 const r = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
+  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-timeout=240000", "--test-force-exit", "--test-reporter=spec", ...files],
   { stdio: "inherit" },
 );
 process.exit(r.status ?? 1);
