@@ -34,6 +34,14 @@ function running(pid: number | undefined): boolean {
   }
 }
 
+function isRedisServer(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("redis-server");
+  } catch {
+    return false;
+  }
+}
+
 function printHowToConnect(state: State) {
   const nodes = state.nodes ?? [];
   console.log(`Local Redis Cluster (${nodes.length} nodes, stack ${state.stack}) is up; formed in ${state.startToOkMs} ms.`);
@@ -90,7 +98,8 @@ async function down() {
   if (running(s.supervisorPid)) process.kill(s.supervisorPid, "SIGTERM");
   for (let k = 0; k < 150 && running(s.supervisorPid); k++) await sleep(100);
   // A supervisor that died without cleaning up leaves servers behind: stop them directly.
-  for (const n of s.nodes ?? []) if (running(n.pid)) process.kill(n.pid!, "SIGTERM");
+  // Only signal a recorded pid that is still a redis-server: after restarts the number may belong to another process.
+  for (const n of s.nodes ?? []) if (running(n.pid) && isRedisServer(n.pid!)) process.kill(n.pid!, "SIGTERM");
   rmSync(STATE_DIR, { recursive: true, force: true });
   console.log("Local cluster stopped and its data removed.");
 }

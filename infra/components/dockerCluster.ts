@@ -60,7 +60,9 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         name: `${spec.docker.network}-${pulumi.getStack()}`,
         driver: "bridge",
         attachable: true,
-        ipamConfigs: [{ subnet: spec.docker.subnet, gateway }],
+        // Containers without a fixed address (bootstrap, exporters, Prometheus) draw from .128/25 only,
+        // so they never take a node's static address (.11 up).
+        ipamConfigs: [{ subnet: spec.docker.subnet, gateway, ipRange: spec.docker.subnet.replace(/\.0\/24$/, ".128/25") }],
       },
       { parent: this },
     );
@@ -90,10 +92,11 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             envs: [...baseEnv, ...env],
             uploads: sharedUploads,
             networksAdvanced: [{ name: network.name, ipv4Address: node.host, aliases: [node.name] }],
-            // Client and bus ports on the host; the bus port lets host-side tools reach every node like a peer would.
+            // Client and bus ports on the host's announce address only (default loopback): the bus has no
+            // authentication, so it must never listen on every interface.
             ports: [
-              { internal: node.port, external: node.hostPort },
-              { internal: node.busPort, external: node.hostBusPort },
+              { internal: node.port, external: node.hostPort, ip: spec.docker.announceHost },
+              { internal: node.busPort, external: node.hostBusPort, ip: spec.docker.announceHost },
             ],
             volumes: [{ volumeName: volume.name, containerPath: CONTAINER_PATHS.data }],
             healthcheck: {
@@ -134,10 +137,14 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       { parent: this, dependsOn: containers, deleteBeforeReplace: true },
     );
 
-    // `pulumi up` fails when the bootstrap refused or timed out, with its own diagnosis.
-    const exitCode = pulumi.all([bootstrap.exitCode, bootstrap.containerLogs]).apply(([code, logs]) => {
+    // `pulumi up` fails when the bootstrap refused or timed out, with its own diagnosis. The exit code stays in
+    // state, so after a repair by hand the step must be re-run explicitly (the message says how).
+    const exitCode = pulumi.all([bootstrap.exitCode, bootstrap.containerLogs, bootstrap.urn]).apply(([code, logs, urn]) => {
       if (code !== undefined && code !== null && code !== 0) {
-        throw new pulumi.RunError(`bootstrap of ${spec.name} exited ${code}:\n${logs ?? "(no logs)"}`);
+        throw new pulumi.RunError(
+          `bootstrap of ${spec.name} exited ${code}:\n${logs ?? "(no logs)"}\n` +
+            `After fixing the cause, run it again with: pulumi up -s ${pulumi.getStack()} --replace '${urn}'`,
+        );
       }
       return code ?? 0;
     });

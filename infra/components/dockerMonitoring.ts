@@ -82,7 +82,8 @@ export class DockerMonitoring extends pulumi.ComponentResource {
           networksAdvanced: [{ name: args.networkName, aliases: [alias] }],
           restart: "unless-stopped",
         },
-        { parent: this },
+        // Fixed container name: the old container must go before its replacement can be created.
+        { parent: this, deleteBeforeReplace: true },
       );
       return { exporter: `${alias}:${EXPORTER_PORT}`, node: `${node.host}:${node.port}` };
     });
@@ -118,7 +119,8 @@ export class DockerMonitoring extends pulumi.ComponentResource {
         },
         restart: "unless-stopped",
       },
-      { parent: this },
+      // Fixed name and host port: delete the old container first.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.prometheusUrl = pulumi.output(`http://${publishIp === "0.0.0.0" ? "127.0.0.1" : publishIp}:${hostPort}`);

@@ -15,7 +15,7 @@ const dockerSchema = z
   .object({
     network: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/).default("redis-cluster").describe("Docker network name (suffixed with the stack name)"),
     subnet: z.string().regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/, "must be an IPv4 /24 like 172.28.0.0/24")
-      .default("172.28.0.0/24").describe("Subnet of the cluster network; node i gets .(11+i) so announced addresses never change"),
+      .default("172.28.0.0/24").describe("Subnet of the cluster network; node i gets .(11+i), so announced addresses never change"),
     hostPortBase: port.default(7001).describe("Host port of node 0's client port; node i publishes hostPortBase+i"),
     busPortOffset: z.int().min(1).max(50000).default(10000).describe("Host bus port = host client port + offset"),
     announceHost: z.string().min(1).default("127.0.0.1").describe("Address host clients use for the published ports (natMap target)"),
@@ -81,7 +81,8 @@ export const stackConfigSchema = z
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i, `node ${i} client port`);
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i + d.busPortOffset, `node ${i} bus port`);
       if (c.monitoring.enabled) claim(d.prometheusPort, "prometheus");
-      if (n > 200) ctx.addIssue({ code: "custom", path: ["masters"], message: `gives ${n} nodes; the docker /24 network holds at most 200` });
+      // Static node addresses are .11 to .127; .128/25 is left to containers without a fixed address.
+      if (n > 117) ctx.addIssue({ code: "custom", path: ["masters"], message: `gives ${n} nodes; the docker network holds at most 117 (masters x (1 + replicasPerMaster))` });
     }
     if (c.platform === "kubernetes") {
       // The API server rejects requests above limits; say so before anything is deployed.

@@ -68,17 +68,21 @@ log "all $total nodes answer"
 
 # 2. Classify every node. empty: knows only itself, no slots, no keys. member: knows all planned nodes.
 classify() {
-  empty=0 member=0 odd=""
+  empty=0 member=0 odd="" empties="" formed="" formed_known=""
   for n in $nodes; do
     info=$(cli "$n" cluster info)
     keys=$(cli "$n" dbsize)
     known=$(field "$info" cluster_known_nodes)
     assigned=$(field "$info" cluster_slots_assigned)
     if [ "$known" = 1 ] && [ "$assigned" = 0 ] && [ "$keys" = 0 ]; then
-      empty=$((empty + 1))
+      empty=$((empty + 1)) empties="$empties $n"
     elif [ "$known" = "$total" ]; then
       member=$((member + 1))
     else
+      # A healthy cluster smaller than the plan: a scale-out whose new nodes are still empty.
+      if [ "$(field "$info" cluster_state)" = ok ] && [ "$(field "$info" cluster_slots_ok)" = 16384 ]; then
+        formed="$formed $n" formed_known="$formed_known $known"
+      fi
       odd="$odd
   $n: cluster_known_nodes=$known (planned $total) cluster_slots_assigned=$assigned keys=$keys state=$(field "$info" cluster_state)"
     fi
@@ -165,6 +169,34 @@ if [ -z "$odd" ] && [ "$member" -eq "$total" ]; then
   check_topology "${BOOTSTRAP_SETTLE:-20}"
   wait_replica_links
   log "cluster already formed as planned: nothing to do"
+  exit 0
+fi
+
+# Scale-out: every non-empty node belongs to one healthy cluster of exactly those nodes, the rest are empty.
+# Adding nodes moves slots (data), so it is an operator's step: print the exact commands and leave the cluster as it is.
+grown=0 same=1
+for n in $formed; do grown=$((grown + 1)); done
+for k in $formed_known; do [ "$k" = "$grown" ] || same=0; done
+if [ "$grown" -gt 0 ] && [ "$empty" -gt 0 ] && [ $((grown + empty)) -eq "$total" ] && [ "$same" = 1 ]; then
+  seed=${formed# }
+  seed=${seed%% *}
+  have=$(cli "$seed" cluster nodes | awk '$3 ~ /master/ && NF > 8 { c++ } END { print c + 0 }')
+  new_masters=$((masters - have))
+  [ "$new_masters" -ge 0 ] || fail 2 "the cluster has $have masters but $masters are planned: scaling in needs slots moved away by hand first"
+  log "cluster healthy with $grown nodes; $empty planned nodes are new and empty. Nothing was changed."
+  log "to add them (data moves between nodes; run with REDISCLI_AUTH set), in this order:"
+  i=0
+  for n in $empties; do
+    a=$(resolve "$n") || a=$n
+    if [ "$i" -lt "$new_masters" ]; then
+      log "  redis-cli --cluster add-node $a $seed"
+    else
+      log "  redis-cli --cluster add-node $a $seed --cluster-slave"
+    fi
+    i=$((i + 1))
+    [ "$i" -eq "$new_masters" ] && log "  redis-cli --cluster rebalance $seed --cluster-use-empty-masters"
+  done
+  log "then verify: redis-cli --cluster check $seed (see docs/runbooks.md, Scale out)"
   exit 0
 fi
 

@@ -12,6 +12,7 @@ export interface RecordedOptions {
   dependsOn: string[];
   protect?: boolean;
   retainOnDelete?: boolean;
+  deleteBeforeReplace?: boolean;
 }
 
 /**
@@ -55,6 +56,7 @@ export function installMocks(opts: { config: Record<string, string>; secretKeys?
             dependsOn: list.map((r) => (r as any).__name as string),
             protect: args.opts.protect,
             retainOnDelete: args.opts.retainOnDelete,
+          deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
           });
           return undefined;
         });

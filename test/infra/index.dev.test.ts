@@ -31,7 +31,7 @@ test("declares one network, six volumes, six node containers and one bootstrap c
 
 test("network has a fixed subnet and every node a static address, announced to peers", () => {
   const net = byType("docker:index/network:Network")[0];
-  assert.deepEqual(net.inputs.ipamConfigs, [{ subnet: "172.28.0.0/24", gateway: "172.28.0.1" }]);
+  assert.deepEqual(net.inputs.ipamConfigs, [{ subnet: "172.28.0.0/24", gateway: "172.28.0.1", ipRange: "172.28.0.128/25" }]);
   const nodes = byType("docker:index/container:Container").filter((c) => /^redis-cluster-dev-node-\d$/.test(c.name));
   nodes.forEach((c, i) => {
     const ip = `172.28.0.${11 + i}`;
@@ -44,8 +44,9 @@ test("network has a fixed subnet and every node a static address, announced to p
 test("publishes client ports 7001-7006 and bus ports 17001-17006", () => {
   const nodes = byType("docker:index/container:Container").filter((c) => /^redis-cluster-dev-node-\d$/.test(c.name));
   nodes.forEach((c, i) => {
-    const ports = c.inputs.ports.map((p: { internal: number; external: number }) => [p.internal, p.external]);
-    assert.deepEqual(ports, [[6379, 7001 + i], [16379, 17001 + i]]);
+    const ports = c.inputs.ports.map((p: { internal: number; external: number; ip: string }) => [p.internal, p.external, p.ip]);
+    // Loopback only: the cluster bus has no authentication.
+    assert.deepEqual(ports, [[6379, 7001 + i, "127.0.0.1"], [16379, 17001 + i, "127.0.0.1"]]);
   });
 });
 
@@ -82,6 +83,9 @@ test("monitoring: an exporter per node and a Prometheus, started after the boots
   const exporters = containers.filter((c) => /exporter/.test(c.name));
   assert.equal(exporters.length, 6);
   assert.equal(containers.filter((c) => /prometheus/.test(c.name)).length, 1);
+  for (const o of mocks.options.filter((x) => x.type === "docker:index/container:Container")) {
+    assert.equal(o.deleteBeforeReplace, true, `${o.name}: fixed container names need delete-before-replace`);
+  }
   const mon = mocks.options.find((o) => o.type === "redis-cluster:monitoring:DockerMonitoring")!;
   assert.deepEqual(mon.dependsOn, ["redis-cluster-dev-bootstrap"]);
 });

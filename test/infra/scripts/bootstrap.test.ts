@@ -135,6 +135,38 @@ test("with a password: forms, rejects unauthenticated clients, and the password 
   assert.match(wrong.output, /refused authentication/);
 });
 
+test("scale-out: a healthy smaller cluster plus empty planned nodes is left alone, with the exact commands to add them", async () => {
+  // Plan 4 masters x 1 replica (8 nodes), but the running cluster is the earlier 3 x 1 on the first six.
+  const c = await cluster({ masters: 4, bootstrap: false });
+  const six = c.seeds.slice(0, 6);
+  const created = spawnSync("redis-cli", ["--cluster", "create", ...six, "--cluster-replicas", "1", "--cluster-yes"], { env: c.cliEnv(), encoding: "utf8" });
+  assert.equal(created.status, 0, created.stdout + created.stderr);
+  const formed = () => [0, 1, 2, 3, 4, 5].every((i) => info(c, i).cluster_state === "ok" && info(c, i).cluster_known_nodes === "6");
+  for (let t = 0; t < 100 && !formed(); t++) await new Promise((r) => setTimeout(r, 100));
+
+  const r = await c.runBootstrap();
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /cluster healthy with 6 nodes; 2 planned nodes are new and empty\. Nothing was changed\./);
+  assert.equal(info(c, 6).cluster_known_nodes, "1", "new node not added by the script");
+  const commands = r.output.split("\n").map((l) => l.replace(/^.*bootstrap: {3}/, "")).filter((l) => l.startsWith("redis-cli --cluster"));
+  assert.deepEqual(commands.map((l) => l.split(" ").slice(0, 3).join(" ")), [
+    "redis-cli --cluster add-node",
+    "redis-cli --cluster rebalance",
+    "redis-cli --cluster add-node",
+  ]);
+  assert.match(commands[2], /--cluster-slave$/);
+
+  // The printed commands work as printed, and afterwards the bootstrap sees the plan fulfilled.
+  for (const line of commands) {
+    const out = spawnSync("redis-cli", line.split(" ").slice(1), { env: c.cliEnv(), encoding: "utf8", timeout: 120_000 });
+    assert.equal(out.status, 0, `${line}\n${out.stdout}${out.stderr}`);
+    await new Promise((res) => setTimeout(res, 1500)); // let the join gossip before the next step
+  }
+  const after = await c.runBootstrap();
+  assert.equal(after.code, 0, after.output);
+  assert.match(after.output, /already formed as planned/);
+});
+
 test("rejects bad input before touching any node", async () => {
   const c = await cluster({ bootstrap: false });
   const r = await c.runBootstrap({ REDIS_MASTERS: "4" });
