@@ -27,6 +27,8 @@ export const POD_PATHS = {
 } as const;
 
 const PASSWORD_KEY = "password";
+/** pulumi-kubernetes: a Job that failed (not ready) is replaced on the next update instead of failing it again. */
+export const REPLACE_UNREADY = "pulumi.com/replaceUnready";
 const BUS_PORT = REDIS_PORT + BUS_PORT_OFFSET;
 
 /** Timings derived from the node timeout; exported for the tests. */
@@ -42,7 +44,11 @@ export function podTimings(spec: ClusterSpec) {
   };
 }
 
-/** Kubernetes recommended labels. The selector subset never includes the version (selectors are immutable). */
+/**
+ * Kubernetes recommended labels. `common`/`of` carry app.kubernetes.io/version (the image tag): only on objects whose
+ * label changes are plain updates. `stable`/`stableOf` and `selector` never include the version: selectors are
+ * immutable, and any change of the StatefulSet's volumeClaimTemplates (their labels included) replaces it.
+ */
 export function kubernetesLabels(spec: ClusterSpec) {
   const tag = spec.redisImage.includes(":") ? spec.redisImage.slice(spec.redisImage.lastIndexOf(":") + 1) : "latest";
   const version = tag.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "").slice(0, 63) || "unknown";
@@ -53,13 +59,15 @@ export function kubernetesLabels(spec: ClusterSpec) {
     "app.kubernetes.io/managed-by": "pulumi",
     "app.kubernetes.io/version": version,
   };
+  const { "app.kubernetes.io/version": _version, ...stable } = common;
   const of = (component: string) => ({ ...common, "app.kubernetes.io/component": component });
+  const stableOf = (component: string) => ({ ...stable, "app.kubernetes.io/component": component });
   const selector = {
     "app.kubernetes.io/name": "redis-cluster",
     "app.kubernetes.io/instance": spec.name,
     "app.kubernetes.io/component": "node",
   };
-  return { common, of, selector };
+  return { common, of, stable, stableOf, selector };
 }
 
 /**
@@ -73,8 +81,9 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
   declare readonly headlessServiceName: pulumi.Output<string>;
   /** ClusterIP Service over ready pods: a seed address for cluster clients. */
   declare readonly clientServiceName: pulumi.Output<string>;
+  /** Generated name of the pods' ConfigMap (changes with its content). */
   declare readonly configMapName: pulumi.Output<string>;
-  /** Name of the Secret holding the password (key `password`); the value is not an output here. */
+  /** Generated name of the Secret holding the password (key `password`; changes with the password). Reference it by this name. */
   declare readonly secretName: pulumi.Output<string>;
   declare readonly bootstrapJobName: pulumi.Output<string>;
   /** "host:port" of every pod by its stable DNS name. */
@@ -96,8 +105,6 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const timings = podTimings(spec);
     const protect = k.protect;
     const nodeCount = plan.nodes.length;
-    const configMapName = `${spec.name}-config`;
-    const secretName = `${spec.name}-auth`;
     const serviceAccountName = spec.name;
 
     // First: refuses a scale-down during preview, before any object below changes.
@@ -129,14 +136,22 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const namespace: pulumi.Output<string> = ns ? ns.metadata.name : pulumi.output(k.namespace);
     const meta = (objName: string, component: string) => ({ name: objName, namespace, labels: labels.of(component) });
 
-    // Password: Secret only. It reaches containers as a mounted file (redis, bootstrap) or secretKeyRef env (exporter).
+    // Auto-named objects (Pulumi appends a random suffix): a data change replaces them create-before-delete, and the
+    // new name changes every pod template that references it.
+    const autoMeta = (component: string) => ({ namespace, labels: labels.of(component) });
+
+    // Password: Secret only. It reaches containers as a mounted file (redis, bootstrap) or secretKeyRef env (exporter,
+    // smoke Job). A new password is a new Secret (Secret data changes are replacements): the StatefulSet then rolls its
+    // pods one at a time, each pod keeps the old Secret mounted until it is replaced, and Pulumi deletes the old Secret
+    // after the roll. Neither is protected: both can be recreated from the stack config or the RandomPassword state.
+    // Rotating safely needs a step on the live nodes first (docs/runbooks.md, "Rotate the password").
     const password: pulumi.Output<string> = args.password
       ? pulumi.secret(args.password)
-      : new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this, protect }).result;
+      : new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this }).result;
     const secret = new k8s.core.v1.Secret(
       `${name}-auth`,
-      { metadata: meta(secretName, "auth"), type: "Opaque", stringData: { [PASSWORD_KEY]: password } },
-      { parent: this, protect },
+      { metadata: autoMeta("auth"), type: "Opaque", stringData: { [PASSWORD_KEY]: password } },
+      { parent: this },
     );
 
     const serviceAccount = new k8s.core.v1.ServiceAccount(
@@ -146,18 +161,23 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const configData: Record<string, string> = {
+    // The pods' files. Auto-named: a change is a new ConfigMap next to the old one (never a delete-then-create window
+    // in which a restarting pod cannot mount it), and its new name rolls the pods (one at a time, readiness-gated).
+    const podFiles: Record<string, string> = {
       "redis.conf": plan.redisConf,
       "entrypoint.sh": plan.entrypointScript,
-      "bootstrap.sh": plan.bootstrapScript,
       "refresh-peers.sh": readKubernetesScript("refreshPeers"),
       "prestop.sh": readKubernetesScript("prestop"),
       "probe.sh": readKubernetesScript("probe"),
     };
-    const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(configMapName, "config"), data: configData }, { parent: this });
-    // The pods read these files at start only: a changed checksum rolls them (one at a time, readiness-gated).
-    // bootstrap.sh runs in the Job only, so it does not count.
-    const { "bootstrap.sh": _bootstrapOnly, ...podFiles } = configData;
+    const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: autoMeta("config"), data: podFiles }, { parent: this });
+    // bootstrap.sh runs in the Job only: its own ConfigMap, so a change re-runs the Job without restarting any pod.
+    const bootstrapConfigMap = new k8s.core.v1.ConfigMap(
+      `${name}-bootstrap`,
+      { metadata: autoMeta("bootstrap"), data: { "bootstrap.sh": plan.bootstrapScript } },
+      { parent: this },
+    );
+    // Also in the pod template, so the cause of a roll is visible on the pods.
     const configChecksum = createHash("sha256").update(JSON.stringify(podFiles)).digest("hex");
 
     const headless = new k8s.core.v1.Service(
@@ -208,11 +228,18 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     };
-    const sharedVolumes = [
-      { name: "config", configMap: { name: configMap.metadata.name, defaultMode: 0o444 } },
-      { name: "secret", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [{ key: PASSWORD_KEY, path: "password" }] } },
-      // The only writable paths besides /data: the runtime redis.conf and temp files.
-      { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+    const secretVolume = { name: "secret", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [{ key: PASSWORD_KEY, path: "password" }] } };
+    // The only writable paths besides /data: the runtime redis.conf and temp files.
+    const tmpVolume = { name: "tmp", emptyDir: { sizeLimit: "64Mi" } };
+    const podVolumes = [{ name: "config", configMap: { name: configMap.metadata.name, defaultMode: 0o444 } }, secretVolume, tmpVolume];
+    // The Job sees the pods' files and bootstrap.sh in the same directory.
+    const jobVolumes = [
+      {
+        name: "config",
+        projected: { defaultMode: 0o444, sources: [{ configMap: { name: configMap.metadata.name } }, { configMap: { name: bootstrapConfigMap.metadata.name } }] },
+      },
+      secretVolume,
+      tmpVolume,
     ];
     const sharedMounts = [
       { name: "config", mountPath: POD_PATHS.dir, readOnly: true },
@@ -266,7 +293,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       containers.push(
         exporterSidecar({
           image: spec.monitoring.exporterImage,
-          passwordSecretName: secretName,
+          passwordSecretName: secret.metadata.name,
           passwordSecretKey: PASSWORD_KEY,
           redisPort: REDIS_PORT,
           metricsPort: METRICS_PORT,
@@ -311,12 +338,13 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
                 { maxSkew: 1, topologyKey: k.spreadTopologyKey, whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels.selector } },
               ],
               containers,
-              volumes: sharedVolumes,
+              volumes: podVolumes,
             },
           },
+          // No version label here: any change of volumeClaimTemplates replaces the (protected) StatefulSet.
           volumeClaimTemplates: [
             {
-              metadata: { name: "data", labels: labels.of("node") },
+              metadata: { name: "data", labels: labels.stableOf("node") },
               spec: {
                 accessModes: ["ReadWriteOnce"],
                 ...(k.storageClass ? { storageClassName: k.storageClass } : {}),
@@ -326,7 +354,14 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
           ],
         },
       },
-      { parent: this, protect, dependsOn: [guard, headless, configMap, secret] },
+      {
+        parent: this,
+        protect,
+        dependsOn: [guard, headless, configMap, secret],
+        // Kubernetes cannot change the claim templates of a StatefulSet; Pulumi would replace it (refused while
+        // protected; otherwise every pod at once). Volumes are grown per PVC by hand (docs/runbooks.md).
+        ignoreChanges: ["spec.volumeClaimTemplates"],
+      },
     );
 
     new k8s.policy.v1.PodDisruptionBudget(
@@ -362,12 +397,13 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     );
 
     // The same bootstrap.sh as Docker: forms the cluster once, verifies it on every later run, refuses foreign state.
-    // Pulumi awaits the Job's completion; a retry covers a check that ran before gossip settled.
+    // Pulumi awaits the Job's completion; a retry covers a check that ran before gossip settled. A failed Job is
+    // replaced (and so re-run) on the next update instead of blocking it (replaceUnready).
     const bootstrapTimeout = Number(plan.bootstrapEnv.BOOTSTRAP_TIMEOUT);
     const job = new k8s.batch.v1.Job(
       `${name}-bootstrap`,
       {
-        metadata: { namespace, labels: labels.of("bootstrap") },
+        metadata: { namespace, labels: labels.of("bootstrap"), annotations: { [REPLACE_UNREADY]: "true" } },
         spec: {
           backoffLimit: 3,
           activeDeadlineSeconds: 4 * bootstrapTimeout,
@@ -394,7 +430,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
                   securityContext: containerSecurityContext,
                 },
               ],
-              volumes: sharedVolumes,
+              volumes: jobVolumes,
             },
           },
         },
@@ -413,6 +449,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
           replicasPerMaster: spec.replicasPerMaster,
           metricsPort: METRICS_PORT,
           prometheusOperator: k.prometheusOperator,
+          prometheusSelectorLabels: k.prometheusSelectorLabels,
+          dashboardNamespace: k.dashboardNamespace ?? namespace,
           names: {
             metricsService: `${spec.name}-metrics`,
             serviceMonitor: spec.name,

@@ -11,8 +11,8 @@ const EXPORTER_UID = 59000;
 
 export interface ExporterSidecarOptions {
   image: string;
-  /** Secret holding the Redis password; omitted = no auth. */
-  passwordSecretName?: string;
+  /** Secret holding the Redis password (pass the Secret's generated name: a new Secret then rolls the pods); omitted = no auth. */
+  passwordSecretName?: pulumi.Input<string>;
   /** Key inside that Secret. Default "password". */
   passwordSecretKey?: string;
   /** Redis port inside the pod (the exporter talks to 127.0.0.1). */
@@ -26,7 +26,8 @@ export interface ExporterSidecarOptions {
  * a Secret through the environment (never argv, never a ConfigMap), hardened like the Redis container.
  */
 export function exporterSidecar(opts: ExporterSidecarOptions): k8s.types.input.core.v1.Container & Record<string, unknown> {
-  const env: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] = [
+  // The exporter reads REDIS_PASSWORD at start only: it follows a new password when its pod is replaced.
+  const env: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: pulumi.Input<string>; key: string } } }[] = [
     { name: "REDIS_ADDR", value: `redis://127.0.0.1:${opts.redisPort}` },
     { name: "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value: `:${opts.metricsPort}` },
   ];
@@ -68,14 +69,17 @@ export interface KubernetesMonitoringArgs {
   metricsPort?: number;
   /** false when the cluster has no prometheus-operator CRDs: no ServiceMonitor, no PrometheusRule. Default true. */
   prometheusOperator?: boolean;
-  /** Labels the Prometheus' serviceMonitorSelector/ruleSelector match (e.g. { release: "kube-prometheus-stack" }). */
+  /**
+   * Labels the Prometheus' serviceMonitorSelector/ruleSelector match (kube-prometheus-stack selects `release: <release>`
+   * by default); put on the ServiceMonitor and PrometheusRule. Stack config: kubernetes.prometheusSelectorLabels.
+   */
   prometheusSelectorLabels?: Record<string, string>;
   /** Scrape interval for the ServiceMonitor. Default "30s". */
   scrapeInterval?: string;
   /** `job` label the scraped series get and the rules filter on. Default "redis". */
   job?: string;
   runbookBaseUrl?: string;
-  /** Namespace for the Grafana dashboard ConfigMap (where the dashboard sidecar looks). Default: `namespace`. */
+  /** Namespace for the Grafana dashboard ConfigMap (where the dashboard sidecar looks). Default: `namespace`. Stack config: kubernetes.dashboardNamespace. */
   dashboardNamespace?: pulumi.Input<string>;
   /** Kubernetes object names; defaults derive from the component name. */
   names?: { metricsService?: string; serviceMonitor?: string; prometheusRule?: string; dashboard?: string };

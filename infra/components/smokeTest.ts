@@ -11,6 +11,8 @@ export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
 const PROJECT_ROOT = resolve(__dirname, "../..");
 const BUNDLE_FILE = "smoke.js";
 const BUNDLE_DIR = "/opt/smoke";
+/** pulumi-kubernetes: a Job that is not ready (failed) is replaced on the next update instead of blocking it. */
+const REPLACE_UNREADY = "pulumi.com/replaceUnready";
 
 export interface SmokeSettings {
   /** false: the component declares nothing. */
@@ -27,7 +29,7 @@ export interface SmokeSettings {
 
 export interface SmokeTestKubernetesArgs {
   namespace: pulumi.Input<string>;
-  /** Secret holding the Redis password, and its key. */
+  /** Secret holding the Redis password (the cluster component's `secretName` output: generated, changes with the password), and its key. */
   secretName: pulumi.Input<string>;
   secretKey: string;
   /** Labels of the Job and its pod (include the client label the NetworkPolicy admits, e.g. redis-cluster-client=true). */
@@ -44,13 +46,15 @@ export interface SmokeTestArgs {
   nodeTimeoutMs: number;
   /** Redis password (secret). Docker: reaches the CLI through the command's environment. Kubernetes: read from the Secret. */
   password?: pulumi.Input<string>;
+  /** Redis image of the cluster (spec.redisImage): an image change re-runs the smoke test. Optional for older callers. */
+  redisImage?: string;
   /** The bootstrap step (and anything else) the smoke test must wait for. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
   kubernetes?: SmokeTestKubernetesArgs;
 }
 
 /** Changes whenever the cluster definition or the smoke settings change: the smoke test then runs again. */
-export function definitionHash(args: Pick<SmokeTestArgs, "plan" | "settings" | "nodeTimeoutMs" | "platform">): string {
+export function definitionHash(args: Pick<SmokeTestArgs, "plan" | "settings" | "nodeTimeoutMs" | "platform" | "redisImage">): string {
   const { plan } = args;
   const def = {
     platform: args.platform,
@@ -61,6 +65,8 @@ export function definitionHash(args: Pick<SmokeTestArgs, "plan" | "settings" | "
     natMap: plan.natMap,
     nodeTimeoutMs: args.nodeTimeoutMs,
     settings: args.settings,
+    // Absent: left out of the JSON, so the hash stays what it was for callers that do not pass it.
+    redisImage: args.redisImage,
   };
   return createHash("sha256").update(JSON.stringify(def)).digest("hex");
 }
@@ -163,7 +169,12 @@ export class SmokeTest extends pulumi.ComponentResource {
     const job = new k8s.batch.v1.Job(
       `${name}-job`,
       {
-        metadata: { namespace: k.namespace, labels: k.labels, annotations: { "redis-cluster/definition-sha256": hash } },
+        metadata: {
+          namespace: k.namespace,
+          labels: k.labels,
+          // A failed smoke Job is replaced (re-run) by the next update instead of blocking it.
+          annotations: { "redis-cluster/definition-sha256": hash, [REPLACE_UNREADY]: "true" },
+        },
         spec: {
           // One attempt: a failed smoke test must fail the deployment, not be retried into a pass.
           backoffLimit: 0,

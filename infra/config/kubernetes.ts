@@ -4,15 +4,16 @@ import { z } from "zod";
 const memoryQuantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/, "must be a Kubernetes memory quantity like 512Mi or 2Gi");
 const cpuQuantity = z.string().regex(/^(\d+m|\d+(\.\d+)?)$/, "must be a Kubernetes CPU quantity like 250m or 1");
 const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "must be a Kubernetes label key");
+const labelValue = z.string().regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, "must be a Kubernetes label value (up to 63 of A-Z a-z 0-9 - _ .)");
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')");
 
 export const kubernetesSchema = z
   .object({
     namespace: dnsLabel.default("redis").describe("Namespace the cluster lives in"),
     createNamespace: z.boolean().default(true).describe("Create the namespace (false: it must exist)"),
-    storageClass: z.string().min(1).optional().describe("StorageClass of the data volumes (default: the cluster's default class)"),
+    storageClass: z.string().min(1).optional().describe("StorageClass of the data volumes (default: the cluster's default class); fixed when the StatefulSet is created"),
     storageSize: z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$/, "must be a Kubernetes quantity like 10Gi").default("10Gi")
-      .describe("Size of each node's data volume"),
+      .describe("Size of each node's data volume when the StatefulSet is created; later changes are ignored (grow the PVCs by hand: docs/runbooks.md)"),
     resources: z
       .object({
         requests: z.object({ cpu: cpuQuantity.default("250m"), memory: memoryQuantity.default("1Gi") }).strict().default({ cpu: "250m", memory: "1Gi" }),
@@ -29,6 +30,10 @@ export const kubernetesSchema = z
     clientLabel: labelKey.default("redis-cluster-client").describe("Pods in the namespace with label <clientLabel>=true may reach port 6379"),
     monitoringNamespace: dnsLabel.default("monitoring").describe("Namespace allowed to scrape the metrics port"),
     prometheusOperator: z.boolean().default(true).describe("Create PrometheusRule/ServiceMonitor (needs the prometheus-operator CRDs)"),
+    prometheusSelectorLabels: z.record(labelKey, labelValue).default({})
+      .describe("Labels put on the ServiceMonitor and PrometheusRule so the Prometheus selects them (kube-prometheus-stack: {\"release\": \"<helm release>\"})"),
+    dashboardNamespace: dnsLabel.optional()
+      .describe("Namespace of the Grafana dashboard ConfigMap (where the Grafana dashboard sidecar looks; default: `namespace`)"),
     protect: z.boolean().default(true).describe("Protect stateful resources from deletion"),
     allowScaleDown: z.boolean().default(false)
       .describe("Allow fewer masters/replicas than deployed; only after moving slots off the removed pods by hand (docs/runbooks.md)"),

@@ -16,6 +16,8 @@
 #      REDIS_PEER_RESOLVE_TIMEOUT   seconds to wait for every peer name to resolve       [30]
 # Sourced by entrypoint.sh (or run with sh). It never fails the start: on any problem it logs and leaves
 # nodes.conf as it was (written atomically, so never half-rewritten).
+# `set -e` does not apply inside `( ... ) || ...` (POSIX: the subshell runs in an `||` context), so every step
+# whose failure matters ends in `|| exit 1` explicitly.
 
 (
   set -eu
@@ -38,17 +40,18 @@
     fi
   }
 
-  rp_tmp=$(mktemp "$rp_dir/.refresh-peers.XXXXXX")
-  trap 'rm -f "$rp_tmp" "$rp_tmp.map" "$rp_tmp.todo"' EXIT
+  rp_tmp=$(mktemp "$rp_dir/.refresh-peers.XXXXXX") || exit 1
+  [ -n "$rp_tmp" ] && [ -f "$rp_tmp" ] || { rp_log "mktemp gave no file"; exit 1; }
+  trap 'rm -f "$rp_tmp" "$rp_tmp.map" "$rp_tmp.todo" "$rp_tmp.todo2"' EXIT
   # "id hostname self" for every node line; hostname "-" when the node never announced one.
   awk '$1 != "vars" && NF >= 8 {
          n = split($2, a, ","); h = (n >= 2 && a[2] != "" && a[2] !~ /=/) ? a[2] : "-"
          print $1, h, ($3 ~ /myself/ ? 1 : 0)
-       }' "$rp_conf" > "$rp_tmp.todo"
+       }' "$rp_conf" > "$rp_tmp.todo" || exit 1
 
-  : > "$rp_tmp.map"
+  : > "$rp_tmp.map" || exit 1
   if [ -n "${REDIS_ANNOUNCE_IP:-}" ]; then
-    awk -v ip="$REDIS_ANNOUNCE_IP" '$3 == 1 { print $1, ip }' "$rp_tmp.todo" >> "$rp_tmp.map"
+    awk -v ip="$REDIS_ANNOUNCE_IP" '$3 == 1 { print $1, ip }' "$rp_tmp.todo" >> "$rp_tmp.map" || exit 1
   fi
   # Resolve peers; retry the missing ones until all resolve or the wait is over (pods of a full restart
   # get their IPs, and thus their DNS records, at slightly different times).
@@ -64,12 +67,12 @@
       grep -q "^$rp_id " "$rp_tmp.map" && continue
       rp_ip=$(rp_resolve "$rp_host")
       if [ -n "$rp_ip" ]; then
-        printf '%s %s\n' "$rp_id" "$rp_ip" >> "$rp_tmp.map"
+        printf '%s %s\n' "$rp_id" "$rp_ip" >> "$rp_tmp.map" || exit 1
       else
         rp_missing="$rp_missing $rp_host"
       fi
     done < "$rp_tmp.todo"
-    awk '$2 == "-" { next } { print }' "$rp_tmp.todo" > "$rp_tmp.todo2" && mv "$rp_tmp.todo2" "$rp_tmp.todo"
+    { awk '$2 == "-" { next } { print }' "$rp_tmp.todo" > "$rp_tmp.todo2" && mv "$rp_tmp.todo2" "$rp_tmp.todo"; } || exit 1
     [ -n "$rp_missing" ] || break
     if [ "$(date +%s)" -ge "$rp_deadline" ]; then
       rp_log "not resolvable (yet):$rp_missing — keeping their old addresses; gossip updates them once they start"
@@ -91,13 +94,22 @@
       $2 = ip[$1] ":" port bus rest
     }
     { print }
-    END { printf "%d address(es) changed\n", changed + 0 > "/dev/stderr" }' "$rp_conf" > "$rp_tmp" 2> "$rp_tmp.todo"
-  sed 's/^/refresh-peers: /' "$rp_tmp.todo" >&2
+    END { printf "%d address(es) changed\n", changed + 0 > "/dev/stderr" }' "$rp_conf" > "$rp_tmp" 2> "$rp_tmp.todo" || {
+    sed 's/^/refresh-peers: /' "$rp_tmp.todo" >&2
+    rp_log "rewrite failed: leaving $rp_conf unchanged"
+    exit 1
+  }
+  sed 's/^/refresh-peers: /' "$rp_tmp.todo" >&2 || true
   # Same number of lines or nothing: never replace nodes.conf with a truncated file.
-  if [ "$(wc -l < "$rp_tmp")" -ne "$(wc -l < "$rp_conf")" ]; then
-    rp_log "rewrite produced a different line count: leaving $rp_conf unchanged"
+  rp_new=$(wc -l < "$rp_tmp") || exit 1
+  rp_old=$(wc -l < "$rp_conf") || exit 1
+  for rp_n in "$rp_new" "$rp_old"; do
+    case $rp_n in '' | *[!0-9\ ]*) rp_log "cannot count lines ('$rp_n'): leaving $rp_conf unchanged"; exit 1 ;; esac
+  done
+  if [ "$rp_new" -ne "$rp_old" ] || [ "$rp_new" -eq 0 ]; then
+    rp_log "rewrite produced $rp_new lines for $rp_old: leaving $rp_conf unchanged"
     exit 1
   fi
   chmod 600 "$rp_tmp" 2>/dev/null || true
-  mv "$rp_tmp" "$rp_conf"
+  mv "$rp_tmp" "$rp_conf" || exit 1
 ) || printf 'refresh-peers: failed (exit %s); starting with nodes.conf as it was\n' "$?" >&2

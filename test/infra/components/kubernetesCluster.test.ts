@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, valueOf, isSecretInput, plainStrings, type RecordedResource } from "../../helpers/pulumiMocks";
 import { engineConfig, rawProjectConfig } from "../../helpers/stackConfig";
@@ -28,6 +29,28 @@ import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitorin
 const PASSWORD = "prodPassword-0123456789abcdef";
 const GENERATED = "generatedPassword0123456789abcdef"; // what the mock RandomPassword returns
 const mocks = installMocks({ config: engineConfig("prod"), stack: "prod" });
+// The same mocks, plus Pulumi's auto-naming: a Kubernetes object without metadata.name gets "<pulumi name>-<suffix>".
+// The suffix derives from the inputs here, so a changed ConfigMap/Secret gets a new name, as its replacement would.
+pulumi.runtime.setMocks(
+  {
+    newResource(args) {
+      mocks.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state: Record<string, any> = { ...args.inputs };
+      if (args.type === "random:index/randomPassword:RandomPassword") state.result = "generatedPassword0123456789abcdef";
+      if (args.type.startsWith("kubernetes:") && args.inputs.metadata && !args.inputs.metadata.name) {
+        const suffix = createHash("sha256").update(JSON.stringify(args.inputs)).digest("hex").slice(0, 8);
+        state.metadata = { ...args.inputs.metadata, name: `${args.name}-${suffix}` };
+      }
+      return { id: `${args.name}-id`, state };
+    },
+    call(args) {
+      return args.inputs;
+    },
+  },
+  "redis-cluster",
+  "prod",
+  false,
+);
 
 const MODELS: Record<string, new (o: any) => { validate(): void }> = {
   "kubernetes:core/v1:Namespace": Namespace,
@@ -54,10 +77,10 @@ interface Built {
   options: typeof mocks.options;
   component: import("../../../infra/components/kubernetesCluster").RedisKubernetesCluster;
   spec: ClusterSpec;
-  parents: { type: string; name: string; parent?: string }[];
+  parents: { type: string; name: string; parent?: string; ignoreChanges?: string[] }[];
 }
 
-async function build(name: string, spec: ClusterSpec, password?: string): Promise<Built> {
+async function build(name: string, spec: ClusterSpec, password?: string, plan = planCluster(spec)): Promise<Built> {
   const { RedisKubernetesCluster } = await import("../../../infra/components/kubernetesCluster");
   const before = mocks.resources.length;
   const optsBefore = mocks.options.length;
@@ -65,14 +88,15 @@ async function build(name: string, spec: ClusterSpec, password?: string): Promis
   const component = await mocks.run(async () => {
     // Records each resource's parent (the mock monitor does not see options).
     pulumi.runtime.registerStackTransformation((a) => {
-      parents.push({ type: a.type, name: a.name, parent: (a.opts.parent as any)?.__name });
+      parents.push({ type: a.type, name: a.name, parent: (a.opts.parent as any)?.__name, ignoreChanges: a.opts.ignoreChanges });
       return undefined;
     });
-    return new RedisKubernetesCluster(name, { spec, plan: planCluster(spec), password });
+    return new RedisKubernetesCluster(name, { spec, plan, password });
   });
   await valueOf(component.urn as never);
   await valueOf(component.bootstrapJobName as never);
   await valueOf(component.clientEndpoint as never);
+  await valueOf(component.secretName as never);
   for (let i = 0, n = -1; i < 100 && n !== mocks.resources.length; i++) {
     n = mocks.resources.length;
     await new Promise((r) => setTimeout(r, 20));
@@ -119,7 +143,7 @@ test("the prod graph: every object, once, parented to the component", async () =
   assert.equal(count("kubernetes:core/v1:Namespace"), 1);
   assert.equal(count("kubernetes:core/v1:Secret"), 1);
   assert.equal(count("kubernetes:core/v1:ServiceAccount"), 1);
-  assert.equal(count("kubernetes:core/v1:ConfigMap"), 2, "config + dashboard");
+  assert.equal(count("kubernetes:core/v1:ConfigMap"), 3, "pod files + bootstrap.sh + dashboard");
   assert.equal(count("kubernetes:core/v1:Service"), 3, "headless, client, metrics");
   assert.equal(count("kubernetes:apps/v1:StatefulSet"), 1);
   assert.equal(count("kubernetes:batch/v1:Job"), 1);
@@ -337,7 +361,7 @@ test("monitoring: exporter sidecar in the pod, KubernetesMonitoring selects the 
   const exporter = pod.containers.find((c: any) => c.name === "redis-exporter");
   assert.ok(exporter, "sidecar present");
   assert.equal(exporter.image, b.spec.monitoring.exporterImage);
-  assert.deepEqual(env(exporter, "REDIS_PASSWORD").valueFrom, { secretKeyRef: { name: "redis-cluster-prod-auth", key: "password" } });
+  assert.deepEqual(env(exporter, "REDIS_PASSWORD").valueFrom, { secretKeyRef: { name: await valueOf(b.component.secretName), key: "password" } });
   const metrics = of(b, "kubernetes:core/v1:Service").map(objectOf).find((s) => s.metadata.name === "redis-cluster-prod-metrics");
   assert.deepEqual(metrics.spec.selector, one(b, "kubernetes:apps/v1:StatefulSet").spec.selector.matchLabels);
 
@@ -348,12 +372,14 @@ test("monitoring: exporter sidecar in the pod, KubernetesMonitoring selects the 
   assert.equal(one(off, "kubernetes:networking.k8s.io/v1:NetworkPolicy").spec.ingress.length, 2);
 });
 
-test("prod safety: namespace, Secret and StatefulSet protected (kubernetes.protect); off when protect is false", async () => {
+test("prod safety: namespace and StatefulSet protected (kubernetes.protect); Secret and password replaceable; off when protect is false", async () => {
   const b = await prod();
   const protectedTypes = (x: Built) => x.options.filter((o) => o.protect).map((o) => o.type).sort();
-  assert.deepEqual(protectedTypes(b), ["kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret"]);
+  assert.deepEqual(protectedTypes(b), ["kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Namespace"]);
+  // A password change replaces the Secret, and configuring a password deletes the RandomPassword: neither may be protected.
   const gen = await build("gen", prodSpec());
-  assert.ok(protectedTypes(gen).includes("random:index/randomPassword:RandomPassword"), "a generated password is never regenerated by accident");
+  assert.deepEqual(protectedTypes(gen), ["kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Namespace"]);
+  assert.equal(of(gen, "random:index/randomPassword:RandomPassword").length, 1);
   const unprotected = await build("unprot", prodSpec((r) => (r["kubernetes"].protect = false)), PASSWORD);
   assert.deepEqual(protectedTypes(unprotected), []);
   const stsOpts = b.options.find((o) => o.type === "kubernetes:apps/v1:StatefulSet");
@@ -432,4 +458,95 @@ test("a docker spec is refused", async () => {
   const { RedisKubernetesCluster } = await import("../../../infra/components/kubernetesCluster");
   const dev = validateConfig(rawProjectConfig("dev"));
   assert.throws(() => new RedisKubernetesCluster("wrong", { spec: dev, plan: planCluster(dev) }), /expected kubernetes/);
+});
+
+test("an image bump is a plain update: identical volumeClaimTemplates (no version label), claim templates ignored in diffs", async () => {
+  const b = await prod();
+  const bumped = await build("bump", prodSpec((r) => (r["redisImage"] = "redis:7.4.1")), PASSWORD);
+  const sts = one(b, "kubernetes:apps/v1:StatefulSet");
+  const sts2 = one(bumped, "kubernetes:apps/v1:StatefulSet");
+  assert.equal(sts2.spec.template.spec.containers[0].image, "redis:7.4.1");
+  assert.equal(sts2.spec.template.metadata.labels["app.kubernetes.io/version"], "7.4.1", "pods still carry the version");
+  assert.deepEqual(sts2.spec.volumeClaimTemplates, sts.spec.volumeClaimTemplates);
+  assert.deepEqual(sts2.spec.selector, sts.spec.selector);
+  const vctLabels = sts.spec.volumeClaimTemplates[0].metadata.labels;
+  assert.equal(vctLabels["app.kubernetes.io/version"], undefined);
+  assert.equal(vctLabels["app.kubernetes.io/component"], "node");
+  // Kubernetes cannot update claim templates and Pulumi would replace the protected StatefulSet: changes are ignored.
+  const stsOpts = b.parents.find((p) => p.type === "kubernetes:apps/v1:StatefulSet");
+  assert.deepEqual(stsOpts?.ignoreChanges, ["spec.volumeClaimTemplates"]);
+});
+
+test("Secret and ConfigMap are auto-named and referenced by name: a new password or new pod files roll the pods", async () => {
+  const b = await prod();
+  const podRefs = (x: Built) => {
+    const sts = one(x, "kubernetes:apps/v1:StatefulSet");
+    const vols = sts.spec.template.spec.volumes;
+    const exporter = sts.spec.template.spec.containers.find((c: any) => c.name === "redis-exporter");
+    return {
+      secret: vols.find((v: any) => v.name === "secret").secret.secretName,
+      config: vols.find((v: any) => v.name === "config").configMap.name,
+      exporterSecret: env(exporter, "REDIS_PASSWORD").valueFrom.secretKeyRef.name,
+      template: JSON.stringify(sts.spec.template),
+    };
+  };
+  const jobRefs = (x: Built) => {
+    const vols = one(x, "kubernetes:batch/v1:Job").spec.template.spec.volumes;
+    return { secret: vols.find((v: any) => v.name === "secret").secret.secretName, config: vols.find((v: any) => v.name === "config").projected.sources.map((s: any) => s.configMap.name) };
+  };
+  // No fixed names: Pulumi generates them (a replacement is create-before-delete under a new name).
+  assert.equal(one(b, "kubernetes:core/v1:Secret").metadata.name, undefined);
+  for (const cm of of(b, "kubernetes:core/v1:ConfigMap").map(objectOf).filter((c) => !c.data["redis-cluster.json"])) assert.equal(cm.metadata.name, undefined);
+  const secretName = await valueOf(b.component.secretName);
+  const configMapName = await valueOf(b.component.configMapName);
+  assert.match(secretName, /^prod-auth-[0-9a-f]{8}$/);
+  assert.deepEqual([podRefs(b).secret, podRefs(b).exporterSecret, jobRefs(b).secret], [secretName, secretName, secretName]);
+  assert.equal(podRefs(b).config, configMapName);
+  assert.equal(jobRefs(b).config[0], configMapName, "the Job sees the pods' files and bootstrap.sh");
+  // The pods' ConfigMap holds no bootstrap.sh; the Job's second source does.
+  const cms = of(b, "kubernetes:core/v1:ConfigMap").map(objectOf);
+  assert.ok(!cms.find((c) => c.data["redis.conf"]).data["bootstrap.sh"]);
+  assert.deepEqual(Object.keys(cms.find((c) => c.data["bootstrap.sh"]).data), ["bootstrap.sh"]);
+
+  // Same password, same config: same names (nothing rolls). Another password: a new Secret name in every pod template.
+  const same = await build("prod", prodSpec(), PASSWORD);
+  assert.deepEqual(podRefs(same), podRefs(b));
+  const rotated = await build("prod", prodSpec(), "rotatedPassword-0123456789abcdef");
+  assert.notEqual(podRefs(rotated).secret, podRefs(b).secret);
+  assert.equal(podRefs(rotated).exporterSecret, podRefs(rotated).secret);
+  assert.equal(jobRefs(rotated).secret, podRefs(rotated).secret);
+  assert.equal(await valueOf(rotated.component.secretName), podRefs(rotated).secret, "the smoke Job gets the new name via secretName");
+  assert.equal(podRefs(rotated).config, podRefs(b).config);
+  // Other pod files: a new ConfigMap name in the pod template.
+  const retimed = await build("prod", prodSpec((r) => (r["nodeTimeoutMs"] = 6000)), PASSWORD);
+  assert.notEqual(podRefs(retimed).config, podRefs(b).config);
+  // Only bootstrap.sh changed: the Job changes (re-runs), the pods do not restart.
+  const plan = planCluster(prodSpec());
+  const rebooted = await build("prod", prodSpec(), PASSWORD, { ...plan, bootstrapScript: `${plan.bootstrapScript}\n# changed\n` });
+  assert.equal(podRefs(rebooted).template, podRefs(b).template);
+  assert.notDeepEqual(jobRefs(rebooted).config, jobRefs(b).config);
+});
+
+test("a failed bootstrap Job does not block later updates: replaceUnready", async () => {
+  const b = await prod();
+  const job = one(b, "kubernetes:batch/v1:Job");
+  assert.equal(job.metadata.annotations["pulumi.com/replaceUnready"], "true");
+  assert.equal(job.metadata.name, undefined, "auto-named: a replacement is created next to the old Job");
+});
+
+test("monitoring config: prometheusSelectorLabels on ServiceMonitor and PrometheusRule; dashboardNamespace (default: the namespace)", async () => {
+  const b = await prod();
+  const dashboard = (x: Built) => of(x, "kubernetes:core/v1:ConfigMap").map(objectOf).find((c) => c.data["redis-cluster.json"]);
+  assert.equal(dashboard(b).metadata.namespace, "redis");
+  const sel = { release: "kube-prometheus-stack" };
+  const spec = prodSpec((r) => Object.assign(r["kubernetes"], { prometheusSelectorLabels: sel, dashboardNamespace: "grafana" }));
+  assert.deepEqual(spec.kubernetes.prometheusSelectorLabels, sel);
+  const x = await build("sel", spec, PASSWORD);
+  for (const t of ["kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "kubernetes:monitoring.coreos.com/v1:PrometheusRule"]) {
+    assert.equal(one(x, t).metadata.labels.release, "kube-prometheus-stack", t);
+  }
+  assert.equal(dashboard(x).metadata.namespace, "grafana");
+  assert.equal(prodSpec().kubernetes.dashboardNamespace, undefined);
+  assert.deepEqual(prodSpec().kubernetes.prometheusSelectorLabels, {});
+  assert.throws(() => prodSpec((r) => (r["kubernetes"].prometheusSelectorLabels = { release: "not a label value!" })), /label value/);
 });

@@ -65,6 +65,12 @@ test("re-runs when the cluster definition or the smoke settings change, not othe
   assert.notEqual(definitionHash(base), definitionHash({ ...base, plan: planCluster(four) }));
   assert.notEqual(definitionHash(base), definitionHash({ ...base, nodeTimeoutMs: 2000 }));
   assert.notEqual(definitionHash(base), definitionHash({ ...base, settings: { ...base.settings, failover: "manual" } }));
+  // The Redis image: a bump re-runs the smoke test; without it the hash is what it was before the field existed.
+  const imaged = { ...base, redisImage: "redis:7.2.5" };
+  assert.notEqual(definitionHash(imaged), definitionHash(base));
+  assert.notEqual(definitionHash(imaged), definitionHash({ ...base, redisImage: "redis:7.4.1" }));
+  assert.equal(definitionHash(imaged), definitionHash({ ...base, redisImage: "redis:7.2.5" }));
+  assert.equal(definitionHash(base), definitionHash({ ...base, redisImage: undefined }));
 });
 
 test("kubernetes: bundle ConfigMap + Job (awaited, one attempt), password from the Secret, schema-valid", async () => {
@@ -75,6 +81,7 @@ test("kubernetes: bundle ConfigMap + Job (awaited, one attempt), password from t
     const bootstrap = new command.local.Command("prod-bootstrap", { create: "true" });
     return new m.SmokeTest("prod-smoke", {
       platform: "kubernetes", plan, settings: m.smokeSettingsFromSpec(k8sSpec), nodeTimeoutMs: k8sSpec.nodeTimeoutMs, dependsOn: [bootstrap],
+      redisImage: k8sSpec.redisImage,
       kubernetes: { namespace: "redis", secretName: "redis-cluster-prod-auth", secretKey: "password", labels },
     });
   });
@@ -101,6 +108,9 @@ test("kubernetes: bundle ConfigMap + Job (awaited, one attempt), password from t
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   assert.equal(spec.template.metadata.labels["redis-cluster-client"], "true", "the NetworkPolicy admits the smoke pod");
   assert.ok(job.inputs.metadata.annotations["redis-cluster/definition-sha256"]);
+  // A failed smoke Job must not block the next update: it is replaced (re-run) instead.
+  assert.equal(job.inputs.metadata.annotations["pulumi.com/replaceUnready"], "true");
+  assert.equal(job.inputs.metadata.name, undefined, "auto-named: the replacement is created next to the failed Job");
   new Job({ apiVersion: "batch/v1", kind: "Job", ...job.inputs } as never).validate();
   const opts = mocks.options.find((o) => o.name === "prod-smoke-job")!;
   assert.deepEqual(opts.dependsOn, ["prod-bootstrap"]);

@@ -100,3 +100,44 @@ test("sourced by the entrypoint (as in the pod) it never aborts the start, even 
   assert.match(r.stderr, /REDIS_PEER_RESOLVE_TIMEOUT must be whole seconds/);
   assert.equal(readFileSync(join(dir, "nodes.conf"), "utf8"), conf);
 });
+
+test("a failing step (mktemp, the rewrite awk, wc) never replaces nodes.conf; the start goes on (dash: set -e is off in `( ) ||`)", () => {
+  const conf = [
+    `${A} 10.0.0.1:6379@16379,${host(0)} myself,master - 0 0 1 connected 0-8191`,
+    `${B} 10.0.0.2:6379@16379,${host(1)} master - 0 1700000000000 2 connected 8192-16383`,
+    "vars currentEpoch 2 lastVoteEpoch 0",
+    "",
+  ].join("\n");
+  const lines = conf.split("\n").length - 1;
+  // Fake tools first on PATH; everything else is the real one.
+  const fakes: Record<string, string> = {
+    mktemp: "#!/bin/sh\nexit 1\n",
+    // The rewrite (the only awk call with -v map=) prints as many lines as nodes.conf has, but garbage, and fails.
+    awk: `#!/bin/sh\ncase "$*" in *map=*) i=0; while [ $i -lt ${lines} ]; do echo garbage; i=$((i + 1)); done; exit 2 ;; esac\nexec ${spawnSync("sh", ["-c", "command -v awk"], { encoding: "utf8" }).stdout.trim()} "$@"\n`,
+    wc: "#!/bin/sh\nexit 1\n",
+  };
+  for (const [tool, body] of Object.entries(fakes)) {
+    const bin = mkdtempSync(join(tmpdir(), "refresh-peers-bin-"));
+    dirs.push(bin);
+    writeFileSync(join(bin, tool), body, { mode: 0o755 });
+    const script = `. "${kubernetesScriptPaths.refreshPeers}"; echo still-running`;
+    const dir = mkdtempSync(join(tmpdir(), "refresh-peers-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "nodes.conf"), conf);
+    writeFileSync(join(dir, "hosts"), `10.1.0.2 ${host(1)}\n`);
+    for (const shell of ["sh", "dash"]) {
+      const r = spawnSync(shell, ["-c", script], {
+        cwd: dir,
+        env: { PATH: `${bin}:${process.env.PATH}`, REDIS_DATA_DIR: dir, REDIS_HOSTS_FILE: join(dir, "hosts"), REDIS_PEER_RESOLVE_TIMEOUT: "0", REDIS_ANNOUNCE_IP: "10.1.0.1" },
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      if (r.error && (r.error as NodeJS.ErrnoException).code === "ENOENT") continue; // no dash here
+      assert.equal(r.status, 0, `${tool}/${shell}: ${r.stderr}`);
+      assert.match(r.stdout, /still-running/, `${tool}/${shell}`);
+      assert.match(r.stderr, /refresh-peers: failed \(exit 1\)/, `${tool}/${shell}: ${r.stderr}`);
+      assert.equal(readFileSync(join(dir, "nodes.conf"), "utf8"), conf, `${tool}/${shell}: nodes.conf unchanged`);
+      assert.deepEqual(readdirSync(dir).sort(), ["hosts", "nodes.conf"], `${tool}/${shell}: no temp files left behind`);
+    }
+  }
+});
