@@ -20,7 +20,7 @@ interface ClusterOutputs {
 
 function deploy(): ClusterOutputs {
   if (spec.platform === "kubernetes") {
-    // Without a configured password the component generates one and protects it with the rest of prod's state.
+    // Without a configured password the component generates one (a secret in state).
     const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password: configuredPassword });
     return {
       seeds: cluster.seeds,
@@ -61,6 +61,8 @@ const smoke = new SmokeTest(
     platform: spec.platform,
     plan,
     settings: smokeSettingsFromSpec(spec),
+    // Part of the re-run trigger: a Redis upgrade is re-verified.
+    redisImage: spec.redisImage,
     nodeTimeoutMs: spec.nodeTimeoutMs,
     password: cluster.password,
     dependsOn: cluster.ready,
