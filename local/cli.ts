@@ -34,12 +34,16 @@ function running(pid: number | undefined): boolean {
   }
 }
 
-function isRedisServer(pid: number): boolean {
+function cmdline(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("redis-server");
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
   } catch {
-    return false;
+    return "";
   }
+}
+
+function isRedisServer(pid: number): boolean {
+  return cmdline(pid).startsWith("redis-server");
 }
 
 function printHowToConnect(state: State) {
@@ -95,7 +99,8 @@ async function down() {
     console.log("No local cluster is running.");
     return;
   }
-  if (running(s.supervisorPid)) process.kill(s.supervisorPid, "SIGTERM");
+  // Signal the recorded pid only while it is still our supervisor: a stale number may belong to another process.
+  if (running(s.supervisorPid) && cmdline(s.supervisorPid).includes("local/supervisor.ts")) process.kill(s.supervisorPid, "SIGTERM");
   for (let k = 0; k < 150 && running(s.supervisorPid); k++) await sleep(100);
   // A supervisor that died without cleaning up leaves servers behind: stop them directly.
   // Only signal a recorded pid that is still a redis-server: after restarts the number may belong to another process.

@@ -194,19 +194,34 @@ export class LocalCluster {
       BOOTSTRAP_TIMEOUT: String(Math.ceil((this.opts.timeoutMs ?? 120_000) / 1000)),
       ...extraEnv,
     };
+    // The script bounds itself (BOOTSTRAP_TIMEOUT); this timer also covers a redis-cli stuck on a frozen node.
+    const limitMs = (Number(env.BOOTSTRAP_TIMEOUT) + 15) * 1000;
     return new Promise((resolve) => {
-      const child = spawn("sh", [scriptPaths.bootstrap], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn("sh", [scriptPaths.bootstrap], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));
-      child.on("close", (code) => resolve({ code, output, ms: Date.now() - started }));
+      const timer = setTimeout(() => {
+        output += `\nharness: bootstrap killed after ${limitMs} ms`;
+        try {
+          process.kill(-child.pid!, "SIGKILL"); // the whole group: sh and its redis-cli children
+        } catch {
+          /* already gone */
+        }
+      }, limitMs);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, output, ms: Date.now() - started });
+      });
     });
   }
 
   async start(): Promise<void> {
     const t0 = Date.now();
+    // One deadline for all nodes, not a full timeout each.
+    const deadline = t0 + (this.opts.timeoutMs ?? 120_000);
     for (let i = 0; i < this.nodes.length; i++) this.startNode(i);
-    for (let i = 0; i < this.nodes.length; i++) await this.waitReady(i, this.opts.timeoutMs ?? 120_000);
+    for (let i = 0; i < this.nodes.length; i++) await this.waitReady(i, Math.max(1000, deadline - Date.now()));
     if (this.opts.bootstrap ?? true) {
       const r = await this.runBootstrap();
       if (r.code !== 0) throw new Error(`bootstrap failed (exit ${r.code}):\n${r.output}`);
