@@ -1,7 +1,10 @@
-// Prints the Prometheus alert rule file for a topology: `npm run --silent rules:print -- --masters 3 --replicas 1`.
+// Prints the Prometheus alert rule file for a topology:
+// `npm run --silent rules:print -- --masters 3 --replicas 1 --job redis-cluster-prod`.
+// --job must be the job label of that cluster's exporter targets (the deployed stacks use their cluster name,
+// "redis-cluster-<stack>"); every rule counts only that job's series.
 // Exit 2 on bad input so scripts can tell usage errors from crashes.
 import { Command, InvalidArgumentError } from "commander";
-import { renderAlertRulesYaml } from "./rules";
+import { DEFAULT_JOB, renderAlertRulesYaml } from "./rules";
 
 function integer(value: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`"${value}" is not an integer.`);
@@ -13,7 +16,11 @@ const program = new Command()
   .description("Print the Prometheus alert rules (YAML, groups:) for a Redis Cluster topology")
   .requiredOption("--masters <n>", "planned number of masters (shards), at least 3", integer)
   .requiredOption("--replicas <n>", "planned replicas per master, 0 or more", integer)
-  .option("--job <name>", "Prometheus job label of the redis_exporter targets", "redis")
+  .option(
+    "--job <name>",
+    "Prometheus job label of this cluster's redis_exporter targets, one job per cluster (the stacks use redis-cluster-<stack>)",
+    DEFAULT_JOB,
+  )
   .option("--runbook-base-url <url>", "runbook document; each alert links to <url>#<alertname>")
   .option("--interval <duration>", "rule group evaluation interval, e.g. 15s")
   .exitOverride()

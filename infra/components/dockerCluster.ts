@@ -156,6 +156,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
           {
             networkName: network.name,
             nodes: plan.nodes.map((n) => ({ name: n.name, host: n.host, port: n.port })),
+            job: spec.name,
             masters: spec.masters,
             replicasPerMaster: spec.replicasPerMaster,
             password: args.password,

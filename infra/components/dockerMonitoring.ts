@@ -23,6 +23,11 @@ export interface DockerMonitoringArgs {
   networkName: pulumi.Input<string>;
   /** Every Redis node (plain values from the plan: one exporter container is created per node). */
   nodes: DockerMonitoringNode[];
+  /**
+   * Prometheus job of this cluster's exporters: the scrape config's job_name and the label every rule counts on.
+   * One per cluster (the cluster component passes its name, e.g. "redis-cluster-dev").
+   */
+  job: string;
   /** Planned topology; the alert rules compare against it. */
   masters: number;
   replicasPerMaster: number;
@@ -89,12 +94,14 @@ export class DockerMonitoring extends pulumi.ComponentResource {
     });
 
     const rulesYaml = renderAlertRulesYaml({
+      job: args.job,
       masters: args.masters,
       replicasPerMaster: args.replicasPerMaster,
       runbookBaseUrl: args.runbookBaseUrl,
     });
     const prometheusYaml = renderPrometheusConfigYaml({
       exporters: { mode: "per-node", targets },
+      job: args.job,
       ruleFiles: [PROMETHEUS_RULES],
       scrapeInterval: interval,
     });

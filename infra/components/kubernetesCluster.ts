@@ -445,6 +445,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
           namespace,
           selector: labels.selector,
           labels: labels.common,
+          job: spec.name,
           masters: spec.masters,
           replicasPerMaster: spec.replicasPerMaster,
           metricsPort: METRICS_PORT,

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { renderAlertRules, DEFAULT_JOB } from "../../monitoring/rules";
+import { renderAlertRules, validateAlertRuleOptions } from "../../monitoring/rules";
 import { dashboardJson } from "../../monitoring/dashboard";
 
 export const EXPORTER_SIDECAR_IMAGE = "oliver006/redis_exporter:v1.67.0";
@@ -76,8 +76,12 @@ export interface KubernetesMonitoringArgs {
   prometheusSelectorLabels?: Record<string, string>;
   /** Scrape interval for the ServiceMonitor. Default "30s". */
   scrapeInterval?: string;
-  /** `job` label the scraped series get and the rules filter on. Default "redis". */
-  job?: string;
+  /**
+   * `job` label the scraped series get (ServiceMonitor relabeling), the rules count on and the dashboard defaults to.
+   * One per cluster (the cluster component passes its name, e.g. "redis-cluster-prod"): clusters sharing a Prometheus
+   * must not count each other's nodes.
+   */
+  job: string;
   runbookBaseUrl?: string;
   /** Namespace for the Grafana dashboard ConfigMap (where the dashboard sidecar looks). Default: `namespace`. Stack config: kubernetes.dashboardNamespace. */
   dashboardNamespace?: pulumi.Input<string>;
@@ -96,7 +100,9 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
 
   constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-cluster:monitoring:KubernetesMonitoring", name, {}, opts);
-    const job = args.job ?? DEFAULT_JOB;
+    const job = args.job;
+    // Fail at construction (not in the Prometheus) on a job the rules cannot quote.
+    validateAlertRuleOptions({ masters: args.masters, replicasPerMaster: args.replicasPerMaster, job });
     const port = args.metricsPort ?? METRICS_PORT;
     const names = {
       metricsService: args.names?.metricsService ?? `${name}-metrics`,

@@ -88,6 +88,11 @@ test("monitoring: an exporter per node and a Prometheus, started after the boots
   }
   const mon = mocks.options.find((o) => o.type === "redis-cluster:monitoring:DockerMonitoring")!;
   assert.deepEqual(mon.dependsOn, ["redis-cluster-dev-bootstrap"]);
+  // The dev cluster's own job (its cluster name) in the scrape config and in every rule.
+  const uploads = containers.find((c) => /prometheus/.test(c.name))!.inputs.uploads as { file: string; content: string }[];
+  assert.match(uploads.find((u) => u.file.endsWith("prometheus.yml"))!.content, /job_name: redis-cluster-dev\n/);
+  assert.match(uploads.find((u) => u.file.includes("/rules/"))!.content, /job="redis-cluster-dev"/);
+  assert.doesNotMatch(uploads.find((u) => u.file.includes("/rules/"))!.content, /job="redis"/);
 });
 
 test("the smoke test runs after the bootstrap and gates the deployment", () => {

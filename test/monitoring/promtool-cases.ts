@@ -5,7 +5,7 @@ import { ALERT_NAMES, type AlertName, type RuleFile } from "../../monitoring/rul
 
 export const STEP = 15;
 export const SAMPLES = 61; // 0 .. 15 min
-const JOB = "redis";
+export const JOB = "redis";
 type Sample = number | "_" | "stale";
 
 export interface NodeInfo {
@@ -13,13 +13,17 @@ export interface NodeInfo {
   role: "master" | "slave";
   shard: number;
   master?: string; // replicas: host of their master
+  job: string; // the cluster's Prometheus job
 }
 
-export function topology(masters: number, replicas: number): NodeInfo[] {
+/** Nodes of one cluster; `prefix` keeps instance names unique when several clusters share a scenario. */
+export function topology(masters: number, replicas: number, opts: { job?: string; prefix?: string } = {}): NodeInfo[] {
+  const job = opts.job ?? JOB;
+  const p = opts.prefix ?? "";
   const nodes: NodeInfo[] = [];
-  for (let s = 0; s < masters; s++) nodes.push({ instance: `m${s}:6379`, role: "master", shard: s });
+  for (let s = 0; s < masters; s++) nodes.push({ instance: `${p}m${s}:6379`, role: "master", shard: s, job });
   for (let s = 0; s < masters; s++) {
-    for (let r = 0; r < replicas; r++) nodes.push({ instance: `r${s}-${r}:6379`, role: "slave", shard: s, master: `m${s}` });
+    for (let r = 0; r < replicas; r++) nodes.push({ instance: `${p}r${s}-${r}:6379`, role: "slave", shard: s, master: `${p}m${s}`, job });
   }
   return nodes;
 }
@@ -36,6 +40,7 @@ function key(metric: string, labels: Record<string, string>): string {
 interface Expect {
   at: number;
   alert: AlertName;
+  /** labels always include job (every rule sets it); instance for per-node alerts. */
   firing: { labels: Record<string, string>; value?: number }[];
 }
 
@@ -48,13 +53,13 @@ export class Scenario {
     readonly nodes: NodeInfo[],
   ) {
     for (const n of nodes) {
-      const i = { instance: n.instance };
+      const i = { instance: n.instance, job: n.job };
       const put = (m: string, v: number, extra: Record<string, string> = {}) => this.set(m, { ...i, ...extra }, 0, v);
       put("up", 1);
       put("redis_up", 1);
       put("redis_instance_info", 1, { role: n.role });
       put("redis_exporter_last_scrape_error", 0, { err: "" });
-      put("redis_connected_slaves", n.role === "master" ? nodes.filter((x) => x.shard === n.shard && x.role === "slave").length : 0);
+      put("redis_connected_slaves", n.role === "master" ? nodes.filter((x) => x.job === n.job && x.shard === n.shard && x.role === "slave").length : 0);
       if (n.master) put("redis_master_link_up", 1, { master_host: n.master, master_port: "6379" });
       put("redis_cluster_state", 1);
       put("redis_cluster_slots_assigned", 16384);
@@ -71,9 +76,16 @@ export class Scenario {
     }
   }
 
-  /** Sets samples from `from` s (inclusive) to `to` s (exclusive, default end); creates the series if needed. */
+  private node(instance: string): NodeInfo {
+    const n = this.nodes.find((x) => x.instance === instance);
+    if (!n) throw new Error(`no node ${instance}`);
+    return n;
+  }
+
+  /** Sets samples from `from` s (inclusive) to `to` s (exclusive, default end); creates the series if needed.
+   *  `job` defaults to the job of the node named by `labels.instance`. */
   set(metric: string, labels: Record<string, string>, from: number, value: Sample | ((k: number) => number), to = SAMPLES * STEP): this {
-    const k = key(metric, labels);
+    const k = key(metric, { job: labels.instance ? this.node(labels.instance).job : JOB, ...labels });
     const s = this.series.get(k) ?? Array<Sample>(SAMPLES).fill("_");
     for (let j = Math.ceil(from / STEP); j < SAMPLES && j * STEP < to; j++) s[j] = typeof value === "function" ? value(j) : value;
     this.series.set(k, s);
@@ -90,8 +102,7 @@ export class Scenario {
 
   /** Redis stops answering while its exporter runs: only redis_up (0) and the scrape error remain. */
   redisDown(instance: string, from: number, until?: number): this {
-    const n = this.nodes.find((x) => x.instance === instance);
-    if (!n) throw new Error(`no node ${instance}`);
+    this.node(instance);
     for (const k of [...this.series.keys()]) {
       if (!k.includes(`instance="${instance}"`)) continue;
       const metric = k.slice(0, k.indexOf("{"));
@@ -128,13 +139,16 @@ export class Scenario {
     return this;
   }
 
-  /** Expect exactly these firing alerts (none when `firing` is empty) for `alert` at time `at` seconds. */
-  expect(at: number, alert: AlertName, firing: { instance?: string; value?: number }[] = []): this {
+  /** Expect exactly these firing alerts (none when `firing` is empty) for `alert` at time `at` seconds.
+   *  A per-node alert names its `instance` (its job follows); a cluster-wide one may name its `job` (default JOB). */
+  expect(at: number, alert: AlertName, firing: { instance?: string; job?: string; value?: number }[] = []): this {
     this.expects.push({
       at,
       alert,
       firing: firing.map((f) => ({
-        labels: f.instance ? { job: JOB, instance: f.instance } : ({} as Record<string, string>),
+        labels: (f.instance
+          ? { job: f.job ?? this.node(f.instance).job, instance: f.instance }
+          : { job: f.job ?? JOB }) as Record<string, string>,
         value: f.value,
       })),
     });
@@ -172,8 +186,11 @@ function fmtTime(seconds: number): string {
   return seconds % 60 === 0 ? `${seconds / 60}m` : `${Math.floor(seconds / 60)}m${seconds % 60}s`;
 }
 
-/** The promtool unit-test file for `rules` (rendered for this test's topology), naming the rule file by path. */
-export function renderPromtoolTests(rules: RuleFile, ruleFile: string, scenarios: Scenario[]): string {
+/**
+ * The promtool unit-test file for `rules` (rendered for this test's topology), naming the rule file(s) by path. Several
+ * rule files = several clusters' rules in one Prometheus; their annotations are the same, the job comes from the expectation.
+ */
+export function renderPromtoolTests(rules: RuleFile, ruleFile: string | string[], scenarios: Scenario[]): string {
   const byName = new Map(rules.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
   const tests = scenarios.map((sc) => ({
     name: sc.name,
@@ -186,7 +203,7 @@ export function renderPromtoolTests(rules: RuleFile, ruleFile: string, scenarios
         eval_time: fmtTime(e.at),
         alertname: e.alert,
         exp_alerts: e.firing.map((f) => ({
-          exp_labels: { ...f.labels, ...rule.labels },
+          exp_labels: { ...rule.labels, ...f.labels },
           exp_annotations: Object.fromEntries(
             Object.entries(rule.annotations).map(([k, t]) => [k, expand(t, f.labels, f.value)]),
           ),
@@ -194,5 +211,5 @@ export function renderPromtoolTests(rules: RuleFile, ruleFile: string, scenarios
       };
     }),
   }));
-  return stringify({ rule_files: [ruleFile], evaluation_interval: `${STEP}s`, tests }, { lineWidth: 0 });
+  return stringify({ rule_files: Array.isArray(ruleFile) ? ruleFile : [ruleFile], evaluation_interval: `${STEP}s`, tests }, { lineWidth: 0 });
 }

@@ -15,7 +15,7 @@ import {
   renderAlertRulesYaml,
   type AlertName,
 } from "../../monitoring/rules";
-import { Scenario, renderPromtoolTests, topology } from "./promtool-cases";
+import { JOB, Scenario, renderPromtoolTests, topology } from "./promtool-cases";
 
 const ROOT = resolve(__dirname, "../..");
 let dir = "";
@@ -73,6 +73,7 @@ test("every required alert exists once, with severity, summary, description and 
     assert.ok(r.annotations.summary.length > 0 && r.annotations.description.length > 0, r.alert);
     assert.equal(r.annotations.runbook_url, `${DEFAULT_RUNBOOK_BASE_URL}#${r.alert.toLowerCase()}`);
     assert.match(r.expr, /job="redis"/, `${r.alert} is scoped to the job`);
+    assert.equal(r.labels.job, "redis", `${r.alert} names its cluster's job, aggregated alerts too`);
   }
 });
 
@@ -92,7 +93,9 @@ test("options: runbook base, job, interval, forScale; bad topologies are refused
   assert.equal(down.annotations.runbook_url, "https://example.org/rb.md#redisdown");
   assert.match(rules.find((r) => r.alert === "RedisClusterMastersMissing")!.expr, /< 5$/);
   assert.match(rules.find((r) => r.alert === "RedisReplicaMissing")!.expr, /< 2$/);
-  assert.ok(rules.every((r) => r.expr.includes('job="redis-cluster"')));
+  assert.ok(rules.every((r) => r.expr.includes('job="redis-cluster"') && !r.expr.includes('job="redis"')));
+  assert.ok(rules.every((r) => r.labels.job === "redis-cluster"));
+  assert.throws(() => renderAlertRules({ masters: 3, replicasPerMaster: 1, job: 'a"b' }), /job/);
   assert.equal(formatDuration(1.5), "1500ms");
   assert.equal(formatDuration(300), "5m");
   assert.throws(() => renderAlertRules({ masters: 2, replicasPerMaster: 1 }), /at least 3 masters/);
@@ -117,6 +120,14 @@ test("rules:print: the printed file passes promtool check rules for 3x1, 5x2, 3x
   }
 });
 
+test("rules:print --job scopes every rule to that job; without it the default job", () => {
+  const p = printRules(["--masters", "3", "--replicas", "1", "--job", "redis-cluster-prod"]);
+  assert.equal(p.status, 0, p.stderr);
+  assert.deepEqual(parse(p.stdout), renderAlertRules({ masters: 3, replicasPerMaster: 1, job: "redis-cluster-prod" }));
+  const d = printRules(["--masters", "3", "--replicas", "1"]);
+  assert.deepEqual(parse(d.stdout), renderAlertRules({ masters: 3, replicasPerMaster: 1, job: "redis" }));
+});
+
 test("rules:print: bad input exits 2 with a clear message", () => {
   const cases: [string[], RegExp][] = [
     [["--masters", "2", "--replicas", "1"], /at least 3 masters/],
@@ -124,6 +135,7 @@ test("rules:print: bad input exits 2 with a clear message", () => {
     [["--masters", "three", "--replicas", "1"], /not an integer/],
     [["--masters", "3", "--replicas", "-1"], /replicasPerMaster/],
     [["--masters", "3"], /--replicas/],
+    [["--masters", "3", "--replicas", "1", "--job", 'a"b'], /job/],
   ];
   for (const [args, msg] of cases) {
     const p = printRules(args);
@@ -282,12 +294,16 @@ function scenarios3x1(): Scenario[] {
   return list;
 }
 
-function runPromtoolTests(masters: number, replicas: number, scenarios: Scenario[]): void {
-  const rules = renderAlertRules({ masters, replicasPerMaster: replicas });
-  const ruleFile = `rules-${masters}x${replicas}.yml`;
-  writeFileSync(join(dir, ruleFile), renderAlertRulesYaml({ masters, replicasPerMaster: replicas }));
-  const testFile = join(dir, `tests-${masters}x${replicas}.yml`);
-  writeFileSync(testFile, renderPromtoolTests(rules, ruleFile, scenarios));
+/** Runs the scenarios against the rules of every job in `jobs` loaded side by side, as one Prometheus would. */
+function runPromtoolTests(masters: number, replicas: number, scenarios: Scenario[], jobs: string[] = [JOB]): void {
+  const ruleFiles = jobs.map((job) => {
+    const f = `rules-${masters}x${replicas}-${job}.yml`;
+    writeFileSync(join(dir, f), renderAlertRulesYaml({ masters, replicasPerMaster: replicas, job }));
+    return f;
+  });
+  const rules = renderAlertRules({ masters, replicasPerMaster: replicas, job: jobs[0] });
+  const testFile = join(dir, `tests-${masters}x${replicas}-${jobs.join("+")}.yml`);
+  writeFileSync(testFile, renderPromtoolTests(rules, ruleFiles, scenarios));
   const r = promtool(["test", "rules", testFile]);
   assert.equal(r.status, 0, r.out);
   assert.match(r.out, /SUCCESS/);
@@ -315,4 +331,29 @@ test("promtool test rules, 5x2 and 3x0: healthy is quiet; a master short of one 
       .expect(7 * M + 15, "RedisReplicaMissing", [{ instance: "m3:6379", value: 1 }]),
   ]);
   runPromtoolTests(3, 0, [new Scenario("healthy 3x0 (no replicas planned)", topology(3, 0)).quiet(1 * M, 10 * M)]);
+});
+
+test("promtool test rules, two clusters in one Prometheus (own job each): only the cluster that lost a master alerts", () => {
+  const PROD = "redis-cluster-prod";
+  const STAGING = "redis-cluster-staging";
+  const both = [...topology(3, 1, { job: PROD, prefix: "prod-" }), ...topology(3, 1, { job: STAGING, prefix: "stg-" })];
+  const scenarios = [
+    new Scenario("two healthy clusters: quiet", both).quiet(1 * M, 10 * M),
+    // A frozen prod master, no failover: prod has 2 reachable masters. Counted over both clusters there would be 5 (>= 3)
+    // and the alert would never fire; each node alert must come once, from its own cluster's rules.
+    new Scenario("prod loses a master, staging healthy", both)
+      .scrapeFails("prod-m1:6379", 2 * M)
+      .expect(2 * M + 45, "RedisClusterMastersMissing")
+      .expect(3 * M + 15, "RedisClusterMastersMissing", [{ job: PROD, value: 2 }])
+      .expect(3 * M + 15, "RedisDown", [{ instance: "prod-m1:6379" }])
+      .expect(3 * M + 15, "RedisClusterStateNotOk")
+      .expect(7 * M + 15, "RedisClusterMastersMissing", [{ job: PROD, value: 2 }])
+      .expect(7 * M + 15, "RedisTargetsMissing"),
+    // A staging target vanishes: 5 of 6 staging targets (11 in all, which a count over both jobs would not catch).
+    new Scenario("a staging target disappears, prod healthy", both)
+      .targetGone("stg-r2-0:6379", 2 * M)
+      .expect(7 * M + 15, "RedisTargetsMissing", [{ job: STAGING, value: 5 }])
+      .expect(7 * M + 15, "RedisClusterMastersMissing"),
+  ];
+  runPromtoolTests(3, 1, scenarios, [PROD, STAGING]);
 });

@@ -26,6 +26,7 @@ test("exporters for every node, Prometheus with uploads, password only as a secr
     new DockerMonitoring("mon", {
       networkName: "redis-net-dev",
       nodes,
+      job: "redis-cluster-dev",
       masters: 3,
       replicasPerMaster: 1,
       password: pulumi.secret(PASSWORD),
@@ -62,6 +63,12 @@ test("exporters for every node, Prometheus with uploads, password only as a secr
   assert.equal(cfg.scrape_configs[0].static_configs.length, 6);
   assert.deepEqual(cfg.scrape_configs[0].static_configs[0], { targets: ["mon-exporter-redis-0:9121"], labels: { instance: "172.28.0.10:6379" } });
   assert.ok(rules.groups[0].rules.some((r: { alert: string }) => r.alert === "RedisClusterMastersMissing"));
+  // One job per cluster, the same in the scrape config and in every rule (and on every alert).
+  assert.equal(cfg.scrape_configs[0].job_name, "redis-cluster-dev");
+  for (const r of rules.groups[0].rules as { alert: string; expr: string; labels: Record<string, string> }[]) {
+    assert.ok(r.expr.includes('job="redis-cluster-dev"') && !r.expr.includes('job="redis"'), `${r.alert}: ${r.expr}`);
+    assert.equal(r.labels.job, "redis-cluster-dev", r.alert);
+  }
   assert.equal(prom!.inputs.ports.length, 1);
   assert.deepEqual({ ...prom!.inputs.ports[0], protocol: undefined }, { internal: 9090, external: 19090, ip: "127.0.0.1", protocol: undefined });
   assert.ok(uploads.every((u) => !("source" in u) || u.source === undefined), "content, not host paths");
@@ -73,8 +80,8 @@ test("exporters for every node, Prometheus with uploads, password only as a secr
 test("a plain-string password is still wrapped as a secret; no password means no REDIS_PASSWORD", async () => {
   const { DockerMonitoring } = await import("../../../infra/components/dockerMonitoring");
   const nodes = [0, 1, 2].map((i) => ({ name: `n${i}`, host: `10.0.0.${i + 2}`, port: 6379 }));
-  const a = await mocks.run(async () => new DockerMonitoring("plainpw", { networkName: "net", nodes, masters: 3, replicasPerMaster: 0, password: "plain-pw-123456" }));
-  const b = await mocks.run(async () => new DockerMonitoring("nopw", { networkName: "net", nodes, masters: 3, replicasPerMaster: 0 }));
+  const a = await mocks.run(async () => new DockerMonitoring("plainpw", { networkName: "net", nodes, job: "a", masters: 3, replicasPerMaster: 0, password: "plain-pw-123456" }));
+  const b = await mocks.run(async () => new DockerMonitoring("nopw", { networkName: "net", nodes, job: "b", masters: 3, replicasPerMaster: 0 }));
   await settled(a);
   await settled(b);
   const mine = (prefix: string) => mocks.resources.filter((r) => r.name.startsWith(`${prefix}-exporter-`) && r.type === "docker:index/container:Container");
@@ -84,5 +91,5 @@ test("a plain-string password is still wrapped as a secret; no password means no
     assert.ok(!plainStrings(r.inputs).some((s) => s.includes("plain-pw-123456")));
   }
   for (const r of mine("nopw")) assert.ok(!(r.inputs.envs as string[]).some((e) => e.startsWith("REDIS_PASSWORD")));
-  assert.throws(() => new DockerMonitoring("empty", { networkName: "net", nodes: [], masters: 3, replicasPerMaster: 0 }), /nodes/);
+  assert.throws(() => new DockerMonitoring("empty", { networkName: "net", nodes: [], job: "c", masters: 3, replicasPerMaster: 0 }), /nodes/);
 });

@@ -364,6 +364,11 @@ test("monitoring: exporter sidecar in the pod, KubernetesMonitoring selects the 
   assert.deepEqual(env(exporter, "REDIS_PASSWORD").valueFrom, { secretKeyRef: { name: await valueOf(b.component.secretName), key: "password" } });
   const metrics = of(b, "kubernetes:core/v1:Service").map(objectOf).find((s) => s.metadata.name === "redis-cluster-prod-metrics");
   assert.deepEqual(metrics.spec.selector, one(b, "kubernetes:apps/v1:StatefulSet").spec.selector.matchLabels);
+  // The cluster's own job (its name): ServiceMonitor, rules and dashboard agree, so two stacks in one Prometheus stay apart.
+  const sm = one(b, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor");
+  assert.ok(sm.spec.endpoints[0].relabelings.some((r: any) => r.targetLabel === "job" && r.replacement === "redis-cluster-prod"));
+  const rules = one(b, "kubernetes:monitoring.coreos.com/v1:PrometheusRule").spec.groups[0].rules;
+  assert.ok(rules.every((r: any) => r.expr.includes('job="redis-cluster-prod"') && r.labels.job === "redis-cluster-prod"));
 
   const off = await build("nomon", prodSpec((r) => (r["monitoring"] = { enabled: false })), PASSWORD);
   const offPod = one(off, "kubernetes:apps/v1:StatefulSet").spec.template.spec;

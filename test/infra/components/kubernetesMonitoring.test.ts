@@ -23,6 +23,7 @@ async function build(name: string, extra: Record<string, unknown> = {}): Promise
       namespace: "redis",
       selector,
       labels: { "app.kubernetes.io/part-of": "redis-cluster" },
+      job: "redis-cluster-prod",
       masters: 3,
       replicasPerMaster: 1,
       prometheusSelectorLabels: { release: "kube-prometheus-stack" },
@@ -62,9 +63,13 @@ test("metrics Service, ServiceMonitor, PrometheusRule and dashboard ConfigMap; a
   // ServiceMonitor selects that Service, sets the job the rules filter on.
   assert.deepEqual(sm.inputs.spec.selector.matchLabels, svc.inputs.metadata.labels);
   assert.equal(sm.inputs.metadata.labels.release, "kube-prometheus-stack");
-  assert.ok(sm.inputs.spec.endpoints[0].relabelings.some((r: any) => r.targetLabel === "job" && r.replacement === "redis"));
+  // One job per cluster: the ServiceMonitor's job, the rules' job and the dashboard default are the same.
+  assert.ok(sm.inputs.spec.endpoints[0].relabelings.some((r: any) => r.targetLabel === "job" && r.replacement === "redis-cluster-prod"));
   // PrometheusRule carries exactly the rendered rules.
-  assert.deepEqual(pr.inputs.spec, JSON.parse(JSON.stringify(renderAlertRules({ masters: 3, replicasPerMaster: 1, job: "redis" }))));
+  assert.deepEqual(pr.inputs.spec, JSON.parse(JSON.stringify(renderAlertRules({ masters: 3, replicasPerMaster: 1, job: "redis-cluster-prod" }))));
+  for (const r of pr.inputs.spec.groups[0].rules) assert.ok(!r.expr.includes('job="redis"'), `${r.alert} counts only its own job`);
+  const dash = JSON.parse(cm.inputs.data["redis-cluster.json"]);
+  assert.equal(dash.templating.list.find((v: { name: string }) => v.name === "job").query, "redis-cluster-prod");
   // Dashboard for the Grafana sidecar.
   assert.equal(cm.inputs.metadata.labels.grafana_dashboard, "1");
   validateDashboard(JSON.parse(cm.inputs.data["redis-cluster.json"]));
@@ -98,4 +103,12 @@ test("exporterSidecar: hardened container, password from a Secret via env, valid
   assert.match(String(c.image), /:v\d+\.\d+\.\d+$/);
   const noAuth = exporterSidecar({ image: "x:1", redisPort: 7000, metricsPort: 9200 });
   assert.ok(!(noAuth.env as { name: string }[]).some((e) => e.name === "REDIS_PASSWORD"));
+});
+
+test("a job the rules cannot quote is refused at construction", async () => {
+  const { KubernetesMonitoring } = await import("../../../infra/components/kubernetesMonitoring");
+  assert.throws(
+    () => new KubernetesMonitoring("badjob", { namespace: "redis", selector, job: 'a"b', masters: 3, replicasPerMaster: 1 }),
+    /job/,
+  );
 });
