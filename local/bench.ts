@@ -1,12 +1,13 @@
 // `npm run bench` (not part of npm test): the smoke benchmark (ioredis Cluster client) and `redis-benchmark --cluster`
 // against the same local cluster, without and with pipelining, and the ratio. The cluster has no password because
 // redis-benchmark takes one only on argv (-a), which this project never does.
+// ops/s counts successful commands only; when any command failed, its row gets no ratio and the exit code is 1.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { startLocalCluster } from "./harness";
 import { specFromStackFile } from "./demo";
-import { runBenchPhase } from "../smoke/checks/benchmark";
+import { runBenchPhase, type PhaseResult } from "../smoke/checks/benchmark";
 import { SmokeContext } from "../smoke/context";
 import { DEFAULT_OPTIONS, type BenchOptions } from "../smoke/types";
 
@@ -30,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
     .opts<{ ops: string; concurrency: string; pipelines: string; stackFile: string }>();
   const spec = specFromStackFile(o.stackFile, "bench");
   const cluster = await startLocalCluster({ spec });
+  const failures: string[] = [];
   const rows: string[][] = [["pipeline", "command", "ioredis ops/s", "p50 ms", "p99 ms", "redis-benchmark ops/s", "ioredis / redis-benchmark"]];
   try {
     console.log(`bench: ${spec.masters}x${spec.replicasPerMaster} local cluster (${cluster.seeds.join(" ")}), ${o.ops} ops per command, concurrency ${o.concurrency}`);
@@ -37,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
       const bench: BenchOptions = { ...DEFAULT_OPTIONS.bench, ops: Number(o.ops), concurrency: Number(o.concurrency), pipeline };
       const ctx = new SmokeContext({ ...DEFAULT_OPTIONS, nodes: cluster.seeds, nodeTimeoutMs: spec.nodeTimeoutMs, bench }, () => {});
       ctx.nodeTimeoutMs = spec.nodeTimeoutMs;
-      let ours: Record<string, Awaited<ReturnType<typeof runBenchPhase>>> = {};
+      let ours: Record<string, PhaseResult> = {};
       try {
         ctx.benchClient = ctx.cluster();
         await ctx.benchClient.connect();
@@ -55,8 +57,11 @@ async function main(argv: string[]): Promise<number> {
       for (const cmd of ["SET", "GET"]) {
         const a = ours[cmd];
         const b = theirs[cmd]?.opsPerSec;
-        if (a.errors) console.log(`bench: ${a.errors} ${cmd} errors (${a.firstError})`);
-        rows.push([String(pipeline), cmd, String(a.opsPerSec), String(a.p50Ms), String(a.p99Ms), b ? String(b) : "?", b ? (a.opsPerSec / b).toFixed(2) : "?"]);
+        rows.push(benchRow(pipeline, cmd, a, b));
+        if (a.errors) {
+          // A run with errors measured something else than the client's throughput: no ratio, and a failing exit code.
+          failures.push(`pipeline ${pipeline}: ${a.errors} of ${a.ops} ${cmd}s failed (e.g. ${a.firstError})`);
+        }
       }
     }
   } finally {
@@ -64,7 +69,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const width = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((c, i) => (i < 2 ? c.padEnd(width[i]) : c.padStart(width[i]))).join("  "));
+  if (failures.length) {
+    for (const f of failures) console.error(`bench: ${f}`);
+    console.error("bench: FAILED: commands failed, so no ratio is given for those rows");
+    return 1;
+  }
   return 0;
+}
+
+/**
+ * One table row. ops/s counts successful commands only (runBenchPhase); a phase with errors gets no ratio
+ * ("-") because its ops/s is not comparable with redis-benchmark's.
+ */
+export function benchRow(pipeline: number, cmd: string, a: Pick<PhaseResult, "opsPerSec" | "p50Ms" | "p99Ms" | "errors">, theirs: number | undefined): string[] {
+  const ratio = a.errors ? `- (${a.errors} errors)` : theirs ? (a.opsPerSec / theirs).toFixed(2) : "?";
+  return [String(pipeline), cmd, String(a.opsPerSec), String(a.p50Ms), String(a.p99Ms), theirs ? String(theirs) : "?", ratio];
 }
 
 if (require.main === module) {

@@ -32,26 +32,38 @@ export function demoPassword(): string {
   return randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "x");
 }
 
-async function main(argv: string[]): Promise<number> {
+export interface DemoHooks {
+  /** Receives every output line (default: console.log). */
+  log?: (line: string) => void;
+  /** Called once the cluster is up (tests record its pids to prove the teardown). */
+  onCluster?: (cluster: LocalCluster) => void;
+}
+
+/** The demo; returns the exit code (0 passed, 1 a check failed, 2 the cluster could not start). Always tears down. */
+export async function main(argv: string[], hooks: DemoHooks = {}): Promise<number> {
+  const log = hooks.log ?? ((l: string) => console.log(l));
   const o = new Command("demo")
     .description("local cluster from a stack file + full smoke test (kill failover) + teardown")
     .option("--stack-file <path>", "stack config to plan from", resolve(__dirname, "../Pulumi.dev.yaml"))
     .addOption(new Option("--failover <mode>", "failover check").choices(["none", "manual", "kill"]).default("kill"))
     .option("--keys <n>", "keys for the distribution check (default: smoke.keys of the stack)")
+    .option("--bench-ops <n>", "benchmark commands per phase (0 skips it)", String(DEFAULT_OPTIONS.bench.ops))
     .option("--no-password", "run the cluster without a password")
+    .exitOverride()
     .parse(argv, { from: "user" })
-    .opts<{ stackFile: string; failover: FailoverMode; keys?: string; password: boolean }>();
+    .opts<{ stackFile: string; failover: FailoverMode; keys?: string; benchOps: string; password: boolean }>();
 
   const spec = specFromStackFile(o.stackFile);
   const password = o.password ? demoPassword() : undefined;
-  console.log(`demo: planning ${spec.masters} masters x ${spec.replicasPerMaster} replica(s) from ${o.stackFile} (cluster-node-timeout ${spec.nodeTimeoutMs} ms)`);
+  log(`demo: planning ${spec.masters} masters x ${spec.replicasPerMaster} replica(s) from ${o.stackFile} (cluster-node-timeout ${spec.nodeTimeoutMs} ms)`);
   let cluster: LocalCluster | undefined;
   let report: SmokeReport | undefined;
   const t0 = Date.now();
   try {
     cluster = await startLocalCluster({ spec, password });
-    console.log(`demo: cluster_state ok ${cluster.startToOkMs} ms after the processes started; nodes: ${cluster.seeds.join(" ")}`);
-    if (password) console.log("demo: nodes require a generated password (not printed)");
+    hooks.onCluster?.(cluster);
+    log(`demo: cluster_state ok ${cluster.startToOkMs} ms after the processes started; nodes: ${cluster.seeds.join(" ")}`);
+    if (password) log("demo: nodes require a generated password (not printed)");
     report = await runSmoke(
       {
         ...DEFAULT_OPTIONS,
@@ -63,22 +75,31 @@ async function main(argv: string[]): Promise<number> {
         keys: o.keys ? Number(o.keys) : spec.smoke.keys,
         timeoutMs: spec.smoke.timeoutMs,
         nodeTimeoutMs: spec.nodeTimeoutMs,
+        bench: { ...DEFAULT_OPTIONS.bench, ops: Number(o.benchOps) },
       },
-      { progress: (l) => console.log(l) },
+      { progress: log },
     );
-    console.log("");
-    console.log(summaryTable(report));
+    log("");
+    log(summaryTable(report));
   } catch (e) {
     console.error(`demo: ${e instanceof Error ? e.message : String(e)}`);
     return 2;
   } finally {
     const t = Date.now();
     await cluster?.stop();
-    if (cluster) console.log(`demo: cluster stopped in ${Date.now() - t} ms; whole demo ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (cluster) log(`demo: cluster stopped in ${Date.now() - t} ms; whole demo ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   return report?.exit_code ?? 2;
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      const c = (e as { code?: string; exitCode?: number }).code;
+      if (c === "commander.helpDisplayed") process.exit(0);
+      console.error(`demo: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(2);
+    },
+  );
 }

@@ -1,9 +1,14 @@
 // `npm run smoke -- --nodes host:port[,…] …`: the ioredis smoke test of a Redis Cluster.
-// Exit 0: every check passed; 1: a check failed; 2: usage or connection problem.
+// Exit codes (also in --help, EXIT_CODES_HELP):
+//   0  every check passed (or was not applicable);
+//   1  a check failed: the cluster answered but something is wrong — including listed/discovered nodes that do not
+//      answer while at least one seed does (the connect check names them);
+//   2  usage or connection problem: bad options, an unset --password-env variable, NO seed answering, or a wrong or
+//      missing password at any node (WRONGPASS/NOAUTH); nothing was checked.
 // The password comes only from the environment variable named by --password-env and is never printed.
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { failureDigest, redact, summaryTable, toJson } from "./report";
+import { failureDigest, redact, summaryTable, toJson, truncateBytes } from "./report";
 import { runSmoke } from "./run";
 import { DEFAULT_OPTIONS, type NatMapEntries, type SmokeOptions, type SmokeReport } from "./types";
 
@@ -30,6 +35,16 @@ function parseNatMap(v: string): NatMapEntries {
   return out;
 }
 
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  every check passed
+  1  a check failed (the cluster answered; also: some nodes unreachable while a seed answers)
+  2  usage or connection problem: bad options, no seed answered, wrong or missing password at any node
+`;
+
+/** Kubernetes reads at most 4096 bytes of /dev/termination-log. */
+export const TERMINATION_LOG_BYTES = 4096;
+
 export function buildProgram(): Command {
   return new Command("smoke")
     .description("ioredis smoke test of a Redis Cluster: slots, distribution, replication, failover, auth, benchmark")
@@ -52,7 +67,8 @@ export function buildProgram(): Command {
     .option("--bench-pipeline <n>", "benchmark commands per request", int("--bench-pipeline", 1), DEFAULT_OPTIONS.bench.pipeline)
     .option("--bench-value-size <n>", "benchmark value size in bytes", int("--bench-value-size", 1), DEFAULT_OPTIONS.bench.valueSize)
     .option("--termination-log <file>", "also write the failure digest here (Kubernetes: /dev/termination-log)")
-    .option("--quiet", "no progress lines, only the summary");
+    .option("--quiet", "no progress lines, only the summary")
+    .addHelpText("after", EXIT_CODES_HELP);
 }
 
 interface Cli {
@@ -131,7 +147,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(digest + "\n");
     if (o.terminationLog) {
       try {
-        writeFileSync(o.terminationLog, digest.slice(0, 4000));
+        writeFileSync(o.terminationLog, truncateBytes(digest, TERMINATION_LOG_BYTES));
       } catch {
         /* best effort */
       }

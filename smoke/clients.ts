@@ -59,6 +59,8 @@ const lastErrors = new WeakMap<Redis, Error>();
 export class NodePool {
   private readonly conns = new Map<string, Redis>();
   private readonly extra: Redis[] = [];
+  /** Set by closeAll(): a check that outlived its timeout gets an error instead of a new connection nobody closes. */
+  private closed = false;
 
   constructor(
     private readonly password: string | undefined,
@@ -108,6 +110,7 @@ export class NodePool {
 
   /** Pooled connection to a node (connects on first use; throws the connect/auth error). */
   async get(addr: string): Promise<Redis> {
+    if (this.closed) throw new Error(`connection to ${addr} refused: the smoke run is closed`);
     let r = this.conns.get(addr);
     if (!r) {
       r = this.make(addr);
@@ -131,6 +134,7 @@ export class NodePool {
 
   /** A separate connection (own lifetime), e.g. without a password or without a command timeout. */
   async dedicated(addr: string, opts: { password?: string | null; commandTimeoutMs?: number | null } = {}): Promise<Redis> {
+    if (this.closed) throw new Error(`connection to ${addr} refused: the smoke run is closed`);
     const r = this.make(addr, opts);
     this.extra.push(r);
     await this.open(r);
@@ -138,6 +142,7 @@ export class NodePool {
   }
 
   closeAll(): void {
+    this.closed = true;
     for (const r of [...this.conns.values(), ...this.extra]) r.disconnect();
     this.conns.clear();
     this.extra.length = 0;

@@ -34,27 +34,99 @@ export interface Topology {
 
 export class Aborted extends Error {}
 
-export class SmokeContext {
-  readonly runId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  readonly pool: NodePool;
-  /** Announced addresses of every node found at discovery. */
-  nodes: string[] = [];
-  /** Nodes found unreachable by the connect check: reported, not waited for again. */
-  readonly down = new Set<string>();
-  /** Node id -> announced address (as learned). */
-  ids = new Map<string, string>();
+/** State shared by every check of one run (the per-check contexts read and write it through accessors). */
+interface SharedState {
+  runId: string;
+  pool: NodePool;
+  nodes: string[];
+  down: Set<string>;
+  ids: Map<string, string>;
   topology?: Topology;
-  nodeTimeoutMs = 5000;
-  signal: AbortSignal = new AbortController().signal;
+  nodeTimeoutMs: number;
+  benchClient?: Cluster;
+  dataClient?: Cluster;
+  clients: Cluster[];
+  closed: boolean;
+}
+
+/**
+ * One smoke run's context. `forCheck(signal)` gives each check its own context bound to that check's AbortSignal:
+ * checkpoint/sleep/waitFor of a check that timed out keep failing even while later checks run (they never read
+ * another check's signal), and nothing new is connected after close().
+ */
+export class SmokeContext {
+  private readonly s: SharedState;
+  /** Aborted when this check timed out or ended (never aborted for the run-level context). */
+  readonly signal: AbortSignal;
   /** What the current check is doing (named in timeout messages). */
   step = "";
-  /** Cluster client of the benchmark check. */
-  benchClient?: Cluster;
-  private dataClient?: Cluster;
-  private readonly clients: Cluster[] = [];
 
-  constructor(readonly opts: SmokeOptions, private readonly progress: (line: string) => void) {
-    this.pool = new NodePool(opts.password, { ...(opts.natMap ?? {}) }, opts.connectTimeoutMs);
+  constructor(
+    readonly opts: SmokeOptions,
+    private readonly progress: (line: string) => void,
+    signal?: AbortSignal,
+    shared?: SharedState,
+  ) {
+    this.signal = signal ?? new AbortController().signal;
+    this.s = shared ?? {
+      runId: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+      pool: new NodePool(opts.password, { ...(opts.natMap ?? {}) }, opts.connectTimeoutMs),
+      nodes: [],
+      down: new Set(),
+      ids: new Map(),
+      nodeTimeoutMs: opts.nodeTimeoutMs ?? 5000,
+      clients: [],
+      closed: false,
+    };
+  }
+
+  /** A context for one check: same shared state, its own signal and step. */
+  forCheck(signal: AbortSignal): SmokeContext {
+    return new SmokeContext(this.opts, this.progress, signal, this.s);
+  }
+
+  get runId(): string {
+    return this.s.runId;
+  }
+  get pool(): NodePool {
+    return this.s.pool;
+  }
+  /** Announced addresses of every node found at discovery. */
+  get nodes(): string[] {
+    return this.s.nodes;
+  }
+  set nodes(v: string[]) {
+    this.s.nodes = v;
+  }
+  /** Nodes found unreachable by the connect check: reported, not waited for again. */
+  get down(): Set<string> {
+    return this.s.down;
+  }
+  /** Node id -> announced address (as learned). */
+  get ids(): Map<string, string> {
+    return this.s.ids;
+  }
+  get topology(): Topology | undefined {
+    return this.s.topology;
+  }
+  set topology(t: Topology | undefined) {
+    this.s.topology = t;
+  }
+  get nodeTimeoutMs(): number {
+    return this.s.nodeTimeoutMs;
+  }
+  set nodeTimeoutMs(v: number) {
+    this.s.nodeTimeoutMs = v;
+  }
+  /** Cluster client of the benchmark check. */
+  get benchClient(): Cluster | undefined {
+    return this.s.benchClient;
+  }
+  set benchClient(c: Cluster | undefined) {
+    this.s.benchClient = c;
+  }
+  get closed(): boolean {
+    return this.s.closed;
   }
 
   log(msg: string): void {
@@ -66,22 +138,24 @@ export class SmokeContext {
     if (print) this.log(step);
   }
 
+  /** Throws Aborted once this check's signal is aborted (or the run is closed). */
   checkpoint(): void {
-    if (this.signal.aborted) throw new Aborted(this.step);
+    if (this.signal.aborted || this.s.closed) throw new Aborted(this.step);
   }
 
   sleep(ms: number): Promise<void> {
     this.checkpoint();
+    const signal = this.signal;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         clearTimeout(t);
         reject(new Aborted(this.step));
       };
       const t = setTimeout(() => {
-        this.signal.removeEventListener("abort", onAbort);
+        signal.removeEventListener("abort", onAbort);
         resolve();
       }, ms);
-      this.signal.addEventListener("abort", onAbort, { once: true });
+      signal.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -102,6 +176,7 @@ export class SmokeContext {
       }
       await this.sleep(intervalMs);
     }
+    this.checkpoint();
     return { ms: Date.now() - t0, last };
   }
 
@@ -112,6 +187,7 @@ export class SmokeContext {
 
   /** CLUSTER NODES + CLUSTER INFO (+ INFO replication) of each node; errors are captured per node. */
   async snapshot(addrs: string[] = this.nodes, withReplication = false): Promise<NodeSnapshot[]> {
+    this.checkpoint();
     return Promise.all(
       addrs.map(async (addr): Promise<NodeSnapshot> => {
         if (this.down.has(addr)) return { addr, label: this.label(addr), error: "unreachable (see the connect check)" };
@@ -165,15 +241,17 @@ export class SmokeContext {
 
   /** Shared Cluster client for data operations. */
   data(): Cluster {
-    if (!this.dataClient) {
+    if (!this.s.dataClient) {
       // Not auto-pipelined: ioredis does not follow MOVED for an auto-pipelined batch whose keys moved to different nodes.
-      this.dataClient = this.cluster();
+      this.s.dataClient = this.cluster();
     }
-    return this.dataClient;
+    return this.s.dataClient;
   }
 
   /** A new Cluster client (closed at the end of the run). */
   cluster(o: { autoPipelining?: boolean; commandTimeoutMs?: number; slotsRefreshIntervalMs?: number } = {}): Cluster {
+    // A check that outlived its timeout must not open connections nobody closes.
+    if (this.s.closed) throw new Aborted(this.step || "the run is closed");
     const c = clusterClient({
       seeds: this.opts.nodes,
       password: this.opts.password,
@@ -183,12 +261,14 @@ export class SmokeContext {
       commandTimeoutMs: o.commandTimeoutMs ?? 10_000,
       slotsRefreshIntervalMs: o.slotsRefreshIntervalMs,
     });
-    this.clients.push(c);
+    this.s.clients.push(c);
     return c;
   }
 
+  /** Closes every connection of the run; afterwards checkpoints throw and no new connection is opened. */
   close(): void {
-    for (const c of this.clients) c.disconnect();
+    this.s.closed = true;
+    for (const c of this.s.clients) c.disconnect();
     this.pool.closeAll();
   }
 }

@@ -51,6 +51,8 @@ export async function writeAndWait(conn: Redis, keys: string[], replicas: number
     if (err) throw err[0];
     if (replicas > 0) acked = Math.min(acked, Number(await conn.call("WAIT", String(replicas), String(waitMs))));
   }
+  // No keys at all: still ask how many replicas acknowledge the current offset (never "every replica" by default).
+  if (replicas > 0 && acked === Number.MAX_SAFE_INTEGER) acked = Number(await conn.call("WAIT", String(replicas), String(waitMs)));
   return replicas > 0 ? acked : 0;
 }
 

@@ -54,3 +54,17 @@ export function toJson(report: SmokeReport): string {
 export function redact(text: string, secret: string | undefined): string {
   return secret ? text.split(secret).join("***") : text;
 }
+
+/**
+ * `text` cut to at most `maxBytes` UTF-8 bytes without splitting a character; a cut is marked with "…" (within the
+ * limit). Kubernetes keeps 4096 bytes of a termination message, not 4096 characters.
+ */
+export function truncateBytes(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text, "utf8");
+  if (buf.length <= maxBytes) return text;
+  const mark = "…";
+  let end = Math.max(0, maxBytes - Buffer.byteLength(mark));
+  // Step back over UTF-8 continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString("utf8") + mark;
+}

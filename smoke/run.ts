@@ -64,6 +64,9 @@ export function checkTimeoutMs(name: CheckName, o: SmokeOptions, nodeTimeoutMs: 
   }
 }
 
+/** How long a timed-out check may take to unwind before the next check starts. */
+export const ABORT_GRACE_MS = 5000;
+
 type CheckFn = (ctx: SmokeContext) => Promise<{ details: string; measurements: Measurements; notApplicable?: boolean }>;
 
 export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promise<SmokeReport> {
@@ -86,7 +89,6 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
     return report(2, errorText(e));
   }
   const ctx = new SmokeContext(opts, progress);
-  if (opts.nodeTimeoutMs) ctx.nodeTimeoutMs = opts.nodeTimeoutMs;
 
   const notRun = (name: CheckName, why: string) => {
     const r: CheckResult = { name, ok: false, status: "not-run", duration_ms: 0, details: `not run: ${why}`, problems: [], measurements: {} };
@@ -94,24 +96,29 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
     progress(checkLine(r));
   };
 
+  let current: CheckName = "connect";
   const run = async (name: CheckName, fn: CheckFn): Promise<CheckResult> => {
+    current = name;
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
       notRun(name, `the run reached --timeout-ms ${opts.timeoutMs}`);
       return checks[checks.length - 1];
     }
     const limit = Math.min(checkTimeoutMs(name, opts, ctx.nodeTimeoutMs), remaining);
+    // Each check gets its own context bound to its own signal: once it times out, every checkpoint/sleep/waitFor of it
+    // throws, even while later checks run with fresh signals.
     const ac = new AbortController();
-    ctx.signal = ac.signal;
-    ctx.step = "";
+    const cctx = ctx.forCheck(ac.signal);
     progress(`${name}: running (limit ${Math.round(limit / 1000)} s)`);
     const t0 = Date.now();
     let timer: NodeJS.Timeout | undefined;
-    const work = fn(ctx);
+    let timedOut = false;
+    const work = fn(cctx);
     work.catch(() => undefined); // a timed-out check may still reject later
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const step = ctx.step;
+        const step = cctx.step;
+        timedOut = true;
         ac.abort();
         reject(new CheckFailure([`timed out after ${limit} ms${step ? ` while ${step}` : ""}`]));
       }, limit);
@@ -127,7 +134,7 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
       if (e instanceof SmokeUsageError) throw e;
       const problems = e instanceof CheckFailure ? e.problems
         : e instanceof Aborted ? [`timed out after ${limit} ms while ${e.message}`]
-        : [`${ctx.step ? `while ${ctx.step}: ` : ""}${errorText(e)}`];
+        : [`${cctx.step ? `while ${cctx.step}: ` : ""}${errorText(e)}`];
       r = {
         name, ok: false, status: "failed", duration_ms: Date.now() - t0,
         details: problems.length > 1 ? `${problems.length} problems: ${problems[0]}` : problems[0] ?? "failed",
@@ -137,23 +144,20 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
       clearTimeout(timer);
       ac.abort();
     }
+    if (timedOut) {
+      // Let the aborted check unwind (its finally blocks stop writers and delete keys) before the next check starts;
+      // bounded, and whatever is still pending fails on the closed connections at the end of the run.
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([work.catch(() => undefined), new Promise((res) => (grace = setTimeout(res, ABORT_GRACE_MS)))]);
+      clearTimeout(grace);
+    }
     checks.push(r);
     progress(checkLine(r));
     return r;
   };
 
   try {
-    try {
-      await run("connect", checkConnect);
-    } catch (e) {
-      if (e instanceof SmokeUsageError) {
-        const r: CheckResult = { name: "connect", ok: false, status: "failed", duration_ms: 0, details: e.message, problems: [e.message], measurements: {} };
-        checks.push(r);
-        progress(checkLine(r));
-        return report(2, e.message);
-      }
-      throw e;
-    }
+    await run("connect", checkConnect);
     if (!opts.nodeTimeoutMs) {
       // Cluster clients size their failover retries from it.
       ctx.nodeTimeoutMs = await readNodeTimeout(ctx).catch(() => ctx.nodeTimeoutMs);
@@ -173,6 +177,15 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
       if (slotsOk) await run("benchmark", checkBenchmark);
       else notRun("benchmark", "the slots check failed");
     }
+  } catch (e) {
+    // Usage or connection problem (no seed answers, wrong password): exit 2, named on the check that found it.
+    if (e instanceof SmokeUsageError) {
+      const r: CheckResult = { name: current, ok: false, status: "failed", duration_ms: 0, details: e.message, problems: [e.message], measurements: {} };
+      checks.push(r);
+      progress(checkLine(r));
+      return report(2, e.message);
+    }
+    throw e;
   } finally {
     ctx.close();
   }

@@ -13,8 +13,12 @@ export interface NodeLine {
   masterId?: string;
   configEpoch: number;
   linkState: string;
-  /** Owned slot ranges, inclusive; importing/migrating markers are ignored. */
+  /** Owned slot ranges, inclusive. */
   slots: [number, number][];
+  /** Open slots this node is moving away: `[slot->-id]` markers (only a node's own line carries them). */
+  migrating: { slot: number; to: string }[];
+  /** Open slots this node is receiving: `[slot-<-id]` markers. */
+  importing: { slot: number; from: string }[];
 }
 
 /** Parses one CLUSTER NODES reply. */
@@ -31,8 +35,16 @@ export function parseClusterNodes(text: string): NodeLine[] {
     const [ipPort, cport] = hostPort.split("@", 2);
     const noAddr = ipPort.startsWith(":") || ipPort === "";
     const slots: [number, number][] = [];
+    const migrating: NodeLine["migrating"] = [];
+    const importing: NodeLine["importing"] = [];
     for (const s of slotFields) {
-      if (s.startsWith("[")) continue; // [slot->-id] migrating / [slot-<-id] importing
+      if (s.startsWith("[")) {
+        // [slot->-id]: this node migrates the slot to id; [slot-<-id]: it imports the slot from id.
+        const open = /^\[(\d+)-([<>])-([0-9a-f]+)\]$/i.exec(s);
+        if (open && open[2] === ">") migrating.push({ slot: Number(open[1]), to: open[3] });
+        else if (open) importing.push({ slot: Number(open[1]), from: open[3] });
+        continue;
+      }
       const m = /^(\d+)(?:-(\d+))?$/.exec(s);
       if (m) slots.push([Number(m[1]), Number(m[2] ?? m[1])]);
     }
@@ -46,6 +58,8 @@ export function parseClusterNodes(text: string): NodeLine[] {
       configEpoch: Number(epoch),
       linkState: link,
       slots,
+      migrating,
+      importing,
     });
   }
   return out;
@@ -170,6 +184,24 @@ export function analyzeSlotMaps(views: NodeView[], label: (id: string) => string
     duplicated,
     disagreements: [...groups.values()].map((g) => ({ ranges: formatRanges(g.slots), count: g.slots.length, claims: g.claims })),
   };
+}
+
+/**
+ * Open slots (MIGRATING / IMPORTING left set, as `redis-cli --cluster check` reports them), one message per slot:
+ * "open slot 100 (A migrating to B; B importing from A)". `label(id)` names a node id.
+ */
+export function openSlots(views: NodeView[], label: (id: string) => string): { slot: number; message: string }[] {
+  const bySlot = new Map<number, Set<string>>();
+  const add = (slot: number, what: string) => bySlot.set(slot, (bySlot.get(slot) ?? new Set()).add(what));
+  for (const v of views) {
+    for (const n of v.lines) {
+      for (const m of n.migrating) add(m.slot, `${label(n.id)} migrating to ${label(m.to)}`);
+      for (const i of n.importing) add(i.slot, `${label(n.id)} importing from ${label(i.from)}`);
+    }
+  }
+  return [...bySlot.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([slot, what]) => ({ slot, message: `open slot ${slot} (${[...what].sort().join("; ")}): finish the resharding or run CLUSTER SETSLOT ${slot} STABLE / redis-cli --cluster fix` }));
 }
 
 /** Short label for a node: "host:port (abcdef)". */

@@ -1,5 +1,7 @@
 // connect: reach the seeds, learn every node from CLUSTER NODES, and map announced addresses that are not
 // reachable from here (Docker: 172.x inside the network) to the seed that answered for them.
+// Exit codes: no seed answering or a password refused at any node -> SmokeUsageError (exit 2); nodes that do not
+// answer while some seed does -> a failure of this check naming them (exit 1).
 import { errorText, parseAddr, withTimeout } from "../clients";
 import type { SmokeContext } from "../context";
 import { isMyself, parseClusterNodes, BAD_FLAGS } from "../topology";
@@ -52,12 +54,17 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
   const seedAnnounced = new Set(answered.map((a) => a.announced));
   const problems: string[] = failed.map((f) => `seed ${f.seed} unreachable: ${f.error}`);
   for (const f of failed) ctx.down.add(f.seed);
+  const nodeAuthFailures: string[] = [];
   ctx.setStep(`connecting to ${ctx.nodes.length} node(s)`);
   await Promise.all(
     ctx.nodes.filter((n) => !seedAnnounced.has(n) && !ctx.down.has(n)).map(async (addr) => {
       try {
         await withTimeout((async () => (await ctx.pool.get(addr)).ping())(), ctx.opts.connectTimeoutMs, "PING");
       } catch (e) {
+        if (AUTH_RE.test(errorText(e))) {
+          nodeAuthFailures.push(`${ctx.label(addr)} (${errorText(e)})`);
+          return;
+        }
         // Later checks report it without waiting for it again.
         ctx.down.add(addr);
         const mapped = natMap[addr] ? ` (mapped to ${natMap[addr].host}:${natMap[addr].port})` : "";
@@ -67,6 +74,10 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
       }
     }),
   );
+  // A password refused anywhere is a usage/connection problem (exit 2), not a cluster defect.
+  if (nodeAuthFailures.length) {
+    throw new SmokeUsageError(`authentication failed at ${nodeAuthFailures.join(", ")}${ctx.opts.password ? " — the password is wrong for these nodes" : " — they require a password: pass --password-env VAR"}`);
+  }
   // Nodes flagged by their peers (e.g. a stopped node the seeds still list).
   for (const a of answered) {
     for (const n of parseClusterNodes(a.text)) {

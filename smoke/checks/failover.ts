@@ -3,7 +3,7 @@
 // through the outage. Roles are verified in every node's view; an `OK` reply is never trusted.
 import type { Cluster } from "ioredis";
 import { errorText } from "../clients";
-import type { MasterInfo, NodeSnapshot, SmokeContext } from "../context";
+import { Aborted, type MasterInfo, type NodeSnapshot, type SmokeContext } from "../context";
 import { cleanup, groupByOwner, keysOwnedBy, runKey, valueOf, writeAndWait, KEY_TTL_S } from "../data";
 import { badFlags, isMaster, isMyself, isReplica, type NodeLine } from "../topology";
 import { CheckFailure, type Measurements } from "../types";
@@ -84,6 +84,7 @@ function swapSeen(snaps: NodeSnapshot[], masterId: string, replicaId: string): s
 
 /** CLUSTER FAILOVER on `replica`, then waits until every node sees the swap (an OK reply alone proves nothing). */
 async function manualFailover(ctx: SmokeContext, replica: { id: string; addr: string; label: string }, oldMaster: { id: string; label: string }, nt: number): Promise<number> {
+  ctx.checkpoint(); // never start a failover for a check that already timed out
   const t0 = Date.now();
   const reply = await (await ctx.pool.get(replica.addr)).call("CLUSTER", "FAILOVER");
   ctx.log(`failover: CLUSTER FAILOVER on ${replica.label} replied ${String(reply)}; waiting for every node to see the new roles`);
@@ -181,71 +182,145 @@ async function manual(ctx: SmokeContext, target: MasterInfo, nt: number, m: Meas
   };
 }
 
-/** Writes keys of the target's slots as SET + WAIT 1 on one connection (a pipeline) through the outage. */
-class OutageWriter {
+/** Error kind for the tally: the first words of the message, numbers and addresses folded ("MOVED # #:#"). */
+export function errorKind(message: string): string {
+  const words = message.trim().split(/\s+/).slice(0, 4).join(" ").replace(/\d+/g, "#").replace(/[.:,;]+$/, "");
+  return words.slice(0, 60) || "error";
+}
+
+/**
+ * Writes keys of the target's slots as SET + WAIT 1 on one connection (a pipeline) through the outage. Bound to the
+ * check's own signal: it stops when the check ends or times out, whatever else runs by then.
+ */
+export class OutageWriter {
   attempts = 0;
   readonly acked = new Map<string, string>();
   notAcked = 0;
   errors = 0;
   readonly errorKinds = new Map<string, number>();
-  /** Longest time between two accepted writes with failures in between (what a client sees as the outage). */
+  /** Longest time without an accepted write while writes failed (counted up to stop() if they never came back). */
   unavailableMs = 0;
   firstErrorAt?: number;
+  lastError?: string;
+  /** Writes started at or after this time (the promotion) are tracked separately. */
+  since?: number;
+  /** When the first write started after `since` was accepted / acknowledged by a replica. */
+  firstOkSince?: number;
+  firstAckedSince?: number;
   private lastOk = Date.now();
   private failedSinceOk = false;
   private stopped = false;
   private next = 0;
   private done?: Promise<void>;
+  private readonly signal: AbortSignal;
 
-  constructor(private readonly ctx: SmokeContext, private readonly client: Cluster, private readonly target: string) {}
-
-  start(): void {
-    this.done = this.loop();
+  constructor(private readonly ctx: SmokeContext, private readonly client: Cluster, private readonly target: string) {
+    this.signal = ctx.signal;
   }
 
+  start(): void {
+    const onAbort = () => (this.stopped = true);
+    this.signal.addEventListener("abort", onAbort, { once: true });
+    this.done = this.loop().finally(() => this.signal.removeEventListener("abort", onAbort));
+  }
+
+  /** Stops the loop; an outage still going on is counted up to now. */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
+    if (this.failedSinceOk) this.unavailableMs = Math.max(this.unavailableMs, Date.now() - this.lastOk);
+  }
+
+  get running(): boolean {
+    return !this.stopped && !this.signal.aborted;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
   }
 
   private async loop(): Promise<void> {
     const topo = this.ctx.topology!;
     // Bounded: stops when asked, when the check is aborted, or after 100k attempts.
-    while (!this.stopped && !this.ctx.signal.aborted && this.attempts < 100_000) {
+    while (this.running && this.attempts < 100_000) {
       const { keys, next } = keysOwnedBy(this.ctx.runId, "w", this.target, topo, 1, this.next);
       this.next = next;
       const key = keys[0];
       this.attempts++;
+      const startedAt = Date.now();
       let failure: string | undefined;
+      let ackedNow = false;
       try {
         const res = (await this.client.pipeline().set(key, valueOf(key), "EX", KEY_TTL_S).call("WAIT", "1", "500").exec()) ?? [];
         const [[setErr, setRes], [waitErr, waitRes]] = res;
         if (setErr) failure = setErr.message;
         else if (setRes !== "OK") failure = `SET replied ${String(setRes)}`;
         else if (waitErr) this.notAcked++; // accepted, durability unknown
-        else if (Number(waitRes) >= 1) this.acked.set(key, valueOf(key));
-        else this.notAcked++; // accepted while no replica was attached (e.g. before the old master rejoined)
+        else if (Number(waitRes) >= 1) {
+          this.acked.set(key, valueOf(key));
+          ackedNow = true;
+        } else this.notAcked++; // accepted while no replica was attached (e.g. before the old master rejoined)
       } catch (e) {
         failure = errorText(e);
       }
-      // A hung old master gives timeouts, not MOVED: ask the cluster for the current slot map (ioredis dedupes refreshes).
-      if (failure) this.client.refreshSlotsCache();
       const now = Date.now();
       if (failure) {
+        // A hung old master gives timeouts, not MOVED: ask the cluster for the current slot map (ioredis dedupes refreshes).
+        if (this.running) this.client.refreshSlotsCache();
         this.errors++;
         this.firstErrorAt ??= now;
+        this.lastError = failure;
         this.failedSinceOk = true;
-        const kind = failure.split(" ")[0].slice(0, 40) || failure.slice(0, 40);
+        const kind = errorKind(failure);
         this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
-        await new Promise((r) => setTimeout(r, 50));
+        await this.pause(50);
       } else {
         if (this.failedSinceOk) this.unavailableMs = Math.max(this.unavailableMs, now - this.lastOk);
         this.failedSinceOk = false;
         this.lastOk = now;
-        await new Promise((r) => setTimeout(r, 10));
+        if (this.since !== undefined && startedAt >= this.since) {
+          this.firstOkSince ??= now;
+          if (ackedNow) this.firstAckedSince ??= now;
+        }
+        await this.pause(10);
       }
     }
   }
+
+  measurements(): Measurements {
+    return {
+      writes_attempted: this.attempts,
+      writes_acked: this.acked.size,
+      writes_not_acked: this.notAcked,
+      write_errors: this.errors,
+      write_error_kinds: [...this.errorKinds.entries()].map(([k, v]) => `${k}×${v}`).join(", "),
+      unavailable_ms: this.unavailableMs,
+    };
+  }
+}
+
+/** Why the replicas of `target` did not take over: cluster-replica-no-failover and the link state of each. */
+async function replicaFailoverState(ctx: SmokeContext, target: MasterInfo): Promise<{ text: string; explained: boolean }> {
+  let explained = false;
+  const parts = await Promise.all(
+    target.replicas.map(async (r) => {
+      try {
+        const conn = await ctx.pool.get(r.addr);
+        const [cfg, info] = await Promise.all([
+          (conn.call("CONFIG", "GET", "cluster-replica-no-failover") as Promise<string[]>).catch((e) => ["", `? (${errorText(e)})`]),
+          conn.info("replication") as Promise<string>,
+        ]);
+        const link = /master_link_status:(\w+)/.exec(info)?.[1] ?? "?";
+        const down = /master_link_down_since_seconds:(-?\d+)/.exec(info)?.[1];
+        // Either one keeps this replica out of the election whatever the freeze length.
+        if (cfg[1] === "yes" || link !== "up") explained = true;
+        return `${r.label}: cluster-replica-no-failover ${cfg[1] ?? "?"}, master_link_status ${link}${down && link !== "up" ? ` (down ${down} s)` : ""}`;
+      } catch (e) {
+        return `${r.label}: did not answer (${errorText(e)})`;
+      }
+    }),
+  );
+  return { text: parts.join("; "), explained };
 }
 
 async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measurements, track: (k: string[]) => void) {
@@ -276,7 +351,8 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
 
     const sleeper = await ctx.pool.dedicated(target.addr, { commandTimeoutMs: null });
     const t0 = Date.now();
-    const woke = sleeper.call("DEBUG", "SLEEP", (freezeMs / 1000).toFixed(3)).then(() => Date.now(), (e) => { throw e; });
+    let wokeSeen: number | undefined;
+    const woke = sleeper.call("DEBUG", "SLEEP", (freezeMs / 1000).toFixed(3)).then(() => (wokeSeen = Date.now()), (e) => { throw e; });
     woke.catch(() => undefined);
     ctx.log(`failover: froze master ${target.label} for ${freezeMs} ms with DEBUG SLEEP (cluster-node-timeout ${nt} ms); writer running`);
 
@@ -285,6 +361,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     let failAt: number | undefined;
     let promoted: { id: string; addr: string; label: string; at: number } | undefined;
     let stateOkAt: number | undefined;
+    let recovered = false;
     let lastView = "";
     const limit = freezeMs + 2 * nt + 10_000;
     await ctx.waitFor("waiting for failure detection, promotion and cluster_state ok", limit, async () => {
@@ -296,6 +373,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
         const me = s.lines?.find(isMyself);
         if (!promoted && me && replicaIds.has(me.id) && isMaster(me) && me.slots.length > 0) {
           promoted = { id: me.id, addr: s.addr, label: s.label, at: now };
+          writer.since = now;
           ctx.log(`failover: ${s.label} promoted to master ${now - t0} ms after the freeze`);
         }
       }
@@ -304,13 +382,32 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
         stateOkAt = now;
         return true;
       }
+      // No promotion can follow any more once the old master is awake and every other node again sees it as a healthy
+      // master with its slots: replicas only start an election, and voters only vote, while it is flagged FAIL.
+      if (!promoted && wokeSeen !== undefined && now - wokeSeen > 500 && snaps.every((s) => {
+        const t = s.lines?.find((n) => n.id === target.id);
+        return s.info?.cluster_state === "ok" && t !== undefined && isMaster(t) && t.slots.length > 0 && badFlags(t).length === 0;
+      })) {
+        recovered = true;
+        return true;
+      }
       return undefined;
     }, 100);
     m.fail_detected_ms = failAt ? failAt - t0 : -1;
     if (!promoted) {
-      throw new CheckFailure([
-        `no replica of ${target.label} was promoted within ${limit} ms of the freeze (FAIL flag ${failAt ? `after ${failAt - t0} ms` : "never seen"}; freeze ${freezeMs} ms — raise --freeze-ms if it ends before the election); views: ${lastView}`,
-      ], m);
+      const when = recovered ? `; ${target.label} woke up after ${wokeSeen! - t0} ms and is master of its slots again everywhere` : ` within ${limit} ms of the freeze`;
+      let why: string;
+      if (failAt === undefined) {
+        why = `the FAIL flag was never seen: the freeze (${freezeMs} ms) ended before the cluster flagged the master — raise --freeze-ms above cluster-node-timeout ${nt} ms plus failure propagation`;
+      } else {
+        // The freeze outlasted FAIL: report what keeps the replicas out of the election rather than the freeze length,
+        // which is only suspect when nothing else explains it and the election had little time.
+        const state = await replicaFailoverState(ctx, target);
+        const freezeAfterFail = (wokeSeen ?? Date.now()) - failAt;
+        const short = !state.explained && freezeAfterFail < 2000 ? `; the freeze ended only ${freezeAfterFail} ms after FAIL, a longer --freeze-ms gives the election more time` : "";
+        why = `FAIL flagged after ${failAt - t0} ms and the master stayed frozen ${freezeAfterFail} ms longer, yet no replica took over; replicas: ${state.text || "none"}${short}`;
+      }
+      throw new CheckFailure([`no replica of ${target.label} was promoted${when} (${why}); views: ${lastView}`], m);
     }
     m.promoted_ms = promoted.at - t0;
     promotedAt = promoted.at;
@@ -321,6 +418,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     // The old master wakes up, sees its slots taken by a newer epoch and must rejoin as a replica.
     ctx.setStep(`waiting for ${target.label} to wake up`);
     const wokeAt = await Promise.race([woke, ctx.sleep(freezeMs + 5000 - (Date.now() - t0)).then(() => undefined)]).catch((e) => {
+      if (e instanceof Aborted) throw e;
       throw new CheckFailure([`DEBUG SLEEP on ${target.label} ended with an error: ${errorText(e)}`], m);
     });
     if (!wokeAt) throw new CheckFailure([`${target.label} did not wake up from DEBUG SLEEP ${freezeMs} ms within ${freezeMs + 5000} ms`], m);
@@ -339,21 +437,19 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     if (!rejoin.value) throw new CheckFailure([`the old master did not rejoin as a replica within ${30_000 + 2 * nt} ms: ${rejoinProblem || rejoin.last}`], m);
     m.rejoined_ms = Date.now() - t0;
     ctx.log(`failover: ${target.label} rejoined as a replica of ${promoted.label} ${m.rejoined_ms} ms after the freeze`);
-    await ctx.sleep(500);
+    // Writes must resume on the promoted master and, now that it has a replica again, be acknowledged by it.
+    const resumeLimit = 5000 + nt;
+    await ctx.waitFor("waiting for a write acknowledged by a replica after the promotion", resumeLimit, async () => (writer.firstAckedSince !== undefined || !writer.running ? true : undefined), 50);
+    if (writer.firstOkSince !== undefined) m.writes_resumed_ms = writer.firstOkSince - t0;
+    if (writer.firstAckedSince !== undefined) m.first_acked_after_promotion_ms = writer.firstAckedSince - t0;
   } finally {
     await writer.stop();
     writerKeys = [...writer.acked.keys()];
     track([...keys, ...writerKeys]);
+    // Recorded on failures too (m is the failure's measurement object).
+    Object.assign(m, writer.measurements());
   }
 
-  Object.assign(m, {
-    writes_attempted: writer.attempts,
-    writes_acked: writer.acked.size,
-    writes_not_acked: writer.notAcked,
-    write_errors: writer.errors,
-    write_error_kinds: [...writer.errorKinds.entries()].map(([k, v]) => `${k}×${v}`).join(", "),
-    unavailable_ms: writer.unavailableMs,
-  });
   ctx.setStep("verifying every key written before the freeze and every write acknowledged with WAIT 1");
   const before = await missingKeys(ctx.data(), keys);
   const acked = await missingKeys(ctx.data(), writerKeys);
@@ -362,7 +458,11 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
   const problems: string[] = [];
   if (before.missing.length || before.errors.length) problems.push(`${before.missing.length} of ${keys.length} keys written before the freeze are missing and ${before.errors.length} reads failed (e.g. ${before.missing[0] ?? before.errors[0]})`);
   if (acked.missing.length || acked.errors.length) problems.push(`${acked.missing.length} of ${writerKeys.length} writes acknowledged with WAIT 1 were lost and ${acked.errors.length} reads failed (e.g. ${acked.missing[0] ?? acked.errors[0]})`);
-  if (writer.acked.size === 0) problems.push("the writer got no acknowledged write during the check");
+  if (writer.firstOkSince === undefined) {
+    problems.push(`writes to the slots of ${target.label} did not resume after the promotion: none accepted before the writer stopped (${writer.errors} errors, last: ${writer.lastError ?? "-"}; unavailable ${writer.unavailableMs} ms)`);
+  } else if (writer.firstAckedSince === undefined) {
+    problems.push(`no write after the promotion was acknowledged by a replica (WAIT 1) within ${5000 + nt} ms of the old master rejoining`);
+  }
   if (problems.length) throw new CheckFailure(problems, m);
 
   if (ctx.opts.failBack) {
@@ -372,7 +472,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     await failBack(ctx, m, nt, promotedAt, target, now);
   }
   return {
-    details: `froze ${target.label} ${freezeMs} ms: FAIL after ${m.fail_detected_ms} ms, replica promoted after ${m.promoted_ms} ms, cluster_state ok everywhere after ${m.state_ok_ms} ms, old master rejoined as replica after ${m.rejoined_ms} ms; writer: ${writer.acked.size} acked, ${writer.errors} errors, unavailable ${writer.unavailableMs} ms, acked writes lost 0`,
+    details: `froze ${target.label} ${freezeMs} ms: FAIL after ${m.fail_detected_ms} ms, replica promoted after ${m.promoted_ms} ms, cluster_state ok everywhere after ${m.state_ok_ms} ms, old master rejoined as replica after ${m.rejoined_ms} ms; writer: writes resumed after ${m.writes_resumed_ms} ms, ${writer.acked.size} acked, ${writer.errors} errors, unavailable ${writer.unavailableMs} ms, acked writes lost 0`,
     measurements: m,
   };
 }

@@ -2,13 +2,15 @@
 // replication offsets and lag reported.
 import { errorText } from "../clients";
 import type { SmokeContext, MasterInfo } from "../context";
-import { cleanup, groupByOwner, readBack, runKey, writeAndWait } from "../data";
+import { cleanup, groupByOwner, keysOwnedBy, readBack, runKey, writeAndWait } from "../data";
 import { parseInfo, parseReplicaLines } from "../topology";
 import { CheckFailure, type Measurements } from "../types";
 
 /** How long a replica link may be down (e.g. a first sync in progress) before the check fails. */
 export const LINK_GRACE_MS = 5000;
 const WAIT_MS = 5000;
+/** Every master with replicas is checked with at least this many of its own keys (a small --keys may miss one). */
+export const MIN_KEYS_PER_MASTER = 20;
 
 /** Problems with replica links, after waiting up to `graceMs` for them to come up. */
 export async function waitReplicaLinks(ctx: SmokeContext, masters: MasterInfo[], graceMs: number): Promise<string[]> {
@@ -38,20 +40,39 @@ export async function waitReplicaLinks(ctx: SmokeContext, masters: MasterInfo[],
   return res.value ? [] : problems;
 }
 
-export async function checkReplication(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
+export async function checkReplication(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements; notApplicable?: boolean }> {
   const topo = ctx.topology ?? (await ctx.refreshTopology());
   const problems: string[] = [];
+  // Replicas are required only when --expect-replicas asks for them (a 3x0 cluster is healthy without).
   const expect = ctx.opts.expectReplicas;
   for (const m of topo.masters) {
-    if (m.replicas.length === 0 && (expect ?? 1) > 0) problems.push(`master ${m.label} has no replica`);
+    if (m.replicas.length === 0 && expect !== undefined && expect > 0) problems.push(`master ${m.label} has no replica`);
   }
   problems.push(...(await waitReplicaLinks(ctx, topo.masters, LINK_GRACE_MS)));
   const m: Measurements = {};
   if (problems.length) throw new CheckFailure(problems, m);
+  if (topo.masters.every((x) => x.replicas.length === 0)) {
+    return {
+      details: `no replicas in the cluster (${expect === 0 ? "--expect-replicas 0" : "none required: --expect-replicas not given"})`,
+      measurements: { replicas_read: 0 },
+      notApplicable: true,
+    };
+  }
 
   const sample = Math.min(ctx.opts.keys, 1000);
   const keys = Array.from({ length: sample }, (_, i) => runKey(ctx.runId, "r", i));
   const byOwner = groupByOwner(keys, topo);
+  // Top up masters that own too few of the sample keys, so none passes unchecked.
+  for (const master of topo.masters) {
+    const own = byOwner.get(master.addr) ?? [];
+    if (master.replicas.length === 0 || own.length >= MIN_KEYS_PER_MASTER) continue;
+    const extra = keysOwnedBy(ctx.runId, "rm", master.addr, topo, MIN_KEYS_PER_MASTER - own.length).keys;
+    if (extra.length === 0) problems.push(`master ${master.label}: no key maps to its slots (slot map changed?)`);
+    own.push(...extra);
+    keys.push(...extra);
+    byOwner.set(master.addr, own);
+  }
+  if (problems.length) throw new CheckFailure(problems, m);
   try {
     let maxLagBytes = 0;
     let maxLagS = 0;
@@ -83,10 +104,10 @@ export async function checkReplication(ctx: SmokeContext): Promise<{ details: st
         if (back.wrong.length) problems.push(`replica ${r.label}: ${back.wrong.length} of ${own.length} acknowledged keys missing or different (e.g. ${back.wrong[0]})`);
       }
     }
-    Object.assign(m, { keys: sample, replicas_read: replicas, max_lag_bytes: maxLagBytes, max_lag_s: maxLagS });
+    Object.assign(m, { keys: keys.length, replicas_read: replicas, max_lag_bytes: maxLagBytes, max_lag_s: maxLagS });
     if (problems.length) throw new CheckFailure(problems, m);
     return {
-      details: `${replicas} replica link(s) up; ${sample} keys acknowledged by WAIT and read back from every replica; max lag ${maxLagBytes} bytes / ${maxLagS} s`,
+      details: `${replicas} replica link(s) up; ${keys.length} keys acknowledged by WAIT and read back from every replica; max lag ${maxLagBytes} bytes / ${maxLagS} s`,
       measurements: m,
     };
   } finally {

@@ -1,10 +1,11 @@
-// demo/bench helpers: the stack file is planned like the Pulumi program plans it; redis-benchmark output is parsed.
+// demo/bench helpers: the stack file is planned like the Pulumi program plans it; redis-benchmark output is parsed;
+// the demo itself runs end to end on the dev spec (failover none, few keys) and leaves no redis-server behind.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { demoPassword, specFromStackFile } from "../../local/demo";
+import { demoPassword, main as demoMain, specFromStackFile } from "../../local/demo";
 import { parseRedisBenchmark } from "../../local/bench";
 
 test("Pulumi.dev.yaml plans a valid spec (prefix stripped, kill failover allowed)", () => {
@@ -31,4 +32,35 @@ test("a secure password in the stack file is ignored; bad values fail with the k
 test("parses redis-benchmark -q output", () => {
   const out = "SET: rps=0.0 (overall: nan) avg_msec=nan\rSET: 133156.86 requests per second, p50=0.199 msec\nGET: 199203.20 requests per second, p50=0.135 msec\n";
   assert.deepEqual(parseRedisBenchmark(out), { SET: { opsPerSec: 133157, p50Ms: 0.199 }, GET: { opsPerSec: 199203, p50Ms: 0.135 } });
+});
+
+/** True while `pid` is a live (non-zombie) process. */
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+test("demo main(): the dev spec's cluster passes the smoke test (failover none) and is torn down", async () => {
+  const lines: string[] = [];
+  let pids: (number | undefined)[] = [];
+  let dir = "";
+  const code = await demoMain(["--failover", "none", "--keys", "300", "--bench-ops", "300"], {
+    log: (l) => lines.push(l),
+    onCluster: (c) => {
+      pids = c.nodes.map((n) => n.pid());
+      dir = c.dir;
+    },
+  });
+  const out = lines.join("\n");
+  assert.equal(code, 0, out);
+  assert.match(out, /demo: planning 3 masters x 1 replica\(s\)/);
+  assert.match(out, /Smoke test PASSED/);
+  assert.match(out, /PASS auth/, "the demo cluster has a generated password");
+  assert.equal(pids.length, 6);
+  assert.ok(pids.every((p) => p !== undefined && !alive(p)), `redis-server left running: ${pids.filter(alive).join(",")}`);
+  assert.ok(dir && !existsSync(dir), "temp dir removed");
 });

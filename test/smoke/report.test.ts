@@ -1,12 +1,17 @@
-// Unit tests: report formatting, slot-map analysis, ioredis failover options, CLI usage errors (no cluster needed).
+// Unit tests: report formatting, slot-map analysis, ioredis failover options, CLI usage errors, per-check
+// cancellation, the outage writer and the benchmark arithmetic (no cluster needed).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { failoverRetryOptions } from "../../smoke/clients";
-import { buildProgram, main } from "../../smoke/cli";
-import { percentile } from "../../smoke/checks/benchmark";
-import { checkLine, failureDigest, formatMs, progressLine, redact, summaryTable, toJson } from "../../smoke/report";
+import { buildProgram, main, TERMINATION_LOG_BYTES } from "../../smoke/cli";
+import { percentile, runBenchPhase } from "../../smoke/checks/benchmark";
+import { errorKind, OutageWriter } from "../../smoke/checks/failover";
+import { Aborted, SmokeContext } from "../../smoke/context";
+import { checkLine, failureDigest, formatMs, progressLine, redact, summaryTable, toJson, truncateBytes } from "../../smoke/report";
 import { validateOptions } from "../../smoke/run";
-import { analyzeSlotMaps, formatRanges, parseClusterNodes, parseInfo, parseReplicaLines } from "../../smoke/topology";
+import { analyzeSlotMaps, formatRanges, openSlots, parseClusterNodes, parseInfo, parseReplicaLines } from "../../smoke/topology";
+import { benchRow } from "../../local/bench";
+import type { Cluster } from "ioredis";
 import { DEFAULT_OPTIONS, SmokeUsageError, type SmokeReport } from "../../smoke/types";
 
 const report = (over: Partial<SmokeReport> = {}): SmokeReport => ({
@@ -97,6 +102,19 @@ describe("slot map analysis", () => {
     assert.deepEqual(l[1].slots, [[5461, 10922]]);
     assert.equal(l[3].masterId, "aaaaaa0000000000000000000000000000000000");
     assert.equal(l[4].addr, "");
+    assert.deepEqual(l[1].migrating, [{ slot: 5460, to: "aaaaaa" }]);
+    assert.deepEqual(l[1].importing, []);
+  });
+
+  it("reports open slots (MIGRATING / IMPORTING markers) with both sides named", () => {
+    const a = parseClusterNodes("aaaaaa0000000000000000000000000000000000 10.0.0.1:6379@16379 myself,master - 0 0 1 connected 0-5460 [100->-bbbbbb0000000000000000000000000000000000]");
+    const b = parseClusterNodes("bbbbbb0000000000000000000000000000000000 10.0.0.2:6379@16379 myself,master - 0 0 2 connected 5461-10922 [100-<-aaaaaa0000000000000000000000000000000000]");
+    assert.deepEqual(a[0].slots, [[0, 5460]]);
+    assert.deepEqual(b[0].importing, [{ slot: 100, from: "aaaaaa0000000000000000000000000000000000" }]);
+    const open = openSlots([{ node: "a", lines: a }, { node: "b", lines: b }], label);
+    assert.equal(open.length, 1);
+    assert.match(open[0].message, /^open slot 100 \(aaaaaa migrating to bbbbbb; bbbbbb importing from aaaaaa\)/);
+    assert.deepEqual(openSlots([{ node: "x", lines: nodes("0-5460") }].slice(0, 0), label), []);
   });
 
   it("finds nothing wrong in a complete, agreed map", () => {
@@ -138,6 +156,109 @@ describe("ioredis failover options", () => {
   });
 });
 
+describe("termination message and error kinds", () => {
+  it("truncates by UTF-8 bytes, never splitting a character", () => {
+    assert.equal(truncateBytes("short", 4096), "short");
+    const long = "é".repeat(3000); // 6000 bytes
+    const t = truncateBytes(long, TERMINATION_LOG_BYTES);
+    assert.ok(Buffer.byteLength(t) <= 4096, `${Buffer.byteLength(t)} bytes`);
+    assert.ok(Buffer.byteLength(t) >= 4090);
+    assert.ok(t.endsWith("…") && !t.includes("\uFFFD"));
+    assert.ok(Buffer.byteLength(truncateBytes("x".repeat(5000), 4096)) <= 4096);
+  });
+
+  it("keeps the first words of an error (numbers folded)", () => {
+    assert.equal(errorKind("Command timed out"), "Command timed out");
+    assert.equal(errorKind("CLUSTERDOWN The cluster is down"), "CLUSTERDOWN The cluster is");
+    assert.equal(errorKind("MOVED 866 127.0.0.1:7002"), "MOVED # #.#.#.#:#");
+    assert.equal(errorKind("Connection is closed."), "Connection is closed");
+  });
+});
+
+describe("per-check cancellation", () => {
+  const base = { ...DEFAULT_OPTIONS, nodes: ["127.0.0.1:1"] };
+
+  it("a check keeps its own signal: once aborted, it stays aborted while the next check runs", async () => {
+    const run = new SmokeContext(base, () => {});
+    const first = new AbortController();
+    const a = run.forCheck(first.signal);
+    const pending = a.sleep(10_000);
+    first.abort();
+    await assert.rejects(pending, Aborted);
+    const b = run.forCheck(new AbortController().signal);
+    assert.doesNotThrow(() => b.checkpoint());
+    assert.throws(() => a.checkpoint(), Aborted, "the timed-out check is still aborted");
+    await assert.rejects(a.waitFor("x", 1000, async () => undefined), Aborted);
+    // Shared state is shared.
+    a.nodes = ["n1"];
+    assert.deepEqual(b.nodes, ["n1"]);
+    run.close();
+    assert.throws(() => b.checkpoint(), Aborted, "nothing runs after close()");
+    assert.throws(() => b.cluster(), Aborted);
+    await assert.rejects(b.pool.get("127.0.0.1:1"), /closed/);
+  });
+
+  /** A fake Cluster client whose SET + WAIT pipeline answers per `answer()`. */
+  const fakeClient = (answer: () => Promise<[Error | null, unknown][]>) =>
+    ({ pipeline: () => { const p = { set: () => p, call: () => p, exec: answer }; return p; }, refreshSlotsCache: () => undefined }) as unknown as Cluster;
+  const topo = () => ({ masters: [], labels: new Map(), ownerBySlot: new Array(16384).fill("m:1") });
+
+  it("the outage writer stops on abort and counts an outage that lasts until stop()", async () => {
+    const ac = new AbortController();
+    const ctx = new SmokeContext(base, () => {}).forCheck(ac.signal);
+    ctx.topology = topo();
+    const w = new OutageWriter(ctx, fakeClient(async () => { throw new Error("Command timed out"); }), "m:1");
+    w.start();
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort();
+    await w.stop();
+    const n = w.attempts;
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(w.attempts, n, "no attempt after abort");
+    assert.ok(w.unavailableMs >= 250, `unavailable ${w.unavailableMs} ms`);
+    assert.equal(w.firstOkSince, undefined);
+    assert.match(String(w.measurements().write_error_kinds), /^Command timed out×\d+$/);
+  });
+
+  it("the outage writer records the first accepted and acknowledged writes after the promotion", async () => {
+    const ctx = new SmokeContext(base, () => {}).forCheck(new AbortController().signal);
+    ctx.topology = topo();
+    let acks = 0;
+    const w = new OutageWriter(ctx, fakeClient(async () => [[null, "OK"], [null, acks]]), "m:1");
+    w.start();
+    await new Promise((r) => setTimeout(r, 50));
+    w.since = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(w.firstOkSince !== undefined && w.firstAckedSince === undefined);
+    acks = 1;
+    await new Promise((r) => setTimeout(r, 50));
+    await w.stop();
+    assert.ok(w.firstAckedSince! >= w.firstOkSince!);
+    assert.equal(w.unavailableMs, 0);
+  });
+});
+
+describe("benchmark arithmetic", () => {
+  it("ops/s counts successful commands only; a phase with errors gets no ratio", async () => {
+    const ctx = new SmokeContext({ ...DEFAULT_OPTIONS, nodes: ["127.0.0.1:1"] }, () => {});
+    let i = 0;
+    ctx.benchClient = {
+      get: async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        if (i++ % 2) throw new Error("CLUSTERDOWN The cluster is down");
+        return "x";
+      },
+    } as unknown as Cluster;
+    const r = await runBenchPhase(ctx, "get", { ops: 200, concurrency: 10, pipeline: 1, valueSize: 3 });
+    assert.equal(r.errors, 100);
+    assert.equal(r.okOps, 100);
+    const okRate = (100 / r.ms) * 1000; // r.ms is rounded: allow its rounding
+    assert.ok(Math.abs(r.opsPerSec - okRate) <= okRate * 0.05, `${r.opsPerSec} ops/s vs ${okRate} for the 100 successful GETs`);
+    assert.equal(benchRow(1, "GET", r, 50_000)[6], "- (100 errors)");
+    assert.equal(benchRow(1, "GET", { ...r, errors: 0 }, r.opsPerSec)[6], "1.00");
+  });
+});
+
 describe("CLI usage", () => {
   const quietMain = async (argv: string[], env: NodeJS.ProcessEnv = {}) => {
     const write = process.stderr.write.bind(process.stderr);
@@ -156,6 +277,12 @@ describe("CLI usage", () => {
     const r = await quietMain(["--nodes", "127.0.0.1:1", "--password-env", "NOPE_NOT_SET"], {});
     assert.equal(r.code, 2);
     assert.match(r.err, /NOPE_NOT_SET \(--password-env\) is not set/);
+  });
+
+  it("--help documents the exit codes", () => {
+    let out = "";
+    buildProgram().configureOutput({ writeOut: (t) => (out += t) }).outputHelp();
+    assert.match(out, /Exit codes:\n\s+0\s+every check passed\n\s+1\s+a check failed.*\n\s+2\s+usage or connection problem: .*no seed answered, wrong or missing password/);
   });
 
   it("has no flag that takes the password itself", () => {

@@ -3,11 +3,12 @@
 // Clusters are shared between cases; destructive cases run last on their cluster.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startLocalCluster, sleep, type LocalCluster } from "../../local/harness";
+import { freePorts } from "../../local/ports";
 import { runSmoke } from "../../smoke/run";
 import { buildSmokeBundle } from "../../smoke/bundle";
 import { smokeCliArgs, SMOKE_PASSWORD_ENV } from "../../infra/components/smokeTest";
@@ -143,6 +144,30 @@ describe("smoke test on a 3x1 cluster without a password", () => {
     assert.ok(Number(m.rejoined_ms) > 0);
   });
 
+  it("failover kill fails when no replica may take over (cluster-replica-no-failover yes), naming the setting", async () => {
+    await waitHealthy(c);
+    // A short node timeout keeps the (expected) non-failover quick: FAIL is cleared 2x node timeout after it was set.
+    const set = (k: string, v: string) => c.nodes.forEach((_, i) => assert.equal(c.cli(i, ["config", "set", k, v]).stdout.trim(), "OK"));
+    set("cluster-replica-no-failover", "yes");
+    set("cluster-node-timeout", "1000");
+    try {
+      const t0 = Date.now();
+      const r = await runSmoke(options(c, { failover: "kill", failBack: false, freezeMs: 2500, timeoutMs: 40_000, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+      const f = check(r, "failover");
+      assert.equal(r.exit_code, 1, JSON.stringify(f));
+      assert.equal(f.status, "failed");
+      assert.match(f.problems[0], /^no replica of \S+ \(\w{6}\) was promoted/);
+      assert.match(f.problems[0], /FAIL flagged after \d+ ms/);
+      assert.match(f.problems[0], /cluster-replica-no-failover yes, master_link_status/);
+      assert.doesNotMatch(f.problems[0], /--freeze-ms/, "the freeze outlasted FAIL: its length is not the cause");
+      assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+    } finally {
+      set("cluster-replica-no-failover", "no");
+      set("cluster-node-timeout", "2000");
+    }
+    await waitHealthy(c);
+  });
+
   it("fails on a replica whose link is down, naming it", async () => {
     // The replica cannot authenticate to its master: its link stays down.
     const replica = c.nodes.findIndex((_, i) => /role:slave/.test(c.cli(i, ["info", "replication"]).stdout));
@@ -202,6 +227,30 @@ describe("smoke test on a 3x1 cluster without a password", () => {
     assert.ok(slots.problems.some((p) => p.includes(`master ${orphanAddr}`) && p.includes("has 0 replica(s)") && p.includes("expected 1")), why);
   });
 
+  it("fails on an open slot (MIGRATING/IMPORTING left set), naming both sides", async () => {
+    await waitHealthy(c);
+    const owner = c.nodes.findIndex((_, i) => ownsSlot100(c.cli(i, ["cluster", "nodes"]).stdout));
+    const dest = c.nodes.findIndex((_, i) => i !== owner && /role:master/.test(c.cli(i, ["info", "replication"]).stdout));
+    assert.ok(owner >= 0 && dest >= 0);
+    const id = (i: number) => c.cli(i, ["cluster", "myid"]).stdout.trim();
+    assert.equal(c.cli(owner, ["cluster", "setslot", "100", "migrating", id(dest)]).stdout.trim(), "OK");
+    assert.equal(c.cli(dest, ["cluster", "setslot", "100", "importing", id(owner)]).stdout.trim(), "OK");
+    try {
+      const r = await runSmoke(options(c, { timeoutMs: 20_000, expectReplicas: undefined, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+      assert.equal(r.exit_code, 1);
+      const slots = check(r, "slots");
+      const o = `${c.nodes[owner].host}:${c.nodes[owner].port}`;
+      const d = `${c.nodes[dest].host}:${c.nodes[dest].port}`;
+      const open = slots.problems.find((p) => p.startsWith("open slot 100 "));
+      assert.ok(open, slots.problems.join("\n"));
+      assert.ok(open.includes(`${o} (${id(owner).slice(0, 6)}) migrating to ${d}`) && open.includes(`${d} (${id(dest).slice(0, 6)}) importing from ${o}`), open);
+      assert.equal(slots.measurements.open_slots, 1);
+    } finally {
+      c.cli(owner, ["cluster", "setslot", "100", "stable"]);
+      c.cli(dest, ["cluster", "setslot", "100", "stable"]);
+    }
+  });
+
   it("fails on unassigned slots, naming the ranges", async () => {
     // The owner first: otherwise its gossip re-assigns the slots to nodes that already deleted them.
     const owner = c.nodes.findIndex((_, i) => ownsSlot100(c.cli(i, ["cluster", "nodes"]).stdout));
@@ -242,6 +291,22 @@ describe("smoke test on a 3x1 cluster with a password", () => {
     const r = await cli(["--nodes", c.seeds.join(","), "--timeout-ms", "20000"]);
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /NOAUTH.*--password-env/s);
+  });
+
+  it("a password refused by one non-seed node: exit 2 naming that node", async () => {
+    const replica = c.nodes.findIndex((_, i) => /role:slave/.test(c.cli(i, ["info", "replication"]).stdout));
+    const seed = c.nodes.findIndex((_, i) => i !== replica);
+    const other = "another-Password-0987654";
+    assert.equal(c.cli(replica, ["config", "set", "requirepass", other]).stdout.trim(), "OK");
+    try {
+      const r = await cli(["--nodes", c.seeds[seed], "--password-env", "SMOKE_TEST_PW", "--timeout-ms", "20000", "--bench-ops", "0"], { SMOKE_TEST_PW: PASSWORD });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, new RegExp(`authentication failed at ${c.seeds[replica].replace(/\./g, "\\.")} \\(\\w{6}\\) \\(WRONGPASS`));
+    } finally {
+      const n = c.nodes[replica];
+      spawnSync("redis-cli", ["-h", n.host, "-p", String(n.port), "config", "set", "requirepass", PASSWORD], { env: { ...c.cliEnv(), REDISCLI_AUTH: other }, encoding: "utf8" });
+    }
+    assert.match(c.cli(replica, ["ping"]).stdout, /PONG/);
   });
 
   it("the Pulumi steps' commands pass: docker's shell command and kubernetes' esbuild bundle run by plain node", async () => {
@@ -285,5 +350,49 @@ describe("smoke test on a 3x1 cluster with a password", () => {
     const m = check(r, "failover").measurements;
     assert.equal(m.lost_acked_writes, 0);
     assert.ok(Number(m.fail_back_ms) > 0);
+  });
+});
+
+describe("smoke test on a 3x0 cluster and on a cluster that refuses DEBUG", () => {
+  let c30: LocalCluster;
+  let noDebug: LocalCluster;
+  before(async () => {
+    // Started together: 3 + 6 nodes, about as long as one 3x1 cluster.
+    [c30, noDebug] = await Promise.all([
+      startLocalCluster({ replicasPerMaster: 0, config: { smoke: { failover: "none" } } }),
+      startLocalCluster({ config: { enableDebugCommand: "no", smoke: { failover: "manual" } } }),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([c30?.stop(), noDebug?.stop()]);
+  });
+
+  it("a healthy 3x0 cluster passes without --expect-replicas (replication not applicable)", async () => {
+    const r = await runSmoke(options(c30, { expectReplicas: undefined, keys: 300, bench: { ...DEFAULT_OPTIONS.bench, ops: 300 } }));
+    assertPassed(r);
+    assert.equal(check(r, "replication").status, "not-applicable");
+    assert.equal(check(r, "slots").measurements.replicas, 0);
+  });
+
+  it("failover kill where DEBUG is refused: fails naming enable-debug-command, nothing frozen", async () => {
+    const t0 = Date.now();
+    const r = await runSmoke(options(noDebug, { failover: "kill", keys: 200, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+    const f = check(r, "failover");
+    assert.equal(r.exit_code, 1);
+    assert.equal(f.status, "failed");
+    assert.match(f.problems[0], /refused .*DEBUG.*not allowed.*: set enable-debug-command yes/);
+    assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
+  });
+});
+
+describe("smoke CLI exit codes without a cluster", () => {
+  it("exit 2 when no seed is reachable, within the connect timeout", async () => {
+    const [port] = await freePorts(1);
+    const t0 = Date.now();
+    const r = await cli(["--nodes", `127.0.0.1:${port}`, "--connect-timeout-ms", "500", "--timeout-ms", "10000"]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`no seed node answered: 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+    assert.match(r.stdout, /\[exit 2\]/);
+    assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms`);
   });
 });
