@@ -184,7 +184,8 @@ if [ "$grown" -gt 0 ] && [ "$empty" -gt 0 ] && [ $((grown + empty)) -eq "$total"
   new_masters=$((masters - have))
   [ "$new_masters" -ge 0 ] || fail 2 "the cluster has $have masters but $masters are planned: scaling in needs slots moved away by hand first"
   log "cluster healthy with $grown nodes; $empty planned nodes are new and empty. Nothing was changed."
-  log "to add them (data moves between nodes; run with REDISCLI_AUTH set), in this order:"
+  log "to add them (data moves between nodes; run with REDISCLI_AUTH set), in this order, and after each add-node"
+  log "wait until every node lists the new one (cluster_known_nodes in CLUSTER INFO) before the next step:"
   i=0
   for n in $empties; do
     a=$(resolve "$n") || a=$n

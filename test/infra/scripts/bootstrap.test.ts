@@ -157,10 +157,15 @@ test("scale-out: a healthy smaller cluster plus empty planned nodes is left alon
   assert.match(commands[2], /--cluster-slave$/);
 
   // The printed commands work as printed, and afterwards the bootstrap sees the plan fulfilled.
+  let joined = 6;
   for (const line of commands) {
     const out = spawnSync("redis-cli", line.split(" ").slice(1), { env: c.cliEnv(), encoding: "utf8", timeout: 120_000 });
     assert.equal(out.status, 0, `${line}\n${out.stdout}${out.stderr}`);
-    await new Promise((res) => setTimeout(res, 1500)); // let the join gossip before the next step
+    if (line.includes("add-node")) joined++;
+    // As the printed advice says: let every node learn the new one before the next step moves slots.
+    const known = () => Array.from({ length: joined }, (_, i) => i).every((i) => info(c, i).cluster_known_nodes === String(joined));
+    for (let t = 0; t < 200 && !known(); t++) await new Promise((res) => setTimeout(res, 100));
+    assert.ok(known(), `all ${joined} nodes know each other after: ${line}`);
   }
   const after = await c.runBootstrap();
   assert.equal(after.code, 0, after.output);
