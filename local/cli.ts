@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { loadStackSpec } from "./stackSpec";
 import { planCluster } from "../infra/plan/plan";
 import { sleep } from "./harness";
+import { cmdline, isAlive } from "./processes";
 
 const STATE_DIR = join(__dirname, "..", ".local-cluster");
 const STATE = join(STATE_DIR, "state.json");
@@ -23,23 +24,6 @@ interface State {
 
 function readState(): State | undefined {
   return existsSync(STATE) ? (JSON.parse(readFileSync(STATE, "utf8")) as State) : undefined;
-}
-
-function running(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-  } catch {
-    return "";
-  }
 }
 
 function isRedisServer(pid: number): boolean {
@@ -63,7 +47,7 @@ Stop with: npm run local:down`);
 
 async function up(opts: { stack: string; timeout: string }) {
   const existing = readState();
-  if (existing && running(existing.supervisorPid)) {
+  if (existing && isAlive(existing.supervisorPid)) {
     printHowToConnect(existing);
     console.log("(already running)");
     return;
@@ -87,7 +71,7 @@ async function up(opts: { stack: string; timeout: string }) {
     const s = readState();
     if (s?.error) throw new Error(`local cluster failed to start: ${s.error}`);
     if (s?.nodes) return printHowToConnect(s);
-    if (!running(child.pid)) throw new Error(`supervisor exited; see ${join(STATE_DIR, "supervisor.log")}`);
+    if (!isAlive(child.pid)) throw new Error(`supervisor exited; see ${join(STATE_DIR, "supervisor.log")}`);
     await sleep(200);
   }
   throw new Error(`local cluster not ready within ${opts.timeout}s; see ${join(STATE_DIR, "supervisor.log")}`);
@@ -100,11 +84,11 @@ async function down() {
     return;
   }
   // Signal the recorded pid only while it is still our supervisor: a stale number may belong to another process.
-  if (running(s.supervisorPid) && cmdline(s.supervisorPid).includes("local/supervisor.ts")) process.kill(s.supervisorPid, "SIGTERM");
-  for (let k = 0; k < 150 && running(s.supervisorPid); k++) await sleep(100);
+  if (isAlive(s.supervisorPid) && cmdline(s.supervisorPid).includes("local/supervisor.ts")) process.kill(s.supervisorPid, "SIGTERM");
+  for (let k = 0; k < 150 && isAlive(s.supervisorPid); k++) await sleep(100);
   // A supervisor that died without cleaning up leaves servers behind: stop them directly.
   // Only signal a recorded pid that is still a redis-server: after restarts the number may belong to another process.
-  for (const n of s.nodes ?? []) if (running(n.pid) && isRedisServer(n.pid!)) process.kill(n.pid!, "SIGTERM");
+  for (const n of s.nodes ?? []) if (isAlive(n.pid) && isRedisServer(n.pid!)) process.kill(n.pid!, "SIGTERM");
   rmSync(STATE_DIR, { recursive: true, force: true });
   console.log("Local cluster stopped and its data removed.");
 }
@@ -114,7 +98,7 @@ program.command("up").option("--stack <name>", "stack file to plan from", "dev")
 program.command("down").action(down);
 program.command("status").action(() => {
   const s = readState();
-  if (s && running(s.supervisorPid)) printHowToConnect(s);
+  if (s && isAlive(s.supervisorPid)) printHowToConnect(s);
   else console.log("No local cluster is running.");
 });
 program.parseAsync().catch((e: Error) => {

@@ -111,7 +111,7 @@ export class LocalCluster {
     const planned = { ...this.plan.nodes[i], host: node.host };
     const env = {
       ...this.cliEnv(),
-      ...nodeEnv(this.plan, planned, { kind: "local", ports: [] }),
+      ...nodeEnv(planned, "local"),
       REDIS_CONF_TEMPLATE: this.confPath,
       REDIS_RUN_DIR: join(this.dir, node.name, "run"),
       REDIS_DATA_DIR: node.dataDir,

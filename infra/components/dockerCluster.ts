@@ -1,12 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { ClusterSpec } from "../config/schema";
-import { CONTAINER_PATHS, nodeEnv, type ClusterPlan } from "../plan/plan";
+import { CONTAINER_PATHS, dockerAddressing, nodeEnv, type ClusterPlan } from "../plan/plan";
 import { DockerMonitoring } from "./dockerMonitoring";
 
 /** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
 const REDIS_UID = "999";
 const PASSWORD_FILE = `${CONTAINER_PATHS.dir}/secret/password`;
+
+/** Docker's `envs` form of an environment map. */
+const envList = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`);
 
 export interface RedisDockerClusterArgs {
   spec: ClusterSpec;
@@ -49,20 +52,18 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   constructor(name: string, args: RedisDockerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-cluster:docker:RedisDockerCluster", name, {}, opts);
     const { spec, plan } = args;
-    const placement = { kind: "docker" } as const;
 
     const image = new docker.RemoteImage(`${name}-image`, { name: spec.redisImage, keepLocally: true }, { parent: this });
 
-    const gateway = spec.docker.subnet.replace(/\.0\/24$/, ".1");
+    const addressing = dockerAddressing(spec.docker.subnet);
     const network = new docker.Network(
       `${name}-network`,
       {
         name: `${spec.docker.network}-${pulumi.getStack()}`,
         driver: "bridge",
         attachable: true,
-        // Containers without a fixed address (bootstrap, exporters, Prometheus) draw from .128/25 only,
-        // so they never take a node's static address (.11 up).
-        ipamConfigs: [{ subnet: spec.docker.subnet, gateway, ipRange: spec.docker.subnet.replace(/\.0\/24$/, ".128/25") }],
+        // Containers without a fixed address (bootstrap, exporters, Prometheus) never take a node's static address.
+        ipamConfigs: [{ subnet: addressing.subnet, gateway: addressing.gateway, ipRange: addressing.dynamicRange }],
       },
       { parent: this },
     );
@@ -79,7 +80,6 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     const containers: docker.Container[] = [];
     for (const node of plan.nodes) {
       const volume = new docker.Volume(`${name}-node-${node.index}-data`, { name: `${node.name}-data` }, { parent: this });
-      const env = Object.entries(nodeEnv(plan, node, placement)).map(([k, v]) => `${k}=${v}`);
       containers.push(
         new docker.Container(
           `${name}-node-${node.index}`,
@@ -89,7 +89,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             image: image.imageId,
             user: `${REDIS_UID}:${REDIS_UID}`,
             entrypoints: ["sh", CONTAINER_PATHS.entrypoint],
-            envs: [...baseEnv, ...env],
+            envs: [...baseEnv, ...envList(nodeEnv(node, "docker"))],
             uploads: sharedUploads,
             networksAdvanced: [{ name: network.name, ipv4Address: node.host, aliases: [node.name] }],
             // Client and bus ports on the host's announce address only (default loopback): the bus has no
@@ -126,7 +126,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         image: image.imageId,
         user: `${REDIS_UID}:${REDIS_UID}`,
         entrypoints: ["sh", CONTAINER_PATHS.bootstrap],
-        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...Object.entries(plan.bootstrapEnv).map(([k, v]) => `${k}=${v}`)],
+        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv)],
         uploads: sharedUploads,
         networksAdvanced: [{ name: network.name }],
         restart: "no",

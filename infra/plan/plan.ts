@@ -70,9 +70,13 @@ export function kubernetesNames(spec: ClusterSpec) {
   };
 }
 
-function dockerIp(spec: ClusterSpec, i: number): string {
-  // Static addresses from .11 up: stable across container re-creation, so nodes.conf stays valid.
-  return spec.docker.subnet.replace(/\.0\/24$/, `.${11 + i}`);
+/**
+ * Addresses of the dev Docker network (a /24): gateway .1; node i at .(11+i), static so that nodes.conf stays
+ * valid across container re-creation; containers without a fixed address draw from .128/25 only.
+ */
+export function dockerAddressing(subnet: string) {
+  const prefix = subnet.replace(/\.0\/24$/, "");
+  return { subnet, gateway: `${prefix}.1`, dynamicRange: `${prefix}.128/25`, nodeIp: (i: number) => `${prefix}.${11 + i}` };
 }
 
 /** Pure: the node list, the shared files and the bootstrap inputs for a validated spec. */
@@ -92,7 +96,7 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
         nodes.push({
           ...base,
           name: `${spec.name}-node-${i}`,
-          host: dockerIp(spec, i),
+          host: dockerAddressing(spec.docker.subnet).nodeIp(i),
           port: REDIS_PORT,
           busPort: REDIS_PORT + BUS_PORT_OFFSET,
           hostPort: spec.docker.hostPortBase + i,
@@ -139,8 +143,8 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
 }
 
 /** Environment of one node's entrypoint (no secret: the platform adds REDISCLI_AUTH or REDIS_PASSWORD_FILE). */
-export function nodeEnv(plan: ClusterPlan, node: PlannedNode, placement: Placement): Record<string, string> {
-  switch (placement.kind) {
+export function nodeEnv(node: PlannedNode, kind: Placement["kind"]): Record<string, string> {
+  switch (kind) {
     case "docker":
       return { REDIS_PORT: String(node.port), REDIS_ANNOUNCE_IP: node.host };
     case "kubernetes":

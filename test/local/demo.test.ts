@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { demoPassword, main as demoMain, specFromStackFile } from "../../local/demo";
 import { parseRedisBenchmark } from "../../local/bench";
+import { isAlive } from "../../local/processes";
 
 test("Pulumi.dev.yaml plans a valid spec (prefix stripped, kill failover allowed)", () => {
   const spec = specFromStackFile(resolve(__dirname, "../../Pulumi.dev.yaml"));
@@ -34,15 +35,6 @@ test("parses redis-benchmark -q output", () => {
   assert.deepEqual(parseRedisBenchmark(out), { SET: { opsPerSec: 133157, p50Ms: 0.199 }, GET: { opsPerSec: 199203, p50Ms: 0.135 } });
 });
 
-/** True while `pid` is a live (non-zombie) process. */
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 test("demo main(): the dev spec's cluster passes the smoke test (failover none) and is torn down", async () => {
   const lines: string[] = [];
@@ -61,6 +53,6 @@ test("demo main(): the dev spec's cluster passes the smoke test (failover none) 
   assert.match(out, /Smoke test PASSED/);
   assert.match(out, /PASS auth/, "the demo cluster has a generated password");
   assert.equal(pids.length, 6);
-  assert.ok(pids.every((p) => p !== undefined && !alive(p)), `redis-server left running: ${pids.filter(alive).join(",")}`);
+  assert.ok(pids.every((p) => p !== undefined && !isAlive(p)), `redis-server left running: ${pids.filter(isAlive).join(",")}`);
   assert.ok(dir && !existsSync(dir), "temp dir removed");
 });

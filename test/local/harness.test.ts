@@ -3,17 +3,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { startLocalCluster, sleep } from "../../local/harness";
 import { freePorts } from "../../local/ports";
+import { isAlive } from "../../local/processes";
 
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    // Zombies count as gone: read the process state rather than trusting kill -0.
-    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
 
 test("freePorts returns distinct ports whose bus port is free too", async () => {
   const ports = await freePorts(8, { withBus: true });
@@ -36,13 +27,13 @@ test("restarts a killed node like a restart policy would, and stop() leaves noth
 
     await c.stopNode(1);
     await sleep(400);
-    assert.ok(!alive(c.nodes[1].pid()), "stopNode does not restart");
+    assert.ok(!isAlive(c.nodes[1].pid()), "stopNode does not restart");
     c.startNode(1);
     await c.waitReady(1);
     pids = c.nodes.map((n) => n.pid());
   } finally {
     await c.stop();
   }
-  assert.ok(pids.every((p) => !alive(p)), "every redis-server is gone");
+  assert.ok(pids.every((p) => !isAlive(p)), "every redis-server is gone");
   assert.ok(!existsSync(c.dir), "temp dir removed");
 });

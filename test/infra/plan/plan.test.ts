@@ -26,7 +26,7 @@ test("docker plan: six nodes, first three masters, static addresses, published p
 test("node environment: docker announces the static IP, never loopback", () => {
   const plan = planCluster(dev);
   for (const n of plan.nodes) {
-    const env = nodeEnv(plan, n, { kind: "docker" });
+    const env = nodeEnv(n, "docker");
     assert.equal(env.REDIS_ANNOUNCE_IP, n.host);
     assert.ok(!Object.values(env).includes("127.0.0.1"));
   }
