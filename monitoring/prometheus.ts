@@ -43,7 +43,7 @@ export function renderPrometheusConfig(opts: PrometheusConfigOptions): Record<st
       : [opts.exporters.exporter, ...opts.exporters.nodes];
   const bad = all.filter((a) => !hostPort.test(a));
   if (bad.length > 0) throw new Error(`renderPrometheusConfig: not host:port: ${bad.join(", ")}`);
-  if (all.length === 0 || (opts.exporters.mode === "per-node" ? opts.exporters.targets : opts.exporters.nodes).length === 0) {
+  if ((opts.exporters.mode === "per-node" ? opts.exporters.targets : opts.exporters.nodes).length === 0) {
     throw new Error("renderPrometheusConfig: no Redis nodes to scrape");
   }
 

@@ -4,8 +4,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { PROJECT } from "../infra/config/schema";
 
-export const PROJECT = "redis-cluster";
+export { PROJECT };
 export const PLATFORM_KEY = `${PROJECT}:platform`;
 /** Exit code for "refused by the guard" (distinct from pulumi's own failures). */
 export const EXIT_REFUSED = 3;

@@ -2,11 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
+import { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE } from "../../monitoring/images";
 
-/** Pinned images; bump deliberately (the rules depend on redis_exporter metric names). */
-export const EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0";
-export const PROMETHEUS_IMAGE = "prom/prometheus:v2.53.3";
-export const EXPORTER_PORT = 9121;
+/** Pinned images and port (monitoring/images.ts); bump deliberately (the rules depend on redis_exporter metric names). */
+export { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE };
 const PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml";
 const PROMETHEUS_RULES = "/etc/prometheus/rules/redis-cluster.rules.yml";
 

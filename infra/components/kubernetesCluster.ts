@@ -4,8 +4,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import type { ClusterSpec } from "../config/schema";
 import { BUS_PORT_OFFSET, CONTAINER_PATHS, REDIS_PORT, kubernetesNames, type ClusterPlan } from "../plan/plan";
-import { readKubernetesScript } from "./kubernetes/scripts";
+import { readScript } from "../plan/scripts";
 import { ScaleGuard } from "./kubernetes/scaleGuard";
+import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
 import { KubernetesMonitoring, METRICS_PORT, exporterSidecar } from "./kubernetesMonitoring";
 
 export interface RedisKubernetesClusterArgs {
@@ -35,12 +36,14 @@ const BUS_PORT = REDIS_PORT + BUS_PORT_OFFSET;
 export function podTimings(spec: ClusterSpec) {
   // preStop: enough for a coordinated failover plus the roles to settle; never longer than needed to stop.
   const prestopSeconds = Math.max(10, Math.ceil((2 * spec.nodeTimeoutMs) / 1000) + 5);
+  const startupPeriodSeconds = 5;
   return {
     prestopSeconds,
     // After preStop, SIGTERM: Redis fsyncs the AOF and writes an RDB snapshot before it exits.
     terminationGracePeriodSeconds: prestopSeconds + 60,
     // Startup covers the peer-name wait of the entrypoint hook plus the time to listen; loading answers LOADING (alive).
-    startupFailureThreshold: Math.ceil((spec.kubernetes.peerResolveTimeoutSeconds + 120) / 5),
+    startupPeriodSeconds,
+    startupFailureThreshold: Math.ceil((spec.kubernetes.peerResolveTimeoutSeconds + 120) / startupPeriodSeconds),
   };
 }
 
@@ -122,8 +125,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
             metadata: {
               name: k.namespace,
               labels: {
-                ...labels.common,
-                "app.kubernetes.io/component": "namespace",
+                ...labels.of("namespace"),
                 // Everything here runs under the "restricted" Pod Security Standard; the API server enforces it.
                 "pod-security.kubernetes.io/enforce": "restricted",
                 "pod-security.kubernetes.io/enforce-version": "latest",
@@ -166,9 +168,9 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const podFiles: Record<string, string> = {
       "redis.conf": plan.redisConf,
       "entrypoint.sh": plan.entrypointScript,
-      "refresh-peers.sh": readKubernetesScript("refreshPeers"),
-      "prestop.sh": readKubernetesScript("prestop"),
-      "probe.sh": readKubernetesScript("probe"),
+      "refresh-peers.sh": readScript("refreshPeers"),
+      "prestop.sh": readScript("prestop"),
+      "probe.sh": readScript("probe"),
     };
     const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: autoMeta("config"), data: podFiles }, { parent: this });
     // bootstrap.sh runs in the Job only: its own ConfigMap, so a change re-runs the Job without restarting any pod.
@@ -218,16 +220,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       fsGroupChangePolicy: "OnRootMismatch",
       seccompProfile: { type: "RuntimeDefault" },
     };
-    const containerSecurityContext = {
-      runAsNonRoot: true,
-      runAsUser: k.runAsUser,
-      runAsGroup: k.runAsUser,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      capabilities: { drop: ["ALL"] },
-      seccompProfile: { type: "RuntimeDefault" },
-    };
+    const containerSecurityContext = restrictedContainerSecurityContext(k.runAsUser);
     const secretVolume = { name: "secret", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [{ key: PASSWORD_KEY, path: "password" }] } };
     // The only writable paths besides /data: the runtime redis.conf and temp files.
     const tmpVolume = { name: "tmp", emptyDir: { sizeLimit: "64Mi" } };
@@ -248,7 +241,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     ];
     const probe = (mode: "alive" | "ready") => ({ exec: { command: ["sh", POD_PATHS.probe, mode] } });
     // The pod's own stable name, as the plan computes it for node i (the template cannot know i).
-    const ownHost = names.podHost(0).replace(`${names.statefulSet}-0.`, "$(POD_NAME).");
+    const ownHost = names.hostOf("$(POD_NAME)");
 
     const redisContainer = {
       name: "redis",
@@ -281,7 +274,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
         limits: { ...(k.resources.limits.cpu ? { cpu: k.resources.limits.cpu } : {}), memory: k.resources.limits.memory },
       },
       volumeMounts: [{ name: "data", mountPath: POD_PATHS.data }, ...sharedMounts],
-      startupProbe: { ...probe("alive"), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: timings.startupFailureThreshold },
+      startupProbe: { ...probe("alive"), periodSeconds: timings.startupPeriodSeconds, timeoutSeconds: 5, failureThreshold: timings.startupFailureThreshold },
       // Liveness tolerates LOADING/BUSY and allows a full minute: a restart never helps a slow Redis.
       livenessProbe: { ...probe("alive"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
       readinessProbe: { ...probe("ready"), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 2, successThreshold: 1 },

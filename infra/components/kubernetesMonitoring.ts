@@ -2,9 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { renderAlertRules, validateAlertRuleOptions } from "../../monitoring/rules";
 import { dashboardJson } from "../../monitoring/dashboard";
+import { EXPORTER_IMAGE, EXPORTER_PORT } from "../../monitoring/images";
+import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
 
-export const EXPORTER_SIDECAR_IMAGE = "oliver006/redis_exporter:v1.67.0";
-export const METRICS_PORT = 9121;
+export const EXPORTER_SIDECAR_IMAGE = EXPORTER_IMAGE;
+export const METRICS_PORT = EXPORTER_PORT;
 export const METRICS_PORT_NAME = "metrics";
 /** uid/gid the upstream redis_exporter image runs as. */
 const EXPORTER_UID = 59000;
@@ -43,16 +45,7 @@ export function exporterSidecar(opts: ExporterSidecarOptions): k8s.types.input.c
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
     // Liveness only: a failing sidecar readiness would take the Redis node out of its Service.
     livenessProbe: { httpGet: { path: "/health", port: METRICS_PORT_NAME }, initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5 },
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: EXPORTER_UID,
-      runAsGroup: EXPORTER_UID,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      capabilities: { drop: ["ALL"] },
-      seccompProfile: { type: "RuntimeDefault" },
-    },
+    securityContext: restrictedContainerSecurityContext(EXPORTER_UID),
   };
 }
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { kubernetesSchema } from "./kubernetes";
 import { smokeSchema } from "./smoke";
 import { parseRedisMemory, parseKubernetesQuantity } from "./units";
+import { EXPORTER_IMAGE, PROMETHEUS_IMAGE } from "../../monitoring/images";
 
 /** Pulumi project name; stack config keys are `redis-cluster:<key>`. */
 export const PROJECT = "redis-cluster";
@@ -26,8 +27,8 @@ const dockerSchema = z
 const monitoringSchema = z
   .object({
     enabled: z.boolean().default(true).describe("Deploy redis_exporter per node, Prometheus rules and dashboards"),
-    exporterImage: z.string().min(1).default("oliver006/redis_exporter:v1.67.0").describe("redis_exporter image"),
-    prometheusImage: z.string().min(1).default("prom/prometheus:v2.53.3").describe("Prometheus image (docker dev only)"),
+    exporterImage: z.string().min(1).default(EXPORTER_IMAGE).describe("redis_exporter image"),
+    prometheusImage: z.string().min(1).default(PROMETHEUS_IMAGE).describe("Prometheus image (docker dev only)"),
   })
   .strict();
 

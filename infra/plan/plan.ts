@@ -62,11 +62,15 @@ export function kubernetesNames(spec: ClusterSpec) {
   const statefulSet = spec.name;
   const headlessService = `${spec.name}-headless`;
   const ns = spec.kubernetes.namespace;
+  const pod = (i: number) => `${statefulSet}-${i}`;
+  const hostOf = (podName: string) => `${podName}.${headlessService}.${ns}.svc.cluster.local`;
   return {
     statefulSet,
     headlessService,
     clientService: spec.name,
-    podHost: (i: number) => `${statefulSet}-${i}.${headlessService}.${ns}.svc.cluster.local`,
+    pod,
+    hostOf,
+    podHost: (i: number) => hostOf(pod(i)),
   };
 }
 
@@ -104,7 +108,7 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
         });
         break;
       case "kubernetes":
-        nodes.push({ ...base, name: `${spec.name}-${i}`, host: kubernetesNames(spec).podHost(i), port: REDIS_PORT, busPort: REDIS_PORT + BUS_PORT_OFFSET });
+        nodes.push({ ...base, name: kubernetesNames(spec).pod(i), host: kubernetesNames(spec).podHost(i), port: REDIS_PORT, busPort: REDIS_PORT + BUS_PORT_OFFSET });
         break;
       case "local":
         nodes.push({

@@ -7,6 +7,12 @@ const dir = join(__dirname, "..", "scripts");
 export const scriptPaths = {
   entrypoint: join(dir, "entrypoint.sh"),
   bootstrap: join(dir, "bootstrap.sh"),
+  /** Kubernetes entrypoint hook: rewrites own and peer addresses in nodes.conf from the pods' stable DNS names. */
+  refreshPeers: join(dir, "refresh-peers.sh"),
+  /** Kubernetes preStop: a master hands over to its most up-to-date replica. */
+  prestop: join(dir, "prestop.sh"),
+  /** Kubernetes startup/liveness (`alive`) and readiness (`ready`) probe. */
+  probe: join(dir, "probe.sh"),
 } as const;
 
 export function readScript(name: keyof typeof scriptPaths): string {

@@ -11,7 +11,6 @@ import { engineConfig, rawProjectConfig } from "../../helpers/stackConfig";
 import { validateConfig, type ClusterSpec } from "../../../infra/config/schema";
 import { planCluster } from "../../../infra/plan/plan";
 import { scriptPaths } from "../../../infra/plan/scripts";
-import { kubernetesScriptPaths } from "../../../infra/components/kubernetes/scripts";
 import { scaleDownProblem } from "../../../infra/components/kubernetes/scaleGuard";
 // require-compatible v4 packages (v5 is ESM-only).
 import { Namespace } from "kubernetes-models/v1/Namespace";
@@ -429,9 +428,9 @@ test("ConfigMap ships the plan's redis.conf and the scripts exactly as tested; c
   assert.match(cm.data["redis.conf"], /cluster-node-timeout 5000/);
   assert.match(cm.data["redis.conf"], /appendonly yes/);
   assert.equal(cm.data["entrypoint.sh"], readFileSync(scriptPaths.entrypoint, "utf8"));
-  assert.equal(cm.data["refresh-peers.sh"], readFileSync(kubernetesScriptPaths.refreshPeers, "utf8"));
-  assert.equal(cm.data["prestop.sh"], readFileSync(kubernetesScriptPaths.prestop, "utf8"));
-  assert.equal(cm.data["probe.sh"], readFileSync(kubernetesScriptPaths.probe, "utf8"));
+  assert.equal(cm.data["refresh-peers.sh"], readFileSync(scriptPaths.refreshPeers, "utf8"));
+  assert.equal(cm.data["prestop.sh"], readFileSync(scriptPaths.prestop, "utf8"));
+  assert.equal(cm.data["probe.sh"], readFileSync(scriptPaths.probe, "utf8"));
   const sum = (x: Built) => one(x, "kubernetes:apps/v1:StatefulSet").spec.template.metadata.annotations["redis-cluster/config-checksum"];
   const other = await build("timeout", prodSpec((r) => (r["nodeTimeoutMs"] = 6000)), PASSWORD);
   assert.match(sum(b), /^[0-9a-f]{64}$/);

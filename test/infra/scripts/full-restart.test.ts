@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster } from "ioredis";
 import { startLocalCluster, sleep, type LocalCluster } from "../../../local/harness";
-import { kubernetesScriptPaths } from "../../../infra/components/kubernetes/scripts";
+import { scriptPaths } from "../../../infra/plan/scripts";
 
 const PASSWORD = "restartTestPassword-0123456789";
 const KEYS = 2000;
@@ -86,7 +86,7 @@ async function assertKeysIntact() {
 
 function restartEnv(i: number) {
   return {
-    REDIS_ENTRYPOINT_HOOK: hookEnabled ? kubernetesScriptPaths.refreshPeers : "",
+    REDIS_ENTRYPOINT_HOOK: hookEnabled ? scriptPaths.refreshPeers : "",
     REDIS_HOSTS_FILE: hostsFileOf(i),
     REDIS_ANNOUNCE_HOSTNAME: dnsName(i),
     REDIS_PEER_RESOLVE_TIMEOUT: resolveTimeout,

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { startLocalCluster, sleep, type LocalCluster } from "../../../local/harness";
-import { kubernetesScriptPaths } from "../../../infra/components/kubernetes/scripts";
+import { scriptPaths } from "../../../infra/plan/scripts";
 
 const PASSWORD = "lifecycleTestPassword-0123456789";
 let cluster: LocalCluster | undefined;
@@ -36,11 +36,11 @@ after(async () => {
 });
 
 test("probes: a new, empty node is alive and ready (the first deploy must reach the bootstrap Job)", () => {
-  assert.equal(run(kubernetesScriptPaths.probe, 0, ["alive"]).code, 0);
-  assert.equal(run(kubernetesScriptPaths.probe, 0, ["ready"]).code, 0);
-  const bad = run(kubernetesScriptPaths.probe, 0, ["ready"], { REDISCLI_AUTH: "wrong-password-0123456789" });
+  assert.equal(run(scriptPaths.probe, 0, ["alive"]).code, 0);
+  assert.equal(run(scriptPaths.probe, 0, ["ready"]).code, 0);
+  const bad = run(scriptPaths.probe, 0, ["ready"], { REDISCLI_AUTH: "wrong-password-0123456789" });
   assert.notEqual(bad.code, 0, "a wrong password is not ready");
-  assert.equal(run(kubernetesScriptPaths.probe, 0, ["bogus"]).code, 2);
+  assert.equal(run(scriptPaths.probe, 0, ["bogus"]).code, 2);
 });
 
 test("bootstrap (retried like the Job) forms the cluster; probes then report ready", { timeout: 90_000 }, async () => {
@@ -50,12 +50,12 @@ test("bootstrap (retried like the Job) forms the cluster; probes then report rea
     if (!ok) await sleep(3000);
   }
   assert.ok(ok, "bootstrap succeeded within 3 attempts");
-  for (let i = 0; i < 6; i++) assert.equal(run(kubernetesScriptPaths.probe, i, ["ready"]).code, 0, `node ${i} ready`);
+  for (let i = 0; i < 6; i++) assert.equal(run(scriptPaths.probe, i, ["ready"]).code, 0, `node ${i} ready`);
 });
 
 test("prestop on a replica does nothing", () => {
   const replica = c().nodes.findIndex((_, i) => role(i) === "slave");
-  const r = run(kubernetesScriptPaths.prestop, replica);
+  const r = run(scriptPaths.prestop, replica);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /nothing to hand over/);
   assert.equal(role(replica), "slave");
@@ -75,7 +75,7 @@ test("prestop on a master hands its slots to the replica, bounded, without losin
   assert.equal(c().cli(master, ["set", key, "before-prestop"]).stdout.trim(), "OK");
 
   const t0 = Date.now();
-  const r = run(kubernetesScriptPaths.prestop, master, [], { PRESTOP_TIMEOUT: "30" });
+  const r = run(scriptPaths.prestop, master, [], { PRESTOP_TIMEOUT: "30" });
   const ms = Date.now() - t0;
   console.log(`# prestop hand-over took ${ms} ms:\n${r.out.trim().replace(/^/gm, "#   ")}`);
   assert.equal(r.code, 0, r.out);
@@ -89,7 +89,7 @@ test("prestop on a master hands its slots to the replica, bounded, without losin
 });
 
 test("prestop never blocks when the server is gone", () => {
-  const r = run(kubernetesScriptPaths.prestop, 0, [], { REDIS_PORT: "1", PRESTOP_TIMEOUT: "5" });
+  const r = run(scriptPaths.prestop, 0, [], { REDIS_PORT: "1", PRESTOP_TIMEOUT: "5" });
   assert.equal(r.code, 0, r.out);
-  assert.equal(run(kubernetesScriptPaths.probe, 0, ["alive"], { REDIS_PORT: "1" }).code, 1);
+  assert.equal(run(scriptPaths.probe, 0, ["alive"], { REDIS_PORT: "1" }).code, 1);
 });

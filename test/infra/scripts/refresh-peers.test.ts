@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { kubernetesScriptPaths } from "../../../infra/components/kubernetes/scripts";
+import { scriptPaths } from "../../../infra/plan/scripts";
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -19,7 +19,7 @@ function runHook(nodesConf: string, hosts: string, env: Record<string, string> =
   dirs.push(dir);
   writeFileSync(join(dir, "nodes.conf"), nodesConf);
   writeFileSync(join(dir, "hosts"), hosts);
-  const r = spawnSync("sh", [kubernetesScriptPaths.refreshPeers], {
+  const r = spawnSync("sh", [scriptPaths.refreshPeers], {
     env: { PATH: process.env.PATH, REDIS_DATA_DIR: dir, REDIS_HOSTS_FILE: join(dir, "hosts"), REDIS_PEER_RESOLVE_TIMEOUT: "0", ...env },
     encoding: "utf8",
     timeout: 20_000,
@@ -78,7 +78,7 @@ test("a peer name that does not resolve keeps its address (gossip updates it); t
 test("new node (no nodes.conf) and an unreadable hosts file: nothing happens, exit 0", () => {
   const dir = mkdtempSync(join(tmpdir(), "refresh-peers-"));
   dirs.push(dir);
-  const r = spawnSync("sh", [kubernetesScriptPaths.refreshPeers], { env: { PATH: process.env.PATH, REDIS_DATA_DIR: dir }, encoding: "utf8" });
+  const r = spawnSync("sh", [scriptPaths.refreshPeers], { env: { PATH: process.env.PATH, REDIS_DATA_DIR: dir }, encoding: "utf8" });
   assert.equal(r.status, 0);
   assert.match(r.stderr, /new node/);
   assert.deepEqual(readdirSync(dir), []);
@@ -93,7 +93,7 @@ test("sourced by the entrypoint (as in the pod) it never aborts the start, even 
   const dir = mkdtempSync(join(tmpdir(), "refresh-peers-"));
   dirs.push(dir);
   writeFileSync(join(dir, "nodes.conf"), conf);
-  const script = `set -eu; . "${kubernetesScriptPaths.refreshPeers}"; echo still-running`;
+  const script = `set -eu; . "${scriptPaths.refreshPeers}"; echo still-running`;
   const r = spawnSync("sh", ["-c", script], { env: { PATH: process.env.PATH, REDIS_DATA_DIR: dir, REDIS_PEER_RESOLVE_TIMEOUT: "soon" }, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /still-running/);
@@ -120,7 +120,7 @@ test("a failing step (mktemp, the rewrite awk, wc) never replaces nodes.conf; th
     const bin = mkdtempSync(join(tmpdir(), "refresh-peers-bin-"));
     dirs.push(bin);
     writeFileSync(join(bin, tool), body, { mode: 0o755 });
-    const script = `. "${kubernetesScriptPaths.refreshPeers}"; echo still-running`;
+    const script = `. "${scriptPaths.refreshPeers}"; echo still-running`;
     const dir = mkdtempSync(join(tmpdir(), "refresh-peers-"));
     dirs.push(dir);
     writeFileSync(join(dir, "nodes.conf"), conf);
