@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { startLocalCluster } from "./harness";
-import { specFromStackFile } from "./demo";
+import { loadStackSpecFile } from "./stackSpec";
 import { runBenchPhase, type PhaseResult } from "../smoke/checks/benchmark";
 import { SmokeContext } from "../smoke/context";
 import { DEFAULT_OPTIONS, type BenchOptions } from "../smoke/types";
@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     .option("--stack-file <path>", "stack config to plan from", resolve(__dirname, "../Pulumi.dev.yaml"))
     .parse(argv, { from: "user" })
     .opts<{ ops: string; concurrency: string; pipelines: string; stackFile: string }>();
-  const spec = specFromStackFile(o.stackFile, "bench");
+  const spec = loadStackSpecFile(o.stackFile, "bench");
   const cluster = await startLocalCluster({ spec });
   const failures: string[] = [];
   const rows: string[][] = [["pipeline", "command", "ioredis ops/s", "p50 ms", "p99 ms", "redis-benchmark ops/s", "ioredis / redis-benchmark"]];
@@ -38,7 +38,6 @@ async function main(argv: string[]): Promise<number> {
     for (const pipeline of o.pipelines.split(",").map(Number)) {
       const bench: BenchOptions = { ...DEFAULT_OPTIONS.bench, ops: Number(o.ops), concurrency: Number(o.concurrency), pipeline };
       const ctx = new SmokeContext({ ...DEFAULT_OPTIONS, nodes: cluster.seeds, nodeTimeoutMs: spec.nodeTimeoutMs, bench }, () => {});
-      ctx.nodeTimeoutMs = spec.nodeTimeoutMs;
       let ours: Record<string, PhaseResult> = {};
       try {
         ctx.benchClient = ctx.cluster();

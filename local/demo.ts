@@ -2,30 +2,13 @@
 // Pulumi.dev.yaml (same redis.conf, same bootstrap script), runs the full smoke test with a kill failover, prints the
 // report and tears everything down.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
-import { parse } from "yaml";
-import { PROJECT, validateConfig, type ClusterSpec } from "../infra/config/schema";
 import { startLocalCluster, type LocalCluster } from "./harness";
+import { loadStackSpecFile } from "./stackSpec";
 import { runSmoke } from "../smoke/run";
 import { summaryTable } from "../smoke/report";
-import { DEFAULT_OPTIONS, type FailoverMode, type SmokeReport } from "../smoke/types";
-
-/**
- * The validated spec of a Pulumi.<stack>.yaml: `redis-cluster:` keys without the prefix. The password is left out
- * (a `secure:` value cannot be decrypted here); the demo generates its own.
- */
-export function specFromStackFile(path: string, name = "demo"): ClusterSpec {
-  const doc = parse(readFileSync(path, "utf8")) as { config?: Record<string, unknown> } | null;
-  const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(doc?.config ?? {})) {
-    if (!k.startsWith(`${PROJECT}:`)) continue;
-    const key = k.slice(PROJECT.length + 1);
-    if (key !== "password") raw[key] = v;
-  }
-  return validateConfig(raw, { name });
-}
+import { DEFAULT_OPTIONS, FAILOVER_MODES, type FailoverMode, type SmokeReport } from "../smoke/types";
 
 /** A throwaway password in the character set redis.conf accepts unquoted. */
 export function demoPassword(): string {
@@ -45,7 +28,7 @@ export async function main(argv: string[], hooks: DemoHooks = {}): Promise<numbe
   const o = new Command("demo")
     .description("local cluster from a stack file + full smoke test (kill failover) + teardown")
     .option("--stack-file <path>", "stack config to plan from", resolve(__dirname, "../Pulumi.dev.yaml"))
-    .addOption(new Option("--failover <mode>", "failover check").choices(["none", "manual", "kill"]).default("kill"))
+    .addOption(new Option("--failover <mode>", "failover check").choices(FAILOVER_MODES).default("kill"))
     .option("--keys <n>", "keys for the distribution check (default: smoke.keys of the stack)")
     .option("--bench-ops <n>", "benchmark commands per phase (0 skips it)", String(DEFAULT_OPTIONS.bench.ops))
     .option("--no-password", "run the cluster without a password")
@@ -53,7 +36,8 @@ export async function main(argv: string[], hooks: DemoHooks = {}): Promise<numbe
     .parse(argv, { from: "user" })
     .opts<{ stackFile: string; failover: FailoverMode; keys?: string; benchOps: string; password: boolean }>();
 
-  const spec = specFromStackFile(o.stackFile);
+  // The password is left out of the spec (a `secure:` value cannot be decrypted here); the demo generates its own.
+  const spec = loadStackSpecFile(o.stackFile, "demo");
   const password = o.password ? demoPassword() : undefined;
   log(`demo: planning ${spec.masters} masters x ${spec.replicasPerMaster} replica(s) from ${o.stackFile} (cluster-node-timeout ${spec.nodeTimeoutMs} ms)`);
   let cluster: LocalCluster | undefined;

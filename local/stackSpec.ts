@@ -6,16 +6,23 @@ import { PROJECT, validateConfig, type ClusterSpec } from "../infra/config/schem
 const ROOT = join(__dirname, "..");
 
 /**
- * The validated spec of a stack, read from Pulumi.<stack>.yaml the way the Pulumi program would see it
- * (same schema, same defaults), for running that stack's plan locally without Docker or Kubernetes.
+ * The validated spec of a Pulumi.<stack>.yaml file, the way the Pulumi program would see it (same schema, same
+ * defaults): `redis-cluster:` keys without the prefix. `name` is the spec's name (it sets the node names).
  */
-export function loadStackSpec(stack = "dev"): ClusterSpec {
-  const file = join(ROOT, `Pulumi.${stack}.yaml`);
-  const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+export function loadStackSpecFile(path: string, name: string): ClusterSpec {
+  const doc = parse(readFileSync(path, "utf8")) as { config?: Record<string, unknown> } | null;
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc?.config ?? {})) {
     // Secure values (`password: {secure: ...}`) are encrypted for Pulumi; locally a password comes from the environment.
     if (k.startsWith(`${PROJECT}:`) && k !== `${PROJECT}:password`) raw[k.slice(PROJECT.length + 1)] = v;
   }
-  return validateConfig(raw, { name: `${PROJECT}-${stack}` });
+  return validateConfig(raw, { name });
+}
+
+/**
+ * The validated spec of a stack, read from Pulumi.<stack>.yaml, for running that stack's plan locally without Docker
+ * or Kubernetes.
+ */
+export function loadStackSpec(stack = "dev"): ClusterSpec {
+  return loadStackSpecFile(join(ROOT, `Pulumi.${stack}.yaml`), `${PROJECT}-${stack}`);
 }

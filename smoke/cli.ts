@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { failureDigest, redact, summaryTable, toJson, truncateBytes } from "./report";
 import { runSmoke } from "./run";
-import { DEFAULT_OPTIONS, type NatMapEntries, type SmokeOptions, type SmokeReport } from "./types";
+import { DEFAULT_OPTIONS, FAILOVER_MODES, type FailoverMode, type NatMapEntries, type SmokeOptions, type SmokeReport } from "./types";
 
 const int = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -52,7 +52,7 @@ export function buildProgram(): Command {
     .option("--password-env <VAR>", "name of the environment variable holding the password (never pass the password itself)")
     .option("--expect-masters <n>", "number of masters the cluster must have", int("--expect-masters", 1))
     .option("--expect-replicas <n>", "replicas every master must have", int("--expect-replicas", 0))
-    .addOption(new Option("--failover <mode>", "failover check").choices(["none", "manual", "kill"]).default("none"))
+    .addOption(new Option("--failover <mode>", "failover check").choices(FAILOVER_MODES).default("none"))
     .option("--no-fail-back", "leave the promoted replica as master after the failover check")
     .option("--failover-target <host:port>", "master to fail over (default: the first master with a replica)")
     .option("--keys <n>", "keys written by the distribution check", int("--keys", 1), DEFAULT_OPTIONS.keys)
@@ -76,7 +76,7 @@ interface Cli {
   passwordEnv?: string;
   expectMasters?: number;
   expectReplicas?: number;
-  failover: "none" | "manual" | "kill";
+  failover: FailoverMode;
   failBack: boolean;
   failoverTarget?: string;
   keys: number;

@@ -2,7 +2,7 @@
 import type { Cluster } from "ioredis";
 import { clusterClient, errorText, NodePool } from "./clients";
 import {
-  isMaster, isMyself, isReplica, nodeLabel, parseClusterNodes, parseInfo, type NodeLine,
+  isMaster, isMyself, isReplica, nodeLabel, parseClusterNodes, parseInfo, SLOT_COUNT, type NodeLine,
 } from "./topology";
 import type { SmokeOptions } from "./types";
 
@@ -26,8 +26,6 @@ export interface MasterInfo {
 
 export interface Topology {
   masters: MasterInfo[];
-  /** id -> label of every node in the reference view. */
-  labels: Map<string, string>;
   /** slot -> owner address (announced). */
   ownerBySlot: string[];
 }
@@ -125,9 +123,6 @@ export class SmokeContext {
   set benchClient(c: Cluster | undefined) {
     this.s.benchClient = c;
   }
-  get closed(): boolean {
-    return this.s.closed;
-  }
 
   log(msg: string): void {
     this.progress(msg);
@@ -185,23 +180,22 @@ export class SmokeContext {
     return nodeLabel(addr, id);
   }
 
-  /** CLUSTER NODES + CLUSTER INFO (+ INFO replication) of each node; errors are captured per node. */
-  async snapshot(addrs: string[] = this.nodes, withReplication = false): Promise<NodeSnapshot[]> {
+  /** CLUSTER NODES + CLUSTER INFO of each node; errors are captured per node. */
+  async snapshot(addrs: string[] = this.nodes): Promise<NodeSnapshot[]> {
     this.checkpoint();
     return Promise.all(
       addrs.map(async (addr): Promise<NodeSnapshot> => {
         if (this.down.has(addr)) return { addr, label: this.label(addr), error: "unreachable (see the connect check)" };
         try {
           const r = await this.pool.get(addr);
-          const [nodes, info, repl] = await Promise.all([
+          const [nodes, info] = await Promise.all([
             r.call("CLUSTER", "NODES") as Promise<string>,
             r.call("CLUSTER", "INFO") as Promise<string>,
-            withReplication ? (r.info("replication") as Promise<string>) : Promise.resolve(""),
           ]);
           const lines = parseClusterNodes(nodes);
           const me = lines.find(isMyself);
           if (me) this.ids.set(me.id, addr);
-          return { addr, label: nodeLabel(addr, me?.id), id: me?.id, lines, info: { ...parseInfo(info), ...parseInfo(repl) } };
+          return { addr, label: nodeLabel(addr, me?.id), id: me?.id, lines, info: parseInfo(info) };
         } catch (e) {
           return { addr, label: this.label(addr), error: errorText(e) };
         }
@@ -225,9 +219,9 @@ export class SmokeContext {
           .filter((r) => isReplica(r) && r.masterId === m.id && !r.flags.includes("fail") && !r.flags.includes("noaddr"))
           .map((r) => ({ id: r.id, addr: r.addr, label: labels.get(r.id)! })),
       }));
-    const ownerBySlot: string[] = new Array(16384).fill("");
+    const ownerBySlot: string[] = new Array(SLOT_COUNT).fill("");
     for (const m of masters) for (const [a, b] of m.slots) for (let s = a; s <= b; s++) ownerBySlot[s] = m.addr;
-    return { masters, labels, ownerBySlot };
+    return { masters, ownerBySlot };
   }
 
   /** Fresh topology from the first node that answers. */

@@ -5,12 +5,12 @@ import { checkAuth } from "./checks/auth";
 import { checkBenchmark } from "./checks/benchmark";
 import { checkConnect } from "./checks/connect";
 import { checkDistribution } from "./checks/distribution";
-import { checkFailover, readNodeTimeout } from "./checks/failover";
+import { checkFailover, freezeMsFor, readNodeTimeout } from "./checks/failover";
 import { checkReplication, LINK_GRACE_MS } from "./checks/replication";
 import { checkSlots } from "./checks/slots";
 import { checkLine, progressLine } from "./report";
 import {
-  CheckFailure, SmokeUsageError, type CheckName, type CheckResult, type Measurements, type SmokeOptions, type SmokeReport,
+  CheckFailure, FAILOVER_MODES, SmokeUsageError, type CheckName, type CheckResult, type Measurements, type SmokeOptions, type SmokeReport,
 } from "./types";
 
 export interface RunHooks {
@@ -31,7 +31,7 @@ export function validateOptions(o: SmokeOptions): void {
   }
   if (!Number.isInteger(o.keys) || o.keys < 1) bad.push(`--keys must be an integer >= 1, got ${o.keys}`);
   if (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1000) bad.push(`--timeout-ms must be an integer >= 1000, got ${o.timeoutMs}`);
-  if (!["none", "manual", "kill"].includes(o.failover)) bad.push(`--failover must be none, manual or kill, got ${o.failover}`);
+  if (!(FAILOVER_MODES as readonly string[]).includes(o.failover)) bad.push(`--failover must be none, manual or kill, got ${o.failover}`);
   if (o.failover !== "none" && o.expectReplicas === 0) bad.push(`--failover ${o.failover} needs replicas, but --expect-replicas is 0`);
   if (o.expectMasters !== undefined && (!Number.isInteger(o.expectMasters) || o.expectMasters < 1)) bad.push(`--expect-masters must be an integer >= 1`);
   if (o.expectReplicas !== undefined && (!Number.isInteger(o.expectReplicas) || o.expectReplicas < 0)) bad.push(`--expect-replicas must be an integer >= 0`);
@@ -54,7 +54,7 @@ export function checkTimeoutMs(name: CheckName, o: SmokeOptions, nodeTimeoutMs: 
     case "replication":
       return 30_000 + LINK_GRACE_MS;
     case "failover": {
-      const freeze = o.freezeMs ?? 2 * nodeTimeoutMs + 4000;
+      const freeze = freezeMsFor(o, nodeTimeoutMs);
       return o.failover === "kill" ? 90_000 + freeze + 10 * nodeTimeoutMs : 60_000 + 8 * nodeTimeoutMs;
     }
     case "auth":

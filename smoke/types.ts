@@ -1,6 +1,7 @@
 // Shared types of the smoke test: options, check results and the report.
 
-export type FailoverMode = "none" | "manual" | "kill";
+export const FAILOVER_MODES = ["none", "manual", "kill"] as const;
+export type FailoverMode = (typeof FAILOVER_MODES)[number];
 export const CHECK_NAMES = ["connect", "slots", "distribution", "replication", "failover", "auth", "benchmark"] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 

@@ -5,6 +5,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterPlan } from "../plan/plan";
 import { buildSmokeBundle, bundleHash } from "../../smoke/bundle";
+import type { FailoverMode } from "../../smoke/types";
 
 /** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
 export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
@@ -17,7 +18,7 @@ const REPLACE_UNREADY = "pulumi.com/replaceUnready";
 export interface SmokeSettings {
   /** false: the component declares nothing. */
   enabled: boolean;
-  failover: "none" | "manual" | "kill";
+  failover: FailoverMode;
   keys: number;
   /** Bound of the whole run (the CLI's --timeout-ms); Pulumi's own timeout adds a margin. */
   timeoutMs: number;

@@ -4,7 +4,7 @@
 // answer while some seed does -> a failure of this check naming them (exit 1).
 import { errorText, parseAddr, withTimeout } from "../clients";
 import type { SmokeContext } from "../context";
-import { isMyself, parseClusterNodes, BAD_FLAGS } from "../topology";
+import { badFlags, isMyself, parseClusterNodes } from "../topology";
 import { CheckFailure, SmokeUsageError, type Measurements } from "../types";
 
 const AUTH_RE = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;
@@ -81,7 +81,7 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
   // Nodes flagged by their peers (e.g. a stopped node the seeds still list).
   for (const a of answered) {
     for (const n of parseClusterNodes(a.text)) {
-      const bad = n.flags.filter((f) => (BAD_FLAGS as readonly string[]).includes(f));
+      const bad = badFlags(n);
       if (bad.length && !problems.some((p) => p.includes(n.id.slice(0, 6)))) {
         problems.push(`node ${ctx.label(n.addr)} is flagged ${bad.join(",")} by ${a.announced}`);
       }

@@ -5,8 +5,8 @@ import type { Cluster } from "ioredis";
 import { errorText } from "../clients";
 import { Aborted, type MasterInfo, type NodeSnapshot, type SmokeContext } from "../context";
 import { cleanup, groupByOwner, keysOwnedBy, runKey, valueOf, writeAndWait, KEY_TTL_S } from "../data";
-import { badFlags, isMaster, isMyself, isReplica, type NodeLine } from "../topology";
-import { CheckFailure, type Measurements } from "../types";
+import { badFlags, isMaster, isMyself, isReplica, parseInfo, type NodeLine } from "../topology";
+import { CheckFailure, type Measurements, type SmokeOptions } from "../types";
 import { waitReplicaLinks } from "./replication";
 
 export async function readNodeTimeout(ctx: SmokeContext): Promise<number> {
@@ -22,12 +22,20 @@ export async function readNodeTimeout(ctx: SmokeContext): Promise<number> {
   throw new CheckFailure(["could not read cluster-node-timeout (CONFIG GET refused): pass --node-timeout-ms"]);
 }
 
+/** How long the kill failover freezes the master: --freeze-ms, else 2x cluster-node-timeout + 4 s. */
+export function freezeMsFor(opts: Pick<SmokeOptions, "freezeMs">, nodeTimeoutMs: number): number {
+  return opts.freezeMs ?? 2 * nodeTimeoutMs + 4000;
+}
+
 function pickTarget(ctx: SmokeContext): MasterInfo {
   const topo = ctx.topology!;
   const want = ctx.opts.failoverTarget;
   let target: MasterInfo | undefined;
   if (want) {
-    target = topo.masters.find((m) => m.addr === want || Object.entries(ctx.pool.natMap).some(([a, t]) => a === m.addr && `${t.host}:${t.port}` === want));
+    target = topo.masters.find((m) => {
+      const t = ctx.pool.natMap[m.addr];
+      return m.addr === want || (t !== undefined && `${t.host}:${t.port}` === want);
+    });
     if (!target) throw new CheckFailure([`--failover-target ${want} is not a master (masters: ${topo.masters.map((m) => m.label).join(", ")})`]);
   } else {
     target = topo.masters.find((m) => m.replicas.length > 0);
@@ -310,8 +318,9 @@ async function replicaFailoverState(ctx: SmokeContext, target: MasterInfo): Prom
           (conn.call("CONFIG", "GET", "cluster-replica-no-failover") as Promise<string[]>).catch((e) => ["", `? (${errorText(e)})`]),
           conn.info("replication") as Promise<string>,
         ]);
-        const link = /master_link_status:(\w+)/.exec(info)?.[1] ?? "?";
-        const down = /master_link_down_since_seconds:(-?\d+)/.exec(info)?.[1];
+        const repl = parseInfo(info);
+        const link = repl.master_link_status ?? "?";
+        const down = repl.master_link_down_since_seconds;
         // Either one keeps this replica out of the election whatever the freeze length.
         if (cfg[1] === "yes" || link !== "up") explained = true;
         return `${r.label}: cluster-replica-no-failover ${cfg[1] ?? "?"}, master_link_status ${link}${down && link !== "up" ? ` (down ${down} s)` : ""}`;
@@ -336,7 +345,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     ], m);
   }
   const keys = await writePreKeys(ctx, target);
-  const freezeMs = ctx.opts.freezeMs ?? 2 * nt + 4000;
+  const freezeMs = freezeMsFor(ctx.opts, nt);
   m.freeze_ms = freezeMs;
 
   const writerClient = ctx.cluster({ commandTimeoutMs: 1500, slotsRefreshIntervalMs: 1000 });
@@ -424,9 +433,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     if (!wokeAt) throw new CheckFailure([`${target.label} did not wake up from DEBUG SLEEP ${freezeMs} ms within ${freezeMs + 5000} ms`], m);
     let rejoinProblem = "";
     const rejoin = await ctx.waitFor(`waiting for ${target.label} to rejoin as a replica of ${promoted.label}`, 30_000 + 2 * nt, async () => {
-      const info = await (await ctx.pool.get(target.addr)).info("replication");
-      const role = /role:(\w+)/.exec(info as string)?.[1];
-      const link = /master_link_status:(\w+)/.exec(info as string)?.[1];
+      const { role, master_link_status: link } = parseInfo((await (await ctx.pool.get(target.addr)).info("replication")) as string);
       if (role !== "slave" || link !== "up") {
         rejoinProblem = `${target.label} reports role ${role}, link ${link ?? "-"}`;
         return undefined;

@@ -5,12 +5,13 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { demoPassword, main as demoMain, specFromStackFile } from "../../local/demo";
+import { demoPassword, main as demoMain } from "../../local/demo";
+import { loadStackSpecFile } from "../../local/stackSpec";
 import { parseRedisBenchmark } from "../../local/bench";
 import { isAlive } from "../../local/processes";
 
 test("Pulumi.dev.yaml plans a valid spec (prefix stripped, kill failover allowed)", () => {
-  const spec = specFromStackFile(resolve(__dirname, "../../Pulumi.dev.yaml"));
+  const spec = loadStackSpecFile(resolve(__dirname, "../../Pulumi.dev.yaml"), "demo");
   assert.ok(spec.masters >= 3);
   assert.equal(spec.smokeFailover, "kill");
   assert.equal(spec.enableDebugCommand, "yes");
@@ -21,9 +22,9 @@ test("a secure password in the stack file is ignored; bad values fail with the k
   try {
     const f = join(dir, "Pulumi.x.yaml");
     writeFileSync(f, "config:\n  redis-cluster:masters: 3\n  redis-cluster:password:\n    secure: AAABAxyz\n  aws:region: x\n");
-    assert.equal(specFromStackFile(f).passwordProvided, false);
+    assert.equal(loadStackSpecFile(f, "demo").passwordProvided, false);
     writeFileSync(f, "config:\n  redis-cluster:masters: 2\n");
-    assert.throws(() => specFromStackFile(f), /redis-cluster:masters must be >= 3/);
+    assert.throws(() => loadStackSpecFile(f, "demo"), /redis-cluster:masters must be >= 3/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

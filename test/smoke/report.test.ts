@@ -201,7 +201,7 @@ describe("per-check cancellation", () => {
   /** A fake Cluster client whose SET + WAIT pipeline answers per `answer()`. */
   const fakeClient = (answer: () => Promise<[Error | null, unknown][]>) =>
     ({ pipeline: () => { const p = { set: () => p, call: () => p, exec: answer }; return p; }, refreshSlotsCache: () => undefined }) as unknown as Cluster;
-  const topo = () => ({ masters: [], labels: new Map(), ownerBySlot: new Array(16384).fill("m:1") });
+  const topo = () => ({ masters: [], ownerBySlot: new Array(16384).fill("m:1") });
 
   it("the outage writer stops on abort and counts an outage that lasts until stop()", async () => {
     const ac = new AbortController();
