@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { distance } from "fastest-levenshtein";
 import { kubernetesSchema } from "./kubernetes";
 import { smokeSchema } from "./smoke";
 import { parseRedisMemory, parseKubernetesQuantity } from "./units";
@@ -129,20 +130,8 @@ export class ConfigError extends Error {
 const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : v === undefined ? "nothing" : JSON.stringify(v));
 
 function closest(key: string, candidates: string[]): string | undefined {
-  // Levenshtein distance, to suggest the intended key for a typo.
-  const d = (a: string, b: string) => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = row[0]++;
-      for (let j = 1; j <= b.length; j++) {
-        const cur = row[j];
-        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
-        prev = cur;
-      }
-    }
-    return row[b.length];
-  };
-  const best = candidates.map((c) => [c, d(key, c)] as const).sort((x, y) => x[1] - y[1])[0];
+  // The nearest known key by edit distance (case-insensitive), to suggest the intended key for a typo.
+  const best = candidates.map((c) => [c, distance(key.toLowerCase(), c.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
   return best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? best[0] : undefined;
 }
 
