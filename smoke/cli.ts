@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { failureDigest, redact, summaryTable, toJson, truncateBytes } from "./report";
 import { runSmoke } from "./run";
-import { DEFAULT_OPTIONS, FAILOVER_MODES, type FailoverMode, type NatMapEntries, type SmokeOptions, type SmokeReport } from "./types";
+import { DEFAULT_OPTIONS, FAILOVER_MODES, type NatMapEntries, type SmokeOptions, type SmokeReport } from "./types";
 
 const int = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -71,21 +71,11 @@ export function buildProgram(): Command {
     .addHelpText("after", EXIT_CODES_HELP);
 }
 
-interface Cli {
-  nodes: string[];
+/** Parsed flags: the library's options as commander names them, plus the CLI's own. */
+interface Cli
+  extends Pick<SmokeOptions, "nodes" | "natMap" | "expectMasters" | "expectReplicas" | "failover" | "failBack" | "failoverTarget" | "keys" | "timeoutMs" | "nodeTimeoutMs" | "freezeMs" | "connectTimeoutMs"> {
   passwordEnv?: string;
-  expectMasters?: number;
-  expectReplicas?: number;
-  failover: FailoverMode;
-  failBack: boolean;
-  failoverTarget?: string;
-  keys: number;
   json?: string;
-  timeoutMs: number;
-  nodeTimeoutMs?: number;
-  freezeMs?: number;
-  natMap?: NatMapEntries;
-  connectTimeoutMs: number;
   benchOps: number;
   benchConcurrency: number;
   benchPipeline: number;
