@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateConfig, type ClusterSpec } from "../infra/config/schema";
@@ -174,7 +174,14 @@ export class LocalCluster {
       if (this.cli(i, ["ping"]).stdout.trim() === "PONG") return;
       await sleep(100);
     }
-    throw new Error(`${n.name} (${n.host}:${n.port}) did not answer PING within ${timeoutMs} ms; log: ${n.logFile}`);
+    // The temp dir goes away with stop(): quote the end of the node's log in the error.
+    let tail = "";
+    try {
+      tail = readFileSync(n.logFile, "utf8").trim().split("\n").slice(-5).join("\n");
+    } catch {
+      /* no log written */
+    }
+    throw new Error(`${n.name} (${n.host}:${n.port}) did not answer PING within ${timeoutMs} ms; last log lines:\n${tail}`);
   }
 
   /** Runs redis-cli against node i (password through REDISCLI_AUTH). */
