@@ -125,7 +125,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         name: `${spec.name}-bootstrap`,
         image: image.imageId,
         user: `${REDIS_UID}:${REDIS_UID}`,
-        entrypoints: ["sh", CONTAINER_PATHS.bootstrap],
+        // Outer limit: the script bounds itself by BOOTSTRAP_TIMEOUT; `timeout` (coreutils) kills it should anything still hang, so `pulumi up` never does.
+        entrypoints: ["timeout", "-s", "KILL", String(Number(plan.bootstrapEnv.BOOTSTRAP_TIMEOUT) + 60), "sh", CONTAINER_PATHS.bootstrap],
         envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv)],
         uploads: sharedUploads,
         networksAdvanced: [{ name: network.name }],

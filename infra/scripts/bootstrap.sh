@@ -11,6 +11,7 @@
 #      REDIS_REPLICAS     planned replicas per master
 #      BOOTSTRAP_TIMEOUT  seconds for the whole run [300]
 #      BOOTSTRAP_SETTLE   seconds a formed cluster may take to show the planned roles [20]
+#      BOOTSTRAP_CALL_TIMEOUT  seconds one redis-cli call may take [5]; a frozen node must not hang the run
 #      REDISCLI_AUTH      password, read by redis-cli itself (never on argv);
 #      REDIS_PASSWORD_FILE  or a file holding it (a mounted Secret), used when REDISCLI_AUTH is empty
 # Exit: 0 formed or already formed, 1 usage/auth error, 2 refused (nothing changed), 3 timed out.
@@ -37,7 +38,16 @@ if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
   export REDISCLI_AUTH
 fi
 
-cli() { hp=$1; shift; redis-cli -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 | tr -d '\r'; }
+call_timeout=${BOOTSTRAP_CALL_TIMEOUT:-5}
+case $call_timeout in '' | *[!0-9]* | 0) fail 1 "BOOTSTRAP_CALL_TIMEOUT must be a whole number >= 1, got '$call_timeout'" ;; esac
+remaining() { l=$((deadline - $(date +%s))); [ "$l" -ge 1 ] || l=1; echo "$l"; }
+left() { # seconds one call may take: the per-call limit, never past the run's deadline (at least 1)
+  l=$(remaining)
+  [ "$l" -le "$call_timeout" ] || l=$call_timeout
+  echo "$l"
+}
+# redis-cli has no read timeout: a frozen (SIGSTOPped) node accepts the connection and never answers.
+cli() { hp=$1; shift; timeout -k 1 "$(left)" redis-cli -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 | tr -d '\r'; }
 field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
 expired() { [ "$(date +%s)" -ge "$deadline" ]; }
 
@@ -154,7 +164,7 @@ if [ "$empty" -eq "$total" ]; then
   done
   log "all nodes empty: creating $masters masters x $replicas replicas"
   # shellcheck disable=SC2086 # one argument per node address
-  out=$(redis-cli --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes 2>&1) ||
+  out=$(timeout -k 1 "$(remaining)" redis-cli --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes 2>&1) ||
     fail 2 "redis-cli --cluster create failed:
 $out"
   wait_healthy

@@ -8,6 +8,7 @@
 #
 # Env: REDIS_HOST / REDIS_PORT   this node                                   [127.0.0.1 / 6379]
 #      PRESTOP_TIMEOUT           seconds for the whole hand-over              [30]
+#      PRESTOP_CALL_TIMEOUT      seconds one redis-cli call may take          [3]
 #      REDISCLI_AUTH, else REDIS_PASSWORD_FILE   password (never on argv)
 set -eu
 
@@ -22,7 +23,17 @@ if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ] && [ -r "$RE
 fi
 deadline=$(($(date +%s) + timeout))
 
-cli() { h=$1 p=$2; shift 2; redis-cli -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'; }
+call_timeout=${PRESTOP_CALL_TIMEOUT:-3}
+case $call_timeout in '' | *[!0-9]* | 0) call_timeout=3 ;; esac
+left() { # one call: at most the per-call limit and never past the deadline (at least 1 s)
+  l=$((deadline - $(date +%s)))
+  [ "$l" -le "$call_timeout" ] || l=$call_timeout
+  [ "$l" -ge 1 ] || l=1
+  echo "$l"
+}
+# redis-cli has no read timeout: a frozen node (or replica) accepts the connection and never answers.
+cli() { h=$1 p=$2; shift 2; timeout -k 1 "$(left)" redis-cli -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'; }
+expired() { [ "$(date +%s)" -ge "$deadline" ]; }
 field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
 
 repl=$(cli "$host" "$port" info replication) || true
@@ -40,6 +51,7 @@ fi
 # Candidates: this master's replicas that are not failing and whose replication link is up; best = highest offset.
 best="" best_offset=-1
 for addr in $(cli "$host" "$port" cluster replicas "$myid" | awk '$3 !~ /fail|handshake|noaddr/ { split($2, a, "@"); print a[1] }'); do
+  if expired; then log "out of time while checking replicas"; exit 0; fi
   rh=${addr%:*} rp=${addr##*:}
   info=$(cli "$rh" "$rp" info replication) || continue
   [ "$(field "$info" master_link_status)" = up ] || continue
@@ -52,6 +64,7 @@ if [ -z "$best" ]; then
   exit 0
 fi
 
+if expired; then log "out of time before the hand-over: stopping anyway"; exit 0; fi
 log "handing over to replica $best (offset $best_offset)"
 out=$(cli "${best%:*}" "${best##*:}" cluster failover)
 [ "$out" = OK ] || { log "CLUSTER FAILOVER on $best answered: $out"; exit 0; }
@@ -62,7 +75,7 @@ while :; do
     log "now a replica of $best: done"
     exit 0
   fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then
+  if expired; then
     log "still master after ${timeout}s: stopping anyway (automatic failover follows after cluster-node-timeout)"
     exit 0
   fi

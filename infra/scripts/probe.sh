@@ -7,7 +7,11 @@
 #          ready, so a rolling update waits for the cluster to heal before it restarts the next pod. Right after a
 #          restart a node still says ok while it has no link to any peer (until cluster-node-timeout): it must
 #          also be linked to at least one peer.
-# Env: REDIS_HOST / REDIS_PORT [127.0.0.1 / 6379]; REDISCLI_AUTH, else REDIS_PASSWORD_FILE (never argv).
+#   A node answering MISCONF (disk full or unwritable: writes refused, reads served) is alive: a restart cannot
+#          free the disk, it would only turn a degraded node into a crash loop. It is not ready.
+# Env: REDIS_HOST / REDIS_PORT [127.0.0.1 / 6379]; REDISCLI_AUTH, else REDIS_PASSWORD_FILE (never argv);
+#      PROBE_CALL_TIMEOUT seconds one redis-cli call may take [2] (a frozen node never answers; keep it below the
+#      probe's timeoutSeconds so the script reports instead of being killed).
 set -eu
 
 host=${REDIS_HOST:-127.0.0.1}
@@ -16,7 +20,9 @@ if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ] && [ -r "$RE
   REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
   export REDISCLI_AUTH
 fi
-cli() { redis-cli -h "$host" -p "$port" "$@" 2>&1 | tr -d '\r'; }
+call_timeout=${PROBE_CALL_TIMEOUT:-2}
+case $call_timeout in '' | *[!0-9]* | 0) call_timeout=2 ;; esac
+cli() { timeout -k 1 "$call_timeout" redis-cli -h "$host" -p "$port" "$@" 2>&1 | tr -d '\r'; }
 field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
 
 pong=$(cli ping) || true

@@ -76,6 +76,8 @@ test("bootstrap runs after every node container is healthy, once, on the cluster
   assert.equal(c.inputs.attach, true);
   assert.ok(c.inputs.envs.includes("REDIS_MASTERS=3") && c.inputs.envs.includes("REDIS_REPLICAS=1"));
   assert.ok(c.inputs.envs.some((e: string) => e.startsWith("REDIS_NODES=172.28.0.11:6379 ")));
+  // An outer limit past BOOTSTRAP_TIMEOUT: a hung bootstrap must not hang `pulumi up`.
+  assert.deepEqual(c.inputs.entrypoints, ["timeout", "-s", "KILL", "360", "sh", "/etc/redis-cluster/bootstrap.sh"]);
 });
 
 test("monitoring: an exporter per node and a Prometheus, started after the bootstrap", () => {
