@@ -2,6 +2,9 @@
 # bootstrap.sh — forms the Redis Cluster once; on every later run it only verifies.
 #   all nodes empty            -> redis-cli --cluster create, wait for cluster_state:ok everywhere
 #   formed as planned          -> change nothing, exit 0
+#   a create of ours cut short -> finish it (no node holds a key, the planned number of masters own all 16384 slots
+#     (ALL nodes empty)           exactly once, the others are masters without slots or replicas of those): CLUSTER MEET
+#                                 the missing nodes, CLUSTER REPLICATE the slotless masters, wait for ok. No data, nothing lost.
 #   anything else (partial,
 #   foreign data, wrong size)  -> diagnose, change nothing, exit 2
 # It never runs CLUSTER RESET, FLUSHALL or any other repair: that is an operator's decision (docs/runbooks.md).
@@ -78,10 +81,11 @@ log "all $total nodes answer"
 
 # 2. Classify every node. empty: knows only itself, no slots, no keys. member: knows all planned nodes.
 classify() {
-  empty=0 member=0 odd="" empties="" formed="" formed_known=""
+  empty=0 member=0 odd="" empties="" formed="" formed_known="" nokeys=1
   for n in $nodes; do
     info=$(cli "$n" cluster info)
     keys=$(cli "$n" dbsize)
+    [ "$keys" = 0 ] || nokeys=0
     known=$(field "$info" cluster_known_nodes)
     assigned=$(field "$info" cluster_slots_assigned)
     if [ "$known" = 1 ] && [ "$assigned" = 0 ] && [ "$keys" = 0 ]; then
@@ -143,6 +147,7 @@ topology_problem() { # prints what differs from the plan: M masters with slots, 
       for (id in m) if (c[id] + 0 != r) print "master " m[id] " has " c[id] + 0 " replicas, planned " r
       for (id in c) if (!(id in m)) print c[id] " replicas follow " id ", which serves no slots"
     }'
+  printf '%s\n' "$cn" | awk '$3 ~ /master/ && NF == 8 { e = e " " $2 } END { if (e != "") print "masters without slots (neither serving nor replicating):" e }'
 }
 
 check_topology() { # roles gossip to every node within a few seconds: wait up to $1 seconds for the plan to show
@@ -155,7 +160,78 @@ check_topology() { # roles gossip to every node within a few seconds: wait up to
   done
 }
 
+
+# A create of ours cut short (killed between ADDSLOTS, MEET and REPLICATE): all nodes empty of keys, exactly the
+# planned masters own every slot once, every other node is a slotless master or already a replica. Finishing it moves
+# no data and resets nothing; anything else stays refused below.
+slot_owners() { # "addr slot-range..." for each node that owns slots; fails on migrating/importing slots
+  for n in $nodes; do
+    own=$(cli "$n" cluster nodes | awk '$3 ~ /myself/ { for (i = 9; i <= NF; i++) printf " %s", $i }')
+    case $own in *"["*) return 1 ;; esac
+    [ -z "$own" ] || echo "$n$own"
+  done
+}
+unfinished_create() {
+  [ "$nokeys" = 1 ] || return 1
+  [ "$empty" -lt "$total" ] || return 1
+  owners=$(slot_owners) || return 1
+  [ "$(printf '%s\n' "$owners" | grep -c .)" = "$masters" ] || return 1
+  # every slot owned exactly once
+  printf '%s\n' "$owners" | awk '{ for (i = 2; i <= NF; i++) { n = split($i, r, "-"); a = r[1]; b = (n > 1) ? r[2] : r[1]; for (s = a; s <= b; s++) c[s]++ } }
+    END { for (s = 0; s < 16384; s++) if (c[s] != 1) exit 1 }' || return 1
+  # and something is left to do: a node that does not know all others, or a master without slots
+  [ "$member" -eq "$total" ] || return 0
+  for n in $nodes; do
+    case $(cli "$n" cluster nodes | awk '$3 ~ /myself/ { print $3, NF }') in *master*" 8") return 0 ;; esac
+  done
+  return 1
+}
+
+finish_create() {
+  first=${nodes%% *}
+  log "unfinished create found (no keys anywhere, $masters masters own all slots): finishing it"
+  view=$(cli "$first" cluster nodes)
+  for n in $nodes; do
+    a=$(resolve "$n") || fail 3 "cannot resolve ${n%:*}"
+    if ! printf '%s\n' "$view" | awk -v a="$a" '{ split($2, x, "@"); if (x[1] == a) f = 1 } END { exit !f }'; then
+      out=$(cli "$first" cluster meet "${a%:*}" "${a##*:}")
+      [ "$out" = OK ] || fail 2 "CLUSTER MEET $a answered: $out"
+    fi
+  done
+  for n in $nodes; do
+    until [ "$(field "$(cli "$n" cluster info)" cluster_known_nodes)" = "$total" ]; do
+      expired && fail 3 "$n did not learn all $total nodes within ${timeout}s"
+      sleep 1
+    done
+  done
+  for n in $nodes; do
+    me=$(cli "$n" cluster nodes | awk '$3 ~ /myself/ { print $1, $3, NF }')
+    case $me in *master*" 8") ;; *) continue ;; esac
+    # the slot owner with the fewest replicas, as the first node sees them
+    target=$(cli "$first" cluster nodes | awk -v r="$replicas" '
+      $3 ~ /master/ && NF > 8 { m[$1] = 1 } $3 ~ /slave/ { c[$4]++ }
+      END { best = ""; for (id in m) if (c[id] + 0 < r && (best == "" || c[id] + 0 < c[best] + 0)) best = id; print best }')
+    [ -n "$target" ] || fail 2 "no master left needing a replica for $n"
+    # the new replica must know its master's id first (gossip); retry within the deadline
+    until out=$(cli "$n" cluster replicate "$target") && [ "$out" = OK ]; do
+      expired && fail 3 "CLUSTER REPLICATE $target on $n answered: $out"
+      sleep 1
+    done
+    log "$n now replicates $target"
+    # wait until the first node sees it, so the next choice counts it
+    until cli "$first" cluster nodes | awk -v id="${me%% *}" -v t="$target" '$1 == id && $4 == t { f = 1 } END { exit !f }'; do
+      expired && fail 3 "$n's new role did not reach $first within ${timeout}s"
+      sleep 0.5
+    done
+  done
+  wait_healthy
+  check_topology "$timeout"
+  wait_replica_links
+  log "cluster formed: cluster_state:ok, 16384 slots, $masters masters x $replicas replicas"
+  exit 0
+}
 classify
+if unfinished_create; then finish_create; fi
 if [ "$empty" -eq "$total" ]; then
   addrs=""
   for n in $nodes; do

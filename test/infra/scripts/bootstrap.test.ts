@@ -181,3 +181,59 @@ test("rejects bad input before touching any node", async () => {
   assert.equal(r2.code, 1);
   assert.match(r2.output, /REDIS_REPLICAS must be a whole number, got 'x'/);
 });
+
+/** The state `redis-cli --cluster create` leaves when killed part-way: slots assigned on the first `masters` nodes, maybe met. */
+async function halfCreate(c: LocalCluster, meet: boolean) {
+  const ranges = [[0, 5460], [5461, 10922], [10923, 16383]];
+  for (const [i, [a, b]] of ranges.entries()) {
+    assert.equal(c.cli(i, ["cluster", "addslotsrange", String(a), String(b)]).stdout.trim(), "OK");
+    assert.equal(c.cli(i, ["cluster", "set-config-epoch", String(i + 1)]).stdout.trim(), "OK");
+  }
+  if (!meet) return;
+  for (let i = 1; i < 6; i++) assert.equal(c.cli(0, ["cluster", "meet", c.nodes[i].host, String(c.nodes[i].port)]).stdout.trim(), "OK");
+  const met = () => [0, 1, 2, 3, 4, 5].every((i) => info(c, i).cluster_known_nodes === "6");
+  for (let t = 0; t < 150 && !met(); t++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(met(), "all six nodes know each other");
+}
+
+function assertPlanned(c: LocalCluster) {
+  const nodes = c.cli(0, ["cluster", "nodes"]).stdout.trim().split("\n").map((l) => l.split(" "));
+  const masters = nodes.filter((f) => f[2].includes("master") && f.length > 8);
+  assert.equal(masters.length, 3, "three masters with slots");
+  for (const m of masters) assert.equal(nodes.filter((f) => f[3] === m[0]).length, 1, `master ${m[1]} has one replica`);
+  for (let i = 0; i < 6; i++) assert.equal(info(c, i).cluster_state, "ok", `node ${i}`);
+}
+
+test("finishes a create killed between CLUSTER MEET and REPLICATE (all nodes empty): six masters, three without slots", async () => {
+  const c = await cluster({ bootstrap: false });
+  await halfCreate(c, true);
+  const r = await c.runBootstrap();
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /unfinished create/);
+  assertPlanned(c);
+  const again = await c.runBootstrap();
+  assert.equal(again.code, 0, again.output);
+  assert.match(again.output, /already formed as planned/);
+});
+
+test("finishes a create killed after slots were assigned but before CLUSTER MEET (all nodes empty)", async () => {
+  const c = await cluster({ bootstrap: false });
+  await halfCreate(c, false);
+  const r = await c.runBootstrap();
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /unfinished create/);
+  assertPlanned(c);
+});
+
+test("a half-made cluster holding data is refused, and the refusal names the empty masters", async () => {
+  const c = await cluster({ bootstrap: false });
+  await halfCreate(c, true);
+  const ok = () => info(c, 0).cluster_state === "ok";
+  for (let t = 0; t < 100 && !ok(); t++) await new Promise((r) => setTimeout(r, 100));
+  // A key on node 0's slots (slot of "a" is 15495: node 2; "b" is 3300: node 0).
+  assert.equal(c.cli(0, ["set", "b", "user-data"]).stdout.trim(), "OK");
+  const r = await c.runBootstrap({ BOOTSTRAP_SETTLE: "3" });
+  assert.equal(r.code, 2, r.output);
+  assert.match(r.output, /masters without slots/);
+  assert.equal(c.cli(0, ["get", "b"]).stdout.trim(), "user-data");
+});
