@@ -10,6 +10,19 @@ export const PROJECT = "redis-cluster";
 
 const port = z.int().min(1).max(65535);
 
+/** 127.0.0.0/8 or ::1 (an address: Docker binds published ports to it); anything else would publish the unauthenticated cluster bus beyond this host. */
+function isLoopback(host: string): boolean {
+  if (host === "::1") return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return !!m && m.slice(1).every((o) => Number(o) <= 255);
+}
+
+const MASTERS = { min: 3, max: 100 };
+const REPLICAS = { min: 0, max: 5 };
+const inRange = (v: unknown, r: { min: number; max: number }) => Number.isInteger(v) && (v as number) >= r.min && (v as number) <= r.max;
+/** At most this many lines per kind of cross-field problem; the rest is counted. */
+const MAX_LISTED = 5;
+
 // Characters that survive redis.conf quoting, shell env and URLs unchanged.
 const PASSWORD_RE = /^[A-Za-z0-9!#%+,\-./:=@^_~]{16,128}$/;
 
@@ -20,7 +33,9 @@ const dockerSchema = z
       .default("172.28.0.0/24").describe("Subnet of the cluster network; node i gets .(11+i), so announced addresses never change"),
     hostPortBase: port.default(7001).describe("Host port of node 0's client port; node i publishes hostPortBase+i"),
     busPortOffset: z.int().min(1).max(50000).default(10000).describe("Host bus port = host client port + offset"),
-    announceHost: z.string().min(1).default("127.0.0.1").describe("Address host clients use for the published ports (natMap target)"),
+    announceHost: z.string().min(1)
+      .refine(isLoopback, "must be a loopback address (127.x.x.x or ::1): the published client and cluster-bus ports bind to it and the bus has no authentication; set docker.announceHost: 127.0.0.1")
+      .default("127.0.0.1").describe("Loopback address host clients use for the published ports (natMap target); the ports bind to it"),
     prometheusPort: port.default(9090).describe("Host port of the dev Prometheus"),
   })
   .strict();
@@ -36,8 +51,8 @@ const monitoringSchema = z
 export const stackConfigSchema = z
   .object({
     platform: z.enum(["docker", "kubernetes"]).default("docker").describe("Where the cluster runs: docker (dev) or kubernetes (prod)"),
-    masters: z.int().min(3).max(100).default(3).describe("Number of masters (shards); Redis Cluster needs at least 3"),
-    replicasPerMaster: z.int().min(0).max(5).default(1).describe("Replicas per master; 0 disables failover"),
+    masters: z.int().min(MASTERS.min).max(MASTERS.max).default(3).describe("Number of masters (shards); Redis Cluster needs at least 3"),
+    replicasPerMaster: z.int().min(REPLICAS.min).max(REPLICAS.max).default(1).describe("Replicas per master; 0 disables failover"),
     redisImage: z.string().min(1).default("redis:7.2.5").describe("Redis container image (needs sh, getent and redis-cli)"),
     nodeTimeoutMs: z.int().min(500).max(120_000).default(5000).describe("cluster-node-timeout: how long a node may be unreachable before failover"),
     maxmemory: z.string().refine((v) => parseRedisMemory(v) !== undefined, "must be a redis.conf size like 512mb or 2gb").default("0").describe("maxmemory per node, redis.conf syntax (512mb, 2gb); 0 = no limit"),
@@ -58,7 +73,10 @@ export const stackConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    // Cross-field rules: each names the setting to change.
+    // Cross-field rules: each names the setting to change. They run even when a field failed its own check, so the
+    // sizes they loop over are checked first (masters: 3000000 must not plan millions of ports).
+    if (!inRange(c.masters, MASTERS) || !inRange(c.replicasPerMaster, REPLICAS)) return;
+    if (typeof c.smoke !== "object" || typeof c.docker !== "object" || typeof c.kubernetes !== "object" || typeof c.monitoring !== "object") return;
     const maxmemoryBytes = parseRedisMemory(c.maxmemory);
     const failover = c.smoke.failover ?? (c.platform === "docker" ? "kill" : "manual");
     if (c.smoke.enabled && failover !== "none" && c.replicasPerMaster === 0) {
@@ -73,16 +91,22 @@ export const stackConfigSchema = z
     if (c.platform === "docker" && portsValid) {
       const n = c.masters * (1 + c.replicasPerMaster);
       const used = new Map<number, string>();
+      const high: string[] = [];
+      const collisions: string[] = [];
       const claim = (p: number, what: string) => {
-        if (p > 65535) {
-          ctx.addIssue({ code: "custom", path: ["docker", "hostPortBase"], message: `gives ${what} host port ${p}, outside 1..65535; lower docker.hostPortBase or docker.busPortOffset` });
-        } else if (used.has(p)) {
-          ctx.addIssue({ code: "custom", path: ["docker"], message: `ports collide: ${used.get(p)} and ${what} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset or docker.prometheusPort` });
-        } else used.set(p, what);
+        if (p > 65535) high.push(`gives ${what} host port ${p}, outside 1..65535; lower docker.hostPortBase or docker.busPortOffset`);
+        else if (used.has(p)) collisions.push(`ports collide: ${used.get(p)} and ${what} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset or docker.prometheusPort`);
+        else used.set(p, what);
       };
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i, `node ${i} client port`);
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i + d.busPortOffset, `node ${i} bus port`);
       if (c.monitoring.enabled) claim(d.prometheusPort, "prometheus");
+      const report = (messages: string[], path: string[]) => {
+        for (const message of messages.slice(0, MAX_LISTED)) ctx.addIssue({ code: "custom", path, message });
+        if (messages.length > MAX_LISTED) ctx.addIssue({ code: "custom", path, message: `... and ${messages.length - MAX_LISTED} more like these` });
+      };
+      report(high, ["docker", "hostPortBase"]);
+      report(collisions, ["docker"]);
       // Static node addresses are .11 to .127; .128/25 is left to containers without a fixed address.
       if (n > 117) ctx.addIssue({ code: "custom", path: ["masters"], message: `gives ${n} nodes; the docker network holds at most 117 (masters x (1 + replicasPerMaster))` });
     }

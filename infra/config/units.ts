@@ -13,7 +13,8 @@ const UNITS: Record<string, number> = {
 
 /** Bytes for a redis.conf memory value, or undefined when redis-server would reject it. */
 export function parseRedisMemory(value: string): number | undefined {
-  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(value);
+  // No whitespace anywhere: redis.conf splits "1 gb" into two words and the server refuses to start.
+  const m = /^(\d+)([a-z]*)$/i.exec(value);
   if (!m) return undefined;
   const unit = UNITS[m[2].toLowerCase()];
   return unit === undefined ? undefined : Number(m[1]) * unit;

@@ -109,3 +109,34 @@ test("configReference lists every key with its default", () => {
   }
   assert.equal(rows.find((r) => r.key === "masters")!.default, "3");
 });
+
+test("out-of-range sizes stop at the range check: no cross-field loop over millions of nodes, short output", { timeout: 20_000 }, () => {
+  for (const raw of [{ masters: 3_000_000 }, { replicasPerMaster: 3_000_000 }, { masters: 100_000 }, { masters: 1e300 }, { masters: 4.5 }]) {
+    const p = problems(raw);
+    assert.ok(p.length <= 5, `${JSON.stringify(raw)}: ${p.length} problems`);
+    assert.ok(p.some((l) => /redis-cluster:(masters|replicasPerMaster) must be/.test(l)), p.join("\n"));
+  }
+});
+
+test("many port collisions are summarised, not listed one by one", () => {
+  const p = problems({ masters: 100, replicasPerMaster: 5, docker: { busPortOffset: 1 } });
+  assert.ok(p.length <= 12, `${p.length} lines:\n${p.slice(0, 20).join("\n")}`);
+  assert.ok(p.some((l) => /ports collide/.test(l)));
+  assert.ok(p.some((l) => /more/.test(l)), "says how many more there are");
+});
+
+test("maxmemory with whitespace (which redis.conf splits into two words) is rejected", () => {
+  for (const v of ["1 gb", "1\ngb", " 1gb", "1gb ", "1\tgb"]) {
+    assert.equal(parseRedisMemory(v), undefined, JSON.stringify(v));
+    assert.ok(problems({ maxmemory: v }).some((l) => l.startsWith("redis-cluster:maxmemory")), JSON.stringify(v));
+  }
+  assert.equal(parseRedisMemory("1GB"), 1024 ** 3);
+});
+
+test("docker.announceHost must be a loopback address: the cluster bus has no authentication", () => {
+  for (const v of ["0.0.0.0", "192.168.1.5", "::", "example.com", "localhost", "127.0.0.256"]) {
+    const p = problems({ docker: { announceHost: v } });
+    assert.ok(p.some((l) => l.startsWith("redis-cluster:docker.announceHost") && /loopback/.test(l) && /127\.0\.0\.1/.test(l)), `${v}: ${p.join("\n")}`);
+  }
+  for (const v of ["127.0.0.1", "127.0.0.2", "::1"]) assert.equal(validateConfig({ docker: { announceHost: v } }).docker.announceHost, v);
+});
