@@ -14,6 +14,7 @@
 #   REDIS_ANNOUNCE_HOSTNAME, REDIS_PREFERRED_ENDPOINT_TYPE         [unset]
 #   REDIS_PASSWORD_FILE, else REDIS_PASSWORD, else REDISCLI_AUTH   [unset: no auth]
 #   REDIS_ENTRYPOINT_HOOK  script sourced before redis-server starts (e.g. refresh peer addresses)
+#   REDIS_DISK_ERROR_DELAY seconds to wait before starting when the data dir cannot be written [10]
 # The password goes into a mode-600 file, never onto redis-server's command line.
 set -eu
 
@@ -29,7 +30,10 @@ case $port in '' | *[!0-9]*) log "REDIS_PORT must be a number, got '$port'"; exi
 
 password=""
 if [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
+  [ -r "$REDIS_PASSWORD_FILE" ] || { log "cannot read the password file $REDIS_PASSWORD_FILE (REDIS_PASSWORD_FILE)"; exit 1; }
   password=$(cat "$REDIS_PASSWORD_FILE")
+  # An empty Secret must not silently start a node without authentication.
+  [ -n "$password" ] || { log "the password file $REDIS_PASSWORD_FILE (REDIS_PASSWORD_FILE) is empty: refusing to start without a password; put the password in it (the Secret's key)"; exit 1; }
 elif [ -n "${REDIS_PASSWORD:-}" ]; then
   password=$REDIS_PASSWORD
 elif [ -n "${REDISCLI_AUTH:-}" ]; then
@@ -41,6 +45,17 @@ esac
 
 umask 077
 mkdir -p "$run_dir" "$data_dir"
+# A full or read-only data volume: redis-server (AOF on) exits at once, and a restart policy would restart it in a hot
+# loop. Say why, and wait before starting (it may still start: without AOF a node serves reads on a full disk).
+probe_file="$data_dir/.entrypoint-write-test"
+if ! { dd if=/dev/zero of="$probe_file" bs=4096 count=16 2>/dev/null && sync "$probe_file" 2>/dev/null; }; then
+  delay=${REDIS_DISK_ERROR_DELAY:-10}
+  case $delay in '' | *[!0-9]*) delay=10 ;; esac
+  log "cannot write 64 KiB to $data_dir (disk full or read-only?): free space on the data volume; starting in ${delay}s"
+  rm -f "$probe_file"
+  sleep "$delay"
+fi
+rm -f "$probe_file"
 conf="$run_dir/redis.conf"
 {
   printf 'include %s\n' "$template"

@@ -28,7 +28,7 @@ field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
 pong=$(cli ping) || true
 case ${1:-} in
   alive)
-    case $pong in PONG | LOADING* | BUSY* | MASTERDOWN*) exit 0 ;; esac
+    case $pong in PONG | LOADING* | BUSY* | MASTERDOWN* | MISCONF*) exit 0 ;; esac
     echo "not answering: $pong"
     exit 1
     ;;
