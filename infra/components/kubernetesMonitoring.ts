@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { renderAlertRules, validateAlertRuleOptions } from "../../monitoring/rules";
-import { dashboardJson } from "../../monitoring/dashboard";
+import { dashboardJson } from "../../monitoring/grafanaDashboard";
 import { EXPORTER_IMAGE, EXPORTER_PORT } from "../../monitoring/images";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
 

@@ -99,6 +99,10 @@ export interface RunOptions {
   outputOverrides?: Record<string, Record<string, unknown>>;
   /** Type-check the program (ts-node without transpileOnly). Default: whatever the repository configures. */
   typeCheck?: boolean;
+  /** Program to run, relative to the repository root (engine self-tests); default "." = package.json main, as Pulumi.yaml has no `main`. */
+  program?: string;
+  /** Extra node arguments (as Pulumi.yaml runtime.options.nodeargs), e.g. --cpu-prof for a benchmark. */
+  nodeArgs?: string[];
   /** Extra environment for the program. */
   env?: Record<string, string>;
   /** Bound of the whole run; default 120 s. */
@@ -205,7 +209,7 @@ class Session {
 
   async run(config: Record<string, ConfigValue>, started: number): Promise<RunResult> {
     const monitorAddr = await this.serve();
-    const env: NodeJS.ProcessEnv = { ...process.env, ...programConfigEnv(config), ...(this.opts.env ?? {}) };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...programConfigEnv(config) };
     // As pulumi-language-nodejs: TypeScript when Pulumi.yaml says runtime.options.typescript (default true).
     const rt = readProject(REPO_ROOT).runtime;
     const ts = typeof rt === "object" ? rt.options?.typescript !== false : true;
@@ -215,11 +219,15 @@ class Session {
     // tsx's loader from the test runner must not leak into the program: Pulumi runs plain node.
     delete env.NODE_OPTIONS;
     for (const k of Object.keys(env)) if (k.startsWith("TSX_") || k.startsWith("NODE_TEST")) delete env[k];
+    delete env.FORCE_COLOR;
+    Object.assign(env, { NO_COLOR: "1" }, this.opts.env ?? {});
 
+    // As the language host: runtime.options.nodeargs go before the runner.
+    const nodeargs = typeof rt === "object" && typeof rt.options?.nodeargs === "string" ? rt.options.nodeargs.split(/\s+/).filter(Boolean) : [];
     const args = [
-      RUN, "--monitor", monitorAddr, "--engine", this.engineAddr, "--organization", "organization", "--project", this.project,
+      ...nodeargs, ...(this.opts.nodeArgs ?? []), RUN, "--monitor", monitorAddr, "--engine", this.engineAddr, "--organization", "organization", "--project", this.project,
       "--root-directory", REPO_ROOT, "--stack", this.opts.stack, "--pwd", REPO_ROOT,
-      ...(this.preview ? ["--dry-run"] : []), "--query-mode", "false", "--parallel", "16", ".",
+      ...(this.preview ? ["--dry-run"] : []), "--query-mode", "false", "--parallel", "16", this.opts.program ?? ".",
     ];
     let stdout = "";
     let stderr = "";
@@ -363,6 +371,7 @@ class Session {
     const urn = this.urnOf(type, name, parent);
     const fail = (message: string): never => {
       this.engineErrors.push(message);
+      this.abort();
       throw new Error(message);
     };
     // What the real engine rejects before any provider is involved.
@@ -399,6 +408,7 @@ class Session {
     const resp = new resproto.RegisterResourceResponse();
     resp.setUrn(urn);
     if (!rec.custom) {
+      rec.op = this.prior.has(urn) ? "same" : "create";
       resp.setObject(Struct.fromJavaScript({}));
       return resp;
     }
@@ -439,6 +449,20 @@ class Session {
     resp.setId(id ?? "");
     resp.setObject(Struct.fromJavaScript(outputs));
     return resp;
+  }
+
+  private aborting = false;
+  /**
+   * The real engine stops the deployment on an engine-side error and goes away: the program's next RPCs fail and it
+   * exits. Same here, after a moment for the program to log the failed registration; killed if it still lingers.
+   */
+  private abort(): void {
+    if (this.aborting) return;
+    this.aborting = true;
+    setTimeout(() => {
+      this.monitorServer?.forceShutdown();
+      setTimeout(() => this.child?.exitCode === null && this.child.kill("SIGKILL"), 3_000).unref();
+    }, 1_500).unref();
   }
 
   private startDynamicProvider(): Promise<provrpc.ResourceProviderClient> {

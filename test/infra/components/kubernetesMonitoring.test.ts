@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { installMocks, valueOf, type RecordedResource } from "../../helpers/pulumiMocks";
 import { renderAlertRules } from "../../../monitoring/rules";
-import { validateDashboard } from "../../../monitoring/dashboard";
+import { validateDashboard } from "../../../monitoring/grafanaDashboard";
 // require-compatible v4 packages (v5 is ESM-only).
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";

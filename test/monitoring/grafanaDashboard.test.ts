@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { dashboardExpressions, loadDashboard, validateDashboard } from "../../monitoring/dashboard";
+import { dashboardExpressions, loadDashboard, validateDashboard } from "../../monitoring/grafanaDashboard";
 
 test("dashboard.json loads and covers cluster state, slots, masters/replicas, memory, ops and link status", () => {
   const d = loadDashboard();
