@@ -1,6 +1,7 @@
 // Program entry: stack config -> validated spec -> cluster plan -> platform component -> smoke test.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import * as k8s from "@pulumi/kubernetes";
 import { loadStackConfig } from "./config/load";
 import { planCluster } from "./plan/plan";
 import { RedisDockerCluster } from "./components/dockerCluster";
@@ -18,10 +19,26 @@ interface ClusterOutputs {
   extra: Record<string, pulumi.Output<unknown>>;
 }
 
+// One explicit provider for every Kubernetes object, pinned to the configured kubeconfig context: prod must not go
+// to whatever context happens to be current on the machine running `pulumi up`.
+let k8sProvider: k8s.Provider | undefined;
+function kubernetesProvider(): k8s.Provider {
+  if (!k8sProvider) {
+    if (!spec.kubernetes.context) {
+      pulumi.log.warn(
+        `redis-cluster:kubernetes.context is not set, so ${spec.name} deploys to the kubeconfig's current context; ` +
+          "pin it with `pulumi config set --path redis-cluster:kubernetes.context <context>`",
+      );
+    }
+    k8sProvider = new k8s.Provider(`${spec.name}-kubernetes`, { context: spec.kubernetes.context });
+  }
+  return k8sProvider;
+}
+
 function deploy(): ClusterOutputs {
   if (spec.platform === "kubernetes") {
     // Without a configured password the component generates one (a secret in state).
-    const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password: configuredPassword });
+    const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password: configuredPassword }, { providers: [kubernetesProvider()] });
     return {
       seeds: cluster.seeds,
       password: cluster.password,
@@ -66,6 +83,8 @@ const smoke = new SmokeTest(
     nodeTimeoutMs: spec.nodeTimeoutMs,
     password: cluster.password,
     dependsOn: cluster.ready,
+    // Docker: the checked exit code (an error when the bootstrap failed), so the smoke never runs after a failed bootstrap.
+    bootstrapExitCode: cluster.extra.bootstrapExitCode as pulumi.Output<number> | undefined,
     kubernetes:
       spec.platform === "kubernetes"
         ? {
@@ -74,6 +93,7 @@ const smoke = new SmokeTest(
             secretKey: "password",
             // The NetworkPolicy admits clients that carry this label.
             labels: { [spec.kubernetes.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "smoke-test" },
+            provider: kubernetesProvider(),
           }
         : undefined,
   },

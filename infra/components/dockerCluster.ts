@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { ClusterSpec } from "../config/schema";
@@ -7,6 +8,8 @@ import { DockerMonitoring } from "./dockerMonitoring";
 /** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
 const REDIS_UID = "999";
 const PASSWORD_FILE = `${CONTAINER_PATHS.dir}/secret/password`;
+/** Stop grace of a node container on delete: room for Redis's shutdown (AOF fsync, nodes.conf save). */
+export const NODE_STOP_GRACE_SECONDS = 30;
 
 /** Docker's `envs` form of an environment map. */
 const envList = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`);
@@ -68,12 +71,20 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Files every container gets: shared config and scripts, plus the password as a private file.
-    const sharedUploads: docker.types.input.ContainerUpload[] = [
+    // Each role gets only the files it runs: uploads are container inputs, and any change to a container's inputs
+    // replaces it — a new bootstrap.sh must not restart all nodes at once. The password is a private file in both.
+    const passwordUpload: docker.types.input.ContainerUpload = {
+      file: PASSWORD_FILE, content: pulumi.secret(args.password), owner: REDIS_UID, group: REDIS_UID, permissions: "0400",
+    };
+    const nodeUploads: docker.types.input.ContainerUpload[] = [
       { file: CONTAINER_PATHS.redisConf, content: plan.redisConf },
       { file: CONTAINER_PATHS.entrypoint, content: plan.entrypointScript, executable: true },
+      passwordUpload,
+    ];
+    const nodesDefinition = createHash("sha256").update(JSON.stringify([plan.redisConf, plan.entrypointScript, plan.nodes])).digest("hex");
+    const bootstrapUploads: docker.types.input.ContainerUpload[] = [
       { file: CONTAINER_PATHS.bootstrap, content: plan.bootstrapScript, executable: true },
-      { file: PASSWORD_FILE, content: pulumi.secret(args.password), owner: REDIS_UID, group: REDIS_UID, permissions: "0400" },
+      passwordUpload,
     ];
     const baseEnv = [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${PASSWORD_FILE}`];
 
@@ -90,7 +101,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             user: `${REDIS_UID}:${REDIS_UID}`,
             entrypoints: ["sh", CONTAINER_PATHS.entrypoint],
             envs: [...baseEnv, ...envList(nodeEnv(node, "docker"))],
-            uploads: sharedUploads,
+            uploads: nodeUploads,
             networksAdvanced: [{ name: network.name, ipv4Address: node.host, aliases: [node.name] }],
             // Client and bus ports on the host's announce address only (default loopback): the bus has no
             // authentication, so it must never listen on every interface.
@@ -110,6 +121,9 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             restart: "unless-stopped",
             wait: true,
             waitTimeout: 120,
+            // Deleting/replacing a node stops it with SIGTERM first: Redis then flushes the AOF and saves nodes.conf,
+            // instead of the provider's default of removing it at once (0 s grace).
+            destroyGraceSeconds: NODE_STOP_GRACE_SECONDS,
           },
           // Fixed container names: the old one must go before its replacement can start.
           { parent: this, deleteBeforeReplace: true },
@@ -127,8 +141,9 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         user: `${REDIS_UID}:${REDIS_UID}`,
         // Outer limit: the script bounds itself by BOOTSTRAP_TIMEOUT; `timeout` (coreutils) kills it should anything still hang, so `pulumi up` never does.
         entrypoints: ["timeout", "-s", "KILL", String(Number(plan.bootstrapEnv.BOOTSTRAP_TIMEOUT) + 60), "sh", CONTAINER_PATHS.bootstrap],
-        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv)],
-        uploads: sharedUploads,
+        // The nodes' definition as a hash: when the nodes change (and are replaced), the bootstrap re-runs and re-verifies.
+        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`],
+        uploads: bootstrapUploads,
         networksAdvanced: [{ name: network.name }],
         restart: "no",
         mustRun: false,

@@ -44,6 +44,12 @@ export function podTimings(spec: ClusterSpec) {
     // Startup covers the peer-name wait of the entrypoint hook plus the time to listen; loading answers LOADING (alive).
     startupPeriodSeconds,
     startupFailureThreshold: Math.ceil((spec.kubernetes.peerResolveTimeoutSeconds + 120) / startupPeriodSeconds),
+    // How long Pulumi waits for the StatefulSet (and the client Service's endpoints). A roll replaces one pod at a
+    // time, each readiness-gated: stop (grace period), start (startup window: peer names, AOF loading), plus 60 s to
+    // schedule, attach the volume and pull. The provider's default (10 min) is shorter than a six-pod roll.
+    rolloutTimeout: `${Math.ceil(
+      (spec.masters * (1 + spec.replicasPerMaster) * (prestopSeconds + 60 + spec.kubernetes.peerResolveTimeoutSeconds + 120 + 60)) / 60,
+    )}m`,
   };
 }
 
@@ -209,7 +215,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
           ports: [{ name: "redis", port: REDIS_PORT, targetPort: "redis", protocol: "TCP" }],
         },
       },
-      { parent: this },
+      // A non-headless Service waits for ready endpoints, i.e. for the pods: the same bound as the StatefulSet.
+      { parent: this, customTimeouts: { create: timings.rolloutTimeout, update: timings.rolloutTimeout } },
     );
 
     const podSecurityContext = {
@@ -354,6 +361,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
         // Kubernetes cannot change the claim templates of a StatefulSet; Pulumi would replace it (refused while
         // protected; otherwise every pod at once). Volumes are grown per PVC by hand (docs/runbooks.md).
         ignoreChanges: ["spec.volumeClaimTemplates"],
+        customTimeouts: { create: timings.rolloutTimeout, update: timings.rolloutTimeout },
       },
     );
 

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
@@ -9,7 +8,8 @@ import type { FailoverMode } from "../../smoke/types";
 
 /** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
 export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
-const PROJECT_ROOT = resolve(__dirname, "../..");
+/** Environment variable carrying the Docker bootstrap's exit code into the smoke command, which refuses anything but 0. */
+export const BOOTSTRAP_EXIT_ENV = "BOOTSTRAP_EXIT_CODE";
 const BUNDLE_FILE = "smoke.js";
 const BUNDLE_DIR = "/opt/smoke";
 /** pulumi-kubernetes: a Job that is not ready (failed) is replaced on the next update instead of blocking it. */
@@ -51,6 +51,12 @@ export interface SmokeTestArgs {
   redisImage?: string;
   /** The bootstrap step (and anything else) the smoke test must wait for. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Docker: the bootstrap container's exit code. The provider records a non-zero exit without failing the container,
+   * so depending on the container is not enough: the smoke command waits for this value (a failed check in it stops
+   * the smoke step from being declared) and refuses to start unless it is 0.
+   */
+  bootstrapExitCode?: pulumi.Input<number>;
   kubernetes?: SmokeTestKubernetesArgs;
 }
 
@@ -139,11 +145,16 @@ export class SmokeTest extends pulumi.ComponentResource {
     const cli = ["npx", "--no-install", "tsx", "smoke/cli.ts", ...smokeCliArgs(args, args.plan.hostSeeds, withPassword)];
     const environment: Record<string, pulumi.Input<string>> = { SMOKE_NAT_MAP: JSON.stringify(args.plan.natMap) };
     if (args.password !== undefined) environment[SMOKE_PASSWORD_ENV] = pulumi.secret(args.password);
+    if (args.bootstrapExitCode === undefined) throw new Error(`SmokeTest ${name}: docker needs args.bootstrapExitCode (the bootstrap container's exitCode)`);
+    environment[BOOTSTRAP_EXIT_ENV] = pulumi.output(args.bootstrapExitCode).apply((c) => String(c));
+    // A partial or foreign cluster the bootstrap refused must not get a failover test.
+    const guard = `if [ "$${BOOTSTRAP_EXIT_ENV}" != 0 ]; then echo "smoke test not run: the bootstrap exited $${BOOTSTRAP_EXIT_ENV} (see its logs)" >&2; exit 1; fi`;
     const cmd = new command.local.Command(
       `${name}-run`,
       {
-        create: cli.map(shellQuote).join(" "),
-        dir: PROJECT_ROOT,
+        create: `${guard}; ${cli.map(shellQuote).join(" ")}`,
+        // No `dir`: an absolute checkout path as an input would re-run the smoke from every other clone (a teammate,
+        // CI). pulumi-command runs in the provider's working directory, which Pulumi sets to the project directory.
         environment,
         triggers: [hash],
         logging: "stdoutAndStderr",

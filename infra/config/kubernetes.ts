@@ -9,6 +9,8 @@ const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must 
 
 export const kubernetesSchema = z
   .object({
+    context: z.string().min(1).optional()
+      .describe("kubeconfig context to deploy to, pinned through an explicit Kubernetes provider (default: the kubeconfig's current context, with a warning)"),
     namespace: dnsLabel.default("redis").describe("Namespace the cluster lives in"),
     createNamespace: z.boolean().default(true).describe("Create the namespace (false: it must exist)"),
     storageClass: z.string().min(1).optional().describe("StorageClass of the data volumes (default: the cluster's default class); fixed when the StatefulSet is created"),

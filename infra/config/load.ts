@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterSpec, ConfigError, PROJECT, validateConfig } from "./schema";
+import { ClusterSpec, ConfigError, PROJECT, stackConfigSchema, validateConfig } from "./schema";
 
 /**
  * Reads every `redis-cluster:*` key of the stack config and validates it (the only Pulumi-aware part of config).
- * Values arrive as strings; structured and numeric values are JSON-decoded so that `pulumi config set masters 3`
- * and an object in Pulumi.<stack>.yaml both work.
+ * Values arrive as text: the CLI hands a declared default as its text (`"0"` for `default: "0"` and `default: 0`
+ * alike) and objects as JSON text. So the schema decides: string keys keep their text, never JSON-decoded;
+ * numbers, booleans and objects are JSON-decoded, so `pulumi config set masters 3` and an object in
+ * Pulumi.<stack>.yaml both work.
  */
 export function loadStackConfig(): { spec: ClusterSpec; password: pulumi.Output<string> | undefined } {
   const all = pulumi.runtime.allConfig();
@@ -12,7 +14,7 @@ export function loadStackConfig(): { spec: ClusterSpec; password: pulumi.Output<
   for (const [k, v] of Object.entries(all)) {
     if (!k.startsWith(`${PROJECT}:`)) continue;
     const key = k.slice(PROJECT.length + 1);
-    raw[key] = key === "password" ? v : decode(v);
+    raw[key] = TEXT_KEYS.has(key) ? v : decode(v);
   }
   // The engine lists secret keys; a password stored in plain text would end up in Pulumi.<stack>.yaml unencrypted.
   const secretKeys = process.env.PULUMI_CONFIG_SECRET_KEYS;
@@ -32,6 +34,17 @@ export function loadStackConfig(): { spec: ClusterSpec; password: pulumi.Output<
   const password = raw.password === undefined ? undefined : new pulumi.Config(PROJECT).requireSecret("password");
   return { spec, password };
 }
+
+/** Top-level keys whose schema type is a string or a string enum (password included). */
+export const TEXT_KEYS: ReadonlySet<string> = new Set(
+  Object.entries(stackConfigSchema.shape as Record<string, unknown>)
+    .filter(([, t]) => {
+      let s: any = t;
+      while (s?.unwrap && !s.shape && !s.options) s = s.unwrap();
+      return s?.def?.type === "string" || s?.def?.type === "enum";
+    })
+    .map(([k]) => k),
+);
 
 function decode(v: string): unknown {
   try {

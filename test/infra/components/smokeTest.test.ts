@@ -32,13 +32,15 @@ test("docker: a local Command runs the CLI against hostSeeds with natMap, after 
     const bootstrap = new command.local.Command("dev-bootstrap", { create: "true" });
     return new m.SmokeTest("dev-smoke", {
       platform: "docker", plan, settings: m.smokeSettingsFromSpec(dockerSpec), nodeTimeoutMs: dockerSpec.nodeTimeoutMs,
-      password: pulumi.secret(PASSWORD), dependsOn: [bootstrap],
+      password: pulumi.secret(PASSWORD), dependsOn: [bootstrap], bootstrapExitCode: 0,
     });
   });
   assert.deepEqual(rs.map((r) => r.type).sort(), ["command:local:Command", "redis-cluster:smoke:SmokeTest"]);
   const cmd = rs.find((r) => r.type === "command:local:Command")!;
   const create = cmd.inputs.create as string;
-  assert.match(create, /^npx --no-install tsx smoke\/cli\.ts /);
+  // Refuses to start after a failed bootstrap, then runs the CLI; from the project directory, no absolute path.
+  assert.match(create, /^if \[ "\$BOOTSTRAP_EXIT_CODE" != 0 \]; then .*exit 1; fi; npx --no-install tsx smoke\/cli\.ts /);
+  assert.equal(cmd.inputs.dir, undefined);
   assert.ok(create.includes(`--nodes ${plan.hostSeeds.join(",")}`), create);
   for (const flag of ["--expect-masters 3", "--expect-replicas 1", "--failover kill", "--keys 5000", "--node-timeout-ms 5000", "--password-env REDIS_SMOKE_PASSWORD"]) {
     assert.ok(create.includes(flag), `${flag} in ${create}`);
@@ -50,6 +52,7 @@ test("docker: a local Command runs the CLI against hostSeeds with natMap, after 
   assert.ok(isSecretInput(env) || isSecretInput(env.REDIS_SMOKE_PASSWORD), "password env is secret");
   assert.equal(unwrapSecret(envValue.REDIS_SMOKE_PASSWORD), PASSWORD);
   assert.deepEqual(JSON.parse(unwrapSecret(envValue.SMOKE_NAT_MAP)), plan.natMap);
+  assert.equal(unwrapSecret(envValue.BOOTSTRAP_EXIT_CODE), "0");
   assert.equal(cmd.inputs.triggers.length, 1);
   // Runs after the bootstrap.
   const opts = mocks.options.find((o) => o.name === "dev-smoke-run")!;
