@@ -19,8 +19,17 @@ export interface LocalClusterOptions {
   password?: string;
   /** Restart a node whose process exits, as Docker's restart policy or the kubelet would. Default true. */
   restartOnExit?: boolean;
-  /** Delay before such a restart. Default 250 ms. */
+  /** Delay before such a restart. Default 250 ms; it doubles with each restart inside the budget window (at most 10 s). */
   restartDelayMs?: number;
+  /**
+   * At most `count` restarts of one node per `windowMs` (default 10 per 60 s). Past it the next restart waits until the
+   * oldest one leaves the window: a crash-looping node is retried slowly, never given up for good.
+   */
+  restartBudget?: { count: number; windowMs: number };
+  /** Called after the harness restarted a node (its pid changed), e.g. to record the new pid. */
+  onRestart?: (node: LocalNode) => void;
+  /** Command prefix for each node's process, e.g. ["ip", "netns", "exec", ns] to run it in a network namespace. */
+  wrap?: (node: LocalNode) => string[];
   /** Run the bootstrap script after the nodes answer. Default true. */
   bootstrap?: boolean;
   /** Client ports (default: free ports found at random); bus ports are +10000. */
@@ -33,6 +42,8 @@ export interface LocalClusterOptions {
   keepDir?: boolean;
   /** Upper bound for start + bootstrap. Default 120 s. */
   timeoutMs?: number;
+  /** Called once the data folder exists, before any server starts. */
+  onCreated?: (cluster: LocalCluster) => void;
 }
 
 export interface LocalNode {
@@ -46,6 +57,8 @@ export interface LocalNode {
   pid(): number | undefined;
   /** How often the harness restarted it after an exit. */
   restarts: number;
+  /** When those restarts happened (ms since epoch), for the per-window budget. */
+  restartTimes: number[];
 }
 
 export interface BootstrapResult {
@@ -54,7 +67,8 @@ export interface BootstrapResult {
   ms: number;
 }
 
-const MAX_RESTARTS = 50;
+const DEFAULT_BUDGET = { count: 10, windowMs: 60_000 };
+const MAX_BACKOFF_MS = 10_000;
 
 export class LocalCluster {
   readonly nodes: LocalNode[] = [];
@@ -80,7 +94,7 @@ export class LocalCluster {
       const proc = () => this.procs.get(p.index);
       this.nodes.push({
         index: p.index, name: p.name, host: p.host, port: p.port, busPort: p.busPort, dataDir,
-        logFile: join(this.dir, p.name, "redis.log"), restarts: 0, pid: () => proc()?.pid,
+        logFile: join(this.dir, p.name, "redis.log"), restarts: 0, restartTimes: [], pid: () => proc()?.pid,
       });
     }
     process.once("exit", this.onExit);
@@ -119,19 +133,32 @@ export class LocalCluster {
     };
     const fd = openSync(node.logFile, "a");
     // The entrypoint execs redis-server, so this child's pid is the server's.
-    const child = spawn("sh", [scriptPaths.entrypoint], { env, stdio: ["ignore", fd, fd] });
+    const [cmd, ...args] = [...(this.opts.wrap?.(node) ?? []), "sh", scriptPaths.entrypoint];
+    const child = spawn(cmd, args, { env, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     this.procs.set(i, child);
     this.autoRestart.set(i, this.opts.restartOnExit ?? true);
     child.on("exit", () => {
       if (this.stopping || !this.autoRestart.get(i) || this.procs.get(i) !== child) return;
-      if (node.restarts >= MAX_RESTARTS) return;
       setTimeout(() => {
         if (this.stopping || !this.autoRestart.get(i) || this.procs.get(i) !== child) return;
         node.restarts++;
+        node.restartTimes.push(Date.now());
         this.startNode(i);
-      }, this.opts.restartDelayMs ?? 250).unref();
+        this.opts.onRestart?.(node);
+      }, this.restartDelay(node)).unref();
     });
+  }
+
+  /** Backoff within the budget window, and past the budget a wait until the oldest restart leaves the window. */
+  private restartDelay(node: LocalNode): number {
+    const { count, windowMs } = this.opts.restartBudget ?? DEFAULT_BUDGET;
+    const now = Date.now();
+    node.restartTimes = node.restartTimes.filter((t) => now - t < windowMs);
+    const base = this.opts.restartDelayMs ?? 250;
+    const backoff = Math.min(MAX_BACKOFF_MS, base * 2 ** node.restartTimes.length);
+    if (node.restartTimes.length < count) return backoff;
+    return Math.max(backoff, node.restartTimes[node.restartTimes.length - count] + windowMs - now);
   }
 
   /** Sends a signal (SIGKILL by default) and waits for the exit; with restartOnExit the node comes back by itself. */
@@ -303,6 +330,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const ports = opts.ports ?? (await freePorts(count, { withBus: true }));
   const cluster = new LocalCluster(spec, ports, opts);
   try {
+    opts.onCreated?.(cluster);
     await cluster.start();
   } catch (e) {
     await cluster.stop();

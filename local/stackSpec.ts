@@ -11,6 +11,10 @@ const ROOT = join(__dirname, "..");
  */
 export function loadStackSpecFile(path: string, name: string): ClusterSpec {
   const doc = parse(readFileSync(path, "utf8")) as { config?: Record<string, unknown> } | null;
+  // An empty file would silently plan the defaults, which is not what the file's owner meant.
+  if (!doc || typeof doc !== "object" || !doc.config || typeof doc.config !== "object" || Object.keys(doc.config).length === 0) {
+    throw new Error(`${path} has no config: a stack file needs a \`config:\` map with redis-cluster:<key> settings (see Pulumi.dev.yaml)`);
+  }
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc?.config ?? {})) {
     // Secure values (`password: {secure: ...}`) are encrypted for Pulumi; locally a password comes from the environment.

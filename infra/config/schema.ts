@@ -26,6 +26,11 @@ const MAX_LISTED = 5;
 // Characters that survive redis.conf quoting, shell env and URLs unchanged.
 const PASSWORD_RE = /^[A-Za-z0-9!#%+,\-./:=@^_~]{16,128}$/;
 
+/** Why `password` cannot be a Redis password of this project, or undefined when it can (same rule as the config key). */
+export function passwordProblem(password: string): string | undefined {
+  return PASSWORD_RE.test(password) ? undefined : "must be 16-128 characters of A-Z a-z 0-9 !#%+,-./:=@^_~";
+}
+
 const dockerSchema = z
   .object({
     network: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/).default("redis-cluster").describe("Docker network name (suffixed with the stack name)"),

@@ -37,3 +37,28 @@ test("restarts a killed node like a restart policy would, and stop() leaves noth
   assert.ok(pids.every((p) => !isAlive(p)), "every redis-server is gone");
   assert.ok(!existsSync(c.dir), "temp dir removed");
 });
+
+test("restart budget is per time window: past it the node waits, then comes back (never given up for good)", { timeout: 90_000 }, async () => {
+  const c = await startLocalCluster({ restartDelayMs: 50, restartBudget: { count: 2, windowMs: 5000 } });
+  try {
+    const restarted = async (before: number | undefined, ms: number) => {
+      for (let k = 0; k < ms / 50 && (c.nodes[0].pid() === before || !isAlive(c.nodes[0].pid())); k++) await sleep(50);
+      return c.nodes[0].pid() !== before && isAlive(c.nodes[0].pid());
+    };
+    for (let k = 0; k < 2; k++) {
+      const before = c.nodes[0].pid();
+      await c.kill(0);
+      assert.ok(await restarted(before, 3000), `restart ${k + 1} within the budget is quick`);
+      await c.waitReady(0);
+    }
+    const before = c.nodes[0].pid();
+    const t0 = Date.now();
+    await c.kill(0);
+    assert.equal(await restarted(before, 1500), false, "over budget: not restarted at once");
+    assert.ok(await restarted(before, 10_000), "restarted once the window moved on");
+    assert.ok(Date.now() - t0 >= 2000, "waited for the window");
+    assert.equal(c.nodes[0].restarts, 3);
+  } finally {
+    await c.stop();
+  }
+});
