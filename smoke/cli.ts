@@ -6,17 +6,38 @@
 //   2  usage or connection problem: bad options, an unset --password-env variable, NO seed answering, or a wrong or
 //      missing password at any node (WRONGPASS/NOAUTH); nothing was checked.
 // The password comes only from the environment variable named by --password-env and is never printed.
-import { writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { failureDigest, redact, summaryTable, toJson, truncateBytes } from "./report";
 import { runSmoke } from "./run";
 import { DEFAULT_OPTIONS, FAILOVER_MODES, type NatMapEntries, type SmokeOptions, type SmokeReport } from "./types";
 
-const int = (name: string, min: number) => (v: string) => {
+const int = (name: string, min: number, max?: number) => (v: string) => {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+  if (!/^\d+$/.test(v) || n < min || (max !== undefined && n > max)) {
+    throw new InvalidArgumentError(max === undefined ? `${name} must be an integer >= ${min}` : `${name} must be an integer between ${min} and ${max}`);
+  }
   return n;
 };
+
+/** Node's timers hold at most 2^31-1 ms; a larger timeout fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The distribution check keeps every key in memory. */
+const MAX_KEYS = 1_000_000;
+
+/** Why the report file cannot be written, checked before the run so a long run never loses its report. */
+function jsonTargetProblem(file: string): string | undefined {
+  const dir = dirname(resolve(file));
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
+    accessSync(dir, constants.W_OK);
+    if (existsSync(file) && statSync(file).isDirectory()) return `${file} is a folder`;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? `folder ${dir} does not exist` : `folder ${dir} is not writable`;
+  }
+  return undefined;
+}
 
 function parseNatMap(v: string): NatMapEntries {
   let obj: unknown;
@@ -55,9 +76,9 @@ export function buildProgram(): Command {
     .addOption(new Option("--failover <mode>", "failover check").choices(FAILOVER_MODES).default("none"))
     .option("--no-fail-back", "leave the promoted replica as master after the failover check")
     .option("--failover-target <host:port>", "master to fail over (default: the first master with a replica)")
-    .option("--keys <n>", "keys written by the distribution check", int("--keys", 1), DEFAULT_OPTIONS.keys)
+    .option("--keys <n>", "keys written by the distribution check", int("--keys", 1, MAX_KEYS), DEFAULT_OPTIONS.keys)
     .option("--json <file>", "write the machine-readable report here ('-' for stdout; the human output then goes to stderr)")
-    .option("--timeout-ms <n>", "upper bound of the whole run", int("--timeout-ms", 1000), DEFAULT_OPTIONS.timeoutMs)
+    .option("--timeout-ms <n>", "upper bound of the whole run", int("--timeout-ms", 1000, MAX_TIMER_MS), DEFAULT_OPTIONS.timeoutMs)
     .option("--node-timeout-ms <n>", "cluster-node-timeout (default: read with CONFIG GET)", int("--node-timeout-ms", 1))
     .option("--freeze-ms <n>", "kill failover: how long DEBUG SLEEP freezes the master (default 2x node timeout + 4 s)", int("--freeze-ms", 100))
     .addOption(new Option("--nat-map <json>", 'ioredis natMap {"ip:port":{"host":h,"port":p}} for announced addresses not reachable from here').env("SMOKE_NAT_MAP").argParser(parseNatMap))
@@ -93,6 +114,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const code = (e as { code?: string }).code;
     return code === "commander.helpDisplayed" || code === "commander.version" ? 0 : 2;
   }
+  const jsonProblem = o.json && o.json !== "-" ? jsonTargetProblem(o.json) : undefined;
+  if (jsonProblem) {
+    process.stderr.write(`smoke: --json: cannot write ${o.json}: ${jsonProblem}\n`);
+    return 2;
+  }
   let password: string | undefined;
   if (o.passwordEnv) {
     password = env[o.passwordEnv];
@@ -122,7 +148,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const hard = setTimeout(() => {
     process.stderr.write(`smoke: exceeded --timeout-ms ${o.timeoutMs} by 30 s; exiting\n`);
     process.exit(1);
-  }, o.timeoutMs + 30_000);
+  }, Math.min(o.timeoutMs + 30_000, MAX_TIMER_MS));
   hard.unref();
   const report: SmokeReport = await runSmoke(opts, { progress: o.quiet ? undefined : human });
   human("");
