@@ -1,6 +1,7 @@
 #!/bin/sh
 # One-step set-up used before `npm test` and `npm run demo` on a fresh machine:
-# Debian packages (redis, prometheus, exporter, linters) and the npm packages from package-lock.json.
+# Debian packages (redis, prometheus, exporter, linters, docker.io, debootstrap), the npm packages from package-lock.json,
+# and the rootfs of the Docker tests' stand-in images.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-system-deps.sh
@@ -9,3 +10,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ -n "$(find package-lock.json -n
   echo "setup: installing npm packages (npm ci)" >&2
   npm ci --no-audit --no-fund >&2
 fi
+# Stand-in images of the Docker tests (debootstrap from apt's Debian mirror, cached under /var/cache/redis-cluster-test):
+# built here once, so a cold cache does not count against a test's time bound.
+node --import tsx local/docker/images.ts
