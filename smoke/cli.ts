@@ -87,6 +87,8 @@ export function buildProgram(): Command {
     .option("--bench-concurrency <n>", "benchmark requests in flight", int("--bench-concurrency", 1), DEFAULT_OPTIONS.bench.concurrency)
     .option("--bench-pipeline <n>", "benchmark commands per request", int("--bench-pipeline", 1), DEFAULT_OPTIONS.bench.pipeline)
     .option("--bench-value-size <n>", "benchmark value size in bytes", int("--bench-value-size", 1), DEFAULT_OPTIONS.bench.valueSize)
+    .option("--bench-connections <n>", "benchmark TCP connections per master", int("--bench-connections", 1), DEFAULT_OPTIONS.bench.connections)
+    .option("--bench-rate <n>", "also an open-loop GET phase at this many commands/s (latency from the intended send time); 0 skips it", int("--bench-rate", 0), DEFAULT_OPTIONS.bench.rate)
     .option("--termination-log <file>", "also write the failure digest here (Kubernetes: /dev/termination-log)")
     .option("--quiet", "no progress lines, only the summary")
     .addHelpText("after", EXIT_CODES_HELP);
@@ -101,6 +103,8 @@ interface Cli
   benchConcurrency: number;
   benchPipeline: number;
   benchValueSize: number;
+  benchConnections: number;
+  benchRate: number;
   terminationLog?: string;
   quiet?: boolean;
 }
@@ -142,7 +146,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     nodeTimeoutMs: o.nodeTimeoutMs,
     freezeMs: o.freezeMs,
     connectTimeoutMs: o.connectTimeoutMs,
-    bench: { ops: o.benchOps, concurrency: o.benchConcurrency, pipeline: o.benchPipeline, valueSize: o.benchValueSize },
+    bench: { ops: o.benchOps, concurrency: o.benchConcurrency, pipeline: o.benchPipeline, valueSize: o.benchValueSize, connections: o.benchConnections, rate: o.benchRate },
   };
   // Last resort: the run bounds itself, but never let a stuck socket keep the process alive past the limit.
   const hard = setTimeout(() => {

@@ -8,6 +8,7 @@ import { checkDistribution } from "./checks/distribution";
 import { checkFailover, freezeMsFor, readNodeTimeout } from "./checks/failover";
 import { checkReplication, LINK_GRACE_MS } from "./checks/replication";
 import { checkSlots } from "./checks/slots";
+import { checkWorkloads } from "./checks/workloads";
 import { checkLine, progressLine } from "./report";
 import {
   CheckFailure, FAILOVER_MODES, SmokeUsageError, type CheckName, type CheckResult, type Measurements, type SmokeOptions, type SmokeReport,
@@ -39,6 +40,8 @@ export function validateOptions(o: SmokeOptions): void {
   if (!Number.isInteger(b.ops) || b.ops < 0) bad.push(`--bench-ops must be an integer >= 0`);
   if (!Number.isInteger(b.concurrency) || b.concurrency < 1) bad.push(`--bench-concurrency must be an integer >= 1`);
   if (!Number.isInteger(b.pipeline) || b.pipeline < 1) bad.push(`--bench-pipeline must be an integer >= 1`);
+  if (!Number.isInteger(b.connections) || b.connections < 1) bad.push(`--bench-connections must be an integer >= 1`);
+  if (!Number.isInteger(b.rate) || b.rate < 0) bad.push(`--bench-rate must be an integer >= 0`);
   if (bad.length) throw new SmokeUsageError(bad.join("; "));
 }
 
@@ -51,6 +54,8 @@ export function checkTimeoutMs(name: CheckName, o: SmokeOptions, nodeTimeoutMs: 
       return 20_000;
     case "distribution":
       return 30_000 + 2 * o.keys;
+    case "workloads":
+      return 45_000;
     case "replication":
       return 30_000 + LINK_GRACE_MS;
     case "failover": {
@@ -60,7 +65,8 @@ export function checkTimeoutMs(name: CheckName, o: SmokeOptions, nodeTimeoutMs: 
     case "auth":
       return 15_000;
     case "benchmark":
-      return 60_000 + o.bench.ops;
+      // The open-loop phase takes ops/rate seconds whatever the cluster does.
+      return 60_000 + o.bench.ops + (o.bench.rate > 0 ? Math.ceil((o.bench.ops / o.bench.rate) * 1000) + 10_000 : 0);
   }
 }
 
@@ -166,6 +172,8 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
     const slotsOk = slots.ok;
     if (slotsOk) await run("distribution", checkDistribution);
     else notRun("distribution", "the slots check failed");
+    if (slotsOk) await run("workloads", checkWorkloads);
+    else notRun("workloads", "the slots check failed");
     const repl = slotsOk ? await run("replication", checkReplication) : (notRun("replication", "the slots check failed"), undefined);
     if (opts.failover !== "none") {
       // Never fail over a cluster that is already unhealthy.

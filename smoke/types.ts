@@ -2,7 +2,7 @@
 
 export const FAILOVER_MODES = ["none", "manual", "kill"] as const;
 export type FailoverMode = (typeof FAILOVER_MODES)[number];
-export const CHECK_NAMES = ["connect", "slots", "distribution", "replication", "failover", "auth", "benchmark"] as const;
+export const CHECK_NAMES = ["connect", "slots", "distribution", "workloads", "replication", "failover", "auth", "benchmark"] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 export interface NatMapEntries {
@@ -18,6 +18,10 @@ export interface BenchOptions {
   pipeline: number;
   /** Value size in bytes (redis-benchmark's -d, default 3). */
   valueSize: number;
+  /** TCP connections per master; the requests in flight are spread over them. */
+  connections: number;
+  /** Open-loop GET phase at this many commands per second (latency from the intended send time); 0 skips it. */
+  rate: number;
 }
 
 export interface SmokeOptions {
@@ -53,7 +57,7 @@ export const DEFAULT_OPTIONS: Omit<SmokeOptions, "nodes"> = {
   keys: 10_000,
   timeoutMs: 300_000,
   connectTimeoutMs: 3_000,
-  bench: { ops: 20_000, concurrency: 50, pipeline: 1, valueSize: 3 },
+  bench: { ops: 20_000, concurrency: 50, pipeline: 1, valueSize: 3, connections: 2, rate: 0 },
 };
 
 export type Measurements = Record<string, number | string | boolean>;

@@ -1,127 +1,75 @@
-// benchmark: concurrent SET then GET through the ioredis Cluster client (configured for failover), with optional
-// pipelining; ops/s and p50/p99 latency per command. No thresholds: numbers are reported, only errors fail.
-import { errorText } from "../clients";
+// benchmark: the load generator (smoke/load) with small defaults — closed-loop SET then GET over every slot, an
+// optional open-loop GET at a fixed rate; ops/s, p50/p99/p99.9/max per command, ops/s served by each master (INFO
+// commandstats) and what limited the run. No thresholds: numbers are reported, only errors fail.
 import type { SmokeContext } from "../context";
 import { cleanup, KEY_TTL_S } from "../data";
+import { keysPerSlot } from "../load/keys";
+import { masterShares, measuredPhase, type MeasuredPhase } from "../load/measure";
 import { CheckFailure, type BenchOptions, type Measurements } from "../types";
 
-export interface PhaseResult {
-  /** Commands attempted. */
-  ops: number;
-  /** Commands that succeeded: the only ones counted in opsPerSec. */
-  okOps: number;
-  ms: number;
-  /** Successful commands per second (failed ones never inflate it). */
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  firstError?: string;
-}
+/** The generator's key prefix for one run: one key per slot under it. */
+export const benchPrefix = (runId: string) => `smoke:${runId}:b`;
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
-
-/** Hash tags per request so a pipeline stays in one slot; the tag space spreads requests over all masters. */
-const TAGS = 1024;
-
-export function benchKey(runId: string, request: number, j: number, pipeline: number): string {
-  return pipeline > 1 ? `smoke:${runId}:b:{${request % TAGS}}:${j}` : `smoke:${runId}:b:${request % (TAGS * 16)}`;
-}
-
-export async function runBenchPhase(ctx: SmokeContext, cmd: "set" | "get", o: BenchOptions): Promise<PhaseResult> {
-  const client = ctx.benchClient!;
-  const value = "x".repeat(o.valueSize);
-  const requests = Math.ceil(o.ops / o.pipeline);
-  const lat: number[] = [];
-  let next = 0;
-  let errors = 0;
-  let okOps = 0;
-  let firstError: string | undefined;
-  const t0 = process.hrtime.bigint();
-  const worker = async () => {
-    for (let req = next++; req < requests && !ctx.signal.aborted; req = next++) {
-      const n = Math.min(o.pipeline, o.ops - req * o.pipeline);
-      const s = process.hrtime.bigint();
-      try {
-        if (o.pipeline === 1) {
-          const k = benchKey(ctx.runId, req, 0, 1);
-          await (cmd === "set" ? client.set(k, value, "EX", KEY_TTL_S) : client.get(k));
-          okOps++;
-        } else {
-          const p = client.pipeline();
-          for (let j = 0; j < n; j++) {
-            const k = benchKey(ctx.runId, req, j, o.pipeline);
-            if (cmd === "set") p.set(k, value, "EX", KEY_TTL_S);
-            else p.get(k);
-          }
-          const res = (await p.exec()) ?? [];
-          const bad = res.filter(([e]) => e);
-          okOps += res.length - bad.length;
-          if (bad.length) {
-            errors += bad.length;
-            firstError ??= errorText(bad[0][0]);
-          }
-        }
-      } catch (e) {
-        errors += n;
-        firstError ??= errorText(e);
-      }
-      lat.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }
+/** Measurements of one phase under `name_` (set_ops_per_s, set_p99_ms, …; per master: set_ops_per_s@host:port). */
+export function phaseMeasurements(name: string, p: MeasuredPhase): Measurements {
+  const r = p.result;
+  const m: Measurements = {
+    [`${name}_ops_per_s`]: r.opsPerSec,
+    [`${name}_p50_ms`]: r.latency.p50Ms,
+    [`${name}_p99_ms`]: r.latency.p99Ms,
+    [`${name}_p999_ms`]: r.latency.p999Ms,
+    [`${name}_max_ms`]: r.latency.maxMs,
+    [`${name}_errors`]: r.errors,
+    [`${name}_client_cpu_pct`]: p.usage.clientCpuPct,
+    [`${name}_servers_cpu_pct`]: p.usage.serversCpuPct,
+    [`${name}_limit`]: p.usage.limit,
   };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, requests) }, worker));
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  lat.sort((a, b) => a - b);
-  return {
-    ops: o.ops,
-    okOps,
-    ms: Math.round(ms),
-    opsPerSec: Math.round((okOps / ms) * 1000),
-    p50Ms: Number(percentile(lat, 50).toFixed(3)),
-    p99Ms: Number(percentile(lat, 99).toFixed(3)),
-    errors,
-    firstError,
-  };
-}
-
-/** Every key the benchmark may have written (for cleanup). */
-export function benchKeys(runId: string, o: BenchOptions): string[] {
-  const requests = Math.ceil(o.ops / o.pipeline);
-  const keys = new Set<string>();
-  for (let req = 0; req < Math.min(requests, o.pipeline > 1 ? TAGS : TAGS * 16); req++) {
-    for (let j = 0; j < o.pipeline; j++) keys.add(benchKey(runId, req, j, o.pipeline));
+  if (r.mode === "open") {
+    m[`${name}_target_rate`] = r.targetRate!;
+    m[`${name}_sent_rate`] = r.sentRate!;
   }
-  return [...keys];
+  for (const n of p.usage.nodes) if (n.role === "master") m[`${name}_ops_per_s@${n.addr}`] = n.opsPerSec;
+  return m;
+}
+
+export function phaseLine(label: string, p: MeasuredPhase): string {
+  const r = p.result;
+  const l = r.latency;
+  return `${label} ${r.opsPerSec} ops/s (p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, p99.9 ${l.p999Ms} ms, max ${l.maxMs} ms)`;
 }
 
 export async function checkBenchmark(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
-  const o = ctx.opts.bench;
-  ctx.benchClient = ctx.cluster({ commandTimeoutMs: 10_000 });
-  await ctx.benchClient.connect();
+  const o: BenchOptions = ctx.opts.bench;
+  const prefix = benchPrefix(ctx.runId);
+  const base = {
+    pipeline: o.pipeline, connectionsPerNode: o.connections, concurrency: o.concurrency, ops: o.ops,
+    valueSize: o.valueSize, keyPrefix: prefix, ttlSeconds: KEY_TTL_S,
+  };
+  const m: Measurements = { ops: o.ops, concurrency: o.concurrency, pipeline: o.pipeline, connections_per_master: o.connections, value_size: o.valueSize };
+  const problems: string[] = [];
+  const lines: string[] = [];
+  const phase = async (name: string, label: string, opts: Parameters<typeof measuredPhase>[1]) => {
+    ctx.setStep(label);
+    const p = await measuredPhase(ctx, opts);
+    ctx.checkpoint();
+    Object.assign(m, phaseMeasurements(name, p));
+    lines.push(phaseLine(name.toUpperCase(), p));
+    if (p.result.errors) problems.push(`${p.result.errors} of ${p.result.ops} ${name.toUpperCase()}s failed (e.g. ${p.result.firstError})`);
+    return p;
+  };
   try {
-    ctx.setStep(`SET × ${o.ops} (concurrency ${o.concurrency}, pipeline ${o.pipeline})`);
-    const set = await runBenchPhase(ctx, "set", o);
-    ctx.setStep(`GET × ${o.ops} (concurrency ${o.concurrency}, pipeline ${o.pipeline})`);
-    const get = await runBenchPhase(ctx, "get", o);
-    const m: Measurements = {
-      ops: o.ops, concurrency: o.concurrency, pipeline: o.pipeline, value_size: o.valueSize,
-      set_ops_per_s: set.opsPerSec, set_p50_ms: set.p50Ms, set_p99_ms: set.p99Ms, set_errors: set.errors,
-      get_ops_per_s: get.opsPerSec, get_p50_ms: get.p50Ms, get_p99_ms: get.p99Ms, get_errors: get.errors,
-    };
-    const problems: string[] = [];
-    if (set.errors) problems.push(`${set.errors} of ${o.ops} SETs failed (e.g. ${set.firstError})`);
-    if (get.errors) problems.push(`${get.errors} of ${o.ops} GETs failed (e.g. ${get.firstError})`);
-    if (problems.length) throw new CheckFailure(problems, m);
-    return {
-      details: `SET ${set.opsPerSec} ops/s (p50 ${set.p50Ms} ms, p99 ${set.p99Ms} ms), GET ${get.opsPerSec} ops/s (p50 ${get.p50Ms} ms, p99 ${get.p99Ms} ms); concurrency ${o.concurrency}, pipeline ${o.pipeline}`,
-      measurements: m,
-    };
+    const desc = `concurrency ${o.concurrency}, pipeline ${o.pipeline}, ${o.connections} connection(s) per master`;
+    const set = await phase("set", `SET × ${o.ops} closed loop (${desc})`, { ...base, command: "set" });
+    await phase("get", `GET × ${o.ops} closed loop (${desc})`, { ...base, command: "get" });
+    if (o.rate > 0) {
+      const open = await phase("get_open", `GET × ${o.ops} open loop at ${o.rate}/s`, { ...base, command: "get", rate: o.rate });
+      if (open.result.unsentOps) problems.push(`open loop: the cluster did not keep up with ${o.rate} GET/s (${open.result.unsentOps} commands not sent)`);
+    }
+    const details = `${lines.join(", ")}; ${desc}; SET per master: ${masterShares(set.usage)}; limit: ${set.usage.limit}`;
+    if (problems.length) throw new CheckFailure(problems, m, details);
+    return { details, measurements: m };
   } finally {
     ctx.setStep("deleting the benchmark keys");
-    await cleanup(ctx, benchKeys(ctx.runId, o));
+    await cleanup(ctx, keysPerSlot(prefix));
   }
 }

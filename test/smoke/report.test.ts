@@ -4,13 +4,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { failoverRetryOptions } from "../../smoke/clients";
 import { buildProgram, main, TERMINATION_LOG_BYTES } from "../../smoke/cli";
-import { percentile, runBenchPhase } from "../../smoke/checks/benchmark";
 import { errorKind, OutageWriter } from "../../smoke/checks/failover";
 import { Aborted, SmokeContext } from "../../smoke/context";
 import { checkLine, failureDigest, formatMs, progressLine, redact, summaryTable, toJson, truncateBytes } from "../../smoke/report";
 import { validateOptions } from "../../smoke/run";
 import { analyzeSlotMaps, formatRanges, openSlots, parseClusterNodes, parseInfo, parseReplicaLines } from "../../smoke/topology";
-import { benchRow } from "../../local/bench";
+import { parseRedisBenchmarkCsv, parseTimes, ratioOf } from "../../local/bench";
+import { limitOf } from "../../smoke/load/usage";
+import { LatencyHistogram } from "../../smoke/load/histogram";
 import type { Cluster } from "ioredis";
 import { DEFAULT_OPTIONS, SmokeUsageError, type SmokeReport } from "../../smoke/types";
 
@@ -75,11 +76,20 @@ describe("report formatting", () => {
     assert.equal(redact("text", undefined), "text");
   });
 
-  it("percentile picks nearest-rank values", () => {
-    const xs = Array.from({ length: 100 }, (_, i) => i + 1);
-    assert.equal(percentile(xs, 50), 50);
-    assert.equal(percentile(xs, 99), 99);
-    assert.equal(percentile([], 99), 0);
+  it("latency histogram: percentiles within HDR precision, batches count every command, survives encoding", () => {
+    const h = new LatencyHistogram();
+    for (let us = 1; us <= 10_000; us++) h.record(us);
+    h.record(50_000, 20); // one pipelined batch of 20 commands that took 50 ms
+    const s = h.summary();
+    assert.equal(s.count, 10_020);
+    assert.ok(Math.abs(s.p50Ms - 5.01) < 0.01, `p50 ${s.p50Ms}`);
+    assert.ok(Math.abs(s.p99Ms - 9.91) < 0.02, `p99 ${s.p99Ms}`);
+    assert.ok(Math.abs(s.p999Ms - 50) < 0.1, `p99.9 ${s.p999Ms}: the 20 batched commands are the top 0.2%`);
+    assert.ok(Math.abs(s.maxMs - 50) < 0.1);
+    // Worker-style transfer: the encoded form keeps counts and percentiles; max is known to the bucket (0.1%).
+    const d = LatencyHistogram.decode(h.encode()).summary();
+    assert.deepEqual([d.count, d.p50Ms, d.p99Ms, d.p999Ms], [s.count, s.p50Ms, s.p99Ms, s.p999Ms]);
+    assert.ok(Math.abs(d.maxMs - s.maxMs) <= s.maxMs * 0.001);
   });
 });
 
@@ -239,23 +249,25 @@ describe("per-check cancellation", () => {
 });
 
 describe("benchmark arithmetic", () => {
-  it("ops/s counts successful commands only; a phase with errors gets no ratio", async () => {
-    const ctx = new SmokeContext({ ...DEFAULT_OPTIONS, nodes: ["127.0.0.1:1"] }, () => {});
-    let i = 0;
-    ctx.benchClient = {
-      get: async () => {
-        await new Promise((r) => setTimeout(r, 1));
-        if (i++ % 2) throw new Error("CLUSTERDOWN The cluster is down");
-        return "x";
-      },
-    } as unknown as Cluster;
-    const r = await runBenchPhase(ctx, "get", { ops: 200, concurrency: 10, pipeline: 1, valueSize: 3 });
-    assert.equal(r.errors, 100);
-    assert.equal(r.okOps, 100);
-    const okRate = (100 / r.ms) * 1000; // r.ms is rounded: allow its rounding
-    assert.ok(Math.abs(r.opsPerSec - okRate) <= okRate * 0.05, `${r.opsPerSec} ops/s vs ${okRate} for the 100 successful GETs`);
-    assert.equal(benchRow(1, "GET", r, 50_000)[6], "- (100 errors)");
-    assert.equal(benchRow(1, "GET", { ...r, errors: 0 }, r.opsPerSec)[6], "1.00");
+  it("a row with errors on either side gets no ratio", () => {
+    assert.equal(ratioOf({ opsPerSec: 80_000, errors: 0 }, { opsPerSec: 100_000, errors: 0 }), 0.8);
+    assert.equal(ratioOf({ opsPerSec: 80_000, errors: 3 }, { opsPerSec: 100_000, errors: 0 }), undefined);
+    assert.equal(ratioOf({ opsPerSec: 80_000, errors: 0 }, undefined), undefined);
+  });
+
+  it("parses redis-benchmark --csv and the shell's `times`", () => {
+    const csv = '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"\n"GET","197238.64","2.102","0.128","0.887","2.959","64.575","98.303"\n';
+    assert.deepEqual(parseRedisBenchmarkCsv(csv), { GET: { opsPerSec: 197239, p50Ms: 0.887, p99Ms: 64.575, maxMs: 98.303 } });
+    assert.equal(parseTimes("0m0.000000s 0m0.000000s\n0m1.080000s 0m0.160000s\n"), 1.24);
+  });
+
+  it("names what limited a run: one server's core, the machine, the client, else round trips", () => {
+    const node = (addr: string, cpuPct: number) => ({ addr, role: "master" as const, opsPerSec: 1, cpuPct });
+    const base = { clientCpuPct: 40, serversCpuPct: 60, cores: 2 };
+    assert.match(limitOf({ ...base, nodes: [node("a:1", 20), node("b:1", 95)] }, 1), /^server CPU: b:1 \(master\) used 95%/);
+    assert.match(limitOf({ ...base, nodes: [node("a:1", 30)], machineBusyPct: 195, otherCpuPct: 95 }, 1), /^machine CPU: 195% of 200% busy \(client 40%, servers 60%, other processes 95%\)/);
+    assert.match(limitOf({ ...base, clientCpuPct: 97, nodes: [node("a:1", 30)], machineBusyPct: 130 }, 1), /^client CPU: 97% of 100%/);
+    assert.match(limitOf({ ...base, nodes: [node("a:1", 30)], machineBusyPct: 100 }, 1), /^no CPU saturated .*round trips/);
   });
 });
 

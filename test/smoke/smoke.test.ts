@@ -26,7 +26,7 @@ function options(c: LocalCluster, o: Partial<SmokeOptions> = {}): SmokeOptions {
     expectReplicas: 1,
     keys: 500,
     timeoutMs: 60_000,
-    bench: { ops: 2000, concurrency: 20, pipeline: 4, valueSize: 3 },
+    bench: { ops: 2000, concurrency: 20, pipeline: 4, valueSize: 3, connections: 2, rate: 0 },
     ...o,
   };
 }

@@ -1,0 +1,298 @@
+// The load generator: closed loop (N requests in flight) or open loop (a fixed rate, latency measured from each
+// request's intended send time so a stalled server cannot hide its queue: no coordinated omission), over several
+// connections per master, keys on every slot, pipelined or not; HDR latency histograms per command.
+import { performance } from "node:perf_hooks";
+import { RespConnection } from "./connection";
+import { LatencyHistogram, type LatencySummary } from "./histogram";
+import { keysOfSlots, keysPerSlot } from "./keys";
+import { encodeCommand } from "./resp";
+
+export const LOAD_COMMANDS = ["set", "get"] as const;
+export type LoadCommand = (typeof LOAD_COMMANDS)[number];
+
+/** A master to load: its announced address, where to reach it from here, and the slots it serves. */
+export interface LoadTarget {
+  addr: string;
+  host: string;
+  port: number;
+  slots: [number, number][];
+}
+
+export interface LoadOptions {
+  targets: LoadTarget[];
+  password?: string;
+  command: LoadCommand;
+  /** Commands per request (1 = none). A request goes to one master, its keys from that master's slots. */
+  pipeline: number;
+  /** TCP connections per master; the requests in flight are spread over them. */
+  connectionsPerNode: number;
+  /** Closed loop: requests in flight (each sends its next request when the previous one is answered). */
+  concurrency: number;
+  /** Open loop: commands per second over all masters (requests are scheduled, not paced by replies). */
+  rate?: number;
+  /** Commands to send (closed loop default). At least one of ops/durationMs. */
+  ops?: number;
+  /** Time bound for sending. */
+  durationMs?: number;
+  valueSize: number;
+  /** Keys are `<keyPrefix>:<n>`, one per slot. */
+  keyPrefix: string;
+  /** SET … EX ttl so keys expire even if nobody deletes them (0: plain SET, as redis-benchmark sends). */
+  ttlSeconds: number;
+  /** Open loop: stop scheduling when this many requests wait for replies (the rate is not sustained). */
+  maxInFlight?: number;
+  /** How long to wait for outstanding replies after the last send. */
+  drainTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Called once connected, right before the first send, and right after the last reply (measurement windows). */
+  onStart?: () => Promise<void>;
+  onEnd?: () => Promise<void>;
+}
+
+export interface LoadResult {
+  command: LoadCommand;
+  mode: "closed" | "open";
+  pipeline: number;
+  connections: number;
+  concurrency?: number;
+  /** Open loop: the rate asked for and the rate of sends that happened. */
+  targetRate?: number;
+  sentRate?: number;
+  /** Open loop: requests not sent because maxInFlight was reached (the cluster did not keep up). */
+  unsentOps?: number;
+  /** Commands sent. */
+  ops: number;
+  /** Commands answered without an error: the only ones in opsPerSec. */
+  okOps: number;
+  errors: number;
+  firstError?: string;
+  ms: number;
+  opsPerSec: number;
+  /** Per command, from send (closed) or intended send (open) to the reply. */
+  latency: LatencySummary;
+  histogram: LatencyHistogram;
+  /** Commands sent to each master (announced address), client side. */
+  perTarget: Record<string, number>;
+  /** CPU time of this process during the run (all threads), ms. */
+  clientCpuMs: number;
+}
+
+const keyCache = new Map<string, string[]>();
+
+/** One lane: a sequence of requests to one master over one connection. */
+interface Lane {
+  target: LoadTarget;
+  conn: RespConnection;
+  wires: string[];
+  cursor: number;
+}
+
+/** Which target serves position i of n lanes, proportional to the slots each target serves. */
+function laneTargets(targets: LoadTarget[], n: number): number[] {
+  const bounds: number[] = [];
+  let acc = 0;
+  for (const t of targets) {
+    for (const [a, b] of t.slots) acc += b - a + 1;
+    bounds.push(acc);
+  }
+  const total = acc || 1;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const pos = ((i + 0.5) * total) / n;
+    out.push(Math.max(0, bounds.findIndex((b) => pos < b)));
+  }
+  // Every target gets at least one lane, even a small one.
+  targets.forEach((_, t) => {
+    if (!out.includes(t)) out.push(t);
+  });
+  return out;
+}
+
+export function validateLoadOptions(o: LoadOptions): string[] {
+  const bad: string[] = [];
+  if (o.targets.length === 0) bad.push("no master to load");
+  if (!Number.isInteger(o.pipeline) || o.pipeline < 1) bad.push(`pipeline must be an integer >= 1, got ${o.pipeline}`);
+  if (!Number.isInteger(o.connectionsPerNode) || o.connectionsPerNode < 1) bad.push(`connections per node must be an integer >= 1, got ${o.connectionsPerNode}`);
+  if (o.rate === undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) bad.push(`concurrency must be an integer >= 1, got ${o.concurrency}`);
+  if (o.rate !== undefined && !(o.rate > 0)) bad.push(`rate must be > 0, got ${o.rate}`);
+  if (o.ops === undefined && o.durationMs === undefined) bad.push("give ops or a duration");
+  if (!(LOAD_COMMANDS as readonly string[]).includes(o.command)) bad.push(`command must be one of ${LOAD_COMMANDS.join(", ")}, got ${o.command}`);
+  return bad;
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const bad = validateLoadOptions(o);
+  if (bad.length) throw new Error(`load options: ${bad.join("; ")}`);
+  const P = o.pipeline;
+  const open = o.rate !== undefined;
+  let all = keyCache.get(o.keyPrefix);
+  if (!all) keyCache.set(o.keyPrefix, (all = keysPerSlot(o.keyPrefix)));
+  const value = "x".repeat(o.valueSize);
+  const ttl = o.ttlSeconds > 0 ? ["EX", String(o.ttlSeconds)] : [];
+  const wire = (k: string) => (o.command === "set" ? encodeCommand(["SET", k, value, ...ttl]) : encodeCommand(["GET", k]));
+  const wiresByTarget = o.targets.map((t) => keysOfSlots(all!, t.slots).map(wire));
+
+  const conns: RespConnection[][] = [];
+  try {
+    for (const t of o.targets) {
+      conns.push(await Promise.all(Array.from({ length: o.connectionsPerNode }, () => RespConnection.open(t.host, t.port, { password: o.password, connectTimeoutMs: o.connectTimeoutMs, addr: t.addr }))));
+    }
+  } catch (e) {
+    for (const cs of conns) for (const c of cs) c.close();
+    throw e;
+  }
+
+  const laneCount = open ? Math.max(o.targets.length * o.connectionsPerNode, 64) : o.concurrency;
+  const assignment = laneTargets(o.targets, laneCount);
+  const lanesOf = o.targets.map((_, t) => assignment.filter((x) => x === t).length);
+  const perTargetIndex = new Map<number, number>();
+  const lanes: Lane[] = assignment.map((t) => {
+    const k = perTargetIndex.get(t) ?? 0;
+    perTargetIndex.set(t, k + 1);
+    const wires = wiresByTarget[t];
+    // The lanes of one master start evenly spaced over its slots: together they walk all of them.
+    return { target: o.targets[t], conn: conns[t][k % o.connectionsPerNode], wires, cursor: Math.floor((k * wires.length) / lanesOf[t]) };
+  });
+
+  const hist = new LatencyHistogram();
+  const perTarget: Record<string, number> = Object.fromEntries(o.targets.map((t) => [t.addr, 0]));
+  const maxOps = o.ops ?? Number.MAX_SAFE_INTEGER;
+  const deadline = o.durationMs !== undefined ? performance.now() + o.durationMs : Number.POSITIVE_INFINITY;
+  let sentOps = 0;
+  let okOps = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  let outstanding = 0;
+  let unsentOps = 0;
+
+  const batch = (lane: Lane, n: number): string => {
+    let w = "";
+    const ws = lane.wires;
+    for (let j = 0; j < n; j++) {
+      w += ws[lane.cursor];
+      lane.cursor = lane.cursor + 1 === ws.length ? 0 : lane.cursor + 1;
+    }
+    return w;
+  };
+  const stopped = () => o.signal?.aborted === true;
+
+  if (o.onStart) {
+    try {
+      await o.onStart();
+    } catch (e) {
+      for (const cs of conns) for (const c of cs) c.close();
+      throw e;
+    }
+  }
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let tEnd = t0;
+  await new Promise<void>((resolveRun) => {
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      tEnd = performance.now();
+      resolveRun();
+    };
+    const onDone = (n: number, start: number) => (errs: number, first: string | undefined) => {
+      const now = performance.now();
+      hist.record((now - start) * 1000, n);
+      okOps += n - errs;
+      if (errs) {
+        errors += errs;
+        firstError ??= first;
+      }
+      outstanding--;
+    };
+
+    if (!open) {
+      let active = lanes.length;
+      const issue = (lane: Lane) => {
+        const n = Math.min(P, maxOps - sentOps);
+        if (n <= 0 || stopped() || performance.now() >= deadline) {
+          if (--active === 0) finish();
+          return;
+        }
+        sentOps += n;
+        perTarget[lane.target.addr] += n;
+        outstanding++;
+        const start = performance.now();
+        const record = onDone(n, start);
+        lane.conn.send(batch(lane, n), n, (errs, first) => {
+          record(errs, first);
+          issue(lane);
+        });
+      };
+      for (const lane of lanes) issue(lane);
+      return;
+    }
+
+    // Open loop: request i is due at t0 + i * interval whatever happened to the earlier ones.
+    const interval = (P / o.rate!) * 1000;
+    const maxInFlight = o.maxInFlight ?? 100_000;
+    let i = 0;
+    let laneIdx = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const drainBy = () => performance.now() + (o.drainTimeoutMs ?? 10_000);
+    let drainDeadline = 0;
+    const waitDrain = () => {
+      if (outstanding === 0 || performance.now() > drainDeadline || stopped()) return finish();
+      timer = setTimeout(waitDrain, 5);
+    };
+    const tick = () => {
+      const now = performance.now();
+      while (true) {
+        const intended = t0 + i * interval;
+        if (intended > now) break;
+        const n = Math.min(P, maxOps - sentOps - unsentOps);
+        if (n <= 0 || intended >= deadline || stopped()) {
+          drainDeadline = drainBy();
+          return waitDrain();
+        }
+        i++;
+        if (outstanding >= maxInFlight) {
+          unsentOps += n;
+          continue;
+        }
+        const lane = lanes[laneIdx];
+        laneIdx = laneIdx + 1 === lanes.length ? 0 : laneIdx + 1;
+        sentOps += n;
+        perTarget[lane.target.addr] += n;
+        outstanding++;
+        lane.conn.send(batch(lane, n), n, onDone(n, intended));
+      }
+      timer = setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()));
+    };
+    tick();
+    o.signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      finish();
+    }, { once: true });
+  });
+  const cpu = process.cpuUsage(cpu0);
+  try {
+    await o.onEnd?.();
+  } finally {
+    for (const cs of conns) for (const c of cs) c.close();
+  }
+  const ms = tEnd - t0;
+  return {
+    command: o.command,
+    mode: open ? "open" : "closed",
+    pipeline: P,
+    connections: o.targets.length * o.connectionsPerNode,
+    ...(open ? { targetRate: o.rate, sentRate: Math.round((sentOps / ms) * 1000), unsentOps } : { concurrency: o.concurrency }),
+    ops: sentOps,
+    okOps,
+    errors,
+    firstError,
+    ms: Math.round(ms),
+    opsPerSec: Math.round((okOps / Math.max(ms, 1e-3)) * 1000),
+    latency: hist.summary(),
+    histogram: hist,
+    perTarget,
+    clientCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+  };
+}

@@ -1,0 +1,108 @@
+// The load generator on a real local cluster: keys cover every slot and land on their owners, the open loop keeps its
+// schedule while a master is frozen (latency from intended send times: no coordinated omission), histograms count
+// every command, per-master INFO deltas see the load; RESP reply scanning across chunk boundaries.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import calculateSlot = require("cluster-key-slot");
+import { startLocalCluster, type LocalCluster } from "../../../local/harness";
+import { checkConnect } from "../../../smoke/checks/connect";
+import { SmokeContext } from "../../../smoke/context";
+import { runLoad, type LoadTarget } from "../../../smoke/load/generator";
+import { keysPerSlot } from "../../../smoke/load/keys";
+import { loadTargets, measuredPhase } from "../../../smoke/load/measure";
+import { encodeCommand, ReplyScanner } from "../../../smoke/load/resp";
+import { DEFAULT_OPTIONS } from "../../../smoke/types";
+
+describe("RESP scanning", () => {
+  it("counts every reply type across chunk boundaries and keeps error text", () => {
+    const seen: (string | undefined)[] = [];
+    const s = new ReplyScanner((e) => seen.push(e));
+    const wire = Buffer.from("+OK\r\n$3\r\nabc\r\n$-1\r\n:42\r\n-MOVED 1234 127.0.0.1:7002\r\n*2\r\n$1\r\na\r\n*1\r\n:1\r\n*-1\r\n*0\r\n$0\r\n\r\n");
+    // Byte by byte: every header, value and CRLF split.
+    for (let i = 0; i < wire.length; i++) s.push(wire.subarray(i, i + 1));
+    assert.deepEqual(seen, [undefined, undefined, undefined, undefined, "MOVED 1234 127.0.0.1:7002", undefined, undefined, undefined, undefined]);
+    assert.equal(encodeCommand(["SET", "k", "vé"]), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nvé\r\n");
+  });
+});
+
+describe("load generator on a 3x0 cluster", () => {
+  let c: LocalCluster;
+  let ctx: SmokeContext;
+  let targets: LoadTarget[];
+  before(async () => {
+    c = await startLocalCluster({ masters: 3, replicasPerMaster: 0, config: { smoke: { failover: "none" } } });
+    ctx = new SmokeContext({ ...DEFAULT_OPTIONS, nodes: c.seeds }, () => {});
+    await checkConnect(ctx);
+    targets = await loadTargets(ctx);
+  });
+  after(async () => {
+    ctx?.close();
+    await c?.stop();
+  });
+
+  const countKeys = (i: number, prefix: string) => {
+    let cursor = "0";
+    let n = 0;
+    for (let guard = 0; guard < 10_000; guard++) {
+      const [next, ...keys] = c.cli(i, ["--no-raw", "scan", cursor, "match", `${prefix}:*`, "count", "1000"]).stdout.trim().split("\n");
+      n += keys.filter((k) => k.trim() && !k.includes("(empty")).length;
+      cursor = next.replace(/^1\) "?|"$/g, "").trim();
+      if (cursor === "0") return n;
+    }
+    throw new Error("scan did not finish");
+  };
+
+  it("one key per slot; a SET run writes every slot, each key on the master that owns it", async () => {
+    const keys = keysPerSlot("t:spread");
+    assert.equal(new Set(keys).size, 16384);
+    keys.forEach((k, slot) => assert.equal(calculateSlot(k), slot));
+    // Open loop: every lane gets the same number of requests, and a master's lanes split its slots evenly.
+    const r = await runLoad({ targets, command: "set", pipeline: 4, connectionsPerNode: 2, concurrency: 1, rate: 40_000, ops: 16384 * 2, valueSize: 3, keyPrefix: "t:spread", ttlSeconds: 600 });
+    assert.equal(r.errors, 0, r.firstError);
+    assert.equal(r.ops, 16384 * 2);
+    for (const t of targets) {
+      const owned = t.slots.reduce((s, [a, b]) => s + b - a + 1, 0);
+      const i = c.nodes.findIndex((n) => `${n.host}:${n.port}` === t.addr);
+      assert.equal(countKeys(i, "t:spread"), owned, `${t.addr} owns ${owned} slots`);
+      // Requests follow the slot share (±5%).
+      assert.ok(Math.abs(r.perTarget[t.addr] / r.ops - owned / 16384) < 0.05, JSON.stringify(r.perTarget));
+    }
+  });
+
+  it("histograms count every command, pipelined or not, with ordered percentiles; INFO sees the load on every master", async () => {
+    for (const pipeline of [1, 16]) {
+      const p = await measuredPhase(ctx, { command: "get", pipeline, connectionsPerNode: 2, concurrency: 20, ops: 20_000, valueSize: 3, keyPrefix: "t:spread", ttlSeconds: 0 });
+      const r = p.result;
+      assert.equal(r.errors, 0, r.firstError);
+      assert.equal(r.okOps, 20_000);
+      assert.equal(r.latency.count, 20_000);
+      assert.ok(r.latency.p50Ms > 0 && r.latency.p50Ms <= r.latency.p99Ms && r.latency.p99Ms <= r.latency.p999Ms && r.latency.p999Ms <= r.latency.maxMs, JSON.stringify(r.latency));
+      assert.ok(r.opsPerSec > 0);
+      const masters = p.usage.nodes.filter((n) => n.role === "master");
+      assert.equal(masters.length, 3);
+      // Server side: every master executed its share (INFO commandstats deltas over the sending window).
+      const served = masters.reduce((s, n) => s + n.opsPerSec, 0) * (r.ms / 1000);
+      assert.ok(served >= 20_000 * 0.9 && served <= 20_000 * 1.2, `servers counted ${served} commands for 20000 sent`);
+      for (const n of masters) assert.ok(n.opsPerSec > 0, n.addr);
+      assert.match(p.usage.limit, /CPU|round trips/);
+    }
+  });
+
+  it("open loop keeps its schedule while a master is frozen and charges the wait to the requests (from intended send time)", async () => {
+    const frozen = c.nodes.findIndex((n) => `${n.host}:${n.port}` === targets[0].addr);
+    const rate = 3000;
+    const run = runLoad({ targets, command: "get", pipeline: 1, connectionsPerNode: 1, concurrency: 1, rate, durationMs: 1500, valueSize: 3, keyPrefix: "t:spread", ttlSeconds: 0 });
+    await new Promise((r) => setTimeout(r, 400));
+    c.freeze(frozen);
+    await new Promise((r) => setTimeout(r, 500));
+    c.thaw(frozen);
+    const r = await run;
+    assert.equal(r.errors, 0, r.firstError);
+    assert.equal(r.mode, "open");
+    // Sending never waited for replies: the whole schedule went out (a closed loop would have stalled its lanes).
+    assert.ok(Math.abs(r.ops - rate * 1.5) <= rate * 0.05, `sent ${r.ops}, scheduled ${rate * 1.5}`);
+    // ~1/3 of the requests during the 500 ms freeze waited up to 500 ms: > 3% of all samples above 150 ms.
+    assert.ok(r.latency.p99Ms >= 150, `p99 ${r.latency.p99Ms} ms`);
+    assert.ok(r.latency.maxMs >= 350, `max ${r.latency.maxMs} ms`);
+  });
+});
