@@ -271,7 +271,8 @@ export class LocalCluster {
     if (!this.opts.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private killAllSync(): void {
+  /** SIGKILLs every node at once (exit hooks, emergencies); stop() is the orderly way. */
+  killAllSync(): void {
     for (const c of this.procs.values()) {
       try {
         c.kill("SIGKILL");

@@ -9,7 +9,7 @@ const ROOT = join(__dirname, "..");
  * The validated spec of a Pulumi.<stack>.yaml file, the way the Pulumi program would see it (same schema, same
  * defaults): `redis-cluster:` keys without the prefix. `name` is the spec's name (it sets the node names).
  */
-export function loadStackSpecFile(path: string, name: string): ClusterSpec {
+export function loadStackSpecFile(path: string, name: string, overrides: Record<string, unknown> = {}): ClusterSpec {
   const doc = parse(readFileSync(path, "utf8")) as { config?: Record<string, unknown> } | null;
   // An empty file would silently plan the defaults, which is not what the file's owner meant.
   if (!doc || typeof doc !== "object" || !doc.config || typeof doc.config !== "object" || Object.keys(doc.config).length === 0) {
@@ -20,7 +20,7 @@ export function loadStackSpecFile(path: string, name: string): ClusterSpec {
     // Secure values (`password: {secure: ...}`) are encrypted for Pulumi; locally a password comes from the environment.
     if (k.startsWith(`${PROJECT}:`) && k !== `${PROJECT}:password`) raw[k.slice(PROJECT.length + 1)] = v;
   }
-  return validateConfig(raw, { name });
+  return validateConfig({ ...raw, ...overrides }, { name });
 }
 
 /**

@@ -68,6 +68,11 @@ export const stackConfigSchema = z
       .describe("Redis password (set with --secret); generated when absent"),
     appendonly: z.boolean().default(true).describe("AOF persistence"),
     appendfsync: z.enum(["always", "everysec", "no"]).default("everysec").describe("AOF fsync policy"),
+    minReplicasToWrite: z.int().min(0).max(5).default(0)
+      .describe("min-replicas-to-write: a master refuses writes unless this many replicas are connected with lag <= minReplicasMaxLag; bounds what a partitioned master accepts and then loses (README, Chaos)"),
+    minReplicasMaxLag: z.int().min(1).max(3600).default(10).describe("min-replicas-max-lag in seconds (used with minReplicasToWrite)"),
+    clusterReplicaValidityFactor: z.int().min(0).max(1000).default(10)
+      .describe("cluster-replica-validity-factor: a replica cut off from its master longer than factor x nodeTimeoutMs does not take over; 0 = it always may"),
     replDisklessSyncDelay: z.int().min(0).max(60).default(5).describe("repl-diskless-sync-delay in seconds (0 = replicas sync at once)"),
     enableDebugCommand: z.enum(["no", "local", "yes"]).optional()
       .describe("enable-debug-command; the smoke kill failover freezes a master with DEBUG SLEEP and needs yes. Default: yes on docker (dev), no on kubernetes"),
@@ -86,6 +91,9 @@ export const stackConfigSchema = z
     const failover = c.smoke.failover ?? (c.platform === "docker" ? "kill" : "manual");
     if (c.smoke.enabled && failover !== "none" && c.replicasPerMaster === 0) {
       ctx.addIssue({ code: "custom", path: ["smoke", "failover"], message: `is "${failover}" but replicasPerMaster is 0: there is no replica to fail over to; set smoke.failover to none or replicasPerMaster >= 1` });
+    }
+    if (Number.isInteger(c.minReplicasToWrite) && c.minReplicasToWrite > c.replicasPerMaster) {
+      ctx.addIssue({ code: "custom", path: ["minReplicasToWrite"], message: `is ${c.minReplicasToWrite} but each master has only ${c.replicasPerMaster} replicas: every write would be refused; set minReplicasToWrite <= replicasPerMaster` });
     }
     const debug = c.enableDebugCommand ?? (c.platform === "docker" ? "yes" : "no");
     if (c.smoke.enabled && failover === "kill" && debug !== "yes") {

@@ -21,6 +21,7 @@ export function renderRedisConf(spec: ClusterSpec): string {
     "cluster-require-full-coverage yes",
     "cluster-allow-reads-when-down no",
     "cluster-migration-barrier 1",
+    `cluster-replica-validity-factor ${spec.clusterReplicaValidityFactor}`,
     "",
     `appendonly ${spec.appendonly ? "yes" : "no"}`,
     `appendfsync ${spec.appendfsync}`,
@@ -33,6 +34,9 @@ export function renderRedisConf(spec: ClusterSpec): string {
     "repl-diskless-sync yes",
     `repl-diskless-sync-delay ${spec.replDisklessSyncDelay}`,
     "replica-read-only yes",
+    // Writes a master accepts without a connected replica are lost if a replica takes over (asynchronous replication).
+    `min-replicas-to-write ${spec.minReplicasToWrite}`,
+    `min-replicas-max-lag ${spec.minReplicasMaxLag}`,
     "",
     `maxmemory ${spec.maxmemory}`,
     `maxmemory-policy ${spec.maxmemoryPolicy}`,

@@ -140,3 +140,13 @@ test("docker.announceHost must be a loopback address: the cluster bus has no aut
   }
   for (const v of ["127.0.0.1", "127.0.0.2", "::1"]) assert.equal(validateConfig({ docker: { announceHost: v } }).docker.announceHost, v);
 });
+
+test("write-safety knobs: minReplicasToWrite cannot exceed the replicas a master has; all three reach redis.conf", async () => {
+  const p = problems({ replicasPerMaster: 1, minReplicasToWrite: 2 });
+  assert.ok(p.some((l) => /redis-cluster:minReplicasToWrite is 2 but each master has only 1 replicas/.test(l)), p.join("\n"));
+  const { renderRedisConf } = await import("../../../infra/plan/redisConf");
+  const conf = renderRedisConf(validateConfig({ minReplicasToWrite: 1, minReplicasMaxLag: 3, clusterReplicaValidityFactor: 0 }));
+  assert.match(conf, /^min-replicas-to-write 1$/m);
+  assert.match(conf, /^min-replicas-max-lag 3$/m);
+  assert.match(conf, /^cluster-replica-validity-factor 0$/m);
+});

@@ -1,0 +1,59 @@
+// `npm run chaos`: the chaos suite on the dev stack's plan (about 10 minutes), report in .chaos/<time>/.
+//   --minutes <n>   run the fault schedule again while time remains (default 10)
+//   --short         the short schedule of `npm test` (node timeout 2000 ms, three faults)
+// Exit: 0 the checker passed, 1 it found a problem (or something could not be cleaned up), 2 usage.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { runChaos } from "./run";
+import { FULL, SHORT } from "./cli-options";
+import { availabilitySvg, markdownTable, summary } from "./report";
+
+
+async function main() {
+  const program = new Command("chaos")
+    .option("--minutes <n>", "total run time to fill with the fault schedule", (v) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 120) throw new InvalidArgumentError("--minutes must be 1..120");
+      return Number(v);
+    }, 10)
+    .option("--short", "the short schedule run by npm test")
+    .option("--out <dir>", "report folder", join(__dirname, "..", ".chaos", new Date().toISOString().replace(/[:.]/g, "-")))
+    .exitOverride();
+  let o: { minutes: number; short?: boolean; out: string };
+  try {
+    o = program.parse().opts();
+  } catch (e) {
+    process.exit((e as { code?: string }).code === "commander.helpDisplayed" ? 0 : 2);
+  }
+  const base = o.short ? SHORT : FULL;
+  const t0 = Date.now();
+  const r = await runChaos({ ...base, durationMs: o.short ? undefined : o.minutes * 60_000, log: (l) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0)}s] ${l}`) });
+  mkdirSync(o.out, { recursive: true });
+  const text = [
+    `# Chaos run ${new Date().toISOString()}`,
+    "",
+    "Settings: " + Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(", "),
+    "",
+    markdownTable(r.verdict),
+    "",
+    "```",
+    summary(r.verdict, r.history),
+    "```",
+    "",
+    `Leftovers after teardown: ${r.leftovers.length ? r.leftovers.join(", ") : "none"}`,
+    "",
+    "![availability](availability.svg)",
+  ].join("\n");
+  writeFileSync(join(o.out, "report.md"), text + "\n");
+  writeFileSync(join(o.out, "availability.svg"), availabilitySvg(r.verdict, r.history));
+  // The raw history, for judging again or by other means.
+  writeFileSync(join(o.out, "history.json"), JSON.stringify(r.history));
+  console.log(text);
+  console.log(`\nreport: ${join(o.out, "report.md")}`);
+  process.exit(r.verdict.failures.length === 0 && r.leftovers.length === 0 ? 0 : 1);
+}
+
+main().catch((e) => {
+  console.error(`chaos: ${e instanceof Error ? e.stack : e}`);
+  process.exit(1);
+});
