@@ -36,9 +36,9 @@ async function main(): Promise<number> {
     const images = await ensureStandInImages(engine.docker, { log: say });
     const cfg = await dockerDevConfig(images);
     say(`dev stack from Pulumi.dev.yaml on subnet ${cfg.subnet}, nodes on 127.0.0.1:${cfg.hostPortBase}-${cfg.hostPortBase + 5}, Prometheus on 127.0.0.1:${cfg.prometheusPort}`);
-    say("pulumi up (the program in the Pulumi SDK runtime; each resource created on the engine as it registers):");
+    say("pulumi up (the program in Pulumi's Node.js runtime, as `pulumi up` runs it; each resource created on the engine as it registers):");
     const r = await up(
-      { stack: cfg.stack, config: cfg.config, secretKeys: cfg.secretKeys, socket: engine.socket, stateFile },
+      { stack: cfg.stack, stackConfig: cfg.stackConfig, socket: engine.socket, stateFile },
       { log: (l) => say(`  ${l}`), commandOutput: (l) => say(`  smoke | ${l}`) },
     );
     if (!r.ok) {

@@ -27,10 +27,11 @@ export interface Applied {
   outputs: Record<string, any>;
 }
 
-/** Unwraps Pulumi's serialized secrets ({sig, value}) anywhere in a value. */
+/** Unwraps Pulumi's serialized secrets and output values ({sig, value}) anywhere in a value. */
 export function plain(v: any): any {
   if (Array.isArray(v)) return v.map(plain);
   if (v && typeof v === "object") {
+    // Pulumi's signature key: secrets and output values carry the plain value in `value`.
     if ("4dabf18193072939515e22adb298388d" in v) return plain(v.value);
     return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, plain(x)]));
   }
@@ -259,7 +260,23 @@ export class DockerApplier {
       NetworkingConfig: firstNet ? { EndpointsConfig: { [firstNet.name]: endpoint(firstNet) } } : undefined,
     });
     const c = this.docker.getContainer(created.id);
-    for (const n of otherNets) await this.docker.getNetwork(n.name).connect({ Container: created.id, EndpointConfig: endpoint(n) });
+    try {
+      return await this.finishContainer(c, created.id, i, otherNets, endpoint);
+    } catch (e) {
+      // The step failed: no half-made container keeps the fixed name from the next attempt (its log is in the error).
+      await ignoreMissing(c.remove({ force: true, v: true }));
+      throw e;
+    }
+  }
+
+  private async finishContainer(
+    c: Docker.Container,
+    id: string,
+    i: Record<string, any>,
+    otherNets: { name: string; ipv4Address?: string; aliases?: string[] }[],
+    endpoint: (n: { ipv4Address?: string; aliases?: string[] }) => object,
+  ): Promise<{ id: string; outputs: Record<string, any> }> {
+    for (const n of otherNets) await this.docker.getNetwork(n.name).connect({ Container: id, EndpointConfig: endpoint(n) });
 
     // Uploads go in before the start, as the provider does: one tar entry per file, extracted at "/".
     for (const u of i.uploads ?? []) {
@@ -273,7 +290,7 @@ export class DockerApplier {
     }
 
     const outputs: Record<string, any> = {};
-    if (i.start === false) return { id: created.id, outputs };
+    if (i.start === false) return { id: id, outputs };
     const startedAt = Date.now();
     await c.start();
 
@@ -294,7 +311,7 @@ export class DockerApplier {
     if (!info.State.Running) outputs.exitCode = info.State.ExitCode;
     outputs.networkData = Object.entries(info.NetworkSettings.Networks).map(([network, s]) => ({ networkName: network, ipAddress: s.IPAddress, gateway: s.Gateway }));
     this.log(`container ${i.name} ${info.State.Running ? `running after ${((Date.now() - startedAt) / 1000).toFixed(1)} s` : `exited ${info.State.ExitCode}`}`);
-    return { id: created.id, outputs };
+    return { id: id, outputs };
   }
 
   /** `wait: true`: the provider waits until the container reports healthy, and fails when it does not in time. */

@@ -5,14 +5,14 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { parse } from "yaml";
+import type { ConfigInput } from "../../test/engine/engine";
 import { PROJECT_ROOT } from "./stack";
 import type { StandInImages } from "./images";
 
 export interface DockerDevConfig {
   stack: string;
-  /** Engine-form config: every value a string, objects as JSON (what `pulumi up` hands the program). */
-  config: Record<string, string>;
-  secretKeys: string[];
+  /** The stack file's config with this run's changes (objects as in Pulumi.<stack>.yaml). */
+  stackConfig: Record<string, ConfigInput>;
   subnet: string;
   hostPortBase: number;
   prometheusPort: number;
@@ -70,6 +70,5 @@ export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exp
   raw["redis-cluster:monitoring"] = { ...(raw["redis-cluster:monitoring"] ?? {}), exporterImage: images.exporter, prometheusImage: images.prometheus };
   if (opts.smokeKeys !== undefined) raw["redis-cluster:smoke"] = { ...(raw["redis-cluster:smoke"] ?? {}), keys: opts.smokeKeys };
   if (opts.smokeEnabled !== undefined) raw["redis-cluster:smoke"] = { ...(raw["redis-cluster:smoke"] ?? {}), enabled: opts.smokeEnabled };
-  const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
-  return { stack, config, secretKeys: [], subnet, hostPortBase, prometheusPort };
+  return { stack, stackConfig: raw, subnet, hostPortBase, prometheusPort };
 }

@@ -10,9 +10,12 @@ export interface MeasuredPhase {
   usage: UsageReport;
 }
 
-/** The masters of the context's topology as generator targets (reachable addresses through the natMap). */
+/**
+ * The masters of the cluster as generator targets (reachable addresses through the natMap). Read afresh: a topology
+ * cached before the failover check names the promoted replica, and after the fail back every request to its slots is MOVED.
+ */
 export async function loadTargets(ctx: SmokeContext): Promise<LoadTarget[]> {
-  const topo = ctx.topology ?? (await ctx.refreshTopology());
+  const topo = await ctx.refreshTopology();
   return topo.masters.map((m) => ({ addr: m.addr, ...ctx.pool.resolve(m.addr), slots: m.slots }));
 }
 

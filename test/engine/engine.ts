@@ -97,6 +97,11 @@ export interface RunOptions {
   priorState?: EngineState;
   /** Outputs to report on `up` instead of the plausible defaults, by resource name (e.g. a failing bootstrap's exitCode). */
   outputOverrides?: Record<string, Record<string, unknown>>;
+  /**
+   * `up` only: a real provider for custom resources that are not dynamic (issue 10's Docker applier). Called for each
+   * create/update/replace step instead of the plausible outputs; what it throws fails the step as an engine error.
+   */
+  provider?: (step: ProviderStep) => Promise<{ id: string; outputs: Record<string, any> }>;
   /** Type-check the program (ts-node without transpileOnly). Default: whatever the repository configures. */
   typeCheck?: boolean;
   /** Program to run, relative to the repository root (engine self-tests); default "." = package.json main, as Pulumi.yaml has no `main`. */
@@ -107,6 +112,19 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Bound of the whole run; default 120 s. */
   timeoutMs?: number;
+}
+
+/** One step handed to RunOptions.provider. */
+export interface ProviderStep {
+  urn: string;
+  type: string;
+  name: string;
+  /** Checked inputs, secrets wrapped as the program sent them. */
+  inputs: Record<string, any>;
+  op: Exclude<StepOp, "same">;
+  /** The resource's entry in priorState (update/replace). */
+  prior?: StateEntry;
+  options: ResourceOptions;
 }
 
 export interface RunResult {
@@ -439,6 +457,12 @@ class Session {
       outputs = checked;
     } else if (type === DYNAMIC_TYPE) {
       ({ id, outputs } = await this.dynamicApply(urn, checked, prior, op));
+    } else if (this.opts.provider) {
+      try {
+        ({ id, outputs } = await this.opts.provider({ urn, type, name, inputs: checked, op, prior, options }));
+      } catch (e) {
+        return fail(`${urn}: ${(e as Error).message}`);
+      }
     } else {
       id = op === "update" ? prior!.id : `${name}-${short(urn + JSON.stringify(unwrapSecrets(checked)))}`;
       outputs = { ...checked, ...plausibleOutputs(type, checked, urn), ...(this.opts.outputOverrides?.[name] ?? {}) };
