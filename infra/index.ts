@@ -16,6 +16,8 @@ interface ClusterOutputs {
   seeds: pulumi.Output<string[]>;
   password: pulumi.Output<string>;
   ready: pulumi.Resource[];
+  /** Docker: the bootstrap's recorded exit code, for the smoke step's refusal. */
+  bootstrapExitCode?: pulumi.Output<number>;
   extra: Record<string, pulumi.Output<unknown>>;
 }
 
@@ -58,6 +60,7 @@ function deploy(): ClusterOutputs {
     seeds: cluster.seeds,
     password,
     ready: cluster.ready,
+    bootstrapExitCode: cluster.bootstrapExitCode,
     extra: {
       network: cluster.networkName,
       nodes: cluster.nodes,
@@ -83,8 +86,8 @@ const smoke = new SmokeTest(
     nodeTimeoutMs: spec.nodeTimeoutMs,
     password: cluster.password,
     dependsOn: cluster.ready,
-    // Docker: the checked exit code (an error when the bootstrap failed), so the smoke never runs after a failed bootstrap.
-    bootstrapExitCode: cluster.extra.bootstrapExitCode as pulumi.Output<number> | undefined,
+    // Docker: the smoke command refuses to start unless the bootstrap exited 0.
+    bootstrapExitCode: cluster.bootstrapExitCode,
     kubernetes:
       spec.platform === "kubernetes"
         ? {

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import * as command from "@pulumi/command";
 import type { ClusterSpec } from "../config/schema";
 import { CONTAINER_PATHS, dockerAddressing, nodeEnv, type ClusterPlan } from "../plan/plan";
 import { DockerMonitoring } from "./dockerMonitoring";
+import { BOOTSTRAP_EXIT_ENV } from "./smokeTest";
 
 /** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
 const REDIS_UID = "999";
@@ -47,7 +49,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   declare readonly natMap: pulumi.Output<Record<string, { host: string; port: number }>>;
   /** Prometheus on the Docker host, when monitoring is enabled. */
   declare readonly prometheusUrl: pulumi.Output<string | undefined>;
-  /** Exit code of the bootstrap container (0: formed or already formed). */
+  /** Exit code of the bootstrap container (0: formed or already formed; -1: none recorded). Non-zero fails the check step. */
   declare readonly bootstrapExitCode: pulumi.Output<number>;
   /** Resources the next steps (smoke test, monitoring) must wait for. */
   readonly ready: pulumi.Resource[];
@@ -153,17 +155,19 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       { parent: this, dependsOn: containers, deleteBeforeReplace: true },
     );
 
-    // `pulumi up` fails when the bootstrap refused or timed out, with its own diagnosis. The exit code stays in
-    // state, so after a repair by hand the step must be re-run explicitly (the message says how).
-    const exitCode = pulumi.all([bootstrap.exitCode, bootstrap.containerLogs, bootstrap.urn]).apply(([code, logs, urn]) => {
-      if (code !== undefined && code !== null && code !== 0) {
-        throw new pulumi.RunError(
-          `bootstrap of ${spec.name} exited ${code}:\n${logs ?? "(no logs)"}\n` +
-            `After fixing the cause, run it again with: pulumi up -s ${pulumi.getStack()} --replace '${urn}'`,
-        );
-      }
-      return code ?? 0;
-    });
+    // The provider records the bootstrap's exit code without failing the container. A check step fails `pulumi up`
+    // on a non-zero code, saying where the bootstrap's diagnosis is and how to re-run it; everything after the
+    // bootstrap (monitoring, smoke test) waits for the check. Not a throwing `.apply`: a failed apply feeding other
+    // resources can leave the Node.js SDK waiting forever (pulumi/pulumi#14980; seen under the test engine).
+    const exitCode = bootstrap.exitCode.apply((c) => (typeof c === "number" ? c : -1));
+    const check = new command.local.Command(
+      `${name}-bootstrap-check`,
+      {
+        create: pulumi.interpolate`if [ "$${BOOTSTRAP_EXIT_ENV}" != 0 ]; then echo "bootstrap of ${spec.name} exited $${BOOTSTRAP_EXIT_ENV}; its diagnosis: docker logs ${spec.name}-bootstrap. After fixing the cause, run it again with: pulumi up -s ${pulumi.getStack()} --replace '${bootstrap.urn}'" >&2; exit 1; fi`,
+        environment: { [BOOTSTRAP_EXIT_ENV]: exitCode.apply(String) },
+      },
+      { parent: this, dependsOn: [bootstrap] },
+    );
 
     // Exporters and Prometheus start once the cluster is formed, so the first scrapes see a healthy cluster.
     const monitoring = spec.monitoring.enabled
@@ -181,7 +185,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             exporterImage: spec.monitoring.exporterImage,
             prometheusImage: spec.monitoring.prometheusImage,
           },
-          { parent: this, dependsOn: [bootstrap] },
+          { parent: this, dependsOn: [check] },
         )
       : undefined;
 
@@ -195,7 +199,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     this.natMap = pulumi.output(plan.natMap);
     this.bootstrapExitCode = exitCode;
     this.prometheusUrl = monitoring ? monitoring.prometheusUrl : pulumi.output(undefined);
-    this.ready = [bootstrap];
+    this.ready = [check];
     this.registerOutputs({
       networkName: this.networkName,
       nodes: this.nodes,

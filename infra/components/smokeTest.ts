@@ -52,9 +52,9 @@ export interface SmokeTestArgs {
   /** The bootstrap step (and anything else) the smoke test must wait for. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
   /**
-   * Docker: the bootstrap container's exit code. The provider records a non-zero exit without failing the container,
-   * so depending on the container is not enough: the smoke command waits for this value (a failed check in it stops
-   * the smoke step from being declared) and refuses to start unless it is 0.
+   * Docker: the bootstrap container's exit code as recorded. The provider records a non-zero exit without failing the
+   * container, so depending on the container is not enough: the smoke command gets the code and refuses to start
+   * unless it is 0 (its failure then fails `pulumi up` with that message).
    */
   bootstrapExitCode?: pulumi.Input<number>;
   kubernetes?: SmokeTestKubernetesArgs;
