@@ -1,0 +1,105 @@
+// The dev stack on a real Docker engine (see devStack.test.ts): what happens after the first deploy. Restart of all
+// six containers at once, re-creation of one container on its volume, a partial cluster, destroy. The first `up`
+// runs without the smoke step (devStack.test.ts covers it); the partial-cluster run has it enabled.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { containerLogs, TYPES } from "../../../local/docker/applier";
+import { destroy, readState } from "../../../local/docker/stack";
+import {
+  BOOTSTRAP, NODE, SMOKE, STACK, assertKeys, field, hostCluster, onNode, runUp, setUp, tearDown, topology, upArgs, waitClusterHealthy, type Fixture,
+} from "./fixture";
+
+let f: Fixture | undefined;
+const keys = Array.from({ length: 300 }, (_, i) => `restart:${i}`);
+before(async () => {
+  f = await setUp({ smokeEnabled: false });
+});
+after(() => tearDown(f, "docker dev stack recovery"));
+
+const ids = async (fx: Fixture) => (await topology(fx)).map((l) => l.split(" ")[0]).sort();
+
+test("up without the smoke step: cluster_state:ok with replicas synced", async () => {
+  const fx = f!;
+  const r = await runUp(fx);
+  assert.ok(r.ok, `pulumi up failed: ${r.error}`);
+  fx.first = r;
+  fx.password = r.outputs.redisPassword as string;
+  assert.ok(!r.created.includes(SMOKE));
+  await waitClusterHealthy(fx, 30_000);
+  fx.timings.upToHealthy = `${r.doneAtMs[BOOTSTRAP]} ms (bootstrap done: formed, replicas synced)`;
+});
+
+test("docker restart of all six at once: the cluster comes back with every key", async () => {
+  const fx = f!;
+  const cluster = hostCluster(fx);
+  try {
+    for (const k of keys) await cluster.set(k, `v-${k}`);
+  } finally {
+    cluster.disconnect();
+  }
+  // Every write acknowledged by a replica too: nothing below tests asynchronous replication loss.
+  for (let i = 0; i < 6; i++) {
+    await onNode(fx, i, async (r) => {
+      if (field((await r.info("replication")) as string, "role") === "master") assert.equal(await r.wait(1, 5000), 1);
+    });
+  }
+  const before = await ids(fx);
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: 6 }, (_, i) => fx.engine.docker.getContainer(NODE(i)).restart({ t: 10 })));
+  await waitClusterHealthy(fx, 90_000);
+  fx.timings.restartAllToHealthy = `${Date.now() - t0} ms`;
+  assert.deepEqual(await ids(fx), before, "same node ids");
+  await assertKeys(fx, keys);
+});
+
+test("re-creating one container on its volume (pulumi up --replace): it rejoins with its node id, every key is there", async () => {
+  const fx = f!;
+  const before = await ids(fx);
+  const replaced = NODE(3);
+  const oldId = (await fx.engine.docker.getContainer(replaced).inspect()).Id;
+  const r = await runUp(fx, { replace: [replaced] });
+  assert.ok(r.ok, r.error);
+  assert.deepEqual(r.created, [replaced], "only that container; the bootstrap does not re-run");
+  assert.notEqual((await fx.engine.docker.getContainer(replaced).inspect()).Id, oldId, "a new container");
+  await waitClusterHealthy(fx, 90_000);
+  assert.deepEqual(await ids(fx), before, "nodes.conf on the volume kept the node id");
+  await assertKeys(fx, keys);
+});
+
+test("a partial cluster: the bootstrap exits 2, `up` fails with its diagnosis and the smoke step does not run", async () => {
+  const fx = f!;
+  // The stack is re-created on its volumes (containers and network destroyed; volumes and password kept in the state),
+  // but node 5 lost its volume: five formed nodes and one empty one. This run has the smoke step enabled.
+  const stateFile = upArgs(fx).stateFile;
+  const lost = `redis-cluster-${STACK}-node-5-data`;
+  await destroy(fx.engine.socket, stateFile, { only: (x) => (x.type !== TYPES.volume && x.type !== TYPES.password) || x.name === lost });
+  // Same subnet and ports: only the smoke setting differs.
+  const smoke = { ...(fx.cfg.stackConfig["redis-cluster:smoke"] as object), enabled: true };
+  const r = await runUp(fx, { stackConfig: { ...fx.cfg.stackConfig, "redis-cluster:smoke": smoke } });
+  fx.timings.partialUp = `${r.totalMs} ms (${JSON.stringify(r.doneAtMs)})`;
+  assert.equal(r.ok, false, "up fails");
+  // The bootstrap-check step or the smoke step's own guard stops `up`, whichever the engine runs first.
+  assert.match(r.error ?? "", /bootstrap (of redis-cluster-dev )?exited 2/);
+  const boot = fx.engine.docker.getContainer(BOOTSTRAP);
+  assert.equal((await boot.inspect()).State.ExitCode, 2);
+  const logs = await containerLogs(boot);
+  assert.match(logs, /refusing to touch a partial or foreign cluster/);
+  assert.match(logs, /Nothing was changed/);
+  // The smoke CLI never ran (its guard exits before it), and nothing after the bootstrap was started.
+  assert.doesNotMatch(r.error ?? "", /PASS connect|Smoke test (PASSED|FAILED)/);
+  assert.ok(!readState(stateFile).resources.some((x) => x.name === SMOKE), "no smoke step in the state");
+  const names = (await fx.engine.docker.listContainers({ all: true })).flatMap((c) => c.Names);
+  assert.deepEqual(names.filter((n) => /exporter|prometheus/.test(n)), [], "no monitoring container");
+  // Nothing was changed: node 5 is still empty and outside the cluster.
+  assert.equal(field((await onNode(fx, 5, (c) => c.cluster("INFO"))) as string, "cluster_known_nodes"), "1");
+});
+
+test("destroy leaves no container, volume or network behind", async () => {
+  const fx = f!;
+  const deleted = await destroy(fx.engine.socket, upArgs(fx).stateFile);
+  assert.ok(deleted.length > 0);
+  const d = fx.engine.docker;
+  assert.deepEqual((await d.listContainers({ all: true })).map((c) => c.Names), []);
+  assert.deepEqual(((await d.listVolumes()).Volumes ?? []).map((v) => v.Name), []);
+  assert.deepEqual((await d.listNetworks()).map((n) => n.Name).filter((n) => !["host", "none", "bridge"].includes(n)), []);
+});
