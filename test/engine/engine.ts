@@ -21,7 +21,9 @@ import { hasUnknown, isSecret, sameValue, secret, UNKNOWN, unwrapSecrets } from 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
 const RUN = join(REPO_ROOT, "node_modules", "@pulumi", "pulumi", "cmd", "run");
 const DYNAMIC_PROVIDER = join(REPO_ROOT, "node_modules", "@pulumi", "pulumi", "cmd", "dynamic-provider");
-const DYNAMIC_TYPE = "pulumi-nodejs:dynamic:Resource";
+/** Dynamic resources: `pulumi-nodejs:dynamic:Resource`, or `pulumi-nodejs:<module>:<type>` when named. */
+const DYNAMIC_PACKAGE = "pulumi-nodejs:";
+const isDynamic = (type: string) => type.startsWith(DYNAMIC_PACKAGE);
 /** The program logged a user-facing error and exited (cmd/run's nodeJSProcessExitedAfterLoggingUserActionableMessage). */
 export const EXIT_LOGGED_ERROR = 32;
 /** `pulumi` exits 255 on an error before the program runs (config rules). */
@@ -435,8 +437,8 @@ class Session {
     let checked = type.startsWith("kubernetes:") ? kubernetesCheck(type, name, urn, inputs, prior) : inputs;
     let op: StepOp;
     let changed: string[] = [];
-    if (type === DYNAMIC_TYPE) {
-      ({ checked, op, changed } = await this.dynamicCheckAndDiff(urn, name, inputs, prior, fail));
+    if (isDynamic(type)) {
+      ({ checked, op, changed } = await this.dynamicCheckAndDiff(urn, type, name, inputs, prior, fail));
     } else if (!prior) op = "create";
     else ({ op, changed } = diff(type, prior.inputs, checked, options));
     if (prior?.protect && op === "replace") {
@@ -455,8 +457,8 @@ class Session {
       // A dry run answers with the inputs only: the SDK treats every other output as unknown.
       id = op === "update" ? prior!.id : undefined;
       outputs = checked;
-    } else if (type === DYNAMIC_TYPE) {
-      ({ id, outputs } = await this.dynamicApply(urn, checked, prior, op));
+    } else if (isDynamic(type)) {
+      ({ id, outputs } = await this.dynamicApply(urn, type, checked, prior, op));
     } else if (this.opts.provider) {
       try {
         ({ id, outputs } = await this.opts.provider({ urn, type, name, inputs: checked, op, prior, options }));
@@ -516,19 +518,19 @@ class Session {
     return this.dynamicStarting;
   }
 
-  private async dynamicCheckAndDiff(urn: string, name: string, news: Record<string, any>, prior: StateEntry | undefined, fail: (m: string) => never) {
+  private async dynamicCheckAndDiff(urn: string, type: string, name: string, news: Record<string, any>, prior: StateEntry | undefined, fail: (m: string) => never) {
     const client = await this.startDynamicProvider();
     const creq = new provproto.CheckRequest();
     creq.setUrn(urn);
     creq.setName(name);
-    creq.setType(DYNAMIC_TYPE);
+    creq.setType(type);
     creq.setOlds(Struct.fromJavaScript(prior?.inputs ?? {}));
     creq.setNews(Struct.fromJavaScript(news));
     const check = await new Promise<provproto.CheckResponse>((ok, no) => client.check(creq, (e, r) => (e ? no(e) : ok(r!))));
     const failures = check.getFailuresList();
     if (failures.length > 0) {
       // The engine's wording for provider check failures (diag.GetResourcePropertyInvalidValueError).
-      fail(failures.map((f) => `${DYNAMIC_TYPE} resource '${name}': property ${f.getProperty()} value {${JSON.stringify(unwrapSecrets(news[f.getProperty()]))}} has a problem: ${f.getReason()}`).join("\n"));
+      fail(failures.map((f) => `${type} resource '${name}': property ${f.getProperty()} value {${JSON.stringify(unwrapSecrets(news[f.getProperty()]))}} has a problem: ${f.getReason()}`).join("\n"));
     }
     const checked = (check.getInputs()?.toJavaScript() ?? news) as Record<string, any>;
     if (!prior) return { checked, op: "create" as StepOp, changed: [] };
@@ -536,7 +538,7 @@ class Session {
     dreq.setId(prior.id ?? "");
     dreq.setUrn(urn);
     dreq.setName(name);
-    dreq.setType(DYNAMIC_TYPE);
+    dreq.setType(type);
     dreq.setOlds(Struct.fromJavaScript(prior.outputs));
     dreq.setOldInputs(Struct.fromJavaScript(prior.inputs));
     dreq.setNews(Struct.fromJavaScript(checked));
@@ -550,7 +552,7 @@ class Session {
     return { checked, op, changed };
   }
 
-  private async dynamicApply(urn: string, checked: Record<string, any>, prior: StateEntry | undefined, op: StepOp) {
+  private async dynamicApply(urn: string, type: string, checked: Record<string, any>, prior: StateEntry | undefined, op: StepOp) {
     const client = await this.startDynamicProvider();
     if (op === "update" && prior) {
       const ureq = new provproto.UpdateRequest();
