@@ -1,35 +1,74 @@
-// Bad stack config fails program evaluation with every problem named by key, before any resource exists.
-import { test } from "node:test";
+// Bad stack config, as a user meets it from `pulumi up`: the CLI's own checks stop some before the program runs
+// (exit 255); the program's validation names every problem by key and exits 32 before any resource is declared.
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { engineConfig } from "../helpers/stackConfig";
-import { installMocks } from "../helpers/pulumiMocks";
+import { runProgram, EXIT_CLI_ERROR, EXIT_LOGGED_ERROR, type RunResult } from "../engine/engine";
 
-const mocks = installMocks({
-  config: engineConfig("dev", {
-    "redis-cluster:masters": 2,
-    "redis-cluster:replicasPerMaster": "one",
-    "redis-cluster:maxmemory": "lots",
-    "redis-cluster:appendfsync": "sometimes",
-    "redis-cluster:mastres": 3,
-  }),
+const PLAINTEXT = "plainPassword-0123456789";
+let many: RunResult;
+let plaintext: RunResult;
+let badPassword: RunResult;
+let memory: RunResult;
+
+const onlyStack = (r: RunResult) => assert.deepEqual(r.resources.map((x) => x.type), ["pulumi:pulumi:Stack"], "resources were declared");
+
+before(async () => {
+  [many, plaintext] = await Promise.all([
+    runProgram({
+      stack: "dev", mode: "preview",
+      config: { masters: 2, maxmemory: "lots", appendfsync: "sometimes", mastres: 3, "redis-cluster:docker": { network: "redis-cluster", hostPortBase: 70000 } },
+    }),
+    // `pulumi config set redis-cluster:password …` without --secret.
+    runProgram({ stack: "dev", mode: "preview", config: { password: PLAINTEXT } }),
+  ]);
+  [badPassword, memory] = await Promise.all([
+    runProgram({ stack: "dev", mode: "preview", config: { password: { secret: "short" } } }),
+    runProgram({ stack: "prod", mode: "preview", config: { maxmemory: "4gb" } }),
+  ]);
 });
 
-test("invalid dev config: one error lists every problem and no resource is registered", async () => {
-  await assert.rejects(
-    () => import("../../infra/index"),
-    (e: Error) => {
-      for (const expected of [
-        "redis-cluster:masters must be >= 3, got 2",
-        'redis-cluster:replicasPerMaster must be a number, got "one"',
-        'redis-cluster:maxmemory must be a redis.conf size like 512mb or 2gb, got "lots"',
-        'redis-cluster:appendfsync must be one of "always", "everysec", "no", got "sometimes"',
-        "redis-cluster:mastres is not a known setting — did you mean masters?",
-      ]) {
-        assert.ok(e.message.includes(expected), `missing "${expected}" in:\n${e.message}`);
-      }
-      assert.match(e.message, /Invalid stack config \(5 problems\)/);
-      return true;
-    },
-  );
-  assert.deepEqual(mocks.resources.map((r) => r.type), []);
+test("one error lists every problem by key, pulumi up exits 32, and no resource is declared", () => {
+  assert.equal(many.exitCode, EXIT_LOGGED_ERROR);
+  const msg = many.errors.join("\n");
+  for (const expected of [
+    "Invalid stack config (5 problems)",
+    "redis-cluster:masters must be >= 3, got 2",
+    'redis-cluster:maxmemory must be a redis.conf size like 512mb or 2gb, got "lots"',
+    'redis-cluster:appendfsync must be one of "always", "everysec", "no", got "sometimes"',
+    "redis-cluster:mastres is not a known setting — did you mean masters?",
+    "redis-cluster:docker.hostPortBase must be <= 65535, got 70000",
+  ]) {
+    assert.ok(msg.includes(expected), `missing "${expected}" in:\n${msg}`);
+  }
+  // A RunError: the message alone, no stack trace.
+  assert.doesNotMatch(msg, /\n\s+at /);
+  onlyStack(many);
+});
+
+test("a value of the wrong type for a declared key is the CLI's error, before the program runs", async () => {
+  const r = await runProgram({ stack: "dev", mode: "preview", config: { replicasPerMaster: "one" } });
+  assert.equal(r.exitCode, EXIT_CLI_ERROR);
+  assert.deepEqual(r.errors, ["Stack 'dev' with configuration key 'replicasPerMaster' must be of type 'integer'"]);
+  assert.deepEqual(r.resources, []);
+});
+
+test("a password stored in plain text is refused with the command that fixes it, and never echoed", () => {
+  assert.equal(plaintext.exitCode, EXIT_LOGGED_ERROR);
+  assert.match(plaintext.errors.join("\n"), /redis-cluster:password is stored in plain text; set it with `pulumi config set --secret redis-cluster:password <value>`/);
+  assert.ok(!JSON.stringify(plaintext.logs).includes(PLAINTEXT));
+  onlyStack(plaintext);
+});
+
+test("a password the entrypoint cannot use is refused by key, without its value", () => {
+  assert.equal(badPassword.exitCode, EXIT_LOGGED_ERROR);
+  const msg = badPassword.errors.join("\n");
+  assert.match(msg, /redis-cluster:password must be 16-128 characters/);
+  assert.ok(!msg.includes('"short"'));
+  onlyStack(badPassword);
+});
+
+test("prod: maxmemory above the memory limit is refused with the setting to change", () => {
+  assert.equal(memory.exitCode, EXIT_LOGGED_ERROR);
+  assert.match(memory.errors.join("\n"), /redis-cluster:kubernetes\.resources\.limits\.memory is 2Gi, lower than maxmemory 4gb \+ 25% headroom; raise the limit or lower maxmemory/);
+  onlyStack(memory);
 });
