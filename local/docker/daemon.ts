@@ -102,9 +102,17 @@ export async function startDockerd(opts: { timeoutMs?: number; log?: (line: stri
     }
     // Whatever is still alive and belongs to this daemon (shims and their containers, docker-proxy, containerd, dockerd).
     killTree(dir, child.pid);
+    // A daemon killed before it removed its networks leaves their bridges (br-<network id>) on the host: delete those
+    // whose network id is in this daemon's own network store (never another engine's).
+    const ours = networkIdsIn(join(dir, "data", "network", "files", "local-kv.db"));
+    for (const b of dockerBridges()) if (ours.has(b.slice(3))) spawnSync("ip", ["link", "del", b]);
     // Lazy unmount: a killed daemon leaves overlay and netns mounts under its directory.
     for (const m of mountsUnder(dir).reverse()) spawnSync("umount", ["-l", m]);
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (e) {
+      console.error(`private dockerd: could not remove ${dir}: ${(e as Error).message}`);
+    }
   };
   live.add(killSync);
   hookExit();
@@ -158,6 +166,21 @@ export async function startDockerd(opts: { timeoutMs?: number; log?: (line: stri
     if (left.length > 0) throw new Error(`mounts left under ${dir}: ${left.join(", ")}`);
   };
   return { docker, socket, dir, pid: child.pid!, startMs, stop };
+}
+
+/** Bridges named like Docker's user networks (br- and 12 hex digits of the network id). */
+function dockerBridges(): string[] {
+  const out = spawnSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8" }).stdout ?? "";
+  return [...out.matchAll(/^\d+: (br-[0-9a-f]{12})[:@]/gm)].map((m) => m[1]);
+}
+
+/** 12-digit prefixes of the network ids in dockerd's network store (a bolt file: the ids are stored as plain text). */
+function networkIdsIn(file: string): Set<string> {
+  try {
+    return new Set([...readFileSync(file, "latin1").matchAll(/[0-9a-f]{64}/g)].map((m) => m[0].slice(0, 12)));
+  } catch {
+    return new Set();
+  }
 }
 
 /** pids whose command line names `dir` (containerd, shims) plus every descendant of those and of `rootPid`, then SIGKILL. */

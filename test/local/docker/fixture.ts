@@ -28,6 +28,8 @@ export interface Fixture {
 
 export async function setUp(opts: { smokeEnabled?: boolean } = {}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), "docker-dev-stack-"));
+  // The state file holds the password: removed even when the file's time bound ends the process.
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   const timings: Record<string, string> = {};
   // Fails with dockerd's own words when it cannot start.
   const engine = await startDockerd();
