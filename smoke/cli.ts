@@ -76,6 +76,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--failover <mode>", "failover check").choices(FAILOVER_MODES).default("none"))
     .option("--no-fail-back", "leave the promoted replica as master after the failover check")
     .option("--failover-target <host:port>", "master to fail over (default: the first master with a replica)")
+    .option("--no-workloads", "skip the workloads check (counters, TTL cache, queue, hash tags)")
     .option("--keys <n>", "keys written by the distribution check", int("--keys", 1, MAX_KEYS), DEFAULT_OPTIONS.keys)
     .option("--json <file>", "write the machine-readable report here ('-' for stdout; the human output then goes to stderr)")
     .option("--timeout-ms <n>", "upper bound of the whole run", int("--timeout-ms", 1000, MAX_TIMER_MS), DEFAULT_OPTIONS.timeoutMs)
@@ -96,7 +97,7 @@ export function buildProgram(): Command {
 
 /** Parsed flags: the library's options as commander names them, plus the CLI's own. */
 interface Cli
-  extends Pick<SmokeOptions, "nodes" | "natMap" | "expectMasters" | "expectReplicas" | "failover" | "failBack" | "failoverTarget" | "keys" | "timeoutMs" | "nodeTimeoutMs" | "freezeMs" | "connectTimeoutMs"> {
+  extends Pick<SmokeOptions, "nodes" | "natMap" | "expectMasters" | "expectReplicas" | "failover" | "failBack" | "failoverTarget" | "workloads" | "keys" | "timeoutMs" | "nodeTimeoutMs" | "freezeMs" | "connectTimeoutMs"> {
   passwordEnv?: string;
   json?: string;
   benchOps: number;
@@ -141,6 +142,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     failover: o.failover,
     failBack: o.failBack,
     failoverTarget: o.failoverTarget,
+    workloads: o.workloads,
     keys: o.keys,
     timeoutMs: o.timeoutMs,
     nodeTimeoutMs: o.nodeTimeoutMs,

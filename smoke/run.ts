@@ -172,8 +172,10 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
     const slotsOk = slots.ok;
     if (slotsOk) await run("distribution", checkDistribution);
     else notRun("distribution", "the slots check failed");
-    if (slotsOk) await run("workloads", checkWorkloads);
-    else notRun("workloads", "the slots check failed");
+    if (opts.workloads) {
+      if (slotsOk) await run("workloads", checkWorkloads);
+      else notRun("workloads", "the slots check failed");
+    }
     const repl = slotsOk ? await run("replication", checkReplication) : (notRun("replication", "the slots check failed"), undefined);
     if (opts.failover !== "none") {
       // Never fail over a cluster that is already unhealthy.

@@ -38,6 +38,8 @@ export interface SmokeOptions {
   failBack: boolean;
   /** "host:port" of the master to fail over (default: the master owning slot 0). */
   failoverTarget?: string;
+  /** Run the workloads check (the tutorial's application patterns). */
+  workloads: boolean;
   /** Keys written by the distribution check (replication/failover use up to 1000 of them). */
   keys: number;
   /** Bound of the whole run. */
@@ -54,6 +56,7 @@ export interface SmokeOptions {
 export const DEFAULT_OPTIONS: Omit<SmokeOptions, "nodes"> = {
   failover: "none",
   failBack: true,
+  workloads: true,
   keys: 10_000,
   timeoutMs: 300_000,
   connectTimeoutMs: 3_000,

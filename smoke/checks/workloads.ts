@@ -8,7 +8,7 @@
 // Every failure names the command and the key (with its slot and owning master).
 import calculateSlot = require("cluster-key-slot");
 import type { Cluster } from "ioredis";
-import { errorText } from "../clients";
+import { errorText, withTimeout } from "../clients";
 import type { SmokeContext } from "../context";
 import { cleanup, keysOwnedBy, runKey } from "../data";
 import { CheckFailure, type Measurements } from "../types";
@@ -23,10 +23,15 @@ export const WORKLOAD = {
   consumers: 3,
   queueItems: 300,
   brpopTimeoutS: 1,
+  /** Bound of one command (ioredis queues commands while it cannot reach a healthy cluster: they would wait forever). */
+  commandLimitMs: 5000,
 };
 
 /** A failed step: "INCR smoke:…:c:3 (slot 1234, master 127.0.0.1:7001): CLUSTERDOWN …". */
 class WorkloadError extends Error {}
+
+/** Queue item that tells a consumer to stop. */
+const STOP = "stop";
 
 export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
   const topo = ctx.topology ?? (await ctx.refreshTopology());
@@ -35,13 +40,15 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
     const owner = topo.ownerBySlot[slot];
     return `${key} (slot ${slot}, master ${owner ? ctx.label(owner) : "none"})`;
   };
-  /** Runs one command; its failure names the command and the key. */
-  const run = async <T>(cmd: string, key: string, f: () => Promise<T>): Promise<T> => {
+  /** Runs one command (bounded); its failure names the command and the key. */
+  const run = async <T>(cmd: string, key: string, f: () => Promise<T>, client?: Cluster, limitMs = WORKLOAD.commandLimitMs): Promise<T> => {
     ctx.checkpoint();
     try {
-      return await f();
+      return await withTimeout(f(), limitMs, "ioredis");
     } catch (e) {
-      throw new WorkloadError(`${cmd} ${where(key)} failed: ${errorText(e)}`);
+      // A client that never got ready (e.g. cluster_state:fail at connect) only ever times out: say so.
+      const status = client && client.status !== "ready" ? ` (the cluster client is ${client.status}, not ready: ioredis waits for cluster_state:ok)` : "";
+      throw new WorkloadError(`${cmd} ${where(key)} failed: ${errorText(e)}${status}`);
     }
   };
   const written: string[] = [];
@@ -67,10 +74,9 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
       const clients: Cluster[] = Array.from({ length: W.counterClients }, () => ctx.cluster());
       const t0 = Date.now();
       try {
-        await Promise.all(clients.map((c) => c.connect()));
         await Promise.all(
           clients.map(async (c) => {
-            for (let i = 0; i < W.incrementsPerClient; i++) await Promise.all(keys.map((k) => run("INCR", k, () => c.incr(k))));
+            for (let i = 0; i < W.incrementsPerClient; i++) await Promise.all(keys.map((k) => run("INCR", k, () => c.incr(k), c)));
           }),
         );
       } finally {
@@ -79,7 +85,7 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
       const want = W.counterClients * W.incrementsPerClient;
       const wrong: string[] = [];
       for (const k of keys) {
-        const v = await run("GET", k, () => data.get(k));
+        const v = await run("GET", k, () => data.get(k), data);
         if (Number(v) !== want) wrong.push(`GET ${where(k)} returned ${v}, expected ${want}`);
       }
       if (wrong.length) throw new WorkloadError(`${wrong.length} counter(s) lost or duplicated increments: ${wrong.join("; ")}`);
@@ -92,11 +98,11 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
       const keys = topo.masters.flatMap((ms) => keysOwnedBy(ctx.runId, "w:cache", ms.addr, topo, W.cachePerMaster).keys);
       written.push(...keys);
       const setAt = Date.now();
-      for (const k of keys) await run("SET PX", k, () => data.set(k, `cached:${k}`, "PX", W.cacheTtlMs));
+      for (const k of keys) await run("SET PX", k, () => data.set(k, `cached:${k}`, "PX", W.cacheTtlMs), data);
       for (const k of keys) {
-        const pttl = await run("PTTL", k, () => data.pttl(k));
+        const pttl = await run("PTTL", k, () => data.pttl(k), data);
         if (!(pttl > 0 && pttl <= W.cacheTtlMs)) throw new WorkloadError(`PTTL ${where(k)} returned ${pttl}, expected 1..${W.cacheTtlMs} ms right after SET PX ${W.cacheTtlMs}`);
-        const v = await run("GET", k, () => data.get(k));
+        const v = await run("GET", k, () => data.get(k), data);
         // Slow machines may have passed the TTL already; only a wrong value is an error here.
         if (v !== null && v !== `cached:${k}`) throw new WorkloadError(`GET ${where(k)} returned ${JSON.stringify(v)}, expected cached:${k}`);
       }
@@ -104,7 +110,7 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
       await ctx.sleep(Math.max(0, setAt + W.cacheTtlMs + 50 - Date.now()));
       const alive: string[] = [];
       for (const k of keys) {
-        const [v, left] = [await run("GET", k, () => data.get(k)), await run("PTTL", k, () => data.pttl(k))];
+        const [v, left] = [await run("GET", k, () => data.get(k), data), await run("PTTL", k, () => data.pttl(k), data)];
         if (v !== null || left !== -2) alive.push(`GET ${where(k)} returned ${JSON.stringify(v)}, PTTL ${left} (expected nil and -2)`);
       }
       if (alive.length) throw new WorkloadError(`${alive.length} entries outlived their ${W.cacheTtlMs} ms TTL: ${alive.join("; ")}`);
@@ -122,37 +128,35 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
       const seen = new Map<string, number>();
       let producing = true;
       const t0 = Date.now();
-      const connected = Promise.all([...consumers, ...producers].map((c) => c.connect()));
-      connected.catch(() => undefined);
       const produce = producers.map(async (c, p) => {
-        await connected;
-        for (let i = p; i < W.queueItems; i += W.producers) await run("LPUSH", q, () => c.lpush(q, `item:${i}`));
+        for (let i = p; i < W.queueItems; i += W.producers) await run("LPUSH", q, () => c.lpush(q, `item:${i}`), c);
       });
       const consume = consumers.map(async (c) => {
-        await connected;
-        // Bounded: stops at the first empty BRPOP once the producers are done, or after 10 empty waits.
+        // Ends at its stop item (queued after every item), or at an empty BRPOP once the producers are done; bounded.
         for (let empty = 0; empty < 10; ) {
           ctx.checkpoint();
-          const r = await run("BRPOP", q, () => c.brpop(q, W.brpopTimeoutS));
+          const r = await run("BRPOP", q, () => c.brpop(q, W.brpopTimeoutS), c, W.commandLimitMs + W.brpopTimeoutS * 1000);
           if (r === null) {
             empty++;
             if (!producing) return;
             continue;
           }
+          if (r[1] === STOP) return;
           seen.set(r[1], (seen.get(r[1]) ?? 0) + 1);
-          if (!producing && seen.size >= W.queueItems) return;
         }
       });
       consume.forEach((p) => p.catch(() => undefined));
       try {
         await Promise.all(produce).finally(() => (producing = false));
+        // One stop item per consumer, behind every real item (FIFO: LPUSH in, BRPOP out).
+        await run("LPUSH", q, () => producers[0].lpush(q, ...consumers.map(() => STOP)), producers[0]);
         await Promise.all(consume);
       } finally {
         for (const c of [...consumers, ...producers]) c.disconnect();
       }
       const twice = [...seen.entries()].filter(([, n]) => n > 1).map(([item, n]) => `${item} ×${n}`);
       const missing = Array.from({ length: W.queueItems }, (_, i) => `item:${i}`).filter((i) => !seen.has(i));
-      const left = await run("LLEN", q, () => data.llen(q));
+      const left = await run("LLEN", q, () => data.llen(q), data);
       const bad: string[] = [];
       if (twice.length) bad.push(`${twice.length} item(s) delivered more than once by BRPOP ${where(q)}: ${twice.slice(0, 5).join(", ")}`);
       if (missing.length) bad.push(`${missing.length} item(s) acknowledged by LPUSH ${where(q)} never delivered by BRPOP (e.g. ${missing.slice(0, 5).join(", ")})`);
@@ -170,12 +174,12 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
       const slots = new Set(keys.map((k) => calculateSlot(k)));
       if (slots.size !== 1) throw new WorkloadError(`keys with one hash tag hash to ${slots.size} slots (${[...slots].join(",")})`);
       const slot = [...slots][0];
-      const serverSlot = await run("CLUSTER KEYSLOT", keys[0], () => data.cluster("KEYSLOT", keys[0]));
+      const serverSlot = await run("CLUSTER KEYSLOT", keys[0], () => data.cluster("KEYSLOT", keys[0]), data);
       if (Number(serverSlot) !== slot) throw new WorkloadError(`CLUSTER KEYSLOT ${where(keys[0])} returned ${serverSlot}, cluster-key-slot computed ${slot}`);
-      const res = await run("MULTI/EXEC", keys.join(" "), () => data.multi().set(keys[0], "1").set(keys[1], "2").incrby(keys[2], 5).exec());
+      const res = await run("MULTI/EXEC", keys.join(" "), () => data.multi().set(keys[0], "1").set(keys[1], "2").incrby(keys[2], 5).exec(), data);
       const errs = (res ?? []).filter(([e]) => e);
       if (!res || errs.length) throw new WorkloadError(`MULTI/EXEC on ${keys.map(where).join(", ")} failed: ${res ? errorText(errs[0][0]) : "transaction aborted (nil EXEC)"}`);
-      const got = await run("MGET", keys.join(" "), () => data.mget(...keys));
+      const got = await run("MGET", keys.join(" "), () => data.mget(...keys), data);
       if (got.join(",") !== "1,2,5") throw new WorkloadError(`MGET ${keys.map(where).join(", ")} returned ${JSON.stringify(got)} after the transaction, expected ["1","2","5"]`);
       // Two keys without a common tag in different slots: the server must refuse them together.
       const other = topo.masters.map((ms) => keysOwnedBy(ctx.runId, "w:cross", ms.addr, topo, 1).keys[0]).find((k) => k && calculateSlot(k) !== slot);
@@ -195,7 +199,7 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
     });
   } finally {
     ctx.setStep("deleting the workload keys");
-    await cleanup(ctx, written);
+    await cleanup(ctx, written, 3000);
   }
   if (problems.length) throw new CheckFailure(problems, m);
   return { details: passed.join("; "), measurements: m };

@@ -26,6 +26,8 @@ function options(c: LocalCluster, o: Partial<SmokeOptions> = {}): SmokeOptions {
     expectReplicas: 1,
     keys: 500,
     timeoutMs: 60_000,
+    // The workloads run in the CLI cases and where named; test/smoke/workloads.test.ts covers them (healthy and broken).
+    workloads: false,
     bench: { ops: 2000, concurrency: 20, pipeline: 4, valueSize: 3, connections: 2, rate: 0 },
     ...o,
   };
@@ -114,7 +116,7 @@ describe("smoke test on a 3x1 cluster without a password", () => {
     assert.match(r.stdout, /Smoke test PASSED/);
     const report = JSON.parse(readFileSync(json, "utf8")) as SmokeReport;
     assert.equal(report.ok, true);
-    for (const name of ["connect", "slots", "distribution", "replication", "auth", "benchmark"]) {
+    for (const name of ["connect", "slots", "distribution", "workloads", "replication", "auth", "benchmark"]) {
       const ch = check(report, name);
       assert.equal(typeof ch.duration_ms, "number");
       assert.equal(typeof ch.details, "string");
@@ -123,6 +125,19 @@ describe("smoke test on a 3x1 cluster without a password", () => {
     assert.equal(check(report, "auth").status, "not-applicable");
     assert.equal(check(report, "slots").measurements.slots_covered, 16384);
     assert.ok(Number(check(report, "benchmark").measurements.set_ops_per_s) > 0);
+    // The seed's workloads, each with its guarantee checked.
+    const w = check(report, "workloads");
+    assert.equal(w.status, "passed");
+    assert.equal(w.measurements.counter_incr_total, 6 * 4 * 100);
+    assert.equal(w.measurements.cache_entries_expired, 9);
+    assert.equal(w.measurements.queue_items, 300);
+    assert.equal(w.measurements.cross_slot_refused, true);
+    assert.match(w.details, /MGET across slots \d+ and \d+ refused with CROSSSLOT \(expected\)/);
+    // The benchmark reports p99.9/max per command and what each master served.
+    const b = check(report, "benchmark").measurements;
+    for (const k of ["set_p999_ms", "set_max_ms", "get_p999_ms", "get_max_ms"]) assert.equal(typeof b[k], "number", k);
+    assert.equal(Object.keys(b).filter((k) => k.startsWith("set_ops_per_s@")).length, 3);
+    assert.match(String(b.set_limit), /CPU|round trips/);
   });
 
   it("failover manual: roles swap in every view, data intact, fails back", async () => {
@@ -176,11 +191,13 @@ describe("smoke test on a 3x1 cluster without a password", () => {
     c.cli(replica, ["client", "kill", "type", "master"]);
     try {
       const t0 = Date.now();
-      const r = await runSmoke(options(c, { timeoutMs: 30_000, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
+      const r = await runSmoke(options(c, { timeoutMs: 30_000, workloads: true, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
       assert.ok(Date.now() - t0 < 30_000);
       assert.equal(r.exit_code, 1);
       const repl = check(r, "replication");
       assert.equal(repl.status, "failed");
+      // Applications on the masters are unaffected by a replica's broken link: the workloads pass.
+      assert.equal(check(r, "workloads").status, "passed", JSON.stringify(check(r, "workloads")));
       const node = c.nodes[replica];
       assert.ok(repl.problems.some((p) => p.includes(`${node.host}:${node.port}`) && p.includes("master_link_status:down")), repl.problems.join("\n"));
     } finally {
@@ -334,8 +351,9 @@ describe("smoke test on a 3x1 cluster with a password", () => {
   });
 
   it("failover none: every check passes and auth refuses NOAUTH", async () => {
-    const r = await runSmoke(options(c));
+    const r = await runSmoke(options(c, { workloads: true }));
     assertPassed(r);
+    assert.equal(check(r, "workloads").status, "passed");
     assert.equal(check(r, "auth").status, "passed");
     assert.equal(check(r, "auth").measurements.refused_noauth, 6);
   });
