@@ -151,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
       rows.push({ tool: "ioredis auto-pipelining", command: cmd.toUpperCase(), pipeline: 1, mode: `closed c${concurrency}`, opsPerSec: r.opsPerSec, errors: r.errors, firstError: r.firstError, ...r.latency, usage: w.report(r.clientCpuMs) });
     }
     let getRateP1 = 0;
+    const targetsCount = ctx.topology!.masters.length;
     for (const pipeline of pipelines) {
       for (const cmd of ["set", "get"] as const) {
         const p = await measuredPhase(ctx, { command: cmd, pipeline, concurrency, connectionsPerNode: connections, ops: ops * Math.min(pipeline, 8), valueSize: 3, keyPrefix: "bench", ttlSeconds: 0 });
@@ -163,6 +164,17 @@ async function main(argv: string[]): Promise<number> {
         ours.ratio = ratioOf(ours, theirs);
         rows.push(ours, theirs);
         if (cmd === "get" && pipeline === 1) getRateP1 = r.opsPerSec;
+        if (pipeline === 1) {
+          // redis-benchmark's shape: one connection per request in flight, so nothing is coalesced into one write.
+          const perConn = Math.ceil(concurrency / targetsCount);
+          const q = await measuredPhase(ctx, { command: cmd, pipeline, concurrency, connectionsPerNode: perConn, ops, valueSize: 3, keyPrefix: "bench", ttlSeconds: 0 });
+          const row: BenchRow = {
+            tool: "generator, 1 conn/request", command: cmd.toUpperCase(), pipeline, mode: `closed c${concurrency}`, opsPerSec: q.result.opsPerSec, errors: q.result.errors,
+            firstError: q.result.firstError, p50Ms: q.result.latency.p50Ms, p99Ms: q.result.latency.p99Ms, p999Ms: q.result.latency.p999Ms, maxMs: q.result.latency.maxMs, usage: q.usage,
+          };
+          row.ratio = ratioOf(row, theirs);
+          rows.push(row);
+        }
       }
     }
     // Open loop: a fixed rate whatever the replies do; latency counts from each request's intended send time.

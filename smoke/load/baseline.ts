@@ -18,7 +18,7 @@ export interface LoopResult {
   clientCpuMs: number;
 }
 
-/** `concurrency` async loops, each awaiting its command before the next; keys[i % keys.length]. */
+/** `concurrency` async loops, each awaiting its command before the next; command i uses keys[i * 7919 % keys.length]. */
 export async function ioredisLoop(client: Cluster, o: { command: LoadCommand; ops: number; concurrency: number; keys: string[]; value: string }): Promise<LoopResult> {
   const hist = new LatencyHistogram();
   let next = 0;
@@ -29,7 +29,8 @@ export async function ioredisLoop(client: Cluster, o: { command: LoadCommand; op
   const t0 = performance.now();
   const loop = async () => {
     for (let i = next++; i < o.ops; i = next++) {
-      const k = o.keys[i % o.keys.length];
+      // A stride coprime with the key count walks every key, consecutive commands on different slots and masters.
+      const k = o.keys[(i * 7919) % o.keys.length];
       const s = performance.now();
       try {
         await (o.command === "set" ? client.set(k, o.value) : client.get(k));
