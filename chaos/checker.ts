@@ -31,6 +31,8 @@ export interface FaultRow {
 export interface Verdict {
   ops: { total: number; ok: number; fail: number; unknown: number; ackedWait: number; ackedPlain: number; ackedUnreplicated: number };
   lost: { wait: WriteOp[]; plain: WriteOp[]; unreplicated: WriteOp[] };
+  /** What the final read returned for each lost key (null: missing). */
+  found: Record<string, string | null>;
   windows: Window[];
   rows: FaultRow[];
   final: FinalChecks;
@@ -115,6 +117,7 @@ export function check(h: History, finalValues: FinalValues, final: FinalChecks):
       ackedUnreplicated: count(ackedUnreplicated),
     },
     lost,
+    found: Object.fromEntries([...lost.wait, ...lost.plain, ...lost.unreplicated].map((o) => [o.key, finalValues.get(o.key) ?? null])),
     windows,
     rows,
     final,

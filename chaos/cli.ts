@@ -46,8 +46,9 @@ async function main() {
   ].join("\n");
   writeFileSync(join(o.out, "report.md"), text + "\n");
   writeFileSync(join(o.out, "availability.svg"), availabilitySvg(r.verdict, r.history));
-  // The raw history, for judging again or by other means.
+  // The raw history, for judging again or by other means, and the lost writes with what was found instead.
   writeFileSync(join(o.out, "history.json"), JSON.stringify(r.history));
+  writeFileSync(join(o.out, "lost.json"), JSON.stringify({ ...r.verdict.lost, found: r.verdict.found }, null, 1));
   console.log(text);
   console.log(`\nreport: ${join(o.out, "report.md")}`);
   process.exit(r.verdict.failures.length === 0 && r.leftovers.length === 0 ? 0 : 1);

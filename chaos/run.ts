@@ -119,15 +119,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     // Formation, with the first bootstrap killed part-way (a Job killed by its deadline, a container stopped).
     if (opts.killBootstrap ?? true) {
-      const killAt = 400 + Math.floor(Math.random() * 800);
+      // Measured from the moment `redis-cli --cluster create` starts (slots, then MEET, then REPLICATE): the window
+      // in which a kill leaves a half-made cluster.
+      const killAt = 100 + Math.floor(Math.random() * 2500);
       const start = now();
       const note = await killedBootstrap(c, killAt);
       const healed = now();
       const r = await c.runBootstrap();
       const ok = r.code === 0;
-      faults.push({ name: "bootstrap-killed", target: `bootstrap killed after ${killAt} ms`, start, healed, recovered: now(), recoveredOk: ok, notes: [note, `re-run: exit ${r.code}`] });
+      faults.push({ name: "bootstrap-killed", target: `bootstrap killed ${killAt} ms into the create`, start, healed, recovered: now(), recoveredOk: ok, notes: [note, `re-run: exit ${r.code}`] });
       if (!ok) throw new Error(`the bootstrap re-run after a killed one failed (exit ${r.code}):\n${r.output}`);
-      log(`bootstrap killed after ${killAt} ms (${note}); re-run finished the cluster`);
+      log(`bootstrap killed ${killAt} ms into the create (${note}); re-run finished the cluster`);
     } else {
       const r = await c.runBootstrap();
       if (r.code !== 0) throw new Error(`bootstrap failed (exit ${r.code}):\n${r.output}`);
@@ -240,24 +242,41 @@ type Cli = (i: number, args: string[], timeoutMs?: number) => Promise<{ code: nu
 
 const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, "m").exec(text)?.[1]?.trim();
 
-/** Runs the bootstrap script and kills it (with its redis-cli children) after `ms`; says what it left behind. */
+/**
+ * Runs the bootstrap script and kills it (with its redis-cli children) `ms` after it starts creating the cluster (or
+ * after 20 s in any case); says what it left behind.
+ */
 function killedBootstrap(c: LocalCluster, ms: number): Promise<string> {
   const env = { ...c.cliEnv(), ...c.plan.bootstrapEnv, REDIS_NODES: c.seeds.join(" "), BOOTSTRAP_TIMEOUT: "60" };
   return new Promise((resolve) => {
-    const child = spawn("sh", [scriptPaths.bootstrap], { env, stdio: "ignore", detached: true });
-    const timer = setTimeout(() => {
+    const child = spawn("sh", [scriptPaths.bootstrap], { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
+    const kill = () => {
       try {
         process.kill(-child.pid!, "SIGKILL");
       } catch {
         /* gone */
       }
-    }, ms);
+    };
+    let timer = setTimeout(kill, 20_000);
+    let err = "";
+    let armed = false;
+    child.stderr!.on("data", (d) => {
+      err += d;
+      if (!armed && /creating/.test(err)) {
+        armed = true;
+        clearTimeout(timer);
+        timer = setTimeout(kill, ms);
+      }
+    });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      const nodes = c.cli(0, ["cluster", "nodes"]).stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" "));
-      const withSlots = nodes.filter((f) => f.length > 8).length;
-      const replicas = nodes.filter((f) => f[2].includes("slave")).length;
-      resolve(signal ? `killed: node 0 knew ${nodes.length} nodes, ${withSlots} with slots, ${replicas} replicas` : `finished (exit ${code}) before the kill`);
+      // What each node says of itself: slots held, role, how many nodes it knows.
+      const selves = c.nodes.map((_, i) => c.cli(i, ["cluster", "nodes"]).stdout.split("\n").filter(Boolean).map((l) => l.split(" ")))
+        .map((lines) => ({ known: lines.length, me: lines.find((f) => f[2]?.includes("myself")) ?? [] }));
+      const withSlots = selves.filter((x) => x.me.length > 8).length;
+      const replicas = selves.filter((x) => x.me[2]?.includes("slave")).length;
+      const known = selves.map((x) => x.known).join("/");
+      resolve(signal ? `killed: ${withSlots} nodes held slots, ${replicas} were replicas, nodes known per node ${known}` : `finished (exit ${code}) before the kill`);
     });
   });
 }
@@ -467,6 +486,13 @@ async function waitWhole(cli: Cli, count: number, boundMs: number): Promise<{ ok
       if (/fail|handshake|noaddr/.test(nodes.out)) why = `node ${i} sees a failing node`;
       const repl = await cli(i, ["info", "replication"]);
       if (field(repl.out, "role") === "slave" && field(repl.out, "master_link_status") !== "up") why = `node ${i}: replica link ${field(repl.out, "master_link_status")}`;
+      // A replica whose side says "up" may still not be acknowledging (seen after a healed isolation): the master's
+      // view must show every replica online and acknowledging within 2 s.
+      for (const m of repl.out.matchAll(/^slave\d+:(.*)$/gm)) {
+        const state = /state=(\w+)/.exec(m[1])?.[1];
+        const lag = Number(/lag=(\d+)/.exec(m[1])?.[1] ?? "99");
+        if (state !== "online" || lag > 2) why = `node ${i}: replica ${/ip=([^,]+)/.exec(m[1])?.[1]} state=${state} lag=${lag}`;
+      }
     }
     if (!why) return { ok: true, why };
     await sleep(500);
