@@ -99,6 +99,8 @@ test("nodes: healthcheck, restart policy, wait, own volume, stop grace, and only
   const boot = named(up, "redis-cluster-dev-bootstrap");
   assert.ok(upload(boot, "/etc/redis-cluster/bootstrap.sh"));
   assert.equal(upload(boot, "/etc/redis-cluster/redis.conf"), undefined);
+  // An outer limit past BOOTSTRAP_TIMEOUT (issue 11): a hung bootstrap must not hang `pulumi up`.
+  assert.deepEqual(boot.inputs.entrypoints, ["timeout", "-s", "KILL", "360", "sh", "/etc/redis-cluster/bootstrap.sh"]);
 });
 
 test("item 8: a changed bootstrap.sh replaces the bootstrap container only, never the nodes", () => {
