@@ -207,6 +207,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       outstanding--;
     };
 
+    // Cancellation ends the run at once (a frozen node never answers); requests still waiting fail when the
+    // connections close below.
+    let timer: NodeJS.Timeout | undefined;
+    if (o.signal?.aborted) return finish();
+    o.signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      finish();
+    }, { once: true });
+
     if (!open) {
       let active = lanes.length;
       const issue = (lane: Lane) => {
@@ -234,7 +243,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const maxInFlight = o.maxInFlight ?? 100_000;
     let i = 0;
     let laneIdx = 0;
-    let timer: NodeJS.Timeout | undefined;
     const drainBy = () => performance.now() + (o.drainTimeoutMs ?? 10_000);
     let drainDeadline = 0;
     const waitDrain = () => {
@@ -266,10 +274,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       timer = setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()));
     };
     tick();
-    o.signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      finish();
-    }, { once: true });
   });
   const cpu = process.cpuUsage(cpu0);
   try {

@@ -88,6 +88,25 @@ describe("load generator on a 3x0 cluster", () => {
     }
   });
 
+  it("a cancelled run ends at once even while a master never answers; its unanswered commands count as errors", async () => {
+    const frozen = c.nodes.findIndex((n) => `${n.host}:${n.port}` === targets[1].addr);
+    const ac = new AbortController();
+    const run = runLoad({ targets, command: "get", pipeline: 1, connectionsPerNode: 1, concurrency: 30, ops: 1e9, valueSize: 3, keyPrefix: "t:spread", ttlSeconds: 0, signal: ac.signal });
+    c.freeze(frozen);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      ac.abort();
+      const r = await run;
+      assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms after the abort`);
+      // At most one request per lane was in flight; at least the frozen master's are unanswered.
+      assert.ok(r.errors > 0 && r.errors <= 30, `errors ${r.errors}`);
+      assert.match(r.firstError ?? "", /^connection to 127\.0\.0\.1:\d+ closed by the load generator$/);
+    } finally {
+      c.thaw(frozen);
+    }
+  });
+
   it("open loop keeps its schedule while a master is frozen and charges the wait to the requests (from intended send time)", async () => {
     const frozen = c.nodes.findIndex((n) => `${n.host}:${n.port}` === targets[0].addr);
     const rate = 3000;
