@@ -49,7 +49,7 @@ function freeSubnet(): string {
   throw new Error("no free /24 in 172.31.0.0/16");
 }
 
-export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exporter" | "prometheus">, opts: { stack?: string; smokeKeys?: number; smokeEnabled?: boolean } = {}): Promise<DockerDevConfig> {
+export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exporter" | "prometheus">, opts: { stack?: string; smokeKeys?: number; smokeEnabled?: boolean; monitoringEnabled?: boolean } = {}): Promise<DockerDevConfig> {
   const doc = parse(readFileSync(join(PROJECT_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> };
   const raw: Record<string, any> = { ...doc.config };
   const dockerCfg = { ...(raw["redis-cluster:docker"] ?? {}) };
@@ -68,6 +68,7 @@ export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exp
   raw["redis-cluster:docker"] = { ...dockerCfg, subnet, hostPortBase, prometheusPort, announceHost: "127.0.0.1" };
   raw["redis-cluster:redisImage"] = images.redis;
   raw["redis-cluster:monitoring"] = { ...(raw["redis-cluster:monitoring"] ?? {}), exporterImage: images.exporter, prometheusImage: images.prometheus };
+  if (opts.monitoringEnabled !== undefined) raw["redis-cluster:monitoring"] = { ...raw["redis-cluster:monitoring"], enabled: opts.monitoringEnabled };
   if (opts.smokeKeys !== undefined) raw["redis-cluster:smoke"] = { ...(raw["redis-cluster:smoke"] ?? {}), keys: opts.smokeKeys };
   if (opts.smokeEnabled !== undefined) raw["redis-cluster:smoke"] = { ...(raw["redis-cluster:smoke"] ?? {}), enabled: opts.smokeEnabled };
   return { stack, stackConfig: raw, subnet, hostPortBase, prometheusPort };

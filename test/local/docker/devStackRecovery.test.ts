@@ -1,24 +1,21 @@
-// The dev stack on a real Docker engine (see devStack.test.ts): what happens after the first deploy. Restart of all
-// six containers at once, re-creation of one container on its volume, a partial cluster, destroy. The first `up`
-// runs without the smoke step (devStack.test.ts covers it); the partial-cluster run has it enabled.
+// The dev stack on a real Docker engine (see devStack.test.ts) after the first deploy: restart of all six containers at
+// once, re-creation of one container on its volume, destroy. The `up` runs without the smoke step and monitoring
+// (devStack.test.ts covers them): each Docker test file stays well within its time bound on a busy host.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { containerLogs, TYPES } from "../../../local/docker/applier";
-import { destroy, readState } from "../../../local/docker/stack";
-import {
-  BOOTSTRAP, NODE, SMOKE, STACK, assertKeys, field, hostCluster, onNode, runUp, setUp, tearDown, topology, upArgs, waitClusterHealthy, type Fixture,
-} from "./fixture";
+import { destroy } from "../../../local/docker/stack";
+import { BOOTSTRAP, NODE, SMOKE, assertKeys, field, hostCluster, onNode, runUp, setUp, tearDown, topology, upArgs, waitClusterHealthy, type Fixture } from "./fixture";
 
 let f: Fixture | undefined;
 const keys = Array.from({ length: 300 }, (_, i) => `restart:${i}`);
 before(async () => {
-  f = await setUp({ smokeEnabled: false });
+  f = await setUp({ smokeEnabled: false, monitoringEnabled: false });
 });
 after(() => tearDown(f, "docker dev stack recovery"));
 
 const ids = async (fx: Fixture) => (await topology(fx)).map((l) => l.split(" ")[0]).sort();
 
-test("up without the smoke step: cluster_state:ok with replicas synced", async () => {
+test("up without the smoke step and monitoring: cluster_state:ok with replicas synced", async () => {
   const fx = f!;
   const r = await runUp(fx);
   assert.ok(r.ok, `pulumi up failed: ${r.error}`);
@@ -64,34 +61,6 @@ test("re-creating one container on its volume (pulumi up --replace): it rejoins 
   await waitClusterHealthy(fx, 90_000);
   assert.deepEqual(await ids(fx), before, "nodes.conf on the volume kept the node id");
   await assertKeys(fx, keys);
-});
-
-test("a partial cluster: the bootstrap exits 2, `up` fails with its diagnosis and the smoke step does not run", async () => {
-  const fx = f!;
-  // The stack is re-created on its volumes (containers and network destroyed; volumes and password kept in the state),
-  // but node 5 lost its volume: five formed nodes and one empty one. This run has the smoke step enabled.
-  const stateFile = upArgs(fx).stateFile;
-  const lost = `redis-cluster-${STACK}-node-5-data`;
-  await destroy(fx.engine.socket, stateFile, { only: (x) => (x.type !== TYPES.volume && x.type !== TYPES.password) || x.name === lost });
-  // Same subnet and ports: only the smoke setting differs.
-  const smoke = { ...(fx.cfg.stackConfig["redis-cluster:smoke"] as object), enabled: true };
-  const r = await runUp(fx, { stackConfig: { ...fx.cfg.stackConfig, "redis-cluster:smoke": smoke } });
-  fx.timings.partialUp = `${r.totalMs} ms (${JSON.stringify(r.doneAtMs)})`;
-  assert.equal(r.ok, false, "up fails");
-  // The bootstrap-check step or the smoke step's own guard stops `up`, whichever the engine runs first.
-  assert.match(r.error ?? "", /bootstrap (of redis-cluster-dev )?exited 2/);
-  const boot = fx.engine.docker.getContainer(BOOTSTRAP);
-  assert.equal((await boot.inspect()).State.ExitCode, 2);
-  const logs = await containerLogs(boot);
-  assert.match(logs, /refusing to touch a partial or foreign cluster/);
-  assert.match(logs, /Nothing was changed/);
-  // The smoke CLI never ran (its guard exits before it), and nothing after the bootstrap was started.
-  assert.doesNotMatch(r.error ?? "", /PASS connect|Smoke test (PASSED|FAILED)/);
-  assert.ok(!readState(stateFile).resources.some((x) => x.name === SMOKE), "no smoke step in the state");
-  const names = (await fx.engine.docker.listContainers({ all: true })).flatMap((c) => c.Names);
-  assert.deepEqual(names.filter((n) => /exporter|prometheus/.test(n)), [], "no monitoring container");
-  // Nothing was changed: node 5 is still empty and outside the cluster.
-  assert.equal(field((await onNode(fx, 5, (c) => c.cluster("INFO"))) as string, "cluster_known_nodes"), "1");
 });
 
 test("destroy leaves no container, volume or network behind", async () => {

@@ -26,7 +26,7 @@ export interface Fixture {
   timings: Record<string, string>;
 }
 
-export async function setUp(opts: { smokeEnabled?: boolean } = {}): Promise<Fixture> {
+export async function setUp(opts: { smokeEnabled?: boolean; monitoringEnabled?: boolean } = {}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), "docker-dev-stack-"));
   // The state file holds the password: removed even when the file's time bound ends the process.
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +37,7 @@ export async function setUp(opts: { smokeEnabled?: boolean } = {}): Promise<Fixt
   try {
     const images = await ensureStandInImages(engine.docker);
     timings.images = images.cached ? `cached rootfs, import ${images.importMs} ms` : `debootstrap ${images.buildMs} ms, import ${images.importMs} ms`;
-    const cfg = await dockerDevConfig(images, { smokeEnabled: opts.smokeEnabled });
+    const cfg = await dockerDevConfig(images, { smokeEnabled: opts.smokeEnabled, monitoringEnabled: opts.monitoringEnabled });
     return { engine, images, cfg, dir, password: "", timings };
   } catch (e) {
     await engine.stop();
