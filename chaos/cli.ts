@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { runChaos } from "./run";
+import { FAULTS, runChaos, type FaultName } from "./run";
 import { FULL, SHORT } from "./cli-options";
 import { availabilitySvg, markdownTable, summary } from "./report";
 
@@ -17,9 +17,26 @@ async function main() {
       return Number(v);
     }, 10)
     .option("--short", "the short schedule run by npm test")
+    .option("--faults <list>", `comma-separated schedule instead (${FAULTS.join(", ")})`, (v) => {
+      const list = v.split(",").map((f) => f.trim());
+      const bad = list.filter((f) => !(FAULTS as readonly string[]).includes(f));
+      if (bad.length) throw new InvalidArgumentError(`unknown fault ${bad.join(", ")}; known: ${FAULTS.join(", ")}`);
+      return list as FaultName[];
+    })
+    .option("--set <key=json>", "stack config override, e.g. clusterReplicaValidityFactor=1 (repeatable)", (v, acc: Record<string, unknown>) => {
+      const i = v.indexOf("=");
+      if (i < 1) throw new InvalidArgumentError("--set needs key=value");
+      let value: unknown = v.slice(i + 1);
+      try {
+        value = JSON.parse(value as string);
+      } catch {
+        /* a plain string */
+      }
+      return { ...acc, [v.slice(0, i)]: value };
+    }, {})
     .option("--out <dir>", "report folder", join(__dirname, "..", ".chaos", new Date().toISOString().replace(/[:.]/g, "-")))
     .exitOverride();
-  let o: { minutes: number; short?: boolean; out: string };
+  let o: { minutes: number; short?: boolean; out: string; faults?: FaultName[]; set: Record<string, unknown> };
   try {
     o = program.parse().opts();
   } catch (e) {
@@ -27,7 +44,12 @@ async function main() {
   }
   const base = o.short ? SHORT : FULL;
   const t0 = Date.now();
-  const r = await runChaos({ ...base, durationMs: o.short ? undefined : o.minutes * 60_000, log: (l) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0)}s] ${l}`) });
+  const custom = o.faults !== undefined;
+  const r = await runChaos({
+    ...base,
+    faults: o.faults ?? base.faults,
+    overrides: { ...base.overrides, ...o.set },
+    durationMs: o.short || custom ? undefined : o.minutes * 60_000, log: (l) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0)}s] ${l}`) });
   mkdirSync(o.out, { recursive: true });
   const text = [
     `# Chaos run ${new Date().toISOString()}`,

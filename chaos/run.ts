@@ -25,6 +25,7 @@ export const FAULTS = [
   "pause-master",
   "full-restart",
   "partition-master-min-replicas",
+  "isolate-replica-then-kill-master",
 ] as const;
 export type FaultName = (typeof FAULTS)[number];
 
@@ -418,6 +419,27 @@ async function applyFault(name: FaultName, n: number, x: FaultCtx): Promise<Faul
       await masterFault(() => lab.cut(master, others(master)), () => lab.heal(master));
       await set(x.spec.minReplicasToWrite, x.spec.minReplicasMaxLag);
       ev.notes = ["min-replicas-to-write 1, min-replicas-max-lag 2 during this fault"];
+      break;
+    }
+    case "isolate-replica-then-kill-master": {
+      // A replica cut off from everything for the hold, healed, the cluster whole again (by every check above), and
+      // then its master killed -9: was the replica really caught up when it was promoted?
+      const r = replica ?? 0;
+      ev.target = `${label(r)}, replica in shard ${shard}, then its master ${label(master)}`;
+      ev.start = now();
+      lab.cut(r, [...others(r), lab.hostIp]);
+      await sleep(holdMs);
+      lab.heal(r);
+      const rec = await waitWhole(x.cli, count, 60_000);
+      ev.notes = [`whole again ${rec.ok ? "yes" : "no"} before the kill (${now() - ev.start} ms after the isolation began)`];
+      await c.kill(master, "SIGKILL");
+      const w = watch([r]);
+      await sleep(holdMs);
+      c.startNode(master);
+      await c.waitReady(master, 30_000).catch(() => undefined);
+      ev.healed = now();
+      watching = false;
+      await w;
       break;
     }
     case "partition-replica": {
