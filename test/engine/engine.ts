@@ -19,8 +19,8 @@ import { CliError, mergeProjectConfig, programConfigEnv, qualify, readProject, r
 import { hasUnknown, isSecret, sameValue, secret, UNKNOWN, unwrapSecrets } from "./values";
 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
-const RUN = join(REPO_ROOT, "node_modules", "@pulumi", "pulumi", "cmd", "run");
-const DYNAMIC_PROVIDER = join(REPO_ROOT, "node_modules", "@pulumi", "pulumi", "cmd", "dynamic-provider");
+const runner = (root: string) => join(root, "node_modules", "@pulumi", "pulumi", "cmd", "run");
+const dynamicProviderHost = (root: string) => join(root, "node_modules", "@pulumi", "pulumi", "cmd", "dynamic-provider");
 /** Dynamic resources: `pulumi-nodejs:dynamic:Resource`, or `pulumi-nodejs:<module>:<type>` when named. */
 const DYNAMIC_PACKAGE = "pulumi-nodejs:";
 const isDynamic = (type: string) => type.startsWith(DYNAMIC_PACKAGE);
@@ -106,6 +106,8 @@ export interface RunOptions {
   provider?: (step: ProviderStep) => Promise<{ id: string; outputs: Record<string, any> }>;
   /** Type-check the program (ts-node without transpileOnly). Default: whatever the repository configures. */
   typeCheck?: boolean;
+  /** Project directory (another checkout of the repository); default: this repository. */
+  root?: string;
   /** Program to run, relative to the repository root (engine self-tests); default "." = package.json main, as Pulumi.yaml has no `main`. */
   program?: string;
   /** Extra node arguments (as Pulumi.yaml runtime.options.nodeargs), e.g. --cpu-prof for a benchmark. */
@@ -177,7 +179,8 @@ function configFromInputs(input: Record<string, ConfigInput>, project: string): 
  */
 export async function runProgram(opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
-  const project = readProject(REPO_ROOT);
+  const root = opts.root ?? REPO_ROOT;
+  const project = readProject(root);
   const empty = (exitCode: number, errors: string[]): RunResult => ({
     exitCode, ok: false, errors, logs: [], resources: [], outputs: {}, deletes: [], state: opts.priorState ?? { resources: [] },
     config: {}, stdout: "", stderr: "", durationMs: Date.now() - started,
@@ -187,7 +190,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
   let merged: Record<string, ConfigValue>;
   try {
     validateProject(project);
-    const base = opts.stackConfig ? configFromInputs(opts.stackConfig, project.name) : readStackConfig(REPO_ROOT, opts.stack);
+    const base = opts.stackConfig ? configFromInputs(opts.stackConfig, project.name) : readStackConfig(root, opts.stack);
     const stackConfig: Record<string, ConfigValue> = {};
     for (const [k, v] of Object.entries({ ...base, ...configFromInputs(opts.config ?? {}, project.name) })) if (v) stackConfig[k] = v;
     merged = mergeProjectConfig(project, opts.stack, stackConfig);
@@ -219,7 +222,10 @@ class Session {
   private dynamicStarting?: Promise<provrpc.ResourceProviderClient>;
   private child?: ChildProcess;
 
+  private readonly root: string;
+
   constructor(private readonly opts: RunOptions, private readonly project: string) {
+    this.root = opts.root ?? REPO_ROOT;
     for (const r of opts.priorState?.resources ?? []) this.prior.set(r.urn, r);
   }
 
@@ -231,7 +237,8 @@ class Session {
     const monitorAddr = await this.serve();
     const env: NodeJS.ProcessEnv = { ...process.env, ...programConfigEnv(config) };
     // As pulumi-language-nodejs: TypeScript when Pulumi.yaml says runtime.options.typescript (default true).
-    const rt = readProject(REPO_ROOT).runtime;
+    const root = this.root;
+    const rt = readProject(root).runtime;
     const ts = typeof rt === "object" ? rt.options?.typescript !== false : true;
     if (ts) env.PULUMI_NODEJS_TYPESCRIPT = "true";
     delete env.PULUMI_NODEJS_TRANSPILE_ONLY;
@@ -245,14 +252,14 @@ class Session {
     // As the language host: runtime.options.nodeargs go before the runner.
     const nodeargs = typeof rt === "object" && typeof rt.options?.nodeargs === "string" ? rt.options.nodeargs.split(/\s+/).filter(Boolean) : [];
     const args = [
-      ...nodeargs, ...(this.opts.nodeArgs ?? []), RUN, "--monitor", monitorAddr, "--engine", this.engineAddr, "--organization", "organization", "--project", this.project,
-      "--root-directory", REPO_ROOT, "--stack", this.opts.stack, "--pwd", REPO_ROOT,
+      ...nodeargs, ...(this.opts.nodeArgs ?? []), runner(root), "--monitor", monitorAddr, "--engine", this.engineAddr, "--organization", "organization", "--project", this.project,
+      "--root-directory", root, "--stack", this.opts.stack, "--pwd", root,
       ...(this.preview ? ["--dry-run"] : []), "--query-mode", "false", "--parallel", "16", this.opts.program ?? ".",
     ];
     let stdout = "";
     let stderr = "";
     const exitCode = await new Promise<number>((resolveExit) => {
-      const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
       this.child = child;
       child.stdout!.on("data", (d) => (stdout += d));
       child.stderr!.on("data", (d) => (stderr += d));
@@ -495,7 +502,7 @@ class Session {
     this.dynamicStarting ??= new Promise((ok, fail) => {
       const env = { ...process.env };
       delete env.NODE_OPTIONS;
-      const proc = spawn(process.execPath, [DYNAMIC_PROVIDER, this.engineAddr], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn(process.execPath, [dynamicProviderHost(this.root), this.engineAddr], { cwd: this.root, env, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       let err = "";
       const timer = setTimeout(() => fail(new Error(`dynamic provider host did not start: ${err}`)), 30_000);

@@ -1,9 +1,12 @@
 // The dev stack through the test engine, as `pulumi preview -s dev` / `pulumi up -s dev` run it: Pulumi's own
 // Node.js runtime (ts-node, CommonJS), the CLI's config rules (Pulumi.dev.yaml has no password: it is generated),
 // preview with unknowns, up with provider outputs, and a second up against the saved state.
-import { test, before } from "node:test";
+import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { runProgram, REPO_ROOT, EXIT_LOGGED_ERROR, type RunResult, type RecordedResource, type EngineState } from "../engine/engine";
 import { isSecret, plainStrings, unwrapSecrets, UNKNOWN } from "../engine/values";
 import { planCluster } from "../../infra/plan/plan";
@@ -17,6 +20,21 @@ let up: RunResult; // configured secret password
 let up2: RunResult;
 let failedBootstrap: RunResult;
 let olderBootstrapScript: RunResult;
+let otherClone: RunResult;
+let cloneDir: string | undefined;
+
+/** Another checkout of the repository (the working tree's tracked files) at another path, e.g. a teammate's or CI's. */
+function copyCheckout(): string {
+  const dir = mkdtempSync(join(tmpdir(), "redis-cluster-clone-"));
+  const files = execFileSync("git", ["ls-files", "-z"], { cwd: REPO_ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
+  for (const f of files) {
+    if (!existsSync(join(REPO_ROOT, f))) continue;
+    mkdirSync(dirname(join(dir, f)), { recursive: true });
+    cpSync(join(REPO_ROOT, f), join(dir, f));
+  }
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
 
 const of = (r: RunResult, type: string) => r.resources.filter((x) => x.type === type);
 const named = (r: RunResult, name: string) => r.resources.find((x) => x.name === name)!;
@@ -45,6 +63,12 @@ before(async () => {
     }),
     runProgram({ stack: "dev", mode: "up", config: withPassword, priorState: withOlderBootstrapScript(up.state) }),
   ]);
+  cloneDir = copyCheckout();
+  otherClone = await runProgram({ stack: "dev", mode: "preview", root: cloneDir, config: withPassword, priorState: up.state });
+});
+
+after(() => {
+  if (cloneDir) rmSync(cloneDir, { recursive: true, force: true });
 });
 
 test("preview of Pulumi.dev.yaml as committed passes: no password configured, one is generated", () => {
@@ -148,6 +172,11 @@ function runCreate(cmd: RecordedResource, upTo?: string): { status: number | nul
   const r = spawnSync("sh", ["-c", script], { env: { PATH: process.env.PATH, ...unwrapSecrets(cmd.inputs.environment) }, encoding: "utf8", timeout: 10_000 });
   return { status: r.status, stderr: r.stderr };
 }
+
+test("item 7: a preview from another checkout path against the same state changes nothing (the smoke does not re-run)", () => {
+  assert.equal(otherClone.exitCode, 0, otherClone.errors.join("\n"));
+  assert.deepEqual(otherClone.resources.filter((r) => r.op !== "same").map((r) => `${r.name}:${r.op}:${r.changedKeys}`), []);
+});
 
 test("item 6: a bootstrap that exits non-zero fails its check step, which the smoke step (and monitoring) wait for", () => {
   assert.equal(failedBootstrap.exitCode, 0, failedBootstrap.errors.join("\n"));
