@@ -516,10 +516,32 @@ async function waitWhole(cli: Cli, count: number, boundMs: number): Promise<{ ok
         if (state !== "online" || lag > 2) why = `node ${i}: replica ${/ip=([^,]+)/.exec(m[1])?.[1]} state=${state} lag=${lag}`;
       }
     }
+    if (!why) why = await replicasCaughtUp(cli, count);
     if (!why) return { ok: true, why };
     await sleep(500);
   }
   return { ok: false, why };
+}
+
+/**
+ * Every replica's acknowledged offset reaches what its master had written a moment before ("" if so). A replica can
+ * be online and acknowledging every second while its offset stands still (seen for tens of seconds after a healed
+ * isolation); only the offsets tell.
+ */
+async function replicasCaughtUp(cli: Cli, count: number): Promise<string> {
+  const before = new Map<number, number>();
+  for (let i = 0; i < count; i++) {
+    const repl = (await cli(i, ["info", "replication"])).out;
+    if (field(repl, "role") === "master") before.set(i, Number(field(repl, "master_repl_offset") ?? "0"));
+  }
+  await sleep(1500);
+  for (const [i, offset] of before) {
+    const repl = (await cli(i, ["info", "replication"])).out;
+    for (const m of repl.matchAll(/^slave\d+:.*ip=([^,]+).*offset=(\d+)/gm)) {
+      if (Number(m[2]) < offset) return `node ${i}: replica ${m[1]} acknowledged offset ${m[2]} < ${offset} written 1.5 s earlier`;
+    }
+  }
+  return "";
 }
 
 async function finalChecks(cli: Cli, count: number, lab: NetLab, password: string): Promise<FinalChecks> {
