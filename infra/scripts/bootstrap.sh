@@ -174,6 +174,12 @@ slot_owners() { # "addr slot-range..." for each node that owns slots; fails on m
 unfinished_create() {
   [ "$nokeys" = 1 ] || return 1
   [ "$empty" -lt "$total" ] || return 1
+  # A node that lost its data comes back empty under a new id; its old id stays behind flagged fail/noaddr. That is
+  # a cluster that was in use, not a create of ours (finishing it would MEET the new node and wait forever for the
+  # planned node count, which the old id exceeds).
+  for n in $nodes; do
+    cli "$n" cluster nodes | awk '$3 ~ /fail|noaddr/ { f = 1 } END { exit !f }' && return 1
+  done
   owners=$(slot_owners) || return 1
   [ "$(printf '%s\n' "$owners" | grep -c .)" = "$masters" ] || return 1
   # every slot owned exactly once
