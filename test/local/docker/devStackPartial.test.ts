@@ -1,11 +1,12 @@
 // The dev stack on a real Docker engine (see devStack.test.ts): a partial cluster. The stack is formed (without the
 // smoke step and monitoring), then re-created on its volumes after node 5 lost its own; `up` with the smoke step and
-// monitoring enabled must stop at the bootstrap's refusal, start neither, and change nothing. Then destroy.
+// monitoring enabled must stop at the bootstrap's refusal (at once, not after its timeout), start neither, and change
+// nothing. Then destroy.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { containerLogs, TYPES } from "../../../local/docker/applier";
 import { destroy, readState } from "../../../local/docker/stack";
-import { BOOTSTRAP, SMOKE, STACK, field, hostCluster, onNode, runUp, setUp, tearDown, upArgs, waitClusterHealthy, type Fixture } from "./fixture";
+import { BOOTSTRAP, SMOKE, STACK, field, onNode, runUp, setUp, tearDown, upArgs, waitClusterHealthy, type Fixture } from "./fixture";
 
 let f: Fixture | undefined;
 before(async () => {
@@ -20,13 +21,8 @@ test("up without the smoke step and monitoring: the cluster is formed", async ()
   fx.first = r;
   fx.password = r.outputs.redisPassword as string;
   await waitClusterHealthy(fx, 30_000);
-  // Data on the cluster: it is no longer a create of the bootstrap's own that could be finished, but a cluster in use.
-  const cluster = hostCluster(fx);
-  try {
-    for (let i = 0; i < 50; i++) await cluster.set(`partial:${i}`, "v");
-  } finally {
-    cluster.disconnect();
-  }
+  // No keys are written: an empty formed cluster is the case the bootstrap once took for a create of its own cut short
+  // (it MEETs the new node and waited out its whole timeout for a node count the lost node's old id exceeds).
 });
 
 test("a partial cluster: the bootstrap exits 2, `up` fails with its diagnosis and the smoke step does not run", async () => {
@@ -41,6 +37,7 @@ test("a partial cluster: the bootstrap exits 2, `up` fails with its diagnosis an
   const monitoring = { ...(fx.cfg.stackConfig["redis-cluster:monitoring"] as object), enabled: true };
   const r = await runUp(fx, { stackConfig: { ...fx.cfg.stackConfig, "redis-cluster:smoke": smoke, "redis-cluster:monitoring": monitoring } });
   fx.timings.partialUp = `${r.totalMs} ms (${JSON.stringify(r.doneAtMs)})`;
+  assert.ok(r.totalMs < 150_000, `the refusal came after ${r.totalMs} ms`);
   assert.equal(r.ok, false, "up fails");
   // The bootstrap-check step or the smoke step's own guard stops `up`, whichever the engine runs first.
   assert.match(r.error ?? "", /bootstrap (of redis-cluster-dev )?exited 2/);
