@@ -6,14 +6,24 @@
 # keeps it in nodes.conf (`ip:port@cport,hostname[,aux=val]*`), so the file itself says whom to look up:
 #   own line   ("myself") -> REDIS_ANNOUNCE_IP (the pod IP)
 #   peer lines             -> the current address of the peer's hostname
-# A peer whose name does not resolve yet (its pod has no IP) keeps its old address: whichever of two pods starts
-# later resolves the earlier one, and its first PING carries its own new address, so gossip completes the rest.
+# A peer whose name does not resolve never keeps its old address: in Kubernetes a late pod's old IP is routinely
+# handed to another pod (possibly another shard, or another Redis), and a replica that PSYNCs there full-resyncs and
+# drops its data (issue 15). Redis 7.0 has two ways to hold a peer without an address (cluster.c):
+#   - `noaddr` flag (written `:port@cport` + noaddr): no bus link, no gossip about it, replication off
+#     (clusterCron only replicates from a master with an address), restored only by that node's own PING
+#     (nodeUpdateAddressIfNeeded, which also points replication at it). But a noaddr node is never PFAIL/FAIL:
+#     a master that stays absent would never be detected nor failed over, and cluster_state would stay ok.
+#   - 255.255.255.255: the kernel refuses TCP to a broadcast address (ENETUNREACH, no packet sent), so the connect
+#     fails at once, failure detection runs (PFAIL -> FAIL, failover, cluster_state), and the peer's own PING or
+#     other nodes' gossip (for a PFAIL peer) bring the real address back. Gossip does not re-point replication though.
+# So: this node's own master -> noaddr (replication starts only from the master's own PING, never a stale address);
+# every other unresolved peer -> 255.255.255.255 (detected as failing, healed by gossip). A resolved peer loses a
+# stale noaddr flag. Nodes without a hostname (never announced one) cannot be looked up and are left as they are.
+# The wait: pods of a full restart get their IPs (DNS records) seconds apart, so the hook retries missing names, but
+# an absent pod must not hold every other pod back: the wait ends when every name resolved, or once at least one
+# resolved and no new one for REDIS_PEER_RESOLVE_SETTLE seconds, and never lasts beyond REDIS_PEER_RESOLVE_TIMEOUT
+# (nothing resolving at all -> the full timeout: DNS may not be ready yet, or this pod is the first).
 #
-# Env: REDIS_DATA_DIR               dir holding nodes.conf                              [/data]
-#      REDIS_NODES_CONF             cluster-config-file name                             [nodes.conf]
-#      REDIS_ANNOUNCE_IP            this node's current address                          [unset: own line kept]
-#      REDIS_HOSTS_FILE             hosts-format file ("addr name...") used instead of DNS [unset: getent hosts]
-#      REDIS_PEER_RESOLVE_TIMEOUT   seconds to wait for every peer name to resolve       [30]
 # Sourced by entrypoint.sh (or run with sh). It never fails the start: on any problem it logs and leaves
 # nodes.conf as it was (written atomically, so never half-rewritten).
 # `set -e` does not apply inside `( ... ) || ...` (POSIX: the subshell runs in an `||` context), so every step
@@ -25,7 +35,9 @@
   rp_dir=${REDIS_DATA_DIR:-/data}
   rp_conf="$rp_dir/${REDIS_NODES_CONF:-nodes.conf}"
   rp_wait=${REDIS_PEER_RESOLVE_TIMEOUT:-30}
+  rp_settle=${REDIS_PEER_RESOLVE_SETTLE:-5}
   case $rp_wait in '' | *[!0-9]*) rp_log "REDIS_PEER_RESOLVE_TIMEOUT must be whole seconds, got '$rp_wait'"; exit 1 ;; esac
+  case $rp_settle in '' | *[!0-9]*) rp_log "REDIS_PEER_RESOLVE_SETTLE must be whole seconds, got '$rp_settle'"; exit 1 ;; esac
   if [ ! -s "$rp_conf" ]; then
     rp_log "no $rp_conf yet: new node, nothing to refresh"
     exit 0
@@ -53,9 +65,11 @@
   if [ -n "${REDIS_ANNOUNCE_IP:-}" ]; then
     awk -v ip="$REDIS_ANNOUNCE_IP" '$3 == 1 { print $1, ip }' "$rp_tmp.todo" >> "$rp_tmp.map" || exit 1
   fi
-  # Resolve peers; retry the missing ones until all resolve or the wait is over (pods of a full restart
-  # get their IPs, and thus their DNS records, at slightly different times).
-  rp_deadline=$(($(date +%s) + rp_wait))
+  # Resolve peers; retry the missing ones (see the wait above).
+  rp_start=$(date +%s)
+  rp_deadline=$((rp_start + rp_wait))
+  rp_progress=$rp_start
+  rp_any=0
   while :; do
     rp_missing=""
     while read -r rp_id rp_host rp_self; do
@@ -68,33 +82,57 @@
       rp_ip=$(rp_resolve "$rp_host")
       if [ -n "$rp_ip" ]; then
         printf '%s %s\n' "$rp_id" "$rp_ip" >> "$rp_tmp.map" || exit 1
+        rp_any=1
+        rp_progress=$(date +%s)
       else
         rp_missing="$rp_missing $rp_host"
       fi
     done < "$rp_tmp.todo"
     { awk '$2 == "-" { next } { print }' "$rp_tmp.todo" > "$rp_tmp.todo2" && mv "$rp_tmp.todo2" "$rp_tmp.todo"; } || exit 1
     [ -n "$rp_missing" ] || break
-    if [ "$(date +%s)" -ge "$rp_deadline" ]; then
-      rp_log "not resolvable (yet):$rp_missing — keeping their old addresses; gossip updates them once they start"
+    rp_now=$(date +%s)
+    if [ "$rp_now" -ge "$rp_deadline" ] || { [ "$rp_any" = 1 ] && [ $((rp_now - rp_progress)) -ge "$rp_settle" ]; }; then
+      rp_log "not resolvable after $((rp_now - rp_start)) s:$rp_missing — their old addresses are dropped (IPs get reused); each comes back by its own PING or gossip once it starts"
       break
     fi
     sleep 1
   done
+  # Every hostname-bearing peer that did not resolve gets a placeholder (see the header).
+  while read -r rp_id rp_host rp_self; do
+    [ "$rp_self" = 0 ] && [ "$rp_host" != - ] || continue
+    grep -q "^$rp_id " "$rp_tmp.map" || printf '%s -\n' "$rp_id" >> "$rp_tmp.map" || exit 1
+  done < "$rp_tmp.todo"
 
   # Rewrite only the address part of mapped lines; ports, hostname and aux fields stay. IPv6 works too:
-  # the port is what follows the last ':' before '@'.
+  # the port is what follows the last ':' before '@'. "-" = unresolved: noaddr if it is this node's master,
+  # else 255.255.255.255. A resolved peer loses a noaddr flag (an address is known again).
   awk -v map="$rp_tmp.map" '
     BEGIN { while ((getline l < map) > 0) { split(l, f, " "); ip[f[1]] = f[2] } }
-    $1 != "vars" && ($1 in ip) && index($2, "@") > 0 {
-      addr = $2; rest = ""
-      c = index(addr, ","); if (c > 0) { rest = substr(addr, c); addr = substr(addr, 1, c - 1) }
-      at = index(addr, "@"); hp = substr(addr, 1, at - 1); bus = substr(addr, at)
-      port = hp; sub(/.*:/, "", port); old = substr(hp, 1, length(hp) - length(port) - 1)
-      if (old != ip[$1]) { changed++; printf "%s %s -> %s\n", substr($1, 1, 8), old, ip[$1] > "/dev/stderr" }
-      $2 = ip[$1] ":" port bus rest
-    }
-    { print }
-    END { printf "%d address(es) changed\n", changed + 0 > "/dev/stderr" }' "$rp_conf" > "$rp_tmp" 2> "$rp_tmp.todo" || {
+    $1 != "vars" && $3 ~ /myself/ && $3 ~ /slave/ { mymaster = $4 }
+    { line[NR] = $0 }
+    END {
+      for (i = 1; i <= NR; i++) {
+        $0 = line[i]
+        if ($1 != "vars" && ($1 in ip) && index($2, "@") > 0) {
+          addr = $2; rest = ""
+          c = index(addr, ","); if (c > 0) { rest = substr(addr, c); addr = substr(addr, 1, c - 1) }
+          at = index(addr, "@"); hp = substr(addr, 1, at - 1); bus = substr(addr, at)
+          port = hp; sub(/.*:/, "", port); old = substr(hp, 1, length(hp) - length(port) - 1)
+          new = ip[$1]; noaddr = 0
+          if (new == "-") { if ($1 == mymaster) { new = ""; noaddr = 1 } else new = "255.255.255.255" }
+          flags = "," $3 ","; had = index(flags, ",noaddr,") > 0
+          if (noaddr && !had) $3 = $3 ",noaddr"
+          if (!noaddr && had) { sub(/,noaddr,/, ",", flags); $3 = substr(flags, 2, length(flags) - 2) }
+          if (old != new || noaddr != had) {
+            changed++
+            printf "%s %s -> %s\n", substr($1, 1, 8), (old == "" ? "(none)" : old), (noaddr ? "noaddr (its own PING restores it)" : new) > "/dev/stderr"
+          }
+          $2 = new ":" port bus rest
+        }
+        print
+      }
+      printf "%d address(es) changed\n", changed + 0 > "/dev/stderr"
+    }' "$rp_conf" > "$rp_tmp" 2> "$rp_tmp.todo" || {
     sed 's/^/refresh-peers: /' "$rp_tmp.todo" >&2
     rp_log "rewrite failed: leaving $rp_conf unchanged"
     exit 1

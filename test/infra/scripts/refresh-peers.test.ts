@@ -59,20 +59,64 @@ test("Redis 7.2 format with aux fields and an empty hostname; IPv6 addresses", (
   assert.match(r.log, /has no hostname/);
 });
 
-test("a peer name that does not resolve keeps its address (gossip updates it); the wait is bounded", () => {
+test("an unresolved peer never keeps its old address: own master -> noaddr, others -> 255.255.255.255; the wait is bounded", () => {
+  // This node (A) is a replica of B; C is another master. Nothing resolves: the old IPs may belong to other pods now.
   const conf = [
-    `${A} 10.0.0.1:6379@16379,${host(0)} myself,master - 0 0 1 connected 0-16383`,
-    `${B} 10.0.0.2:6379@16379,${host(1)} slave ${A} 0 1700000000000 1 connected`,
-    "vars currentEpoch 1 lastVoteEpoch 0",
+    `${A} 10.0.0.1:6379@16379,${host(0)} myself,slave ${B} 0 0 1 connected`,
+    `${B} 10.0.0.2:6379@16379,${host(1)} master - 0 1700000000000 1 connected 0-8191`,
+    `${C} 10.0.0.3:6379@16379,${host(2)} master - 0 1700000000000 2 connected 8192-16383`,
+    "vars currentEpoch 2 lastVoteEpoch 0",
     "",
   ].join("\n");
   const t0 = Date.now();
   const r = runHook(conf, "# nothing resolves yet\n", { REDIS_ANNOUNCE_IP: "10.1.0.1", REDIS_PEER_RESOLVE_TIMEOUT: "2" });
   const s = (Date.now() - t0) / 1000;
   assert.equal(r.code, 0, r.log);
-  assert.ok(s >= 1.5 && s < 10, `waited ~2 s for the name, took ${s}`);
-  assert.match(r.log, /not resolvable \(yet\):.*redis-cluster-prod-1/);
-  assert.equal(r.conf, conf.replace("10.0.0.1:", "10.1.0.1:"));
+  assert.ok(s >= 1 && s < 10, `nothing resolves: waited the whole ~2 s timeout, took ${s}`);
+  assert.match(r.log, /not resolvable after \d+ s:.*redis-cluster-prod-1.*redis-cluster-prod-2/);
+  assert.equal(
+    r.conf,
+    conf
+      .replace("10.0.0.1:", "10.1.0.1:")
+      .replace(`10.0.0.2:6379@16379,${host(1)} master`, `:6379@16379,${host(1)} master,noaddr`)
+      .replace("10.0.0.3:", "255.255.255.255:"),
+  );
+  assert.doesNotMatch(r.conf, /10\.0\.0\.[23]/, "no old peer address survives");
+});
+
+test("a resolved peer loses a stale noaddr flag; the placeholder of an earlier start is replaced", () => {
+  const conf = [
+    `${A} 10.0.0.1:6379@16379,${host(0)} myself,slave ${B} 0 0 1 connected`,
+    `${B} :6379@16379,${host(1)} master,noaddr - 0 1700000000000 1 connected 0-8191`,
+    `${C} 255.255.255.255:6379@16379,${host(2)} master - 0 1700000000000 2 connected 8192-16383`,
+    "vars currentEpoch 2 lastVoteEpoch 0",
+    "",
+  ].join("\n");
+  const r = runHook(conf, `10.1.0.2 ${host(1)}\n10.1.0.3 ${host(2)}\n`, { REDIS_ANNOUNCE_IP: "10.1.0.1" });
+  assert.equal(r.code, 0, r.log);
+  assert.equal(
+    r.conf,
+    conf
+      .replace("10.0.0.1:", "10.1.0.1:")
+      .replace(`:6379@16379,${host(1)} master,noaddr`, `10.1.0.2:6379@16379,${host(1)} master`)
+      .replace("255.255.255.255:", "10.1.0.3:"),
+  );
+});
+
+test("an absent peer holds the start back only REDIS_PEER_RESOLVE_SETTLE seconds once others resolved, not the whole timeout", () => {
+  const conf = [
+    `${A} 10.0.0.1:6379@16379,${host(0)} myself,master - 0 0 1 connected 0-8191`,
+    `${B} 10.0.0.2:6379@16379,${host(1)} master - 0 1700000000000 2 connected 8192-16383`,
+    `${C} 10.0.0.3:6379@16379,${host(2)} slave ${B} 0 1700000000000 2 connected`,
+    "vars currentEpoch 2 lastVoteEpoch 0",
+    "",
+  ].join("\n");
+  const t0 = Date.now();
+  const r = runHook(conf, `10.1.0.2 ${host(1)}\n`, { REDIS_ANNOUNCE_IP: "10.1.0.1", REDIS_PEER_RESOLVE_TIMEOUT: "30", REDIS_PEER_RESOLVE_SETTLE: "2" });
+  const s = (Date.now() - t0) / 1000;
+  assert.equal(r.code, 0, r.log);
+  assert.ok(s >= 1 && s < 15, `settle ~2 s, far below the 30 s timeout; took ${s}`);
+  assert.equal(r.conf, conf.replace("10.0.0.1:", "10.1.0.1:").replace("10.0.0.2:", "10.1.0.2:").replace("10.0.0.3:", "255.255.255.255:"));
 });
 
 test("new node (no nodes.conf) and an unreadable hosts file: nothing happens, exit 0", () => {
