@@ -125,15 +125,32 @@ async function writePreKeys(ctx: SmokeContext, target: MasterInfo): Promise<stri
 }
 
 /** Keys missing or different when read through the cluster client. */
+/**
+ * ioredis with a natMap keeps a MOVED target unmapped in its slot table, so until its next slot refresh a redirected
+ * command goes to a random node and can run out of redirections ("Too many Cluster redirections", seen from the Docker
+ * host after a failover). Reads therefore start from a fresh slot table, and a read that still fails is retried once
+ * after another refresh; a wrong or missing value is never retried.
+ */
+const freshSlots = (c: Cluster) => new Promise<void>((resolve) => c.refreshSlotsCache(() => resolve()));
+
 async function missingKeys(c: Cluster, keys: string[]): Promise<{ missing: string[]; errors: string[] }> {
   const missing: string[] = [];
   const errors: string[] = [];
+  await freshSlots(c);
   for (let i = 0; i < keys.length; i += 1000) {
     const batch = keys.slice(i, i + 1000);
     const res = await Promise.allSettled(batch.map((k) => c.get(k)));
+    const failed: string[] = [];
     res.forEach((r, j) => {
-      if (r.status === "rejected") errors.push(`${batch[j]}: ${errorText(r.reason)}`);
+      if (r.status === "rejected") failed.push(batch[j]);
       else if (r.value !== valueOf(batch[j])) missing.push(batch[j]);
+    });
+    if (failed.length === 0) continue;
+    await freshSlots(c);
+    const again = await Promise.allSettled(failed.map((k) => c.get(k)));
+    again.forEach((r, j) => {
+      if (r.status === "rejected") errors.push(`${failed[j]}: ${errorText(r.reason)}`);
+      else if (r.value !== valueOf(failed[j])) missing.push(failed[j]);
     });
   }
   return { missing, errors };
