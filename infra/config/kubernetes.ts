@@ -42,7 +42,9 @@ export const kubernetesSchema = z
     preferredEndpointType: z.enum(["ip", "hostname"]).default("ip")
       .describe("What nodes give clients in MOVED/CLUSTER SLOTS: pod IP, or stable pod DNS name (clients must resolve it)"),
     peerResolveTimeoutSeconds: z.int().min(0).max(600).default(30)
-      .describe("How long a starting pod waits for its peers' DNS names before rewriting nodes.conf with what resolved"),
+      .describe(
+        "Upper bound of a starting pod's wait for its peers' DNS names; the wait ends 5 s after the last new name resolved, so an absent pod delays the others ~5 s (full runbook: Full restart)",
+      ),
     runAsUser: z.int().min(1).max(2147483647).default(999).describe("uid (and gid, fsGroup) of the Redis containers; 999 is `redis` in the official images"),
   })
   .strict();
