@@ -6,11 +6,12 @@
 // with the prod resolve timeout (30 s).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cluster } from "ioredis";
+import type { Cluster } from "ioredis";
 import { startLocalCluster, sleep, type LocalCluster } from "../../../local/harness";
+import { dnsName, waitHealthy as waitHealthyOf, withClient as withClientOf, writeHosts as writeHostsTo } from "../../helpers/restartedCluster";
 import { freePorts } from "../../../local/ports";
 import { scriptPaths } from "../../../infra/plan/scripts";
 
@@ -20,7 +21,6 @@ const NODE_TIMEOUT_MS = 5000; // as in Pulumi.prod.yaml
 const RESOLVE_TIMEOUT_S = 30; // peerResolveTimeoutSeconds default
 const OLD = Array.from({ length: 6 }, (_, i) => `127.0.0.${81 + i}`);
 const NEW = Array.from({ length: 6 }, (_, i) => `127.0.0.${91 + i}`);
-const dnsName = (i: number) => `node-${i}.local-headless.redis.svc.cluster.local`;
 
 let cluster: LocalCluster | undefined;
 let tmp: string;
@@ -30,41 +30,9 @@ function c(): LocalCluster {
   return cluster;
 }
 
-function writeHosts(entries: [number, string][]) {
-  writeFileSync(join(tmp, "hosts"), ["# test stand-in for cluster DNS", ...entries.map(([i, a]) => `${a} ${dnsName(i)}`)].join("\n") + "\n");
-}
-
-/** Every node ok, all six listed at their current addresses, linked, no fail/noaddr/handshake flags. Bounded. */
-async function waitHealthy(timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  const expected = c().nodes.map((n) => `${n.host}:${n.port}`).sort().join(" ");
-  let last = "";
-  for (let attempt = 0; attempt < 2000 && Date.now() - t0 < timeoutMs; attempt++) {
-    const bad = c().nodes.flatMap((n, i) => {
-      const state = /cluster_state:(\w+)/.exec(c().cli(i, ["cluster", "info"]).stdout)?.[1];
-      const lines = c().cli(i, ["cluster", "nodes"]).stdout.trim().split("\n");
-      const seen = lines.map((l) => (l.split(" ")[1] ?? "").split("@")[0]).sort().join(" ");
-      const unlinked = lines.filter((l) => /fail|noaddr|handshake/.test(l.split(" ")[2] ?? "") || l.split(" ")[7] !== "connected");
-      return state === "ok" && seen === expected && unlinked.length === 0 ? [] : [`${n.host}: state=${state} sees ${seen}; unlinked ${unlinked.length}`];
-    });
-    if (bad.length === 0) return Date.now() - t0;
-    last = bad.join("\n");
-    await sleep(200);
-  }
-  throw new Error(`cluster not healthy within ${timeoutMs} ms:\n${last}`);
-}
-
-async function withClient<T>(fn: (r: Cluster) => Promise<T>): Promise<T> {
-  const r = new Cluster(c().seeds.map((s) => ({ host: s.split(":")[0], port: Number(s.split(":")[1]) })), {
-    redisOptions: { password: PASSWORD, connectTimeout: 2000 },
-    clusterRetryStrategy: (n) => (n > 20 ? null : 200),
-  });
-  try {
-    return await fn(r);
-  } finally {
-    r.disconnect();
-  }
-}
+const writeHosts = (entries: [number, string][]) => writeHostsTo(join(tmp, "hosts"), entries);
+const waitHealthy = (timeoutMs: number) => waitHealthyOf(c(), timeoutMs, 200);
+const withClient = <T>(fn: (r: Cluster) => Promise<T>) => withClientOf(c(), PASSWORD, fn);
 
 const dbsize = (i: number) => Number(c().cli(i, ["dbsize"]).stdout.trim());
 const info = (i: number, section: string) => c().cli(i, ["info", section]).stdout;

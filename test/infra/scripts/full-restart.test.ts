@@ -3,19 +3,18 @@
 // through their stable names — resolved here from a hosts-format file (REDIS_HOSTS_FILE) instead of cluster DNS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cluster } from "ioredis";
+import type { Cluster } from "ioredis";
 import { startLocalCluster, sleep, type LocalCluster } from "../../../local/harness";
+import { dnsName, waitHealthy as waitHealthyOf, withClient as withClientOf, writeHosts } from "../../helpers/restartedCluster";
 import { scriptPaths } from "../../../infra/plan/scripts";
 
 const PASSWORD = "restartTestPassword-0123456789";
 const KEYS = 2000;
 const NODE_TIMEOUT_MS = 5000; // as in Pulumi.prod.yaml
 const addrs = (base: number) => Array.from({ length: 6 }, (_, i) => `127.0.0.${base + i}`);
-// What cluster DNS would answer in a pod: <pod>.<headless service>.<namespace>.svc.cluster.local
-const dnsName = (i: number) => `node-${i}.local-headless.redis.svc.cluster.local`;
 
 let cluster: LocalCluster | undefined;
 let tmp: string;
@@ -24,55 +23,12 @@ let hostsFileOf: (i: number) => string;
 let resolveTimeout = "10";
 let hookEnabled = true;
 
-function writeHosts(file: string, entries: [number, string][]) {
-  writeFileSync(file, ["# test stand-in for cluster DNS", ...entries.map(([i, a]) => `${a} ${dnsName(i)}`)].join("\n") + "\n");
-}
+const waitHealthy = (timeoutMs: number) => waitHealthyOf(c(), timeoutMs);
+const withClient = <T>(fn: (r: Cluster) => Promise<T>) => withClientOf(c(), PASSWORD, fn);
 
 function c(): LocalCluster {
   assert.ok(cluster, "cluster started");
   return cluster;
-}
-
-/**
- * Healthy = every node reports cluster_state:ok AND lists all six nodes at their current addresses, linked
- * ("connected") and without fail flags. cluster_state alone is not enough: right after a restart a node still
- * says ok while every link is down, until cluster-node-timeout marks its peers failing. Bounded; returns ms waited.
- */
-async function waitHealthy(timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  const expected = c().nodes.map((n) => `${n.host}:${n.port}`).sort().join(" ");
-  let last = "";
-  for (let attempt = 0; attempt < 2000 && Date.now() - t0 < timeoutMs; attempt++) {
-    const bad = c().nodes.flatMap((n, i) => {
-      const state = /cluster_state:(\w+)/.exec(c().cli(i, ["cluster", "info"]).stdout)?.[1];
-      const lines = c().cli(i, ["cluster", "nodes"]).stdout.trim().split("\n");
-      const seen = lines.map((l) => (l.split(" ")[1] ?? "").split("@")[0]).sort().join(" ");
-      const unlinked = lines.filter((l) => {
-        const f = l.split(" ");
-        return /fail|noaddr|handshake/.test(f[2] ?? "") || f[7] !== "connected";
-      });
-      return state === "ok" && seen === expected && unlinked.length === 0
-        ? []
-        : [`${n.host}: state=${state} sees ${seen}; unlinked: ${unlinked.map((l) => l.split(" ").slice(1, 3).join(" ")).join(", ")}`];
-    });
-    if (bad.length === 0) return Date.now() - t0;
-    last = bad.join("\n");
-    await sleep(100);
-  }
-  throw new Error(`cluster not healthy within ${timeoutMs} ms:\n${last}`);
-}
-
-async function withClient<T>(fn: (r: Cluster) => Promise<T>): Promise<T> {
-  const r = new Cluster(c().seeds.map((s) => ({ host: s.split(":")[0], port: Number(s.split(":")[1]) })), {
-    redisOptions: { password: PASSWORD, connectTimeout: 2000 },
-    clusterRetryStrategy: (n) => (n > 20 ? null : 200),
-    enableOfflineQueue: true,
-  });
-  try {
-    return await fn(r);
-  } finally {
-    r.disconnect();
-  }
 }
 
 async function assertKeysIntact() {
