@@ -3,20 +3,11 @@
 import type { Cluster } from "ioredis";
 import { performance } from "node:perf_hooks";
 import { errorText } from "../clients";
-import { LatencyHistogram, type LatencySummary } from "./histogram";
-import type { LoadCommand } from "./generator";
+import { LatencyHistogram } from "./histogram";
+import type { LoadCommand, LoadResult } from "./generator";
 
-export interface LoopResult {
-  command: LoadCommand;
-  ops: number;
-  okOps: number;
-  errors: number;
-  firstError?: string;
-  ms: number;
-  opsPerSec: number;
-  latency: LatencySummary;
-  clientCpuMs: number;
-}
+/** The generator's figures that a plain client loop also has (no lanes, targets or histogram object). */
+export type LoopResult = Pick<LoadResult, "command" | "ops" | "okOps" | "errors" | "firstError" | "ms" | "opsPerSec" | "latency" | "clientCpuMs">;
 
 /** `concurrency` async loops, each awaiting its command before the next; command i uses keys[i * 7919 % keys.length]. */
 export async function ioredisLoop(client: Cluster, o: { command: LoadCommand; ops: number; concurrency: number; keys: string[]; value: string }): Promise<LoopResult> {

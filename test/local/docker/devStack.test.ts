@@ -5,8 +5,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { containerLogs } from "../../../local/docker/applier";
-import { destroy, readState } from "../../../local/docker/stack";
-import { BOOTSTRAP, NODE, SMOKE, STACK, runUp, setUp, sleep, tearDown, topology, upArgs, waitClusterHealthy, type Fixture } from "./fixture";
+import { readState } from "../../../local/docker/stack";
+import { assertDestroyLeavesNothing, BOOTSTRAP, NODE, SMOKE, STACK, runUp, setUp, sleep, tearDown, topology, upArgs, waitClusterHealthy, type Fixture } from "./fixture";
 
 let f: Fixture | undefined;
 before(async () => {
@@ -91,12 +91,4 @@ test("a second bootstrap run (pulumi up --replace) is a no-op", async () => {
   assert.deepEqual(await topology(fx), before, "same node ids, roles and slots");
 });
 
-test("destroy leaves no container, volume or network behind", async () => {
-  const fx = f!;
-  const deleted = await destroy(fx.engine.socket, upArgs(fx).stateFile);
-  assert.ok(deleted.length >= 20, `deleted ${deleted.length}`);
-  const d = fx.engine.docker;
-  assert.deepEqual((await d.listContainers({ all: true })).map((c) => c.Names), []);
-  assert.deepEqual(((await d.listVolumes()).Volumes ?? []).map((v) => v.Name), []);
-  assert.deepEqual((await d.listNetworks()).map((n) => n.Name).filter((n) => !["host", "none", "bridge"].includes(n)), []);
-});
+test("destroy leaves no container, volume or network behind", () => assertDestroyLeavesNothing(f!, 20));

@@ -8,7 +8,7 @@ import Redis, { Cluster } from "ioredis";
 import { startDockerd, mountsUnder, type PrivateDockerd } from "../../../local/docker/daemon";
 import { ensureStandInImages, type StandInImages } from "../../../local/docker/images";
 import { dockerDevConfig, type DockerDevConfig } from "../../../local/docker/devStack";
-import { up, type UpArgs, type UpResult } from "../../../local/docker/stack";
+import { destroy, up, type UpArgs, type UpResult } from "../../../local/docker/stack";
 
 export const STACK = "dev";
 export const NODE = (i: number) => `redis-cluster-${STACK}-node-${i}`;
@@ -141,4 +141,14 @@ export async function assertKeys(f: Fixture, keys: string[]): Promise<void> {
   } finally {
     cluster.disconnect();
   }
+}
+
+/** `pulumi destroy`: removes at least `minDeleted` resources and leaves no container, volume or network of the stack. */
+export async function assertDestroyLeavesNothing(f: Fixture, minDeleted: number): Promise<void> {
+  const deleted = await destroy(f.engine.socket, upArgs(f).stateFile);
+  assert.ok(deleted.length >= minDeleted, `deleted ${deleted.length}, expected at least ${minDeleted}`);
+  const d = f.engine.docker;
+  assert.deepEqual((await d.listContainers({ all: true })).map((c) => c.Names), []);
+  assert.deepEqual(((await d.listVolumes()).Volumes ?? []).map((v) => v.Name), []);
+  assert.deepEqual((await d.listNetworks()).map((n) => n.Name).filter((n) => !["host", "none", "bridge"].includes(n)), []);
 }
