@@ -1,4 +1,4 @@
-// Shared by the Docker dev-stack test files: one private dockerd per file, the stand-in images, the dev stack's config
+// The Docker dev-stack tests' fixture: one private dockerd per file, the stand-in images, the dev stack's config
 // on a subnet and ports of its own, and Redis/cluster helpers that reach the nodes only through 127.0.0.1.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -143,12 +143,13 @@ export async function assertKeys(f: Fixture, keys: string[]): Promise<void> {
   }
 }
 
-/** `pulumi destroy`: removes at least `minDeleted` resources and leaves no container, volume or network of the stack. */
-export async function assertDestroyLeavesNothing(f: Fixture, minDeleted: number): Promise<void> {
+/** `pulumi destroy`: removes at least `minDeleted` resources and leaves no container, volume or network of the stack. Returns the names deleted. */
+export async function assertDestroyLeavesNothing(f: Fixture, minDeleted: number): Promise<string[]> {
   const deleted = await destroy(f.engine.socket, upArgs(f).stateFile);
   assert.ok(deleted.length >= minDeleted, `deleted ${deleted.length}, expected at least ${minDeleted}`);
   const d = f.engine.docker;
   assert.deepEqual((await d.listContainers({ all: true })).map((c) => c.Names), []);
   assert.deepEqual(((await d.listVolumes()).Volumes ?? []).map((v) => v.Name), []);
   assert.deepEqual((await d.listNetworks()).map((n) => n.Name).filter((n) => !["host", "none", "bridge"].includes(n)), []);
+  return deleted;
 }
