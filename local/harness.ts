@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { validateConfig, type ClusterSpec } from "../infra/config/schema";
 import { planCluster, nodeEnv, type ClusterPlan, type Placement } from "../infra/plan/plan";
 import { scriptPaths } from "../infra/plan/scripts";
+import { tlsEnv } from "../infra/plan/tls";
 import { freePorts } from "./ports";
+import { nodeSans } from "../infra/plan/tlsCertificates";
+import { TestCa, type IssuedFiles } from "./tls";
 
 export interface LocalClusterOptions {
   /** A validated spec (e.g. from Pulumi.dev.yaml); otherwise one is built from `config`. */
@@ -44,6 +47,20 @@ export interface LocalClusterOptions {
   timeoutMs?: number;
   /** Called once the data folder exists, before any server starts. */
   onCreated?: (cluster: LocalCluster) => void;
+  /**
+   * TLS on every channel (default off): sets tls.enabled in the spec; a CA and per-node certificates are made with
+   * openssl in the temp dir. redis-cli, the scripts and `tlsClient()` then use the client certificate.
+   */
+  tls?: { authClients?: "yes" | "no" | "optional" };
+}
+
+/** Files of a local TLS cluster: the CA, each node's certificate and the client certificate. */
+export interface LocalTlsFiles {
+  ca: string;
+  nodes: IssuedFiles[];
+  client: IssuedFiles;
+  /** Issues a new certificate (new key, serial and subject `<name>-renewed-<n>`) to node i's paths, as a renewal does. */
+  renewNode(i: number): IssuedFiles;
 }
 
 export interface LocalNode {
@@ -81,6 +98,8 @@ export class LocalCluster {
   private stopping = false;
   private readonly confPath: string;
   private readonly onExit = () => this.killAllSync();
+  /** Set when the spec has TLS on. */
+  readonly tls?: LocalTlsFiles;
 
   constructor(readonly spec: ClusterSpec, ports: number[], private readonly opts: LocalClusterOptions) {
     this.dir = mkdtempSync(join(tmpdir(), "redis-cluster-local-"));
@@ -88,6 +107,22 @@ export class LocalCluster {
     this.plan = planCluster(spec, placement);
     this.confPath = join(this.dir, "redis.conf");
     writeFileSync(this.confPath, this.plan.redisConf);
+    if (spec.tls.enabled) {
+      const ca = new TestCa(join(this.dir, "tls"));
+      const renewals = new Map<number, number>();
+      const nodeFiles = this.plan.nodes.map((p) => ca.issue(p.name, p.name, nodeSans(spec, p, "local")));
+      this.tls = {
+        ca: ca.cert,
+        nodes: nodeFiles,
+        client: ca.issue("client", `${spec.name}-client`),
+        renewNode: (i) => {
+          const n = (renewals.get(i) ?? 0) + 1;
+          renewals.set(i, n);
+          const p = this.plan.nodes[i];
+          return ca.issue(p.name, `${p.name}-renewed-${n}`, nodeSans(spec, { ...p, host: this.nodes[i]?.host ?? p.host }, "local"));
+        },
+      };
+    }
     for (const p of this.plan.nodes) {
       const dataDir = join(this.dir, p.name, "data");
       mkdirSync(dataDir, { recursive: true });
@@ -113,7 +148,19 @@ export class LocalCluster {
   cliEnv(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", LANG: "C" };
     if (this.opts.password) env.REDISCLI_AUTH = this.opts.password;
+    if (this.tls) Object.assign(env, tlsEnv({ ca: this.tls.ca, ...this.tls.client }));
     return env;
+  }
+
+  /** redis-cli's TLS flags (client certificate), empty without TLS. */
+  tlsArgs(): string[] {
+    return this.tls ? ["--tls", "--cacert", this.tls.ca, "--cert", this.tls.client.cert, "--key", this.tls.client.key] : [];
+  }
+
+  /** ioredis/Node `tls` options of a client of this cluster (the client certificate), undefined without TLS. */
+  tlsClient(): { ca: string; cert: string; key: string } | undefined {
+    if (!this.tls) return undefined;
+    return { ca: readFileSync(this.tls.ca, "utf8"), cert: readFileSync(this.tls.client.cert, "utf8"), key: readFileSync(this.tls.client.key, "utf8") };
   }
 
   /** Starts (or restarts) node i; `host` moves it to another loopback address (a pod with a new IP). */
@@ -129,6 +176,8 @@ export class LocalCluster {
       REDIS_CONF_TEMPLATE: this.confPath,
       REDIS_RUN_DIR: join(this.dir, node.name, "run"),
       REDIS_DATA_DIR: node.dataDir,
+      // The node's own certificate (server, and client on the bus); cliEnv() holds the client certificate.
+      ...(this.tls ? tlsEnv({ ca: this.tls.ca, ...this.tls.nodes[i] }) : {}),
       ...(this.opts.extraEnv?.(node) ?? {}),
     };
     const fd = openSync(node.logFile, "a");
@@ -214,7 +263,7 @@ export class LocalCluster {
   /** Runs redis-cli against node i (password through REDISCLI_AUTH). */
   cli(i: number, args: string[]): { status: number | null; stdout: string; stderr: string } {
     const n = this.nodes[i];
-    const r = spawnSync("redis-cli", ["-h", n.host, "-p", String(n.port), ...args], { env: this.cliEnv(), encoding: "utf8", timeout: 10_000 });
+    const r = spawnSync("redis-cli", [...this.tlsArgs(), "-h", n.host, "-p", String(n.port), ...args], { env: this.cliEnv(), encoding: "utf8", timeout: 10_000 });
     return { status: r.status, stdout: (r.stdout ?? "").replace(/\r/g, ""), stderr: r.stderr ?? "" };
   }
 
@@ -317,6 +366,7 @@ export function localSpec(opts: LocalClusterOptions): ClusterSpec {
       // Replicas sync at once instead of after 5 s: a fresh replica that never synced cannot take over.
       replDisklessSyncDelay: 0,
       enableDebugCommand: "yes",
+      ...(opts.tls ? { tls: { enabled: true, authClients: opts.tls.authClients ?? "optional" } } : {}),
       ...opts.config,
     },
     { name: "local" },

@@ -11,6 +11,7 @@ import { dirname, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { failureDigest, redact, summaryTable, toJson, truncateBytes } from "./report";
 import { runSmoke } from "./run";
+import { tlsFromEnv } from "./tls";
 import { DEFAULT_OPTIONS, FAILOVER_MODES, type NatMapEntries, type SmokeOptions, type SmokeReport } from "./types";
 
 const int = (name: string, min: number, max?: number) => (v: string) => {
@@ -57,6 +58,8 @@ function parseNatMap(v: string): NatMapEntries {
 }
 
 export const EXIT_CODES_HELP = `
+TLS (read from the environment, as the cluster's scripts do): REDIS_TLS_CA_FILE turns it on (CA file);
+REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE add a client certificate; REDIS_TLS_VERIFY_HOSTNAME=no checks the chain only.
 Exit codes:
   0  every check passed
   1  a check failed (the cluster answered; also: some nodes unreachable while a seed answers)
@@ -132,10 +135,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 2;
     }
   }
+  let tls: SmokeOptions["tls"];
+  try {
+    tls = tlsFromEnv(env);
+  } catch (e) {
+    process.stderr.write(`smoke: TLS: ${(e as Error).message}\n`);
+    return 2;
+  }
   const human = (s: string) => (o.json === "-" ? process.stderr : process.stdout).write(redact(s, password) + "\n");
   const opts: SmokeOptions = {
     nodes: o.nodes,
     password,
+    tls,
     natMap: o.natMap,
     expectMasters: o.expectMasters,
     expectReplicas: o.expectReplicas,

@@ -1,7 +1,8 @@
 // ioredis connections of the smoke test: one direct connection per node (mapped through natMap) and
 // Cluster clients configured to ride through a failover.
 import { Cluster, Redis, type ClusterOptions } from "ioredis";
-import type { NatMapEntries } from "./types";
+import type { NatMapEntries, TlsClientOptions } from "./types";
+import { tlsConnectOptions } from "./tls";
 
 export function parseAddr(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(":");
@@ -32,6 +33,7 @@ export interface ClusterClientSettings {
   autoPipelining?: boolean;
   /** Refresh the slot map periodically (needed to notice a failover when the old master just hangs). */
   slotsRefreshIntervalMs?: number;
+  tls?: TlsClientOptions;
 }
 
 export function clusterClient(s: ClusterClientSettings): Cluster {
@@ -45,6 +47,7 @@ export function clusterClient(s: ClusterClientSettings): Cluster {
     lazyConnect: true,
     redisOptions: {
       password: s.password,
+      tls: tlsConnectOptions(s.tls),
       connectTimeout: 3000,
       commandTimeout: s.commandTimeoutMs,
     },
@@ -67,6 +70,7 @@ export class NodePool {
     readonly natMap: NatMapEntries,
     private readonly connectTimeoutMs: number,
     private readonly commandTimeoutMs = 5000,
+    private readonly tls?: TlsClientOptions,
   ) {}
 
   /** Where to reach an announced address from here. */
@@ -81,6 +85,7 @@ export class NodePool {
       port,
       password: opts.password === null ? undefined : (opts.password ?? this.password),
       lazyConnect: true,
+      tls: tlsConnectOptions(this.tls),
       connectTimeout: this.connectTimeoutMs,
       commandTimeout: opts.commandTimeoutMs === null ? undefined : (opts.commandTimeoutMs ?? this.commandTimeoutMs),
       enableReadyCheck: false,

@@ -5,6 +5,20 @@ export type FailoverMode = (typeof FAILOVER_MODES)[number];
 export const CHECK_NAMES = ["connect", "slots", "distribution", "workloads", "replication", "failover", "auth", "benchmark"] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
+/** TLS of every connection to the cluster (PEM text, never paths: the library reads no files). */
+export interface TlsClientOptions {
+  /** CA certificate(s) the nodes' certificates must chain to. */
+  ca: string;
+  /** Client certificate and key, needed when the nodes require one (tls-auth-clients yes). */
+  cert?: string;
+  key?: string;
+  /**
+   * false: verify the chain only, not the name. For redirects to pod IPs (Kubernetes, preferredEndpointType ip): the
+   * certificates cannot name pod IPs, and a certificate from the cluster's own private CA already identifies one of its nodes.
+   */
+  verifyHostname?: boolean;
+}
+
 export interface NatMapEntries {
   [announced: string]: { host: string; port: number };
 }
@@ -31,6 +45,8 @@ export interface SmokeOptions {
   password?: string;
   /** Announced "ip:port" -> reachable host/port (Docker host clients). Seeds add their own entries automatically. */
   natMap?: NatMapEntries;
+  /** TLS on every connection (tls.enabled); plaintext when absent. */
+  tls?: TlsClientOptions;
   expectMasters?: number;
   expectReplicas?: number;
   failover: FailoverMode;

@@ -45,6 +45,8 @@ export const kubernetesSchema = z
       .describe(
         "Upper bound of a starting pod's wait for its peers' DNS names; the wait ends 5 s after the last new name resolved, so an absent pod delays the others ~5 s (full runbook: Full restart)",
       ),
+    certManagerIssuer: z.string().regex(/^((Cluster)?Issuer\/)?[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be an issuer name, optionally prefixed with Issuer/ or ClusterIssuer/ (e.g. ClusterIssuer/internal-ca)").optional()
+      .describe("cert-manager issuer of the node certificates when TLS is on (`name` = Issuer in the namespace, or `ClusterIssuer/name`); unset: a CA and certificates from @pulumi/tls, keys secret in state"),
     runAsUser: z.int().min(1).max(2147483647).default(999).describe("uid (and gid, fsGroup) of the Redis containers; 999 is `redis` in the official images"),
   })
   .strict();

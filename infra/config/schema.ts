@@ -2,6 +2,7 @@ import { z } from "zod";
 import { distance } from "fastest-levenshtein";
 import { kubernetesSchema } from "./kubernetes";
 import { smokeSchema } from "./smoke";
+import { tlsSchema, type TlsSpec } from "./tls";
 import { parseRedisMemory, parseKubernetesQuantity } from "./units";
 import { EXPORTER_IMAGE, PROMETHEUS_IMAGE } from "../../monitoring/images";
 
@@ -80,6 +81,7 @@ export const stackConfigSchema = z
     kubernetes: kubernetesSchema.default(kubernetesSchema.parse({})).describe("Kubernetes (prod) settings"),
     smoke: smokeSchema.default(smokeSchema.parse({})).describe("Smoke test settings"),
     monitoring: monitoringSchema.default(monitoringSchema.parse({})).describe("Monitoring settings"),
+    tls: tlsSchema.default(tlsSchema.parse({})).describe("TLS settings"),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -87,6 +89,9 @@ export const stackConfigSchema = z
     // sizes they loop over are checked first (masters: 3000000 must not plan millions of ports).
     if (!inRange(c.masters, MASTERS) || !inRange(c.replicasPerMaster, REPLICAS)) return;
     if (typeof c.smoke !== "object" || typeof c.docker !== "object" || typeof c.kubernetes !== "object" || typeof c.monitoring !== "object") return;
+    if (typeof c.tls === "object" && c.kubernetes.certManagerIssuer !== undefined && c.platform === "kubernetes" && c.tls.enabled === false) {
+      ctx.addIssue({ code: "custom", path: ["kubernetes", "certManagerIssuer"], message: `is set but tls.enabled is false: no certificate is issued without TLS; remove kubernetes.certManagerIssuer or set tls.enabled: true` });
+    }
     const maxmemoryBytes = parseRedisMemory(c.maxmemory);
     const failover = c.smoke.failover ?? (c.platform === "docker" ? "kill" : "manual");
     if (c.smoke.enabled && failover !== "none" && c.replicasPerMaster === 0) {
@@ -145,7 +150,9 @@ export const stackConfigSchema = z
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 
 /** The validated, defaulted stack config that the rest of the program consumes. */
-export interface ClusterSpec extends Omit<StackConfig, "password" | "enableDebugCommand"> {
+export interface ClusterSpec extends Omit<StackConfig, "password" | "enableDebugCommand" | "tls"> {
+  /** tls with its platform default applied (enabled: on for kubernetes, off for docker). */
+  tls: TlsSpec;
   /** enable-debug-command with its platform default applied. */
   enableDebugCommand: "no" | "local" | "yes";
   /** Name of the cluster (prefix of every resource). */
@@ -225,6 +232,7 @@ export function validateConfig(raw: Record<string, unknown>, opts: { name?: stri
     maxmemoryBytes: parseRedisMemory(c.maxmemory) ?? 0,
     smokeFailover: c.smoke.failover ?? (c.platform === "docker" ? "kill" : "manual"),
     enableDebugCommand: c.enableDebugCommand ?? (c.platform === "docker" ? "yes" : "no"),
+    tls: { ...c.tls, enabled: c.tls.enabled ?? c.platform === "kubernetes" },
     passwordProvided: password !== undefined,
   };
 }

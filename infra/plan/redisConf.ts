@@ -1,4 +1,5 @@
 import type { ClusterSpec } from "../config/schema";
+import { renderTlsConf } from "./tls";
 
 /**
  * The shared redis.conf of every node. It holds no secret and no per-node address: the entrypoint
@@ -8,7 +9,8 @@ import type { ClusterSpec } from "../config/schema";
 export function renderRedisConf(spec: ClusterSpec): string {
   const lines = [
     `# redis.conf for ${spec.name}: rendered by infra/plan/redisConf.ts; do not edit by hand.`,
-    "port 6379",
+    // TLS: no plaintext port; every channel (clients, bus, replication) encrypted (infra/plan/tls.ts).
+    ...(spec.tls.enabled ? renderTlsConf(spec) : ["port 6379"]),
     "protected-mode yes",
     "daemonize no",
     // Logs go to stdout: container runtimes collect them, and no log folder has to exist in the image.

@@ -15,6 +15,9 @@
 #   REDIS_PASSWORD_FILE, else REDIS_PASSWORD, else REDISCLI_AUTH   [unset: no auth]
 #   REDIS_ENTRYPOINT_HOOK  script sourced before redis-server starts (e.g. refresh peer addresses)
 #   REDIS_DISK_ERROR_DELAY seconds to wait before starting when the data dir cannot be written [10]
+#   REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE / REDIS_TLS_CA_FILE  the node's certificate, key and CA, used when
+#                        redis.conf has a tls-port (tls.enabled): the node listens on REDIS_PORT with TLS only
+#                        [/etc/redis-cluster/tls/tls.crt, tls.key, ca.crt]
 # The password goes into a mode-600 file, never onto redis-server's command line.
 set -eu
 
@@ -56,10 +59,26 @@ if ! { dd if=/dev/zero of="$probe_file" bs=4096 count=16 2>/dev/null && sync "$p
   sleep "$delay"
 fi
 rm -f "$probe_file"
+# TLS is on when the shared redis.conf says so (tls-port): REDIS_PORT becomes the TLS port and the plaintext port stays 0.
+tls_on=""
+if grep -q '^tls-port ' "$template"; then
+  tls_on=1
+  tls_cert=${REDIS_TLS_CERT_FILE:-/etc/redis-cluster/tls/tls.crt}
+  tls_key=${REDIS_TLS_KEY_FILE:-/etc/redis-cluster/tls/tls.key}
+  tls_ca=${REDIS_TLS_CA_FILE:-/etc/redis-cluster/tls/ca.crt}
+  for f in "$tls_cert" "$tls_key" "$tls_ca"; do
+    [ -r "$f" ] || { log "TLS is on (tls-port in $template) but $f cannot be read: mount the TLS Secret/upload or set REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE, REDIS_TLS_CA_FILE"; exit 1; }
+  done
+fi
 conf="$run_dir/redis.conf"
 {
   printf 'include %s\n' "$template"
-  printf 'port %s\n' "$port"
+  if [ -n "$tls_on" ]; then
+    printf 'port 0\ntls-port %s\n' "$port"
+    printf 'tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n' "$tls_cert" "$tls_key" "$tls_ca"
+  else
+    printf 'port %s\n' "$port"
+  fi
   printf 'bind %s\n' "${REDIS_BIND:-* -::*}"
   printf 'dir %s\n' "$data_dir"
   [ -z "${REDIS_ANNOUNCE_IP:-}" ] || printf 'cluster-announce-ip %s\n' "$REDIS_ANNOUNCE_IP"

@@ -10,6 +10,7 @@
 #      PRESTOP_TIMEOUT           seconds for the whole hand-over              [30]
 #      PRESTOP_CALL_TIMEOUT      seconds one redis-cli call may take          [3]
 #      REDISCLI_AUTH, else REDIS_PASSWORD_FILE   password (never on argv)
+#      REDIS_TLS_CA_FILE [/ REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE]  TLS: redis-cli adds --tls --cacert [--cert --key]
 set -eu
 
 host=${REDIS_HOST:-127.0.0.1}
@@ -32,7 +33,7 @@ left() { # one call: at most the per-call limit and never past the deadline (at 
   echo "$l"
 }
 # redis-cli has no read timeout: a frozen node (or replica) accepts the connection and never answers.
-cli() { h=$1 p=$2; shift 2; timeout -k 1 "$(left)" redis-cli -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'; }
+cli() { h=$1 p=$2; shift 2; timeout -k 1 "$(left)" redis-cli ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'; }
 expired() { [ "$(date +%s)" -ge "$deadline" ]; }
 field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
 

@@ -10,6 +10,7 @@
 #   A node answering MISCONF (disk full or unwritable: writes refused, reads served) is alive: a restart cannot
 #          free the disk, it would only turn a degraded node into a crash loop. It is not ready.
 # Env: REDIS_HOST / REDIS_PORT [127.0.0.1 / 6379]; REDISCLI_AUTH, else REDIS_PASSWORD_FILE (never argv);
+#      REDIS_TLS_CA_FILE [/ REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE]: TLS, redis-cli adds --tls --cacert [--cert --key];
 #      PROBE_CALL_TIMEOUT seconds one redis-cli call may take [2] (a frozen node never answers; keep it below the
 #      probe's timeoutSeconds so the script reports instead of being killed).
 set -eu
@@ -22,7 +23,7 @@ if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ] && [ -r "$RE
 fi
 call_timeout=${PROBE_CALL_TIMEOUT:-2}
 case $call_timeout in '' | *[!0-9]* | 0) call_timeout=2 ;; esac
-cli() { timeout -k 1 "$call_timeout" redis-cli -h "$host" -p "$port" "$@" 2>&1 | tr -d '\r'; }
+cli() { timeout -k 1 "$call_timeout" redis-cli ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$host" -p "$port" "$@" 2>&1 | tr -d '\r'; }
 field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
 
 pong=$(cli ping) || true

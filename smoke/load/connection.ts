@@ -1,6 +1,9 @@
 // One TCP connection of the load generator to one node: requests are queued in the current tick and written with one
 // socket write (the same batching ioredis calls auto-pipelining), replies are matched to requests in order.
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { TlsClientOptions } from "../types";
+import { tlsConnectOptions } from "../tls";
 import { encodeCommand, ReplyScanner } from "./resp";
 
 /** A batch of commands sent together; `done` gets the number of error replies and the first error's text. */
@@ -30,15 +33,16 @@ export class RespConnection {
   }
 
   /** Connects, authenticates when a password is given (never on argv: it comes from the caller's memory). */
-  static async open(host: string, port: number, o: { password?: string; connectTimeoutMs?: number; addr?: string } = {}): Promise<RespConnection> {
+  static async open(host: string, port: number, o: { password?: string; tls?: TlsClientOptions; connectTimeoutMs?: number; addr?: string } = {}): Promise<RespConnection> {
     const addr = o.addr ?? `${host}:${port}`;
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect({ host, port });
+      // TLS: ready after the handshake ("secureConnect"), which also verifies the node's certificate.
+      const s: Socket = o.tls ? tlsConnect({ host, port, ...tlsConnectOptions(o.tls) }) : connect({ host, port });
       const t = setTimeout(() => {
         s.destroy();
         reject(new Error(`connect to ${addr}: no answer within ${o.connectTimeoutMs ?? 3000} ms`));
       }, o.connectTimeoutMs ?? 3000);
-      s.once("connect", () => {
+      s.once(o.tls ? "secureConnect" : "connect", () => {
         clearTimeout(t);
         resolve(s);
       });

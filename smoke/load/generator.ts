@@ -3,6 +3,7 @@
 // connections per master, keys on every slot, pipelined or not; HDR latency histograms per command.
 import { performance } from "node:perf_hooks";
 import { RespConnection } from "./connection";
+import type { TlsClientOptions } from "../types";
 import { LatencyHistogram, type LatencySummary } from "./histogram";
 import { keysOfSlots, keysPerSlot } from "./keys";
 import { encodeCommand } from "./resp";
@@ -21,6 +22,8 @@ export interface LoadTarget {
 export interface LoadOptions {
   targets: LoadTarget[];
   password?: string;
+  /** TLS of every connection (the cluster's tls.enabled). */
+  tls?: TlsClientOptions;
   command: LoadCommand;
   /** Commands per request (1 = none). A request goes to one master, its keys from that master's slots. */
   pipeline: number;
@@ -136,7 +139,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const conns: RespConnection[][] = [];
   try {
     for (const t of o.targets) {
-      conns.push(await Promise.all(Array.from({ length: o.connectionsPerNode }, () => RespConnection.open(t.host, t.port, { password: o.password, connectTimeoutMs: o.connectTimeoutMs, addr: t.addr }))));
+      conns.push(await Promise.all(Array.from({ length: o.connectionsPerNode }, () => RespConnection.open(t.host, t.port, { password: o.password, tls: o.tls, connectTimeoutMs: o.connectTimeoutMs, addr: t.addr }))));
     }
   } catch (e) {
     for (const cs of conns) for (const c of cs) c.close();

@@ -57,7 +57,7 @@ export async function measuredPhase(ctx: SmokeContext, o: Omit<LoadOptions, "tar
   const targets = await loadTargets(ctx);
   const w = await usageWindow(ctx, { local: isLocal(targets.map((t) => t.host)) });
   const result = await runLoad({
-    ...o, targets, password: ctx.opts.password, signal: ctx.signal, connectTimeoutMs: ctx.opts.connectTimeoutMs, onStart: w.start, onEnd: w.end,
+    ...o, targets, password: ctx.opts.password, tls: ctx.opts.tls, signal: ctx.signal, connectTimeoutMs: ctx.opts.connectTimeoutMs, onStart: w.start, onEnd: w.end,
   });
   return { result, usage: w.report(result.clientCpuMs) };
 }
