@@ -11,6 +11,7 @@ import { runLoad, type LoadTarget } from "../../../smoke/load/generator";
 import { keysPerSlot } from "../../../smoke/load/keys";
 import { loadTargets, measuredPhase } from "../../../smoke/load/measure";
 import { encodeCommand, ReplyScanner } from "../../../smoke/load/resp";
+import { usageBetween, type UsageSnapshot } from "../../../smoke/load/usage";
 import { DEFAULT_OPTIONS } from "../../../smoke/types";
 
 describe("RESP scanning", () => {
@@ -22,6 +23,15 @@ describe("RESP scanning", () => {
     for (let i = 0; i < wire.length; i++) s.push(wire.subarray(i, i + 1));
     assert.deepEqual(seen, [undefined, undefined, undefined, undefined, "MOVED 1234 127.0.0.1:7002", undefined, undefined, undefined, undefined]);
     assert.equal(encodeCommand(["SET", "k", "vé"]), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nvé\r\n");
+  });
+});
+
+describe("usage window", () => {
+  it("ends when the closing INFO requests are sent: their round trip is not charged to a short run", () => {
+    const snap = (sentAt: number, at: number, calls: number): UsageSnapshot => ({ sentAt, at, nodes: new Map([["n:1", { calls, cpuSec: 0 }]]) });
+    // 2000 commands in the 40 ms between the first snapshot's replies and the second's requests; those replies took 20 ms.
+    const u = usageBetween(snap(0, 10, 100), snap(50, 70, 2100), new Map([["n:1", "master"]]), 0, { local: false });
+    assert.equal(u.nodes[0].opsPerSec, 50_000);
   });
 });
 
