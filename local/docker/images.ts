@@ -95,11 +95,45 @@ function run(cmd: string, args: string[], what: string, timeoutMs: number): void
 
 /** Builds (or finds in the cache) the rootfs tarball for the package list; returns its path. */
 export function standInRootfs(opts: { cacheDir?: string; log?: (l: string) => void } = {}): { tarball: string; key: string; cached: boolean; buildMs: number } {
+  return debootstrapRootfs(STANDIN_PACKAGES, SETUP_SCRIPT, opts);
+}
+
+/**
+ * The smoke Job's image (node:20-alpine in the program): Debian's nodejs (18 on bookworm; the smoke bundle targets
+ * node18) in a rootfs of its own, so the Redis stand-in's cache key and image stay as they are.
+ */
+export const NODE_PACKAGES = ["nodejs"] as const;
+/** uid/gid of `node` in the official node images (the smoke Job runs as 1000:1000). */
+export const NODE_UID = 1000;
+const NODE_SETUP_SCRIPT = `set -eu
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/*.log /usr/share/doc /usr/share/man /usr/share/locale /usr/share/info
+`;
+export function nodeRootfs(opts: { cacheDir?: string; log?: (l: string) => void } = {}): { tarball: string; key: string; cached: boolean; buildMs: number } {
+  return debootstrapRootfs(NODE_PACKAGES, NODE_SETUP_SCRIPT, opts);
+}
+
+/** Imports the Node rootfs (built first when not cached) as `redis-cluster-standin/node:<key>`, running as 1000:1000. */
+export async function ensureNodeImage(docker: Docker, opts: { cacheDir?: string; log?: (l: string) => void } = {}): Promise<{ image: string; cached: boolean; buildMs: number; importMs: number }> {
+  const rootfs = nodeRootfs(opts);
+  const image = `redis-cluster-standin/node:${rootfs.key}`;
+  const t0 = Date.now();
+  const [repo, tag] = image.split(":");
+  const changes = [`USER ${NODE_UID}:${NODE_UID}`, "WORKDIR /", 'CMD ["node"]'];
+  await drain((await docker.importImage(createReadStream(rootfs.tarball) as any, { repo, tag, changes } as any)) as unknown as NodeJS.ReadableStream, "docker import");
+  return { image, cached: rootfs.cached, buildMs: rootfs.buildMs, importMs: Date.now() - t0 };
+}
+
+function debootstrapRootfs(
+  packages: readonly string[],
+  setupScript: string,
+  opts: { cacheDir?: string; log?: (l: string) => void },
+): { tarball: string; key: string; cached: boolean; buildMs: number } {
   const log = opts.log ?? (() => undefined);
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const mirror = debianMirror();
   // The key names what is inside: suite, packages and the set-up script (not the mirror, which serves the same suite).
-  const key = createHash("sha256").update(JSON.stringify({ suite: mirror.suite, packages: STANDIN_PACKAGES, setup: SETUP_SCRIPT })).digest("hex").slice(0, 16);
+  const key = createHash("sha256").update(JSON.stringify({ suite: mirror.suite, packages, setup: setupScript })).digest("hex").slice(0, 16);
   const tarball = join(cacheDir, `rootfs-${key}.tar`);
   if (existsSync(tarball) && statSync(tarball).size > 0) return { tarball, key, cached: true, buildMs: 0 };
 
@@ -110,10 +144,10 @@ export function standInRootfs(opts: { cacheDir?: string; log?: (l: string) => vo
   const build = join(cacheDir, `build-${key}-${process.pid}`);
   const root = join(build, "root");
   const t0 = Date.now();
-  log(`building the stand-in rootfs ${key} with debootstrap from ${mirror.uri} (${mirror.suite}): ${STANDIN_PACKAGES.join(" ")}`);
+  log(`building the stand-in rootfs ${key} with debootstrap from ${mirror.uri} (${mirror.suite}): ${packages.join(" ")}`);
   try {
-    run("debootstrap", ["--variant=minbase", `--include=${STANDIN_PACKAGES.join(",")}`, mirror.suite, root, mirror.uri], "debootstrap", 900_000);
-    run("chroot", [root, "/bin/sh", "-c", SETUP_SCRIPT], "stand-in set-up in the chroot", 120_000);
+    run("debootstrap", ["--variant=minbase", `--include=${packages.join(",")}`, mirror.suite, root, mirror.uri], "debootstrap", 900_000);
+    run("chroot", [root, "/bin/sh", "-c", setupScript], "stand-in set-up in the chroot", 120_000);
     for (const m of mountsUnder(root).reverse()) spawnSync("umount", ["-l", m]);
     const tmp = `${tarball}.${process.pid}.tmp`;
     run("tar", ["-C", root, "--numeric-owner", "-cf", tmp, "."], "tar of the rootfs", 300_000);
@@ -182,7 +216,9 @@ if (require.main === module) {
   if (process.getuid?.() !== 0) {
     console.error("stand-in images: not root, skipped (debootstrap and the Docker tests need root)");
   } else {
-    const r = standInRootfs({ log: (l) => console.error(`stand-in images: ${l}`) });
-    if (r.cached) console.error(`stand-in images: rootfs ${r.key} is cached (${r.tarball})`);
+    for (const build of [standInRootfs, nodeRootfs]) {
+      const r = build({ log: (l) => console.error(`stand-in images: ${l}`) });
+      if (r.cached) console.error(`stand-in images: rootfs ${r.key} is cached (${r.tarball})`);
+    }
   }
 }

@@ -1,0 +1,88 @@
+// A Kubernetes Job as the job controller runs it: one pod at a time (parallelism 1, completions 1), a new pod after
+// each failed one with the controller's back-off (10 s, doubling, at most 6 min) until backoffLimit failures, the whole
+// Job ended by activeDeadlineSeconds (its running pod killed), and each attempt's termination message kept.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { Pod, type PodEnv } from "./pod";
+import { checkPodSpec, refuse, type Obj } from "./spec";
+
+export interface JobAttempt {
+  pod: string;
+  exitCode?: number;
+  terminationMessage: string;
+  /** Last lines of the container's log. */
+  logTail: string;
+  durationMs: number;
+}
+
+export interface JobResult {
+  name: string;
+  succeeded: boolean;
+  /** Complete, BackoffLimitExceeded or DeadlineExceeded. */
+  reason: "Complete" | "BackoffLimitExceeded" | "DeadlineExceeded";
+  attempts: JobAttempt[];
+  durationMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function checkJob(job: Obj): void {
+  const where = `Job ${job.metadata?.name}`;
+  refuse(`${where}.spec`, job.spec, ["backoffLimit", "activeDeadlineSeconds", "template"]);
+  refuse(`${where}.spec.template`, job.spec.template, ["metadata", "spec"]);
+  checkPodSpec(job.spec.template.spec, `${where} pod`, "job", 1);
+  if (job.spec.template.spec.containers.length !== 1) throw new Error(`pods runner: ${where}: one container per Job pod is implemented`);
+}
+
+/** Runs the Job to completion or failure; `onPod` sees each attempt's pod (for deletion on teardown). */
+export async function runJob(env: PodEnv, job: Obj, dir: string, onPod: (p: Pod | undefined) => void): Promise<JobResult> {
+  checkJob(job);
+  const name: string = job.metadata.name;
+  const backoffLimit: number = job.spec.backoffLimit ?? 6;
+  const deadlineMs = job.spec.activeDeadlineSeconds !== undefined ? job.spec.activeDeadlineSeconds * 1000 : Infinity;
+  const t0 = Date.now();
+  const attempts: JobAttempt[] = [];
+  const result = (succeeded: boolean, reason: JobResult["reason"]): JobResult => ({ name, succeeded, reason, attempts, durationMs: Date.now() - t0 });
+  for (let failures = 0; ; ) {
+    const podName = `${name}-${randomBytes(3).toString("hex").slice(0, 5)}`;
+    const pod = new Pod(env, {
+      name: podName,
+      namespace: job.metadata.namespace,
+      labels: job.spec.template.metadata?.labels ?? {},
+      spec: job.spec.template.spec,
+      dir: join(dir, podName),
+    });
+    onPod(pod);
+    const ta = Date.now();
+    let deadlineHit = false;
+    try {
+      await pod.start();
+      while (pod.phase === "Running") {
+        if (Date.now() - t0 > deadlineMs) {
+          deadlineHit = true;
+          break;
+        }
+        await sleep(200);
+      }
+    } catch (e) {
+      attempts.push({ pod: podName, terminationMessage: `pod could not start: ${(e as Error).message}`, logTail: "", durationMs: Date.now() - ta });
+      await pod.delete("force");
+      onPod(undefined);
+      throw e;
+    }
+    const st = pod.containers[0];
+    attempts.push({ pod: podName, exitCode: deadlineHit ? undefined : st?.exitCode, terminationMessage: st?.terminationMessage ?? "", logTail: st?.logTail ?? "", durationMs: Date.now() - ta });
+    await pod.delete(deadlineHit ? "graceful" : "force");
+    onPod(undefined);
+    if (deadlineHit) return result(false, "DeadlineExceeded");
+    if (pod.phase === "Succeeded") return result(true, "Complete");
+    failures++;
+    if (failures > backoffLimit) return result(false, "BackoffLimitExceeded");
+    const backoff = Math.min(360_000, 10_000 * 2 ** (failures - 1));
+    env.log(`job ${name}: attempt ${failures} failed (exit ${st?.exitCode}); next pod in ${backoff / 1000} s`);
+    for (const until = Date.now() + backoff; Date.now() < until; ) {
+      if (Date.now() - t0 > deadlineMs) return result(false, "DeadlineExceeded");
+      await sleep(200);
+    }
+  }
+}
