@@ -1,8 +1,9 @@
 // Runs every test file under test/ with node's built-in runner.
 // Node 20's `--test` does not expand globs, so the file list is built here.
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { spawn } from "node:child_process";
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -12,27 +13,108 @@ function find(dir) {
   });
 }
 
+// Files that start no server, cluster or daemon and assert no timing (no wait-until-stable either): they may share the
+// cores with the type check at the start of a full run without a chance of a timing failure. Anything not listed here
+// runs after the type check, alone.
+const BESIDE_TYPECHECK = new Set([
+  "test/chaos/checker.test.ts",
+  "test/docs/runbooks.test.ts",
+  "test/github/workflows.test.ts",
+  "test/infra/config/schema.test.ts",
+  "test/infra/plan/plan.test.ts",
+  "test/monitoring/grafanaDashboard.test.ts",
+  "test/monitoring/prometheus.test.ts",
+  "test/monitoring/rules.test.ts",
+  "test/pulumi-project.test.ts",
+  "test/scripts/config-table.test.ts",
+  "test/smoke/cli-input.test.ts",
+]);
+
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find("test").sort();
 if (files.length === 0) {
   console.error("run-tests: no test files found under test/");
   process.exit(1);
 }
-// The whole suite (`npm test`) type-checks first: Pulumi loads the program transpile-only (tsconfig
-// "ts-node".transpileOnly), so a type error would otherwise reach no one before a deploy. A run of chosen files skips it.
-if (only.length === 0) {
-  console.log("run-tests: tsc --noEmit -p tsconfig.json");
-  const tsc = spawnSync(process.execPath, [join("node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", "tsconfig.json"], { stdio: "inherit" });
-  if (tsc.status !== 0) {
-    console.error("run-tests: the type check failed (tsc --noEmit -p tsconfig.json); fix the errors above");
-    process.exit(tsc.status ?? 1);
-  }
+const durationsDir = mkdtempSync(join(tmpdir(), "run-tests-"));
+process.on("exit", () => rmSync(durationsDir, { recursive: true, force: true }));
+
+function run(cmd, args, opts) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, opts);
+    let out = "";
+    child.stdout?.on("data", (d) => (out += d));
+    child.stderr?.on("data", (d) => (out += d));
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), out }));
+  });
 }
+
 // One file at a time: integration tests start real servers and share 2 cores.
-// Every test is bounded (--test-timeout), and a file whose tests are done exits even if a stray handle lingers.
-const r = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-timeout=240000", "--test-force-exit", "--test-reporter=spec", ...files],
-  { stdio: "inherit" },
-);
-process.exit(r.status ?? 1);
+// Node 20 applies --test-timeout to each file as a whole (not to each test in it): every file ends within 6 minutes,
+// and a file whose tests are done exits even if a stray handle lingers. The Docker dev-stack file is the longest
+// (~100 s on a quiet machine, ~220 s on a busy one).
+let phase = 0;
+const runFiles = (list) =>
+  run(
+    process.execPath,
+    [
+      "--import", "tsx", "--test", "--test-concurrency=1", "--test-timeout=360000", "--test-force-exit",
+      "--test-reporter=spec", "--test-reporter-destination=stdout",
+      `--test-reporter=${new URL("./file-durations-reporter.mjs", import.meta.url).href}`, `--test-reporter-destination=${join(durationsDir, `phase-${++phase}.tsv`)}`,
+      ...list,
+    ],
+    { stdio: "inherit" },
+  );
+
+const started = Date.now();
+let failed = false;
+const extra = [];
+if (only.length === 0) {
+  // The whole suite (`npm test`) type-checks first: Pulumi loads the program transpile-only (tsconfig
+  // "ts-node".transpileOnly), so a type error would otherwise reach no one before a deploy. A run of chosen files skips
+  // it. tsc takes one core for ~30 s; the files beside it take the other, then the rest run only if it passed.
+  const beside = files.filter((f) => BESIDE_TYPECHECK.has(f.split("\\").join("/")));
+  console.log(`run-tests: tsc --noEmit -p tsconfig.json, beside it: ${beside.length} files without servers or timing`);
+  const t0 = Date.now();
+  // Incremental: a later run on the same checkout re-checks only what changed (and what depends on it); the build info
+  // lives under node_modules, so a fresh clone (CI) always checks everything.
+  const tscArgs = ["--noEmit", "-p", "tsconfig.json", "--incremental", "--tsBuildInfoFile", join("node_modules", ".cache", "redis-cluster", "tsc.tsbuildinfo")];
+  const tscRun = run(process.execPath, [join("node_modules", "typescript", "bin", "tsc"), ...tscArgs], { stdio: ["ignore", "pipe", "pipe"] }).then((r) => {
+    extra.push([Date.now() - t0, r.code === 0, "tsc --noEmit -p tsconfig.json (beside the first files)"]);
+    return r;
+  });
+  const [tsc, first] = await Promise.all([tscRun, beside.length > 0 ? runFiles(beside) : Promise.resolve({ code: 0 })]);
+  failed ||= first.code !== 0;
+  if (tsc.code !== 0) {
+    process.stdout.write(tsc.out);
+    console.error("run-tests: the type check failed (tsc --noEmit -p tsconfig.json); fix the errors above");
+    process.exit(tsc.code);
+  }
+  console.log(`run-tests: type check passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const rest = files.filter((f) => !beside.includes(f));
+  if (rest.length > 0) failed ||= (await runFiles(rest)).code !== 0;
+} else {
+  failed = (await runFiles(files)).code !== 0;
+}
+
+// The slowest files, to keep `npm test` well under its 15-minute budget.
+if (files.length > 1) {
+  const rows = [...extra];
+  for (let p = 1; p <= phase; p++) {
+    let text = "";
+    try {
+      text = readFileSync(join(durationsDir, `phase-${p}.tsv`), "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").filter(Boolean)) {
+      const [ms, passed, file] = line.split("\t");
+      rows.push([Number(ms), passed === "true", relative(process.cwd(), file)]);
+    }
+  }
+  rows.sort((a, b) => b[0] - a[0]);
+  const secs = (ms) => `${(ms / 1000).toFixed(1).padStart(6)} s`;
+  console.log(`\nrun-tests: the ${Math.min(15, rows.length)} slowest of ${rows.length} (wall ${secs(Date.now() - started).trim()}):`);
+  for (const [ms, passed, name] of rows.slice(0, 15)) console.log(`${secs(ms)}  ${passed ? "   " : "✖  "}${name}`);
+}
+process.exit(failed ? 1 : 0);
