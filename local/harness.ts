@@ -7,6 +7,7 @@ import { planCluster, nodeEnv, type ClusterPlan, type Placement } from "../infra
 import { scriptPaths } from "../infra/plan/scripts";
 import { tlsEnv } from "../infra/plan/tls";
 import { freePorts } from "./ports";
+import { LocalAcl, type LocalAclOptions } from "./acl";
 import { nodeSans } from "../infra/plan/tlsCertificates";
 import { TestCa, type IssuedFiles } from "./tls";
 
@@ -52,6 +53,11 @@ export interface LocalClusterOptions {
    * openssl in the temp dir. redis-cli, the scripts and `tlsClient()` then use the client certificate.
    */
   tls?: { authClients?: "yes" | "no" | "optional" };
+  /**
+   * ACL users (default off): the nodes load the ACL file of infra/plan/acl.ts (`default` off unless said), replicas
+   * authenticate as `replica`, redis-cli and the scripts as `admin` (password: `password`, else generated).
+   */
+  acl?: LocalAclOptions;
 }
 
 /** Files of a local TLS cluster: the CA, each node's certificate and the client certificate. */
@@ -123,6 +129,7 @@ export class LocalCluster {
         },
       };
     }
+    if (opts.acl) this.acl = new LocalAcl(join(this.dir, "acl"), spec, opts.acl, opts.password);
     for (const p of this.plan.nodes) {
       const dataDir = join(this.dir, p.name, "data");
       mkdirSync(dataDir, { recursive: true });
@@ -135,8 +142,11 @@ export class LocalCluster {
     process.once("exit", this.onExit);
   }
 
+  /** Set with the `acl` option: users, passwords and their files. */
+  readonly acl?: LocalAcl;
+
   get password(): string | undefined {
-    return this.opts.password;
+    return this.acl ? this.acl.passwords.admin : this.opts.password;
   }
 
   /** "host:port" of every node. */
@@ -148,6 +158,7 @@ export class LocalCluster {
   cliEnv(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", LANG: "C" };
     if (this.opts.password) env.REDISCLI_AUTH = this.opts.password;
+    if (this.acl) Object.assign(env, { REDIS_USER: "admin", REDISCLI_AUTH: this.acl.passwords.admin });
     if (this.tls) Object.assign(env, tlsEnv({ ca: this.tls.ca, ...this.tls.client }));
     return env;
   }
@@ -178,6 +189,7 @@ export class LocalCluster {
       REDIS_DATA_DIR: node.dataDir,
       // The node's own certificate (server, and client on the bus); cliEnv() holds the client certificate.
       ...(this.tls ? tlsEnv({ ca: this.tls.ca, ...this.tls.nodes[i] }) : {}),
+      ...(this.acl?.nodeEnv() ?? {}),
       ...(this.opts.extraEnv?.(node) ?? {}),
     };
     const fd = openSync(node.logFile, "a");
@@ -263,7 +275,7 @@ export class LocalCluster {
   /** Runs redis-cli against node i (password through REDISCLI_AUTH). */
   cli(i: number, args: string[]): { status: number | null; stdout: string; stderr: string } {
     const n = this.nodes[i];
-    const r = spawnSync("redis-cli", [...this.tlsArgs(), "-h", n.host, "-p", String(n.port), ...args], { env: this.cliEnv(), encoding: "utf8", timeout: 10_000 });
+    const r = spawnSync("redis-cli", [...(this.acl ? ["--user", "admin"] : []), ...this.tlsArgs(), "-h", n.host, "-p", String(n.port), ...args], { env: this.cliEnv(), encoding: "utf8", timeout: 10_000 });
     return { status: r.status, stdout: (r.stdout ?? "").replace(/\r/g, ""), stderr: r.stderr ?? "" };
   }
 
@@ -367,6 +379,7 @@ export function localSpec(opts: LocalClusterOptions): ClusterSpec {
       replDisklessSyncDelay: 0,
       enableDebugCommand: "yes",
       ...(opts.tls ? { tls: { enabled: true, authClients: opts.tls.authClients ?? "optional" } } : {}),
+      ...(opts.acl ? { acl: { defaultUser: opts.acl.defaultUser ?? "off", users: (opts.acl.users ?? []).map(({ password: _p, ...u }) => u) } } : {}),
       ...opts.config,
     },
     { name: "local" },

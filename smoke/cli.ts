@@ -74,6 +74,7 @@ export function buildProgram(): Command {
     .description("ioredis smoke test of a Redis Cluster: slots, distribution, replication, failover, auth, benchmark")
     .requiredOption("--nodes <list>", "seed nodes host:port[,host:port…] reachable from here", (v) => v.split(",").map((s) => s.trim()).filter(Boolean))
     .option("--password-env <VAR>", "name of the environment variable holding the password (never pass the password itself)")
+    .option("--user <name>", "ACL user of that password (default: $REDIS_USER, else the default user)")
     .option("--expect-masters <n>", "number of masters the cluster must have", int("--expect-masters", 1))
     .option("--expect-replicas <n>", "replicas every master must have", int("--expect-replicas", 0))
     .addOption(new Option("--failover <mode>", "failover check").choices(FAILOVER_MODES).default("none"))
@@ -102,6 +103,7 @@ export function buildProgram(): Command {
 interface Cli
   extends Pick<SmokeOptions, "nodes" | "natMap" | "expectMasters" | "expectReplicas" | "failover" | "failBack" | "failoverTarget" | "workloads" | "keys" | "timeoutMs" | "nodeTimeoutMs" | "freezeMs" | "connectTimeoutMs"> {
   passwordEnv?: string;
+  user?: string;
   json?: string;
   benchOps: number;
   benchConcurrency: number;
@@ -146,6 +148,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const opts: SmokeOptions = {
     nodes: o.nodes,
     password,
+    username: o.user ?? (env.REDIS_USER || undefined),
     tls,
     natMap: o.natMap,
     expectMasters: o.expectMasters,

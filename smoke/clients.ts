@@ -34,6 +34,8 @@ export interface ClusterClientSettings {
   /** Refresh the slot map periodically (needed to notice a failover when the old master just hangs). */
   slotsRefreshIntervalMs?: number;
   tls?: TlsClientOptions;
+  /** ACL user of the password (absent: `default`). */
+  username?: string;
 }
 
 export function clusterClient(s: ClusterClientSettings): Cluster {
@@ -46,6 +48,7 @@ export function clusterClient(s: ClusterClientSettings): Cluster {
     clusterRetryStrategy: (times) => (times > 10 ? null : Math.min(100 * times, 1000)),
     lazyConnect: true,
     redisOptions: {
+      username: s.username,
       password: s.password,
       tls: tlsConnectOptions(s.tls),
       connectTimeout: 3000,
@@ -71,6 +74,7 @@ export class NodePool {
     private readonly connectTimeoutMs: number,
     private readonly commandTimeoutMs = 5000,
     private readonly tls?: TlsClientOptions,
+    private readonly username?: string,
   ) {}
 
   /** Where to reach an announced address from here. */
@@ -84,6 +88,7 @@ export class NodePool {
       host,
       port,
       password: opts.password === null ? undefined : (opts.password ?? this.password),
+      username: opts.password === null ? undefined : this.username,
       lazyConnect: true,
       tls: tlsConnectOptions(this.tls),
       connectTimeout: this.connectTimeoutMs,

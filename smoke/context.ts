@@ -68,7 +68,7 @@ export class SmokeContext {
     this.signal = signal ?? new AbortController().signal;
     this.s = shared ?? {
       runId: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-      pool: new NodePool(opts.password, { ...(opts.natMap ?? {}) }, opts.connectTimeoutMs, undefined, opts.tls),
+      pool: new NodePool(opts.password, { ...(opts.natMap ?? {}) }, opts.connectTimeoutMs, undefined, opts.tls, opts.username),
       nodes: [],
       down: new Set(),
       ids: new Map(),
@@ -249,6 +249,7 @@ export class SmokeContext {
     const c = clusterClient({
       seeds: this.opts.nodes,
       password: this.opts.password,
+      username: this.opts.username,
       tls: this.opts.tls,
       natMap: this.pool.natMap,
       nodeTimeoutMs: this.nodeTimeoutMs,

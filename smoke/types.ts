@@ -43,6 +43,8 @@ export interface SmokeOptions {
   nodes: string[];
   /** Redis password (from an environment variable; never from argv). */
   password?: string;
+  /** ACL user the password belongs to (e.g. `smoke`); absent: the `default` user. */
+  username?: string;
   /** Announced "ip:port" -> reachable host/port (Docker host clients). Seeds add their own entries automatically. */
   natMap?: NatMapEntries;
   /** TLS on every connection (tls.enabled); plaintext when absent. */

@@ -3,6 +3,7 @@ import { distance } from "fastest-levenshtein";
 import { kubernetesSchema } from "./kubernetes";
 import { smokeSchema } from "./smoke";
 import { tlsSchema, type TlsSpec } from "./tls";
+import { aclSchema, aclSpec, type AclSpec } from "./acl";
 import { parseRedisMemory, parseKubernetesQuantity } from "./units";
 import { EXPORTER_IMAGE, PROMETHEUS_IMAGE } from "../../monitoring/images";
 
@@ -82,6 +83,7 @@ export const stackConfigSchema = z
     smoke: smokeSchema.default(smokeSchema.parse({})).describe("Smoke test settings"),
     monitoring: monitoringSchema.default(monitoringSchema.parse({})).describe("Monitoring settings"),
     tls: tlsSchema.default(tlsSchema.parse({})).describe("TLS settings"),
+    acl: aclSchema.default(aclSchema.parse({})).describe("ACL users"),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -150,7 +152,9 @@ export const stackConfigSchema = z
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 
 /** The validated, defaulted stack config that the rest of the program consumes. */
-export interface ClusterSpec extends Omit<StackConfig, "password" | "enableDebugCommand" | "tls"> {
+export interface ClusterSpec extends Omit<StackConfig, "password" | "enableDebugCommand" | "tls" | "acl"> {
+  /** acl with its platform default applied, without any password. */
+  acl: AclSpec;
   /** tls with its platform default applied (enabled: on for kubernetes, off for docker). */
   tls: TlsSpec;
   /** enable-debug-command with its platform default applied. */
@@ -193,7 +197,8 @@ function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType): string[] {
   const key = `${PROJECT}:${issue.path.map(String).join(".")}`;
   // Never echo a secret; objects (cross-field rules) are not worth echoing either.
   const raw = (issue as { input?: unknown }).input;
-  const input = issue.path[0] === "password" || (typeof raw === "object" && raw !== null) ? undefined : raw;
+  const secretPath = issue.path[0] === "password" || issue.path.includes("password") || (issue.path[0] === "acl" && issue.path[1] === "passwords");
+  const input = secretPath || (typeof raw === "object" && raw !== null) ? undefined : raw;
   switch (issue.code) {
     case "too_small":
       return [`${key} must be >= ${issue.minimum}, got ${show(input)}`];
@@ -233,6 +238,7 @@ export function validateConfig(raw: Record<string, unknown>, opts: { name?: stri
     smokeFailover: c.smoke.failover ?? (c.platform === "docker" ? "kill" : "manual"),
     enableDebugCommand: c.enableDebugCommand ?? (c.platform === "docker" ? "yes" : "no"),
     tls: { ...c.tls, enabled: c.tls.enabled ?? c.platform === "kubernetes" },
+    acl: aclSpec(c.acl, c.platform),
     passwordProvided: password !== undefined,
   };
 }

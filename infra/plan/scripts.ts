@@ -13,6 +13,8 @@ export const scriptPaths = {
   prestop: join(dir, "prestop.sh"),
   /** Kubernetes startup/liveness (`alive`) and readiness (`ready`) probe. */
   probe: join(dir, "probe.sh"),
+  /** ACL password rotation on the live nodes: `add` new passwords, later `remove` old ones. */
+  rotate: join(dir, "rotate.sh"),
 } as const;
 
 export function readScript(name: keyof typeof scriptPaths): string {

@@ -51,7 +51,7 @@ left() { # seconds one call may take: the per-call limit, never past the run's d
   echo "$l"
 }
 # redis-cli has no read timeout: a frozen (SIGSTOPped) node accepts the connection and never answers.
-cli() { hp=$1; shift; timeout -k 1 "$(left)" redis-cli ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 | tr -d '\r'; }
+cli() { hp=$1; shift; timeout -k 1 "$(left)" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 | tr -d '\r'; }
 field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
 expired() { [ "$(date +%s)" -ge "$deadline" ]; }
 
@@ -247,7 +247,7 @@ if [ "$empty" -eq "$total" ]; then
   done
   log "all nodes empty: creating $masters masters x $replicas replicas"
   # shellcheck disable=SC2086 # one argument per node address
-  out=$(timeout -k 1 "$(remaining)" redis-cli ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes 2>&1) ||
+  out=$(timeout -k 1 "$(remaining)" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes 2>&1) ||
     fail 2 "redis-cli --cluster create failed:
 $out"
   wait_healthy

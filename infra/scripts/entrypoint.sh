@@ -18,6 +18,12 @@
 #   REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE / REDIS_TLS_CA_FILE  the node's certificate, key and CA, used when
 #                        redis.conf has a tls-port (tls.enabled): the node listens on REDIS_PORT with TLS only
 #                        [/etc/redis-cluster/tls/tls.crt, tls.key, ca.crt]
+#   REDIS_ACL_FILE       ACL users (infra/plan/acl.ts, a Secret/upload): the node loads it from its data dir
+#                        (users.acl, `aclfile`), keeping for each user the password hashes it saved there last
+#                        (a rotation in progress: rotate.sh removes old ones and saves); no requirepass then
+#                        [unset: requirepass with the password]
+#   REDIS_MASTERUSER / REDIS_MASTERAUTH_FILE  user and password file a replica authenticates to its master with
+#                        (with REDIS_ACL_FILE; without it masterauth is the password)
 # The password goes into a mode-600 file, never onto redis-server's command line.
 set -eu
 
@@ -70,6 +76,28 @@ if grep -q '^tls-port ' "$template"; then
     [ -r "$f" ] || { log "TLS is on (tls-port in $template) but $f cannot be read: mount the TLS Secret/upload or set REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE, REDIS_TLS_CA_FILE"; exit 1; }
   done
 fi
+acl_file=""
+if [ -n "${REDIS_ACL_FILE:-}" ]; then
+  [ -r "$REDIS_ACL_FILE" ] || { log "cannot read the ACL file $REDIS_ACL_FILE (REDIS_ACL_FILE): mount the ACL Secret/upload"; exit 1; }
+  acl_file="$data_dir/users.acl"
+  saved="$acl_file"
+  [ -r "$saved" ] || saved=/dev/null
+  # Rules from the delivered file; each user's password hashes: delivered plus those the node saved last.
+  awk -v saved_file="$saved" '
+    BEGIN { while ((getline l < saved_file) > 0) { n = split(l, f, " "); if (f[1] == "user") for (i = 3; i <= n; i++) if (f[i] ~ /^#/) saved[f[2]] = saved[f[2]] " " f[i] } }
+    $1 == "user" { line = $0; n = split(saved[$2], h, " ")
+                   for (j = 1; j <= n; j++) if (index(" " line " ", " " h[j] " ") == 0) line = line " " h[j]
+                   print line }' "$REDIS_ACL_FILE" > "$acl_file.tmp"
+  mv "$acl_file.tmp" "$acl_file"
+fi
+masterauth=""
+if [ -n "${REDIS_MASTERAUTH_FILE:-}" ]; then
+  [ -r "$REDIS_MASTERAUTH_FILE" ] || { log "cannot read $REDIS_MASTERAUTH_FILE (REDIS_MASTERAUTH_FILE)"; exit 1; }
+  masterauth=$(cat "$REDIS_MASTERAUTH_FILE")
+  case $masterauth in
+    '' | *[!A-Za-z0-9!#%+,./:=@^_~-]*) log "the masterauth password in $REDIS_MASTERAUTH_FILE is empty or has characters redis.conf cannot take unquoted"; exit 1 ;;
+  esac
+fi
 conf="$run_dir/redis.conf"
 {
   printf 'include %s\n' "$template"
@@ -86,7 +114,11 @@ conf="$run_dir/redis.conf"
   [ -z "${REDIS_ANNOUNCE_BUS_PORT:-}" ] || printf 'cluster-announce-bus-port %s\n' "$REDIS_ANNOUNCE_BUS_PORT"
   [ -z "${REDIS_ANNOUNCE_HOSTNAME:-}" ] || printf 'cluster-announce-hostname %s\n' "$REDIS_ANNOUNCE_HOSTNAME"
   [ -z "${REDIS_PREFERRED_ENDPOINT_TYPE:-}" ] || printf 'cluster-preferred-endpoint-type %s\n' "$REDIS_PREFERRED_ENDPOINT_TYPE"
-  if [ -n "$password" ]; then
+  if [ -n "$acl_file" ]; then
+    printf 'aclfile %s\n' "$acl_file"
+    [ -z "${REDIS_MASTERUSER:-}" ] || printf 'masteruser %s\n' "$REDIS_MASTERUSER"
+    [ -z "$masterauth" ] || printf 'masterauth "%s"\n' "$masterauth"
+  elif [ -n "$password" ]; then
     printf 'requirepass "%s"\nmasterauth "%s"\n' "$password" "$password"
   fi
 } > "$conf.tmp"

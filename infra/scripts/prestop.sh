@@ -33,7 +33,7 @@ left() { # one call: at most the per-call limit and never past the deadline (at 
   echo "$l"
 }
 # redis-cli has no read timeout: a frozen node (or replica) accepts the connection and never answers.
-cli() { h=$1 p=$2; shift 2; timeout -k 1 "$(left)" redis-cli ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'; }
+cli() { h=$1 p=$2; shift 2; timeout -k 1 "$(left)" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'; }
 expired() { [ "$(date +%s)" -ge "$deadline" ]; }
 field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
 

@@ -33,7 +33,7 @@ export class RespConnection {
   }
 
   /** Connects, authenticates when a password is given (never on argv: it comes from the caller's memory). */
-  static async open(host: string, port: number, o: { password?: string; tls?: TlsClientOptions; connectTimeoutMs?: number; addr?: string } = {}): Promise<RespConnection> {
+  static async open(host: string, port: number, o: { password?: string; username?: string; tls?: TlsClientOptions; connectTimeoutMs?: number; addr?: string } = {}): Promise<RespConnection> {
     const addr = o.addr ?? `${host}:${port}`;
     const socket = await new Promise<Socket>((resolve, reject) => {
       // TLS: ready after the handshake ("secureConnect"), which also verifies the node's certificate.
@@ -53,7 +53,7 @@ export class RespConnection {
     });
     const c = new RespConnection(socket, addr);
     if (o.password) {
-      const err = await c.request([["AUTH", o.password]]);
+      const err = await c.request([o.username ? ["AUTH", o.username, o.password] : ["AUTH", o.password]]);
       if (err) {
         c.close();
         throw new Error(`authentication at ${addr} failed (${err})`);

@@ -22,6 +22,8 @@ export interface LoadTarget {
 export interface LoadOptions {
   targets: LoadTarget[];
   password?: string;
+  /** ACL user of the password (absent: `default`). */
+  username?: string;
   /** TLS of every connection (the cluster's tls.enabled). */
   tls?: TlsClientOptions;
   command: LoadCommand;
@@ -139,7 +141,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const conns: RespConnection[][] = [];
   try {
     for (const t of o.targets) {
-      conns.push(await Promise.all(Array.from({ length: o.connectionsPerNode }, () => RespConnection.open(t.host, t.port, { password: o.password, tls: o.tls, connectTimeoutMs: o.connectTimeoutMs, addr: t.addr }))));
+      conns.push(await Promise.all(Array.from({ length: o.connectionsPerNode }, () => RespConnection.open(t.host, t.port, { password: o.password, username: o.username, tls: o.tls, connectTimeoutMs: o.connectTimeoutMs, addr: t.addr }))));
     }
   } catch (e) {
     for (const cs of conns) for (const c of cs) c.close();

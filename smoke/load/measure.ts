@@ -53,11 +53,11 @@ export async function usageWindow(ctx: SmokeContext, o: { local: boolean; client
 }
 
 /** A generator phase against the context's masters, with each node's commands and CPU over exactly its sending time. */
-export async function measuredPhase(ctx: SmokeContext, o: Omit<LoadOptions, "targets" | "password" | "signal" | "connectTimeoutMs">): Promise<MeasuredPhase> {
+export async function measuredPhase(ctx: SmokeContext, o: Omit<LoadOptions, "targets" | "password" | "username" | "signal" | "connectTimeoutMs">): Promise<MeasuredPhase> {
   const targets = await loadTargets(ctx);
   const w = await usageWindow(ctx, { local: isLocal(targets.map((t) => t.host)) });
   const result = await runLoad({
-    ...o, targets, password: ctx.opts.password, tls: ctx.opts.tls, signal: ctx.signal, connectTimeoutMs: ctx.opts.connectTimeoutMs, onStart: w.start, onEnd: w.end,
+    ...o, targets, password: ctx.opts.password, username: ctx.opts.username, tls: ctx.opts.tls, signal: ctx.signal, connectTimeoutMs: ctx.opts.connectTimeoutMs, onStart: w.start, onEnd: w.end,
   });
   return { result, usage: w.report(result.clientCpuMs) };
 }

@@ -1,0 +1,117 @@
+import { createHash } from "node:crypto";
+import type { ClusterSpec } from "../config/schema";
+
+/**
+ * Redis ACL users of a cluster (issue #12): who may do what, as ACL rules. Pure: passwords arrive as arguments and
+ * leave only as SHA-256 hashes (`#<hex>`), so the rendered ACL file reveals no password (it is still kept in a Secret:
+ * a hash of a weak configured password can be guessed offline).
+ */
+export interface AclUser {
+  name: string;
+  /** Whether the user may log in at all (`default` is off in the prod profile). */
+  enabled: boolean;
+  /** Rules after the password: key and channel patterns, then command rules, in order. */
+  rules: string[];
+  /** Why the user exists (docs/security.md, error messages). */
+  purpose: string;
+}
+
+/** Built-in users whose passwords the platform delivers to its own consumers. */
+export const SERVICE_USERS = ["admin", "replica", "exporter", "smoke"] as const;
+export type ServiceUser = (typeof SERVICE_USERS)[number];
+
+// Only what replication needs: the replica authenticates as `masteruser`, then REPLCONF/PSYNC and PINGs.
+const REPLICA_RULES = ["resetkeys", "resetchannels", "-@all", "+psync", "+replconf", "+ping"];
+
+/**
+ * What redis_exporter calls (measured against 1.45 with INFO commandstats and ACL LOG; the later upstream versions
+ * add LATENCY HISTOGRAM). CONFIG GET is left out on purpose: `CONFIG GET *` returns masterauth, i.e. the replica
+ * user's password, which reads the whole dataset through PSYNC. The exporter is started with
+ * REDIS_EXPORTER_CONFIG_COMMAND=- so it does not try (it then lacks only redis_config_* metrics, which no rule reads).
+ */
+export const EXPORTER_RULES = [
+  "resetkeys", "resetchannels", "-@all",
+  "+ping", "+info", "+cluster|info", "+client|setname", "+slowlog|get", "+slowlog|len", "+latency|latest", "+latency|histogram",
+];
+
+/**
+ * What every cluster client needs whatever its rules: the slot map (ioredis asks CLUSTER SLOTS, newer clients CLUSTER
+ * SHARDS or NODES), ASKING during a slot migration, READONLY/READWRITE for replica reads, PING. Without these a
+ * cluster client fails before its first command (seen: ioredis with only +@read +@write).
+ */
+export const CLUSTER_CLIENT_RULES = [
+  "+ping", "+asking", "+readonly", "+readwrite", "+cluster|slots", "+cluster|shards", "+cluster|nodes",
+  // ioredis's Cluster ready check asks CLUSTER INFO and names its connections (ACL LOG of a client without them).
+  "+cluster|info", "+client|setname",
+];
+
+/** Key prefix of every smoke-test key (smoke/data.ts, smoke/checks/benchmark.ts, workloads). */
+export const SMOKE_KEY_PATTERN = "smoke:*";
+
+/** The smoke test: its own keys, data commands, the cluster introspection it checks and a manual failover. */
+export function smokeRules(enableDebugCommand: ClusterSpec["enableDebugCommand"]): string[] {
+  return [
+    `~${SMOKE_KEY_PATTERN}`, "resetchannels", "-@all",
+    "+@read", "+@write", "+@transaction", "+@connection", "-@dangerous",
+    // Named after the -@dangerous sweep: each is read-only introspection, or the failover check itself.
+    ...CLUSTER_CLIENT_RULES, "+info", "+wait", "+cluster|keyslot", "+cluster|myid", "+cluster|failover",
+    // The kill failover freezes a master with DEBUG SLEEP; never any other DEBUG subcommand.
+    ...(enableDebugCommand === "no" ? [] : ["+debug|sleep"]),
+  ];
+}
+
+/** Every user of the cluster, `default` first. Application users come from stack config. */
+export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand">): AclUser[] {
+  const all = ["~*", "&*", "+@all"];
+  return [
+    spec.acl.defaultUser === "admin"
+      ? { name: "default", enabled: true, rules: all, purpose: "clients that send only a password (dev): same password and rights as admin" }
+      : { name: "default", enabled: false, rules: ["resetkeys", "resetchannels", "-@all"], purpose: "off: every client must name its user" },
+    { name: "admin", enabled: true, rules: all, purpose: "bootstrap, scale, preStop hand-over, probes, rotation, operators" },
+    { name: "replica", enabled: true, rules: REPLICA_RULES, purpose: "masteruser of every replica (replication only)" },
+    { name: "exporter", enabled: true, rules: EXPORTER_RULES, purpose: "redis_exporter (INFO, CLUSTER INFO, SLOWLOG, LATENCY)" },
+    { name: "smoke", enabled: true, rules: smokeRules(spec.enableDebugCommand), purpose: "the post-deploy smoke test (keys smoke:*)" },
+    ...spec.acl.users.map((u) => ({
+      name: u.name,
+      enabled: true,
+      rules: [...u.keys.map((k) => `~${k}`), "resetchannels", ...u.channels.map((c) => `&${c}`), "-@all", ...u.commands, ...CLUSTER_CLIENT_RULES],
+      purpose: "application user (stack config acl.users); cluster-client commands always added",
+    })),
+  ];
+}
+
+/** Names of the users that need a password (every enabled one except `default`, which borrows admin's). */
+export function passwordUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand">): string[] {
+  return aclUsers(spec).filter((u) => u.name !== "default").map((u) => u.name);
+}
+
+/** The `#<sha256 hex>` form Redis stores and accepts in ACL rules. */
+export function passwordHash(password: string): string {
+  return `#${createHash("sha256").update(password, "utf8").digest("hex")}`;
+}
+
+/**
+ * The ACL file: one `user` line per user with the hashes of its passwords (`passwords[name]`; several during a
+ * rotation). `default` with defaultUser admin takes admin's passwords. Throws when an enabled user has none.
+ */
+export function renderAclFile(users: AclUser[], passwords: Record<string, string[]>): string {
+  // No header comment: Redis refuses any ACL-file line that does not start with `user`.
+  const lines: string[] = [];
+  for (const u of users) {
+    const pws = u.name === "default" ? (u.enabled ? passwords.admin : []) : passwords[u.name];
+    if (u.enabled && (!pws || pws.length === 0)) throw new Error(`renderAclFile: user ${u.name} has no password`);
+    lines.push(["user", u.name, u.enabled ? "on" : "off", ...(pws ?? []).map(passwordHash), ...u.rules].join(" "));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * redis_exporter's settings for the `exporter` user (env, never argv; 1.45 and upstream 1.67 read the same names).
+ * The password goes beside it as REDIS_PASSWORD (a secret). CONFIG GET is not granted, so the exporter must not call it.
+ */
+export const EXPORTER_ACL_ENV = { REDIS_USER: "exporter", REDIS_EXPORTER_CONFIG_COMMAND: "-" } as const;
+
+/** Metric names an alert rule expression reads (redis_*), for checking an exporter's output against the rules. */
+export function metricsRead(expressions: string[]): string[] {
+  return [...new Set(expressions.flatMap((e) => e.match(/\bredis_[a-z_]+/g) ?? []))].sort();
+}
