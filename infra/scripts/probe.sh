@@ -6,7 +6,8 @@
 #          ready for the first deploy to go on to the bootstrap Job). A formed node whose view is not ok is not
 #          ready, so a rolling update waits for the cluster to heal before it restarts the next pod. Right after a
 #          restart a node still says ok while it has no link to any peer (until cluster-node-timeout): it must
-#          also be linked to at least one peer.
+#          also be linked to at least one peer, and see no master holding slots as failing (fail?/fail) or without
+#          an address (noaddr): either way part of the slots is not served although cluster_state may still say ok.
 #   A node answering MISCONF (disk full or unwritable: writes refused, reads served) is alive: a restart cannot
 #          free the disk, it would only turn a degraded node into a crash loop. It is not ready.
 # Env: REDIS_HOST / REDIS_PORT [127.0.0.1 / 6379]; REDISCLI_AUTH, else REDIS_PASSWORD_FILE (never argv);
@@ -38,7 +39,15 @@ case ${1:-} in
     info=$(cli cluster info)
     state=$(field "$info" cluster_state)
     if [ "$state" = ok ]; then
-      cli cluster nodes | awk '$3 !~ /myself/ && $8 == "connected" { ok = 1 } END { exit !ok }' && exit 0
+      nodes=$(cli cluster nodes)
+      # A node's own cluster_state stays ok while a master holding slots is suspected down (fail?) or known only
+      # without an address (noaddr: never marked failing by this node): its slots are not served. Not ready then.
+      lost=$(printf '%s\n' "$nodes" | awk '$3 ~ /master/ && $3 ~ /noaddr|fail/ && NF > 8 { printf " %s(%s)", substr($1, 1, 8), $3 }')
+      if [ -n "$lost" ]; then
+        echo "cluster_state:ok but a master holding slots is unreachable or has no address:$lost"
+        exit 1
+      fi
+      printf '%s\n' "$nodes" | awk '$3 !~ /myself/ && $8 == "connected" { ok = 1 } END { exit !ok }' && exit 0
       echo "cluster_state:ok but no link to any peer yet"
       exit 1
     fi

@@ -407,15 +407,16 @@ export class PodsRunner {
   }
 
   /** `kubectl rollout restart`: highest ordinal first, each pod deleted gracefully and its replacement Ready before the next. */
-  async rolloutRestart(sts: string, timeoutPerPodMs: number): Promise<{ pod: string; ms: number }[]> {
-    const out: { pod: string; ms: number }[] = [];
+  async rolloutRestart(sts: string, timeoutPerPodMs: number): Promise<{ pod: string; ms: number; preStop?: string }[]> {
+    const out: { pod: string; ms: number; preStop?: string }[] = [];
     const names = this.podNames(sts);
     for (const pod of [...names].reverse()) {
       const t = Date.now();
       await this.waitReady(names, timeoutPerPodMs);
+      const old = this.pods.get(pod);
       await this.deletePod(pod, "graceful");
       await this.waitReady([pod], timeoutPerPodMs);
-      out.push({ pod, ms: Date.now() - t });
+      out.push({ pod, ms: Date.now() - t, preStop: old?.events.find((e) => e.what.startsWith("preStop"))?.what });
     }
     return out;
   }
