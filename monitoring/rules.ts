@@ -13,6 +13,7 @@ export const ALERT_NAMES = [
   "RedisClusterSlotsFail",
   "RedisClusterSlotsPFail",
   "RedisClusterMastersMissing",
+  "RedisClusterExtraMaster",
   "RedisReplicaMissing",
   "RedisMasterLinkDown",
   "RedisMemoryHigh",
@@ -182,6 +183,21 @@ export function renderAlertRules(opts: AlertRuleOptions): RuleFile {
       "Fewer Redis masters than planned",
       `The cluster is planned with ${o.masters} masters (shards); only {{ $value }} reachable masters report in. ` +
         "A master is down and no replica has been promoted.",
+    ),
+    // A cluster replica whose master it knows only without an address (noaddr: the master's name did not resolve when
+    // the replica started, infra/scripts/refresh-peers.sh) never configures replication, so INFO says role:master
+    // (no slots, no link metric): it counts as a reachable master above, RedisMasterLinkDown cannot fire, and its
+    // view can say cluster_state:ok while its master's slots are unreachable. More nodes saying master than shards
+    // holding slots (cluster_size, the largest any node reports) is that, or a new node joined without slots.
+    rule(
+      "RedisClusterExtraMaster",
+      `(count(redis_instance_info{${sel}, role="master"} and on (instance, job) redis_up{${sel}} == 1) or vector(0)) > max(redis_cluster_size{${sel}})`,
+      60,
+      "critical",
+      "More Redis nodes report role master than shards hold slots",
+      "{{ $value }} reachable nodes report role:master, more than the shards holding slots: a replica is not replicating " +
+        "because it knows its master only without an address (noaddr), or a node joined without slots. Its shard may be " +
+        "unserved or without redundancy although cluster_state says ok.",
     ),
     // Only masters: replicas report connected_slaves 0 too. Five minutes covers a replica restart plus a full resync.
     rule(

@@ -62,6 +62,7 @@ export class Scenario {
       put("redis_connected_slaves", n.role === "master" ? nodes.filter((x) => x.job === n.job && x.shard === n.shard && x.role === "slave").length : 0);
       if (n.master) put("redis_master_link_up", 1, { master_host: n.master, master_port: "6379" });
       put("redis_cluster_state", 1);
+      put("redis_cluster_size", nodes.filter((x) => x.job === n.job && x.role === "master").length);
       put("redis_cluster_slots_assigned", 16384);
       put("redis_cluster_slots_ok", 16384);
       put("redis_cluster_slots_pfail", 0);

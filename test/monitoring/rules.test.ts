@@ -60,6 +60,7 @@ test("every required alert exists once, with severity, summary, description and 
     "RedisClusterSlotsFail",
     "RedisClusterSlotsPFail",
     "RedisClusterMastersMissing",
+    "RedisClusterExtraMaster",
     "RedisReplicaMissing",
     "RedisMasterLinkDown",
     "RedisMemoryHigh",
@@ -285,6 +286,27 @@ function scenarios3x1(): Scenario[] {
     .expect(6 * M + 45, "RedisExporterScrapeFailed")
     .expect(7 * M + 15, "RedisExporterScrapeFailed", [{ instance: "m0:6379" }])
     .expect(7 * M + 15, "RedisDown");
+
+  // Issue 15: a replica whose master has no address (noaddr) says role:master and has no link metric; every view says ok.
+  add("a replica knows its master only without an address (noaddr): RedisClusterExtraMaster after 1m")
+    .drop("redis_instance_info", { instance: "r0-0:6379", role: "slave" }, 2 * M)
+    .set("redis_instance_info", { instance: "r0-0:6379", role: "master" }, 2 * M, 1)
+    .drop("redis_master_link_up", { instance: "r0-0:6379", master_host: "m0", master_port: "6379" }, 2 * M)
+    .expect(2 * M + 45, "RedisClusterExtraMaster")
+    .expect(3 * M + 15, "RedisClusterExtraMaster", [{ value: 4 }])
+    .expect(3 * M + 15, "RedisMasterLinkDown") // no link metric on a node that calls itself master
+    .expect(3 * M + 15, "RedisClusterStateNotOk");
+
+  // Issue 15, defect 1 as it was seen: the master's pod absent, its replica replicating from whatever took the old IP
+  // (link up), every view ok. Reachable masters are short of the plan: RedisClusterMastersMissing pages.
+  add("a master's pod absent while its replica replicates from an impostor (link up, state ok everywhere)")
+    .targetGone("m0:6379", 2 * M)
+    .expect(2 * M + 45, "RedisClusterMastersMissing")
+    .expect(3 * M + 15, "RedisClusterMastersMissing", [{ value: 2 }])
+    .expect(3 * M + 15, "RedisClusterStateNotOk")
+    .expect(3 * M + 15, "RedisClusterExtraMaster")
+    .expect(6 * M + 45, "RedisTargetsMissing")
+    .expect(7 * M + 15, "RedisTargetsMissing", [{ value: 5 }]);
 
   add("a target disappears from service discovery")
     .targetGone("r2-0:6379", 2 * M)
