@@ -11,15 +11,24 @@ let badTimeout: RunResult;
 let preview: RunResult;
 let up: RunResult;
 
+let again: RunResult;
+let third: RunResult;
+
 before(async () => {
-  // Independent runs: two at a time (2 cores).
-  [duplicate, badTimeout] = await Promise.all([
+  // Independent runs together: the two refused ones spend most of their time idle (the engine waits before it stops a
+  // failed deployment), which the other two fill.
+  [duplicate, badTimeout, preview, up] = await Promise.all([
     runProgram({ ...NEW_STACK, mode: "up", program: "test/engine/fixtures/duplicate-urn.ts" }),
     runProgram({ ...NEW_STACK, mode: "up", program: "test/engine/fixtures/bad-timeout.ts" }),
-  ]);
-  [preview, up] = await Promise.all([
     runProgram({ ...NEW_STACK, mode: "preview", program: "test/engine/fixtures/preview-unknowns.ts", config: { note: "hello" } }),
     runProgram({ ...NEW_STACK, mode: "up", program: "test/engine/fixtures/preview-unknowns.ts", config: { note: "hello" } }),
+  ]);
+  // Both against the first up's state: a second up, and a preview of a state whose input differs.
+  const changed = structuredClone(up.state);
+  changed.resources.find((r) => r.urn.endsWith("::pw"))!.inputs.length = 12;
+  [again, third] = await Promise.all([
+    runProgram({ ...NEW_STACK, mode: "up", program: "test/engine/fixtures/preview-unknowns.ts", config: { note: "hello" }, priorState: up.state }),
+    runProgram({ ...NEW_STACK, mode: "preview", program: "test/engine/fixtures/preview-unknowns.ts", priorState: changed }),
   ]);
 });
 
@@ -51,14 +60,10 @@ test("preview: an output that exists only after create is unknown and its apply 
   assert.equal(up.config["redis-cluster:note"], "hello");
 });
 
-test("a second up against the saved state reports the resource unchanged with its old outputs", async () => {
-  const again = await runProgram({ ...NEW_STACK, mode: "up", program: "test/engine/fixtures/preview-unknowns.ts", config: { note: "hello" }, priorState: up.state });
+test("a second up against the saved state reports the resource unchanged with its old outputs", () => {
   assert.equal(again.exitCode, 0, again.errors.join("\n"));
   assert.deepEqual(again.resources.filter((r) => r.op !== "same").map((r) => r.name), []);
   assert.deepEqual(again.resources.find((r) => r.name === "pw")!.outputs, up.resources.find((r) => r.name === "pw")!.outputs);
   // A changed input is seen: random replaces on any change.
-  const changed = structuredClone(up.state);
-  changed.resources.find((r) => r.urn.endsWith("::pw"))!.inputs.length = 12;
-  const third = await runProgram({ ...NEW_STACK, mode: "preview", program: "test/engine/fixtures/preview-unknowns.ts", priorState: changed });
   assert.deepEqual(third.resources.filter((r) => r.op !== "same").map((r) => `${r.name}:${r.op}`), ["pw:replace"]);
 });

@@ -52,19 +52,23 @@ function withOlderBootstrapScript(state: EngineState): EngineState {
 }
 
 before(async () => {
-  [preview, up] = await Promise.all([runProgram({ stack: "dev", mode: "preview" }), runProgram({ stack: "dev", mode: "up", config: withPassword })]);
-  assert.equal(up.exitCode, 0, up.errors.join("\n"));
-  [up2, failedBootstrap, olderBootstrapScript] = await Promise.all([
-    runProgram({ stack: "dev", mode: "up", config: withPassword, priorState: up.state }),
+  // Three runs at a time (2 cores): the ones that need no prior state, then the three against the first up's state.
+  cloneDir = copyCheckout();
+  [preview, up, failedBootstrap] = await Promise.all([
+    runProgram({ stack: "dev", mode: "preview" }),
+    runProgram({ stack: "dev", mode: "up", config: withPassword }),
     // The provider records a refusing bootstrap's exit code without failing the container.
     runProgram({
       stack: "dev", mode: "up", config: withPassword,
       outputOverrides: { "redis-cluster-dev-bootstrap": { exitCode: 2, containerLogs: "bootstrap: 172.28.0.12:6379 already belongs to another cluster; refusing" } },
     }),
-    runProgram({ stack: "dev", mode: "up", config: withPassword, priorState: withOlderBootstrapScript(up.state) }),
   ]);
-  cloneDir = copyCheckout();
-  otherClone = await runProgram({ stack: "dev", mode: "preview", root: cloneDir, config: withPassword, priorState: up.state });
+  assert.equal(up.exitCode, 0, up.errors.join("\n"));
+  [up2, olderBootstrapScript, otherClone] = await Promise.all([
+    runProgram({ stack: "dev", mode: "up", config: withPassword, priorState: up.state }),
+    runProgram({ stack: "dev", mode: "up", config: withPassword, priorState: withOlderBootstrapScript(up.state) }),
+    runProgram({ stack: "dev", mode: "preview", root: cloneDir, config: withPassword, priorState: up.state }),
+  ]);
 });
 
 after(() => {
