@@ -13,8 +13,9 @@ async function main(): Promise<number> {
   const opts = new Command()
     .option("--only <names>", `comma-separated subset of ${ALL.join(",")} (the first deploy always runs)`)
     .option("--json <file>", "write the rows as JSON")
+    .option("--root <dir>", "project directory of the program (another checkout, with node_modules); default: this one")
     .parse()
-    .opts<{ only?: string; json?: string }>();
+    .opts<{ only?: string; json?: string; root?: string }>();
   const only = opts.only ? opts.only.split(",") : [...ALL];
   for (const o of only) if (!(ALL as readonly string[]).includes(o)) throw new Error(`--only: unknown scenario ${o} (known: ${ALL.join(", ")})`);
   const t0 = Date.now();
@@ -27,8 +28,9 @@ async function main(): Promise<number> {
   };
   let failed = false;
   try {
-    const tlsKeysExist = existsSync(join(__dirname, "..", "..", "infra", "config", "tls.ts"));
-    const first = await s.firstDeploy(runner, s.scenarioConfig({ tlsKeysExist }));
+    const root = opts.root ?? join(__dirname, "..", "..");
+    const tlsKeysExist = existsSync(join(root, "infra", "config", "tls.ts"));
+    const first = await s.firstDeploy(runner, s.scenarioConfig({ tlsKeysExist }), opts.root);
     add(first.row);
     const c = first.cluster;
     if (!c) throw new Error("first deploy failed: no scenario can run");

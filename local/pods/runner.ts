@@ -239,13 +239,14 @@ export class PodsRunner {
   }
 
   /** `pulumi up` of the program (stack Pulumi.<stack>.yaml plus `config`), every step applied here. */
-  async up(args: { stack: string; config?: Record<string, ConfigInput>; timeoutMs?: number }): Promise<UpResult> {
+  async up(args: { stack: string; config?: Record<string, ConfigInput>; timeoutMs?: number; root?: string }): Promise<UpResult> {
     const t0 = Date.now();
     const stepMs: Record<string, number> = {};
     const run = await runProgram({
       stack: args.stack,
       mode: "up",
       config: args.config,
+      root: args.root,
       timeoutMs: args.timeoutMs ?? 900_000,
       provider: async (step) => {
         const r = await this.provider(step);

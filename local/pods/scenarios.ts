@@ -276,9 +276,9 @@ const KEYS = 2000;
 
 // ---- scenarios ----
 
-export async function firstDeploy(runner: PodsRunner, config: Record<string, ConfigInput>): Promise<{ row: Row; cluster?: ProdCluster; up: UpResult }> {
+export async function firstDeploy(runner: PodsRunner, config: Record<string, ConfigInput>, root?: string): Promise<{ row: Row; cluster?: ProdCluster; up: UpResult }> {
   const t0 = Date.now();
-  const up = await runner.up({ stack: STACK, config });
+  const up = await runner.up({ stack: STACK, config, root });
   const jobs = up.jobs.map((j) => `${j.name.replace(/-[0-9a-f]{8}$/, "")} ${j.reason} in ${(j.durationMs / 1000).toFixed(1)} s (${j.attempts.length} pod${j.attempts.length > 1 ? "s" : ""})`);
   const smokeLog = up.jobs.find((j) => j.name.includes("smoke"))?.attempts.at(-1)?.logTail ?? "";
   const checks = /(\d+)\/(\d+) checks? passed/i.exec(smokeLog)?.[0] ?? smokeLog.trim().split("\n").filter((l) => /pass|fail/i.test(l)).slice(-1)[0] ?? "";
