@@ -6,7 +6,7 @@ import { loadStackConfig } from "./config/load";
 import { planCluster } from "./plan/plan";
 import { RedisDockerCluster } from "./components/dockerCluster";
 import { RedisKubernetesCluster } from "./components/kubernetesCluster";
-import { SmokeTest, smokeSettingsFromSpec } from "./components/smokeTest";
+import { SmokeTest, smokeSettingsFromSpec, type SmokeTestArgs } from "./components/smokeTest";
 
 // Throws one error naming every bad setting before any resource is declared.
 const { spec, password: configuredPassword } = loadStackConfig();
@@ -18,6 +18,8 @@ interface ClusterOutputs {
   ready: pulumi.Resource[];
   /** Docker: the bootstrap's recorded exit code, for the smoke step's refusal. */
   bootstrapExitCode?: pulumi.Output<number>;
+  /** TLS (tls.enabled): how the smoke test connects. */
+  smokeTls?: SmokeTestArgs["tls"];
   extra: Record<string, pulumi.Output<unknown>>;
 }
 
@@ -45,7 +47,11 @@ function deploy(): ClusterOutputs {
       seeds: cluster.seeds,
       password: cluster.password,
       ready: cluster.ready,
+      // Pod IPs are in no certificate: with preferredEndpointType ip the smoke test checks the chain only.
+      smokeTls: spec.tls.enabled ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname: spec.kubernetes.preferredEndpointType === "hostname" } : undefined,
       extra: {
+        tlsSecretName: cluster.tlsSecretName,
+        tlsClientSecretName: cluster.tlsClientSecretName,
         namespace: cluster.namespace,
         statefulSet: cluster.statefulSetName,
         clientEndpoint: cluster.clientEndpoint,
@@ -61,7 +67,12 @@ function deploy(): ClusterOutputs {
     password,
     ready: cluster.ready,
     bootstrapExitCode: cluster.bootstrapExitCode,
+    // Host clients reach the nodes at the published 127.0.0.1 ports (natMap), a name in every node certificate.
+    smokeTls: cluster.tlsClient ? { pem: cluster.tlsClient, verifyHostname: true } : undefined,
     extra: {
+      tlsCaCert: pulumi.output(cluster.tlsClient?.ca),
+      tlsClientCert: pulumi.output(cluster.tlsClient?.cert),
+      tlsClientKey: cluster.tlsClient ? pulumi.secret(cluster.tlsClient.key) : pulumi.output(undefined),
       network: cluster.networkName,
       nodes: cluster.nodes,
       hostSeeds: cluster.hostSeeds,
@@ -88,6 +99,7 @@ const smoke = new SmokeTest(
     dependsOn: cluster.ready,
     // Docker: the smoke command refuses to start unless the bootstrap exited 0.
     bootstrapExitCode: cluster.bootstrapExitCode,
+    tls: cluster.smokeTls,
     kubernetes:
       spec.platform === "kubernetes"
         ? {
@@ -120,5 +132,12 @@ export const clientEndpoint = cluster.extra.clientEndpoint;
 export const secretName = cluster.extra.secretName;
 /** Changes when the cluster definition changes; the smoke test re-runs then. */
 export const smokeDefinitionHash = smoke.definitionHash;
+/** TLS (tls.enabled). Kubernetes: Secrets (tls.crt, tls.key, ca.crt) of the nodes' and the clients' certificates. */
+export const tlsSecretName = cluster.extra.tlsSecretName;
+export const tlsClientSecretName = cluster.extra.tlsClientSecretName;
+/** Docker: CA and client certificate for host clients (ioredis `tls: { ca, cert, key }`); the key is a secret output. */
+export const tlsCaCert = cluster.extra.tlsCaCert;
+export const tlsClientCert = cluster.extra.tlsClientCert;
+export const tlsClientKey = cluster.extra.tlsClientKey;
 /** Secret: read with `pulumi stack output redisPassword --show-secrets`. */
 export const redisPassword = pulumi.secret(cluster.password);

@@ -13,8 +13,14 @@ export function tlsConnectOptions(t: TlsClientOptions | undefined): ConnectionOp
 /**
  * TLS from REDIS_TLS_CA_FILE (on when set and non-empty), REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE (client certificate)
  * and REDIS_TLS_VERIFY_HOSTNAME=no (chain only). Throws naming the variable whose file cannot be read.
+ * REDIS_TLS_CA_PEM / REDIS_TLS_CERT_PEM / REDIS_TLS_KEY_PEM give the PEM text itself instead (the Docker smoke step on
+ * the Pulumi host: the key stays in the command's environment, never in a file or on argv).
  */
 export function tlsFromEnv(env: NodeJS.ProcessEnv): TlsClientOptions | undefined {
+  const verify = env.REDIS_TLS_VERIFY_HOSTNAME === "no" ? { verifyHostname: false } : {};
+  if (env.REDIS_TLS_CA_PEM) {
+    return { ca: env.REDIS_TLS_CA_PEM, ...(env.REDIS_TLS_CERT_PEM ? { cert: env.REDIS_TLS_CERT_PEM, key: env.REDIS_TLS_KEY_PEM } : {}), ...verify };
+  }
   if (!env.REDIS_TLS_CA_FILE) return undefined;
   const read = (name: string) => {
     try {
@@ -27,6 +33,6 @@ export function tlsFromEnv(env: NodeJS.ProcessEnv): TlsClientOptions | undefined
   return {
     ca: read("REDIS_TLS_CA_FILE"),
     ...(env.REDIS_TLS_CERT_FILE ? { cert: read("REDIS_TLS_CERT_FILE"), key: read("REDIS_TLS_KEY_FILE") } : {}),
-    ...(env.REDIS_TLS_VERIFY_HOSTNAME === "no" ? { verifyHostname: false } : {}),
+    ...verify,
   };
 }

@@ -6,6 +6,9 @@ import type { ClusterSpec } from "../config/schema";
 import { CONTAINER_PATHS, dockerAddressing, nodeEnv, type ClusterPlan } from "../plan/plan";
 import { DockerMonitoring } from "./dockerMonitoring";
 import { BOOTSTRAP_EXIT_ENV } from "./smokeTest";
+import { ClusterCertificates, type IssuedCertificate } from "./clusterCertificates";
+import { TLS_CLIENT_FILES, TLS_FILES, tlsEnv, type TlsFilePaths } from "../plan/tls";
+import { planCertificates } from "../plan/tlsCertificates";
 
 /** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
 const REDIS_UID = "999";
@@ -53,6 +56,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   declare readonly bootstrapExitCode: pulumi.Output<number>;
   /** Resources the next steps (smoke test, monitoring) must wait for. */
   readonly ready: pulumi.Resource[];
+  /** TLS (tls.enabled): the client certificate for host clients and the smoke step (key secret), and the CA. */
+  readonly tlsClient?: IssuedCertificate;
 
   constructor(name: string, args: RedisDockerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-cluster:docker:RedisDockerCluster", name, {}, opts);
@@ -90,6 +95,22 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     ];
     const baseEnv = [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${PASSWORD_FILE}`];
 
+    // TLS: a CA and one certificate per node (its container address, name, and the published host address of the
+    // natMap path) plus a client certificate for the bootstrap, the exporters and host clients. Keys are private files.
+    const certs = spec.tls.enabled ? new ClusterCertificates(`${name}-tls`, { spec, requests: planCertificates(spec, plan, "docker") }, { parent: this }) : undefined;
+    const tlsUploads = (id: string, files: TlsFilePaths): docker.types.input.ContainerUpload[] => {
+      const c = certs?.issued[id];
+      if (!c) return [];
+      return [
+        { file: files.ca, content: c.ca },
+        { file: files.cert, content: c.cert },
+        { file: files.key, content: c.key, owner: REDIS_UID, group: REDIS_UID, permissions: "0400" },
+      ];
+    };
+    const tlsEnvs = (files: TlsFilePaths) => (certs ? envList(tlsEnv(files)) : []);
+    // redis-cli in the healthcheck: the node's own certificate (127.0.0.1 is among its names).
+    const cliTls = certs ? `--tls --cacert ${TLS_FILES.ca} --cert ${TLS_FILES.cert} --key ${TLS_FILES.key} ` : "";
+
     const containers: docker.Container[] = [];
     for (const node of plan.nodes) {
       const volume = new docker.Volume(`${name}-node-${node.index}-data`, { name: `${node.name}-data` }, { parent: this });
@@ -102,8 +123,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             image: image.imageId,
             user: `${REDIS_UID}:${REDIS_UID}`,
             entrypoints: ["sh", CONTAINER_PATHS.entrypoint],
-            envs: [...baseEnv, ...envList(nodeEnv(node, "docker"))],
-            uploads: nodeUploads,
+            envs: [...baseEnv, ...envList(nodeEnv(node, "docker")), ...tlsEnvs(TLS_FILES)],
+            uploads: [...nodeUploads, ...tlsUploads(`node-${node.index}`, TLS_FILES)],
             networksAdvanced: [{ name: network.name, ipv4Address: node.host, aliases: [node.name] }],
             // Client and bus ports on the host's announce address only (default loopback): the bus has no
             // authentication, so it must never listen on every interface.
@@ -114,7 +135,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             volumes: [{ volumeName: volume.name, containerPath: CONTAINER_PATHS.data }],
             healthcheck: {
               // The password is read inside the container into redis-cli's environment, never onto argv.
-              tests: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli -p ${node.port} ping | grep -q PONG`],
+              tests: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli ${cliTls}-p ${node.port} ping | grep -q PONG`],
               interval: "2s",
               timeout: "2s",
               startPeriod: "5s",
@@ -144,8 +165,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         // Outer limit: the script bounds itself by BOOTSTRAP_TIMEOUT; `timeout` (coreutils) kills it should anything still hang, so `pulumi up` never does.
         entrypoints: ["timeout", "-s", "KILL", String(Number(plan.bootstrapEnv.BOOTSTRAP_TIMEOUT) + 60), "sh", CONTAINER_PATHS.bootstrap],
         // The nodes' definition as a hash: when the nodes change (and are replaced), the bootstrap re-runs and re-verifies.
-        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`],
-        uploads: bootstrapUploads,
+        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`, ...tlsEnvs(TLS_CLIENT_FILES)],
+        uploads: [...bootstrapUploads, ...tlsUploads("client", TLS_CLIENT_FILES)],
         networksAdvanced: [{ name: network.name }],
         restart: "no",
         mustRun: false,
@@ -184,6 +205,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             publishIp: spec.docker.announceHost,
             exporterImage: spec.monitoring.exporterImage,
             prometheusImage: spec.monitoring.prometheusImage,
+            tls: certs?.issued.client,
           },
           { parent: this, dependsOn: [check] },
         )
@@ -200,6 +222,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     this.bootstrapExitCode = exitCode;
     this.prometheusUrl = monitoring ? monitoring.prometheusUrl : pulumi.output(undefined);
     this.ready = [check];
+    this.tlsClient = certs?.issued.client;
     this.registerOutputs({
       networkName: this.networkName,
       nodes: this.nodes,

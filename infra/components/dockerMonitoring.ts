@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
 import { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE } from "../../monitoring/images";
+import { TLS_CLIENT_FILES, exporterAddress, exporterTlsEnv } from "../plan/tls";
 
 /** Pinned images and port (monitoring/images.ts); bump deliberately (the rules depend on redis_exporter metric names). */
 export { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE };
@@ -41,6 +42,8 @@ export interface DockerMonitoringArgs {
   runbookBaseUrl?: string;
   exporterImage?: string;
   prometheusImage?: string;
+  /** TLS (tls.enabled): the client certificate the exporters connect with (rediss://); the key is uploaded as a private file. */
+  tls?: { ca: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
 }
 
 /**
@@ -75,6 +78,15 @@ export class DockerMonitoring extends pulumi.ComponentResource {
 
     // Secret: Pulumi then treats the whole env list as secret in state and previews. Env, not argv: `ps` never shows it.
     const passwordEnv = args.password === undefined ? [] : [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${args.password}`)];
+    const tlsEnvs = args.tls ? Object.entries(exporterTlsEnv(TLS_CLIENT_FILES)).map(([k, v]) => `${k}=${v}`) : [];
+    // The exporter images run as uid 59000 (official and stand-in): the key file is theirs alone.
+    const tlsUploads: docker.types.input.ContainerUpload[] = args.tls
+      ? [
+          { file: TLS_CLIENT_FILES.ca, content: args.tls.ca },
+          { file: TLS_CLIENT_FILES.cert, content: args.tls.cert },
+          { file: TLS_CLIENT_FILES.key, content: pulumi.secret(args.tls.key), owner: "59000", group: "59000", permissions: "0400" },
+        ]
+      : [];
     const targets = args.nodes.map((node) => {
       const alias = `${name}-exporter-${node.name}`;
       new docker.Container(
@@ -82,7 +94,8 @@ export class DockerMonitoring extends pulumi.ComponentResource {
         {
           name: alias,
           image: exporterImage.imageId,
-          envs: [`REDIS_ADDR=redis://${node.host}:${node.port}`, `REDIS_EXPORTER_WEB_LISTEN_ADDRESS=:${EXPORTER_PORT}`, ...passwordEnv],
+          envs: [`REDIS_ADDR=${exporterAddress(!!args.tls, node.host, node.port)}`, `REDIS_EXPORTER_WEB_LISTEN_ADDRESS=:${EXPORTER_PORT}`, ...passwordEnv, ...tlsEnvs],
+          ...(args.tls ? { uploads: tlsUploads } : {}),
           networksAdvanced: [{ name: args.networkName, aliases: [alias] }],
           restart: "unless-stopped",
         },

@@ -8,6 +8,9 @@ import { readScript } from "../plan/scripts";
 import { ScaleGuard } from "./kubernetes/scaleGuard";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
 import { KubernetesMonitoring, METRICS_PORT, exporterSidecar } from "./kubernetesMonitoring";
+import { KubernetesTlsSecrets } from "./clusterCertificates";
+import { TLS_CLIENT_FILES, TLS_FILES, tlsEnv } from "../plan/tls";
+import { planCertificates } from "../plan/tlsCertificates";
 
 export interface RedisKubernetesClusterArgs {
   spec: ClusterSpec;
@@ -101,6 +104,9 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
   declare readonly clientEndpoint: pulumi.Output<string>;
   /** The password, always a secret output (for the smoke test). */
   declare readonly password: pulumi.Output<string>;
+  /** TLS (tls.enabled): Secrets (tls.crt, tls.key, ca.crt) of the nodes' and of the clients' (Jobs) certificate. */
+  declare readonly tlsSecretName: pulumi.Output<string | undefined>;
+  declare readonly tlsClientSecretName: pulumi.Output<string | undefined>;
   /** Resources the next steps (smoke test) must wait for: the cluster is formed once they are. */
   readonly ready: pulumi.Resource[];
 
@@ -161,6 +167,17 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       { metadata: autoMeta("auth"), type: "Opaque", stringData: { [PASSWORD_KEY]: password } },
       { parent: this },
     );
+
+    // TLS: one node certificate for every pod (wildcard names under the headless service) and one client certificate
+    // for the Jobs, from @pulumi/tls (keys secret in state) or cert-manager (kubernetes.certManagerIssuer).
+    const tlsSecrets = spec.tls.enabled
+      ? new KubernetesTlsSecrets(`${name}-tls`, { spec, requests: planCertificates(spec, plan, "kubernetes"), namespace, labels: labels.of("tls") }, { parent: this })
+      : undefined;
+    const tlsVolumes = (id: "nodes" | "client", volume: string) =>
+      tlsSecrets ? [{ name: volume, secret: { secretName: tlsSecrets.secretNames[id], defaultMode: 0o440 } }] : [];
+    const tlsMounts = (volume: string, dir: string) => (tlsSecrets ? [{ name: volume, mountPath: dir, readOnly: true }] : []);
+    const tlsEnvOf = (files: typeof TLS_FILES | typeof TLS_CLIENT_FILES) =>
+      tlsSecrets ? Object.entries(tlsEnv(files)).map(([n, value]) => ({ name: n, value })) : [];
 
     const serviceAccount = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
@@ -231,7 +248,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const secretVolume = { name: "secret", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [{ key: PASSWORD_KEY, path: "password" }] } };
     // The only writable paths besides /data: the runtime redis.conf and temp files.
     const tmpVolume = { name: "tmp", emptyDir: { sizeLimit: "64Mi" } };
-    const podVolumes = [{ name: "config", configMap: { name: configMap.metadata.name, defaultMode: 0o444 } }, secretVolume, tmpVolume];
+    const podVolumes = [{ name: "config", configMap: { name: configMap.metadata.name, defaultMode: 0o444 } }, secretVolume, tmpVolume, ...tlsVolumes("nodes", "tls")];
     // The Job sees the pods' files and bootstrap.sh in the same directory.
     const jobVolumes = [
       {
@@ -240,6 +257,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       },
       secretVolume,
       tmpVolume,
+      ...tlsVolumes("client", "tls-client"),
     ];
     const sharedMounts = [
       { name: "config", mountPath: POD_PATHS.dir, readOnly: true },
@@ -275,12 +293,14 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
         { name: "REDIS_ENTRYPOINT_HOOK", value: POD_PATHS.refreshPeers },
         { name: "REDIS_PEER_RESOLVE_TIMEOUT", value: String(k.peerResolveTimeoutSeconds) },
         { name: "PRESTOP_TIMEOUT", value: String(timings.prestopSeconds) },
+        // The node's certificate: the server's, its client certificate on the bus, and redis-cli's in probes and preStop.
+        ...tlsEnvOf(TLS_FILES),
       ],
       resources: {
         requests: { ...k.resources.requests },
         limits: { ...(k.resources.limits.cpu ? { cpu: k.resources.limits.cpu } : {}), memory: k.resources.limits.memory },
       },
-      volumeMounts: [{ name: "data", mountPath: POD_PATHS.data }, ...sharedMounts],
+      volumeMounts: [{ name: "data", mountPath: POD_PATHS.data }, ...sharedMounts, ...tlsMounts("tls", TLS_FILES.dir)],
       startupProbe: { ...probe("alive"), periodSeconds: timings.startupPeriodSeconds, timeoutSeconds: 5, failureThreshold: timings.startupFailureThreshold },
       // Liveness tolerates LOADING/BUSY and allows a full minute: a restart never helps a slow Redis.
       livenessProbe: { ...probe("alive"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
@@ -297,6 +317,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
           passwordSecretKey: PASSWORD_KEY,
           redisPort: REDIS_PORT,
           metricsPort: METRICS_PORT,
+          tls: tlsSecrets ? { files: TLS_FILES, volume: "tls" } : undefined,
         }),
       );
     }
@@ -425,9 +446,10 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
                   env: [
                     ...Object.entries(plan.bootstrapEnv).map(([n, value]) => ({ name: n, value })),
                     { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
+                    ...tlsEnvOf(TLS_CLIENT_FILES),
                   ],
                   resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
-                  volumeMounts: sharedMounts,
+                  volumeMounts: [...sharedMounts, ...tlsMounts("tls-client", TLS_CLIENT_FILES.dir)],
                   securityContext: containerSecurityContext,
                 },
               ],
@@ -474,6 +496,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     this.seeds = pulumi.output(plan.seeds);
     this.clientEndpoint = pulumi.interpolate`${clientService.metadata.name}.${namespace}.svc.cluster.local:${REDIS_PORT}`;
     this.password = pulumi.secret(password);
+    this.tlsSecretName = tlsSecrets ? tlsSecrets.secretNames.nodes : pulumi.output(undefined);
+    this.tlsClientSecretName = tlsSecrets ? tlsSecrets.secretNames.client : pulumi.output(undefined);
     this.ready = [job];
     this.registerOutputs({
       namespace: this.namespace,
@@ -486,6 +510,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       seeds: this.seeds,
       clientEndpoint: this.clientEndpoint,
       password: this.password,
+      tlsSecretName: this.tlsSecretName,
+      tlsClientSecretName: this.tlsClientSecretName,
     });
   }
 }

@@ -4,6 +4,7 @@ import { renderAlertRules, validateAlertRuleOptions } from "../../monitoring/rul
 import { dashboardJson } from "../../monitoring/grafanaDashboard";
 import { EXPORTER_IMAGE, EXPORTER_PORT } from "../../monitoring/images";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
+import { exporterAddress, exporterTlsEnv, type TlsFilePaths } from "../plan/tls";
 
 export const EXPORTER_SIDECAR_IMAGE = EXPORTER_IMAGE;
 export const METRICS_PORT = EXPORTER_PORT;
@@ -21,6 +22,8 @@ export interface ExporterSidecarOptions {
   redisPort: number;
   /** Port the exporter serves /metrics on; named "metrics" for the Service and ServiceMonitor. */
   metricsPort: number;
+  /** TLS: the pod volume holding the certificate files (readable through the pod's fsGroup) and their paths. */
+  tls?: { files: TlsFilePaths; volume: string };
 }
 
 /**
@@ -30,8 +33,10 @@ export interface ExporterSidecarOptions {
 export function exporterSidecar(opts: ExporterSidecarOptions): k8s.types.input.core.v1.Container & Record<string, unknown> {
   // The exporter reads REDIS_PASSWORD at start only: it follows a new password when its pod is replaced.
   const env: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: pulumi.Input<string>; key: string } } }[] = [
-    { name: "REDIS_ADDR", value: `redis://127.0.0.1:${opts.redisPort}` },
+    { name: "REDIS_ADDR", value: exporterAddress(!!opts.tls, "127.0.0.1", opts.redisPort) },
     { name: "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value: `:${opts.metricsPort}` },
+    // TLS: the node's certificate from the pod's TLS volume (127.0.0.1 is among its names); metrics stay plain HTTP.
+    ...Object.entries(opts.tls ? exporterTlsEnv(opts.tls.files) : {}).map(([name, value]) => ({ name, value })),
   ];
   if (opts.passwordSecretName) {
     env.push({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: opts.passwordSecretName, key: opts.passwordSecretKey ?? "password" } } });
@@ -45,6 +50,7 @@ export function exporterSidecar(opts: ExporterSidecarOptions): k8s.types.input.c
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
     // Liveness only: a failing sidecar readiness would take the Redis node out of its Service.
     livenessProbe: { httpGet: { path: "/health", port: METRICS_PORT_NAME }, initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5 },
+    ...(opts.tls ? { volumeMounts: [{ name: opts.tls.volume, mountPath: opts.tls.files.ca.slice(0, opts.tls.files.ca.lastIndexOf("/")), readOnly: true }] } : {}),
     securityContext: restrictedContainerSecurityContext(EXPORTER_UID),
   };
 }

@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { ClusterPlan } from "../plan/plan";
 import { buildSmokeBundle, bundleHash } from "../../smoke/bundle";
 import type { FailoverMode } from "../../smoke/types";
+import { TLS_CLIENT_FILES, tlsEnv } from "../plan/tls";
 
 /** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
 export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
@@ -58,6 +59,12 @@ export interface SmokeTestArgs {
    */
   bootstrapExitCode?: pulumi.Input<number>;
   kubernetes?: SmokeTestKubernetesArgs;
+  /**
+   * TLS (tls.enabled). Kubernetes: the Secret with the client certificate (tls.crt, tls.key, ca.crt), mounted into the Job.
+   * Docker: the PEM text, handed to the command on the Pulumi host through its environment (key secret).
+   * verifyHostname false: chain only (redirects to pod IPs, which no certificate names).
+   */
+  tls?: { secretName?: pulumi.Input<string>; pem?: { ca: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> }; verifyHostname: boolean };
 }
 
 /** Changes whenever the cluster definition or the smoke settings change: the smoke test then runs again. */
@@ -145,6 +152,10 @@ export class SmokeTest extends pulumi.ComponentResource {
     const cli = ["npx", "--no-install", "tsx", "smoke/cli.ts", ...smokeCliArgs(args, args.plan.hostSeeds, withPassword)];
     const environment: Record<string, pulumi.Input<string>> = { SMOKE_NAT_MAP: JSON.stringify(args.plan.natMap) };
     if (args.password !== undefined) environment[SMOKE_PASSWORD_ENV] = pulumi.secret(args.password);
+    if (args.tls?.pem) {
+      Object.assign(environment, { REDIS_TLS_CA_PEM: args.tls.pem.ca, REDIS_TLS_CERT_PEM: args.tls.pem.cert, REDIS_TLS_KEY_PEM: pulumi.secret(args.tls.pem.key) });
+      if (!args.tls.verifyHostname) environment.REDIS_TLS_VERIFY_HOSTNAME = "no";
+    }
     if (args.bootstrapExitCode === undefined) throw new Error(`SmokeTest ${name}: docker needs args.bootstrapExitCode (the bootstrap container's exitCode)`);
     environment[BOOTSTRAP_EXIT_ENV] = pulumi.output(args.bootstrapExitCode).apply((c) => String(c));
     // A partial or foreign cluster the bootstrap refused must not get a failover test.
@@ -178,6 +189,7 @@ export class SmokeTest extends pulumi.ComponentResource {
       childOpts,
     );
     const timeoutS = Math.ceil(args.settings.timeoutMs / 1000);
+    const tls = args.tls?.secretName !== undefined ? { secretName: args.tls.secretName, verifyHostname: args.tls.verifyHostname } : undefined;
     const job = new k8s.batch.v1.Job(
       `${name}-job`,
       {
@@ -196,22 +208,33 @@ export class SmokeTest extends pulumi.ComponentResource {
             spec: {
               restartPolicy: "Never",
               automountServiceAccountToken: false,
-              securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+              // fsGroup: the mounted TLS key (mode 0440) is readable by the group only.
+              securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, ...(tls ? { fsGroup: 1000 } : {}), seccompProfile: { type: "RuntimeDefault" } },
               containers: [
                 {
                   name: "smoke",
                   image: k.image ?? "node:20-alpine",
                   command: ["node", `${BUNDLE_DIR}/${BUNDLE_FILE}`],
                   args: [...smokeCliArgs(args, args.plan.seeds, true), "--termination-log", "/dev/termination-log"],
-                  env: [{ name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } }],
-                  volumeMounts: [{ name: "bundle", mountPath: BUNDLE_DIR, readOnly: true }],
+                  env: [
+                    { name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
+                    ...Object.entries(tls ? tlsEnv(TLS_CLIENT_FILES) : {}).map(([n, value]) => ({ name: n, value })),
+                    ...(tls && !tls.verifyHostname ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
+                  ],
+                  volumeMounts: [
+                    { name: "bundle", mountPath: BUNDLE_DIR, readOnly: true },
+                    ...(tls ? [{ name: "tls-client", mountPath: TLS_CLIENT_FILES.dir, readOnly: true }] : []),
+                  ],
                   // The failure digest (failing checks) becomes the pod's termination message.
                   terminationMessagePolicy: "FallbackToLogsOnError",
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
                   securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
                 },
               ],
-              volumes: [{ name: "bundle", configMap: { name: cm.metadata.name } }],
+              volumes: [
+                { name: "bundle", configMap: { name: cm.metadata.name } },
+                ...(tls ? [{ name: "tls-client", secret: { secretName: tls.secretName, defaultMode: 0o440 } }] : []),
+              ],
             },
           },
         },

@@ -11,7 +11,7 @@ export const tlsSchema = z
     authClients: z.enum(["yes", "no", "optional"]).default("optional")
       .describe("tls-auth-clients on the client port: yes (client certificate from the cluster's CA required), optional (verified when presented), no. The cluster bus always requires one"),
     certValidityDays: z.int().min(2).max(3650).default(365)
-      .describe("Validity of the CA-signed node and client certificates made by @pulumi/tls; `pulumi up` re-issues them in the last third of that time (docs/runbooks.md, Certificate renewal)"),
+      .describe("Validity of the CA-signed node and client certificates made by @pulumi/tls; `pulumi up` re-issues them in the last third of that time (docs/runbooks.md, Renew the TLS certificates)"),
   })
   .strict();
 

@@ -65,7 +65,7 @@ export function planCertificates(spec: ClusterSpec, plan: ClusterPlan, kind: Pla
         nodes: plan.nodes.map((n) => n.index),
         sans: {
           dnsNames: [
-            `*.${k.headlessService}.${ns}.svc.cluster.local`, `*.${k.headlessService}.${ns}.svc`, `*.${k.headlessService}.${ns}`,
+            `*.${k.headlessService}.${ns}.svc.cluster.local`, `*.${k.headlessService}.${ns}.svc`, `*.${k.headlessService}.${ns}`, `*.${k.headlessService}`,
             `${svc}.${ns}.svc.cluster.local`, `${svc}.${ns}.svc`, `${svc}.${ns}`, svc, "localhost",
           ],
           ipAddresses: ["127.0.0.1"],

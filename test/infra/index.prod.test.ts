@@ -1,6 +1,6 @@
 // The prod stack through the test engine, as `pulumi preview -s prod` / `pulumi up -s prod` run it (Pulumi's own
 // Node.js runtime; the scale guard served by Pulumi's dynamic-provider host): the protected Kubernetes topology,
-// pinned to a kubeconfig context, with rollout timeouts, unchanged on a second up, and a scale-down refused.
+// pinned to a kubeconfig context, with rollout timeouts, unchanged on a second up, and a scale-down planned at preview.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { runProgram, REPO_ROOT, type RunResult } from "../engine/engine";
@@ -15,24 +15,33 @@ let preview: RunResult; // Pulumi.prod.yaml as committed
 let up: RunResult;
 let up2: RunResult;
 let scaleDown: RunResult;
-let allowedScaleDown: RunResult;
+let tooFewMasters: RunResult;
+
+// @pulumi/tls has no provider here: on `up` the engine reports these PEMs for its resources (names from
+// infra/components/clusterCertificates.ts), each distinct, so the checks below can follow every key.
+const TLS = "redis-cluster-prod-tls-certs";
+const fakeKey = (id: string) => `-----BEGIN PRIVATE KEY-----\n${Buffer.from(`fake ${id} key`).toString("base64")}\n-----END PRIVATE KEY-----\n`;
+const fakeCert = (id: string) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(`fake ${id} cert`).toString("base64")}\n-----END CERTIFICATE-----\n`;
+const tlsOverrides: Record<string, Record<string, unknown>> = {
+  [`${TLS}-ca`]: { certPem: fakeCert("ca") },
+  ...Object.fromEntries(["ca", "nodes", "client"].map((id) => [`${TLS}-${id}-key`, { privateKeyPem: fakeKey(id), publicKeyPem: "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n" }])),
+  ...Object.fromEntries(["nodes", "client"].map((id) => [`${TLS}-${id}-csr`, { certRequestPem: "-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n" }])),
+  ...Object.fromEntries(["nodes", "client"].map((id) => [`${TLS}-${id}-cert`, { certPem: fakeCert(id) }])),
+};
 
 const of = (r: RunResult, type: string) => r.resources.filter((x) => x.type === type);
 const one = (r: RunResult, type: string) => of(r, type)[0];
 const minutes = (d: string) => Number(/^(\d+)m$/.exec(d)?.[1] ?? NaN);
 
 before(async () => {
-  [preview, up] = await Promise.all([runProgram({ stack: "prod", mode: "preview" }), runProgram({ stack: "prod", mode: "up", config: pinned })]);
+  [preview, up] = await Promise.all([runProgram({ stack: "prod", mode: "preview" }), runProgram({ stack: "prod", mode: "up", config: pinned, outputOverrides: tlsOverrides })]);
   assert.equal(up.exitCode, 0, up.errors.join("\n"));
   // One replica per master fewer; the smoke failover check needs replicas, so it is switched off for this update.
   const fewer = { ...pinned, replicasPerMaster: 0, "redis-cluster:smoke": { enabled: true, failover: "none" } };
-  [up2, scaleDown, allowedScaleDown] = await Promise.all([
-    runProgram({ stack: "prod", mode: "up", config: pinned, priorState: up.state }),
+  [up2, scaleDown, tooFewMasters] = await Promise.all([
+    runProgram({ stack: "prod", mode: "up", config: pinned, priorState: up.state, outputOverrides: tlsOverrides }),
     runProgram({ stack: "prod", mode: "preview", config: fewer, priorState: up.state }),
-    runProgram({
-      stack: "prod", mode: "preview", priorState: up.state,
-      config: { ...fewer, "redis-cluster:kubernetes": { ...k8sConfig, context: CONTEXT, allowScaleDown: true } },
-    }),
+    runProgram({ stack: "prod", mode: "preview", priorState: up.state, config: { ...pinned, masters: 2 } }),
   ]);
 });
 
@@ -51,7 +60,7 @@ test("prod declares the Kubernetes topology and nothing of Docker", () => {
   for (const k of [
     "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job", "kubernetes:policy/v1:PodDisruptionBudget",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap",
-    "redis-cluster:kubernetes:RedisKubernetesCluster", "pulumi-nodejs:dynamic/redis-cluster:ScaleGuard",
+    "redis-cluster:kubernetes:RedisKubernetesCluster", "pulumi-nodejs:dynamic/redis-cluster:ScalePlan",
   ]) {
     assert.ok(types.includes(k), `missing ${k}`);
   }
@@ -90,13 +99,17 @@ test("item 9: the StatefulSet roll, the client Service and the Jobs wait longer 
   assert.ok(minutes(sts.options.customTimeouts!.update!) * 60 >= 6 * perPod, `${sts.options.customTimeouts!.update} < 6 x ${perPod} s`);
 });
 
-test("the smoke test runs as a Job after the bootstrap Job, with the client label the NetworkPolicy admits", () => {
+test("the smoke test runs as a Job after the scale step's Job (itself after the bootstrap Job), with the client label the NetworkPolicy admits", () => {
   const jobs = of(up, "kubernetes:batch/v1:Job");
-  assert.equal(jobs.length, 2, jobs.map((j) => j.name).join(", "));
+  assert.deepEqual(jobs.map((j) => j.name).filter((n) => /smoke|bootstrap|scale/.test(n)).sort(), [
+    "redis-cluster-prod-bootstrap", "redis-cluster-prod-scale-in-job", "redis-cluster-prod-scale-out-job", "redis-cluster-prod-smoke-job",
+  ]);
   const smoke = jobs.find((j) => j.name.includes("smoke"))!;
-  const bootstrap = jobs.find((j) => !j.name.includes("smoke"))!;
+  const bootstrap = jobs.find((j) => j.name.endsWith("-bootstrap"))!;
+  const scaleOut = jobs.find((j) => j.name.endsWith("-scale-out-job"))!;
   assert.equal(smoke.inputs.spec.template.metadata.labels["redis-cluster-client"], "true");
-  assert.ok(smoke.options.dependsOn.includes(bootstrap.urn), `smoke Job depends on ${smoke.options.dependsOn}`);
+  assert.ok(smoke.options.dependsOn.includes(scaleOut.urn), `smoke Job depends on ${smoke.options.dependsOn}`);
+  assert.ok(scaleOut.options.dependsOn.includes(bootstrap.urn), `scale-out Job depends on ${scaleOut.options.dependsOn}`);
 });
 
 test("stateful prod resources are protected; the Secret is not, so a new password can replace it", () => {
@@ -123,14 +136,67 @@ test("a second up against the saved state changes nothing", () => {
   assert.deepEqual(up2.deletes, []);
 });
 
-test("a scale-down is refused at preview by the scale guard, run by Pulumi's dynamic-provider host, before the StatefulSet", () => {
-  assert.equal(scaleDown.ok, false);
-  const msg = scaleDown.errors.join("\n");
-  assert.match(msg, /pulumi-nodejs:dynamic\/redis-cluster:ScaleGuard resource 'redis-cluster-prod-topology': property masters value \{3\} has a problem: refusing to scale down from 3 masters x 1 replicas \(6 pods\) to 3 masters x 0 replicas \(3 pods\)/);
-  assert.match(msg, /redis-cluster:kubernetes\.allowScaleDown/);
-  assert.ok(!scaleDown.resources.some((r) => r.type === "kubernetes:apps/v1:StatefulSet"), "the StatefulSet was declared after a refused scale-down");
-  // With allowScaleDown for that one update the guard lets it through; the StatefulSet is an update, not a replacement.
-  assert.equal(allowedScaleDown.exitCode, 0, allowedScaleDown.errors.join("\n"));
-  assert.equal(allowedScaleDown.resources.find((r) => r.name === "redis-cluster-prod-topology")!.op, "update");
-  assert.equal(one(allowedScaleDown, "kubernetes:apps/v1:StatefulSet").op, "update");
+test("a scale-down is planned at preview (no longer refused); fewer than 3 masters is refused naming the setting", () => {
+  // 3x1 -> 3x0: the replicas (pods 3-5) are forgotten by the scale step before the StatefulSet shrinks (an update).
+  assert.equal(scaleDown.exitCode, 0, scaleDown.errors.join("\n"));
+  assert.match((scaleDown.outputs.scalePlan as string[]).join("\n"), /scale 3x1 -> 3x0[\s\S]*forget on every node, then remove: redis-cluster-prod-3, redis-cluster-prod-4, redis-cluster-prod-5/);
+  assert.equal(scaleDown.resources.find((r) => r.name === "redis-cluster-prod-scale-plan")!.op, "update");
+  assert.equal(one(scaleDown, "kubernetes:apps/v1:StatefulSet").op, "update");
+  assert.equal(tooFewMasters.ok, false);
+  assert.match(tooFewMasters.errors.join("\n"), /redis-cluster:masters must be >= 3/);
+  assert.ok(!tooFewMasters.resources.some((r) => r.type === "kubernetes:apps/v1:StatefulSet"), "nothing declared after the refusal");
+});
+
+test("TLS (prod default): TLS-only redis.conf, node certificate in the pods, exporter over rediss://, client certificate in the Jobs", () => {
+  const conf = of(up, "kubernetes:core/v1:ConfigMap").map((c) => c.inputs.data?.["redis.conf"]).find(Boolean) as string;
+  for (const line of ["port 0", "tls-port 6379", "tls-cluster yes", "tls-replication yes", "tls-auth-clients optional"]) assert.ok(conf.split("\n").includes(line), line);
+  const tlsSecrets = of(up, "kubernetes:core/v1:Secret").filter((s) => s.inputs.type === "kubernetes.io/tls");
+  assert.equal(tlsSecrets.length, 2);
+  const secretNames = tlsSecrets.map((s) => s.outputs.metadata.name as string);
+  const pod = one(up, "kubernetes:apps/v1:StatefulSet").inputs.spec.template.spec;
+  const tlsVolume = pod.volumes.find((v: any) => v.name === "tls");
+  assert.ok(secretNames.includes(tlsVolume.secret.secretName), "the pods mount a TLS Secret");
+  const env = (c: any) => Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+  const redis = pod.containers.find((c: any) => c.name === "redis");
+  assert.equal(env(redis).REDIS_TLS_CA_FILE, "/etc/redis-cluster/tls/ca.crt");
+  assert.equal(env(redis).REDIS_TLS_CERT_FILE, "/etc/redis-cluster/tls/tls.crt");
+  const exporter = pod.containers.find((c: any) => c.name === "redis-exporter");
+  assert.equal(env(exporter).REDIS_ADDR, "rediss://127.0.0.1:6379");
+  assert.equal(env(exporter).REDIS_EXPORTER_TLS_CLIENT_KEY_FILE, "/etc/redis-cluster/tls/tls.key");
+  assert.ok(exporter.volumeMounts.some((m: any) => m.name === "tls"));
+  for (const job of of(up, "kubernetes:batch/v1:Job")) {
+    const spec = job.inputs.spec.template.spec;
+    assert.equal(env(spec.containers[0]).REDIS_TLS_CA_FILE, "/etc/redis-cluster/tls-client/ca.crt", job.name);
+    assert.ok(secretNames.includes(spec.volumes.find((v: any) => v.name === "tls-client").secret.secretName), job.name);
+  }
+  // preferredEndpointType ip: redirects go to pod IPs, which no certificate names; the smoke Job checks the chain only.
+  assert.equal(env(of(up, "kubernetes:batch/v1:Job").find((j) => j.name.includes("smoke"))!.inputs.spec.template.spec.containers[0]).REDIS_TLS_VERIFY_HOSTNAME, "no");
+  // @pulumi/tls: a CA and two CA-signed certificates; the node certificate names every pod through a wildcard.
+  assert.equal(of(up, "tls:index/privateKey:PrivateKey").length, 3);
+  assert.equal(one(up, "tls:index/selfSignedCert:SelfSignedCert").inputs.isCaCertificate, true);
+  const nodesCsr = up.resources.find((r) => r.name === `${TLS}-nodes-csr`)!;
+  assert.ok(nodesCsr.inputs.dnsNames.includes("*.redis-cluster-prod-headless.redis.svc.cluster.local"));
+  const nodesCert = up.resources.find((r) => r.name === `${TLS}-nodes-cert`)!;
+  assert.deepEqual(nodesCert.inputs.allowedUses, ["digital_signature", "key_encipherment", "server_auth", "client_auth"]);
+});
+
+test("TLS: private keys only in secret inputs and outputs (state, Secrets), never plain; outputs name the Secrets", () => {
+  const keys = ["ca", "nodes", "client"].map(fakeKey);
+  for (const r of up.resources) {
+    for (const [what, v] of [["input", r.inputs], ["output", r.outputs]] as const) {
+      const plain = plainStrings(v);
+      assert.ok(!plain.some((s) => s.includes("PRIVATE KEY")), `${r.type} ${r.name} has a private key in a plain ${what}`);
+    }
+  }
+  assert.ok(!plainStrings(up.outputs).some((s) => s.includes("PRIVATE KEY")), "a stack output holds a private key in plain text");
+  // The check can fail: the keys are there, as secrets, where they belong.
+  const tlsSecrets = of(up, "kubernetes:core/v1:Secret").filter((s) => s.inputs.type === "kubernetes.io/tls");
+  for (const s of tlsSecrets) {
+    // The SDK marks the whole stringData secret when one of its values is.
+    assert.ok(isSecret(s.inputs.stringData) || isSecret(s.inputs.stringData["tls.key"]), `${s.name} tls.key is secret`);
+    assert.ok(keys.includes(unwrapSecrets(s.inputs.stringData)["tls.key"]), `${s.name} holds an issued key`);
+  }
+  assert.ok(!tlsSecrets.some((s) => JSON.stringify(unwrapSecrets(s.inputs)).includes(fakeKey("ca"))), "the CA key stays in state");
+  assert.equal(up.outputs.tlsSecretName, tlsSecrets.find((s) => s.name.endsWith("-nodes"))!.outputs.metadata.name);
+  assert.equal(up.outputs.tlsClientSecretName, tlsSecrets.find((s) => s.name.endsWith("-client"))!.outputs.metadata.name);
 });

@@ -140,7 +140,7 @@ test("the prod graph: every object, once, parented to the component", async () =
   const count = (t: string) => of(b, t).length;
   assert.equal(count("redis-cluster:kubernetes:RedisKubernetesCluster"), 1);
   assert.equal(count("kubernetes:core/v1:Namespace"), 1);
-  assert.equal(count("kubernetes:core/v1:Secret"), 1);
+  assert.equal(count("kubernetes:core/v1:Secret"), 3, "password + TLS Secrets of the node and client certificates (tls.enabled: the kubernetes default)");
   assert.equal(count("kubernetes:core/v1:ServiceAccount"), 1);
   assert.equal(count("kubernetes:core/v1:ConfigMap"), 3, "pod files + bootstrap.sh + dashboard");
   assert.equal(count("kubernetes:core/v1:Service"), 3, "headless, client, metrics");
@@ -499,7 +499,7 @@ test("Secret and ConfigMap are auto-named and referenced by name: a new password
     return { secret: vols.find((v: any) => v.name === "secret").secret.secretName, config: vols.find((v: any) => v.name === "config").projected.sources.map((s: any) => s.configMap.name) };
   };
   // No fixed names: Pulumi generates them (a replacement is create-before-delete under a new name).
-  assert.equal(one(b, "kubernetes:core/v1:Secret").metadata.name, undefined);
+  for (const s of of(b, "kubernetes:core/v1:Secret").map(objectOf)) assert.equal(s.metadata.name, undefined);
   for (const cm of of(b, "kubernetes:core/v1:ConfigMap").map(objectOf).filter((c) => !c.data["redis-cluster.json"])) assert.equal(cm.metadata.name, undefined);
   const secretName = await valueOf(b.component.secretName);
   const configMapName = await valueOf(b.component.configMapName);
