@@ -33,7 +33,7 @@ async function main(): Promise<number> {
     const first = await s.firstDeploy(runner, s.scenarioConfig({ tlsKeysExist }), opts.root);
     add(first.row);
     const c = first.cluster;
-    if (!c) throw new Error("first deploy failed: no scenario can run");
+    if (!c) throw new Error("first deploy failed before the cluster formed: no scenario can run");
     const run: Record<(typeof ALL)[number], () => Promise<s.Row>> = {
       graceful: () => s.gracefulFullRestart(c),
       rolling: () => s.rollingRestart(c),

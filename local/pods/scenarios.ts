@@ -56,9 +56,13 @@ export interface NodeView {
 export class ProdCluster {
   constructor(readonly runner: PodsRunner, readonly password: string) {}
 
+  /** The password from the stack output, else (an up that failed after the cluster formed) from the pods' Secret. */
   static fromUp(runner: PodsRunner, up: UpResult): ProdCluster {
-    const pw = unwrapSecrets<string>(up.run.outputs.redisPassword);
-    if (!pw) throw new Error("the stack has no redisPassword output");
+    let pw = unwrapSecrets<string>(up.run.outputs.redisPassword);
+    if (!pw) {
+      for (const [k, o] of runner.objects) if (k.startsWith("Secret/") && o.stringData?.password) pw = o.stringData.password;
+    }
+    if (!pw) throw new Error("no password: neither the stack output nor a Secret with key password");
     return new ProdCluster(runner, pw);
   }
 
@@ -285,12 +289,16 @@ export async function firstDeploy(runner: PodsRunner, config: Record<string, Con
   const row: Row = {
     scenario: "first deploy (bootstrap + smoke Jobs)",
     expected: "up ok: StatefulSet Ready, bootstrap Job Complete, smoke Job Complete",
-    observed: up.run.ok ? `up ok; ${jobs.join("; ")}${checks ? `; smoke: ${checks}` : ""}` : `up failed: ${up.run.errors.join(" | ").slice(0, 600)}`,
+    observed: up.run.ok
+      ? `up ok; ${jobs.join("; ")}${checks ? `; smoke: ${checks}` : ""}`
+      : `up failed: ${jobs.join("; ")}; ${up.run.errors.join(" | ").replace(/\s+/g, " ").slice(0, 500)}`,
     pass: up.run.ok && up.jobs.length >= 2 && up.jobs.every((j) => j.succeeded),
     timeToOkMs: Date.now() - t0,
     notes: [`not run (no operator): ${up.notRun.join(", ") || "none"}`],
   };
-  if (!up.run.ok) return { row, up };
+  // A failed smoke Job (its checks are timing-sensitive on a loaded host) fails this row; the scenarios still run on
+  // the cluster when the bootstrap Job completed.
+  if (!up.jobs.some((j) => j.name.includes("bootstrap") && j.succeeded)) return { row, up };
   const cluster = ProdCluster.fromUp(runner, up);
   await cluster.waitWhole(120_000);
   await cluster.writeKeys("base", KEYS);
