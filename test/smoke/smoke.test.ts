@@ -95,11 +95,35 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
+// Every cluster of this file starts at the beginning, together: a start is mostly waiting (the bootstrap polls), so four
+// take about as long as one, and idle clusters cost nothing while the others' tests run. Each describe stops its own.
+let clusters: Promise<Record<"plain" | "password" | "noReplicas" | "noDebug", LocalCluster>> | undefined;
+const started: LocalCluster[] = [];
+before(async () => {
+  // One port search for all 21 nodes: searches run side by side could hand two clusters the same free port.
+  const ports = await freePorts(6 + 6 + 3 + 6, { withBus: true });
+  const start = (n: number, o: Parameters<typeof startLocalCluster>[0]) =>
+    startLocalCluster({ ...o, ports: ports.splice(0, n) }).then((c) => (started.push(c), c));
+  const all = [
+    start(6, { masters: 3, replicasPerMaster: 1 }),
+    start(6, { masters: 3, replicasPerMaster: 1, password: PASSWORD }),
+    start(3, { replicasPerMaster: 0, config: { smoke: { failover: "none" } } }),
+    start(6, { config: { enableDebugCommand: "no", smoke: { failover: "manual" } } }),
+  ];
+  // If a start fails, each describe's `before` reports it; the clusters that did start are stopped in `after` below.
+  clusters = Promise.all(all).then(([plain, password, noReplicas, noDebug]) => ({ plain, password, noReplicas, noDebug }));
+  clusters.catch(() => undefined);
+});
+after(async () => {
+  // Normally each describe stopped its own already; stop() of a stopped cluster is a no-op.
+  await Promise.allSettled(started.map((c) => c.stop()));
+});
+
 describe("smoke test on a 3x1 cluster without a password", () => {
   let c: LocalCluster;
   let dir: string;
   before(async () => {
-    c = await startLocalCluster({ masters: 3, replicasPerMaster: 1 });
+    c = (await clusters!).plain;
     dir = mkdtempSync(join(tmpdir(), "smoke-test-"));
   });
   after(async () => {
@@ -289,7 +313,7 @@ describe("smoke test on a 3x1 cluster without a password", () => {
 describe("smoke test on a 3x1 cluster with a password", () => {
   let c: LocalCluster;
   before(async () => {
-    c = await startLocalCluster({ masters: 3, replicasPerMaster: 1, password: PASSWORD });
+    c = (await clusters!).password;
   });
   after(async () => {
     await c?.stop();
@@ -375,11 +399,7 @@ describe("smoke test on a 3x0 cluster and on a cluster that refuses DEBUG", () =
   let c30: LocalCluster;
   let noDebug: LocalCluster;
   before(async () => {
-    // Started together: 3 + 6 nodes, about as long as one 3x1 cluster.
-    [c30, noDebug] = await Promise.all([
-      startLocalCluster({ replicasPerMaster: 0, config: { smoke: { failover: "none" } } }),
-      startLocalCluster({ config: { enableDebugCommand: "no", smoke: { failover: "manual" } } }),
-    ]);
+    ({ noReplicas: c30, noDebug } = await clusters!);
   });
   after(async () => {
     await Promise.all([c30?.stop(), noDebug?.stop()]);
