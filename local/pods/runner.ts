@@ -115,6 +115,10 @@ export class PodsRunner {
       const node = await ensureNodeImage(dockerd.docker, { log });
       dir = mkdtempSync(join(tmpdir(), "rc-pods-"));
       chmodSync(dir, 0o755);
+      // Holds the pods' data and the password files: removed also when the process ends without stop() (a signal,
+      // a test's time bound). The daemon's own exit hook, registered first, has killed the containers by then.
+      const created = dir;
+      process.on("exit", () => rmSync(created, { recursive: true, force: true }));
       const subnet = opts.subnet ?? freePodSubnet();
       const prefix = subnet.replace(/\.0\/24$/, "");
       const network = `pods-${randomBytes(3).toString("hex")}`;
