@@ -1,7 +1,8 @@
 // Live alert test: a real local 3x1 cluster, one Debian prometheus-redis-exporter per node and a real Prometheus on
 // 127.0.0.1, loaded with the rendered rules at 2 s scrape / 1 s eval and every `for:` scaled by FOR_SCALE.
 // Healthy → nothing fires; kill a replica → RedisDown fires (timed); kill a master → cluster alerts fire until the
-// failover completes; restart → everything resolves.
+// failover completes; restart → everything resolves. The cluster runs with TLS on every channel and client certificates
+// required (tls-auth-clients yes): the exporters connect over rediss:// with the client certificate, as deployed in prod.
 //
 // Bounded and leak-free: every wait has its own limit and the limits plus start-up and teardown allowances stay under
 // the test timeout (checked below); every wait also stops when the test is aborted (t.signal). When the runner gives
@@ -19,6 +20,7 @@ import { startLocalCluster, type LocalCluster } from "../../local/harness";
 import { freePorts } from "../../local/ports";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
+import { exporterAddress, exporterTlsEnv } from "../../infra/plan/tls";
 
 const FOR_SCALE = 1 / 60; // 1m → 1s, 5m → 5s
 // 2 s scrape with a 1.8 s timeout: 13 processes share 2 cores here, and a scrape cut short would read as a down node.
@@ -151,6 +153,7 @@ test("live: nothing fires when healthy, alerts fire on node and master loss, res
       nodeTimeoutMs: NODE_TIMEOUT_MS,
       restartOnExit: false,
       timeoutMs: CLUSTER_START_MS,
+      tls: { authClients: "yes" },
     });
     process.once("exit", rmClusterDirSync);
     signal.throwIfAborted();
@@ -169,8 +172,9 @@ test("live: nothing fires when healthy, alerts fire on node and master loss, res
     c.nodes.forEach((n, i) => {
       spawnLogged(`exporter-${n.name}`, "prometheus-redis-exporter", ["--web.listen-address", `127.0.0.1:${exporterPorts[i]}`], {
         PATH: process.env.PATH,
-        REDIS_ADDR: `redis://${n.host}:${n.port}`,
+        REDIS_ADDR: exporterAddress(true, n.host, n.port),
         REDIS_PASSWORD: password,
+        ...exporterTlsEnv({ ca: c.tls!.ca, ...c.tls!.client }),
       });
     });
     writeFileSync(
