@@ -56,6 +56,7 @@ function deploy(): ClusterOutputs {
         statefulSet: cluster.statefulSetName,
         clientEndpoint: cluster.clientEndpoint,
         secretName: cluster.secretName,
+        scalePlan: cluster.scalePlan,
       },
     };
   }
@@ -79,6 +80,7 @@ function deploy(): ClusterOutputs {
       natMap: cluster.natMap,
       bootstrapExitCode: cluster.bootstrapExitCode,
       prometheusUrl: cluster.prometheusUrl,
+      scalePlan: cluster.scalePlan,
     },
   };
 }
@@ -130,6 +132,8 @@ export const namespace = cluster.extra.namespace;
 export const statefulSet = cluster.extra.statefulSet;
 export const clientEndpoint = cluster.extra.clientEndpoint;
 export const secretName = cluster.extra.secretName;
+/** What the scale step does to go from the last deployed topology to this one (lines; computed at preview). */
+export const scalePlan = cluster.extra.scalePlan;
 /** Changes when the cluster definition changes; the smoke test re-runs then. */
 export const smokeDefinitionHash = smoke.definitionHash;
 /** TLS (tls.enabled). Kubernetes: Secrets (tls.crt, tls.key, ca.crt) of the nodes' and the clients' certificates. */

@@ -6,6 +6,8 @@ import type { ClusterSpec } from "../config/schema";
 import { CONTAINER_PATHS, dockerAddressing, nodeEnv, type ClusterPlan } from "../plan/plan";
 import { DockerMonitoring } from "./dockerMonitoring";
 import { BOOTSTRAP_EXIT_ENV } from "./smokeTest";
+import { ScalePlan } from "./scalePlan";
+import { ScaleStep } from "./scaleStep";
 import { ClusterCertificates, type IssuedCertificate } from "./clusterCertificates";
 import { TLS_CLIENT_FILES, TLS_FILES, tlsEnv, type TlsFilePaths } from "../plan/tls";
 import { planCertificates } from "../plan/tlsCertificates";
@@ -54,6 +56,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   declare readonly prometheusUrl: pulumi.Output<string | undefined>;
   /** Exit code of the bootstrap container (0: formed or already formed; -1: none recorded). Non-zero fails the check step. */
   declare readonly bootstrapExitCode: pulumi.Output<number>;
+  /** What the scale step does to reach this topology from the last deployed one (computed at preview). */
+  declare readonly scalePlan: pulumi.Output<string[]>;
   /** Resources the next steps (smoke test, monitoring) must wait for. */
   readonly ready: pulumi.Resource[];
   /** TLS (tls.enabled): the client certificate for host clients and the smoke step (key secret), and the CA. */
@@ -154,6 +158,17 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       );
     }
 
+    // Scaling in one `pulumi up` (docs/runbooks.md, Scale out / Scale in): the plan is shown at preview; phase `in`
+    // (drain, fail over and forget the nodes that leave) runs before the bootstrap re-verifies, phase `out` (join new
+    // nodes, move slots to them, attach replicas) after it. Containers that leave the program are deleted by the engine
+    // after every create and update, i.e. after both phases (already forgotten by every node then).
+    const scalePlan = new ScalePlan(`${name}-scale-plan`, { masters: plan.masters, replicasPerMaster: plan.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) }, { parent: this });
+    const scaleIn = new ScaleStep(
+      `${name}-scale-in`,
+      { platform: "docker", plan, phase: "in", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, dependsOn: [...containers, scalePlan] },
+      { parent: this },
+    );
+
     // One-shot: runs the shared bootstrap script on the cluster network after every node is healthy.
     // Its inputs change with the plan, so it re-runs (and re-verifies) whenever the cluster definition changes.
     const bootstrap = new docker.Container(
@@ -165,7 +180,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         // Outer limit: the script bounds itself by BOOTSTRAP_TIMEOUT; `timeout` (coreutils) kills it should anything still hang, so `pulumi up` never does.
         entrypoints: ["timeout", "-s", "KILL", String(Number(plan.bootstrapEnv.BOOTSTRAP_TIMEOUT) + 60), "sh", CONTAINER_PATHS.bootstrap],
         // The nodes' definition as a hash: when the nodes change (and are replaced), the bootstrap re-runs and re-verifies.
-        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`, ...tlsEnvs(TLS_CLIENT_FILES)],
+        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`, "REDIS_SCALE_STEP=1", ...tlsEnvs(TLS_CLIENT_FILES)],
         uploads: [...bootstrapUploads, ...tlsUploads("client", TLS_CLIENT_FILES)],
         networksAdvanced: [{ name: network.name }],
         restart: "no",
@@ -173,7 +188,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         attach: true,
         logs: true,
       },
-      { parent: this, dependsOn: containers, deleteBeforeReplace: true },
+      { parent: this, dependsOn: [...containers, scaleIn.done], deleteBeforeReplace: true },
     );
 
     // The provider records the bootstrap's exit code without failing the container. A check step fails `pulumi up`
@@ -188,6 +203,12 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         environment: { [BOOTSTRAP_EXIT_ENV]: exitCode.apply(String) },
       },
       { parent: this, dependsOn: [bootstrap] },
+    );
+
+    const scaleOut = new ScaleStep(
+      `${name}-scale-out`,
+      { platform: "docker", plan, phase: "out", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, dependsOn: [check] },
+      { parent: this },
     );
 
     // Exporters and Prometheus start once the cluster is formed, so the first scrapes see a healthy cluster.
@@ -221,7 +242,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     this.natMap = pulumi.output(plan.natMap);
     this.bootstrapExitCode = exitCode;
     this.prometheusUrl = monitoring ? monitoring.prometheusUrl : pulumi.output(undefined);
-    this.ready = [check];
+    this.scalePlan = scalePlan.plan;
+    this.ready = [scaleOut.done];
     this.tlsClient = certs?.issued.client;
     this.registerOutputs({
       networkName: this.networkName,
@@ -230,6 +252,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       hostSeeds: this.hostSeeds,
       natMap: this.natMap,
       bootstrapExitCode: this.bootstrapExitCode,
+      scalePlan: this.scalePlan,
       prometheusUrl: this.prometheusUrl,
     });
   }

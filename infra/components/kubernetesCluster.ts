@@ -5,7 +5,8 @@ import * as random from "@pulumi/random";
 import type { ClusterSpec } from "../config/schema";
 import { BUS_PORT_OFFSET, CONTAINER_PATHS, REDIS_PORT, kubernetesNames, type ClusterPlan } from "../plan/plan";
 import { readScript } from "../plan/scripts";
-import { ScaleGuard } from "./kubernetes/scaleGuard";
+import { ScalePlan } from "./scalePlan";
+import { ScaleStep } from "./scaleStep";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
 import { KubernetesMonitoring, METRICS_PORT, exporterSidecar } from "./kubernetesMonitoring";
 import { KubernetesTlsSecrets } from "./clusterCertificates";
@@ -98,6 +99,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
   /** Generated name of the Secret holding the password (key `password`; changes with the password). Reference it by this name. */
   declare readonly secretName: pulumi.Output<string>;
   declare readonly bootstrapJobName: pulumi.Output<string>;
+  /** What the scale step does to reach this topology from the last deployed one (computed at preview). */
+  declare readonly scalePlan: pulumi.Output<string[]>;
   /** "host:port" of every pod by its stable DNS name. */
   declare readonly seeds: pulumi.Output<string[]>;
   /** "<client service>.<namespace>.svc.cluster.local:6379" */
@@ -122,10 +125,10 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const nodeCount = plan.nodes.length;
     const serviceAccountName = spec.name;
 
-    // First: refuses a scale-down during preview, before any object below changes.
-    const guard = new ScaleGuard(
-      `${name}-topology`,
-      { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster, allowScaleDown: k.allowScaleDown },
+    // First: the scaling plan, shown at preview; it refuses a topology that cannot hold the data before any object changes.
+    const scalePlan = new ScalePlan(
+      `${name}-scale-plan`,
+      { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) },
       { parent: this },
     );
 
@@ -330,6 +333,20 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
           : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm }] },
     };
 
+    // Scaling in one `pulumi up` (docs/runbooks.md): phase `in` (drain, fail over and forget the pods that leave — the
+    // highest ordinals) runs before the StatefulSet shrinks; phase `out` (join the new pods, move slots to them, attach
+    // replicas) after it grew and the bootstrap Job verified the cluster. Both are no-ops when there is nothing to do.
+    // The StatefulSet stays protected (a shrink is an update) and the PDB unchanged (a scale-down is not an eviction).
+    const scaleJob = {
+      namespace, secretName: secret.metadata.name, secretKey: PASSWORD_KEY,
+      labels: { ...labels.of("scale"), [k.clientLabel]: "true" }, volumes: tlsVolumes("client", "tls-client"), volumeMounts: tlsMounts("tls-client", TLS_CLIENT_FILES.dir), env: tlsEnvOf(TLS_CLIENT_FILES),
+    };
+    const scaleIn = new ScaleStep(
+      `${name}-scale-in`,
+      { platform: "kubernetes", plan, phase: "in", nodeTimeoutMs: spec.nodeTimeoutMs, dependsOn: [scalePlan, headless, secret], kubernetes: scaleJob },
+      { parent: this },
+    );
+
     const statefulSet = new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
       {
@@ -378,7 +395,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       {
         parent: this,
         protect,
-        dependsOn: [guard, headless, configMap, secret],
+        dependsOn: [scaleIn.done, headless, configMap, secret],
         // Kubernetes cannot change the claim templates of a StatefulSet; Pulumi would replace it (refused while
         // protected; otherwise every pod at once). Volumes are grown per PVC by hand (docs/runbooks.md).
         ignoreChanges: ["spec.volumeClaimTemplates"],
@@ -445,6 +462,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
                   command: ["sh", POD_PATHS.bootstrap],
                   env: [
                     ...Object.entries(plan.bootstrapEnv).map(([n, value]) => ({ name: n, value })),
+                    // A cluster whose shape differs from the plan is the scale step's to change (it runs next).
+                    { name: "REDIS_SCALE_STEP", value: "1" },
                     { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
                     ...tlsEnvOf(TLS_CLIENT_FILES),
                   ],
@@ -459,6 +478,12 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
         },
       },
       { parent: this, dependsOn: [statefulSet, headless], customTimeouts: { create: `${Math.ceil((5 * bootstrapTimeout) / 60)}m`, update: `${Math.ceil((5 * bootstrapTimeout) / 60)}m` } },
+    );
+
+    const scaleOut = new ScaleStep(
+      `${name}-scale-out`,
+      { platform: "kubernetes", plan, phase: "out", nodeTimeoutMs: spec.nodeTimeoutMs, dependsOn: [job], kubernetes: scaleJob },
+      { parent: this },
     );
 
     if (spec.monitoring.enabled) {
@@ -498,7 +523,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     this.password = pulumi.secret(password);
     this.tlsSecretName = tlsSecrets ? tlsSecrets.secretNames.nodes : pulumi.output(undefined);
     this.tlsClientSecretName = tlsSecrets ? tlsSecrets.secretNames.client : pulumi.output(undefined);
-    this.ready = [job];
+    this.scalePlan = scalePlan.plan;
+    this.ready = [scaleOut.done];
     this.registerOutputs({
       namespace: this.namespace,
       statefulSetName: this.statefulSetName,
@@ -507,6 +533,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       configMapName: this.configMapName,
       secretName: this.secretName,
       bootstrapJobName: this.bootstrapJobName,
+      scalePlan: this.scalePlan,
       seeds: this.seeds,
       clientEndpoint: this.clientEndpoint,
       password: this.password,

@@ -37,8 +37,6 @@ export const kubernetesSchema = z
     dashboardNamespace: dnsLabel.optional()
       .describe("Namespace of the Grafana dashboard ConfigMap (where the Grafana dashboard sidecar looks; default: `namespace`)"),
     protect: z.boolean().default(true).describe("Protect stateful resources from deletion"),
-    allowScaleDown: z.boolean().default(false)
-      .describe("Allow fewer masters/replicas than deployed; only after moving slots off the removed pods by hand (docs/runbooks.md)"),
     preferredEndpointType: z.enum(["ip", "hostname"]).default("ip")
       .describe("What nodes give clients in MOVED/CLUSTER SLOTS: pod IP, or stable pod DNS name (clients must resolve it)"),
     peerResolveTimeoutSeconds: z.int().min(0).max(600).default(30)

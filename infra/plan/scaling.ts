@@ -139,8 +139,8 @@ export function planSlotMoves(owners: Record<string, number[]>, finalMasters: st
 export function decideScaling(current: NodeState[], planned: string[], masters: number, replicasPerMaster: number): ScalingDecision {
   const byName = new Map(current.map((n) => [n.name, n]));
   const plannedSet = new Set(planned);
-  const order = (a: string, b: string) => rank(a) - rank(b);
   const rank = (x: string) => (plannedSet.has(x) ? planned.indexOf(x) : planned.length + current.findIndex((c) => c.name === x));
+  const order = (a: string, b: string) => rank(a) - rank(b);
   const isMaster = (n: NodeState) => n.role === "master" && n.slots.length > 0;
   const kept = current.filter((n) => plannedSet.has(n.name));
   const remove = current.filter((n) => !plannedSet.has(n.name)).map((n) => n.name).sort(order);
@@ -264,19 +264,64 @@ export function describeDecision(d: ScalingDecision): string[] {
   return lines;
 }
 
-/** Preview: the plan from the previous deployment's topology (assumed balanced) to the next one. */
-export function previewScaling(previous: Topology | undefined, next: Topology): { decision?: ScalingDecision; lines: string[] } {
-  if (!previous || !previous.nodes?.length) return { lines: [`create ${next.masters} masters x ${next.replicasPerMaster} replicas (bootstrap)`] };
-  if (previous.masters === next.masters && previous.replicasPerMaster === next.replicasPerMaster && previous.nodes.join() === next.nodes.join()) {
-    return { lines: ["no change"] };
+/** A topology as stored in the stack state: roles and slot ranges per node. */
+export interface LayoutEntry {
+  name: string;
+  role: "master" | "replica";
+  master?: string;
+  ranges?: SlotRange[];
+}
+
+export function toLayout(state: NodeState[]): LayoutEntry[] {
+  return state.map((n) => (n.role === "master" ? { name: n.name, role: n.role, ranges: toRanges(n.slots) } : { name: n.name, role: n.role, master: n.master }));
+}
+
+export function fromLayout(layout: LayoutEntry[]): NodeState[] {
+  return layout.map((e) => ({
+    name: e.name, role: e.role, master: e.master,
+    slots: (e.ranges ?? []).flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, i) => a + i)),
+  }));
+}
+
+/** The state a decision leads to (what the preview records as the next deployment's layout). */
+export function applyDecision(state: NodeState[], d: ScalingDecision, planned: string[]): NodeState[] {
+  const slots = new Map<string, Set<number>>(state.filter((n) => n.role === "master").map((n) => [n.name, new Set(n.slots)]));
+  for (const m of d.moves) {
+    for (const x of m.slots) slots.get(m.from)?.delete(x);
+    if (!slots.has(m.to)) slots.set(m.to, new Set());
+    for (const x of m.slots) slots.get(m.to)!.add(x);
   }
-  const decision = decideScaling(assumedState(previous), next.nodes, next.masters, next.replicasPerMaster);
+  const heirOf = new Map(d.failovers.map((f) => [f.from, f.to]));
+  for (const f of d.failovers) slots.set(f.to, slots.get(f.from) ?? new Set());
+  const attach = new Map(d.attach.map((a) => [a.replica, a.master]));
+  const before = new Map(state.map((n) => [n.name, n]));
+  return planned.map((name) => {
+    if (d.finalMasters.includes(name)) return { name, role: "master" as const, slots: [...(slots.get(name) ?? [])].sort((a, b) => a - b) };
+    const was = before.get(name)?.master;
+    return { name, role: "replica" as const, master: attach.get(name) ?? heirOf.get(was ?? "") ?? was, slots: [] };
+  });
+}
+
+/**
+ * Preview: the plan from the previous deployment's layout (recorded by the last preview/up; before that, the layout
+ * `--cluster create` gives) to the next topology. Returns the layout the plan leads to, for the next preview.
+ */
+export function previewScaling(previous: (Topology & { layout?: LayoutEntry[] }) | undefined, next: Topology): { decision?: ScalingDecision; lines: string[]; layout: LayoutEntry[] } {
+  if (!previous || !previous.nodes?.length) {
+    return { lines: [`create ${next.masters} masters x ${next.replicasPerMaster} replicas (bootstrap)`], layout: toLayout(assumedState(next)) };
+  }
+  const prevState = previous.layout?.length ? fromLayout(previous.layout) : assumedState(previous);
+  if (previous.masters === next.masters && previous.replicasPerMaster === next.replicasPerMaster && previous.nodes.join() === next.nodes.join()) {
+    return { lines: ["no change"], layout: toLayout(prevState) };
+  }
+  const decision = decideScaling(prevState, next.nodes, next.masters, next.replicasPerMaster);
   return {
     decision,
     lines: [
       `scale ${previous.masters}x${previous.replicasPerMaster} -> ${next.masters}x${next.replicasPerMaster} ` +
-        `(assuming the slots are balanced as the last scale step left them; the scale step prints the exact plan from the live cluster)`,
+        `(from the layout the last deployment planned; failovers since may differ: the scale step prints the exact plan from the live cluster)`,
       ...describeDecision(decision),
     ],
+    layout: toLayout(applyDecision(prevState, decision, next.nodes)),
   };
 }

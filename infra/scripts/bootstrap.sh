@@ -17,6 +17,8 @@
 #      BOOTSTRAP_CALL_TIMEOUT  seconds one redis-cli call may take [5]; a frozen node must not hang the run
 #      REDISCLI_AUTH      password, read by redis-cli itself (never on argv);
 #      REDIS_PASSWORD_FILE  or a file holding it (a mounted Secret), used when REDISCLI_AUTH is empty
+#      REDIS_SCALE_STEP   1 when the scale step (infra/scale) runs next, as in `pulumi up`: a healthy cluster whose shape
+#                         differs from the plan (new empty nodes, masters/replicas to move) is left to it, exit 0
 #      REDIS_TLS_CA_FILE [/ REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE]  TLS: every redis-cli call (and --cluster create) adds --tls --cacert [--cert --key]
 # Exit: 0 formed or already formed, 1 usage/auth error, 2 refused (nothing changed), 3 timed out.
 set -eu
@@ -138,7 +140,7 @@ topology_problem() { # prints what differs from the plan: M masters with slots, 
   if [ -n "$bad" ]; then printf 'nodes flagged failing:\n%s\n' "$bad"; return; fi
   got_masters=$(printf '%s\n' "$cn" | awk '$3 ~ /master/ && NF > 8 { c++ } END { print c + 0 }')
   if [ "$got_masters" != "$masters" ]; then
-    echo "cluster has $got_masters masters with slots, planned $masters (scale changes need redis-cli --cluster add-node/reshard, see docs/runbooks.md)"
+    echo "cluster has $got_masters masters with slots, planned $masters (the scale step moves slots: docs/runbooks.md, Scale out / Scale in)"
     return
   fi
   printf '%s\n' "$cn" | awk -v r="$replicas" '
@@ -259,6 +261,14 @@ fi
 
 if [ -z "$odd" ] && [ "$member" -eq "$total" ]; then
   wait_healthy # a node that just restarted may need a moment to be seen as up again
+  if [ "${REDIS_SCALE_STEP:-}" = 1 ]; then
+    problem=$(topology_problem)
+    case $problem in
+      '' | "nodes flagged failing"*) ;;
+      *) log "cluster healthy; its shape differs from the plan ($problem): the scale step brings it there next. Nothing was changed."
+         exit 0 ;;
+    esac
+  fi
   check_topology "${BOOTSTRAP_SETTLE:-20}"
   wait_replica_links
   log "cluster already formed as planned: nothing to do"
@@ -275,9 +285,14 @@ if [ "$grown" -gt 0 ] && [ "$empty" -gt 0 ] && [ $((grown + empty)) -eq "$total"
   seed=${seed%% *}
   have=$(cli "$seed" cluster nodes | awk '$3 ~ /master/ && NF > 8 { c++ } END { print c + 0 }')
   new_masters=$((masters - have))
-  [ "$new_masters" -ge 0 ] || fail 2 "the cluster has $have masters but $masters are planned: scaling in needs slots moved away by hand first"
+  [ "$new_masters" -ge 0 ] || fail 2 "the cluster has $have masters but $masters are planned: run the scale step's phase in first (docs/runbooks.md, Scale in)"
+  if [ "${REDIS_SCALE_STEP:-}" = 1 ]; then
+    log "cluster healthy with $grown nodes; $empty planned nodes are new and empty: the scale step joins them and moves slots next. Nothing was changed."
+    exit 0
+  fi
   log "cluster healthy with $grown nodes; $empty planned nodes are new and empty. Nothing was changed."
-  log "to add them (data moves between nodes; run with REDISCLI_AUTH set), in this order, and after each add-node"
+  log "to add them run the scale step (npm run scale -- --nodes ... --masters $masters --replicas $replicas; docs/runbooks.md, Scale out)"
+  log "or by hand (data moves between nodes; run with REDISCLI_AUTH set), in this order, and after each add-node"
   log "wait until every node lists the new one (cluster_known_nodes in CLUSTER INFO) before the next step:"
   i=0
   for n in $empties; do

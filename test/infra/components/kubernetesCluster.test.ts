@@ -11,7 +11,6 @@ import { engineConfig, rawProjectConfig } from "../../helpers/stackConfig";
 import { validateConfig, type ClusterSpec } from "../../../infra/config/schema";
 import { planCluster } from "../../../infra/plan/plan";
 import { scriptPaths } from "../../../infra/plan/scripts";
-import { scaleDownProblem } from "../../../infra/components/kubernetes/scaleGuard";
 // require-compatible v4 packages (v5 is ESM-only).
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Secret } from "kubernetes-models/v1/Secret";
@@ -111,8 +110,10 @@ function objectOf(r: RecordedResource): any {
 }
 
 const of = (b: Built, type: string) => b.rs.filter((r) => r.type === type);
+/** The scale step's Jobs and bundles (infra/components/scaleStep.ts) are checked in their own tests. */
+const isScaleStep = (r: { name: string }) => /-scale-(in|out)-(job|bundle)$/.test(r.name);
 const one = (b: Built, type: string) => {
-  const list = of(b, type);
+  const list = of(b, type).filter((r) => !isScaleStep(r));
   assert.equal(list.length, 1, `exactly one ${type}`);
   return objectOf(list[0]);
 };
@@ -142,16 +143,17 @@ test("the prod graph: every object, once, parented to the component", async () =
   assert.equal(count("kubernetes:core/v1:Namespace"), 1);
   assert.equal(count("kubernetes:core/v1:Secret"), 3, "password + TLS Secrets of the node and client certificates (tls.enabled: the kubernetes default)");
   assert.equal(count("kubernetes:core/v1:ServiceAccount"), 1);
-  assert.equal(count("kubernetes:core/v1:ConfigMap"), 3, "pod files + bootstrap.sh + dashboard");
+  assert.equal(count("kubernetes:core/v1:ConfigMap") - 2, 3, "pod files + bootstrap.sh + dashboard (+ the scale step's bundles, in and out)");
   assert.equal(count("kubernetes:core/v1:Service"), 3, "headless, client, metrics");
   assert.equal(count("kubernetes:apps/v1:StatefulSet"), 1);
-  assert.equal(count("kubernetes:batch/v1:Job"), 1);
+  assert.equal(count("kubernetes:batch/v1:Job") - 2, 1, "bootstrap (+ the scale step's Jobs, in and out)");
+  assert.deepEqual(of(b, "kubernetes:batch/v1:Job").filter(isScaleStep).map((r) => r.name).sort(), ["prod-scale-in-job", "prod-scale-out-job"]);
   assert.equal(count("kubernetes:policy/v1:PodDisruptionBudget"), 1);
   assert.equal(count("kubernetes:networking.k8s.io/v1:NetworkPolicy"), 1);
   assert.equal(count("kubernetes:monitoring.coreos.com/v1:ServiceMonitor"), 1);
   assert.equal(count("kubernetes:monitoring.coreos.com/v1:PrometheusRule"), 1);
   assert.equal(count("redis-cluster:monitoring:KubernetesMonitoring"), 1);
-  assert.equal(count("pulumi-nodejs:dynamic/redis-cluster:ScaleGuard"), 1);
+  assert.equal(count("pulumi-nodejs:dynamic/redis-cluster:ScalePlan"), 1);
   assert.equal(count("random:index/randomPassword:RandomPassword"), 0, "password given: nothing generated");
   const stray = b.rs.filter((r) => !r.name.startsWith("prod")).map((r) => `${r.type} ${r.name}`);
   assert.deepEqual(stray, [], "Pulumi names derive from the component name");
@@ -333,7 +335,7 @@ test("bootstrap Job runs the same bootstrap.sh with the plan's env, after the St
   assert.equal(pod.metadata?.labels?.["redis-cluster-client"] ?? job.spec.template.metadata.labels["redis-cluster-client"], "true", "allowed by the NetworkPolicy");
   const cm = of(b, "kubernetes:core/v1:ConfigMap").map(objectOf).find((x) => x.data["bootstrap.sh"]);
   assert.equal(cm.data["bootstrap.sh"], readFileSync(scriptPaths.bootstrap, "utf8"));
-  const jobOpts = b.options.find((o) => o.type === "kubernetes:batch/v1:Job");
+  const jobOpts = b.options.find((o) => o.type === "kubernetes:batch/v1:Job" && !isScaleStep(o));
   assert.ok(jobOpts?.dependsOn.some((d) => d.endsWith("statefulset")), `Job depends on the StatefulSet (${jobOpts?.dependsOn})`);
 });
 
@@ -387,7 +389,7 @@ test("prod safety: namespace and StatefulSet protected (kubernetes.protect); Sec
   const unprotected = await build("unprot", prodSpec((r) => (r["kubernetes"].protect = false)), PASSWORD);
   assert.deepEqual(protectedTypes(unprotected), []);
   const stsOpts = b.options.find((o) => o.type === "kubernetes:apps/v1:StatefulSet");
-  assert.ok(stsOpts?.dependsOn.some((d) => d.endsWith("topology")), "the StatefulSet waits for the scale guard");
+  assert.ok(stsOpts?.dependsOn.some((d) => d.includes("scale-in")), "the StatefulSet waits for the scale step's phase in");
 });
 
 test("the password lives only in the Secret: not in a ConfigMap, env literal, command/args or plain output", async () => {
@@ -437,25 +439,29 @@ test("ConfigMap ships the plan's redis.conf and the scripts exactly as tested; c
   assert.notEqual(sum(other), sum(b));
 });
 
-test("scale-down guard: pure rule, and the serialized provider refuses fewer masters/replicas in check()", async () => {
-  assert.equal(scaleDownProblem(undefined, { masters: 3, replicasPerMaster: 1 }, false), undefined, "first deploy");
-  assert.equal(scaleDownProblem({ masters: 3, replicasPerMaster: 1 }, { masters: 4, replicasPerMaster: 1 }, false), undefined, "growing");
-  assert.match(scaleDownProblem({ masters: 4, replicasPerMaster: 1 }, { masters: 3, replicasPerMaster: 1 }, false)!, /refusing to scale down from 4 masters x 1 replicas \(8 pods\) to 3 masters x 1 replicas \(6 pods\).*allowScaleDown/);
-  assert.match(scaleDownProblem({ masters: 3, replicasPerMaster: 2 }, { masters: 3, replicasPerMaster: 1 }, false)!, /refusing/);
-  assert.equal(scaleDownProblem({ masters: 4, replicasPerMaster: 1 }, { masters: 3, replicasPerMaster: 1 }, true), undefined, "explicitly allowed");
-
+test("scale plan: the serialized provider shows the plan in check() and refuses what cannot be reached", async () => {
   // The provider as the engine will run it: from the serialized text stored in the resource.
   const b = await prod();
-  const guard = of(b, "pulumi-nodejs:dynamic/redis-cluster:ScaleGuard")[0];
-  assert.deepEqual([guard.inputs.masters, guard.inputs.replicasPerMaster, guard.inputs.allowScaleDown], [3, 1, false]);
+  const res = of(b, "pulumi-nodejs:dynamic/redis-cluster:ScalePlan")[0];
+  assert.deepEqual([res.inputs.masters, res.inputs.replicasPerMaster, res.inputs.nodes.length], [3, 1, 6]);
   const mod: { exports: any } = { exports: {} };
-  new Function("exports", "require", "module", guard.inputs.__provider)(mod.exports, require, mod);
+  new Function("exports", "require", "module", res.inputs.__provider)(mod.exports, require, mod);
   const provider = mod.exports.handler();
-  const refused = await provider.check({ masters: 4, replicasPerMaster: 1 }, { masters: 3, replicasPerMaster: 1, allowScaleDown: false });
-  assert.equal(refused.failures.length, 1);
-  assert.match(refused.failures[0].reason, /refusing to scale down/);
-  assert.deepEqual((await provider.check({}, { masters: 3, replicasPerMaster: 1, allowScaleDown: false })).failures, undefined);
-  assert.deepEqual((await provider.check({ masters: 3, replicasPerMaster: 1 }, { masters: 3, replicasPerMaster: 1, allowScaleDown: false })).failures, undefined);
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `p-${i}`);
+  const first = await provider.check({}, { masters: 3, replicasPerMaster: 1, nodes: names(6) });
+  assert.equal(first.failures, undefined);
+  assert.match(first.inputs.plan.join("\n"), /create 3 masters x 1 replicas/);
+  const out = await provider.check(first.inputs, { masters: 4, replicasPerMaster: 1, nodes: names(8) });
+  assert.match(out.inputs.plan.join("\n"), /move 4096 slots:[\s\S]*1365 slots p-0 -> p-6: 4096-5460/);
+  // Back to 3 from the recorded layout: p-6 is drained, p-6 and p-7 are forgotten.
+  const back = await provider.check(out.inputs, { masters: 3, replicasPerMaster: 1, nodes: names(6) });
+  assert.match(back.inputs.plan.join("\n"), /slots p-6 -> p-0[\s\S]*forget on every node, then remove: p-6, p-7/);
+  const two = await provider.check(first.inputs, { masters: 2, replicasPerMaster: 1, nodes: names(4) });
+  assert.match(two.failures[0].reason, /redis-cluster:masters must be >= 3/);
+  // 3x2 -> 4x1: a fourth master would have to come from a replica (CLUSTER RESET): refused, saying how to do it instead.
+  const wide = await provider.check({}, { masters: 3, replicasPerMaster: 2, nodes: names(9) });
+  const bad = await provider.check(wide.inputs, { masters: 4, replicasPerMaster: 1, nodes: names(8) });
+  assert.match(bad.failures[0].reason, /cannot scale 3x2 -> 4x1: .*CLUSTER RESET/);
 });
 
 test("a docker spec is refused", async () => {
