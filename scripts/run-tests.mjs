@@ -52,7 +52,7 @@ function run(cmd, args, opts) {
 // One file at a time: integration tests start real servers and share 2 cores.
 // Node 20 applies --test-timeout to each file as a whole (not to each test in it): every file ends within 6 minutes,
 // and a file whose tests are done exits even if a stray handle lingers. The Docker dev-stack file is the longest
-// (~100 s on a quiet machine, ~220 s on a busy one).
+// (217 s measured at load ~4-8 on 2 cores, where the three files it replaced took 231 s; estimated ~95 s on a quiet machine).
 let phase = 0;
 const runFiles = (list) =>
   run(
