@@ -9,7 +9,7 @@ import { RedisKubernetesCluster } from "./components/kubernetesCluster";
 import { SmokeTest, smokeSettingsFromSpec, type SmokeTestArgs } from "./components/smokeTest";
 
 // Throws one error naming every bad setting before any resource is declared.
-const { spec, password: configuredPassword } = loadStackConfig();
+const { spec, password: configuredPassword, aclPasswords: configuredAclPasswords } = loadStackConfig();
 const plan = planCluster(spec);
 
 interface ClusterOutputs {
@@ -18,6 +18,8 @@ interface ClusterOutputs {
   ready: pulumi.Resource[];
   /** Docker: the bootstrap's recorded exit code, for the smoke step's refusal. */
   bootstrapExitCode?: pulumi.Output<number>;
+  /** acl.enabled: the smoke test's own user (name, password; Kubernetes: its Secret). */
+  smokeUser?: { password: pulumi.Output<string>; secretName?: pulumi.Output<string> };
   /** TLS (tls.enabled): how the smoke test connects. */
   smokeTls?: SmokeTestArgs["tls"];
   extra: Record<string, pulumi.Output<unknown>>;
@@ -42,11 +44,12 @@ function kubernetesProvider(): k8s.Provider {
 function deploy(): ClusterOutputs {
   if (spec.platform === "kubernetes") {
     // Without a configured password the component generates one (a secret in state).
-    const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password: configuredPassword }, { providers: [kubernetesProvider()] });
+    const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password: configuredPassword, aclPasswords: configuredAclPasswords }, { providers: [kubernetesProvider()] });
     return {
       seeds: cluster.seeds,
       password: cluster.password,
       ready: cluster.ready,
+      smokeUser: spec.acl.enabled ? { password: cluster.userPasswords.smoke, secretName: cluster.userSecretNames.apply((n) => n.smoke) } : undefined,
       // Pod IPs are in no certificate: with preferredEndpointType ip the smoke test checks the chain only.
       smokeTls: spec.tls.enabled ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname: spec.kubernetes.preferredEndpointType === "hostname" } : undefined,
       extra: {
@@ -56,18 +59,21 @@ function deploy(): ClusterOutputs {
         statefulSet: cluster.statefulSetName,
         clientEndpoint: cluster.clientEndpoint,
         secretName: cluster.secretName,
+        aclSecretNames: spec.acl.enabled ? cluster.userSecretNames : pulumi.output(undefined),
+        aclPasswords: spec.acl.enabled ? pulumi.secret(pulumi.all(cluster.userPasswords)) : pulumi.output(undefined),
         scalePlan: cluster.scalePlan,
       },
     };
   }
   // A generated password is still a secret: random's `result` is secret in state and outputs.
   const password = configuredPassword ?? new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }).result;
-  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password });
+  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password, aclPasswords: configuredAclPasswords });
   return {
     seeds: cluster.seeds,
     password,
     ready: cluster.ready,
     bootstrapExitCode: cluster.bootstrapExitCode,
+    smokeUser: spec.acl.enabled ? { password: cluster.userPasswords.smoke } : undefined,
     // Host clients reach the nodes at the published 127.0.0.1 ports (natMap), a name in every node certificate.
     smokeTls: cluster.tlsClient ? { pem: cluster.tlsClient, verifyHostname: true } : undefined,
     extra: {
@@ -80,6 +86,7 @@ function deploy(): ClusterOutputs {
       natMap: cluster.natMap,
       bootstrapExitCode: cluster.bootstrapExitCode,
       prometheusUrl: cluster.prometheusUrl,
+      aclPasswords: spec.acl.enabled ? pulumi.secret(pulumi.all(cluster.userPasswords)) : pulumi.output(undefined),
       scalePlan: cluster.scalePlan,
     },
   };
@@ -97,7 +104,8 @@ const smoke = new SmokeTest(
     // Part of the re-run trigger: a Redis upgrade is re-verified.
     redisImage: spec.redisImage,
     nodeTimeoutMs: spec.nodeTimeoutMs,
-    password: cluster.password,
+    password: cluster.smokeUser?.password ?? cluster.password,
+    username: cluster.smokeUser ? "smoke" : undefined,
     dependsOn: cluster.ready,
     // Docker: the smoke command refuses to start unless the bootstrap exited 0.
     bootstrapExitCode: cluster.bootstrapExitCode,
@@ -106,7 +114,7 @@ const smoke = new SmokeTest(
       spec.platform === "kubernetes"
         ? {
             namespace: cluster.extra.namespace as pulumi.Output<string>,
-            secretName: cluster.extra.secretName as pulumi.Output<string>,
+            secretName: cluster.smokeUser?.secretName ?? (cluster.extra.secretName as pulumi.Output<string>),
             secretKey: "password",
             // The NetworkPolicy admits clients that carry this label.
             labels: { [spec.kubernetes.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "smoke-test" },
@@ -132,6 +140,10 @@ export const namespace = cluster.extra.namespace;
 export const statefulSet = cluster.extra.statefulSet;
 export const clientEndpoint = cluster.extra.clientEndpoint;
 export const secretName = cluster.extra.secretName;
+/** acl.enabled (Kubernetes): the Secret (keys username, password) of each user but admin, whose Secret is `secretName`. */
+export const aclSecretNames = cluster.extra.aclSecretNames;
+/** acl.enabled: every user's password (secret output): `pulumi stack output aclPasswords --show-secrets`. */
+export const aclPasswords = cluster.extra.aclPasswords;
 /** What the scale step does to go from the last deployed topology to this one (lines; computed at preview). */
 export const scalePlan = cluster.extra.scalePlan;
 /** Changes when the cluster definition changes; the smoke test re-runs then. */

@@ -5,6 +5,8 @@ import * as command from "@pulumi/command";
 import type { ClusterSpec } from "../config/schema";
 import { CONTAINER_PATHS, dockerAddressing, nodeEnv, type ClusterPlan } from "../plan/plan";
 import { DockerMonitoring } from "./dockerMonitoring";
+import { ACL_PATHS, AclUsers, aclNodeEnv } from "./aclUsers";
+import { readScript } from "../plan/scripts";
 import { BOOTSTRAP_EXIT_ENV } from "./smokeTest";
 import { ScalePlan } from "./scalePlan";
 import { ScaleStep } from "./scaleStep";
@@ -26,6 +28,8 @@ export interface RedisDockerClusterArgs {
   plan: ClusterPlan;
   /** The Redis password (secret). It reaches the containers as a mode-400 file, never argv or env. */
   password: pulumi.Input<string>;
+  /** acl.enabled: configured passwords of the other users by name (secret); the rest are generated. */
+  aclPasswords?: Record<string, pulumi.Input<string>>;
 }
 
 export interface DockerNodeEndpoint {
@@ -60,6 +64,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   declare readonly scalePlan: pulumi.Output<string[]>;
   /** Resources the next steps (smoke test, monitoring) must wait for. */
   readonly ready: pulumi.Resource[];
+  /** acl.enabled: each user's password (secret outputs). */
+  readonly userPasswords: Record<string, pulumi.Output<string>> = {};
   /** TLS (tls.enabled): the client certificate for host clients and the smoke step (key secret), and the CA. */
   readonly tlsClient?: IssuedCertificate;
 
@@ -99,6 +105,52 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     ];
     const baseEnv = [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${PASSWORD_FILE}`];
 
+    // ACL users (acl.enabled): the ACL file (hashes) and replica's password as private files; the node loads them, the
+    // scripts and the healthcheck run as admin. A new password changes these uploads, so the nodes are re-created (all
+    // at once on Docker, unlike the one-at-a-time roll on Kubernetes); the rotation steps below still run around it.
+    const acl = spec.acl.enabled ? new AclUsers(`${name}-acl-users`, { spec, adminPassword: args.password, configured: args.aclPasswords }, { parent: this }) : undefined;
+    const aclUploads: docker.types.input.ContainerUpload[] = acl
+      ? [
+          { file: ACL_PATHS.aclFile, content: acl.aclFile, owner: REDIS_UID, group: REDIS_UID, permissions: "0400" },
+          { file: ACL_PATHS.masterauth, content: acl.passwords.replica, owner: REDIS_UID, group: REDIS_UID, permissions: "0400" },
+        ]
+      : [];
+    const aclEnv = acl ? envList(aclNodeEnv()) : [];
+    const cliUser = acl ? "--user admin " : "";
+    // Rotation (docs/security.md): `add` before the nodes change, `remove` after the bootstrap verified them. The admin
+    // password the nodes had before is kept on a volume by the last successful `remove` (absent on the first deploy).
+    const aclState = acl ? new docker.Volume(`${name}-acl-state`, { name: `${spec.name}-acl-state` }, { parent: this }) : undefined;
+    const rotateStep = (mode: "add" | "remove", dependsOn: pulumi.Resource[]) =>
+      new docker.Container(
+        `${name}-rotate-${mode}`,
+        {
+          name: `${spec.name}-rotate-${mode}`,
+          image: image.imageId,
+          user: `${REDIS_UID}:${REDIS_UID}`,
+          entrypoints: [
+            "sh", "-c",
+            mode === "add"
+              ? `sh ${CONTAINER_PATHS.dir}/rotate.sh add`
+              : `sh ${CONTAINER_PATHS.dir}/rotate.sh remove && cp ${PASSWORD_FILE} ${CONTAINER_PATHS.data}/previous-admin-password`,
+          ],
+          envs: [
+            `REDIS_NODES=${plan.bootstrapEnv.REDIS_NODES}`, `ROTATE_ACL_FILE=${ACL_PATHS.aclFile}`, "REDIS_USER=admin",
+            `REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, `REDIS_PREVIOUS_PASSWORD_FILE=${CONTAINER_PATHS.data}/previous-admin-password`,
+            "REDIS_MASTERUSER=replica", `REDIS_MASTERAUTH_FILE=${ACL_PATHS.masterauth}`, ...tlsEnvs(TLS_CLIENT_FILES),
+          ],
+          uploads: [{ file: `${CONTAINER_PATHS.dir}/rotate.sh`, content: readScript("rotate"), executable: true }, passwordUpload, ...aclUploads, ...tlsUploads("client", TLS_CLIENT_FILES)],
+          // On /data: the image's /data belongs to uid 999, so a new volume mounted there is writable by it.
+          volumes: [{ volumeName: aclState!.name, containerPath: CONTAINER_PATHS.data }],
+          networksAdvanced: [{ name: network.name }],
+          restart: "no",
+          mustRun: false,
+          attach: true,
+          logs: true,
+        },
+        { parent: this, dependsOn, deleteBeforeReplace: true },
+      );
+
+
     // TLS: a CA and one certificate per node (its container address, name, and the published host address of the
     // natMap path) plus a client certificate for the bootstrap, the exporters and host clients. Keys are private files.
     const certs = spec.tls.enabled ? new ClusterCertificates(`${name}-tls`, { spec, requests: planCertificates(spec, plan, "docker") }, { parent: this }) : undefined;
@@ -115,6 +167,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     // redis-cli in the healthcheck: the node's own certificate (127.0.0.1 is among its names).
     const cliTls = certs ? `--tls --cacert ${TLS_FILES.ca} --cert ${TLS_FILES.cert} --key ${TLS_FILES.key} ` : "";
 
+    const rotateAdd = acl ? rotateStep("add", [network, aclState!]) : undefined;
     const containers: docker.Container[] = [];
     for (const node of plan.nodes) {
       const volume = new docker.Volume(`${name}-node-${node.index}-data`, { name: `${node.name}-data` }, { parent: this });
@@ -127,8 +180,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             image: image.imageId,
             user: `${REDIS_UID}:${REDIS_UID}`,
             entrypoints: ["sh", CONTAINER_PATHS.entrypoint],
-            envs: [...baseEnv, ...envList(nodeEnv(node, "docker")), ...tlsEnvs(TLS_FILES)],
-            uploads: [...nodeUploads, ...tlsUploads(`node-${node.index}`, TLS_FILES)],
+            envs: [...baseEnv, ...envList(nodeEnv(node, "docker")), ...tlsEnvs(TLS_FILES), ...aclEnv],
+            uploads: [...nodeUploads, ...tlsUploads(`node-${node.index}`, TLS_FILES), ...aclUploads],
             networksAdvanced: [{ name: network.name, ipv4Address: node.host, aliases: [node.name] }],
             // Client and bus ports on the host's announce address only (default loopback): the bus has no
             // authentication, so it must never listen on every interface.
@@ -139,7 +192,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             volumes: [{ volumeName: volume.name, containerPath: CONTAINER_PATHS.data }],
             healthcheck: {
               // The password is read inside the container into redis-cli's environment, never onto argv.
-              tests: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli ${cliTls}-p ${node.port} ping | grep -q PONG`],
+              tests: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli ${cliUser}${cliTls}-p ${node.port} ping | grep -q PONG`],
               interval: "2s",
               timeout: "2s",
               startPeriod: "5s",
@@ -153,7 +206,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             destroyGraceSeconds: NODE_STOP_GRACE_SECONDS,
           },
           // Fixed container names: the old one must go before its replacement can start.
-          { parent: this, deleteBeforeReplace: true },
+          { parent: this, deleteBeforeReplace: true, dependsOn: rotateAdd ? [rotateAdd] : [] },
         ),
       );
     }
@@ -165,7 +218,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     const scalePlan = new ScalePlan(`${name}-scale-plan`, { masters: plan.masters, replicasPerMaster: plan.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) }, { parent: this });
     const scaleIn = new ScaleStep(
       `${name}-scale-in`,
-      { platform: "docker", plan, phase: "in", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, dependsOn: [...containers, scalePlan] },
+      { platform: "docker", plan, phase: "in", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, extraEnv: acl ? { REDIS_USER: "admin" } : undefined, dependsOn: [...containers, scalePlan] },
       { parent: this },
     );
 
@@ -180,7 +233,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         // Outer limit: the script bounds itself by BOOTSTRAP_TIMEOUT; `timeout` (coreutils) kills it should anything still hang, so `pulumi up` never does.
         entrypoints: ["timeout", "-s", "KILL", String(Number(plan.bootstrapEnv.BOOTSTRAP_TIMEOUT) + 60), "sh", CONTAINER_PATHS.bootstrap],
         // The nodes' definition as a hash: when the nodes change (and are replaced), the bootstrap re-runs and re-verifies.
-        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`, "REDIS_SCALE_STEP=1", ...tlsEnvs(TLS_CLIENT_FILES)],
+        envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`, "REDIS_SCALE_STEP=1", ...tlsEnvs(TLS_CLIENT_FILES), ...(acl ? ["REDIS_USER=admin"] : [])],
         uploads: [...bootstrapUploads, ...tlsUploads("client", TLS_CLIENT_FILES)],
         networksAdvanced: [{ name: network.name }],
         restart: "no",
@@ -207,7 +260,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
 
     const scaleOut = new ScaleStep(
       `${name}-scale-out`,
-      { platform: "docker", plan, phase: "out", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, dependsOn: [check] },
+      { platform: "docker", plan, phase: "out", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, extraEnv: acl ? { REDIS_USER: "admin" } : undefined, dependsOn: [check] },
       { parent: this },
     );
 
@@ -221,7 +274,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             job: spec.name,
             masters: spec.masters,
             replicasPerMaster: spec.replicasPerMaster,
-            password: args.password,
+            password: acl ? acl.passwords.exporter : args.password,
+            aclUser: !!acl,
             prometheusHostPort: spec.docker.prometheusPort,
             publishIp: spec.docker.announceHost,
             exporterImage: spec.monitoring.exporterImage,
@@ -243,7 +297,20 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     this.bootstrapExitCode = exitCode;
     this.prometheusUrl = monitoring ? monitoring.prometheusUrl : pulumi.output(undefined);
     this.scalePlan = scalePlan.plan;
-    this.ready = [scaleOut.done];
+    // The remove step's exit code fails `pulumi up` like the bootstrap's (the provider records it without failing).
+    const rotateRemove = acl ? rotateStep("remove", [scaleOut.done]) : undefined;
+    const rotateCheck = rotateRemove
+      ? new command.local.Command(
+          `${name}-rotate-check`,
+          {
+            create: `if [ "$ROTATE_EXIT_CODE" != 0 ]; then echo "rotate.sh remove exited $ROTATE_EXIT_CODE; its diagnosis: docker logs ${spec.name}-rotate-remove" >&2; exit 1; fi`,
+            environment: { ROTATE_EXIT_CODE: rotateRemove.exitCode.apply((c) => String(typeof c === "number" ? c : -1)) },
+          },
+          { parent: this, dependsOn: [rotateRemove] },
+        )
+      : undefined;
+    this.userPasswords = acl?.passwords ?? {};
+    this.ready = [rotateCheck ?? scaleOut.done];
     this.tlsClient = certs?.issued.client;
     this.registerOutputs({
       networkName: this.networkName,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { EXPORTER_ACL_ENV } from "../plan/acl";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
 import { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE } from "../../monitoring/images";
@@ -33,6 +34,8 @@ export interface DockerMonitoringArgs {
   replicasPerMaster: number;
   /** Redis password. It reaches the exporters as the REDIS_PASSWORD environment variable (secret), never argv. */
   password?: pulumi.Input<string>;
+  /** ACL users on: the password is the `exporter` user's; log in as it and never call CONFIG GET (it would reveal masterauth). */
+  aclUser?: boolean;
   /** Host port for the Prometheus UI/API. Default 9090. */
   prometheusHostPort?: number;
   /** Host address Prometheus is published on. Default 127.0.0.1 (not exposed to the LAN). */
@@ -94,7 +97,7 @@ export class DockerMonitoring extends pulumi.ComponentResource {
         {
           name: alias,
           image: exporterImage.imageId,
-          envs: [`REDIS_ADDR=${exporterAddress(!!args.tls, node.host, node.port)}`, `REDIS_EXPORTER_WEB_LISTEN_ADDRESS=:${EXPORTER_PORT}`, ...passwordEnv, ...tlsEnvs],
+          envs: [`REDIS_ADDR=${exporterAddress(!!args.tls, node.host, node.port)}`, `REDIS_EXPORTER_WEB_LISTEN_ADDRESS=:${EXPORTER_PORT}`, ...passwordEnv, ...tlsEnvs, ...(args.aclUser ? Object.entries(EXPORTER_ACL_ENV).map(([k, v]) => `${k}=${v}`) : [])],
           ...(args.tls ? { uploads: tlsUploads } : {}),
           networksAdvanced: [{ name: args.networkName, aliases: [alias] }],
           restart: "unless-stopped",

@@ -9,6 +9,7 @@ import { ScalePlan } from "./scalePlan";
 import { ScaleStep } from "./scaleStep";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
 import { KubernetesMonitoring, METRICS_PORT, exporterSidecar } from "./kubernetesMonitoring";
+import { ACL_PATHS, AclUsers, aclNodeEnv } from "./aclUsers";
 import { KubernetesTlsSecrets } from "./clusterCertificates";
 import { TLS_CLIENT_FILES, TLS_FILES, tlsEnv } from "../plan/tls";
 import { planCertificates } from "../plan/tlsCertificates";
@@ -18,6 +19,8 @@ export interface RedisKubernetesClusterArgs {
   plan: ClusterPlan;
   /** The Redis password (secret). Absent: a random one is generated and kept (secret) in the stack state. */
   password?: pulumi.Input<string>;
+  /** acl.enabled: configured passwords of the other users by name (secret); the rest are generated. */
+  aclPasswords?: Record<string, pulumi.Input<string>>;
 }
 
 /** Where the pod gets its files. The ConfigMap holds everything but the password, which comes from the Secret. */
@@ -107,6 +110,10 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
   declare readonly clientEndpoint: pulumi.Output<string>;
   /** The password, always a secret output (for the smoke test). */
   declare readonly password: pulumi.Output<string>;
+  /** acl.enabled: the generated name of each user's Secret (keys `username`, `password`); admin's is `secretName`. */
+  declare readonly userSecretNames: pulumi.Output<Record<string, string>>;
+  /** acl.enabled: each user's password (secret). */
+  readonly userPasswords: Record<string, pulumi.Output<string>> = {};
   /** TLS (tls.enabled): Secrets (tls.crt, tls.key, ca.crt) of the nodes' and of the clients' (Jobs) certificate. */
   declare readonly tlsSecretName: pulumi.Output<string | undefined>;
   declare readonly tlsClientSecretName: pulumi.Output<string | undefined>;
@@ -171,6 +178,26 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // ACL users (acl.enabled): the ACL file (hashes) and replica's password (masterauth) in one Secret for the pods;
+    // one Secret per other user (username, password) for the exporter, the smoke Job and applications. All auto-named:
+    // a new password is a new Secret, which rolls the pods one at a time after the rotation step added it (below).
+    const acl = spec.acl.enabled ? new AclUsers(`${name}-acl-users`, { spec, adminPassword: password, configured: args.aclPasswords }, { parent: this }) : undefined;
+    const aclSecret = acl
+      ? new k8s.core.v1.Secret(
+          `${name}-acl`,
+          { metadata: autoMeta("acl"), type: "Opaque", stringData: { "users.acl": acl.aclFile, "replica-password": acl.passwords.replica } },
+          { parent: this },
+        )
+      : undefined;
+    const userSecrets: Record<string, k8s.core.v1.Secret> = {};
+    for (const [user, pw] of Object.entries(acl?.passwords ?? {})) {
+      if (user === "admin") continue;
+      userSecrets[user] = new k8s.core.v1.Secret(`${name}-user-${user}`, { metadata: autoMeta("auth"), type: "Opaque", stringData: { username: user, password: pw } }, { parent: this });
+    }
+    const aclVolumes = aclSecret ? [{ name: "acl", secret: { secretName: aclSecret.metadata.name, defaultMode: 0o440 } }] : [];
+    const aclMounts = aclSecret ? [{ name: "acl", mountPath: ACL_PATHS.dir, readOnly: true }] : [];
+    const aclEnv = acl ? Object.entries(aclNodeEnv()).map(([n, value]) => ({ name: n, value })) : [];
+
     // TLS: one node certificate for every pod (wildcard names under the headless service) and one client certificate
     // for the Jobs, from @pulumi/tls (keys secret in state) or cert-manager (kubernetes.certManagerIssuer).
     const tlsSecrets = spec.tls.enabled
@@ -202,7 +229,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     // bootstrap.sh runs in the Job only: its own ConfigMap, so a change re-runs the Job without restarting any pod.
     const bootstrapConfigMap = new k8s.core.v1.ConfigMap(
       `${name}-bootstrap`,
-      { metadata: autoMeta("bootstrap"), data: { "bootstrap.sh": plan.bootstrapScript } },
+      { metadata: autoMeta("bootstrap"), data: { "bootstrap.sh": plan.bootstrapScript, ...(acl ? { "rotate.sh": readScript("rotate") } : {}) } },
       { parent: this },
     );
     // Also in the pod template, so the cause of a roll is visible on the pods.
@@ -296,6 +323,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
         { name: "REDIS_ENTRYPOINT_HOOK", value: POD_PATHS.refreshPeers },
         { name: "REDIS_PEER_RESOLVE_TIMEOUT", value: String(k.peerResolveTimeoutSeconds) },
         { name: "PRESTOP_TIMEOUT", value: String(timings.prestopSeconds) },
+        // ACL: the node loads users.acl, replicates as `replica`; probes and preStop run as `admin`.
+        ...aclEnv,
         // The node's certificate: the server's, its client certificate on the bus, and redis-cli's in probes and preStop.
         ...tlsEnvOf(TLS_FILES),
       ],
@@ -303,7 +332,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
         requests: { ...k.resources.requests },
         limits: { ...(k.resources.limits.cpu ? { cpu: k.resources.limits.cpu } : {}), memory: k.resources.limits.memory },
       },
-      volumeMounts: [{ name: "data", mountPath: POD_PATHS.data }, ...sharedMounts, ...tlsMounts("tls", TLS_FILES.dir)],
+      volumeMounts: [{ name: "data", mountPath: POD_PATHS.data }, ...sharedMounts, ...tlsMounts("tls", TLS_FILES.dir), ...aclMounts],
       startupProbe: { ...probe("alive"), periodSeconds: timings.startupPeriodSeconds, timeoutSeconds: 5, failureThreshold: timings.startupFailureThreshold },
       // Liveness tolerates LOADING/BUSY and allows a full minute: a restart never helps a slow Redis.
       livenessProbe: { ...probe("alive"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
@@ -316,8 +345,9 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       containers.push(
         exporterSidecar({
           image: spec.monitoring.exporterImage,
-          passwordSecretName: secret.metadata.name,
+          passwordSecretName: acl ? userSecrets.exporter.metadata.name : secret.metadata.name,
           passwordSecretKey: PASSWORD_KEY,
+          aclUser: !!acl,
           redisPort: REDIS_PORT,
           metricsPort: METRICS_PORT,
           tls: tlsSecrets ? { files: TLS_FILES, volume: "tls" } : undefined,
@@ -339,13 +369,66 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     // The StatefulSet stays protected (a shrink is an update) and the PDB unchanged (a scale-down is not an eviction).
     const scaleJob = {
       namespace, secretName: secret.metadata.name, secretKey: PASSWORD_KEY,
-      labels: { ...labels.of("scale"), [k.clientLabel]: "true" }, volumes: tlsVolumes("client", "tls-client"), volumeMounts: tlsMounts("tls-client", TLS_CLIENT_FILES.dir), env: tlsEnvOf(TLS_CLIENT_FILES),
+      labels: { ...labels.of("scale"), [k.clientLabel]: "true" }, volumes: tlsVolumes("client", "tls-client"), volumeMounts: tlsMounts("tls-client", TLS_CLIENT_FILES.dir), env: [...tlsEnvOf(TLS_CLIENT_FILES), ...(acl ? [{ name: "REDIS_USER", value: "admin" }] : [])],
     };
     const scaleIn = new ScaleStep(
       `${name}-scale-in`,
       { platform: "kubernetes", plan, phase: "in", nodeTimeoutMs: spec.nodeTimeoutMs, dependsOn: [scalePlan, headless, secret], kubernetes: scaleJob },
       { parent: this },
     );
+
+    // Password rotation (acl.enabled; docs/security.md): `rotate.sh add` gives every live node the new passwords beside
+    // the old ones before anything switches (pods, exporter, smoke); `rotate.sh remove` leaves only the new ones once
+    // the pods rolled and the bootstrap verified the cluster. Each Job re-runs when a Secret it mounts is new. A node
+    // that is not running yet (first deploy) is skipped by `add`: it loads the ACL file when it starts.
+    const previousAdminSecret = `${spec.name}-acl-previous-admin`;
+    const rotateJob = (mode: "add" | "remove", dependsOn: pulumi.Resource[]) =>
+      new k8s.batch.v1.Job(
+        `${name}-rotate-${mode}`,
+        {
+          metadata: { namespace, labels: labels.of("rotate"), annotations: { [REPLACE_UNREADY]: "true" } },
+          spec: {
+            backoffLimit: 2,
+            activeDeadlineSeconds: 300,
+            template: {
+              metadata: { labels: { ...labels.of("rotate"), [k.clientLabel]: "true" } },
+              spec: {
+                restartPolicy: "Never",
+                serviceAccountName: serviceAccount.metadata.name,
+                automountServiceAccountToken: false,
+                enableServiceLinks: false,
+                securityContext: podSecurityContext,
+                containers: [
+                  {
+                    name: "rotate",
+                    image: spec.redisImage,
+                    imagePullPolicy: "IfNotPresent",
+                    command: ["sh", `${POD_PATHS.dir}/rotate.sh`, mode],
+                    env: [
+                      { name: "REDIS_NODES", value: plan.bootstrapEnv.REDIS_NODES },
+                      { name: "ROTATE_ACL_FILE", value: ACL_PATHS.aclFile },
+                      { name: "REDIS_USER", value: "admin" },
+                      { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
+                      { name: "REDIS_PREVIOUS_PASSWORD_FILE", value: ACL_PATHS.previousAdmin },
+                      { name: "REDIS_MASTERUSER", value: "replica" },
+                      { name: "REDIS_MASTERAUTH_FILE", value: ACL_PATHS.masterauth },
+                      ...tlsEnvOf(TLS_CLIENT_FILES),
+                    ],
+                    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+                    volumeMounts: [...sharedMounts, ...tlsMounts("tls-client", TLS_CLIENT_FILES.dir), ...aclMounts, { name: "acl-previous", mountPath: ACL_PATHS.previousDir, readOnly: true }],
+                    securityContext: containerSecurityContext,
+                  },
+                ],
+                // The previous admin password: a fixed-name Secret written after the last rotation finished (absent on
+                // the first deploy, hence optional).
+                volumes: [...jobVolumes, ...aclVolumes, { name: "acl-previous", secret: { secretName: previousAdminSecret, optional: true, defaultMode: 0o440 } }],
+              },
+            },
+          },
+        },
+        { parent: this, dependsOn, customTimeouts: { create: "10m", update: "10m" } },
+      );
+    const rotateAdd = aclSecret ? rotateJob("add", [aclSecret, headless, ...Object.values(userSecrets)]) : undefined;
 
     const statefulSet = new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
@@ -395,7 +478,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       {
         parent: this,
         protect,
-        dependsOn: [scaleIn.done, headless, configMap, secret],
+        dependsOn: [scaleIn.done, headless, configMap, secret, ...(rotateAdd ? [rotateAdd] : [])],
         // Kubernetes cannot change the claim templates of a StatefulSet; Pulumi would replace it (refused while
         // protected; otherwise every pod at once). Volumes are grown per PVC by hand (docs/runbooks.md).
         ignoreChanges: ["spec.volumeClaimTemplates"],
@@ -464,6 +547,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
                     ...Object.entries(plan.bootstrapEnv).map(([n, value]) => ({ name: n, value })),
                     // A cluster whose shape differs from the plan is the scale step's to change (it runs next).
                     { name: "REDIS_SCALE_STEP", value: "1" },
+                    ...(acl ? [{ name: "REDIS_USER", value: "admin" }] : []),
                     { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
                     ...tlsEnvOf(TLS_CLIENT_FILES),
                   ],
@@ -524,7 +608,18 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     this.tlsSecretName = tlsSecrets ? tlsSecrets.secretNames.nodes : pulumi.output(undefined);
     this.tlsClientSecretName = tlsSecrets ? tlsSecrets.secretNames.client : pulumi.output(undefined);
     this.scalePlan = scalePlan.plan;
-    this.ready = [scaleOut.done];
+    const rotateRemove = aclSecret ? rotateJob("remove", [scaleOut.done]) : undefined;
+    if (rotateRemove) {
+      // Only now does admin's current password become the "previous" one of the next rotation.
+      new k8s.core.v1.Secret(
+        `${name}-acl-previous-admin`,
+        { metadata: { name: previousAdminSecret, namespace, labels: labels.of("auth") }, type: "Opaque", stringData: { [PASSWORD_KEY]: password } },
+        { parent: this, dependsOn: [rotateRemove] },
+      );
+    }
+    this.userSecretNames = pulumi.all(Object.fromEntries(Object.entries(userSecrets).map(([u, s]) => [u, s.metadata.name])));
+    this.userPasswords = acl?.passwords ?? {};
+    this.ready = [rotateRemove ?? scaleOut.done];
     this.registerOutputs({
       namespace: this.namespace,
       statefulSetName: this.statefulSetName,
@@ -532,6 +627,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       clientServiceName: this.clientServiceName,
       configMapName: this.configMapName,
       secretName: this.secretName,
+      userSecretNames: this.userSecretNames,
       bootstrapJobName: this.bootstrapJobName,
       scalePlan: this.scalePlan,
       seeds: this.seeds,

@@ -4,6 +4,7 @@ import { renderAlertRules, validateAlertRuleOptions } from "../../monitoring/rul
 import { dashboardJson } from "../../monitoring/grafanaDashboard";
 import { EXPORTER_IMAGE, EXPORTER_PORT } from "../../monitoring/images";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
+import { EXPORTER_ACL_ENV } from "../plan/acl";
 import { exporterAddress, exporterTlsEnv, type TlsFilePaths } from "../plan/tls";
 
 export const EXPORTER_SIDECAR_IMAGE = EXPORTER_IMAGE;
@@ -18,6 +19,8 @@ export interface ExporterSidecarOptions {
   passwordSecretName?: pulumi.Input<string>;
   /** Key inside that Secret. Default "password". */
   passwordSecretKey?: string;
+  /** ACL users on: log in as `exporter`, and never call CONFIG GET (not granted: it would reveal masterauth). */
+  aclUser?: boolean;
   /** Redis port inside the pod (the exporter talks to 127.0.0.1). */
   redisPort: number;
   /** Port the exporter serves /metrics on; named "metrics" for the Service and ServiceMonitor. */
@@ -38,6 +41,7 @@ export function exporterSidecar(opts: ExporterSidecarOptions): k8s.types.input.c
     // TLS: the node's certificate from the pod's TLS volume (127.0.0.1 is among its names); metrics stay plain HTTP.
     ...Object.entries(opts.tls ? exporterTlsEnv(opts.tls.files) : {}).map(([name, value]) => ({ name, value })),
   ];
+  if (opts.aclUser) env.push(...Object.entries(EXPORTER_ACL_ENV).map(([name, value]) => ({ name, value })));
   if (opts.passwordSecretName) {
     env.push({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: opts.passwordSecretName, key: opts.passwordSecretKey ?? "password" } } });
   }

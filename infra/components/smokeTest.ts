@@ -58,6 +58,8 @@ export interface SmokeTestArgs {
    * unless it is 0 (its failure then fails `pulumi up` with that message).
    */
   bootstrapExitCode?: pulumi.Input<number>;
+  /** ACL user of the password (acl.enabled: `smoke`); reaches the CLI as REDIS_USER. */
+  username?: string;
   kubernetes?: SmokeTestKubernetesArgs;
   /**
    * TLS (tls.enabled). Kubernetes: the Secret with the client certificate (tls.crt, tls.key, ca.crt), mounted into the Job.
@@ -152,6 +154,7 @@ export class SmokeTest extends pulumi.ComponentResource {
     const cli = ["npx", "--no-install", "tsx", "smoke/cli.ts", ...smokeCliArgs(args, args.plan.hostSeeds, withPassword)];
     const environment: Record<string, pulumi.Input<string>> = { SMOKE_NAT_MAP: JSON.stringify(args.plan.natMap) };
     if (args.password !== undefined) environment[SMOKE_PASSWORD_ENV] = pulumi.secret(args.password);
+    if (args.username) environment.REDIS_USER = args.username;
     if (args.tls?.pem) {
       Object.assign(environment, { REDIS_TLS_CA_PEM: args.tls.pem.ca, REDIS_TLS_CERT_PEM: args.tls.pem.cert, REDIS_TLS_KEY_PEM: pulumi.secret(args.tls.pem.key) });
       if (!args.tls.verifyHostname) environment.REDIS_TLS_VERIFY_HOSTNAME = "no";
@@ -218,6 +221,7 @@ export class SmokeTest extends pulumi.ComponentResource {
                   args: [...smokeCliArgs(args, args.plan.seeds, true), "--termination-log", "/dev/termination-log"],
                   env: [
                     { name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
+                    ...(args.username ? [{ name: "REDIS_USER", value: args.username }] : []),
                     ...Object.entries(tls ? tlsEnv(TLS_CLIENT_FILES) : {}).map(([n, value]) => ({ name: n, value })),
                     ...(tls && !tls.verifyHostname ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
                   ],

@@ -27,8 +27,8 @@ const appUserSchema = z
 
 export const aclSchema = z
   .object({
-    enabled: z.boolean().default(true)
-      .describe("Redis ACL users (admin, replica, exporter, smoke, application users) from an ACL file; false: one shared password (requirepass)"),
+    enabled: z.boolean().optional()
+      .describe("Redis ACL users (admin, replica, exporter, smoke, application users) from an ACL file; false: one shared password (requirepass). Default: on for kubernetes, off for docker (dev)"),
     defaultUser: z.enum(["off", "admin"]).optional()
       .describe("The `default` user (clients that send only a password): off, or admin (same password and rights as admin, what clients without a username used before). Default: off on kubernetes, admin on docker (dev)"),
     passwords: z
@@ -64,7 +64,7 @@ export interface AclSpec {
 
 export function aclSpec(c: AclConfig, platform: "docker" | "kubernetes"): AclSpec {
   return {
-    enabled: c.enabled,
+    enabled: c.enabled ?? platform === "kubernetes",
     defaultUser: c.defaultUser ?? (platform === "kubernetes" ? "off" : "admin"),
     users: c.users.map(({ password: pw, ...u }) => ({ ...u, passwordProvided: pw !== undefined })),
     passwordsProvided: (["replica", "exporter", "smoke"] as const).filter((u) => c.passwords[u] !== undefined),

@@ -8,7 +8,12 @@ import { ClusterSpec, ConfigError, PROJECT, stackConfigSchema, validateConfig } 
  * numbers, booleans and objects are JSON-decoded, so `pulumi config set masters 3` and an object in
  * Pulumi.<stack>.yaml both work.
  */
-export function loadStackConfig(): { spec: ClusterSpec; password: pulumi.Output<string> | undefined } {
+export function loadStackConfig(): {
+  spec: ClusterSpec;
+  password: pulumi.Output<string> | undefined;
+  /** Passwords configured under `acl` (acl.passwords.<user>, acl.users[].password) by user name, secret. */
+  aclPasswords: Record<string, pulumi.Output<string>>;
+} {
   const all = pulumi.runtime.allConfig();
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(all)) {
@@ -23,6 +28,14 @@ export function loadStackConfig(): { spec: ClusterSpec; password: pulumi.Output<
       new ConfigError([`${PROJECT}:password is stored in plain text; set it with \`pulumi config set --secret ${PROJECT}:password <value>\``]).message,
     );
   }
+  const acl = raw.acl as { passwords?: Record<string, unknown>; users?: { password?: unknown }[] } | undefined;
+  const aclHasPassword = typeof acl === "object" && acl !== null &&
+    (Object.values(acl.passwords ?? {}).some((p) => p !== undefined) || (Array.isArray(acl.users) && acl.users.some((u) => u?.password !== undefined)));
+  if (aclHasPassword && secretKeys && !(JSON.parse(secretKeys) as string[]).includes(`${PROJECT}:acl`)) {
+    throw new pulumi.RunError(
+      new ConfigError([`${PROJECT}:acl holds passwords in plain text; set them with \`pulumi config set --secret --path '${PROJECT}:acl.passwords.<user>' <value>\` (or acl.users[i].password)`]).message,
+    );
+  }
   let spec: ClusterSpec;
   try {
     spec = validateConfig(raw, { name: `${PROJECT}-${pulumi.getStack()}` });
@@ -32,7 +45,17 @@ export function loadStackConfig(): { spec: ClusterSpec; password: pulumi.Output<
     throw e;
   }
   const password = raw.password === undefined ? undefined : new pulumi.Config(PROJECT).requireSecret("password");
-  return { spec, password };
+  const aclPasswords: Record<string, pulumi.Output<string>> = {};
+  if (aclHasPassword) {
+    const secretAcl = new pulumi.Config(PROJECT).requireSecretObject<{ passwords?: Record<string, string>; users?: { name: string; password?: string }[] }>("acl");
+    for (const user of ["replica", "exporter", "smoke"]) {
+      if (acl!.passwords?.[user] !== undefined) aclPasswords[user] = secretAcl.apply((a) => a.passwords![user]);
+    }
+    (acl!.users ?? []).forEach((u, i) => {
+      if (u?.password !== undefined) aclPasswords[spec.acl.users[i].name] = secretAcl.apply((a) => a.users![i].password!);
+    });
+  }
+  return { spec, password, aclPasswords };
 }
 
 /** Top-level keys whose schema type is a string or a string enum (password included). */

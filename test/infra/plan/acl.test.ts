@@ -6,6 +6,12 @@ import { aclUsers, passwordHash, passwordUsers, renderAclFile, smokeRules } from
 
 const users = [{ name: "orders", keys: ["orders:*"], commands: ["+@read", "+@write", "-@dangerous"], password: "orders-password-0123456789" }];
 
+test("ACL users: on by default for kubernetes, off for docker (dev keeps the one shared password)", () => {
+  assert.equal(validateConfig({ platform: "kubernetes" }).acl.enabled, true);
+  assert.equal(validateConfig({}).acl.enabled, false);
+  assert.equal(validateConfig({ acl: { enabled: true } }).acl.enabled, true);
+});
+
 test("default user: off on kubernetes, admin on docker (dev), configurable", () => {
   assert.equal(validateConfig({ platform: "kubernetes" }).acl.defaultUser, "off");
   assert.equal(validateConfig({}).acl.defaultUser, "admin");
