@@ -51,7 +51,8 @@ test("item 1: preview of Pulumi.prod.yaml as committed passes through Pulumi's r
   // Without kubernetes.context the user is told where this will deploy.
   assert.ok(preview.logs.some((l) => l.severity === "warning" && l.message.includes("redis-cluster:kubernetes.context is not set")));
   // Preview runs with unknowns (the generated password only exists after create).
-  assert.equal(of(preview, "random:index/randomPassword:RandomPassword").length, 1);
+  // admin's (the `password` key) and, with ACL users (prod default), replica's, exporter's and smoke's.
+  assert.equal(of(preview, "random:index/randomPassword:RandomPassword").length, 4);
   assert.equal(unwrapSecrets(preview.outputs.redisPassword), UNKNOWN);
 });
 
@@ -101,14 +102,18 @@ test("item 9: the StatefulSet roll, the client Service and the Jobs wait longer 
 
 test("the smoke test runs as a Job after the scale step's Job (itself after the bootstrap Job), with the client label the NetworkPolicy admits", () => {
   const jobs = of(up, "kubernetes:batch/v1:Job");
-  assert.deepEqual(jobs.map((j) => j.name).filter((n) => /smoke|bootstrap|scale/.test(n)).sort(), [
-    "redis-cluster-prod-bootstrap", "redis-cluster-prod-scale-in-job", "redis-cluster-prod-scale-out-job", "redis-cluster-prod-smoke-job",
+  assert.deepEqual(jobs.map((j) => j.name).filter((n) => /smoke|bootstrap|scale|rotate/.test(n)).sort(), [
+    "redis-cluster-prod-bootstrap", "redis-cluster-prod-rotate-add", "redis-cluster-prod-rotate-remove", "redis-cluster-prod-scale-in-job",
+    "redis-cluster-prod-scale-out-job", "redis-cluster-prod-smoke-job",
   ]);
   const smoke = jobs.find((j) => j.name.includes("smoke"))!;
   const bootstrap = jobs.find((j) => j.name.endsWith("-bootstrap"))!;
   const scaleOut = jobs.find((j) => j.name.endsWith("-scale-out-job"))!;
   assert.equal(smoke.inputs.spec.template.metadata.labels["redis-cluster-client"], "true");
-  assert.ok(smoke.options.dependsOn.includes(scaleOut.urn), `smoke Job depends on ${smoke.options.dependsOn}`);
+  // ACL users (prod default): the password rotation's remove step sits between the scale step and the smoke test.
+  const rotateRemove = jobs.find((j) => j.name.endsWith("-rotate-remove"))!;
+  assert.ok(smoke.options.dependsOn.includes(rotateRemove.urn), `smoke Job depends on ${smoke.options.dependsOn}`);
+  assert.ok(rotateRemove.options.dependsOn.includes(scaleOut.urn), `rotate-remove Job depends on ${rotateRemove.options.dependsOn}`);
   assert.ok(scaleOut.options.dependsOn.includes(bootstrap.urn), `scale-out Job depends on ${scaleOut.options.dependsOn}`);
 });
 
