@@ -191,7 +191,7 @@ export class WaitWriter {
         this.stats.firstErrorMs ??= now;
         this.stats.lastErrorMs = now;
         errorSince ??= Date.now();
-        if (this.stats.errorSamples.length < 5) this.stats.errorSamples.push((e as Error).message);
+        if (this.stats.errorSamples.length < 50) this.stats.errorSamples.push(`${now} ms: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     }
@@ -205,6 +205,8 @@ export class WaitWriter {
 
   /** Keys whose value is below the last acknowledged one (or missing): acknowledged writes lost. */
   async lost(): Promise<{ lost: string[]; unreadable: string[]; checked: number }> {
+    // Acknowledged values as of now: the writer may still run, and a value acknowledged after a key was read is no loss.
+    const acked = new Map(this.acked);
     const lost: string[] = [];
     const unreadable: string[] = [];
     const all = Array.from({ length: this.keys }, (_, i) => `${this.prefix}:${i}`);
@@ -214,7 +216,7 @@ export class WaitWriter {
       chunk.forEach((k, j) => {
         const [err, v] = res[j];
         if (err || v === null) unreadable.push(k);
-        else if (Number(v) < (this.acked.get(k) ?? 0)) lost.push(k);
+        else if (Number(v) < (acked.get(k) ?? 0)) lost.push(k);
       });
     }
     return { lost, unreadable, checked: all.length };

@@ -23,13 +23,13 @@ interface StepReport {
   replicas: number[];
   unreadable: number;
   lost: number;
-  writer: Pick<WriterStats, "attempts" | "acked" | "errors" | "redirects" | "longestErrorWindowMs">;
+  writer: Pick<WriterStats, "attempts" | "acked" | "errors" | "redirects" | "longestErrorWindowMs" | "errorSamples">;
   ok: boolean;
 }
 
 const delta = (a: WriterStats, b: WriterStats) => ({
   attempts: b.attempts - a.attempts, acked: b.acked - a.acked, errors: b.errors - a.errors, redirects: b.redirects - a.redirects,
-  longestErrorWindowMs: b.longestErrorWindowMs,
+  longestErrorWindowMs: b.longestErrorWindowMs, errorSamples: b.errorSamples.slice(a.errorSamples.length),
 });
 
 async function fullScenario(keys: number): Promise<StepReport[]> {
@@ -42,7 +42,7 @@ async function fullScenario(keys: number): Promise<StepReport[]> {
     const writer = new WaitWriter(client, keys);
     writer.start();
     for (const [m, r] of [[4, 1], [3, 1], [3, 2], [3, 1]] as const) {
-      const before = { ...writer.stats };
+      const before = { ...writer.stats, errorSamples: [...writer.stats.errorSamples] };
       writer.stats.longestErrorWindowMs = 0;
       const t0 = Date.now();
       const res: ScaleResult[] = await resize(c, m, r, { log: (l) => process.stderr.write(`  ${l}\n`) });
@@ -127,9 +127,9 @@ async function benchOne(tool: "scale step" | "redis-cli rebalance", keys: number
 }
 
 async function main() {
-  const o = new Command("scale:full").option("--keys <n>", "keys", (v) => Number(v), 50_000).option("--json <file>").option("--bench-only").parse().opts();
+  const o = new Command("scale:full").option("--keys <n>", "keys", (v) => Number(v), 50_000).option("--json <file>").option("--bench-only").option("--no-bench").parse().opts();
   const steps = o.benchOnly ? [] : await fullScenario(o.keys);
-  const bench = [await benchOne("scale step", o.keys), await benchOne("redis-cli rebalance", o.keys)];
+  const bench = o.bench ? [await benchOne("scale step", o.keys), await benchOne("redis-cli rebalance", o.keys)] : [];
   process.stdout.write("\n| step | time | slots moved | keys moved | writer acked / errors (redirects retried) | longest error run | shares | max deviation | unreadable | lost |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const s of steps) {
     process.stdout.write(`| ${s.step} | ${(s.ms / 1000).toFixed(1)} s | ${s.slotsMoved} | ${s.keysMoved} | ${s.writer.acked} / ${s.writer.errors} (${s.writer.redirects}) | ${s.writer.longestErrorWindowMs} ms | ${s.shares.join(", ")} | ${s.maxDeviationPct} % | ${s.unreadable} | ${s.lost} |\n`);

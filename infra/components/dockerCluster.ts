@@ -216,9 +216,15 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     // nodes, move slots to them, attach replicas) after it. Containers that leave the program are deleted by the engine
     // after every create and update, i.e. after both phases (already forgotten by every node then).
     const scalePlan = new ScalePlan(`${name}-scale-plan`, { masters: plan.masters, replicasPerMaster: plan.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) }, { parent: this });
+    // The host-side CLI as the smoke step: admin user (ACL), the client certificate's PEMs in its environment (TLS;
+    // the node certificates name the published host address, so the host name is checked too).
+    const scaleEnv: Record<string, pulumi.Input<string>> = {
+      ...(acl ? { REDIS_USER: "admin" } : {}),
+      ...(certs ? { REDIS_TLS_CA_PEM: certs.issued.client.ca, REDIS_TLS_CERT_PEM: certs.issued.client.cert, REDIS_TLS_KEY_PEM: pulumi.secret(certs.issued.client.key) } : {}),
+    };
     const scaleIn = new ScaleStep(
       `${name}-scale-in`,
-      { platform: "docker", plan, phase: "in", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, extraEnv: acl ? { REDIS_USER: "admin" } : undefined, dependsOn: [...containers, scalePlan] },
+      { platform: "docker", plan, phase: "in", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, extraEnv: scaleEnv, dependsOn: [...containers, scalePlan] },
       { parent: this },
     );
 
@@ -260,7 +266,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
 
     const scaleOut = new ScaleStep(
       `${name}-scale-out`,
-      { platform: "docker", plan, phase: "out", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, extraEnv: acl ? { REDIS_USER: "admin" } : undefined, dependsOn: [check] },
+      { platform: "docker", plan, phase: "out", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, extraEnv: scaleEnv, dependsOn: [check] },
       { parent: this },
     );
 

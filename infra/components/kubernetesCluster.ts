@@ -369,7 +369,12 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     // The StatefulSet stays protected (a shrink is an update) and the PDB unchanged (a scale-down is not an eviction).
     const scaleJob = {
       namespace, secretName: secret.metadata.name, secretKey: PASSWORD_KEY,
-      labels: { ...labels.of("scale"), [k.clientLabel]: "true" }, volumes: tlsVolumes("client", "tls-client"), volumeMounts: tlsMounts("tls-client", TLS_CLIENT_FILES.dir), env: [...tlsEnvOf(TLS_CLIENT_FILES), ...(acl ? [{ name: "REDIS_USER", value: "admin" }] : [])],
+      labels: { ...labels.of("scale"), [k.clientLabel]: "true" }, volumes: tlsVolumes("client", "tls-client"), volumeMounts: tlsMounts("tls-client", TLS_CLIENT_FILES.dir), env: [
+        ...tlsEnvOf(TLS_CLIENT_FILES),
+        // The Job connects to the pod IPs CLUSTER NODES gives, which no certificate names: the chain is checked, not the name.
+        ...(tlsSecrets ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
+        ...(acl ? [{ name: "REDIS_USER", value: "admin" }] : []),
+      ],
     };
     const scaleIn = new ScaleStep(
       `${name}-scale-in`,

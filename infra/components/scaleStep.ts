@@ -35,8 +35,8 @@ export interface ScaleStepArgs {
   password?: pulumi.Input<string>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
   kubernetes?: ScaleStepKubernetesArgs;
-  /** Environment of the CLI beyond the password (TLS/ACL file paths). */
-  extraEnv?: Record<string, string>;
+  /** Docker: environment of the command beyond the password (e.g. REDIS_TLS_*_PEM of the client certificate; secrets stay secret). */
+  extraEnv?: Record<string, pulumi.Input<string>>;
 }
 
 /** Bound of one scale run: 30 minutes, plus the platform's margin. */
@@ -122,7 +122,6 @@ export class ScaleStep extends pulumi.ComponentResource {
                     env: [
                       // redis-cli's variable: the password never reaches argv.
                       { name: "REDISCLI_AUTH", valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
-                      ...Object.entries(args.extraEnv ?? {}).map(([n, value]) => ({ name: n, value })),
                       ...(k.env ?? []),
                     ],
                     volumeMounts: [{ name: "bundle", mountPath: BUNDLE_DIR, readOnly: true }, ...(k.volumeMounts ?? [])],

@@ -6,15 +6,11 @@
 import { readFileSync } from "node:fs";
 import { lookup } from "node:dns/promises";
 import { Redis } from "ioredis";
+import { tlsConnectOptions, tlsFromEnv } from "../../smoke/tls";
+import type { TlsClientOptions } from "../../smoke/types";
 import { decideScaling, describeDecision, formatRanges, parseSlotTokens, planSlotMoves, SLOT_COUNT, type NodeState, type ScalingDecision } from "../plan/scaling";
 
 export type Phase = "in" | "out" | "all";
-
-export interface TlsFiles {
-  ca: string;
-  cert?: string;
-  key?: string;
-}
 
 export interface ScaleOptions {
   /** Planned nodes ("host:port" as announced or resolvable), ordinal order. */
@@ -27,7 +23,8 @@ export interface ScaleOptions {
   phase?: Phase;
   password?: string;
   username?: string;
-  tls?: TlsFiles;
+  /** PEM text (smoke/tls.ts reads it from REDIS_TLS_*_FILE or REDIS_TLS_*_PEM; REDIS_TLS_VERIFY_HOSTNAME=no: chain only). */
+  tls?: TlsClientOptions;
   /** Announced "ip:port" -> where this process reaches it (Docker host). */
   natMap?: Record<string, { host: string; port: number }>;
   /** Keys per MIGRATE (default 100). */
@@ -121,9 +118,7 @@ export class Scaler {
     let c = this.conns.get(addr);
     if (!c) {
       const { host, port } = this.o.natMap?.[addr] ?? parseAddr(addr);
-      const tls = this.o.tls
-        ? { ca: readFileSync(this.o.tls.ca), ...(this.o.tls.cert ? { cert: readFileSync(this.o.tls.cert), key: readFileSync(this.o.tls.key!) } : {}) }
-        : undefined;
+      const tls = tlsConnectOptions(this.o.tls);
       c = new Redis({
         host, port, password: this.o.password, username: this.o.username, tls,
         lazyConnect: false, connectTimeout: 3000, commandTimeout: 15_000, maxRetriesPerRequest: 1, enableReadyCheck: false,
@@ -331,6 +326,10 @@ export class Scaler {
     let plan: string[] = [];
     try {
       const first = await this.survey();
+      // Phase in runs before new pods exist (first deploy: none answers yet); later phases need every planned node.
+      if (phase !== "in" && !first.members.length && first.unreachable.length) {
+        throw new ScaleRefused(`no planned node answers (${first.unreachable.join(", ")}): check the address, password, TLS settings; nothing was changed`);
+      }
       if (!first.members.some((m) => m.slots.length)) {
         return this.result(0, "the cluster is not formed yet: nothing to scale (the bootstrap forms it)", plan);
       }
@@ -687,6 +686,5 @@ export class Scaler {
 export function connectionFromEnv(env: NodeJS.ProcessEnv): Pick<ScaleOptions, "password" | "username" | "tls"> {
   let password = env.REDISCLI_AUTH || undefined;
   if (!password && env.REDIS_PASSWORD_FILE) password = readFileSync(env.REDIS_PASSWORD_FILE, "utf8").trim();
-  const tls = env.REDIS_TLS_CA_FILE ? { ca: env.REDIS_TLS_CA_FILE, cert: env.REDIS_TLS_CERT_FILE || undefined, key: env.REDIS_TLS_KEY_FILE || undefined } : undefined;
-  return { password, username: env.REDIS_USER || undefined, tls };
+  return { password, username: env.REDIS_USER || undefined, tls: tlsFromEnv(env) };
 }
