@@ -66,6 +66,9 @@ const MODELS: Record<string, new (o: any) => { validate(): void }> = {
 
 function prodSpec(overrides: (raw: Record<string, any>) => void = () => {}): ClusterSpec {
   const raw = structuredClone(rawProjectConfig("prod")) as Record<string, any>;
+  // The single-password wiring (acl.enabled false); ACL users (the prod default) are checked in
+  // test/infra/index.acl.test.ts (engine) and test/infra/components/aclUsers.test.ts.
+  raw["acl"] = { enabled: false };
   overrides(raw);
   return validateConfig(raw, { name: "redis-cluster-prod" });
 }
