@@ -563,3 +563,17 @@ test("monitoring config: prometheusSelectorLabels on ServiceMonitor and Promethe
   assert.deepEqual(prodSpec().kubernetes.prometheusSelectorLabels, {});
   assert.throws(() => prodSpec((r) => (r["kubernetes"].prometheusSelectorLabels = { release: "not a label value!" })), /label value/);
 });
+
+test("ACL users (the prod default): every object, ACL and user Secrets and rotation Jobs included, is schema-valid (kubernetes-models)", async () => {
+  const b = await build("acl", prodSpec((raw) => { raw["acl"] = { enabled: true }; }), "prod-Password-0123456789");
+  const objs = b.rs.filter((r) => r.type.startsWith("kubernetes:"));
+  for (const name of ["acl-rotate-add", "acl-rotate-remove", "acl-acl", "acl-user-exporter", "acl-user-smoke", "acl-acl-previous-admin"]) {
+    assert.ok(objs.some((r) => r.name === name), `${name} declared`);
+  }
+  for (const r of objs) {
+    const obj = objectOf(r);
+    assert.doesNotThrow(() => new MODELS[r.type](obj).validate(), `${r.type} ${r.name} is schema-valid`);
+  }
+  const add = objectOf(objs.find((r) => r.name === "acl-rotate-add")!);
+  assert.ok(!JSON.stringify(add).includes("prod-Password-0123456789"), "no password in the rotation Job");
+});
