@@ -6,8 +6,9 @@
 #          ready for the first deploy to go on to the bootstrap Job). A formed node whose view is not ok is not
 #          ready, so a rolling update waits for the cluster to heal before it restarts the next pod. Right after a
 #          restart a node still says ok while it has no link to any peer (until cluster-node-timeout): it must
-#          also be linked to at least one peer, and see no master holding slots as failing (fail?/fail) or without
-#          an address (noaddr): either way part of the slots is not served although cluster_state may still say ok.
+#          also be linked to at least one peer, and see every master holding slots linked and neither failing
+#          (fail?/fail) nor without an address (noaddr): else part of the slots is not served although
+#          cluster_state may still say ok.
 #   A node answering MISCONF (disk full or unwritable: writes refused, reads served) is alive: a restart cannot
 #          free the disk, it would only turn a degraded node into a crash loop. It is not ready.
 # Env: REDIS_HOST / REDIS_PORT [127.0.0.1 / 6379]; REDISCLI_AUTH, else REDIS_PASSWORD_FILE (never argv);
@@ -40,9 +41,10 @@ case ${1:-} in
     state=$(field "$info" cluster_state)
     if [ "$state" = ok ]; then
       nodes=$(cli cluster nodes)
-      # A node's own cluster_state stays ok while a master holding slots is suspected down (fail?) or known only
-      # without an address (noaddr: never marked failing by this node): its slots are not served. Not ready then.
-      lost=$(printf '%s\n' "$nodes" | awk '$3 ~ /master/ && $3 ~ /noaddr|fail/ && NF > 8 { printf " %s(%s)", substr($1, 1, 8), $3 }')
+      # A node's own cluster_state stays ok while a master holding slots is unreachable (link down, for the first
+      # cluster-node-timeout after a restart not even fail?) or known only without an address (noaddr: never marked
+      # failing by this node): its slots are not served. Not ready then.
+      lost=$(printf '%s\n' "$nodes" | awk '$3 ~ /master/ && NF > 8 && ($3 ~ /noaddr|fail/ || $8 != "connected") { printf " %s(%s,%s)", substr($1, 1, 8), $3, $8 }')
       if [ -n "$lost" ]; then
         echo "cluster_state:ok but a master holding slots is unreachable or has no address:$lost"
         exit 1
