@@ -77,7 +77,7 @@ interface BenchRow {
   lost: number;
 }
 
-async function benchOne(tool: "scale step" | "redis-cli rebalance", keys: number): Promise<BenchRow> {
+async function benchOne(tool: "scale step" | "scale step, --slot-group 8" | "redis-cli rebalance", keys: number): Promise<BenchRow> {
   const c = await startLocalCluster({ password: "scale-bench-pw", nodeTimeoutMs: 2000 });
   const client = clusterClient(c);
   try {
@@ -90,9 +90,9 @@ async function benchOne(tool: "scale step" | "redis-cli rebalance", keys: number
     const keysOn = (i: number) => Number(c.cli(i, ["dbsize"]).stdout.trim());
     let ms = 0;
     let slots = 0;
-    if (tool === "scale step") {
+    if (tool !== "redis-cli rebalance") {
       const t0 = Date.now();
-      const res = await resize(c, 4, 1);
+      const res = await resize(c, 4, 1, tool === "scale step" ? {} : { slotGroup: 8 });
       ms = Date.now() - t0;
       if (res.some((r) => r.code !== 0)) throw new Error(res.map((r) => r.message).join("\n"));
       slots = res.reduce((n, r) => n + r.slotsMoved, 0);
@@ -129,7 +129,9 @@ async function benchOne(tool: "scale step" | "redis-cli rebalance", keys: number
 async function main() {
   const o = new Command("scale:full").option("--keys <n>", "keys", (v) => Number(v), 50_000).option("--json <file>").option("--bench-only").option("--no-bench").parse().opts();
   const steps = o.benchOnly ? [] : await fullScenario(o.keys);
-  const bench = o.bench ? [await benchOne("scale step", o.keys), await benchOne("redis-cli rebalance", o.keys)] : [];
+  const bench = o.bench
+    ? [await benchOne("scale step", o.keys), await benchOne("scale step, --slot-group 8", o.keys), await benchOne("redis-cli rebalance", o.keys)]
+    : [];
   process.stdout.write("\n| step | time | slots moved | keys moved | writer acked / errors (redirects retried) | longest error run | shares | max deviation | unreadable | lost |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const s of steps) {
     process.stdout.write(`| ${s.step} | ${(s.ms / 1000).toFixed(1)} s | ${s.slotsMoved} | ${s.keysMoved} | ${s.writer.acked} / ${s.writer.errors} (${s.writer.redirects}) | ${s.writer.longestErrorWindowMs} ms | ${s.shares.join(", ")} | ${s.maxDeviationPct} % | ${s.unreadable} | ${s.lost} |\n`);
