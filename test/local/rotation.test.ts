@@ -138,7 +138,7 @@ test("rotation: every password changes with a writer running, 0 errors; old pass
     assert.equal((await rotate(c, "remove")).code, 0);
 
     const errors = [...first.errors, ...second.errors];
-    console.log(`rotation: add ${tAdd} ms, add..remove ${rotationMs} ms (includes a replica restart and re-sync); writes ok ${first.ok + second.ok}, errors ${errors.length}`);
+    console.log(`rotation: add ${tAdd} ms, add..remove ${rotationMs} ms (includes a replica restart and re-sync); writes ok ${first.ok + second.ok}, errors ${errors.length}${errors.length ? `: ${errors.slice(0, 3).join(" | ")}` : ""}`);
     assert.ok(first.ok > 0 && second.ok > 0, "the writers wrote");
     assert.deepEqual(errors, [], "writer errors during the rotation");
   } finally {
