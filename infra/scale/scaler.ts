@@ -333,6 +333,14 @@ export class Scaler {
       if (!first.members.some((m) => m.slots.length)) {
         return this.result(0, "the cluster is not formed yet: nothing to scale (the bootstrap forms it)", plan);
       }
+      // Phase in only removes (forget, fail over, drain): with nothing to remove it changes nothing and judges nothing,
+      // so a cluster the bootstrap must diagnose (partial, foreign) reaches the bootstrap's refusal unchanged.
+      if (phase === "in") {
+        const pre = this.decide(first);
+        if (!pre.remove.length && !pre.drain.length && !pre.failovers.length) {
+          return this.result(0, "phase in: no node to remove or drain", describeDecision(pre));
+        }
+      }
       const s = await this.refreshUntilHealthy(phase, first);
       const d = this.decide(s);
       plan = describeDecision(d);
