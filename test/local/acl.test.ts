@@ -124,7 +124,16 @@ test("ACL users: each does its job and no more; default refused; exporter covers
     const denied = c.nodes.flatMap((_, i) => as(c!, i, "admin", pw.admin, ["acl", "log"]).split("\n")).filter((l, j, a) => a[j - 1] === "username" && l === "smoke");
     assert.deepEqual(denied, [], "ACL LOG: commands of the smoke user were denied");
     const byName = Object.fromEntries(report.checks.map((k) => [k.name, k]));
-    for (const name of ["connect", "slots", "replication", "failover", "auth"]) assert.equal(byName[name]?.status, "passed", `${name}: ${JSON.stringify(byName[name])}`);
+    for (const name of ["connect", "slots", "auth"]) assert.equal(byName[name]?.status, "passed", `${name}: ${JSON.stringify(byName[name])}`);
+    // The special rights directly, independent of the checks' timing bounds (replication and failover can miss them on
+    // a loaded host: reported below, not judged): DEBUG SLEEP, WAIT, READONLY, CLUSTER NODES/FAILOVER's permission.
+    assert.equal(as(c, masterIdx, "smoke", pw.smoke, ["debug", "sleep", "0"]), "OK");
+    // (roles changed with the failover: WAIT is judged by ACL DRYRUN, which checks the rules without running it)
+    for (const cmd of [["wait", "0", "10"], ["readonly"], ["cluster", "slots"]]) {
+      assert.equal(as(c, masterIdx, "admin", pw.admin, ["acl", "dryrun", "smoke", ...cmd]), "OK", cmd.join(" "));
+    }
+    assert.match(as(c, masterIdx, "smoke", pw.smoke, ["cluster", "nodes"]), /myself/);
+    assert.match(as(c, masterIdx, "admin", pw.admin, ["acl", "dryrun", "smoke", "cluster", "failover"]), /^OK$/);
     assert.doesNotMatch(JSON.stringify(report.checks.map((k) => k.problems)), /NOPERM|WRONGPASS|NOAUTH/);
     if (report.exit_code !== 0) console.log(`smoke as smoke: exit ${report.exit_code} (timing): ${JSON.stringify(report.checks.filter((k) => !k.ok).map((k) => k.details))}`);
     for (const i of [0, masterIdx]) assert.match(as(c, i, "smoke", pw.smoke, ["set", "orders:1", "x"]), /NOPERM/);
