@@ -13,22 +13,26 @@ function find(dir) {
   });
 }
 
-// Files that start no server, cluster or daemon and assert no timing (no wait-until-stable either): they may share the
-// cores with the type check at the start of a full run without a chance of a timing failure. Anything not listed here
-// runs after the type check, alone.
-const BESIDE_TYPECHECK = new Set([
-  "test/chaos/checker.test.ts",
-  "test/docs/runbooks.test.ts",
-  "test/github/workflows.test.ts",
-  "test/infra/config/schema.test.ts",
-  "test/infra/plan/plan.test.ts",
-  "test/monitoring/grafanaDashboard.test.ts",
-  "test/monitoring/prometheus.test.ts",
-  "test/monitoring/rules.test.ts",
-  "test/pulumi-project.test.ts",
-  "test/scripts/config-table.test.ts",
-  "test/smoke/cli-input.test.ts",
-]);
+// Files that start no server, cluster or daemon and assert no timing (no wait-until-stable either): the program through
+// the test engine (its per-program bound is minutes), component mocks, pure plan and config checks. In a full run they
+// form a second lane beside the type check and then beside the server tests, which run one at a time in the first lane:
+// on 2 cores this saves ~3 minutes, and nothing in this lane can fail on timing. Anything not listed runs alone in the
+// first lane, after the type check passed.
+const LIGHT = (f) =>
+  /^test\/infra\/(index\.[a-z]+|components\/[A-Za-z]+|plan\/[A-Za-z]+|config\/[A-Za-z]+)\.test\.ts$/.test(f) ||
+  new Set([
+    "test/chaos/checker.test.ts",
+    "test/docs/runbooks.test.ts",
+    "test/engine/engine.test.ts",
+    "test/github/workflows.test.ts",
+    "test/monitoring/grafanaDashboard.test.ts",
+    "test/monitoring/prometheus.test.ts",
+    "test/monitoring/rules.test.ts",
+    "test/pulumi-project.test.ts",
+    "test/scripts/config-table.test.ts",
+    "test/scripts/dev-down.test.ts",
+    "test/smoke/cli-input.test.ts",
+  ]).has(f);
 
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find("test").sort();
@@ -73,26 +77,29 @@ if (only.length === 0) {
   // The whole suite (`npm test`) type-checks first: Pulumi loads the program transpile-only (tsconfig
   // "ts-node".transpileOnly), so a type error would otherwise reach no one before a deploy. A run of chosen files skips
   // it. tsc takes one core for ~30 s; the files beside it take the other, then the rest run only if it passed.
-  const beside = files.filter((f) => BESIDE_TYPECHECK.has(f.split("\\").join("/")));
-  console.log(`run-tests: tsc --noEmit -p tsconfig.json, beside it: ${beside.length} files without servers or timing`);
+  const light = files.filter((f) => LIGHT(f.split("\\").join("/")));
+  const heavy = files.filter((f) => !light.includes(f));
+  console.log(`run-tests: tsc --noEmit -p tsconfig.json; beside it and then beside the ${heavy.length} server files: ${light.length} files without servers or timing`);
   const t0 = Date.now();
   // Incremental: a later run on the same checkout re-checks only what changed (and what depends on it); the build info
   // lives under node_modules, so a fresh clone (CI) always checks everything.
   const tscArgs = ["--noEmit", "-p", "tsconfig.json", "--incremental", "--tsBuildInfoFile", join("node_modules", ".cache", "redis-cluster", "tsc.tsbuildinfo")];
   const tscRun = run(process.execPath, [join("node_modules", "typescript", "bin", "tsc"), ...tscArgs], { stdio: ["ignore", "pipe", "pipe"] }).then((r) => {
-    extra.push([Date.now() - t0, r.code === 0, "tsc --noEmit -p tsconfig.json (beside the first files)"]);
+    extra.push([Date.now() - t0, r.code === 0, "tsc --noEmit -p tsconfig.json (beside the light files)"]);
     return r;
   });
-  const [tsc, first] = await Promise.all([tscRun, beside.length > 0 ? runFiles(beside) : Promise.resolve({ code: 0 })]);
-  failed ||= first.code !== 0;
+  const lightRun = light.length > 0 ? runFiles(light) : Promise.resolve({ code: 0 });
+  const tsc = await tscRun;
   if (tsc.code !== 0) {
+    await lightRun;
     process.stdout.write(tsc.out);
     console.error("run-tests: the type check failed (tsc --noEmit -p tsconfig.json); fix the errors above");
     process.exit(tsc.code);
   }
   console.log(`run-tests: type check passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const rest = files.filter((f) => !beside.includes(f));
-  if (rest.length > 0) failed ||= (await runFiles(rest)).code !== 0;
+  const heavyRun = heavy.length > 0 ? runFiles(heavy) : Promise.resolve({ code: 0 });
+  const [l, h] = await Promise.all([lightRun, heavyRun]);
+  failed = l.code !== 0 || h.code !== 0;
 } else {
   failed = (await runFiles(files)).code !== 0;
 }

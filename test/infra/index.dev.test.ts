@@ -38,6 +38,17 @@ function copyCheckout(): string {
 
 const of = (r: RunResult, type: string) => r.resources.filter((x) => x.type === type);
 const named = (r: RunResult, name: string) => r.resources.find((x) => x.name === name)!;
+/** Whether `from` waits for `urn`, directly or through the resources it depends on (the scale step sits between the bootstrap check and the smoke). */
+function waitsFor(r: RunResult, from: RecordedResource, urn: string, seen = new Set<string>()): boolean {
+  for (const d of from.options.dependsOn as string[]) {
+    if (d === urn) return true;
+    if (seen.has(d)) continue;
+    seen.add(d);
+    const next = r.resources.find((x) => x.urn === d);
+    if (next && waitsFor(r, next, urn, seen)) return true;
+  }
+  return false;
+}
 const containers = (r: RunResult) => of(r, "docker:index/container:Container");
 const nodes = (r: RunResult) => containers(r).filter((c) => NODE.test(c.name));
 const upload = (c: RecordedResource, file: string) => unwrapSecrets<{ file: string; content: string; permissions?: string }[]>(c.inputs.uploads).find((u) => u.file === file);
@@ -162,7 +173,8 @@ test("monitoring: an exporter per node and a Prometheus, started after the boots
 test("the smoke step runs after the bootstrap, from the project directory (no absolute checkout path in any input)", () => {
   const cmd = named(up, "redis-cluster-dev-smoke-run");
   assert.equal(cmd.type, "command:local:Command");
-  assert.ok(cmd.options.dependsOn.includes(named(up, "redis-cluster-dev-bootstrap-check").urn), `smoke depends on ${cmd.options.dependsOn}`);
+  assert.ok(waitsFor(up, cmd, named(up, "redis-cluster-dev-bootstrap-check").urn), `smoke depends on ${cmd.options.dependsOn}`);
+  assert.ok(waitsFor(up, cmd, named(up, "redis-cluster-dev-scale-out-run").urn), "the smoke runs after the scale step's phase out");
   // Item 7: pulumi-command re-runs `create` on any input change; a path would differ in every clone.
   assert.equal(cmd.inputs.dir, undefined);
   for (const r of up.resources) {
@@ -193,7 +205,7 @@ test("item 6: a bootstrap that exits non-zero fails its check step, which the sm
   assert.equal(runCreate(named(up, "redis-cluster-dev-bootstrap-check")).status, 0);
   // The smoke command depends on the check, and refuses by itself too (the guard before the CLI).
   const smoke = named(failedBootstrap, "redis-cluster-dev-smoke-run");
-  assert.ok(smoke.options.dependsOn.includes(check.urn));
+  assert.ok(waitsFor(failedBootstrap, smoke, check.urn));
   const guard = runCreate(smoke, "npx ");
   assert.equal(guard.status, 1);
   assert.match(guard.stderr, /smoke test not run: the bootstrap exited 2/);
