@@ -386,50 +386,60 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     // the old ones before anything switches (pods, exporter, smoke); `rotate.sh remove` leaves only the new ones once
     // the pods rolled and the bootstrap verified the cluster. Each Job re-runs when a Secret it mounts is new. A node
     // that is not running yet (first deploy) is skipped by `add`: it loads the ACL file when it starts.
+    // One pod shape for every script Job (rotation, bootstrap): same identity, security and client label; only the
+    // container, its volumes and the retry budget differ.
+    const scriptJobSpec = (
+      role: string,
+      budget: { backoffLimit: number; activeDeadlineSeconds: number },
+      container: k8s.types.input.core.v1.Container,
+      volumes: pulumi.Input<k8s.types.input.core.v1.Volume>[],
+    ): k8s.types.input.batch.v1.JobSpec => ({
+      ...budget,
+      template: {
+        metadata: { labels: { ...labels.of(role), [k.clientLabel]: "true" } },
+        spec: {
+          restartPolicy: "Never",
+          serviceAccountName: serviceAccount.metadata.name,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: podSecurityContext,
+          containers: [container],
+          volumes,
+        },
+      },
+    });
     const previousAdminSecret = `${spec.name}-acl-previous-admin`;
     const rotateJob = (mode: "add" | "remove", dependsOn: pulumi.Resource[]) =>
       new k8s.batch.v1.Job(
         `${name}-rotate-${mode}`,
         {
           metadata: { namespace, labels: labels.of("rotate"), annotations: { [REPLACE_UNREADY]: "true" } },
-          spec: {
-            backoffLimit: 2,
-            activeDeadlineSeconds: 300,
-            template: {
-              metadata: { labels: { ...labels.of("rotate"), [k.clientLabel]: "true" } },
-              spec: {
-                restartPolicy: "Never",
-                serviceAccountName: serviceAccount.metadata.name,
-                automountServiceAccountToken: false,
-                enableServiceLinks: false,
-                securityContext: podSecurityContext,
-                containers: [
-                  {
-                    name: "rotate",
-                    image: spec.redisImage,
-                    imagePullPolicy: "IfNotPresent",
-                    command: ["sh", `${POD_PATHS.dir}/rotate.sh`, mode],
-                    env: [
-                      { name: "REDIS_NODES", value: plan.bootstrapEnv.REDIS_NODES },
-                      { name: "ROTATE_ACL_FILE", value: ACL_PATHS.aclFile },
-                      { name: "REDIS_USER", value: "admin" },
-                      { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
-                      { name: "REDIS_PREVIOUS_PASSWORD_FILE", value: ACL_PATHS.previousAdmin },
-                      { name: "REDIS_MASTERUSER", value: "replica" },
-                      { name: "REDIS_MASTERAUTH_FILE", value: ACL_PATHS.masterauth },
-                      ...tlsEnvOf(TLS_CLIENT_FILES),
-                    ],
-                    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
-                    volumeMounts: [...sharedMounts, ...tlsMounts("tls-client", TLS_CLIENT_FILES.dir), ...aclMounts, { name: "acl-previous", mountPath: ACL_PATHS.previousDir, readOnly: true }],
-                    securityContext: containerSecurityContext,
-                  },
-                ],
-                // The previous admin password: a fixed-name Secret written after the last rotation finished (absent on
-                // the first deploy, hence optional).
-                volumes: [...jobVolumes, ...aclVolumes, { name: "acl-previous", secret: { secretName: previousAdminSecret, optional: true, defaultMode: 0o440 } }],
-              },
+          spec: scriptJobSpec(
+            "rotate",
+            { backoffLimit: 2, activeDeadlineSeconds: 300 },
+            {
+              name: "rotate",
+              image: spec.redisImage,
+              imagePullPolicy: "IfNotPresent",
+              command: ["sh", `${POD_PATHS.dir}/rotate.sh`, mode],
+              env: [
+                { name: "REDIS_NODES", value: plan.bootstrapEnv.REDIS_NODES },
+                { name: "ROTATE_ACL_FILE", value: ACL_PATHS.aclFile },
+                { name: "REDIS_USER", value: "admin" },
+                { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
+                { name: "REDIS_PREVIOUS_PASSWORD_FILE", value: ACL_PATHS.previousAdmin },
+                { name: "REDIS_MASTERUSER", value: "replica" },
+                { name: "REDIS_MASTERAUTH_FILE", value: ACL_PATHS.masterauth },
+                ...tlsEnvOf(TLS_CLIENT_FILES),
+              ],
+              resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+              volumeMounts: [...sharedMounts, ...tlsMounts("tls-client", TLS_CLIENT_FILES.dir), ...aclMounts, { name: "acl-previous", mountPath: ACL_PATHS.previousDir, readOnly: true }],
+              securityContext: containerSecurityContext,
             },
-          },
+            // The previous admin password: a fixed-name Secret written after the last rotation finished (absent on
+            // the first deploy, hence optional).
+            [...jobVolumes, ...aclVolumes, { name: "acl-previous", secret: { secretName: previousAdminSecret, optional: true, defaultMode: 0o440 } }],
+          ),
         },
         { parent: this, dependsOn, customTimeouts: { create: "10m", update: "10m" } },
       );
@@ -531,40 +541,28 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       `${name}-bootstrap`,
       {
         metadata: { namespace, labels: labels.of("bootstrap"), annotations: { [REPLACE_UNREADY]: "true" } },
-        spec: {
-          backoffLimit: 3,
-          activeDeadlineSeconds: 4 * bootstrapTimeout,
-          template: {
-            metadata: { labels: { ...labels.of("bootstrap"), [k.clientLabel]: "true" } },
-            spec: {
-              restartPolicy: "Never",
-              serviceAccountName: serviceAccount.metadata.name,
-              automountServiceAccountToken: false,
-              enableServiceLinks: false,
-              securityContext: podSecurityContext,
-              containers: [
-                {
-                  name: "bootstrap",
-                  image: spec.redisImage,
-                  imagePullPolicy: "IfNotPresent",
-                  command: ["sh", POD_PATHS.bootstrap],
-                  env: [
-                    ...Object.entries(plan.bootstrapEnv).map(([n, value]) => ({ name: n, value })),
-                    // A cluster whose shape differs from the plan is the scale step's to change (it runs next).
-                    { name: "REDIS_SCALE_STEP", value: "1" },
-                    ...(acl ? [{ name: "REDIS_USER", value: "admin" }] : []),
-                    { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
-                    ...tlsEnvOf(TLS_CLIENT_FILES),
-                  ],
-                  resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
-                  volumeMounts: [...sharedMounts, ...tlsMounts("tls-client", TLS_CLIENT_FILES.dir)],
-                  securityContext: containerSecurityContext,
-                },
-              ],
-              volumes: jobVolumes,
-            },
+        spec: scriptJobSpec(
+          "bootstrap",
+          { backoffLimit: 3, activeDeadlineSeconds: 4 * bootstrapTimeout },
+          {
+            name: "bootstrap",
+            image: spec.redisImage,
+            imagePullPolicy: "IfNotPresent",
+            command: ["sh", POD_PATHS.bootstrap],
+            env: [
+              ...Object.entries(plan.bootstrapEnv).map(([n, value]) => ({ name: n, value })),
+              // A cluster whose shape differs from the plan is the scale step's to change (it runs next).
+              { name: "REDIS_SCALE_STEP", value: "1" },
+              ...(acl ? [{ name: "REDIS_USER", value: "admin" }] : []),
+              { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
+              ...tlsEnvOf(TLS_CLIENT_FILES),
+            ],
+            resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+            volumeMounts: [...sharedMounts, ...tlsMounts("tls-client", TLS_CLIENT_FILES.dir)],
+            securityContext: containerSecurityContext,
           },
-        },
+          jobVolumes,
+        ),
       },
       { parent: this, dependsOn: [statefulSet, headless], customTimeouts: { create: `${Math.ceil((5 * bootstrapTimeout) / 60)}m`, update: `${Math.ceil((5 * bootstrapTimeout) / 60)}m` } },
     );

@@ -13,20 +13,9 @@ import { EXPORTER_ACL_ENV, metricsRead } from "../../infra/plan/acl";
 import { renderAlertRules } from "../../monitoring/rules";
 import { runSmoke } from "../../smoke/run";
 import { DEFAULT_OPTIONS } from "../../smoke/types";
+import { argvSampler } from "../helpers/argvSampler";
 
 const APP = { name: "orders", keys: ["orders:*"], commands: ["+@read", "+@write", "-@dangerous"] };
-
-/** Samples every process's argv until stopped. */
-function argvSampler(): { stop(): string[] } {
-  const seen = new Set<string>();
-  const take = () => {
-    const r = spawnSync("ps", ["-eo", "args="], { encoding: "utf8", timeout: 5000 });
-    for (const l of (r.stdout ?? "").split("\n")) if (l.trim()) seen.add(l.trim());
-  };
-  take();
-  const t = setInterval(take, 200);
-  return { stop: () => (clearInterval(t), take(), [...seen]) };
-}
 
 /** redis-cli against node i as `user` (password in REDISCLI_AUTH; no user: the `default` user). */
 function as(c: LocalCluster, i: number, user: string | undefined, password: string | undefined, args: string[]): string {

@@ -15,27 +15,10 @@ import { freePorts } from "../../local/ports";
 import { runSmoke } from "../../smoke/run";
 import { clusterClient } from "../../smoke/clients";
 import { DEFAULT_OPTIONS } from "../../smoke/types";
+import { argvSampler } from "../helpers/argvSampler";
 import { exporterAddress, exporterTlsEnv } from "../../infra/plan/tls";
 
 const PASSWORD = `tls-${randomBytes(12).toString("hex")}`;
-
-/** Samples every process's argv until stopped; the lines seen are judged at the end. */
-function argvSampler(): { stop(): string[] } {
-  const seen = new Set<string>();
-  const take = () => {
-    const r = spawnSync("ps", ["-eo", "args="], { encoding: "utf8", timeout: 5000 });
-    for (const l of (r.stdout ?? "").split("\n")) if (l.trim()) seen.add(l.trim());
-  };
-  take();
-  const t = setInterval(take, 150);
-  return {
-    stop() {
-      clearInterval(t);
-      take();
-      return [...seen];
-    },
-  };
-}
 
 /** Subject CN of the certificate node `port` presents to a new TLS connection (with the client certificate). */
 function peerCommonName(c: LocalCluster, port: number): Promise<string> {
