@@ -38,7 +38,11 @@ total=0
 for n in $nodes; do total=$((total + 1)); done
 [ "$total" -eq $((masters * (1 + replicas))) ] ||
   fail 1 "REDIS_NODES has $total nodes but $masters masters x (1 + $replicas replicas) needs $((masters * (1 + replicas)))"
-deadline=$(($(date +%s) + timeout))
+# Seconds since boot, read without starting a process (each exec costs milliseconds in a small container; this
+# script polls). Monotonic, unlike the wall clock; `date` only where /proc is not readable.
+now() { if read -r now _ 2>/dev/null </proc/uptime; then now=${now%.*}; else now=$(date +%s); fi; }
+now
+deadline=$((now + timeout))
 if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
   REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
   export REDISCLI_AUTH
@@ -46,16 +50,25 @@ fi
 
 call_timeout=${BOOTSTRAP_CALL_TIMEOUT:-5}
 case $call_timeout in '' | *[!0-9]* | 0) fail 1 "BOOTSTRAP_CALL_TIMEOUT must be a whole number >= 1, got '$call_timeout'" ;; esac
-remaining() { l=$((deadline - $(date +%s))); [ "$l" -ge 1 ] || l=1; echo "$l"; }
-left() { # seconds one call may take: the per-call limit, never past the run's deadline (at least 1)
-  l=$(remaining)
-  [ "$l" -le "$call_timeout" ] || l=$call_timeout
-  echo "$l"
+remaining() { now; rem=$((deadline - now)); [ "$rem" -ge 1 ] || rem=1; } # sets rem: seconds left in the run (at least 1)
+left() { # sets rem: seconds one call may take: the per-call limit, never past the run's deadline (at least 1)
+  remaining
+  [ "$rem" -le "$call_timeout" ] || rem=$call_timeout
 }
-# redis-cli has no read timeout: a frozen (SIGSTOPped) node accepts the connection and never answers.
-cli() { hp=$1; shift; timeout -k 1 "$(left)" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 | tr -d '\r'; }
-field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
-expired() { [ "$(date +%s)" -ge "$deadline" ]; }
+# redis-cli has no read timeout: a frozen (SIGSTOPped) node accepts the connection and never answers. Its output is
+# kept as it is (INFO replies end their lines with \r\n: field() drops the \r); its exit status is not used.
+cli() { hp=$1; shift; left; timeout -k 1 "$rem" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 || true; }
+CR=$(printf '\r')
+NL='
+'
+field() { # the value of INFO field $2 in the reply $1, without starting a process
+  f="$NL$1"
+  case $f in *"$NL$2:"*) ;; *) return 0 ;; esac
+  f=${f#*"$NL$2:"}
+  f=${f%%"$NL"*}
+  printf '%s\n' "${f%"$CR"}"
+}
+expired() { now; [ "$now" -ge "$deadline" ]; }
 
 resolve() { # host:port -> ip:port; CLUSTER MEET needs addresses, not names
   h=${1%:*}
@@ -154,11 +167,12 @@ topology_problem() { # prints what differs from the plan: M masters with slots, 
 }
 
 check_topology() { # roles gossip to every node within a few seconds: wait up to $1 seconds for the plan to show
-  settle_until=$(($(date +%s) + $1))
+  now
+  settle_until=$((now + $1))
   while :; do
     problem=$(topology_problem)
     [ -z "$problem" ] && return 0
-    if [ "$(date +%s)" -ge "$settle_until" ] || expired; then fail 2 "$problem"; fi
+    if expired || [ "$now" -ge "$settle_until" ]; then fail 2 "$problem"; fi
     sleep 1
   done
 }
@@ -248,8 +262,9 @@ if [ "$empty" -eq "$total" ]; then
     addrs="$addrs $a"
   done
   log "all nodes empty: creating $masters masters x $replicas replicas"
+  remaining
   # shellcheck disable=SC2086 # one argument per node address
-  out=$(timeout -k 1 "$(remaining)" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes 2>&1) ||
+  out=$(timeout -k 1 "$rem" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes 2>&1) ||
     fail 2 "redis-cli --cluster create failed:
 $out"
   wait_healthy

@@ -22,20 +22,34 @@ if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ] && [ -r "$RE
   REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
   export REDISCLI_AUTH
 fi
-deadline=$(($(date +%s) + timeout))
+# Seconds since boot, read without starting a process (the hook polls; each exec costs milliseconds in a small
+# container). Monotonic, unlike the wall clock; `date` only where /proc is not readable.
+now() { if read -r now _ 2>/dev/null </proc/uptime; then now=${now%.*}; else now=$(date +%s); fi; }
+now
+deadline=$((now + timeout))
 
 call_timeout=${PRESTOP_CALL_TIMEOUT:-3}
 case $call_timeout in '' | *[!0-9]* | 0) call_timeout=3 ;; esac
-left() { # one call: at most the per-call limit and never past the deadline (at least 1 s)
-  l=$((deadline - $(date +%s)))
-  [ "$l" -le "$call_timeout" ] || l=$call_timeout
-  [ "$l" -ge 1 ] || l=1
-  echo "$l"
+left() { # sets rem: one call takes at most the per-call limit and never runs past the deadline (at least 1 s)
+  now
+  rem=$((deadline - now))
+  [ "$rem" -le "$call_timeout" ] || rem=$call_timeout
+  [ "$rem" -ge 1 ] || rem=1
 }
-# redis-cli has no read timeout: a frozen node (or replica) accepts the connection and never answers.
-cli() { h=$1 p=$2; shift 2; timeout -k 1 "$(left)" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$h" -p "$p" "$@" 2>&1 | tr -d '\r'; }
-expired() { [ "$(date +%s)" -ge "$deadline" ]; }
-field() { printf '%s\n' "$1" | sed -n "s/^$2:\(.*\)$/\1/p"; }
+# redis-cli has no read timeout: a frozen node (or replica) accepts the connection and never answers. INFO replies
+# keep their \r\n line ends: field() drops the \r.
+cli() { h=$1 p=$2; shift 2; left; timeout -k 1 "$rem" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$h" -p "$p" "$@" 2>&1 || true; }
+expired() { now; [ "$now" -ge "$deadline" ]; }
+CR=$(printf '\r')
+NL='
+'
+field() { # the value of INFO field $2 in the reply $1
+  f="$NL$1"
+  case $f in *"$NL$2:"*) ;; *) return 0 ;; esac
+  f=${f#*"$NL$2:"}
+  f=${f%%"$NL"*}
+  printf '%s\n' "${f%"$CR"}"
+}
 
 repl=$(cli "$host" "$port" info replication) || true
 role=$(field "$repl" role)
