@@ -1,17 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ClusterSpec } from "../config/schema";
-import { aclUsers, passwordUsers, renderAclFile } from "../plan/acl";
+import { ACL_PATHS, aclUsers, passwordUsers, renderAclFile } from "../plan/acl";
 
-/** Where a node, Job or container finds the ACL files (a Secret volume / uploads); never a ConfigMap. */
-export const ACL_PATHS = {
-  dir: "/etc/redis-cluster-acl",
-  aclFile: "/etc/redis-cluster-acl/users.acl",
-  masterauth: "/etc/redis-cluster-acl/replica-password",
-  /** The admin password the nodes had before this update (rotation step only; absent on the first deploy). */
-  previousDir: "/etc/redis-cluster-acl-previous",
-  previousAdmin: "/etc/redis-cluster-acl-previous/password",
-} as const;
+// Where the ACL files are is plan data (the rotation step's environment is built there); re-exported for the components.
+export { ACL_PATHS };
 
 /** Entrypoint environment of a node with ACL users: files only, no password. */
 export function aclNodeEnv(): Record<string, string> {

@@ -13,6 +13,7 @@ import { ScaleStep } from "./scaleStep";
 import { ClusterCertificates, type IssuedCertificate } from "./clusterCertificates";
 import { TLS_CLIENT_FILES, TLS_FILES, tlsEnv, type TlsFilePaths } from "../plan/tls";
 import { planCertificates } from "../plan/tlsCertificates";
+import { rotateEnv } from "../plan/acl";
 
 /** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
 const REDIS_UID = "999";
@@ -133,11 +134,14 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
               ? `sh ${CONTAINER_PATHS.dir}/rotate.sh add`
               : `sh ${CONTAINER_PATHS.dir}/rotate.sh remove && cp ${PASSWORD_FILE} ${CONTAINER_PATHS.data}/previous-admin-password`,
           ],
-          envs: [
-            `REDIS_NODES=${plan.bootstrapEnv.REDIS_NODES}`, `ROTATE_ACL_FILE=${ACL_PATHS.aclFile}`, "REDIS_USER=admin",
-            `REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, `REDIS_PREVIOUS_PASSWORD_FILE=${CONTAINER_PATHS.data}/previous-admin-password`,
-            "REDIS_MASTERUSER=replica", `REDIS_MASTERAUTH_FILE=${ACL_PATHS.masterauth}`, ...tlsEnvs(TLS_CLIENT_FILES),
-          ],
+          envs: envList(
+            rotateEnv({
+              nodes: plan.bootstrapEnv.REDIS_NODES,
+              passwordFile: PASSWORD_FILE,
+              previousPasswordFile: `${CONTAINER_PATHS.data}/previous-admin-password`,
+              tls: certs ? TLS_CLIENT_FILES : undefined,
+            }),
+          ),
           uploads: [{ file: `${CONTAINER_PATHS.dir}/rotate.sh`, content: readScript("rotate"), executable: true }, passwordUpload, ...aclUploads, ...tlsUploads("client", TLS_CLIENT_FILES)],
           // On /data: the image's /data belongs to uid 999, so a new volume mounted there is writable by it.
           volumes: [{ volumeName: aclState!.name, containerPath: CONTAINER_PATHS.data }],

@@ -13,6 +13,7 @@ import { ACL_PATHS, AclUsers, aclNodeEnv } from "./aclUsers";
 import { KubernetesTlsSecrets } from "./clusterCertificates";
 import { TLS_CLIENT_FILES, TLS_FILES, tlsEnv } from "../plan/tls";
 import { planCertificates } from "../plan/tlsCertificates";
+import { rotateEnv } from "../plan/acl";
 
 export interface RedisKubernetesClusterArgs {
   spec: ClusterSpec;
@@ -422,16 +423,14 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
               image: spec.redisImage,
               imagePullPolicy: "IfNotPresent",
               command: ["sh", `${POD_PATHS.dir}/rotate.sh`, mode],
-              env: [
-                { name: "REDIS_NODES", value: plan.bootstrapEnv.REDIS_NODES },
-                { name: "ROTATE_ACL_FILE", value: ACL_PATHS.aclFile },
-                { name: "REDIS_USER", value: "admin" },
-                { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
-                { name: "REDIS_PREVIOUS_PASSWORD_FILE", value: ACL_PATHS.previousAdmin },
-                { name: "REDIS_MASTERUSER", value: "replica" },
-                { name: "REDIS_MASTERAUTH_FILE", value: ACL_PATHS.masterauth },
-                ...tlsEnvOf(TLS_CLIENT_FILES),
-              ],
+              env: Object.entries(
+                rotateEnv({
+                  nodes: plan.bootstrapEnv.REDIS_NODES,
+                  passwordFile: POD_PATHS.passwordFile,
+                  previousPasswordFile: ACL_PATHS.previousAdmin,
+                  tls: tlsSecrets ? TLS_CLIENT_FILES : undefined,
+                }),
+              ).map(([n, value]) => ({ name: n, value })),
               resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
               volumeMounts: [...sharedMounts, ...tlsMounts("tls-client", TLS_CLIENT_FILES.dir), ...aclMounts, { name: "acl-previous", mountPath: ACL_PATHS.previousDir, readOnly: true }],
               securityContext: containerSecurityContext,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ClusterSpec } from "../config/schema";
+import { tlsEnv, type TlsFilePaths } from "./tls";
 
 /**
  * Redis ACL users of a cluster (issue #12): who may do what, as ACL rules. Pure: passwords arrive as arguments and
@@ -114,4 +115,42 @@ export const EXPORTER_ACL_ENV = { REDIS_USER: "exporter", REDIS_EXPORTER_CONFIG_
 /** Metric names an alert rule expression reads (redis_*), for checking an exporter's output against the rules. */
 export function metricsRead(expressions: string[]): string[] {
   return [...new Set(expressions.flatMap((e) => e.match(/\bredis_[a-z_]+/g) ?? []))].sort();
+}
+
+/** Where a node, Job or container finds the ACL files (a Secret volume / uploads); never a ConfigMap. */
+export const ACL_PATHS = {
+  dir: "/etc/redis-cluster-acl",
+  aclFile: "/etc/redis-cluster-acl/users.acl",
+  masterauth: "/etc/redis-cluster-acl/replica-password",
+  /** The admin password the nodes had before this update (rotation step only; absent on the first deploy). */
+  previousDir: "/etc/redis-cluster-acl-previous",
+  previousAdmin: "/etc/redis-cluster-acl-previous/password",
+} as const;
+
+export interface RotateEnvArgs {
+  /** REDIS_NODES of the bootstrap ("host:port host:port ..."). */
+  nodes: string;
+  /** admin's current password file, and where the last rotation left the previous one. */
+  passwordFile: string;
+  previousPasswordFile: string;
+  /** The client certificate's files (tls.enabled), else undefined. */
+  tls?: TlsFilePaths;
+}
+
+/**
+ * Environment of the rotation step (infra/scripts/rotate.sh add|remove), one definition for every platform (the
+ * Docker container and the Kubernetes Job): it runs as admin, applies the ACL file, and sets the replica user's
+ * masteruser/masterauth live. Files only: no password in it.
+ */
+export function rotateEnv(a: RotateEnvArgs): Record<string, string> {
+  return {
+    REDIS_NODES: a.nodes,
+    ROTATE_ACL_FILE: ACL_PATHS.aclFile,
+    REDIS_USER: "admin",
+    REDIS_PASSWORD_FILE: a.passwordFile,
+    REDIS_PREVIOUS_PASSWORD_FILE: a.previousPasswordFile,
+    REDIS_MASTERUSER: "replica",
+    REDIS_MASTERAUTH_FILE: ACL_PATHS.masterauth,
+    ...(a.tls ? tlsEnv(a.tls) : {}),
+  };
 }

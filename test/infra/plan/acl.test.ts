@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { validateConfig } from "../../../infra/config/schema";
-import { aclUsers, passwordHash, passwordUsers, renderAclFile, smokeRules } from "../../../infra/plan/acl";
+import { ACL_PATHS, aclUsers, passwordHash, passwordUsers, renderAclFile, rotateEnv, smokeRules } from "../../../infra/plan/acl";
+import { TLS_CLIENT_FILES } from "../../../infra/plan/tls";
 
 const users = [{ name: "orders", keys: ["orders:*"], commands: ["+@read", "+@write", "-@dangerous"], password: "orders-password-0123456789" }];
 
@@ -69,4 +70,15 @@ test("dev profile: default user shares admin's password; DEBUG SLEEP only where 
   assert.ok(smokeRules("yes").includes("+debug|sleep"));
   assert.ok(!smokeRules("no").some((r) => r.includes("debug")));
   assert.ok(!aclUsers(validateConfig({ platform: "kubernetes" })).find((u) => u.name === "smoke")!.rules.some((r) => r.includes("debug")));
+});
+
+test("the rotation step's environment: one definition for Docker and Kubernetes, files only, TLS when given", () => {
+  const env = rotateEnv({ nodes: "a:6379 b:6379", passwordFile: "/p/password", previousPasswordFile: "/q/previous" });
+  assert.deepEqual(env, {
+    REDIS_NODES: "a:6379 b:6379", ROTATE_ACL_FILE: ACL_PATHS.aclFile, REDIS_USER: "admin", REDIS_PASSWORD_FILE: "/p/password",
+    REDIS_PREVIOUS_PASSWORD_FILE: "/q/previous", REDIS_MASTERUSER: "replica", REDIS_MASTERAUTH_FILE: ACL_PATHS.masterauth,
+  });
+  const tls = rotateEnv({ nodes: "a:6379", passwordFile: "/p", previousPasswordFile: "/q", tls: TLS_CLIENT_FILES });
+  assert.equal(tls.REDIS_TLS_CA_FILE, TLS_CLIENT_FILES.ca);
+  assert.equal(tls.REDIS_TLS_KEY_FILE, TLS_CLIENT_FILES.key);
 });
