@@ -21,9 +21,11 @@ export async function waitHealthy(cluster: LocalCluster, timeoutMs: number, poll
   const expected = cluster.nodes.map((n) => `${n.host}:${n.port}`).sort().join(" ");
   let last = "";
   for (let attempt = 0; attempt < 2000 && Date.now() - t0 < timeoutMs; attempt++) {
+    // Kept connections (ask), not a redis-cli per call: this loop would otherwise use a core by itself here.
+    const views = await Promise.all(cluster.nodes.map(async (_, i) => [await cluster.tryAsk(i, "cluster", "info"), await cluster.tryAsk(i, "cluster", "nodes")]));
     const bad = cluster.nodes.flatMap((n, i) => {
-      const state = /cluster_state:(\w+)/.exec(cluster.cli(i, ["cluster", "info"]).stdout)?.[1];
-      const lines = cluster.cli(i, ["cluster", "nodes"]).stdout.trim().split("\n");
+      const state = /cluster_state:(\w+)/.exec(views[i][0])?.[1];
+      const lines = views[i][1].trim().split("\n");
       const seen = lines.map((l) => (l.split(" ")[1] ?? "").split("@")[0]).sort().join(" ");
       const unlinked = lines.filter((l) => {
         const f = l.split(" ");

@@ -35,15 +35,17 @@ function options(c: LocalCluster, o: Partial<SmokeOptions> = {}): SmokeOptions {
 
 /** Bounded wait until every node reports cluster_state:ok, nobody is flagged fail and every replica link is up. */
 async function waitHealthy(c: LocalCluster): Promise<void> {
-  const healthy = () =>
-    c.nodes.every((_, i) => {
-      const info = c.cli(i, ["cluster", "info"]).stdout;
-      const nodes = c.cli(i, ["cluster", "nodes"]).stdout;
-      const repl = c.cli(i, ["info", "replication"]).stdout;
-      return /cluster_state:ok/.test(info) && !/\bfail\??\b/.test(nodes) && (!/role:slave/.test(repl) || /master_link_status:up/.test(repl));
-    });
+  const healthy = async () => {
+    for (let i = 0; i < c.nodes.length; i++) {
+      const info = await c.tryAsk(i, "cluster", "info");
+      const nodes = await c.tryAsk(i, "cluster", "nodes");
+      const repl = await c.tryAsk(i, "info", "replication");
+      if (!(/cluster_state:ok/.test(info) && !/\bfail\??\b/.test(nodes) && (!/role:slave/.test(repl) || /master_link_status:up/.test(repl)))) return false;
+    }
+    return true;
+  };
   for (let i = 0; i < 100; i++) {
-    if (healthy()) return;
+    if (await healthy()) return;
     await sleep(200);
   }
   assert.fail("cluster did not become healthy within 20 s");
@@ -258,8 +260,8 @@ describe("smoke test on a 3x1 cluster without a password", () => {
     assert.ok(idx >= 0, replicaLine.join(" "));
     assert.equal(c.cli(idx, ["cluster", "replicate", other[0]]).stdout.trim(), "OK");
     // Bounded wait until every node sees the move.
-    const moved = () => c.nodes.every((_, i) => c.cli(i, ["cluster", "nodes"]).stdout.split("\n").some((l) => l.startsWith(replicaLine[0]) && l.includes(`slave ${other[0]}`)));
-    for (let i = 0; i < 50 && !moved(); i++) await sleep(100);
+    const moved = async () => (await Promise.all(c.nodes.map((_, i) => c.tryAsk(i, "cluster", "nodes")))).every((v) => v.split("\n").some((l) => l.startsWith(replicaLine[0]) && l.includes(`slave ${other[0]}`)));
+    for (let i = 0; i < 50 && !(await moved()); i++) await sleep(100);
     const r = await runSmoke(options(c, { timeoutMs: 20_000, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 } }));
     const slots = check(r, "slots");
     const orphanAddr = orphan[1].split("@")[0];

@@ -23,6 +23,22 @@ function info(c: LocalCluster, i: number): Record<string, string> {
   );
 }
 
+/** info() over the harness's kept connections: the waits below poll it every 100 ms ("" fields when a node is down). */
+async function infoNow(c: LocalCluster, i: number): Promise<Record<string, string>> {
+  const text = await c.tryAsk(i, "cluster", "info");
+  return Object.fromEntries(text.split("\n").filter((l) => l.includes(":")).map((l) => l.split(":") as [string, string]));
+}
+
+/** Polls `cond` every 100 ms, at most `tries` times; true once it holds. */
+async function until(cond: () => Promise<boolean>, tries: number): Promise<boolean> {
+  for (let t = 0; t < tries; t++) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return cond();
+}
+const every = async (idx: number[], f: (i: number) => Promise<boolean>) => (await Promise.all(idx.map(f))).every(Boolean);
+
 /** CLUSTER NODES without the volatile columns (ping/pong times, config epoch, link state). */
 function topology(c: LocalCluster, i: number): string[] {
   return c.cli(i, ["cluster", "nodes"]).stdout.trim().split("\n")
@@ -72,9 +88,8 @@ test("refuses a partial cluster and changes nothing", async () => {
   for (const i of [1, 2]) assert.equal(c.cli(0, ["cluster", "meet", c.nodes[i].host, String(c.nodes[i].port)]).stdout.trim(), "OK");
   assert.equal(c.cli(0, ["cluster", "addslotsrange", "0", "5460"]).stdout.trim(), "OK");
   // Let gossip settle first, so any later difference is the bootstrap's doing.
-  const met = () => [0, 1, 2].every((i) => info(c, i).cluster_known_nodes === "3");
-  for (let t = 0; t < 100 && !met(); t++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(met(), "nodes 0-2 know each other");
+  const met = () => every([0, 1, 2], async (i) => (await infoNow(c, i)).cluster_known_nodes === "3");
+  assert.ok(await until(met, 100), "nodes 0-2 know each other");
   const before = [0, 1, 2, 3, 4, 5].map((i) => topology(c, i));
 
   const r = await c.runBootstrap();
@@ -141,8 +156,10 @@ test("scale-out: a healthy smaller cluster plus empty planned nodes is left alon
   const six = c.seeds.slice(0, 6);
   const created = spawnSync("redis-cli", ["--cluster", "create", ...six, "--cluster-replicas", "1", "--cluster-yes"], { env: c.cliEnv(), encoding: "utf8" });
   assert.equal(created.status, 0, created.stdout + created.stderr);
-  const formed = () => [0, 1, 2, 3, 4, 5].every((i) => info(c, i).cluster_state === "ok" && info(c, i).cluster_known_nodes === "6");
-  for (let t = 0; t < 100 && !formed(); t++) await new Promise((r) => setTimeout(r, 100));
+  await until(() => every([0, 1, 2, 3, 4, 5], async (i) => {
+    const ci = await infoNow(c, i);
+    return ci.cluster_state === "ok" && ci.cluster_known_nodes === "6";
+  }), 100);
 
   const r = await c.runBootstrap();
   assert.equal(r.code, 0, r.output);
@@ -163,9 +180,8 @@ test("scale-out: a healthy smaller cluster plus empty planned nodes is left alon
     assert.equal(out.status, 0, `${line}\n${out.stdout}${out.stderr}`);
     if (line.includes("add-node")) joined++;
     // As the printed advice says: let every node learn the new one before the next step moves slots.
-    const known = () => Array.from({ length: joined }, (_, i) => i).every((i) => info(c, i).cluster_known_nodes === String(joined));
-    for (let t = 0; t < 200 && !known(); t++) await new Promise((res) => setTimeout(res, 100));
-    assert.ok(known(), `all ${joined} nodes know each other after: ${line}`);
+    const known = () => every(Array.from({ length: joined }, (_, i) => i), async (i) => (await infoNow(c, i)).cluster_known_nodes === String(joined));
+    assert.ok(await until(known, 200), `all ${joined} nodes know each other after: ${line}`);
   }
   const after = await c.runBootstrap();
   assert.equal(after.code, 0, after.output);
@@ -191,9 +207,8 @@ async function halfCreate(c: LocalCluster, meet: boolean) {
   }
   if (!meet) return;
   for (let i = 1; i < 6; i++) assert.equal(c.cli(0, ["cluster", "meet", c.nodes[i].host, String(c.nodes[i].port)]).stdout.trim(), "OK");
-  const met = () => [0, 1, 2, 3, 4, 5].every((i) => info(c, i).cluster_known_nodes === "6");
-  for (let t = 0; t < 150 && !met(); t++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(met(), "all six nodes know each other");
+  const met = () => every([0, 1, 2, 3, 4, 5], async (i) => (await infoNow(c, i)).cluster_known_nodes === "6");
+  assert.ok(await until(met, 150), "all six nodes know each other");
 }
 
 function assertPlanned(c: LocalCluster) {
@@ -228,8 +243,7 @@ test("finishes a create killed after slots were assigned but before CLUSTER MEET
 test("a half-made cluster holding data is refused, and the refusal names the empty masters", async () => {
   const c = await cluster({ bootstrap: false });
   await halfCreate(c, true);
-  const ok = () => info(c, 0).cluster_state === "ok";
-  for (let t = 0; t < 100 && !ok(); t++) await new Promise((r) => setTimeout(r, 100));
+  await until(async () => (await infoNow(c, 0)).cluster_state === "ok", 100);
   // A key on node 0's slots (slot of "a" is 15495: node 2; "b" is 3300: node 0).
   assert.equal(c.cli(0, ["set", "b", "user-data"]).stdout.trim(), "OK");
   const r = await c.runBootstrap({ BOOTSTRAP_SETTLE: "3" });
