@@ -58,16 +58,10 @@ left() { # sets rem: seconds one call may take: the per-call limit, never past t
 # redis-cli has no read timeout: a frozen (SIGSTOPped) node accepts the connection and never answers. Its output is
 # kept as it is (INFO replies end their lines with \r\n: field() drops the \r); its exit status is not used.
 cli() { hp=$1; shift; left; timeout -k 1 "$rem" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 || true; }
-CR=$(printf '\r')
-NL='
+CR=$(printf '\r') NL='
 '
-field() { # the value of INFO field $2 in the reply $1, without starting a process
-  f="$NL$1"
-  case $f in *"$NL$2:"*) ;; *) return 0 ;; esac
-  f=${f#*"$NL$2:"}
-  f=${f%%"$NL"*}
-  printf '%s\n' "${f%"$CR"}"
-}
+# The value of INFO field $2 in the reply $1, without starting a process (each script ships alone, so each has it).
+field() { f=$NL$1 && case $f in *"$NL$2:"*) f=${f#*"$NL$2:"} && f=${f%%"$NL"*} && printf '%s\n' "${f%"$CR"}" ;; esac; }
 expired() { now; [ "$now" -ge "$deadline" ]; }
 
 resolve() { # host:port -> ip:port; CLUSTER MEET needs addresses, not names

@@ -40,16 +40,10 @@ left() { # sets rem: one call takes at most the per-call limit and never runs pa
 # keep their \r\n line ends: field() drops the \r.
 cli() { h=$1 p=$2; shift 2; left; timeout -k 1 "$rem" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$h" -p "$p" "$@" 2>&1 || true; }
 expired() { now; [ "$now" -ge "$deadline" ]; }
-CR=$(printf '\r')
-NL='
+CR=$(printf '\r') NL='
 '
-field() { # the value of INFO field $2 in the reply $1
-  f="$NL$1"
-  case $f in *"$NL$2:"*) ;; *) return 0 ;; esac
-  f=${f#*"$NL$2:"}
-  f=${f%%"$NL"*}
-  printf '%s\n' "${f%"$CR"}"
-}
+# The value of INFO field $2 in the reply $1, without starting a process (each script ships alone, so each has it).
+field() { f=$NL$1 && case $f in *"$NL$2:"*) f=${f#*"$NL$2:"} && f=${f%%"$NL"*} && printf '%s\n' "${f%"$CR"}" ;; esac; }
 
 repl=$(cli "$host" "$port" info replication) || true
 role=$(field "$repl" role)

@@ -28,16 +28,10 @@ case $call_timeout in '' | *[!0-9]* | 0) call_timeout=2 ;; esac
 # The kubelet runs this every few seconds in every pod: no process is started that is not needed (an exec costs
 # milliseconds of CPU in a small container). INFO replies keep their \r\n line ends: field() drops the \r.
 cli() { timeout -k 1 "$call_timeout" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$host" -p "$port" "$@" 2>&1 || true; }
-CR=$(printf '\r')
-NL='
+CR=$(printf '\r') NL='
 '
-field() { # the value of INFO field $2 in the reply $1
-  f="$NL$1"
-  case $f in *"$NL$2:"*) ;; *) return 0 ;; esac
-  f=${f#*"$NL$2:"}
-  f=${f%%"$NL"*}
-  printf '%s\n' "${f%"$CR"}"
-}
+# The value of INFO field $2 in the reply $1, without starting a process (each script ships alone, so each has it).
+field() { f=$NL$1 && case $f in *"$NL$2:"*) f=${f#*"$NL$2:"} && f=${f%%"$NL"*} && printf '%s\n' "${f%"$CR"}" ;; esac; }
 
 pong=$(cli ping) || true
 case ${1:-} in
