@@ -1,8 +1,7 @@
 // `npm run pods:scenarios [-- --only a,b] [--json file]`: the prod program on the pods runner (./runner.ts), then the
 // restart scenarios on that one deployment, one table row each (expected, observed, time to ok, acknowledged writes
 // lost). Everything the run starts (dockerd, containers, network, directories) is removed at the end, also on failure.
-import { existsSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { PodsRunner } from "./runner";
 import * as s from "./scenarios";
@@ -14,8 +13,9 @@ async function main(): Promise<number> {
     .option("--only <names>", `comma-separated subset of ${ALL.join(",")} (the first deploy always runs)`)
     .option("--json <file>", "write the rows as JSON")
     .option("--root <dir>", "project directory of the program (another checkout, with node_modules); default: this one")
+    .option("--plain", "TLS and ACL off (one password, plain RESP) instead of Pulumi.prod.yaml as committed")
     .parse()
-    .opts<{ only?: string; json?: string; root?: string }>();
+    .opts<{ only?: string; json?: string; root?: string; plain?: boolean }>();
   const only = opts.only ? opts.only.split(",") : [...ALL];
   for (const o of only) if (!(ALL as readonly string[]).includes(o)) throw new Error(`--only: unknown scenario ${o} (known: ${ALL.join(", ")})`);
   const t0 = Date.now();
@@ -28,9 +28,7 @@ async function main(): Promise<number> {
   };
   let failed = false;
   try {
-    const root = opts.root ?? join(__dirname, "..", "..");
-    const tlsKeysExist = existsSync(join(root, "infra", "config", "tls.ts"));
-    const first = await s.firstDeploy(runner, s.scenarioConfig({ tlsKeysExist }), opts.root);
+    const first = await s.firstDeploy(runner, s.scenarioConfig({ plain: opts.plain }), opts.root);
     add(first.row);
     const c = first.cluster;
     if (!c) throw new Error("first deploy failed before the cluster formed: no scenario can run");

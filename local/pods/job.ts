@@ -34,8 +34,8 @@ export function checkJob(job: Obj): void {
   if (job.spec.template.spec.containers.length !== 1) throw new Error(`pods runner: ${where}: one container per Job pod is implemented`);
 }
 
-/** Runs the Job to completion or failure; `onPod` sees each attempt's pod (for deletion on teardown). */
-export async function runJob(env: PodEnv, job: Obj, dir: string, onPod: (p: Pod | undefined) => void): Promise<JobResult> {
+/** Runs the Job to completion or failure; `onPod` sees each attempt's pod (for deletion on teardown), then undefined (and the removal of a succeeded pod, still under way). */
+export async function runJob(env: PodEnv, job: Obj, dir: string, onPod: (p: Pod | undefined, removal?: Promise<void>) => void): Promise<JobResult> {
   checkJob(job);
   const name: string = job.metadata.name;
   const backoffLimit: number = job.spec.backoffLimit ?? 6;
@@ -72,10 +72,15 @@ export async function runJob(env: PodEnv, job: Obj, dir: string, onPod: (p: Pod 
     }
     const st = pod.containers[0];
     attempts.push({ pod: podName, exitCode: deadlineHit ? undefined : st?.exitCode, terminationMessage: st?.terminationMessage ?? "", logTail: st?.logTail ?? "", durationMs: Date.now() - ta });
+    if (pod.phase === "Succeeded" && !deadlineHit) {
+      // Complete as soon as its pod succeeded (the job controller does not wait for the pod to go; on Kubernetes it
+      // stays until the Job's TTL): the exited pod is removed in the background, and the runner's stop() awaits it.
+      onPod(undefined, pod.delete("force"));
+      return result(true, "Complete");
+    }
     await pod.delete(deadlineHit ? "graceful" : "force");
     onPod(undefined);
     if (deadlineHit) return result(false, "DeadlineExceeded");
-    if (pod.phase === "Succeeded") return result(true, "Complete");
     failures++;
     if (failures > backoffLimit) return result(false, "BackoffLimitExceeded");
     const backoff = Math.min(360_000, 10_000 * 2 ** (failures - 1));

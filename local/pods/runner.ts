@@ -23,6 +23,7 @@ import { runProgram, type ConfigInput, type ProviderStep, type RunResult } from 
 import { unwrapSecrets } from "../../test/engine/values";
 import { startDockerd, mountsUnder, type PrivateDockerd } from "../docker/daemon";
 import { ensureNodeImage, ensureStandInImages } from "../docker/images";
+import { applyTls, TLS_TYPES } from "../tlsProvider";
 import { runJob, type JobResult } from "./job";
 import { Pod, type PodEnv } from "./pod";
 import { checkPodSpec, refuse, type Obj } from "./spec";
@@ -50,6 +51,8 @@ export interface RunnerOptions {
   log?: (line: string) => void;
   /** Default: a free /24 of 172.30.0.0/16. */
   subnet?: string;
+  /** Docker CgroupParent of every container (CpuLedger.cgroupParent): their CPU is counted there. */
+  cgroupParent?: string;
 }
 
 export interface UpResult {
@@ -59,6 +62,37 @@ export interface UpResult {
   notRun: string[];
   /** ms from the start until each step finished, by resource name. */
   stepMs: Record<string, number>;
+}
+
+export interface UpArgs {
+  stack: string;
+  config?: Record<string, ConfigInput>;
+  timeoutMs?: number;
+  root?: string;
+}
+
+/**
+ * `pulumi up` of the program with every step applied by the runner `runner` resolves to. The program starts at once:
+ * its start in the engine (~10 s of CPU: ts-node, the SDKs, the dynamic-provider host) overlaps with the daemon's start
+ * and the image imports when `runner` is still starting (PodsRunner.start() not awaited); each step waits for it.
+ */
+export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<UpResult> {
+  const t0 = Date.now();
+  const stepMs: Record<string, number> = {};
+  const run = await runProgram({
+    stack: args.stack,
+    mode: "up",
+    config: args.config,
+    root: args.root,
+    timeoutMs: args.timeoutMs ?? 900_000,
+    provider: async (step) => {
+      const r = await (await runner).provider(step);
+      stepMs[step.name] = Date.now() - t0;
+      return r;
+    },
+  });
+  const r = await runner;
+  return { run, jobs: r.jobs, notRun: r.notRun, stepMs };
 }
 
 export class PodsRunner {
@@ -85,6 +119,7 @@ export class PodsRunner {
     readonly subnet: string,
     private readonly images: Record<string, string>,
     private readonly log: (l: string) => void,
+    cgroupParent?: string,
   ) {
     const hostsFile = join(dir, "hosts");
     const resolvFile = join(dir, "resolv.conf");
@@ -101,7 +136,9 @@ export class PodsRunner {
       image: (ref) => this.image(ref),
       configMap: (ns, name) => this.data("ConfigMap", ns, name),
       secret: (ns, name) => this.data("Secret", ns, name),
+      hasSecret: (ns, name) => this.objects.has(`Secret/${ns}/${name}`),
       log,
+      cgroupParent,
     };
   }
 
@@ -111,8 +148,9 @@ export class PodsRunner {
     const dockerd = await startDockerd({ log });
     let dir = "";
     try {
-      const standIn = await ensureStandInImages(dockerd.docker, { log });
-      const node = await ensureNodeImage(dockerd.docker, { log });
+      // Both imports at once: mostly disk I/O in the daemon, so they overlap with each other (and, through startUp(),
+      // with the program's start in the engine).
+      const [standIn, node] = await Promise.all([ensureStandInImages(dockerd.docker, { log }), ensureNodeImage(dockerd.docker, { log })]);
       dir = mkdtempSync(join(tmpdir(), "rc-pods-"));
       chmodSync(dir, 0o755);
       // Holds the pods' data and the password files: removed also when the process ends without stop() (a signal,
@@ -129,7 +167,7 @@ export class PodsRunner {
         IPAM: { Config: [{ Subnet: subnet, Gateway: `${prefix}.1`, IPRange: `${prefix}.128/25` }] },
         Options: { "com.docker.network.bridge.enable_ip_masquerade": "false" },
       } as any);
-      return new PodsRunner(dockerd, dir, network, subnet, { redis: standIn.redis, exporter: standIn.exporter, node: node.image }, log);
+      return new PodsRunner(dockerd, dir, network, subnet, { redis: standIn.redis, exporter: standIn.exporter, node: node.image }, log, opts.cgroupParent);
     } catch (e) {
       await dockerd.stop();
       if (dir) rmSync(dir, { recursive: true, force: true });
@@ -225,6 +263,8 @@ export class PodsRunner {
         return { id: id(), outputs: { ...step.inputs, status: { succeeded: 1 } } };
       }
       default:
+        // @pulumi/tls: real keys and certificates (../tlsProvider.ts), as the provider makes them.
+        if (TLS_TYPES.includes(kind)) return applyTls({ type: kind, name: step.name, inputs });
         // The Prometheus Operator's objects (PrometheusRule, ServiceMonitor): no operator runs here.
         if (kind.startsWith("kubernetes:monitoring.coreos.com/")) {
           this.notRun.push(`${inputs.kind}/${meta.name}`);
@@ -235,30 +275,26 @@ export class PodsRunner {
   }
 
   private currentJobPod?: Pod;
-  private trackJobPod(p: Pod | undefined): void {
+  private readonly removals = new Set<Promise<void>>();
+  private trackJobPod(p: Pod | undefined, removal?: Promise<void>): void {
     if (p) this.jobPods.add(p);
-    if (this.currentJobPod && !p) this.jobPods.delete(this.currentJobPod);
+    if (this.currentJobPod && !p) {
+      const done = this.currentJobPod;
+      if (removal) {
+        const r = removal.catch(() => undefined).finally(() => {
+          this.jobPods.delete(done);
+          this.removals.delete(r);
+        });
+        this.removals.add(r);
+      } else this.jobPods.delete(done);
+    }
     this.currentJobPod = p;
     this.writeDns();
   }
 
   /** `pulumi up` of the program (stack Pulumi.<stack>.yaml plus `config`), every step applied here. */
-  async up(args: { stack: string; config?: Record<string, ConfigInput>; timeoutMs?: number; root?: string }): Promise<UpResult> {
-    const t0 = Date.now();
-    const stepMs: Record<string, number> = {};
-    const run = await runProgram({
-      stack: args.stack,
-      mode: "up",
-      config: args.config,
-      root: args.root,
-      timeoutMs: args.timeoutMs ?? 900_000,
-      provider: async (step) => {
-        const r = await this.provider(step);
-        stepMs[step.name] = Date.now() - t0;
-        return r;
-      },
-    });
-    return { run, jobs: this.jobs, notRun: this.notRun, stepMs };
+  up(args: UpArgs): Promise<UpResult> {
+    return upOn(Promise.resolve(this), args);
   }
 
   // ---- StatefulSet controller ----
@@ -430,6 +466,7 @@ export class PodsRunner {
   async stop(): Promise<{ mountsLeft: string[]; dirLeft: boolean; daemonAlive: boolean; bridgeLeft: boolean }> {
     this.stopping = true;
     await this.controller?.catch(() => undefined);
+    await Promise.allSettled([...this.removals]);
     await Promise.allSettled([...this.pods.values(), ...this.jobPods].map((p) => p.delete("force")));
     this.pods.clear();
     const daemonDir = this.dockerd.dir;

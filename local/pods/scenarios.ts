@@ -3,7 +3,8 @@
 // without) checked after the scenario, and the time until the cluster was whole again. `npm run pods:scenarios`
 // runs them all on one deployment and prints one table row per scenario; the short test runs two of them.
 import Redis, { Cluster } from "ioredis";
-import type { PodsRunner, UpResult } from "./runner";
+import keySlot = require("cluster-key-slot");
+import { upOn, type PodsRunner, type UpResult } from "./runner";
 import { unwrapSecrets } from "../../test/engine/values";
 import type { ConfigInput } from "../../test/engine/engine";
 
@@ -19,19 +20,19 @@ export interface Row {
   pass: boolean;
   /** ms from the moment the disruption ended (pods released) until every node's view was whole. */
   timeToOkMs?: number;
-  /** Acknowledged writes lost: with WAIT 1 / without. */
-  lost?: { wait: number; plain: number; ackedWait: number; ackedPlain: number };
+  /** Acknowledged writes lost: with WAIT 1 / without (after re-reads); unreadable: every read of the key failed. */
+  lost?: { wait: number; plain: number; ackedWait: number; ackedPlain: number; unreadable?: number };
   notes: string[];
 }
 
 /**
- * Stack config of the scenarios: Pulumi.prod.yaml as committed, with a smaller smoke run. TLS (issue 12) is off here
- * when the schema has it: the runner mounts what the program gives but the scenarios' host clients speak plain RESP.
+ * Stack config of the scenarios: Pulumi.prod.yaml as committed (TLS and ACL users on: the platform defaults), with a
+ * smaller smoke run. `plain`: TLS and ACL off (one password, plain RESP), as the runs before TLS support were.
  */
-export function scenarioConfig(opts: { smoke?: boolean; smokeKeys?: number; failover?: "none" | "manual"; tlsKeysExist: boolean; extra?: Record<string, ConfigInput> }): Record<string, ConfigInput> {
+export function scenarioConfig(opts: { smoke?: boolean; smokeKeys?: number; failover?: "none" | "manual"; plain?: boolean; extra?: Record<string, ConfigInput> }): Record<string, ConfigInput> {
   return {
     "redis-cluster:smoke": { enabled: opts.smoke ?? true, failover: opts.failover ?? "manual", keys: opts.smokeKeys ?? 1000 },
-    ...(opts.tlsKeysExist ? { "redis-cluster:tls": { enabled: false }, "redis-cluster:acl": { enabled: false } } : {}),
+    ...(opts.plain ? { "redis-cluster:tls": { enabled: false }, "redis-cluster:acl": { enabled: false } } : {}),
     ...(opts.extra ?? {}),
   };
 }
@@ -53,17 +54,56 @@ export interface NodeView {
 }
 
 /** The deployed prod cluster seen from the runner's host (pod IPs on the runner's network, no NAT). */
-export class ProdCluster {
-  constructor(readonly runner: PodsRunner, readonly password: string) {}
+export interface ClientAuth {
+  /** acl.enabled: the admin user (`default` is off on Kubernetes); the password is admin's. */
+  username?: string;
+  /** tls.enabled: the CA and the clients' certificate from the program's client TLS Secret (tls-auth-clients may ask for it). */
+  tls?: { ca: string; cert: string; key: string };
+}
 
-  /** The password from the stack output, else (an up that failed after the cluster formed) from the pods' Secret. */
+export class ProdCluster {
+  constructor(readonly runner: PodsRunner, readonly password: string, readonly auth: ClientAuth = {}) {}
+
+  /**
+   * What a host client needs, from the stack's outputs as an operator reads them: the password (`redisPassword`, else
+   * after an up that failed once the cluster formed, the pods' Secret), `admin` when the stack has ACL users
+   * (`aclSecretNames`), and the client certificate's Secret (`tlsClientSecretName`) when TLS is on.
+   */
   static fromUp(runner: PodsRunner, up: UpResult): ProdCluster {
-    let pw = unwrapSecrets<string>(up.run.outputs.redisPassword);
+    const out = unwrapSecrets<Record<string, any>>(up.run.outputs);
+    let pw: string | undefined = out.redisPassword;
+    const secretData = (name: string) => {
+      for (const [k, o] of runner.objects) {
+        if (k.startsWith("Secret/") && k.endsWith(`/${name}`)) {
+          const d: Record<string, string> = {};
+          for (const [f, v] of Object.entries(o.data ?? {})) d[f] = Buffer.from(String(v), "base64").toString();
+          return { ...d, ...(o.stringData ?? {}) };
+        }
+      }
+      return undefined;
+    };
     if (!pw) {
       for (const [k, o] of runner.objects) if (k.startsWith("Secret/") && o.stringData?.password) pw = o.stringData.password;
     }
     if (!pw) throw new Error("no password: neither the stack output nor a Secret with key password");
-    return new ProdCluster(runner, pw);
+    const auth: ClientAuth = {};
+    if (out.aclSecretNames && Object.keys(out.aclSecretNames).length > 0) auth.username = "admin";
+    if (out.tlsClientSecretName) {
+      const d = secretData(out.tlsClientSecretName);
+      if (!d?.["ca.crt"] || !d["tls.crt"] || !d["tls.key"]) throw new Error(`TLS client Secret ${out.tlsClientSecretName} lacks ca.crt/tls.crt/tls.key`);
+      auth.tls = { ca: d["ca.crt"], cert: d["tls.crt"], key: d["tls.key"] };
+    }
+    return new ProdCluster(runner, pw, auth);
+  }
+
+  /** ioredis options of every host client: password, admin user, TLS against the cluster's CA (no host-name check: pod IPs, as the Jobs). */
+  private get clientOptions(): { password: string; username?: string; tls?: object } {
+    const t = this.auth.tls;
+    return {
+      password: this.password,
+      ...(this.auth.username ? { username: this.auth.username } : {}),
+      ...(t ? { tls: { ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: () => undefined } } : {}),
+    };
   }
 
   pods(): string[] {
@@ -77,7 +117,7 @@ export class ProdCluster {
   }
 
   async on<T>(pod: string, fn: (r: Redis) => Promise<T>): Promise<T> {
-    const r = new Redis({ host: this.ip(pod), port: 6379, password: this.password, lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: 3000, retryStrategy: () => null });
+    const r = new Redis({ host: this.ip(pod), port: 6379, ...this.clientOptions, lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: 3000, retryStrategy: () => null });
     r.on("error", () => undefined);
     try {
       await r.connect();
@@ -140,7 +180,7 @@ export class ProdCluster {
   }
 
   /** Masters holding slots, by pod, with their replica's pod (from the view of a pod that answers). */
-  async shards(): Promise<{ master: string; replica?: string; masterId: string }[]> {
+  async shards(): Promise<{ master: string; replica?: string; masterId: string; slots?: string }[]> {
     const byIp = new Map(this.pods().map((p) => [this.ip(p), p]));
     for (const p of this.present()) {
       const v = await this.view(p);
@@ -149,7 +189,7 @@ export class ProdCluster {
         .filter((n) => n[2].includes("master") && n.length > 8)
         .map((n) => {
           const rep = v.nodes.find((x) => x[3] === n[0]);
-          return { master: byIp.get(n[1].split(":")[0])!, replica: rep ? byIp.get(rep[1].split(":")[0]) : undefined, masterId: n[0] };
+          return { master: byIp.get(n[1].split(":")[0])!, replica: rep ? byIp.get(rep[1].split(":")[0]) : undefined, masterId: n[0], slots: n.slice(8).join(" ") };
         });
     }
     throw new Error("no pod answers");
@@ -157,7 +197,7 @@ export class ProdCluster {
 
   client(): Cluster {
     const c = new Cluster(this.present().map((p) => ({ host: this.ip(p), port: 6379 })), {
-      redisOptions: { password: this.password, connectTimeout: 2000, commandTimeout: 3000 },
+      redisOptions: { ...this.clientOptions, connectTimeout: 2000, commandTimeout: 3000 },
       clusterRetryStrategy: (n) => (n > 50 ? null : 200),
       retryDelayOnFailover: 300,
       retryDelayOnClusterDown: 300,
@@ -198,9 +238,26 @@ export class ProdCluster {
   }
 }
 
+/** Acknowledged writes that did not read back, judged after re-reads (see Writer.lost). */
+export interface LostDetail {
+  key: string;
+  mode: "wait" | "plain";
+  /** null: the key does not exist (lost); "error: …": every read failed (unreadable, not counted as lost). */
+  value: string | null;
+  /** ms between the acknowledgement and the disruption mark (negative: acknowledged before it). */
+  ackedMsBeforeMark?: number;
+  slot?: number;
+}
+
 /** Writers with and without WAIT 1 on unique keys; what was acknowledged is checked afterwards. */
 export class Writer {
   readonly acked = { wait: [] as string[], plain: [] as string[] };
+  /** When each key was acknowledged (ms since the epoch). */
+  private readonly ackedAt = new Map<string, number>();
+  /** The disruption (e.g. the crash) happened at this time; lost keys report their acknowledgement relative to it. */
+  mark?: number;
+  /** Keys not read back after the re-reads, with what the last read gave. */
+  readonly details: LostDetail[] = [];
   errors = 0;
   private stopped = false;
   private loops: Promise<void>[] = [];
@@ -223,11 +280,14 @@ export class Writer {
       try {
         if (mode === "wait") {
           const res = await c.pipeline().set(key, key).call("WAIT", "1", "1000").exec();
-          if (res && !res[0][0] && !res[1][0] && Number(res[1][1]) >= 1) this.acked.wait.push(key);
-          else if (res && res.some((x) => x[0])) this.errors++;
+          if (res && !res[0][0] && !res[1][0] && Number(res[1][1]) >= 1) {
+            this.acked.wait.push(key);
+            this.ackedAt.set(key, Date.now());
+          } else if (res && res.some((x) => x[0])) this.errors++;
         } else {
           await c.set(key, key);
           this.acked.plain.push(key);
+          this.ackedAt.set(key, Date.now());
         }
       } catch {
         this.errors++;
@@ -243,27 +303,59 @@ export class Writer {
     for (const c of this.clients) c.disconnect();
   }
 
-  /** Acknowledged keys that do not read back (a fresh client on the current pods). */
+  /**
+   * Acknowledged keys that do not read back (a fresh client on the current pods). A key that does not read back is
+   * read again up to 4 more times, 1 s apart (the first read can race a slot map that is still settling); it counts as
+   * lost only when a read answered that it does not exist (nil) or holds another value. A key whose every read failed
+   * is unreadable: reported in `details` and `unreadable`, not counted as lost.
+   */
   async lost(): Promise<NonNullable<Row["lost"]>> {
     const c = this.cluster.client();
+    const read = (k: string) => c.get(k).then((v) => v, (e: Error) => `error: ${e.message}`);
     try {
-      const count = async (keys: string[]) => {
-        let n = 0;
+      const check = async (keys: string[], mode: "wait" | "plain") => {
+        let suspects: { key: string; value: string | null }[] = [];
         for (let i = 0; i < keys.length; i += 200) {
           const part = keys.slice(i, i + 200);
-          const vals = await Promise.all(part.map((k) => c.get(k).catch(() => "ERR")));
-          n += vals.filter((v, j) => v !== part[j]).length;
+          const vals = await Promise.all(part.map(read));
+          part.forEach((k, j) => vals[j] !== k && suspects.push({ key: k, value: vals[j] }));
         }
-        return n;
+        for (let round = 0; round < 4 && suspects.some((x) => x.value?.startsWith("error: ")); round++) {
+          await sleep(1000);
+          const again = await Promise.all(suspects.map(async (x) => ({ key: x.key, value: x.value?.startsWith("error: ") ? await read(x.key) : x.value })));
+          suspects = again.filter((x) => x.value !== x.key);
+        }
+        for (const x of suspects) {
+          const at = this.ackedAt.get(x.key);
+          this.details.push({ key: x.key, mode, value: x.value, ackedMsBeforeMark: at !== undefined && this.mark !== undefined ? at - this.mark : undefined, slot: keySlot(x.key) });
+        }
+        return { lost: suspects.filter((x) => !x.value?.startsWith("error: ")).length, unreadable: suspects.filter((x) => x.value?.startsWith("error: ")).length };
       };
-      return { wait: await count(this.acked.wait), plain: await count(this.acked.plain), ackedWait: this.acked.wait.length, ackedPlain: this.acked.plain.length };
+      const w = await check(this.acked.wait, "wait");
+      const p = await check(this.acked.plain, "plain");
+      return { wait: w.lost, plain: p.lost, ackedWait: this.acked.wait.length, ackedPlain: this.acked.plain.length, unreadable: w.unreadable + p.unreadable };
     } finally {
       c.disconnect();
     }
   }
+
+  /** One line on the keys that did not read back: how many per mode and value, when they were acknowledged relative to the mark, their slots. */
+  describeLost(): string {
+    if (!this.details.length) return "every acknowledged key read back";
+    const by = new Map<string, LostDetail[]>();
+    for (const d of this.details) {
+      const k = `${d.mode} ${d.value === null ? "nil" : d.value.startsWith("error: ") ? d.value.slice(0, 60) : "other value"}`;
+      by.set(k, [...(by.get(k) ?? []), d]);
+    }
+    return [...by].map(([k, ds]) => {
+      const ms = ds.map((d) => d.ackedMsBeforeMark).filter((x): x is number => x !== undefined);
+      const range = ms.length ? ` acknowledged ${Math.min(...ms)}..${Math.max(...ms)} ms from the crash` : "";
+      return `${ds.length} ${k}${range} (slots ${[...new Set(ds.map((d) => d.slot))].slice(0, 8).join(",")})`;
+    }).join("; ");
+  }
 }
 
-const lostText = (l: Row["lost"]) => (l ? `${l.wait}/${l.ackedWait} WAIT, ${l.plain}/${l.ackedPlain} plain` : "—");
+const lostText = (l: Row["lost"]) => (l ? `${l.wait}/${l.ackedWait} WAIT, ${l.plain}/${l.ackedPlain} plain${l.unreadable ? ` (${l.unreadable} unreadable)` : ""}` : "—");
 
 /** The refresh-peers wait each pod's hook logged for unresolved names (seconds), from the redis containers' logs. */
 async function hookWaits(c: ProdCluster): Promise<string> {
@@ -280,10 +372,12 @@ const KEYS = 2000;
 
 // ---- scenarios ----
 
-export async function firstDeploy(runner: PodsRunner, config: Record<string, ConfigInput>, root?: string): Promise<{ row: Row; cluster?: ProdCluster; up: UpResult }> {
+/** The first `pulumi up`; `runner` may still be starting (a promise): the program's start overlaps with it. */
+export async function firstDeploy(runnerOrStarting: PodsRunner | Promise<PodsRunner>, config: Record<string, ConfigInput>, root?: string): Promise<{ row: Row; cluster?: ProdCluster; up: UpResult }> {
   const t0 = Date.now();
   const wantJobs = (config["redis-cluster:smoke"] as { enabled?: boolean } | undefined)?.enabled === false ? 1 : 2;
-  const up = await runner.up({ stack: STACK, config, root });
+  const up = await upOn(Promise.resolve(runnerOrStarting), { stack: STACK, config, root });
+  const runner = await runnerOrStarting;
   const jobs = up.jobs.map((j) => `${j.name.replace(/-[0-9a-f]{8}$/, "")} ${j.reason} in ${(j.durationMs / 1000).toFixed(1)} s (${j.attempts.length} pod${j.attempts.length > 1 ? "s" : ""})`);
   const smokeLog = up.jobs.find((j) => j.name.includes("smoke"))?.attempts.at(-1)?.logTail ?? "";
   const checks = (smokeLog.trim().split("\n").filter((l) => /pass|fail/i.test(l)).slice(-1)[0] ?? "").replace(/ against .*$/, "");
@@ -338,6 +432,7 @@ export async function rollingRestart(c: ProdCluster): Promise<Row> {
   const w = new Writer(c, "roll").start();
   await sleep(2000);
   const t = Date.now();
+  w.mark = t;
   const steps = await c.runner.rolloutRestart(STS, 300_000);
   const rollMs = Date.now() - t;
   await sleep(2000);
@@ -352,7 +447,7 @@ export async function rollingRestart(c: ProdCluster): Promise<Row> {
     pass: lost.wait === 0 && lost.plain === 0 && ms !== undefined && steps.map((s) => s.pod).join() === [...c.pods()].reverse().join(),
     timeToOkMs: ms,
     lost,
-    notes: [],
+    notes: [`writes: ${w.describeLost()}`],
   };
 }
 
@@ -361,6 +456,7 @@ export async function forceDeletedMaster(c: ProdCluster): Promise<Row> {
   const w = new Writer(c, "force").start();
   await sleep(2000);
   const t = Date.now();
+  w.mark = t;
   await c.runner.deletePod(shard.master, "force");
   await c.runner.waitReady(c.pods(), 180_000).catch(() => undefined);
   const ms = await c.waitWhole(120_000).then(() => Date.now() - t).catch(() => undefined);
@@ -375,7 +471,7 @@ export async function forceDeletedMaster(c: ProdCluster): Promise<Row> {
     pass: ms !== undefined && lost.wait === 0,
     timeToOkMs: ms,
     lost,
-    notes: [],
+    notes: [`writes: ${w.describeLost()}`],
   };
 }
 
@@ -389,6 +485,7 @@ export async function crashSwappedIpsLateMaster(c: ProdCluster, lateMs = 25_000)
   const w = new Writer(c, "swap").start();
   await sleep(2000);
   await w.stop();
+  w.mark = Date.now();
   const t = await restartAll(c, "crash", ips, [m]);
   let released = 0;
   const watch = watchReplica(c, shard.replica!, () => released > 0 && Date.now() - released > 10_000);
@@ -408,7 +505,7 @@ export async function crashSwappedIpsLateMaster(c: ProdCluster, lateMs = 25_000)
     pass: ms !== undefined && missing.length === 0 && lost.wait === 0 && ![...seen.hosts].some((h) => !seen.allowed.has(h)),
     timeToOkMs: ms,
     lost,
-    notes: [await hookWaits(c)],
+    notes: [await hookWaits(c), `writes: ${w.describeLost()}`],
   };
 }
 
@@ -461,7 +558,7 @@ async function watchReplica(c: ProdCluster, pod: string, done: () => boolean): P
  * Expected with clusterReplicaValidityFactor 0 (Pulumi.prod.yaml): the replica never replicates from the impostor and
  * takes over after the failure detection; the cluster is ok without the master; the master then rejoins as replica.
  */
-export async function masterAbsent(c: ProdCluster, reuse: boolean, label?: string, expectTakeover = true): Promise<Row> {
+export async function masterAbsent(c: ProdCluster, reuse: boolean, label?: string, expectTakeover = true, warmupMs = 3000): Promise<Row> {
   const shards = await c.shards();
   const [a, b] = shards;
   const m = a.master;
@@ -469,7 +566,8 @@ export async function masterAbsent(c: ProdCluster, reuse: boolean, label?: strin
   if (reuse) ips[b.master] = c.ip(m);
   const mOldIp = c.ip(m);
   const w = new Writer(c, reuse ? "absent-reuse" : "absent").start();
-  await sleep(3000);
+  await sleep(warmupMs);
+  w.mark = Date.now();
   const t = await restartAll(c, "crash", ips, [m]);
   await w.stop();
   // Without the master: does the rest become ok by itself (its replica promoted)?
@@ -520,7 +618,12 @@ export async function masterAbsent(c: ProdCluster, reuse: boolean, label?: strin
     pass: !impostor && (okWithoutMs !== undefined) === expectTakeover && ms !== undefined && missing.length === 0 && lost.wait === 0 && readyWhileBroken === 0,
     timeToOkMs: okWithoutMs,
     lost,
-    notes: [await hookWaits(c), `replica said INFO role:master (noaddr master, no replication) in ${infoMasterSamples} samples`, ms !== undefined ? `whole with the master back ${(ms / 1000).toFixed(1)} s after the restart` : "not whole after the master came back"],
+    notes: [
+      await hookWaits(c),
+      `replica said INFO role:master (noaddr master, no replication) in ${infoMasterSamples} samples`,
+      ms !== undefined ? `whole with the master back ${(ms / 1000).toFixed(1)} s after the restart` : "not whole after the master came back",
+      `writes: ${w.describeLost()}; absent master's slots ${a.slots ?? "?"}`,
+    ],
   };
 }
 

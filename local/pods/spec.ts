@@ -69,7 +69,7 @@ export function checkPodSpec(spec: Obj, where: string, kind: "statefulset" | "jo
     refuse(`${where}.spec.volumes[${v.name}]`, v, KNOWN.volume);
     volumes.add(v.name);
     if (v.configMap) refuse(`volume ${v.name}.configMap`, v.configMap, ["name", "defaultMode", "items"]);
-    if (v.secret) refuse(`volume ${v.name}.secret`, v.secret, ["secretName", "defaultMode", "items"]);
+    if (v.secret) refuse(`volume ${v.name}.secret`, v.secret, ["secretName", "defaultMode", "items", "optional"]);
     if (v.emptyDir) refuse(`volume ${v.name}.emptyDir`, v.emptyDir, ["sizeLimit"]);
     if (v.projected) {
       refuse(`volume ${v.name}.projected`, v.projected, ["defaultMode", "sources"]);
