@@ -112,7 +112,8 @@ export class ScaleStep extends pulumi.ComponentResource {
                 restartPolicy: "Never",
                 automountServiceAccountToken: false,
                 enableServiceLinks: false,
-                securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+                // fsGroup: the mounted TLS key (mode 0440, owned by root) is readable through the group only (seen on the pods runner).
+                securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, ...(k.volumes?.length ? { fsGroup: 1000 } : {}), seccompProfile: { type: "RuntimeDefault" } },
                 containers: [
                   {
                     name: "scale",
