@@ -279,7 +279,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const secretVolume = { name: "secret", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [{ key: PASSWORD_KEY, path: "password" }] } };
     // The only writable paths besides /data: the runtime redis.conf and temp files.
     const tmpVolume = { name: "tmp", emptyDir: { sizeLimit: "64Mi" } };
-    const podVolumes = [{ name: "config", configMap: { name: configMap.metadata.name, defaultMode: 0o444 } }, secretVolume, tmpVolume, ...tlsVolumes("nodes", "tls")];
+    // aclVolumes: the redis container mounts `acl` (users.acl); without the volume the API server refuses the StatefulSet (seen on the pods runner).
+    const podVolumes = [{ name: "config", configMap: { name: configMap.metadata.name, defaultMode: 0o444 } }, secretVolume, tmpVolume, ...tlsVolumes("nodes", "tls"), ...aclVolumes];
     // The Job sees the pods' files and bootstrap.sh in the same directory.
     const jobVolumes = [
       {
