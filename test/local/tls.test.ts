@@ -207,3 +207,80 @@ test("TLS on every channel: bootstrap, smoke with kill failover, exporter, plain
     await c?.stop();
   }
 });
+
+test("redis_exporter reads its client certificate per connection: a renewed certificate is used without a restart", { timeout: 60_000 }, async () => {
+  // Issued by local/tlsProvider.ts (openssl): a trusted CA, a node certificate, and client certificates from the trusted
+  // CA and from another one. The node requires client certificates, so the exporter's redis_up says which it presented.
+  const { applyTls, TLS_TYPES } = await import("../../local/tlsProvider");
+  const { mkdtempSync, writeFileSync, renameSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const [KEY, SELF, CSR, SIGNED] = TLS_TYPES;
+  const newKey = async (name: string) => (await applyTls({ type: KEY, name, inputs: { algorithm: "ECDSA", ecdsaCurve: "P256" } })).outputs.privateKeyPem as string;
+  const ca = async (name: string) => {
+    const key = await newKey(name);
+    const c = await applyTls({ type: SELF, name, inputs: { privateKeyPem: key, isCaCertificate: true, subject: { commonName: name }, validityPeriodHours: 24, allowedUses: ["cert_signing", "digital_signature"] } });
+    return { key, cert: c.outputs.certPem as string };
+  };
+  const leaf = async (issuer: { key: string; cert: string }, name: string) => {
+    const key = await newKey(name);
+    const csr = await applyTls({ type: CSR, name, inputs: { privateKeyPem: key, subject: { commonName: name }, ipAddresses: ["127.0.0.1"] } });
+    const c = await applyTls({
+      type: SIGNED, name,
+      inputs: { certRequestPem: csr.outputs.certRequestPem, caPrivateKeyPem: issuer.key, caCertPem: issuer.cert, validityPeriodHours: 24, allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"] },
+    });
+    return { key, cert: c.outputs.certPem as string };
+  };
+  const dir = mkdtempSync(join(tmpdir(), "exporter-cert-"));
+  const procs: ChildProcess[] = [];
+  try {
+    const trusted = await ca("trusted CA");
+    const other = await ca("other CA");
+    const server = await leaf(trusted, "node");
+    const good = await leaf(trusted, "client");
+    const bad = await leaf(other, "client");
+    const file = (f: string, text: string) => writeFileSync(join(dir, f), text, { mode: 0o600 });
+    file("ca.crt", trusted.cert);
+    file("node.crt", server.cert);
+    file("node.key", server.key);
+    // As a renewal delivers it: new files renamed over the old ones (a kubelet Secret update swaps a symlink likewise).
+    const install = (c: { cert: string; key: string }) => {
+      file("new.crt", c.cert);
+      file("new.key", c.key);
+      renameSync(join(dir, "new.crt"), join(dir, "client.crt"));
+      renameSync(join(dir, "new.key"), join(dir, "client.key"));
+    };
+    install(bad);
+    const [port, metricsPort] = await freePorts(2);
+    procs.push(spawn("redis-server", [
+      "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--tls-auth-clients", "yes", "--save", "", "--appendonly", "no", "--dir", dir,
+      "--tls-cert-file", join(dir, "node.crt"), "--tls-key-file", join(dir, "node.key"), "--tls-ca-cert-file", join(dir, "ca.crt"),
+    ], { stdio: "ignore" }));
+    procs.push(spawn("prometheus-redis-exporter", [], {
+      stdio: "ignore",
+      env: {
+        PATH: process.env.PATH, REDIS_ADDR: exporterAddress(true, "127.0.0.1", port), REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${metricsPort}`,
+        ...exporterTlsEnv({ ca: join(dir, "ca.crt"), cert: join(dir, "client.crt"), key: join(dir, "client.key") }),
+      },
+    }));
+    const redisUp = async (): Promise<string> => {
+      for (let k = 0; k < 40; k++) {
+        try {
+          const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+          return /^redis_up (\d)$/m.exec(text)?.[1] ?? "absent";
+        } catch {
+          await sleep(250); // the exporter is still starting
+        }
+      }
+      return "no /metrics";
+    };
+    assert.equal(await redisUp(), "0", "an untrusted client certificate is refused (the node requires one)");
+    install(good);
+    assert.equal(await redisUp(), "1", "the renewed certificate is used on the next scrape, without a restart");
+    install(bad);
+    assert.equal(await redisUp(), "0", "and read again on each connection");
+  } finally {
+    for (const p of procs) p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
