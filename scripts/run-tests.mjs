@@ -38,9 +38,10 @@ const LIGHT = (f) =>
 // from 20000-29999, so two lanes rarely race for one). The second lane holds files that mostly wait (gossip, failure
 // detection, alert `for:` windows, restarts) rather than compute, measured per file as CPU seconds of the file's process
 // tree / wall, alone: frozen-node 7/45, entrypoint-disk 2.5/17, refresh-peers 3.6/9, full-restart-ip-reuse 18/75,
-// full-restart 34/121, chaos 32/66, scaler 38/70, acl 29/51, cli 19/39, demo 7/15 (at load 10-30). The first lane keeps
-// the files that measure rates or error counts (load generator, rotation, TLS renewal), the bootstrap and smoke files
-// (the most CPU), and every Docker file, so that two private Docker daemons never run at once.
+// full-restart 34/121, chaos 32/66, scaler 38/70, acl 29/51, cli 19/39, demo 7/15 (at load 10-30), and the smoke file
+// (its failovers wait on node timeouts). The first lane keeps the files that measure rates or error counts (load
+// generator, rotation, TLS renewal), the bootstrap file (the most CPU), and every Docker file (the dev stack, the prod
+// pods), so that two private Docker daemons never run at once.
 const SECOND = new Set([
   "test/chaos/run.test.ts",
   "test/infra/scale/scaler.test.ts",
@@ -54,6 +55,7 @@ const SECOND = new Set([
   "test/local/demo.test.ts",
   "test/local/harness.test.ts",
   "test/monitoring/live-alerts.test.ts",
+  "test/smoke/smoke.test.ts",
   "test/smoke/workloads.test.ts",
 ]);
 
