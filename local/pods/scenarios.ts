@@ -258,6 +258,8 @@ export class Writer {
   mark?: number;
   /** Keys not read back after the re-reads, with what the last read gave. */
   readonly details: LostDetail[] = [];
+  /** Keys whose first read failed (an error, not nil) and that a re-read then found: what the old checker counted as lost. */
+  recoveredOnReread = 0;
   errors = 0;
   private stopped = false;
   private loops: Promise<void>[] = [];
@@ -323,6 +325,7 @@ export class Writer {
         for (let round = 0; round < 4 && suspects.some((x) => x.value?.startsWith("error: ")); round++) {
           await sleep(1000);
           const again = await Promise.all(suspects.map(async (x) => ({ key: x.key, value: x.value?.startsWith("error: ") ? await read(x.key) : x.value })));
+          this.recoveredOnReread += again.filter((x) => x.value === x.key).length;
           suspects = again.filter((x) => x.value !== x.key);
         }
         for (const x of suspects) {
@@ -341,7 +344,8 @@ export class Writer {
 
   /** One line on the keys that did not read back: how many per mode and value, when they were acknowledged relative to the mark, their slots. */
   describeLost(): string {
-    if (!this.details.length) return "every acknowledged key read back";
+    const reread = this.recoveredOnReread ? `; ${this.recoveredOnReread} read back only on a re-read (first read failed)` : "";
+    if (!this.details.length) return `every acknowledged key read back${reread}`;
     const by = new Map<string, LostDetail[]>();
     for (const d of this.details) {
       const k = `${d.mode} ${d.value === null ? "nil" : d.value.startsWith("error: ") ? d.value.slice(0, 60) : "other value"}`;
@@ -349,9 +353,9 @@ export class Writer {
     }
     return [...by].map(([k, ds]) => {
       const ms = ds.map((d) => d.ackedMsBeforeMark).filter((x): x is number => x !== undefined);
-      const range = ms.length ? ` acknowledged ${Math.min(...ms)}..${Math.max(...ms)} ms from the crash` : "";
+      const range = ms.length ? ` acknowledged ${Math.min(...ms)}..${Math.max(...ms)} ms after the disruption began (negative: before)` : "";
       return `${ds.length} ${k}${range} (slots ${[...new Set(ds.map((d) => d.slot))].slice(0, 8).join(",")})`;
-    }).join("; ");
+    }).join("; ") + reread;
   }
 }
 
