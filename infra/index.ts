@@ -22,6 +22,8 @@ interface ClusterOutputs {
   smokeUser?: { password: pulumi.Output<string>; secretName?: pulumi.Output<string> };
   /** TLS (tls.enabled): how the smoke test connects. */
   smokeTls?: SmokeTestArgs["tls"];
+  /** acl.enabled: the passwords the last rotation retired, for the smoke test's old-passwords check. */
+  smokeRetired?: SmokeTestArgs["retiredPasswords"];
   extra: Record<string, pulumi.Output<unknown>>;
 }
 
@@ -50,6 +52,7 @@ function deploy(): ClusterOutputs {
       password: cluster.password,
       ready: cluster.ready,
       smokeUser: spec.acl.enabled ? { password: cluster.userPasswords.smoke, secretName: cluster.userSecretNames.apply((n) => n.smoke) } : undefined,
+      smokeRetired: cluster.retiredPasswordsSecretName ? { secretName: cluster.retiredPasswordsSecretName, key: "retired.json" } : undefined,
       // Pod IPs are in no certificate: with preferredEndpointType ip the smoke test checks the chain only.
       smokeTls: spec.tls.enabled ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname: spec.kubernetes.preferredEndpointType === "hostname" } : undefined,
       extra: {
@@ -74,6 +77,7 @@ function deploy(): ClusterOutputs {
     ready: cluster.ready,
     bootstrapExitCode: cluster.bootstrapExitCode,
     smokeUser: spec.acl.enabled ? { password: cluster.userPasswords.smoke } : undefined,
+    smokeRetired: cluster.retiredPasswords ? { json: cluster.retiredPasswords } : undefined,
     // Host clients reach the nodes at the published 127.0.0.1 ports (natMap), a name in every node certificate.
     smokeTls: cluster.tlsClient ? { pem: cluster.tlsClient, verifyHostname: true } : undefined,
     extra: {
@@ -110,6 +114,7 @@ const smoke = new SmokeTest(
     // Docker: the smoke command refuses to start unless the bootstrap exited 0.
     bootstrapExitCode: cluster.bootstrapExitCode,
     tls: cluster.smokeTls,
+    retiredPasswords: cluster.smokeRetired,
     kubernetes:
       spec.platform === "kubernetes"
         ? {

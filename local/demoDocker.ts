@@ -2,13 +2,17 @@
 // images from Debian packages, the Pulumi program applied resource by resource (local/docker/stack.ts), the smoke
 // test with a kill failover from the host through the natMap, Prometheus' view, then everything torn down.
 // Needs root (dockerd, debootstrap). Nothing leaves this machine: ports are published on 127.0.0.1 only.
+// `npm run demo:docker -- --secure`: the same with the prod security settings (TLS on every channel, ACL users), then a
+// password rotation as a second `pulumi up` (a new admin password): rotate add, the nodes re-created, rotate remove,
+// and the smoke step again, whose old-passwords check must find the retired password refused on every node.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDockerd, type PrivateDockerd } from "./docker/daemon";
 import { ensureStandInImages } from "./docker/images";
 import { dockerDevConfig } from "./docker/devStack";
-import { destroy, up } from "./docker/stack";
+import { destroy, readState, up, type UpResult } from "./docker/stack";
+import { generatePassword } from "./acl";
 
 const t0 = Date.now();
 const say = (l: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${l}`);
@@ -34,7 +38,9 @@ async function main(): Promise<number> {
     engine = await startDockerd();
     say(`dockerd answers after ${engine.startMs} ms on ${engine.socket}`);
     const images = await ensureStandInImages(engine.docker, { log: say });
-    const cfg = await dockerDevConfig(images);
+    const secure = process.argv.includes("--secure");
+    const cfg = await dockerDevConfig(images, secure ? { tls: true, acl: true } : {});
+    if (secure) say("--secure: tls.enabled and acl.enabled on (off in Pulumi.dev.yaml)");
     say(`dev stack from Pulumi.dev.yaml on subnet ${cfg.subnet}, nodes on 127.0.0.1:${cfg.hostPortBase}-${cfg.hostPortBase + 5}, Prometheus on 127.0.0.1:${cfg.prometheusPort}`);
     say("pulumi up (the program in Pulumi's Node.js runtime, as `pulumi up` runs it; each resource created on the engine as it registers):");
     const r = await up(
@@ -49,6 +55,21 @@ async function main(): Promise<number> {
     say(`hostSeeds: ${(r.outputs.hostSeeds as string[]).join(", ")}`);
     say(`natMap: ${JSON.stringify(r.outputs.natMap)}`);
     say(`Prometheus ${r.outputs.prometheusUrl}: ${await prometheusSummary(r.outputs.prometheusUrl as string)}`);
+    if (secure) {
+      say("rotation: pulumi up with a new admin password (redis-cluster:password, a secret):");
+      const rotated: UpResult = await up(
+        { stack: cfg.stack, stackConfig: { ...cfg.stackConfig, "redis-cluster:password": { secret: generatePassword() } }, socket: engine.socket, stateFile },
+        { log: (l) => say(`  ${l}`), commandOutput: (l) => say(`  smoke | ${l}`) },
+      );
+      if (!rotated.ok) {
+        say(`rotation up FAILED: ${rotated.error}`);
+        return 1;
+      }
+      const smoke = readState(stateFile).resources.find((x) => x.name === `redis-cluster-${cfg.stack}-smoke-run`);
+      const line = String(smoke?.outputs.stdout ?? "").split("\n").find((l) => l.startsWith("old-passwords")) ?? "(no old-passwords line)";
+      say(`rotation done in ${(rotated.totalMs / 1000).toFixed(1)} s; ${line.replace(/\s+/g, " ")}`);
+      if (!/^old-passwords\s+PASS/.test(line)) return 1;
+    }
     return 0;
   } catch (e) {
     say(`demo failed: ${(e as Error).message}`);

@@ -6,6 +6,8 @@
 //   2  usage or connection problem: bad options, an unset --password-env variable, NO seed answering, or a wrong or
 //      missing password at any node (WRONGPASS/NOAUTH); nothing was checked.
 // The password comes only from the environment variable named by --password-env and is never printed.
+// REDIS_RETIRED_PASSWORDS (JSON {user: [password, ...]}, set by a deployment after a rotation): the old-passwords
+// check verifies every node refuses them; they are never printed either.
 import { accessSync, constants, existsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -115,6 +117,23 @@ interface Cli
   quiet?: boolean;
 }
 
+/** The retired passwords from REDIS_RETIRED_PASSWORDS (absent or empty: none). Errors never quote the value. */
+export function retiredFromEnv(env: NodeJS.ProcessEnv): Record<string, string[]> | undefined {
+  const raw = env.REDIS_RETIRED_PASSWORDS;
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new Error("is not JSON (expected {\"user\": [\"password\", ...]})");
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("must be a JSON object {\"user\": [\"password\", ...]}");
+  for (const [user, pws] of Object.entries(v)) {
+    if (!Array.isArray(pws) || !pws.every((p) => typeof p === "string" && p.length > 0)) throw new Error(`user ${user}: expected a list of non-empty strings`);
+  }
+  return v as Record<string, string[]>;
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const program = buildProgram().exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let o: Cli;
@@ -144,12 +163,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(`smoke: TLS: ${(e as Error).message}\n`);
     return 2;
   }
-  const human = (s: string) => (o.json === "-" ? process.stderr : process.stdout).write(redact(s, password) + "\n");
+  let retiredPasswords: SmokeOptions["retiredPasswords"];
+  try {
+    retiredPasswords = retiredFromEnv(env);
+  } catch (e) {
+    process.stderr.write(`smoke: REDIS_RETIRED_PASSWORDS: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const secrets = [password, ...Object.values(retiredPasswords ?? {}).flat()];
+  const hide = (s: string) => secrets.reduce((t: string, x) => redact(t, x), s);
+  const human = (s: string) => (o.json === "-" ? process.stderr : process.stdout).write(hide(s) + "\n");
   const opts: SmokeOptions = {
     nodes: o.nodes,
     password,
     username: o.user ?? (env.REDIS_USER || undefined),
     tls,
+    retiredPasswords,
     natMap: o.natMap,
     expectMasters: o.expectMasters,
     expectReplicas: o.expectReplicas,
@@ -174,11 +203,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   human("");
   human(summaryTable(report));
   if (o.json) {
-    const text = redact(toJson(report), password);
+    const text = hide(toJson(report));
     if (o.json === "-") process.stdout.write(text);
     else writeFileSync(o.json, text);
   }
-  const digest = redact(failureDigest(report), password);
+  const digest = hide(failureDigest(report));
   if (digest) {
     process.stderr.write(digest + "\n");
     if (o.terminationLog) {

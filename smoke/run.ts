@@ -2,6 +2,7 @@
 import { errorText, parseAddr } from "./clients";
 import { Aborted, SmokeContext } from "./context";
 import { checkAuth } from "./checks/auth";
+import { checkOldPasswords } from "./checks/oldPasswords";
 import { checkBenchmark } from "./checks/benchmark";
 import { checkConnect } from "./checks/connect";
 import { checkDistribution } from "./checks/distribution";
@@ -63,6 +64,7 @@ export function checkTimeoutMs(name: CheckName, o: SmokeOptions, nodeTimeoutMs: 
       return o.failover === "kill" ? 90_000 + freeze + 10 * nodeTimeoutMs : 60_000 + 8 * nodeTimeoutMs;
     }
     case "auth":
+    case "old-passwords":
       return 15_000;
     case "benchmark":
       // The open-loop phase takes ops/rate seconds whatever the cluster does.
@@ -183,6 +185,7 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
       else notRun("failover", "slots or replication failed (a failover is only attempted on a healthy cluster)");
     }
     await run("auth", checkAuth);
+    await run("old-passwords", checkOldPasswords);
     if (opts.bench.ops > 0) {
       if (slotsOk) await run("benchmark", checkBenchmark);
       else notRun("benchmark", "the slots check failed");

@@ -2,7 +2,7 @@
 
 export const FAILOVER_MODES = ["none", "manual", "kill"] as const;
 export type FailoverMode = (typeof FAILOVER_MODES)[number];
-export const CHECK_NAMES = ["connect", "slots", "distribution", "workloads", "replication", "failover", "auth", "benchmark"] as const;
+export const CHECK_NAMES = ["connect", "slots", "distribution", "workloads", "replication", "failover", "auth", "old-passwords", "benchmark"] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 /** TLS of every connection to the cluster (PEM text, never paths: the library reads no files). */
@@ -49,6 +49,8 @@ export interface SmokeOptions {
   natMap?: NatMapEntries;
   /** TLS on every connection (tls.enabled); plaintext when absent. */
   tls?: TlsClientOptions;
+  /** Passwords a rotation retired, by user (secret; REDIS_RETIRED_PASSWORDS): each must be refused by every node. */
+  retiredPasswords?: Record<string, string[]>;
   expectMasters?: number;
   expectReplicas?: number;
   failover: FailoverMode;

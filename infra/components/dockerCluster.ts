@@ -67,6 +67,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   readonly ready: pulumi.Resource[];
   /** acl.enabled: each user's password (secret outputs). */
   readonly userPasswords: Record<string, pulumi.Output<string>> = {};
+  /** acl.enabled: passwords the last rotation retired, JSON {user: [password]} (secret), for the smoke step. */
+  readonly retiredPasswords?: pulumi.Output<string>;
   /** TLS (tls.enabled): the client certificate for host clients and the smoke step (key secret), and the CA. */
   readonly tlsClient?: IssuedCertificate;
 
@@ -132,7 +134,9 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             "sh", "-c",
             mode === "add"
               ? `sh ${CONTAINER_PATHS.dir}/rotate.sh add`
-              : `sh ${CONTAINER_PATHS.dir}/rotate.sh remove && cp ${PASSWORD_FILE} ${CONTAINER_PATHS.data}/previous-admin-password`,
+              // -f: the copy from the last rotation is read-only (cp keeps the upload's 0400), so it is replaced, not
+              // opened for writing (seen on the real engine: the second rotation's remove step failed on it).
+              : `sh ${CONTAINER_PATHS.dir}/rotate.sh remove && cp -f ${PASSWORD_FILE} ${CONTAINER_PATHS.data}/previous-admin-password`,
           ],
           envs: envList(
             rotateEnv({
@@ -320,6 +324,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         )
       : undefined;
     this.userPasswords = acl?.passwords ?? {};
+    this.retiredPasswords = acl?.retiredPasswords;
     this.ready = [rotateCheck ?? scaleOut.done];
     this.tlsClient = certs?.issued.client;
     this.registerOutputs({

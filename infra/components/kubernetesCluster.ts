@@ -115,6 +115,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
   declare readonly userSecretNames: pulumi.Output<Record<string, string>>;
   /** acl.enabled: each user's password (secret). */
   readonly userPasswords: Record<string, pulumi.Output<string>> = {};
+  /** acl.enabled: the Secret (key retired.json) with the passwords the last rotation retired, for the smoke Job. */
+  readonly retiredPasswordsSecretName?: pulumi.Output<string>;
   /** TLS (tls.enabled): Secrets (tls.crt, tls.key, ca.crt) of the nodes' and of the clients' (Jobs) certificate. */
   declare readonly tlsSecretName: pulumi.Output<string | undefined>;
   declare readonly tlsClientSecretName: pulumi.Output<string | undefined>;
@@ -195,6 +197,11 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       if (user === "admin") continue;
       userSecrets[user] = new k8s.core.v1.Secret(`${name}-user-${user}`, { metadata: autoMeta("auth"), type: "Opaque", stringData: { username: user, password: pw } }, { parent: this });
     }
+    // The passwords the last rotation retired (JSON), for the smoke Job's old-passwords check. Auto-named: after a
+    // rotation the smoke Job refers to a new Secret, so it is replaced and runs again.
+    const retiredSecret = acl
+      ? new k8s.core.v1.Secret(`${name}-acl-retired`, { metadata: autoMeta("auth"), type: "Opaque", stringData: { "retired.json": acl.retiredPasswords } }, { parent: this })
+      : undefined;
     const aclVolumes = aclSecret ? [{ name: "acl", secret: { secretName: aclSecret.metadata.name, defaultMode: 0o440 } }] : [];
     const aclMounts = aclSecret ? [{ name: "acl", mountPath: ACL_PATHS.dir, readOnly: true }] : [];
     const aclEnv = acl ? Object.entries(aclNodeEnv()).map(([n, value]) => ({ name: n, value })) : [];
@@ -622,6 +629,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     }
     this.userSecretNames = pulumi.all(Object.fromEntries(Object.entries(userSecrets).map(([u, s]) => [u, s.metadata.name])));
     this.userPasswords = acl?.passwords ?? {};
+    this.retiredPasswordsSecretName = retiredSecret?.metadata.name;
     this.ready = [rotateRemove ?? scaleOut.done];
     this.registerOutputs({
       namespace: this.namespace,

@@ -67,7 +67,16 @@ export interface SmokeTestArgs {
    * verifyHostname false: chain only (redirects to pod IPs, which no certificate names).
    */
   tls?: { secretName?: pulumi.Input<string>; pem?: { ca: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> }; verifyHostname: boolean };
+  /**
+   * ACL users: the passwords the last rotation retired, JSON {user: [password]}, for the old-passwords check (every node
+   * must refuse them). Docker: the JSON itself (secret), in the command's environment; a rotation changes it, so the
+   * smoke step runs again. Kubernetes: the Secret holding it under `key` (auto-named: a rotation gives a new Job).
+   */
+  retiredPasswords?: { json?: pulumi.Input<string>; secretName?: pulumi.Input<string>; key?: string };
 }
+
+/** Environment variable of the retired passwords (smoke/cli.ts reads it). */
+export const RETIRED_PASSWORDS_ENV = "REDIS_RETIRED_PASSWORDS";
 
 /** Changes whenever the cluster definition or the smoke settings change: the smoke test then runs again. */
 export function definitionHash(args: Pick<SmokeTestArgs, "plan" | "settings" | "nodeTimeoutMs" | "platform" | "redisImage">): string {
@@ -155,6 +164,7 @@ export class SmokeTest extends pulumi.ComponentResource {
     const environment: Record<string, pulumi.Input<string>> = { SMOKE_NAT_MAP: JSON.stringify(args.plan.natMap) };
     if (args.password !== undefined) environment[SMOKE_PASSWORD_ENV] = pulumi.secret(args.password);
     if (args.username) environment.REDIS_USER = args.username;
+    if (args.retiredPasswords?.json !== undefined) environment[RETIRED_PASSWORDS_ENV] = pulumi.secret(args.retiredPasswords.json);
     if (args.tls?.pem) {
       Object.assign(environment, { REDIS_TLS_CA_PEM: args.tls.pem.ca, REDIS_TLS_CERT_PEM: args.tls.pem.cert, REDIS_TLS_KEY_PEM: pulumi.secret(args.tls.pem.key) });
       if (!args.tls.verifyHostname) environment.REDIS_TLS_VERIFY_HOSTNAME = "no";
@@ -222,6 +232,9 @@ export class SmokeTest extends pulumi.ComponentResource {
                   env: [
                     { name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
                     ...(args.username ? [{ name: "REDIS_USER", value: args.username }] : []),
+                    ...(args.retiredPasswords?.secretName !== undefined
+                      ? [{ name: RETIRED_PASSWORDS_ENV, valueFrom: { secretKeyRef: { name: args.retiredPasswords.secretName, key: args.retiredPasswords.key ?? "retired.json" } } }]
+                      : []),
                     ...Object.entries(tls ? tlsEnv(TLS_CLIENT_FILES) : {}).map(([n, value]) => ({ name: n, value })),
                     ...(tls && !tls.verifyHostname ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
                   ],

@@ -68,9 +68,22 @@ commands() {
   echo "ACL SAVE"
 }
 
+REDISCLI_AUTH=$current_auth
+export REDISCLI_AUTH
+# add: which nodes answer at all, asked of all of them at once. On a first deploy none exists yet, and one by one each
+# would cost its whole call timeout (6 nodes: 30 s). Any reply, even a refusal, means the node is live.
+answered=""
+if [ "$mode" = add ]; then
+  answered=$(for hp in $REDIS_NODES; do (r=$(cli "$hp" ping) || true; case $r in PONG | *WRONGPASS* | *NOAUTH* | *"invalid username-password"* | *NOPERM*) echo "$hp" ;; esac) & done; wait)
+fi
+
 failed=0
 applied=0
 for hp in $REDIS_NODES; do
+  if [ "$mode" = add ] && ! printf '%s\n' "$answered" | grep -q -x -F "$hp"; then
+    log "$hp does not answer: skipped; it loads the ACL file when it starts"
+    continue
+  fi
   REDISCLI_AUTH=$current_auth
   export REDISCLI_AUTH
   out=$(cli "$hp" ping) || true

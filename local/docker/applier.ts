@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { pack } from "tar-stream";
+import { applyTls, TLS_TYPES } from "../tlsProvider";
 
 export const TYPES = {
   network: "docker:index/network:Network",
@@ -14,7 +15,13 @@ export const TYPES = {
   container: "docker:index/container:Container",
   command: "command:local:Command",
   password: "random:index/randomPassword:RandomPassword",
+  // @pulumi/tls (tls.enabled): keys and certificates made for real by local/tlsProvider.ts (openssl).
+  tlsPrivateKey: "tls:index/privateKey:PrivateKey",
+  tlsSelfSignedCert: "tls:index/selfSignedCert:SelfSignedCert",
+  tlsCertRequest: "tls:index/certRequest:CertRequest",
+  tlsLocallySignedCert: "tls:index/locallySignedCert:LocallySignedCert",
 } as const;
+const isTls = (type: string) => TLS_TYPES.includes(type);
 
 /** One applied resource, as kept in the applier's state. */
 export interface Applied {
@@ -144,10 +151,31 @@ export class DockerApplier {
         break;
       }
       default:
-        throw new Error(`applier: resource type ${type} (${name}) is not implemented`);
+        if (!isTls(type)) throw new Error(`applier: resource type ${type} (${name}) is not implemented`);
+        ({ id, outputs } = await applyTls({ type, name, inputs }));
     }
     this.log(`created ${type.split(":").pop()} ${name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return { type, name, id, inputs, inputsHash: hashInputs(inputs), outputs: { ...inputs, ...outputs } };
+  }
+
+  /**
+   * An in-place update, where the provider has one: local.Command runs its `create` again (pulumi-command does when no
+   * `update` command is given) and keeps its id; a TLS resource whose only change the provider applies in place
+   * (earlyRenewalHours) keeps its key or certificate. Anything else is refused.
+   */
+  async update(old: Applied, rawInputs: Record<string, any>): Promise<Applied> {
+    const inputs = plain(rawInputs) as Record<string, any>;
+    let outputs: Record<string, any>;
+    let id = old.id;
+    if (old.type === TYPES.command) {
+      ({ outputs } = await this.runCommand(old.name, inputs));
+    } else if (isTls(old.type)) {
+      ({ id, outputs } = await applyTls({ type: old.type, name: old.name, inputs, prior: { id: old.id, outputs: old.outputs } }));
+    } else {
+      throw new Error(`applier: in-place update of ${old.type} ${old.name} is not implemented`);
+    }
+    this.log(`updated ${old.type.split(":").pop()} ${old.name}`);
+    return { type: old.type, name: old.name, id, inputs, inputsHash: hashInputs(inputs), outputs: { ...inputs, ...outputs } };
   }
 
   async delete(r: Applied): Promise<void> {
@@ -169,6 +197,11 @@ export class DockerApplier {
         break;
       }
       case TYPES.password:
+      case TYPES.tlsPrivateKey:
+      case TYPES.tlsSelfSignedCert:
+      case TYPES.tlsCertRequest:
+      case TYPES.tlsLocallySignedCert:
+        // Like the providers: nothing outside the state to delete.
         break;
       case TYPES.command:
         if (r.inputs.delete) await this.runShell(r.name, r.inputs.delete, r.inputs);

@@ -49,7 +49,7 @@ function freeSubnet(): string {
   throw new Error("no free /24 in 172.31.0.0/16");
 }
 
-export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exporter" | "prometheus">, opts: { stack?: string; smokeKeys?: number; smokeEnabled?: boolean; monitoringEnabled?: boolean } = {}): Promise<DockerDevConfig> {
+export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exporter" | "prometheus">, opts: { stack?: string; smokeKeys?: number; smokeEnabled?: boolean; monitoringEnabled?: boolean; tls?: boolean; acl?: boolean } = {}): Promise<DockerDevConfig> {
   const doc = parse(readFileSync(join(PROJECT_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> };
   const raw: Record<string, any> = { ...doc.config };
   const dockerCfg = { ...(raw["redis-cluster:docker"] ?? {}) };
@@ -71,5 +71,8 @@ export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exp
   if (opts.monitoringEnabled !== undefined) raw["redis-cluster:monitoring"] = { ...raw["redis-cluster:monitoring"], enabled: opts.monitoringEnabled };
   if (opts.smokeKeys !== undefined) raw["redis-cluster:smoke"] = { ...(raw["redis-cluster:smoke"] ?? {}), keys: opts.smokeKeys };
   if (opts.smokeEnabled !== undefined) raw["redis-cluster:smoke"] = { ...(raw["redis-cluster:smoke"] ?? {}), enabled: opts.smokeEnabled };
+  // The prod security settings on the dev stack (off in Pulumi.dev.yaml): TLS on every channel, ACL users (default = admin).
+  if (opts.tls !== undefined) raw["redis-cluster:tls"] = { ...(raw["redis-cluster:tls"] ?? {}), enabled: opts.tls };
+  if (opts.acl !== undefined) raw["redis-cluster:acl"] = { ...(raw["redis-cluster:acl"] ?? {}), enabled: opts.acl };
   return { stack, stackConfig: raw, subnet, hostPortBase, prometheusPort };
 }

@@ -29,7 +29,7 @@ export interface UpResult {
   ok: boolean;
   /** What `pulumi up` prints on failure: engine errors (failed steps) and the program's error logs. */
   error?: string;
-  /** Names created or replaced by this run, in order of completion. */
+  /** Names created, replaced or updated in place by this run, in order of completion. */
   created: string[];
   unchanged: string[];
   deleted: string[];
@@ -65,12 +65,19 @@ export async function up(args: UpArgs, opts: ApplierOptions = {}): Promise<UpRes
   const replace = new Set(args.replace ?? []);
 
   const provider = async (step: ProviderStep) => {
-    if (step.op === "update") {
-      throw new Error(`in-place update of ${step.type} ${step.name} (${step.prior ? "changed inputs" : "?"}) is not implemented by the Docker applier`);
-    }
     const work = (async () => {
-      // Fixed names (containers, volumes, network): what exists goes first, as with deleteBeforeReplace.
       const old = state.resources.find((r) => r.urn === step.urn);
+      if (step.op === "update") {
+        // In place (the applier refuses the types whose provider has no in-place update).
+        if (!old) throw new Error(`in-place update of ${step.type} ${step.name}: not in the applier's state`);
+        const applied = await applier.update(old, step.inputs);
+        state.resources = state.resources.map((r) => (r === old ? { ...applied, urn: step.urn } : r));
+        writeState(args.stateFile, state);
+        result.created.push(step.name);
+        result.doneAtMs[step.name] = Date.now() - t0;
+        return { id: applied.id, outputs: applied.outputs };
+      }
+      // Fixed names (containers, volumes, network): what exists goes first, as with deleteBeforeReplace.
       if (old) {
         await applier.delete(old);
         state.resources = state.resources.filter((r) => r !== old);
@@ -118,7 +125,8 @@ export async function up(args: UpArgs, opts: ApplierOptions = {}): Promise<UpRes
   state.engine = {
     resources: run.state.resources.filter((e) => {
       const rec = run.resources.find((r) => r.urn === e.urn);
-      return !rec?.custom || live.has(e.urn);
+      // Dynamic resources (scale plan, password history) live only in the engine's state: the next run needs their outputs.
+      return !rec?.custom || live.has(e.urn) || e.type.startsWith("pulumi-nodejs:dynamic");
     }),
   };
   writeState(args.stateFile, state);

@@ -1,7 +1,8 @@
 // Password rotation on a real local 3x1 cluster with ACL users, while an application writer runs: every user's
 // password changes at once (admin, replica, exporter, smoke, the application user). rotate.sh add -> clients switch ->
 // a replica restarts (it must still accept the old passwords and re-sync with the new masterauth) -> rotate.sh remove.
-// The writer must see 0 errors; at the end every old password is refused and every new one works.
+// The writer must see 0 errors; at the end every old password is refused and every new one works, and the smoke
+// test's old-passwords check (what the deployment runs after a rotation) says so too.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -10,6 +11,8 @@ import { startLocalCluster, sleep, type LocalCluster } from "../../local/harness
 import { generatePassword } from "../../local/acl";
 import { scriptPaths } from "../../infra/plan/scripts";
 import { clusterClient } from "../../smoke/clients";
+import { runSmoke } from "../../smoke/run";
+import { DEFAULT_OPTIONS, type SmokeReport } from "../../smoke/types";
 
 const APP = { name: "orders", keys: ["orders:*"], commands: ["+@read", "+@write", "-@dangerous"] };
 
@@ -136,6 +139,28 @@ test("rotation: every password changes with a writer running, 0 errors; old pass
     await linksUp();
     // Idempotent: remove again changes nothing and succeeds.
     assert.equal((await rotate(c, "remove")).code, 0);
+
+    // The smoke step at the end of the rotation: its old-passwords check AUTHs with every retired password on every
+    // node (REDIS_RETIRED_PASSWORDS in a deployment) and passes only when each is refused; a password that still works
+    // fails it; without a rotation it reports "not run", never passed.
+    const smoke = (retiredPasswords: Record<string, string[]> | undefined) =>
+      runSmoke({
+        ...DEFAULT_OPTIONS, nodes: c!.seeds, password: next.smoke, username: "smoke", retiredPasswords,
+        workloads: false, keys: 50, timeoutMs: 60_000, nodeTimeoutMs: c!.spec.nodeTimeoutMs, bench: { ...DEFAULT_OPTIONS.bench, ops: 0 },
+      });
+    const oldPasswords = (r: SmokeReport) => r.checks.find((k) => k.name === "old-passwords")!;
+    const retired = Object.fromEntries(Object.entries(old).map(([u, pw]) => [u, [pw]]));
+    const passed = await smoke(retired);
+    assert.equal(oldPasswords(passed).status, "passed", JSON.stringify(oldPasswords(passed)));
+    assert.equal(oldPasswords(passed).measurements.refused_wrongpass, Object.keys(old).length * c.nodes.length);
+    assert.ok(passed.ok, JSON.stringify(passed.checks.filter((k) => !k.ok)));
+    const stillValid = await smoke({ orders: [next[APP.name]] });
+    assert.equal(oldPasswords(stillValid).status, "failed");
+    assert.match(oldPasswords(stillValid).details, /accepted the retired password of user orders/);
+    assert.doesNotMatch(JSON.stringify(stillValid), new RegExp(next[APP.name]), "the password is never in the report");
+    const none = await smoke(undefined);
+    assert.equal(oldPasswords(none).status, "not-applicable");
+    assert.match(oldPasswords(none).details, /^not run: no rotation recorded/);
 
     const errors = [...first.errors, ...second.errors];
     console.log(`rotation: add ${tAdd} ms, add..remove ${rotationMs} ms (includes a replica restart and re-sync); writes ok ${first.ok + second.ok}, errors ${errors.length}${errors.length ? `: ${errors.slice(0, 3).join(" | ")}` : ""}`);

@@ -50,3 +50,24 @@ test("docker with acl.enabled: files, users and rotation steps", async () => {
   assert.match(text, /^user default off /m);
   assert.ok(!text.includes(ADMIN), "hashes only");
 });
+
+test("password history: a rotation retires each changed password; unchanged users keep what they retired", async () => {
+  const { retiredAfter } = await import("../../../infra/components/aclUsers");
+  assert.deepEqual(retiredAfter({}, {}, { admin: "a1", smoke: "s1" }), {}, "first deploy: nothing retired");
+  const r1 = retiredAfter({ admin: "a1", smoke: "s1" }, {}, { admin: "a1", smoke: "s2" });
+  assert.deepEqual(r1, { smoke: ["s1"] });
+  // A later rotation of another user: smoke's retired password stays retired (still refused), admin's joins it.
+  assert.deepEqual(retiredAfter({ admin: "a1", smoke: "s2" }, r1, { admin: "a2", smoke: "s2" }), { admin: ["a1"], smoke: ["s1"] });
+  // Back to a retired password: it is current again, so no longer retired; a removed user is dropped.
+  assert.deepEqual(retiredAfter({ admin: "a1", smoke: "s2" }, r1, { admin: "a1", smoke: "s1" }), { smoke: ["s2"] });
+  assert.deepEqual(retiredAfter({ admin: "a1", app: "p1" }, { app: ["p0"] }, { admin: "a1" }), {});
+  // Values the provider host hands over still wrapped as secrets are unwrapped first.
+  const { unwrapSecret } = await import("../../../infra/components/aclUsers");
+  const sig = "4dabf18193072939515e22adb298388d";
+  assert.deepEqual(unwrapSecret({ [sig]: "1b47061264138c4ac30d75fd1eb44270", value: { admin: "a1" } }), { admin: "a1" });
+  assert.deepEqual(unwrapSecret({ admin: "a1" }), { admin: "a1" });
+  // The dynamic resource holds the passwords as a secret.
+  const history = mocks.resources.find((r) => r.name === "dev-acl-users-password-history");
+  assert.ok(history, "the docker component registers the password history");
+  assert.ok(isSecretInput(history!.inputs.current), "current passwords are a secret input");
+});

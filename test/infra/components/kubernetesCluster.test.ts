@@ -567,7 +567,7 @@ test("monitoring config: prometheusSelectorLabels on ServiceMonitor and Promethe
 test("ACL users (the prod default): every object, ACL and user Secrets and rotation Jobs included, is schema-valid (kubernetes-models)", async () => {
   const b = await build("acl", prodSpec((raw) => { raw["acl"] = { enabled: true }; }), "prod-Password-0123456789");
   const objs = b.rs.filter((r) => r.type.startsWith("kubernetes:"));
-  for (const name of ["acl-rotate-add", "acl-rotate-remove", "acl-acl", "acl-user-exporter", "acl-user-smoke", "acl-acl-previous-admin"]) {
+  for (const name of ["acl-rotate-add", "acl-rotate-remove", "acl-acl", "acl-user-exporter", "acl-user-smoke", "acl-acl-previous-admin", "acl-acl-retired"]) {
     assert.ok(objs.some((r) => r.name === name), `${name} declared`);
   }
   for (const r of objs) {
@@ -576,4 +576,9 @@ test("ACL users (the prod default): every object, ACL and user Secrets and rotat
   }
   const add = objectOf(objs.find((r) => r.name === "acl-rotate-add")!);
   assert.ok(!JSON.stringify(add).includes("prod-Password-0123456789"), "no password in the rotation Job");
+  // The retired passwords for the smoke Job's old-passwords check: an auto-named Secret (a rotation gives a new one).
+  const retired = objectOf(objs.find((r) => r.name === "acl-acl-retired")!);
+  assert.equal(retired.metadata.name, undefined, "auto-named");
+  assert.ok("retired.json" in retired.stringData);
+  assert.ok(b.component.retiredPasswordsSecretName, "the component names it for the smoke Job");
 });

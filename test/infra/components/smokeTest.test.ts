@@ -131,3 +131,29 @@ test("disabled: declares nothing; a failover without replicas is refused", async
   assert.doesNotThrow(() => checkSmokeArgs("ok-smoke", { ...args, settings: { ...args.settings, failover: "none" } }));
   assert.throws(() => checkSmokeArgs("k8s-smoke", { ...args, platform: "kubernetes", plan: planCluster(k8sSpec) }), /needs args.kubernetes/);
 });
+
+test("retired passwords reach the old-passwords check: docker as a secret env value, kubernetes from their Secret", async () => {
+  const RETIRED = JSON.stringify({ smoke: ["retired-Password-0123456789"] });
+  const docker = await build("ret-smoke", (m, pulumi) =>
+    new m.SmokeTest("ret-smoke", {
+      platform: "docker", plan: planCluster(dockerSpec), settings: m.smokeSettingsFromSpec(dockerSpec), nodeTimeoutMs: dockerSpec.nodeTimeoutMs,
+      password: pulumi.secret(PASSWORD), bootstrapExitCode: 0, retiredPasswords: { json: pulumi.secret(RETIRED) },
+    }),
+  );
+  const env = docker.find((r) => r.type === "command:local:Command")!.inputs.environment;
+  const value = unwrapSecret<Record<string, unknown>>(env);
+  assert.ok(isSecretInput(env) || isSecretInput(value.REDIS_RETIRED_PASSWORDS), "retired passwords env is secret");
+  assert.equal(unwrapSecret(value.REDIS_RETIRED_PASSWORDS), RETIRED);
+  assert.ok(!plainStrings(docker.map((r) => r.inputs)).some((s) => s.includes("retired-Password")), "no retired password in plain inputs");
+  const k8s = await build("ret-k8s-smoke", (m) =>
+    new m.SmokeTest("ret-k8s-smoke", {
+      platform: "kubernetes", plan: planCluster(k8sSpec), settings: m.smokeSettingsFromSpec(k8sSpec), nodeTimeoutMs: k8sSpec.nodeTimeoutMs,
+      kubernetes: { namespace: "redis", secretName: "auth", secretKey: "password", labels: { "redis-cluster-client": "true" } },
+      retiredPasswords: { secretName: "redis-cluster-prod-acl-retired-abc", key: "retired.json" },
+    }),
+  );
+  const c = k8s.find((r) => r.type === "kubernetes:batch/v1:Job")!.inputs.spec.template.spec.containers[0];
+  assert.deepEqual(c.env.find((e: { name: string }) => e.name === "REDIS_RETIRED_PASSWORDS"), {
+    name: "REDIS_RETIRED_PASSWORDS", valueFrom: { secretKeyRef: { name: "redis-cluster-prod-acl-retired-abc", key: "retired.json" } },
+  });
+});

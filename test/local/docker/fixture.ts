@@ -26,7 +26,7 @@ export interface Fixture {
   timings: Record<string, string>;
 }
 
-export async function setUp(opts: { smokeEnabled?: boolean; monitoringEnabled?: boolean } = {}): Promise<Fixture> {
+export async function setUp(opts: { smokeEnabled?: boolean; monitoringEnabled?: boolean; tls?: boolean; acl?: boolean } = {}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), "docker-dev-stack-"));
   // The state file holds the password: removed even when the file's time bound ends the process.
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +37,7 @@ export async function setUp(opts: { smokeEnabled?: boolean; monitoringEnabled?: 
   try {
     const images = await ensureStandInImages(engine.docker);
     timings.images = images.cached ? `cached rootfs, import ${images.importMs} ms` : `debootstrap ${images.buildMs} ms, import ${images.importMs} ms`;
-    const cfg = await dockerDevConfig(images, { smokeEnabled: opts.smokeEnabled, monitoringEnabled: opts.monitoringEnabled });
+    const cfg = await dockerDevConfig(images, { smokeEnabled: opts.smokeEnabled, monitoringEnabled: opts.monitoringEnabled, tls: opts.tls, acl: opts.acl });
     return { engine, images, cfg, dir, password: "", timings };
   } catch (e) {
     await engine.stop();
@@ -63,7 +63,8 @@ export const upArgs = (f: Fixture, extra: Partial<UpArgs> = {}): UpArgs => ({
   stackConfig: f.cfg.stackConfig,
   socket: f.engine.socket,
   stateFile: join(f.dir, "state.json"),
-  timeoutMs: 200_000,
+  // A first `up` with TLS and ACL on took 200+ s at load ~30-40 on 2 cores (the containers' creation dominates).
+  timeoutMs: 300_000,
   ...extra,
 });
 /** One `pulumi up` (the program through the test engine, steps applied to the private engine). */
@@ -71,9 +72,19 @@ export const runUp = (f: Fixture, extra: Partial<UpArgs> = {}) => up(upArgs(f, e
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const field = (info: string, k: string) => new RegExp(`^${k}:(.*)$`, "m").exec(info)?.[1]?.trim();
 
+/**
+ * With tls.enabled: ioredis `tls` options from the stack outputs (CA, client certificate and key), as a host
+ * application would use them; every node certificate names 127.0.0.1, so the host name is verified too.
+ */
+export function hostTls(f: Fixture): { ca: string; cert: string; key: string } | undefined {
+  const o = f.first?.outputs;
+  return o?.tlsCaCert ? { ca: o.tlsCaCert as string, cert: o.tlsClientCert as string, key: o.tlsClientKey as string } : undefined;
+}
+
 export async function onNode<T>(f: Fixture, i: number, fn: (r: Redis) => Promise<T>): Promise<T> {
   const r = new Redis({
     host: "127.0.0.1", port: f.cfg.hostPortBase + i, password: f.password, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: () => null,
+    tls: hostTls(f),
   });
   r.on("error", () => undefined); // reported by the command that fails
   try {
@@ -113,7 +124,7 @@ export function hostCluster(f: Fixture): Cluster {
   const natMap = f.first!.outputs.natMap as Record<string, { host: string; port: number }>;
   const c = new Cluster((f.first!.outputs.hostSeeds as string[]).map((s) => ({ host: s.split(":")[0], port: Number(s.split(":")[1]) })), {
     natMap,
-    redisOptions: { password: f.password, connectTimeout: 2000 },
+    redisOptions: { password: f.password, connectTimeout: 2000, tls: hostTls(f) },
     clusterRetryStrategy: (n) => (n > 30 ? null : 300),
     slotsRefreshTimeout: 2000,
   });
