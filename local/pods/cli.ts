@@ -3,6 +3,7 @@
 // lost). Everything the run starts (dockerd, containers, network, directories) is removed at the end, also on failure.
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
+import { CpuLedger } from "./cpu";
 import { PodsRunner } from "./runner";
 import * as s from "./scenarios";
 
@@ -20,7 +21,9 @@ async function main(): Promise<number> {
   for (const o of only) if (!(ALL as readonly string[]).includes(o)) throw new Error(`--only: unknown scenario ${o} (known: ${ALL.join(", ")})`);
   const t0 = Date.now();
   const log = (l: string) => console.error(`${((Date.now() - t0) / 1000).toFixed(1).padStart(7)} ${l}`);
-  const runner = await PodsRunner.start({ log });
+  // The run's own CPU (daemon, runc, containers, engine), whatever else the machine runs (./cpu.ts).
+  const ledger = CpuLedger.open();
+  const runner = await PodsRunner.start({ log, cgroupParent: ledger?.cgroupParent });
   const rows: s.Row[] = [];
   const add = (r: s.Row) => {
     rows.push(r);
@@ -65,7 +68,10 @@ async function main(): Promise<number> {
     console.error((e as Error).stack);
   } finally {
     const left = await runner.stop();
-    log(`teardown: ${JSON.stringify(left)}`);
+    const cpu = ledger?.seconds();
+    const cgroupsLeft = ledger?.close() ?? [];
+    log(`teardown: ${JSON.stringify({ ...left, cgroupsLeft })}${cpu !== undefined ? `; CPU of this run: ${cpu.toFixed(0)} s` : ""}`);
+    if (cgroupsLeft.length) failed = true;
     if (left.mountsLeft.length || left.dirLeft || left.daemonAlive || left.bridgeLeft) failed = true;
   }
   console.log(`\nPods runner scenarios (${((Date.now() - t0) / 1000).toFixed(0)} s in all):\n\n${s.table(rows)}`);

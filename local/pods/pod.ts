@@ -95,18 +95,20 @@ export interface NsTarget {
   /** cgroup.procs files of the container's cgroups (every v1 hierarchy and v2). */
   procs: string[];
   env: Record<string, string>;
-  user?: { uid: number; gid: number; groups: number[] };
+  /** Never root: nsExec drops every capability, which is right only for a non-root user. */
+  user: { uid: number; gid: number; groups: number[] };
 }
 
-/** Reads the target of a running container; undefined when it is not running or its user is a name (docker exec resolves those). */
-export async function nsTarget(docker: Docker, id: string, user: NsTarget["user"]): Promise<NsTarget | undefined> {
+/** Reads the target of a running container; undefined when it is not running or runs as root or a user name (docker exec then). */
+export async function nsTarget(docker: Docker, id: string, user: NsTarget["user"] | undefined): Promise<NsTarget | undefined> {
   const info = await docker.getContainer(id).inspect();
   const pid = info.State?.Pid;
-  if (!info.State?.Running || !pid) return undefined;
-  if (!user && info.Config?.User) {
-    // The image's user (no runAsUser): numeric as the stand-ins set it.
-    const m = /^(\d+)(?::(\d+))?$/.exec(info.Config.User);
-    if (!m) return undefined;
+  if (!info.State?.Running || !pid || user?.uid === 0) return undefined;
+  if (!user) {
+    // The image's user (no runAsUser): numeric as the stand-ins set it. None (root) or a name: docker exec, which gives
+    // root the container's own capabilities.
+    const m = /^(\d+)(?::(\d+))?$/.exec(info.Config?.User ?? "");
+    if (!m || m[1] === "0") return undefined;
     user = { uid: Number(m[1]), gid: Number(m[2] ?? m[1]), groups: [] };
   }
   const procs: string[] = [];
@@ -145,9 +147,7 @@ export function nsTargetLive(t: NsTarget): boolean {
  */
 export function nsExec(t: NsTarget, cmd: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
   const u = t.user;
-  const priv = u
-    ? ["/usr/bin/setpriv", `--reuid=${u.uid}`, `--regid=${u.gid}`, u.groups.length ? `--groups=${u.groups.join(",")}` : "--clear-groups", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"]
-    : [];
+  const priv = ["/usr/bin/setpriv", `--reuid=${u.uid}`, `--regid=${u.gid}`, u.groups.length ? `--groups=${u.groups.join(",")}` : "--clear-groups", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"];
   const args = [
     "-c", 'for f in "$@"; do shift; case $f in --) break ;; esac; echo $$ > "$f" 2>/dev/null; done; exec "$@"', "sh",
     ...t.procs, "--", "/usr/bin/nsenter", "-t", String(t.pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "--", ...priv, ...cmd,

@@ -28,7 +28,7 @@ const cpu: Record<string, number> = {};
 after(async () => {
   if (runner && !stopped) await runner.stop();
   ledger?.close();
-  console.log(`pods test timings: ${JSON.stringify(timings)}; CPU seconds of this run (cumulative): ${JSON.stringify(cpu)}`);
+  console.log(`pods test timings (missing = not reached): ${JSON.stringify(timings)}; CPU seconds of this run (cumulative): ${JSON.stringify(cpu)}`);
 });
 
 test("pod-spec fields the runner does not implement are refused by name", () => {
@@ -52,7 +52,9 @@ test("pod-spec fields the runner does not implement are refused by name", () => 
   assert.throws(() => checkPodSpec({ ...ok, restartPolicy: "Never" }, "sts", "statefulset", 6), /restartPolicy/);
 });
 
-test("prod first deploy as pods (bootstrap Job), then a master absent after a crash with its IP reused", { timeout: 900_000 }, async () => {
+// 320 s: below the runner's 6-minute file bound, so on a host too loaded for it (seen at load ~35) the test fails by
+// itself and the after() hook still tears down and prints how far it got.
+test("prod first deploy as pods (bootstrap Job), then a master absent after a crash with its IP reused", { timeout: 320_000 }, async () => {
   // The program starts in the engine while the daemon starts and the images are imported.
   ledger = CpuLedger.open();
   const cpuAt = (k: string) => ledger && (cpu[k] = Number(ledger.seconds().toFixed(1)));
