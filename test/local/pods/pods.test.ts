@@ -5,8 +5,8 @@
 // restart, its old IP taken by another shard's master), and a teardown that leaves nothing. The other scenarios run in
 // `npm run pods:scenarios` (README). The CPU the run itself used (its own cgroup: daemon, runc, containers, engine) is
 // printed beside the timings: on a shared 2-core machine the wall time says more about the neighbours than about the test.
-// In `npm test`: 73 s on a clean clone with the machine partly idle (89 CPU-s of its own), 164 s at load 6-17 and 280 s
-// at load ~20 (the file bound is 6 minutes).
+// In `npm test`: 73 s on a clean clone with the machine partly idle (89 CPU-s of its own), 133-164 s at load 6-17, 280 s
+// at load ~20; at load ~35 it ran past the 6-minute file bound.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { PodsRunner } from "../../../local/pods/runner";
