@@ -1,5 +1,5 @@
 // State shared by the checks of one smoke run: connections, discovered nodes, topology, cancellation.
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { clusterClient, errorText, NodePool } from "./clients";
 import {
   isMaster, isMyself, isReplica, nodeLabel, parseClusterNodes, parseInfo, SLOT_COUNT, type NodeLine,
@@ -178,6 +178,37 @@ export class SmokeContext {
   label(addr: string): string {
     const id = [...this.ids.entries()].find(([, a]) => a === addr)?.[0];
     return nodeLabel(addr, id);
+  }
+
+  /**
+   * Runs `probe` on every node at once over a connection without a password (closed afterwards) and returns the
+   * problems the probes report, plus one for each node the connect check found down (ending in `notChecked`) or that
+   * refused the connection.
+   */
+  async eachNodeUnauthenticated(notChecked: string, probe: (r: Redis, label: string) => Promise<string[]>): Promise<string[]> {
+    const problems: string[] = [];
+    await Promise.all(
+      this.nodes.map(async (addr) => {
+        const label = this.label(addr);
+        if (this.down.has(addr)) {
+          problems.push(`node ${label} is unreachable (see the connect check): ${notChecked}`);
+          return;
+        }
+        let r: Redis;
+        try {
+          r = await this.pool.dedicated(addr, { password: null });
+        } catch (e) {
+          problems.push(`node ${label}: could not open an unauthenticated connection: ${errorText(e)}`);
+          return;
+        }
+        try {
+          problems.push(...(await probe(r, label)));
+        } finally {
+          r.disconnect();
+        }
+      }),
+    );
+    return problems;
   }
 
   /** CLUSTER NODES + CLUSTER INFO of each node; errors are captured per node. */

@@ -11,39 +11,22 @@ export async function checkOldPasswords(ctx: SmokeContext): Promise<{ details: s
   if (retired.length === 0) {
     return { details: "not run: no rotation recorded (no retired password given)", measurements: {}, notApplicable: true };
   }
-  const problems: string[] = [];
   let refused = 0;
-  await Promise.all(
-    ctx.nodes.map(async (addr) => {
-      const label = ctx.label(addr);
-      if (ctx.down.has(addr)) {
-        problems.push(`node ${label} is unreachable (see the connect check): retired passwords not checked there`);
-        return;
-      }
-      let r;
+  // Unauthenticated connection, then AUTH with each retired password: the reply is the node's verdict.
+  const problems = await ctx.eachNodeUnauthenticated("retired passwords not checked there", async (r, label) => {
+    const found: string[] = [];
+    for (const { user, pw } of retired) {
       try {
-        // Unauthenticated connection, then AUTH with each retired password: the reply is the node's verdict.
-        r = await ctx.pool.dedicated(addr, { password: null });
+        await r.call("AUTH", user, pw);
+        found.push(`node ${label} accepted the retired password of user ${user}: the rotation's remove step has not run there`);
       } catch (e) {
-        problems.push(`node ${label}: could not open a connection: ${errorText(e)}`);
-        return;
+        const msg = errorText(e);
+        if (/^WRONGPASS/.test(msg)) refused++;
+        else found.push(`node ${label}: AUTH ${user} <retired> failed with "${msg}" instead of WRONGPASS`);
       }
-      try {
-        for (const { user, pw } of retired) {
-          try {
-            await r.call("AUTH", user, pw);
-            problems.push(`node ${label} accepted the retired password of user ${user}: the rotation's remove step has not run there`);
-          } catch (e) {
-            const msg = errorText(e);
-            if (/^WRONGPASS/.test(msg)) refused++;
-            else problems.push(`node ${label}: AUTH ${user} <retired> failed with "${msg}" instead of WRONGPASS`);
-          }
-        }
-      } finally {
-        r.disconnect();
-      }
-    }),
-  );
+    }
+    return found;
+  });
   const users = [...new Set(retired.map((x) => x.user))].sort();
   const m = { nodes: ctx.nodes.length, retired_passwords: retired.length, refused_wrongpass: refused };
   if (problems.length) throw new CheckFailure(problems, m);
