@@ -32,7 +32,11 @@ export function summaryTable(report: SmokeReport): string {
   }
   if (report.error && !failed.some((c) => c.problems.includes(report.error!))) lines.push("", `Error: ${report.error}`);
   const verdict = report.ok ? "PASSED" : "FAILED";
-  const counts = `${report.checks.filter((c) => c.status === "passed").length} passed, ${failed.length} failed, ${report.checks.filter((c) => c.status === "not-run").length} not run`;
+  const count = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
+  // Every check is counted, so the totals add up to the table's rows; "n/a" (e.g. old-passwords before any rotation)
+  // only when there is one, so the usual line and whatever quotes it stay as they were.
+  const na = count("not-applicable");
+  const counts = `${count("passed")} passed, ${failed.length} failed, ${count("not-run")} not run${na > 0 ? `, ${na} n/a` : ""}`;
   lines.push("", `Smoke test ${verdict} (${counts}) in ${formatMs(report.duration_ms)} against ${report.target.nodes.join(",")} [exit ${report.exit_code}]`);
   return lines.join("\n");
 }

@@ -55,8 +55,19 @@ describe("report formatting", () => {
     const col = lines[0].indexOf("result");
     for (const l of lines.slice(2, 6)) assert.match(l.slice(col, col + 4), /PASS|FAIL|SKIP|n\/a/);
     assert.match(t, /Problems:\n  - slots: 100 slot\(s\) not assigned to any master: 100-199\n  - slots: master 127\.0\.0\.1:7002/);
-    assert.match(t, /Smoke test FAILED \(1 passed, 1 failed, 1 not run\) in 12\.3 s against 127\.0\.0\.1:7001,127\.0\.0\.1:7002 \[exit 1\]/);
+    assert.match(t, /Smoke test FAILED \(1 passed, 1 failed, 1 not run, 1 n\/a\) in 12\.3 s against 127\.0\.0\.1:7001,127\.0\.0\.1:7002 \[exit 1\]/);
     assert.match(summaryTable(report({ ok: true, exit_code: 0, checks: [report().checks[0]] })), /Smoke test PASSED/);
+  });
+
+  it("the verdict counts every check: n/a ones too, and says nothing of n/a when there is none", () => {
+    const [connect, , , auth] = report().checks;
+    const oldPasswords = { ...auth, name: "old-passwords" as const, details: "not run: no rotation recorded (no retired password given)" };
+    const ok = (checks: SmokeReport["checks"]) => summaryTable(report({ ok: true, exit_code: 0, checks }));
+    // The shape of a first deploy: 8 checks pass, old-passwords does not apply; 8 + 1 = the 9 rows of the table.
+    assert.match(ok([...Array(8).fill(connect), oldPasswords]), /Smoke test PASSED \(8 passed, 0 failed, 0 not run, 1 n\/a\) in /);
+    assert.match(ok([connect, auth, oldPasswords]), /\(1 passed, 0 failed, 0 not run, 2 n\/a\) in /);
+    // No n/a check: the line is exactly as before (other tests and the README quote it).
+    assert.match(ok(Array(9).fill(connect)), /Smoke test PASSED \(9 passed, 0 failed, 0 not run\) in /);
   });
 
   it("digests failures for stderr / the Pulumi error, empty when passed", () => {
