@@ -117,6 +117,21 @@ test("the smoke test runs as a Job after the scale step's Job (itself after the 
   assert.ok(scaleOut.options.dependsOn.includes(bootstrap.urn), `scale-out Job depends on ${scaleOut.options.dependsOn}`);
 });
 
+test("ACL (prod default): the smoke Job reads the passwords the last rotation retired from their auto-named Secret", () => {
+  const retired = up.resources.find((r) => r.name === "redis-cluster-prod-acl-retired" && r.custom);
+  assert.ok(retired, "retired-passwords Secret declared");
+  assert.equal(retired.type, "kubernetes:core/v1:Secret");
+  // Auto-named (the engine's suffix, as pulumi-kubernetes'): a rotation gives a new Secret, so the smoke Job that names
+  // it is replaced and checks the retired passwords are refused.
+  const name = retired.outputs.metadata.name as string;
+  assert.match(name, /^redis-cluster-prod-acl-retired-[0-9a-f]{8}$/);
+  assert.ok(isSecret(retired.outputs.stringData) || isSecret(retired.outputs.stringData["retired.json"]), "retired.json is secret in state");
+  const smoke = of(up, "kubernetes:batch/v1:Job").find((j) => j.name.endsWith("-smoke-job"))!;
+  const env = smoke.inputs.spec.template.spec.containers[0].env.find((e: any) => e.name === "REDIS_RETIRED_PASSWORDS");
+  assert.deepEqual(env?.valueFrom?.secretKeyRef, { name, key: "retired.json" });
+  assert.equal(env.value, undefined, "no value of its own: only the reference");
+});
+
 test("stateful prod resources are protected; the Secret is not, so a new password can replace it", () => {
   assert.equal(one(up, "kubernetes:apps/v1:StatefulSet").options.protect, true);
   assert.equal(one(up, "kubernetes:core/v1:Namespace").options.protect, true);
