@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { posix } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as command from "@pulumi/command";
@@ -18,6 +19,9 @@ import { rotateEnv } from "../plan/acl";
 /** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
 const REDIS_UID = "999";
 const PASSWORD_FILE = `${CONTAINER_PATHS.dir}/secret/password`;
+/** acl.enabled: what each node's secrets volume holds (mounted read-only at ACL_PATHS.dir), admin's password included. */
+const ACL_ADMIN_PASSWORD_FILE = `${ACL_PATHS.dir}/admin-password`;
+const ACL_NODE_FILES = [ACL_PATHS.aclFile, ACL_PATHS.masterauth, ACL_ADMIN_PASSWORD_FILE].map((f) => posix.basename(f));
 /** Stop grace of a node container on delete: room for Redis's shutdown (AOF fsync, nodes.conf save). */
 export const NODE_STOP_GRACE_SECONDS = 30;
 
@@ -99,18 +103,20 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     const nodeUploads: docker.types.input.ContainerUpload[] = [
       { file: CONTAINER_PATHS.redisConf, content: plan.redisConf },
       { file: CONTAINER_PATHS.entrypoint, content: plan.entrypointScript, executable: true },
-      passwordUpload,
+      // acl.enabled: admin's password is in the node's secrets volume with the ACL files (below), not an upload.
+      ...(spec.acl.enabled ? [] : [passwordUpload]),
     ];
     const nodesDefinition = createHash("sha256").update(JSON.stringify([plan.redisConf, plan.entrypointScript, plan.nodes])).digest("hex");
     const bootstrapUploads: docker.types.input.ContainerUpload[] = [
       { file: CONTAINER_PATHS.bootstrap, content: plan.bootstrapScript, executable: true },
       passwordUpload,
     ];
-    const baseEnv = [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${PASSWORD_FILE}`];
 
-    // ACL users (acl.enabled): the ACL file (hashes) and replica's password as private files; the node loads them, the
-    // scripts and the healthcheck run as admin. A new password changes these uploads, so the nodes are re-created (all
-    // at once on Docker, unlike the one-at-a-time roll on Kubernetes); the rotation steps below still run around it.
+    // ACL users (acl.enabled): the ACL file (hashes), replica's password and admin's (for the healthcheck) as private
+    // files. Not node uploads: a new password would then re-create all six nodes at once (an outage). A one-shot
+    // `acl-files` container copies them into each node's own secrets volume instead, mounted read-only where the node
+    // reads them; a rotation re-runs that container between `rotate.sh add` and `remove` and leaves the nodes running
+    // (rotate.sh changes their live users; a node restarted later loads the new files, merged with what it saved).
     const acl = spec.acl.enabled ? new AclUsers(`${name}-acl-users`, { spec, adminPassword: args.password, configured: args.aclPasswords }, { parent: this }) : undefined;
     const aclUploads: docker.types.input.ContainerUpload[] = acl
       ? [
@@ -176,6 +182,53 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     const cliTls = certs ? `--tls --cacert ${TLS_FILES.ca} --cert ${TLS_FILES.cert} --key ${TLS_FILES.key} ` : "";
 
     const rotateAdd = acl ? rotateStep("add", [network, aclState!]) : undefined;
+    // acl.enabled: each node's secrets volume, and the one-shot container that fills them after `rotate.sh add` (the
+    // live nodes know the new passwords before their healthcheck reads the new admin one). It runs as root: a new
+    // volume mounted outside the image's own directories belongs to root. Each file is written beside its old one and
+    // renamed over it, so a node (re)starting meanwhile reads either the old or the new file, never half of one.
+    const secretVolumes = new Map(
+      (acl ? plan.nodes : []).map((node) => [node.name, new docker.Volume(`${name}-node-${node.index}-secrets`, { name: `${node.name}-secrets` }, { parent: this })]),
+    );
+    const aclFilesIn = "/etc/redis-cluster-acl-files";
+    const aclFiles = acl
+      ? new docker.Container(
+          `${name}-acl-files`,
+          {
+            name: `${spec.name}-acl-files`,
+            image: image.imageId,
+            user: "0:0",
+            entrypoints: [
+              "sh", "-c",
+              `set -eu; for d in /out/*/; do for f in ${ACL_NODE_FILES.join(" ")}; do ` +
+                `install -o ${REDIS_UID} -g ${REDIS_UID} -m 0400 "${aclFilesIn}/$f" "$d.$f.new"; mv -f "$d.$f.new" "$d$f"; done; done`,
+            ],
+            uploads: [
+              { file: `${aclFilesIn}/${ACL_NODE_FILES[0]}`, content: acl.aclFile, permissions: "0400" },
+              { file: `${aclFilesIn}/${ACL_NODE_FILES[1]}`, content: acl.passwords.replica, permissions: "0400" },
+              { file: `${aclFilesIn}/${ACL_NODE_FILES[2]}`, content: pulumi.secret(args.password), permissions: "0400" },
+            ],
+            volumes: [...secretVolumes].map(([node, v]) => ({ volumeName: v.name, containerPath: `/out/${node}` })),
+            networkMode: "none",
+            restart: "no",
+            mustRun: false,
+            attach: true,
+            logs: true,
+          },
+          { parent: this, dependsOn: rotateAdd ? [rotateAdd] : [], deleteBeforeReplace: true },
+        )
+      : undefined;
+    // A failed copy stops `pulumi up` before the nodes (first deploy) or the bootstrap and `rotate.sh remove` (rotation).
+    const aclFilesCheck = aclFiles
+      ? new command.local.Command(
+          `${name}-acl-files-check`,
+          {
+            create: `if [ "$ACL_FILES_EXIT_CODE" != 0 ]; then echo "copying the ACL files into the node volumes exited $ACL_FILES_EXIT_CODE: docker logs ${spec.name}-acl-files" >&2; exit 1; fi`,
+            environment: { ACL_FILES_EXIT_CODE: aclFiles.exitCode.apply((c) => String(typeof c === "number" ? c : -1)) },
+          },
+          { parent: this, dependsOn: [aclFiles] },
+        )
+      : undefined;
+    const nodePasswordFile = acl ? ACL_ADMIN_PASSWORD_FILE : PASSWORD_FILE;
     const containers: docker.Container[] = [];
     for (const node of plan.nodes) {
       const volume = new docker.Volume(`${name}-node-${node.index}-data`, { name: `${node.name}-data` }, { parent: this });
@@ -188,8 +241,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             image: image.imageId,
             user: `${REDIS_UID}:${REDIS_UID}`,
             entrypoints: ["sh", CONTAINER_PATHS.entrypoint],
-            envs: [...baseEnv, ...envList(nodeEnv(node, "docker")), ...tlsEnvs(TLS_FILES), ...aclEnv],
-            uploads: [...nodeUploads, ...tlsUploads(`node-${node.index}`, TLS_FILES), ...aclUploads],
+            envs: [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${nodePasswordFile}`, ...envList(nodeEnv(node, "docker")), ...tlsEnvs(TLS_FILES), ...aclEnv],
+            uploads: [...nodeUploads, ...tlsUploads(`node-${node.index}`, TLS_FILES)],
             networksAdvanced: [{ name: network.name, ipv4Address: node.host, aliases: [node.name] }],
             // Client and bus ports on the host's announce address only (default loopback): the bus has no
             // authentication, so it must never listen on every interface.
@@ -197,10 +250,13 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
               { internal: node.port, external: node.hostPort, ip: spec.docker.announceHost },
               { internal: node.busPort, external: node.hostBusPort, ip: spec.docker.announceHost },
             ],
-            volumes: [{ volumeName: volume.name, containerPath: CONTAINER_PATHS.data }],
+            volumes: [
+              { volumeName: volume.name, containerPath: CONTAINER_PATHS.data },
+              ...(acl ? [{ volumeName: secretVolumes.get(node.name)!.name, containerPath: ACL_PATHS.dir, readOnly: true }] : []),
+            ],
             healthcheck: {
               // The password is read inside the container into redis-cli's environment, never onto argv.
-              tests: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli ${cliUser}${cliTls}-p ${node.port} ping | grep -q PONG`],
+              tests: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${nodePasswordFile})" redis-cli ${cliUser}${cliTls}-p ${node.port} ping | grep -q PONG`],
               interval: "2s",
               timeout: "2s",
               startPeriod: "5s",
@@ -214,7 +270,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             destroyGraceSeconds: NODE_STOP_GRACE_SECONDS,
           },
           // Fixed container names: the old one must go before its replacement can start.
-          { parent: this, deleteBeforeReplace: true, dependsOn: rotateAdd ? [rotateAdd] : [] },
+          { parent: this, deleteBeforeReplace: true, dependsOn: aclFilesCheck ? [aclFilesCheck] : [] },
         ),
       );
     }

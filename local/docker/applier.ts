@@ -91,7 +91,7 @@ const VOLUME_KEYS = ["name"] as const;
 const IMAGE_KEYS = ["name", "keepLocally"] as const;
 const CONTAINER_KEYS = [
   "name", "hostname", "image", "user", "entrypoints", "command", "envs", "uploads", "networksAdvanced", "ports", "volumes",
-  "healthcheck", "restart", "wait", "waitTimeout", "mustRun", "attach", "logs", "destroyGraceSeconds", "start", "removeVolumes",
+  "healthcheck", "restart", "wait", "waitTimeout", "mustRun", "attach", "logs", "destroyGraceSeconds", "start", "removeVolumes", "networkMode",
 ] as const;
 const UPLOAD_KEYS = ["file", "content", "contentBase64", "executable", "owner", "group", "permissions"] as const;
 const NET_ADV_KEYS = ["name", "ipv4Address", "aliases"] as const;
@@ -288,7 +288,7 @@ export class DockerApplier {
         PortBindings: bindings,
         RestartPolicy: { Name: restart },
         // Without networksAdvanced the daemon's default network; this engine has no default bridge, so "none".
-        NetworkMode: firstNet ? firstNet.name : "none",
+        NetworkMode: firstNet ? firstNet.name : (i.networkMode ?? "none"),
       },
       NetworkingConfig: firstNet ? { EndpointsConfig: { [firstNet.name]: endpoint(firstNet) } } : undefined,
     });

@@ -6,11 +6,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import type { Cluster } from "ioredis";
 import { startLocalCluster, sleep, type LocalCluster } from "../../local/harness";
 import { generatePassword } from "../../local/acl";
 import { scriptPaths } from "../../infra/plan/scripts";
 import { clusterClient } from "../../smoke/clients";
+import { startWriter } from "../helpers/writer";
 import { runSmoke } from "../../smoke/run";
 import { DEFAULT_OPTIONS, type SmokeReport } from "../../smoke/types";
 
@@ -45,32 +45,9 @@ function rotate(c: LocalCluster, mode: "add" | "remove"): Promise<{ code: number
   });
 }
 
-/** Writes orders:<n> until stopped; every failed command is recorded. */
+/** Writes orders:<n> as the application user until stopped (test/helpers/writer.ts). */
 function writer(c: LocalCluster, password: string) {
-  const client: Cluster = clusterClient({ seeds: c.seeds, username: APP.name, password, natMap: {}, nodeTimeoutMs: c.spec.nodeTimeoutMs, commandTimeoutMs: 5000 });
-  let stop = false;
-  let ok = 0;
-  const errors: string[] = [];
-  const done = (async () => {
-    for (let n = 0; !stop && n < 1_000_000; n++) {
-      try {
-        let t: NodeJS.Timeout | undefined;
-        await Promise.race([client.set(`orders:${n % 5000}`, String(n)), new Promise((_, rej) => (t = setTimeout(() => rej(new Error("SET: no reply in 10 s")), 10_000)))]).finally(() => clearTimeout(t));
-        ok++;
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-      await sleep(2);
-    }
-  })();
-  return {
-    async stop() {
-      stop = true;
-      await done;
-      client.disconnect();
-      return { ok, errors };
-    },
-  };
+  return startWriter(clusterClient({ seeds: c.seeds, username: APP.name, password, natMap: {}, nodeTimeoutMs: c.spec.nodeTimeoutMs, commandTimeoutMs: 5000 }), "orders:");
 }
 
 test("rotation: every password changes with a writer running, 0 errors; old passwords refused at the end", { timeout: 240_000 }, async () => {

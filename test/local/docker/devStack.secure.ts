@@ -1,8 +1,9 @@
 // The dev stack on a real Docker engine with the prod security settings on (tls.enabled, acl.enabled; both off in
 // Pulumi.dev.yaml): certificates made for real by local/tlsProvider.ts (openssl), the ACL file and passwords uploaded,
 // the rotation steps, exporters over rediss:// as the `exporter` user, the natMap host path and the smoke step over
-// TLS; then a password rotation as a second `pulumi up`, after which the smoke step's old-passwords check must find the
-// retired password refused on every node. Not in `npm test` (two full `up`s: 5-6 min on a loaded 2-core host):
+// TLS; then a password rotation as a second `pulumi up` with an application writing throughout: no failed request, no
+// node container re-created (the passwords reach the nodes through their secrets volumes, not their inputs), and the
+// smoke step's old-passwords check must find the retired password refused on every node. Not in `npm test` (two full `up`s: 5-6 min on a loaded 2-core host):
 // `npm run test:docker-secure`. Same fixture as devStack.test.ts (private dockerd, stand-in images, own subnet/ports).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -10,8 +11,10 @@ import { connect } from "node:net";
 import { containerLogs } from "../../../local/docker/applier";
 import { readState } from "../../../local/docker/stack";
 import { generatePassword } from "../../../local/acl";
+import { clusterClient } from "../../../smoke/clients";
+import { startWriter } from "../../helpers/writer";
 import {
-  assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, hostCluster, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, upArgs, waitClusterHealthy, type Fixture,
+  assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, hostCluster, hostTls, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, upArgs, waitClusterHealthy, type Fixture,
 } from "./fixture";
 
 let f: Fixture | undefined;
@@ -91,7 +94,7 @@ step("TLS on every channel, plaintext refused, ACL users loaded, exporters over 
   assert.equal(up, "6", "every exporter scrapes its node over TLS as `exporter`");
 });
 
-step("rotation (pulumi up with a new admin password): the smoke step's old-passwords check finds the old one refused everywhere", async (fx) => {
+step("rotation (pulumi up with a new admin password) with a writer running: 0 failed requests, no node re-created; the old password refused everywhere", async (fx) => {
   const cluster = hostCluster(fx);
   try {
     for (const k of keys) await cluster.set(k, `v-${k}`);
@@ -100,10 +103,48 @@ step("rotation (pulumi up with a new admin password): the smoke step's old-passw
   }
   const old = fx.password;
   const next = generatePassword();
-  const r = await runUp(fx, { stackConfig: { ...fx.cfg.stackConfig, "redis-cluster:password": { secret: next } } });
+  const nodeIds = async () => Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await fx.engine.docker.getContainer(NODE(i)).inspect()).Id));
+  const idsBefore = await nodeIds();
+  // An application through the whole `pulumi up`: the smoke user (its password stays), keys smoke:rotation:*.
+  const smokePassword = (fx.first!.outputs.aclPasswords as Record<string, string>).smoke;
+  const w = startWriter(
+    clusterClient({
+      seeds: fx.first!.outputs.hostSeeds as string[], natMap: fx.first!.outputs.natMap as Record<string, { host: string; port: number }>,
+      username: "smoke", password: smokePassword, tls: hostTls(fx), nodeTimeoutMs: 5000, commandTimeoutMs: 5000,
+    }),
+    "smoke:rotation:",
+  );
+  let r: Awaited<ReturnType<typeof runUp>>;
+  let written: Awaited<ReturnType<typeof w.stop>>;
+  const t0 = Date.now();
+  try {
+    // The smoke step with a coordinated failover, as prod runs it (dev's default, kill, makes clients wait out a dead master).
+    const smoke = { ...(fx.cfg.stackConfig["redis-cluster:smoke"] as Record<string, unknown>), failover: "manual" };
+    r = await runUp(fx, { stackConfig: { ...fx.cfg.stackConfig, "redis-cluster:password": { secret: next }, "redis-cluster:smoke": smoke } });
+  } finally {
+    written = await w.stop();
+  }
   fx.timings.rotationUp = `${r.totalMs} ms`;
   assert.ok(r.ok, `rotation up failed: ${r.error}`);
-  for (const n of ["rotate-add", "rotate-remove", "smoke-run"]) assert.ok(r.created.includes(`redis-cluster-${STACK}-${n}`), `${n} ran again: ${r.created.join(", ")}`);
+  // The rotation proper ends with `rotate.sh remove` (its check is unchanged, so it does not run again); the smoke step
+  // comes after it. Both are judged: no request of the writer may fail anywhere in the `pulumi up`.
+  const removedAt = r.doneAtMs[`redis-cluster-${STACK}-rotate-remove`];
+  assert.ok(typeof removedAt === "number" && removedAt > 0, `rotate-remove done at ${removedAt}`);
+  const slowest = (until: number) => Math.max(0, ...written.slow.filter((x) => x.at <= until).map((x) => x.ms));
+  fx.timings.rotationWriter =
+    `${written.ok} writes, ${written.errors.length} errors; slowest write ${slowest(t0 + removedAt)} ms until rotate-remove ` +
+    `(${(removedAt / 1000).toFixed(1)} s), ${slowest(Infinity)} ms in the whole up (smoke failover included)`;
+  const steps = Object.entries(r.doneAtMs).sort((x, y) => x[1] - y[1]).map(([n, ms]) => `${n.replace(`redis-cluster-${STACK}-`, "")}@${(ms / 1000).toFixed(1)}s`).join(" ");
+  for (const n of ["rotate-add", "acl-files", "rotate-remove", "smoke-run"]) assert.ok(r.created.includes(`redis-cluster-${STACK}-${n}`), `${n} ran again: ${r.created.join(", ")}`);
+  // The nodes were not re-created: the rotation changed their live users (rotate.sh) and the files in their volumes.
+  assert.deepEqual(r.created.filter((n) => /-node-\d+$/.test(n)), [], "no node container re-created");
+  assert.deepEqual(await nodeIds(), idsBefore, "the same six node containers");
+  assert.ok(written.ok > 0, "the writer wrote");
+  assert.deepEqual(
+    written.errors,
+    [],
+    `failed client requests during the rotation; at ${written.errorAt.map((t) => `${((t - t0) / 1000).toFixed(1)}s`).join(" ")}; steps done: ${steps}`,
+  );
   const out = smokeStdout(fx);
   assert.match(out, /Smoke test PASSED/);
   assert.match(out, /^old-passwords\s+PASS\s.*1 retired password\(s\) of admin refused with WRONGPASS on 6 of 6 nodes/m);
@@ -114,7 +155,17 @@ step("rotation (pulumi up with a new admin password): the smoke step's old-passw
     await onNode(fx, i, async (c) => {
       await assert.rejects(c.call("AUTH", "admin", old), /WRONGPASS/, `node ${i} accepts the old admin password`);
     });
+    // What a node restarted later loads: the new admin password in its secrets volume (the healthcheck reads it).
+    const health = (await fx.engine.docker.getContainer(NODE(i)).inspect()).State.Health?.Status;
+    assert.equal(health, "healthy", `node ${i} healthcheck with the new admin password file`);
   }
+  // A node restarted after the rotation starts from the files in its secrets volume: the new passwords only.
+  await fx.engine.docker.getContainer(NODE(5)).restart({ t: 30 });
+  await waitClusterHealthy(fx, 90_000);
+  await onNode(fx, 5, async (c) => {
+    await assert.rejects(c.call("AUTH", "admin", old), /WRONGPASS/, "the restarted node accepts the old admin password");
+    assert.equal(await c.call("AUTH", "admin", next), "OK");
+  });
   await assertKeys(fx, keys);
 });
 
