@@ -7,7 +7,8 @@ import { CpuLedger } from "./cpu";
 import { PodsRunner } from "./runner";
 import * as s from "./scenarios";
 
-const ALL = ["graceful", "rolling", "force", "swap-late", "absent-reuse", "absent", "absent-factor10"] as const;
+// rotation last: it changes admin's password (a second `pulumi up` from the first deploy's state).
+const ALL = ["graceful", "rolling", "force", "swap-late", "absent-reuse", "absent", "absent-factor10", "rotation"] as const;
 
 async function main(): Promise<number> {
   const opts = new Command()
@@ -31,7 +32,8 @@ async function main(): Promise<number> {
   };
   let failed = false;
   try {
-    const first = await s.firstDeploy(runner, s.scenarioConfig({ plain: opts.plain }), opts.root);
+    const config = s.scenarioConfig({ plain: opts.plain });
+    const first = await s.firstDeploy(runner, config, opts.root);
     add(first.row);
     const c = first.cluster;
     if (!c) throw new Error("first deploy failed before the cluster formed: no scenario can run");
@@ -51,6 +53,7 @@ async function main(): Promise<number> {
           s.editRedisConf(runner, (conf) => conf.replace(/^cluster-replica-validity-factor .*$/m, "cluster-replica-validity-factor 0"));
         }
       },
+      rotation: () => s.passwordRotation(c, first.up, config, opts.root),
     };
     for (const name of ALL) {
       if (!only.includes(name)) continue;

@@ -19,7 +19,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runProgram, type ConfigInput, type ProviderStep, type RunResult } from "../../test/engine/engine";
+import { runProgram, type ConfigInput, type EngineState, type ProviderStep, type RunResult } from "../../test/engine/engine";
 import { unwrapSecrets } from "../../test/engine/values";
 import { startDockerd, mountsUnder, type PrivateDockerd } from "../docker/daemon";
 import { ensureNodeImage, ensureStandInImages } from "../docker/images";
@@ -62,6 +62,12 @@ export interface UpResult {
   notRun: string[];
   /** ms from the start until each step finished, by resource name. */
   stepMs: Record<string, number>;
+  /**
+   * The engine state a next `up` starts from (UpArgs.priorState): what the runner applied, what the program declared
+   * without a step of its own (components), and every dynamic-provider resource (scale plan, password history: they
+   * live only in the engine's state, and a rotation's `up` needs the password history to know what it retires).
+   */
+  state: EngineState;
 }
 
 export interface UpArgs {
@@ -69,6 +75,17 @@ export interface UpArgs {
   config?: Record<string, ConfigInput>;
   timeoutMs?: number;
   root?: string;
+  /** The state of a previous up (UpResult.state): this up diffs against it (a second `pulumi up`). */
+  priorState?: EngineState;
+}
+
+/** What the runner did when (ms since the epoch): steps, Job runs, pod deletions, creations and readiness. */
+export interface TimelineEvent {
+  at: number;
+  kind: "step" | "job" | "pod";
+  /** Resource, Job or pod name. */
+  name: string;
+  what: string;
 }
 
 /**
@@ -79,20 +96,41 @@ export interface UpArgs {
 export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<UpResult> {
   const t0 = Date.now();
   const stepMs: Record<string, number> = {};
+  const applied = new Set<string>();
   const run = await runProgram({
     stack: args.stack,
     mode: "up",
     config: args.config,
     root: args.root,
+    priorState: args.priorState,
     timeoutMs: args.timeoutMs ?? 900_000,
     provider: async (step) => {
-      const r = await (await runner).provider(step);
-      stepMs[step.name] = Date.now() - t0;
-      return r;
+      const r = await runner;
+      r.mark("step", step.name, `${step.op} ${step.type.replace(/^kubernetes:/, "")} start`);
+      try {
+        const out = await r.provider(step);
+        applied.add(step.urn);
+        r.mark("step", step.name, `${step.op} done`);
+        return out;
+      } catch (e) {
+        r.mark("step", step.name, `${step.op} failed`);
+        throw e;
+      } finally {
+        stepMs[step.name] = Date.now() - t0;
+      }
     },
   });
   const r = await runner;
-  return { run, jobs: r.jobs, notRun: r.notRun, stepMs };
+  // As local/docker/stack.ts keeps it: a custom resource whose step failed (or never ran) keeps no entry; unchanged
+  // ones ("same") keep theirs; dynamic-provider resources are applied by the engine itself and always kept.
+  const byUrn = new Map(run.resources.map((x) => [x.urn, x]));
+  const state: EngineState = {
+    resources: run.state.resources.filter((e) => {
+      const rec = byUrn.get(e.urn);
+      return !rec || !rec.custom || rec.op === "same" || applied.has(e.urn) || e.type.startsWith("pulumi-nodejs:dynamic");
+    }),
+  };
+  return { run, jobs: r.jobs, notRun: r.notRun, stepMs, state };
 }
 
 export class PodsRunner {
@@ -100,6 +138,8 @@ export class PodsRunner {
   readonly pods = new Map<string, Pod>();
   readonly jobs: JobResult[] = [];
   readonly notRun: string[] = [];
+  /** Steps, Jobs, pod deletions/creations and readiness changes, in order (a scenario tells what a client error met). */
+  readonly timeline: TimelineEvent[] = [];
   private readonly sets = new Map<string, StatefulSetState>();
   private readonly jobPods = new Set<Pod>();
   /** IP a pod gets on its next creation (scenarios), else the next unused one. */
@@ -218,15 +258,46 @@ export class PodsRunner {
     throw new Error("pods runner: no free pod IP");
   }
 
+  mark(kind: TimelineEvent["kind"], name: string, what: string): void {
+    this.timeline.push({ at: Date.now(), kind, name, what });
+  }
+
   // ---- the engine's provider hook ----
 
   async provider(step: ProviderStep): Promise<{ id: string; outputs: Record<string, any> }> {
-    if (step.op === "update") throw new Error(`pods runner: in-place update of ${step.type} ${step.name} is not implemented`);
     const inputs = unwrapSecrets<Obj>(step.inputs);
     const kind = step.type;
     const meta = inputs.metadata ?? {};
     const key = (k: string) => `${k}/${meta.namespace ?? ""}/${meta.name}`;
     const id = () => `${meta.namespace ? `${meta.namespace}/` : ""}${meta.name ?? step.name}`;
+    if (step.op === "update") {
+      // In place (the engine sends replacements as creates of the new object; old ones stay until the end of the up,
+      // as with create-before-delete): a StatefulSet rolls its pods when the template changed; a Job's spec is
+      // immutable (a change is a replacement), so an update touches its metadata only; other objects are stored.
+      switch (kind) {
+        case "pulumi:providers:kubernetes":
+          return { id: step.prior?.id ?? randomUUID(), outputs: step.inputs };
+        case "kubernetes:apps/v1:StatefulSet":
+          await this.updateStatefulSet(inputs, step.options.customTimeouts?.update);
+          return { id: id(), outputs: { ...step.inputs, status: { readyReplicas: inputs.spec.replicas } } };
+        case "kubernetes:batch/v1:Job":
+        case "kubernetes:core/v1:ConfigMap":
+        case "kubernetes:core/v1:Secret":
+        case "kubernetes:core/v1:Namespace":
+        case "kubernetes:core/v1:ServiceAccount":
+        case "kubernetes:policy/v1:PodDisruptionBudget":
+        case "kubernetes:networking.k8s.io/v1:NetworkPolicy":
+          this.objects.set(key(kind.split(":")[2]), inputs);
+          return { id: id(), outputs: { ...(step.prior?.outputs ?? {}), ...step.inputs } };
+        case "kubernetes:core/v1:Service":
+          this.objects.set(key("Service"), inputs);
+          this.writeDns();
+          return { id: id(), outputs: { ...step.inputs, spec: { ...step.inputs.spec, clusterIP: inputs.spec?.clusterIP ?? "10.96.0.10" } } };
+        default:
+          if (kind.startsWith("kubernetes:monitoring.coreos.com/")) return { id: id(), outputs: { ...step.inputs } };
+          throw new Error(`pods runner: in-place update of ${step.type} ${step.name} is not implemented`);
+      }
+    }
     switch (kind) {
       case "pulumi:providers:kubernetes":
         return { id: randomUUID(), outputs: step.inputs };
@@ -254,7 +325,9 @@ export class PodsRunner {
         await this.createStatefulSet(inputs, step.options.customTimeouts?.create);
         return { id: id(), outputs: { ...step.inputs, status: { readyReplicas: inputs.spec.replicas } } };
       case "kubernetes:batch/v1:Job": {
+        this.mark("job", meta.name, "start");
         const r = await runJob(this.env, inputs, join(this.dir, "jobs"), (p) => this.trackJobPod(p));
+        this.mark("job", meta.name, r.succeeded ? "Complete" : r.reason);
         this.jobs.push(r);
         if (!r.succeeded) {
           const last = r.attempts[r.attempts.length - 1];
@@ -325,6 +398,45 @@ export class PodsRunner {
     await this.waitReady(this.podNames(name), ms);
   }
 
+  /**
+   * `kubectl apply` of a changed StatefulSet as the controller runs a RollingUpdate (partition 0, maxUnavailable 1):
+   * when the pod template changed, the pods are replaced highest ordinal first, each deleted gracefully (preStop) once
+   * every pod is Ready, and recreated from the new template; the update is done when the last one is Ready (as
+   * pulumi-kubernetes awaits the rollout). Other spec changes than the template are refused (scaling is not implemented).
+   */
+  private async updateStatefulSet(sts: Obj, timeout: string | undefined): Promise<void> {
+    const name: string = sts.metadata.name;
+    const s = this.sets.get(name);
+    if (!s) throw new Error(`pods runner: update of StatefulSet ${name}, which does not exist`);
+    const old = s.obj.spec;
+    const spec = sts.spec;
+    for (const f of ["serviceName", "replicas", "podManagementPolicy", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "selector"]) {
+      if (JSON.stringify(old[f]) !== JSON.stringify(spec[f])) throw new Error(`pods runner: StatefulSet ${name}: an update of spec.${f} is not implemented`);
+    }
+    refuse(`StatefulSet ${name}.spec.template`, spec.template, ["metadata", "spec"]);
+    checkPodSpec(spec.template.spec, `StatefulSet ${name} pod`, "statefulset", spec.replicas);
+    const templateChanged = JSON.stringify(old.template) !== JSON.stringify(spec.template);
+    // ignoreChanges keeps the claim templates as they were; the controller keeps the claims either way.
+    s.obj = { ...sts, spec: { ...spec, volumeClaimTemplates: old.volumeClaimTemplates } };
+    this.objects.set(`StatefulSet/${sts.metadata.namespace}/${name}`, s.obj);
+    if (!templateChanged) return;
+    const ms = durationMs(timeout) ?? 600_000;
+    const t0 = Date.now();
+    const names = this.podNames(name);
+    for (const pod of [...names].reverse()) {
+      const left = ms - (Date.now() - t0);
+      await this.waitReady(names, left);
+      this.mark("pod", pod, "rolling update: delete (graceful)");
+      const old = this.pods.get(pod);
+      await this.deletePod(pod, "graceful");
+      this.mark("pod", pod, "rolling update: deleted");
+      const preStop = old?.events.find((e) => e.what.startsWith("preStop"));
+      if (preStop) this.mark("pod", pod, preStop.what);
+      await this.waitReady([pod], ms - (Date.now() - t0));
+      this.mark("pod", pod, "rolling update: replacement Ready");
+    }
+  }
+
   podNames(sts: string): string[] {
     const s = this.sets.get(sts);
     if (!s) throw new Error(`pods runner: no StatefulSet ${sts}`);
@@ -341,11 +453,16 @@ export class PodsRunner {
     return out;
   }
 
+  private readonly lastReady = new Map<Pod, boolean>();
   private async controlLoop(): Promise<void> {
     while (!this.stopping) {
       for (const [name, s] of this.sets) {
         for (const pod of this.podNames(name)) {
           const p = this.pods.get(pod);
+          if (p && (this.lastReady.get(p) ?? false) !== p.ready) {
+            this.lastReady.set(p, p.ready);
+            this.mark("pod", pod, p.ready ? `Ready (${p.ip})` : "not Ready");
+          }
           if (p && p.phase === "Failed" && !p.deleting) void this.deletePod(pod, "graceful");
           if (p || s.held.has(pod) || s.creating.has(pod) || this.stopping) continue;
           s.creating.add(pod);
@@ -359,6 +476,7 @@ export class PodsRunner {
 
   private async createPod(s: StatefulSetState, name: string): Promise<void> {
     const t = s.obj.spec.template;
+    this.mark("pod", name, "create");
     const pod = new Pod(this.env, {
       name,
       namespace: s.obj.metadata.namespace,
@@ -416,6 +534,7 @@ export class PodsRunner {
   async deletePod(name: string, mode: "graceful" | "force" | "crash"): Promise<void> {
     const p = this.pods.get(name);
     if (!p) return;
+    this.mark("pod", name, `delete (${mode})`);
     if (mode !== "graceful") {
       // Forced: the API object is gone at once; the containers are killed.
       await p.delete(mode);
@@ -424,6 +543,8 @@ export class PodsRunner {
       await p.delete("graceful");
       if (this.pods.get(name) === p) this.pods.delete(name);
     }
+    this.lastReady.delete(p);
+    this.mark("pod", name, `gone (${mode})`);
     this.writeDns();
   }
 

@@ -2,9 +2,12 @@
 // observed: every node's own view (state, addresses, links, flags), a history of acknowledged writes (with WAIT 1 and
 // without) checked after the scenario, and the time until the cluster was whole again. `npm run pods:scenarios`
 // runs them all on one deployment and prints one table row per scenario; the short test runs two of them.
+import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
 import Redis, { Cluster } from "ioredis";
 import keySlot = require("cluster-key-slot");
-import { upOn, type PodsRunner, type UpResult } from "./runner";
+import { upOn, type PodsRunner, type TimelineEvent, type UpResult } from "./runner";
+import { startWriter, type WriterResult } from "../../test/helpers/writer";
 import { unwrapSecrets } from "../../test/engine/values";
 import type { ConfigInput } from "../../test/engine/engine";
 
@@ -62,7 +65,8 @@ export interface ClientAuth {
 }
 
 export class ProdCluster {
-  constructor(readonly runner: PodsRunner, readonly password: string, readonly auth: ClientAuth = {}) {}
+  /** `password`: admin's (or the only) password; a rotation scenario sets the new one once its up is done. */
+  constructor(readonly runner: PodsRunner, public password: string, readonly auth: ClientAuth = {}) {}
 
   /**
    * What a host client needs, from the stack's outputs as an operator reads them: the password (`redisPassword`, else
@@ -94,6 +98,12 @@ export class ProdCluster {
       auth.tls = { ca: d["ca.crt"], cert: d["tls.crt"], key: d["tls.key"] };
     }
     return new ProdCluster(runner, pw, auth);
+  }
+
+  /** TLS options of host clients (the clients' certificate, the cluster's CA, no host-name check: pod IPs, as the Jobs). */
+  get tlsOptions(): { tls?: object } {
+    const t = this.auth.tls;
+    return t ? { tls: { ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: () => undefined } } : {};
   }
 
   /** ioredis options of every host client: password, admin user, TLS against the cluster's CA (no host-name check: pod IPs, as the Jobs). */
@@ -195,9 +205,10 @@ export class ProdCluster {
     throw new Error("no pod answers");
   }
 
-  client(): Cluster {
+  /** A cluster client as admin, or as another ACL user (`as`: an application's user and password). */
+  client(as?: { username: string; password: string }): Cluster {
     const c = new Cluster(this.present().map((p) => ({ host: this.ip(p), port: 6379 })), {
-      redisOptions: { ...this.clientOptions, connectTimeout: 2000, commandTimeout: 3000 },
+      redisOptions: { ...this.clientOptions, ...(as ?? {}), connectTimeout: 2000, commandTimeout: 3000 },
       clusterRetryStrategy: (n) => (n > 50 ? null : 200),
       retryDelayOnFailover: 300,
       retryDelayOnClusterDown: 300,
@@ -628,6 +639,163 @@ export async function masterAbsent(c: ProdCluster, reuse: boolean, label?: strin
       ms !== undefined ? `whole with the master back ${(ms / 1000).toFixed(1)} s after the restart` : "not whole after the master came back",
       `writes: ${w.describeLost()}; absent master's slots ${a.slots ?? "?"}`,
     ],
+  };
+}
+
+/** What was going on at `at` by the runner's timeline: the Jobs running, pods being replaced or not Ready, else the last step. */
+export function contextAt(timeline: TimelineEvent[], at: number, sts = STS): string {
+  const jobs = new Set<string>();
+  const pods = new Map<string, string>();
+  let lastStep = "";
+  for (const e of timeline) {
+    if (e.at > at) break;
+    const short = e.name.replace(`${sts}-`, "").replace(/-[0-9a-f]{8}$/, "");
+    if (e.kind === "job") {
+      if (e.what === "start") jobs.add(short);
+      else jobs.delete(short);
+    } else if (e.kind === "pod") {
+      if (/^delete/.test(e.what) || e.what.startsWith("rolling update: delete")) pods.set(short, "stopping (preStop, SIGTERM)");
+      else if (/^gone/.test(e.what) || e.what === "rolling update: deleted") pods.set(short, "gone");
+      else if (e.what === "create") pods.set(short, "starting");
+      else if (e.what === "not Ready") pods.set(short, pods.get(short) === "stopping (preStop, SIGTERM)" ? pods.get(short)! : "not Ready");
+      else if (e.what.startsWith("Ready") || e.what === "rolling update: replacement Ready") pods.delete(short);
+    } else if (e.what.endsWith("done") || e.what.endsWith("failed")) lastStep = `after step ${short} ${e.what}`;
+    else lastStep = `step ${short} ${e.what}`;
+  }
+  const parts = [...[...jobs].map((j) => `Job ${j} running`), ...[...pods].map(([p, st]) => `pod ${p} ${st}`)];
+  return parts.length ? parts.join(", ") : lastStep || "before any step";
+}
+
+/**
+ * Password rotation through `pulumi up` with a client writing throughout: a second up of the deployed stack with
+ * admin's password changed (the program: rotate-add Job, the StatefulSet rolls one pod at a time, bootstrap/scale
+ * verify, rotate-remove, smoke Job with its old-passwords check). The client is an application as ACL user `smoke`
+ * (its password is not rotated; keys smoke:*) over TLS with the stack's client certificate, one SET at a time
+ * (test/helpers/writer.ts). Every error is placed on the runner's timeline (which Job ran, which pod was being
+ * replaced). At the end: admin's old password must be refused (WRONGPASS) on every pod.
+ */
+export async function passwordRotation(c: ProdCluster, first: UpResult, config: Record<string, ConfigInput>, root?: string): Promise<Row> {
+  const runner = c.runner;
+  const out = unwrapSecrets<Record<string, any>>(first.run.outputs);
+  const smokePassword: string | undefined = out.aclPasswords?.smoke;
+  if (!smokePassword) throw new Error("rotation: no smoke user's password among the stack outputs (aclPasswords.smoke): ACL users off?");
+  const old = c.password;
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const next = [...randomBytes(32)].map((b) => alphabet[b % alphabet.length]).join("");
+  const load0 = loadavg().map((x) => x.toFixed(2)).join(" ");
+  const jobsBefore = runner.jobs.length;
+  const timelineFrom = runner.timeline.length;
+  const w = startWriter(c.client({ username: "smoke", password: smokePassword }), "smoke:rotation:");
+  await sleep(2000);
+  const t0 = Date.now();
+  runner.mark("step", "rotation-up", "start");
+  let up: UpResult | undefined;
+  let written: WriterResult;
+  try {
+    up = await upOn(Promise.resolve(runner), { stack: STACK, config: { ...config, "redis-cluster:password": { secret: next } }, priorState: first.state, root });
+  } finally {
+    runner.mark("step", "rotation-up", "end");
+    await sleep(2000);
+    written = await w.stop();
+  }
+  const upMs = Date.now() - t0;
+  const load1 = loadavg().map((x) => x.toFixed(2)).join(" ");
+  if (up.run.ok) c.password = next;
+  const timeline = runner.timeline.slice(timelineFrom);
+  const rel = (at: number) => `${((at - t0) / 1000).toFixed(1)} s`;
+
+  // Errors grouped by message and what was happening (first and last time of each group).
+  const groups = new Map<string, number[]>();
+  written.errors.forEach((m, i) => {
+    const k = `${m.replace(/\s+/g, " ").slice(0, 120)} | ${contextAt(timeline, written.errorAt[i])}`;
+    groups.set(k, [...(groups.get(k) ?? []), written.errorAt[i]]);
+  });
+  const errorText = [...groups].map(([k, ats]) => `${ats.length}× "${k.split(" | ")[0]}" at ${rel(ats[0])}${ats.length > 1 ? `..${rel(ats[ats.length - 1])}` : ""} (${k.split(" | ")[1]})`);
+  const slowest = written.slow.reduce<{ at: number; ms: number } | undefined>((a, x) => (!a || x.ms > a.ms ? x : a), undefined);
+  const slowAbove1s = written.slow.filter((x) => x.ms >= 1000);
+
+  // Steps of the up in order: Jobs (with duration) and the roll.
+  const jobs = runner.jobs.slice(jobsBefore);
+  const jobStarts = timeline.filter((e) => e.kind === "job" && e.what === "start");
+  const jobText = jobs.map((j) => {
+    const st = jobStarts.find((e) => e.name === j.name);
+    return `${j.name.replace(`${STS}-`, "").replace(/-[0-9a-f]{8}$/, "")} ${j.reason}${st ? ` at ${rel(st.at)}` : ""} in ${(j.durationMs / 1000).toFixed(1)} s`;
+  });
+  const rolled = timeline.filter((e) => e.what === "rolling update: delete (graceful)");
+  const readyAgain = timeline.filter((e) => e.what === "rolling update: replacement Ready");
+  const rollText = rolled.length
+    ? `roll ${rolled.map((e) => e.name.replace(`${STS}-`, "")).join(",")} from ${rel(rolled[0].at)} to ${readyAgain.length ? rel(readyAgain[readyAgain.length - 1].at) : "?"}`
+    : "no pod replaced";
+  // The writer kept writing through each replacement: acknowledged writes in the seconds from the pod's delete to its
+  // replacement's Ready, and the lowest count of any whole second of the up.
+  const okIn = (a: number, b: number) => {
+    let n = 0;
+    for (let i = Math.floor((a - written.startedAt) / 1000); i <= Math.floor((b - written.startedAt) / 1000); i++) n += written.okPerSecond[i] ?? 0;
+    return n;
+  };
+  const perPod = rolled.map((e) => {
+    const end = readyAgain.find((x) => x.name === e.name && x.at >= e.at)?.at ?? e.at;
+    return `${e.name.replace(`${STS}-`, "")}:${okIn(e.at, end)} in ${((end - e.at) / 1000).toFixed(1)} s`;
+  });
+  const upSeconds = written.okPerSecond.slice(Math.ceil((t0 - written.startedAt) / 1000), Math.floor((t0 + upMs - written.startedAt) / 1000));
+  const sorted = [...upSeconds].sort((a, b) => a - b);
+  const rateText = sorted.length ? `writes per second during the up: min ${sorted[0]}, median ${sorted[Math.floor(sorted.length / 2)]}, max ${sorted[sorted.length - 1]}` : "";
+  const preStops = timeline.filter((e) => e.what.startsWith("preStop"));
+  const handedOver = preStops.filter((e) => /handing over/.test(e.what)).length;
+
+  // Admin's old password on every pod: an unauthenticated TLS connection, AUTH admin <old> must answer WRONGPASS.
+  const refused: string[] = [];
+  const accepted: string[] = [];
+  const newRefused: string[] = [];
+  for (const p of c.pods()) {
+    // As the smoke test's unauthenticated probe: no ready check (INFO would get NOAUTH and close the connection),
+    // no CLIENT SETINFO, RESP2.
+    const r = new Redis({
+      host: c.ip(p), port: 6379, ...c.tlsOptions, lazyConnect: true, enableReadyCheck: false, disableClientInfo: true, protocol: 2,
+      maxRetriesPerRequest: 0, connectTimeout: 3000, commandTimeout: 3000, retryStrategy: () => null,
+    } as any);
+    let cause = "";
+    r.on("error", (e: Error) => (cause = e.message));
+    try {
+      await r.connect();
+      const a = await r.call("AUTH", "admin", old).then((x) => `accepted: ${x}`, (e: Error) => e.message);
+      const b = await r.call("AUTH", "admin", next).then((x) => String(x), (e: Error) => e.message);
+      if (/WRONGPASS/.test(a)) refused.push(p);
+      else accepted.push(`${p.replace(`${STS}-`, "pod ")}: ${a.slice(0, 80)}`);
+      if (b !== "OK") newRefused.push(`${p.replace(`${STS}-`, "pod ")}: ${b.slice(0, 80)}`);
+    } catch (e) {
+      accepted.push(`${p.replace(`${STS}-`, "pod ")}: no answer (${(e as Error).message.slice(0, 60)}${cause ? `; ${cause.slice(0, 80)}` : ""})`);
+    } finally {
+      r.disconnect();
+    }
+  }
+  const smoke = jobs.find((j) => j.name.includes("smoke"));
+  const smokeLog = smoke?.attempts.at(-1)?.logTail ?? "";
+  const oldPw = /^old-passwords\s+(\S+)\s+(.*)$/m.exec(smokeLog);
+  const summary = (smokeLog.trim().split("\n").filter((l) => /Smoke test (PASSED|FAILED)/.test(l)).slice(-1)[0] ?? "").replace(/ against .*$/, "");
+  const smokeOk = !!smoke?.succeeded && /PASSED/.test(summary) && oldPw?.[1] === "PASS";
+  const detail = {
+    upMs, ok: up.run.ok, writes: written.ok + written.errors.length, ok_writes: written.ok, errors: written.errors.map((m, i) => ({ at: rel(written.errorAt[i]), message: m, context: contextAt(timeline, written.errorAt[i]) })),
+    slow: written.slow.map((x) => ({ at: rel(x.at), ms: x.ms, context: contextAt(timeline, x.at - x.ms) })),
+    timeline: timeline.map((e) => `${rel(e.at)} ${e.kind} ${e.name} ${e.what}`),
+    okPerSecondFromUpStart: written.okPerSecond.slice(Math.max(0, Math.floor((t0 - written.startedAt) / 1000))),
+  };
+  runner.env.log(`rotation detail: ${JSON.stringify(detail)}`);
+  return {
+    scenario: "password rotation: second `pulumi up` with admin's password changed, an application writing throughout (user smoke, TLS, one SET at a time)",
+    expected: "up ok; 0 failed client requests; admin's old password refused (WRONGPASS) on every pod; smoke Job passes its old-passwords check",
+    observed:
+      `${up.run.ok ? "up ok" : `up FAILED: ${up.run.errors.join(" | ").replace(/\s+/g, " ").slice(0, 400)}`} in ${(upMs / 1000).toFixed(1)} s; ` +
+      `${written.ok + written.errors.length} writes, ${written.errors.length} failed${errorText.length ? `: ${errorText.join("; ")}` : ""}; ` +
+      `slowest write ${slowest ? `${slowest.ms} ms ending at ${rel(slowest.at)} (${contextAt(timeline, slowest.at - slowest.ms)})` : "< 100 ms"}, ${written.slow.length} writes ≥ 100 ms, ${slowAbove1s.length} ≥ 1 s; ` +
+      `old admin password refused on ${refused.length}/${c.pods().length} pods${accepted.length ? ` (NOT: ${accepted.join("; ")})` : ""}, ` +
+      `${newRefused.length ? `new one refused: ${newRefused.join("; ")}` : "new one accepted on every pod that answered"}; ` +
+      `smoke Job ${smoke ? `${smoke.reason}: ${summary || "no summary line"}; old-passwords ${oldPw ? `${oldPw[1]} ${oldPw[2]}` : "line not found"}` : "did not run"}`,
+    pass: up.run.ok && written.errors.length === 0 && accepted.length === 0 && newRefused.length === 0 && refused.length === c.pods().length && smokeOk,
+    timeToOkMs: upMs,
+    notes: [
+      `steps: ${jobText.join(", ")}; ${rollText}; preStop ran on ${preStops.length} (${handedOver} masters handed over)`,
+      `writes acknowledged while each pod was replaced (delete to Ready): ${perPod.join(", ") || "—"}; ${rateText}`, `load average ${load0} at the start, ${load1} at the end`],
   };
 }
 

@@ -9,6 +9,9 @@ export interface WriterResult {
   errorAt: number[];
   /** Commands that took 100 ms or more (an outage hidden by the client's retries shows here): end time and duration. */
   slow: { at: number; ms: number }[];
+  /** Acknowledged writes per second since `startedAt` (Date.now() at the start): shows the writer kept writing through each step. */
+  okPerSecond: number[];
+  startedAt: number;
 }
 
 export function startWriter(client: Cluster, prefix: string): { stop(): Promise<WriterResult> } {
@@ -17,6 +20,8 @@ export function startWriter(client: Cluster, prefix: string): { stop(): Promise<
   const errors: string[] = [];
   const errorAt: number[] = [];
   const slow: { at: number; ms: number }[] = [];
+  const okPerSecond: number[] = [];
+  const startedAt = Date.now();
   const done = (async () => {
     for (let n = 0; !stop && n < 1_000_000; n++) {
       let t: NodeJS.Timeout | undefined;
@@ -24,6 +29,9 @@ export function startWriter(client: Cluster, prefix: string): { stop(): Promise<
       try {
         await Promise.race([client.set(`${prefix}${n % 5000}`, String(n)), new Promise((_, rej) => (t = setTimeout(() => rej(new Error("SET: no reply in 10 s")), 10_000)))]);
         ok++;
+        const sec = Math.floor((Date.now() - startedAt) / 1000);
+        while (okPerSecond.length <= sec) okPerSecond.push(0);
+        okPerSecond[sec]++;
       } catch (e) {
         errors.push((e as Error).message);
         errorAt.push(Date.now());
@@ -40,7 +48,7 @@ export function startWriter(client: Cluster, prefix: string): { stop(): Promise<
       stop = true;
       await done;
       client.disconnect();
-      return { ok, errors, errorAt, slow };
+      return { ok, errors, errorAt, slow, okPerSecond, startedAt };
     },
   };
 }
