@@ -6,9 +6,9 @@ import { ACL_PATHS, aclUsers, passwordUsers, renderAclFile } from "../plan/acl";
 // Where the ACL files are is plan data (the rotation step's environment is built there); re-exported for the components.
 export { ACL_PATHS };
 
-/** Entrypoint environment of a node with ACL users: files only, no password. */
-export function aclNodeEnv(): Record<string, string> {
-  return { REDIS_ACL_FILE: ACL_PATHS.aclFile, REDIS_MASTERUSER: "replica", REDIS_MASTERAUTH_FILE: ACL_PATHS.masterauth, REDIS_USER: "admin" };
+/** Entrypoint environment of a node with ACL users: files only, no password (where they are: ACL_PATHS by default). */
+export function aclNodeEnv(files: { aclFile: string; masterauth: string } = ACL_PATHS): Record<string, string> {
+  return { REDIS_ACL_FILE: files.aclFile, REDIS_MASTERUSER: "replica", REDIS_MASTERAUTH_FILE: files.masterauth, REDIS_USER: "admin" };
 }
 
 // Remembers each user's password across deployments, so the smoke step can check after a rotation that the retired

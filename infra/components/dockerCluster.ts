@@ -19,9 +19,17 @@ import { rotateEnv } from "../plan/acl";
 /** uid/gid of the `redis` user in the official redis images: the server never runs as root. */
 const REDIS_UID = "999";
 const PASSWORD_FILE = `${CONTAINER_PATHS.dir}/secret/password`;
-/** acl.enabled: what each node's secrets volume holds (mounted read-only at ACL_PATHS.dir), admin's password included. */
-const ACL_ADMIN_PASSWORD_FILE = `${ACL_PATHS.dir}/admin-password`;
-const ACL_NODE_FILES = [ACL_PATHS.aclFile, ACL_PATHS.masterauth, ACL_ADMIN_PASSWORD_FILE].map((f) => posix.basename(f));
+/**
+ * A node's secrets volume, read-only in the node: its ACL files and admin's password (acl.enabled), its TLS
+ * certificate, key and CA (tls.enabled). File names as in the Kubernetes Secrets.
+ */
+const NODE_SECRETS_DIR = "/etc/redis-cluster-secrets";
+const NODE_SECRETS = {
+  aclFile: `${NODE_SECRETS_DIR}/${posix.basename(ACL_PATHS.aclFile)}`,
+  masterauth: `${NODE_SECRETS_DIR}/${posix.basename(ACL_PATHS.masterauth)}`,
+  adminPassword: `${NODE_SECRETS_DIR}/admin-password`,
+  tls: { cert: `${NODE_SECRETS_DIR}/${posix.basename(TLS_FILES.cert)}`, key: `${NODE_SECRETS_DIR}/${posix.basename(TLS_FILES.key)}`, ca: `${NODE_SECRETS_DIR}/${posix.basename(TLS_FILES.ca)}` },
+} as const;
 /** Stop grace of a node container on delete: room for Redis's shutdown (AOF fsync, nodes.conf save). */
 export const NODE_STOP_GRACE_SECONDS = 30;
 
@@ -112,11 +120,10 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       passwordUpload,
     ];
 
-    // ACL users (acl.enabled): the ACL file (hashes), replica's password and admin's (for the healthcheck) as private
-    // files. Not node uploads: a new password would then re-create all six nodes at once (an outage). A one-shot
-    // `acl-files` container copies them into each node's own secrets volume instead, mounted read-only where the node
-    // reads them; a rotation re-runs that container between `rotate.sh add` and `remove` and leaves the nodes running
-    // (rotate.sh changes their live users; a node restarted later loads the new files, merged with what it saved).
+    // Secrets of the nodes (ACL files and admin's password with acl.enabled, certificates with tls.enabled) are not node
+    // uploads: a new password or a renewed certificate would then re-create all six nodes at once (an outage). A
+    // one-shot `node-secrets` container copies them into each node's own volume instead (below); a rotation or renewal
+    // re-runs that container and the steps around it (rotate.sh, tls-reload.sh) and leaves the nodes running.
     const acl = spec.acl.enabled ? new AclUsers(`${name}-acl-users`, { spec, adminPassword: args.password, configured: args.aclPasswords }, { parent: this }) : undefined;
     const aclUploads: docker.types.input.ContainerUpload[] = acl
       ? [
@@ -124,7 +131,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
           { file: ACL_PATHS.masterauth, content: acl.passwords.replica, owner: REDIS_UID, group: REDIS_UID, permissions: "0400" },
         ]
       : [];
-    const aclEnv = acl ? envList(aclNodeEnv()) : [];
+    const aclEnv = acl ? envList(aclNodeEnv(NODE_SECRETS)) : [];
     const cliUser = acl ? "--user admin " : "";
     // Rotation (docs/security.md): `add` before the nodes change, `remove` after the bootstrap verified them. The admin
     // password the nodes had before is kept on a volume by the last successful `remove` (absent on the first deploy).
@@ -179,34 +186,46 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     };
     const tlsEnvs = (files: TlsFilePaths) => (certs ? envList(tlsEnv(files)) : []);
     // redis-cli in the healthcheck: the node's own certificate (127.0.0.1 is among its names).
-    const cliTls = certs ? `--tls --cacert ${TLS_FILES.ca} --cert ${TLS_FILES.cert} --key ${TLS_FILES.key} ` : "";
+    const cliTls = certs ? `--tls --cacert ${NODE_SECRETS.tls.ca} --cert ${NODE_SECRETS.tls.cert} --key ${NODE_SECRETS.tls.key} ` : "";
+    // A failed one-shot step stops `pulumi up` (the provider records its exit code without failing the container).
+    const exitCheck = (step: string, c: docker.Container, what: string, check = `${step}-check`) =>
+      new command.local.Command(
+        `${name}-${check}`,
+        {
+          create: `if [ "$EXIT_CODE" != 0 ]; then echo "${what} exited $EXIT_CODE; its diagnosis: docker logs ${spec.name}-${step}" >&2; exit 1; fi`,
+          environment: { EXIT_CODE: c.exitCode.apply((x) => String(typeof x === "number" ? x : -1)) },
+        },
+        { parent: this, dependsOn: [c] },
+      );
 
     const rotateAdd = acl ? rotateStep("add", [network, aclState!]) : undefined;
-    // acl.enabled: each node's secrets volume, and the one-shot container that fills them after `rotate.sh add` (the
-    // live nodes know the new passwords before their healthcheck reads the new admin one). It runs as root: a new
-    // volume mounted outside the image's own directories belongs to root. Each file is written beside its old one and
-    // renamed over it, so a node (re)starting meanwhile reads either the old or the new file, never half of one.
+    // Each node's secrets volume and the one-shot container that fills them, after `rotate.sh add` (the live nodes
+    // know the new passwords before their healthcheck reads the new admin one). It runs as root, without a network: a
+    // new volume mounted outside the image's own directories belongs to root. Each file is written beside its old one
+    // and renamed over it, so a node (re)starting meanwhile reads either the old or the new file, never half of one.
+    const secretsIn = "/etc/redis-cluster-node-secrets";
+    const nodeSecretFiles = (node: (typeof plan.nodes)[number]): [string, pulumi.Input<string>][] => [
+      ...(acl ? ([[NODE_SECRETS.aclFile, acl.aclFile], [NODE_SECRETS.masterauth, acl.passwords.replica], [NODE_SECRETS.adminPassword, pulumi.secret(args.password)]] as [string, pulumi.Input<string>][]) : []),
+      ...(certs ? ([[NODE_SECRETS.tls.cert, certs.issued[`node-${node.index}`].cert], [NODE_SECRETS.tls.key, certs.issued[`node-${node.index}`].key], [NODE_SECRETS.tls.ca, certs.issued[`node-${node.index}`].ca]] as [string, pulumi.Input<string>][]) : []),
+    ];
     const secretVolumes = new Map(
-      (acl ? plan.nodes : []).map((node) => [node.name, new docker.Volume(`${name}-node-${node.index}-secrets`, { name: `${node.name}-secrets` }, { parent: this })]),
+      (acl || certs ? plan.nodes : []).map((node) => [node.name, new docker.Volume(`${name}-node-${node.index}-secrets`, { name: `${node.name}-secrets` }, { parent: this })]),
     );
-    const aclFilesIn = "/etc/redis-cluster-acl-files";
-    const aclFiles = acl
+    const nodeSecrets = secretVolumes.size
       ? new docker.Container(
-          `${name}-acl-files`,
+          `${name}-node-secrets`,
           {
-            name: `${spec.name}-acl-files`,
+            name: `${spec.name}-node-secrets`,
             image: image.imageId,
             user: "0:0",
             entrypoints: [
               "sh", "-c",
-              `set -eu; for d in /out/*/; do for f in ${ACL_NODE_FILES.join(" ")}; do ` +
-                `install -o ${REDIS_UID} -g ${REDIS_UID} -m 0400 "${aclFilesIn}/$f" "$d.$f.new"; mv -f "$d.$f.new" "$d$f"; done; done`,
+              `set -eu; for d in /out/*/; do n=\${d%/}; n=\${n##*/}; for f in "${secretsIn}/$n"/*; do b=\${f##*/}; ` +
+                `install -o ${REDIS_UID} -g ${REDIS_UID} -m 0400 "$f" "$d.$b.new"; mv -f "$d.$b.new" "$d$b"; done; done`,
             ],
-            uploads: [
-              { file: `${aclFilesIn}/${ACL_NODE_FILES[0]}`, content: acl.aclFile, permissions: "0400" },
-              { file: `${aclFilesIn}/${ACL_NODE_FILES[1]}`, content: acl.passwords.replica, permissions: "0400" },
-              { file: `${aclFilesIn}/${ACL_NODE_FILES[2]}`, content: pulumi.secret(args.password), permissions: "0400" },
-            ],
+            uploads: plan.nodes.flatMap((node) =>
+              nodeSecretFiles(node).map(([file, content]) => ({ file: `${secretsIn}/${node.name}/${posix.basename(file)}`, content, permissions: "0400" })),
+            ),
             volumes: [...secretVolumes].map(([node, v]) => ({ volumeName: v.name, containerPath: `/out/${node}` })),
             networkMode: "none",
             restart: "no",
@@ -218,17 +237,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         )
       : undefined;
     // A failed copy stops `pulumi up` before the nodes (first deploy) or the bootstrap and `rotate.sh remove` (rotation).
-    const aclFilesCheck = aclFiles
-      ? new command.local.Command(
-          `${name}-acl-files-check`,
-          {
-            create: `if [ "$ACL_FILES_EXIT_CODE" != 0 ]; then echo "copying the ACL files into the node volumes exited $ACL_FILES_EXIT_CODE: docker logs ${spec.name}-acl-files" >&2; exit 1; fi`,
-            environment: { ACL_FILES_EXIT_CODE: aclFiles.exitCode.apply((c) => String(typeof c === "number" ? c : -1)) },
-          },
-          { parent: this, dependsOn: [aclFiles] },
-        )
-      : undefined;
-    const nodePasswordFile = acl ? ACL_ADMIN_PASSWORD_FILE : PASSWORD_FILE;
+    const nodeSecretsCheck = nodeSecrets ? exitCheck("node-secrets", nodeSecrets, "copying the secrets into the node volumes") : undefined;
+    const nodePasswordFile = acl ? NODE_SECRETS.adminPassword : PASSWORD_FILE;
     const containers: docker.Container[] = [];
     for (const node of plan.nodes) {
       const volume = new docker.Volume(`${name}-node-${node.index}-data`, { name: `${node.name}-data` }, { parent: this });
@@ -241,8 +251,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             image: image.imageId,
             user: `${REDIS_UID}:${REDIS_UID}`,
             entrypoints: ["sh", CONTAINER_PATHS.entrypoint],
-            envs: [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${nodePasswordFile}`, ...envList(nodeEnv(node, "docker")), ...tlsEnvs(TLS_FILES), ...aclEnv],
-            uploads: [...nodeUploads, ...tlsUploads(`node-${node.index}`, TLS_FILES)],
+            envs: [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${nodePasswordFile}`, ...envList(nodeEnv(node, "docker")), ...tlsEnvs(NODE_SECRETS.tls), ...aclEnv],
+            uploads: nodeUploads,
             networksAdvanced: [{ name: network.name, ipv4Address: node.host, aliases: [node.name] }],
             // Client and bus ports on the host's announce address only (default loopback): the bus has no
             // authentication, so it must never listen on every interface.
@@ -252,7 +262,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             ],
             volumes: [
               { volumeName: volume.name, containerPath: CONTAINER_PATHS.data },
-              ...(acl ? [{ volumeName: secretVolumes.get(node.name)!.name, containerPath: ACL_PATHS.dir, readOnly: true }] : []),
+              ...(secretVolumes.size ? [{ volumeName: secretVolumes.get(node.name)!.name, containerPath: NODE_SECRETS_DIR, readOnly: true }] : []),
             ],
             healthcheck: {
               // The password is read inside the container into redis-cli's environment, never onto argv.
@@ -270,7 +280,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             destroyGraceSeconds: NODE_STOP_GRACE_SECONDS,
           },
           // Fixed container names: the old one must go before its replacement can start.
-          { parent: this, deleteBeforeReplace: true, dependsOn: aclFilesCheck ? [aclFilesCheck] : [] },
+          { parent: this, deleteBeforeReplace: true, dependsOn: nodeSecretsCheck ? [nodeSecretsCheck] : [] },
         ),
       );
     }
@@ -286,6 +296,36 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       ...(acl ? { REDIS_USER: "admin" } : {}),
       ...(certs ? { REDIS_TLS_CA_PEM: certs.issued.client.ca, REDIS_TLS_CERT_PEM: certs.issued.client.cert, REDIS_TLS_KEY_PEM: pulumi.secret(certs.issued.client.key) } : {}),
     };
+    // tls.enabled: the nodes present certificates they loaded when they started. After new ones are in their volumes
+    // (renewal: `pulumi up` re-issues them in the last third of their validity), tls-reload.sh makes every live node
+    // re-read its files (CONFIG SET): no restart, open connections go on. It re-runs whenever a node certificate changes.
+    const nodeCertsHash = certs
+      ? pulumi.all(plan.nodes.map((n) => certs.issued[`node-${n.index}`].cert)).apply((pems) => createHash("sha256").update(pems.join("\n")).digest("hex"))
+      : undefined;
+    const tlsReload = certs
+      ? new docker.Container(
+          `${name}-tls-reload`,
+          {
+            name: `${spec.name}-tls-reload`,
+            image: image.imageId,
+            user: `${REDIS_UID}:${REDIS_UID}`,
+            entrypoints: ["sh", `${CONTAINER_PATHS.dir}/tls-reload.sh`],
+            envs: [
+              `REDIS_NODES=${plan.bootstrapEnv.REDIS_NODES}`, `REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...tlsEnvs(TLS_CLIENT_FILES), ...(acl ? ["REDIS_USER=admin"] : []),
+              pulumi.interpolate`NODE_CERTIFICATES_SHA256=${nodeCertsHash}`,
+            ],
+            uploads: [{ file: `${CONTAINER_PATHS.dir}/tls-reload.sh`, content: readScript("tlsReload"), executable: true }, passwordUpload, ...tlsUploads("client", TLS_CLIENT_FILES)],
+            networksAdvanced: [{ name: network.name }],
+            restart: "no",
+            mustRun: false,
+            attach: true,
+            logs: true,
+          },
+          { parent: this, dependsOn: containers, deleteBeforeReplace: true },
+        )
+      : undefined;
+    const tlsReloadCheck = tlsReload ? exitCheck("tls-reload", tlsReload, "tls-reload.sh (nodes re-read their certificates)") : undefined;
+
     const scaleIn = new ScaleStep(
       `${name}-scale-in`,
       { platform: "docker", plan, phase: "in", nodeTimeoutMs: spec.nodeTimeoutMs, password: args.password, extraEnv: scaleEnv, dependsOn: [...containers, scalePlan] },
@@ -311,7 +351,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         attach: true,
         logs: true,
       },
-      { parent: this, dependsOn: [...containers, scaleIn.done], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [...containers, scaleIn.done, ...(tlsReloadCheck ? [tlsReloadCheck] : [])], deleteBeforeReplace: true },
     );
 
     // The provider records the bootstrap's exit code without failing the container. A check step fails `pulumi up`
@@ -369,16 +409,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     this.scalePlan = scalePlan.plan;
     // The remove step's exit code fails `pulumi up` like the bootstrap's (the provider records it without failing).
     const rotateRemove = acl ? rotateStep("remove", [scaleOut.done]) : undefined;
-    const rotateCheck = rotateRemove
-      ? new command.local.Command(
-          `${name}-rotate-check`,
-          {
-            create: `if [ "$ROTATE_EXIT_CODE" != 0 ]; then echo "rotate.sh remove exited $ROTATE_EXIT_CODE; its diagnosis: docker logs ${spec.name}-rotate-remove" >&2; exit 1; fi`,
-            environment: { ROTATE_EXIT_CODE: rotateRemove.exitCode.apply((c) => String(typeof c === "number" ? c : -1)) },
-          },
-          { parent: this, dependsOn: [rotateRemove] },
-        )
-      : undefined;
+    const rotateCheck = rotateRemove ? exitCheck("rotate-remove", rotateRemove, "rotate.sh remove", "rotate-check") : undefined;
     this.userPasswords = acl?.passwords ?? {};
     this.retiredPasswords = acl?.retiredPasswords;
     this.ready = [rotateCheck ?? scaleOut.done];

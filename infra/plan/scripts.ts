@@ -15,6 +15,8 @@ export const scriptPaths = {
   probe: join(dir, "probe.sh"),
   /** ACL password rotation on the live nodes: `add` new passwords, later `remove` old ones. */
   rotate: join(dir, "rotate.sh"),
+  /** Certificate renewal without a restart: every live node re-reads its TLS files (CONFIG SET). */
+  tlsReload: join(dir, "tls-reload.sh"),
 } as const;
 
 export function readScript(name: keyof typeof scriptPaths): string {

@@ -17,6 +17,7 @@ import { clusterClient } from "../../smoke/clients";
 import { DEFAULT_OPTIONS } from "../../smoke/types";
 import { argvSampler } from "../helpers/argvSampler";
 import { exporterAddress, exporterTlsEnv } from "../../infra/plan/tls";
+import { scriptPaths } from "../../infra/plan/scripts";
 
 const PASSWORD = `tls-${randomBytes(12).toString("hex")}`;
 
@@ -154,8 +155,9 @@ test("TLS on every channel: bootstrap, smoke with kill failover, exporter, plain
     assert.equal(report.checks.find((x) => x.name === "benchmark")?.status, "passed");
     mark("smokeDone");
 
-    // Renewal on the running cluster: a writer runs throughout; each node gets a new certificate (new key) at the same
-    // paths and re-reads it with CONFIG SET, one node at a time. New connections see the new certificate.
+    // Renewal on the running cluster: a writer runs throughout; every node gets a new certificate (new key) at the
+    // same paths, then infra/scripts/tls-reload.sh (what the Docker stack runs after new files) makes each node re-read
+    // its files with CONFIG SET. New connections see the new certificate.
     const writer = clusterClient({ seeds: cl.seeds, password: PASSWORD, tls: cl.tlsClient(), natMap: {}, nodeTimeoutMs: 2000, commandTimeoutMs: 5000 });
     await writer.connect();
     let writes = 0;
@@ -173,13 +175,19 @@ test("TLS on every channel: bootstrap, smoke with kill failover, exporter, plain
     })();
     const before = await peerCommonName(cl, cl.nodes[1].port);
     assert.equal(before, cl.nodes[1].name);
+    for (let i = 0; i < cl.nodes.length; i++) cl.tls.renewNode(i);
+    assert.equal(await peerCommonName(cl, cl.nodes[1].port), cl.nodes[1].name, "new files alone change nothing until the reload");
+    const reload = spawnSync("sh", [scriptPaths.tlsReload], { env: { ...cl.cliEnv(), REDIS_NODES: cl.seeds.join(" ") }, encoding: "utf8", timeout: 60_000 });
+    assert.equal(reload.status, 0, reload.stdout + reload.stderr);
+    assert.match(reload.stderr, /reloaded on 6 node\(s\)/);
     for (let i = 0; i < cl.nodes.length; i++) {
-      const f = cl.tls.renewNode(i);
-      const set = cl.cli(i, ["config", "set", "tls-cert-file", f.cert, "tls-key-file", f.key]);
-      assert.equal(set.stdout.trim(), "OK", `CONFIG SET on ${cl.nodes[i].name}: ${set.stdout} ${set.stderr}`);
       assert.equal(await peerCommonName(cl, cl.nodes[i].port), `${cl.nodes[i].name}-renewed-1`, `new connections to ${cl.nodes[i].name} see the new certificate`);
-      await sleep(300);
     }
+    // A node that does not answer is skipped (it loads the files when it starts), the others still reload.
+    const skip = spawnSync("sh", [scriptPaths.tlsReload], { env: { ...cl.cliEnv(), REDIS_NODES: `127.0.0.1:1 ${cl.seeds[0]}`, RELOAD_CALL_TIMEOUT: "2" }, encoding: "utf8", timeout: 60_000 });
+    assert.equal(skip.status, 0, skip.stderr);
+    assert.match(skip.stderr, /127\.0\.0\.1:1 does not answer: skipped/);
+    assert.match(skip.stderr, /reloaded on 1 node\(s\)/);
     mark("renewed");
     // The bus reconnects with the new certificates too: every node still sees the cluster ok and all peers connected.
     await sleep(1000);

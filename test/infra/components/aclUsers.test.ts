@@ -1,6 +1,6 @@
 // ACL users in the Docker dev component under Pulumi mocks (fast wiring checks; the Kubernetes wiring runs through the
 // engine in test/infra/index.acl.test.ts): generated passwords; the ACL file, replica's and admin's passwords copied by
-// the `acl-files` step into each node's secrets volume (read-only in the node), so a password change leaves the node
+// the `node-secrets` step into each node's secrets volume (read-only in the node), so a password change leaves the node
 // containers' inputs as they were (no re-create, no outage); nodes as admin, exporters as exporter without CONFIG GET,
 // rotate add before the files and remove after the bootstrap.
 import { test } from "node:test";
@@ -28,12 +28,13 @@ async function dockerAcl(admin: string, smoke: string) {
 
 test("docker with acl.enabled: files, users and rotation steps", async () => {
   const { ACL_PATHS } = await import("../../../infra/components/aclUsers");
+  const SECRETS = "/etc/redis-cluster-secrets";
   const ADMIN = "dev-Password-0123456789";
   const { cluster, containers, opts } = await dockerAcl(ADMIN, "dev-Smoke-0123456789");
   const node = containers.find((c) => c.name === "dev-node-0")!;
   assert.ok(node, `containers: ${containers.map((c) => c.name).join(", ")}`);
-  const files = containers.find((c) => c.name === "dev-acl-files")!;
-  assert.ok(files, `the acl-files step: ${containers.map((c) => c.name).join(", ")}`);
+  const files = containers.find((c) => c.name === "dev-node-secrets")!;
+  assert.ok(files, `the node-secrets step: ${containers.map((c) => c.name).join(", ")}`);
   const upload = (c: typeof node, file: string) => unwrapSecret<any[]>(c.inputs.uploads).find((u: any) => u.file.endsWith(file));
   const aclUpload = upload(files, "/users.acl");
   assert.ok(isSecretInput(files.inputs.uploads) || isSecretInput(aclUpload.content), "ACL file uploaded as a secret");
@@ -42,14 +43,16 @@ test("docker with acl.enabled: files, users and rotation steps", async () => {
   // Every node's secrets volume, mounted in the copy step and read-only in its node at the ACL files' directory.
   const mounts = unwrapSecret<any[]>(files.inputs.volumes);
   assert.equal(mounts.length, 6);
-  const nodeMount = unwrapSecret<any[]>(node.inputs.volumes).find((v: any) => v.containerPath === ACL_PATHS.dir);
-  assert.deepEqual(nodeMount, { volumeName: "redis-cluster-dev-node-0-secrets", containerPath: ACL_PATHS.dir, readOnly: true });
+  const nodeMount = unwrapSecret<any[]>(node.inputs.volumes).find((v: any) => v.containerPath === SECRETS);
+  assert.deepEqual(nodeMount, { volumeName: "redis-cluster-dev-node-0-secrets", containerPath: SECRETS, readOnly: true });
   assert.ok(mounts.some((m: any) => m.volumeName === nodeMount.volumeName));
   assert.equal(unwrapSecret<any[]>(node.inputs.uploads).filter((u: any) => /acl|password/.test(u.file)).length, 0, "no secret among the node's uploads");
-  assert.ok(node.inputs.envs.includes(`REDIS_ACL_FILE=${ACL_PATHS.aclFile}`) && node.inputs.envs.includes("REDIS_MASTERUSER=replica"));
-  assert.ok(node.inputs.envs.includes(`REDIS_PASSWORD_FILE=${ACL_PATHS.dir}/admin-password`));
+  assert.ok(node.inputs.envs.includes(`REDIS_ACL_FILE=${SECRETS}/users.acl`) && node.inputs.envs.includes("REDIS_MASTERUSER=replica"));
+  assert.ok(node.inputs.envs.includes(`REDIS_MASTERAUTH_FILE=${SECRETS}/replica-password`));
+  assert.ok(node.inputs.envs.includes(`REDIS_PASSWORD_FILE=${SECRETS}/admin-password`));
+  assert.equal(ACL_PATHS.aclFile.split("/").pop(), "users.acl", "same file names as the Kubernetes ACL Secret");
   assert.match(node.inputs.healthcheck.tests[1], /redis-cli --user admin /);
-  assert.match(node.inputs.healthcheck.tests[1], /cat \/etc\/redis-cluster-acl\/admin-password/);
+  assert.match(node.inputs.healthcheck.tests[1], /cat \/etc\/redis-cluster-secrets\/admin-password/);
   assert.ok(!JSON.stringify(unwrapSecret(node.inputs.envs)).includes(ADMIN));
   const exporter = containers.find((c) => c.name.includes("exporter"))!;
   const exporterEnv = JSON.stringify(unwrapSecret(exporter.inputs.envs));
@@ -59,8 +62,8 @@ test("docker with acl.enabled: files, users and rotation steps", async () => {
   const pw = await valueOf(cluster.userPasswords.exporter);
   assert.equal(pw, "generatedPassword0123456789abcdef");
   // Order: rotate add, the copy (checked), the nodes; remove after the bootstrap.
-  assert.ok(opts.get("dev-acl-files")!.dependsOn.includes("dev-rotate-add"), "the files change only after rotate add");
-  assert.ok(opts.get("dev-node-0")!.dependsOn.includes("dev-acl-files-check"), "nodes start only after the files are in place");
+  assert.ok(opts.get("dev-node-secrets")!.dependsOn.includes("dev-rotate-add"), "the files change only after rotate add");
+  assert.ok(opts.get("dev-node-0")!.dependsOn.includes("dev-node-secrets-check"), "nodes start only after the files are in place");
   assert.ok(opts.get("dev-rotate-remove")!.dependsOn.length > 0);
   const remove = containers.find((c) => c.name === "dev-rotate-remove")!;
   assert.deepEqual(remove.inputs.entrypoints.slice(0, 2), ["sh", "-c"]);
@@ -80,7 +83,7 @@ test("docker with acl.enabled: a password rotation changes the rotation and copy
   const after = await inputsOf("dev-Password-9876543210", "dev-Smoke-9876543210");
   const changed = [...before.keys()].filter((n) => before.get(n) !== after.get(n)).sort();
   assert.deepEqual(changed.filter((n) => /-node-\d+$/.test(n)), [], "no node container's inputs change (the engine would re-create it)");
-  for (const n of ["dev-rotate-add", "dev-rotate-remove", "dev-acl-files", "dev-bootstrap"]) assert.ok(changed.includes(n), `${n} runs again: ${changed.join(", ")}`);
+  for (const n of ["dev-rotate-add", "dev-rotate-remove", "dev-node-secrets", "dev-bootstrap"]) assert.ok(changed.includes(n), `${n} runs again: ${changed.join(", ")}`);
 });
 
 test("password history: a rotation retires each changed password; unchanged users keep what they retired", async () => {

@@ -36,16 +36,30 @@ test("docker with TLS: per-node certificates uploaded with private keys, TLS env
   const envsOf = (c: (typeof containers)[number]) => list(c.inputs.envs) as string[];
   type Upload = { file: string; owner?: string; permissions?: string; content: unknown };
   const uploadsOf = (c: (typeof containers)[number]) => list(c.inputs.uploads) as Upload[];
+  // Each node's certificate, key and CA reach it through its secrets volume (read-only), copied by the node-secrets
+  // step as the redis user's private files: none is a node input, so a renewal does not re-create the nodes.
+  const copy = containers.find((x) => x.name === "dev-node-secrets")!;
+  assert.ok(copy, "the node-secrets step");
+  const staged = uploadsOf(copy);
+  assert.match(copy.inputs.entrypoints[2], /install -o 999 -g 999 -m 0400 /);
+  const SECRETS = "/etc/redis-cluster-secrets";
   for (const n of plan.nodes) {
     const c = containers.find((x) => x.name === `dev-node-${n.index}`)!;
-    const uploads = uploadsOf(c);
-    const key = uploads.find((u) => u.file === TLS_FILES.key)!;
-    assert.deepEqual([key.owner, key.permissions], ["999", "0400"], "the key is the redis user's alone");
-    assert.ok(uploads.some((u) => u.file === TLS_FILES.cert) && uploads.some((u) => u.file === TLS_FILES.ca));
+    assert.deepEqual(uploadsOf(c).filter((u) => /tls|\.crt|\.key/.test(u.file)), [], "no certificate or key among the node's uploads");
+    assert.ok(list(c.inputs.volumes).some((v: any) => v.volumeName === `${n.name}-secrets` && v.containerPath === SECRETS && v.readOnly === true));
+    for (const f of ["tls.crt", "tls.key", "ca.crt"]) assert.ok(staged.some((u) => u.file === `/etc/redis-cluster-node-secrets/${n.name}/${f}`), `${n.name}/${f} staged`);
+    const key = staged.find((u) => u.file === `/etc/redis-cluster-node-secrets/${n.name}/tls.key`)!;
+    assert.ok(isSecretInput(copy.inputs.uploads) || isSecretInput(key.content), "the key is uploaded as a secret");
     const envs = envsOf(c);
-    assert.ok(envs.includes(`REDIS_TLS_CA_FILE=${TLS_FILES.ca}`) && envs.includes(`REDIS_TLS_KEY_FILE=${TLS_FILES.key}`), JSON.stringify(envs));
-    assert.match(c.inputs.healthcheck.tests[1], /redis-cli --tls --cacert \/etc\/redis-cluster\/tls\/ca\.crt --cert \S+ --key \S+ -p 6379 ping/);
+    assert.ok(envs.includes(`REDIS_TLS_CA_FILE=${SECRETS}/ca.crt`) && envs.includes(`REDIS_TLS_KEY_FILE=${SECRETS}/tls.key`), JSON.stringify(envs));
+    assert.match(c.inputs.healthcheck.tests[1], /redis-cli --tls --cacert \/etc\/redis-cluster-secrets\/ca\.crt --cert \S+ --key \S+ -p 6379 ping/);
   }
+  assert.equal(TLS_FILES.cert.split("/").pop(), "tls.crt", "same file names as the Kubernetes TLS Secret");
+  // The reload step: every node re-reads its files; it runs again when any node certificate changes.
+  const reload = containers.find((x) => x.name === "dev-tls-reload")!;
+  assert.deepEqual(reload.inputs.entrypoints, ["sh", "/etc/redis-cluster/tls-reload.sh"]);
+  assert.ok(envsOf(reload).some((e) => /^NODE_CERTIFICATES_SHA256=[0-9a-f]{64}$/.test(e)), JSON.stringify(envsOf(reload)));
+  assert.ok(mocks.options.find((o) => o.name === "dev-bootstrap")!.dependsOn.includes("dev-tls-reload-check"), "the bootstrap verifies after the reload");
   const bootstrap = containers.find((x) => x.name === "dev-bootstrap")!;
   assert.ok(envsOf(bootstrap).includes(`REDIS_TLS_CERT_FILE=${TLS_CLIENT_FILES.cert}`));
   assert.ok(uploadsOf(bootstrap).some((u) => u.file === TLS_CLIENT_FILES.key));

@@ -8,6 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { containerLogs } from "../../../local/docker/applier";
 import { readState } from "../../../local/docker/stack";
 import { generatePassword } from "../../../local/acl";
@@ -120,7 +121,9 @@ step("rotation (pulumi up with a new admin password) with a writer running: 0 fa
   try {
     // The smoke step with a coordinated failover, as prod runs it (dev's default, kill, makes clients wait out a dead master).
     const smoke = { ...(fx.cfg.stackConfig["redis-cluster:smoke"] as Record<string, unknown>), failover: "manual" };
-    r = await runUp(fx, { stackConfig: { ...fx.cfg.stackConfig, "redis-cluster:password": { secret: next }, "redis-cluster:smoke": smoke } });
+    // The stack's config from now on (later steps change nothing else).
+    fx.cfg.stackConfig = { ...fx.cfg.stackConfig, "redis-cluster:password": { secret: next }, "redis-cluster:smoke": smoke };
+    r = await runUp(fx);
   } finally {
     written = await w.stop();
   }
@@ -135,7 +138,7 @@ step("rotation (pulumi up with a new admin password) with a writer running: 0 fa
     `${written.ok} writes, ${written.errors.length} errors; slowest write ${slowest(t0 + removedAt)} ms until rotate-remove ` +
     `(${(removedAt / 1000).toFixed(1)} s), ${slowest(Infinity)} ms in the whole up (smoke failover included)`;
   const steps = Object.entries(r.doneAtMs).sort((x, y) => x[1] - y[1]).map(([n, ms]) => `${n.replace(`redis-cluster-${STACK}-`, "")}@${(ms / 1000).toFixed(1)}s`).join(" ");
-  for (const n of ["rotate-add", "acl-files", "rotate-remove", "smoke-run"]) assert.ok(r.created.includes(`redis-cluster-${STACK}-${n}`), `${n} ran again: ${r.created.join(", ")}`);
+  for (const n of ["rotate-add", "node-secrets", "rotate-remove", "smoke-run"]) assert.ok(r.created.includes(`redis-cluster-${STACK}-${n}`), `${n} ran again: ${r.created.join(", ")}`);
   // The nodes were not re-created: the rotation changed their live users (rotate.sh) and the files in their volumes.
   assert.deepEqual(r.created.filter((n) => /-node-\d+$/.test(n)), [], "no node container re-created");
   assert.deepEqual(await nodeIds(), idsBefore, "the same six node containers");
@@ -167,6 +170,59 @@ step("rotation (pulumi up with a new admin password) with a writer running: 0 fa
     assert.equal(await c.call("AUTH", "admin", next), "OK");
   });
   await assertKeys(fx, keys);
+});
+
+/** SHA-256 fingerprint of the certificate a node presents on its published port to a new TLS connection. */
+function presentedCertificate(fx: Fixture, i: number): Promise<string> {
+  const t = hostTls(fx)!;
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: "127.0.0.1", port: fx.cfg.hostPortBase + i, ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: () => undefined });
+    const timer = setTimeout(() => (s.destroy(), reject(new Error(`node ${i}: no TLS handshake in 5 s`))), 5000);
+    s.once("secureConnect", () => {
+      clearTimeout(timer);
+      const fp = s.getPeerCertificate().fingerprint256;
+      s.end();
+      resolve(fp);
+    });
+    s.once("error", (e) => (clearTimeout(timer), reject(e)));
+  });
+}
+
+step("certificate renewal (pulumi up --replace of every node certificate) with a writer: 0 failed requests, no node re-created, each node presents its new certificate", async (fx) => {
+  const nodeIds = async () => Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await fx.engine.docker.getContainer(NODE(i)).inspect()).Id));
+  const idsBefore = await nodeIds();
+  const before = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => presentedCertificate(fx, i)));
+  const w = startWriter(
+    clusterClient({
+      seeds: fx.first!.outputs.hostSeeds as string[], natMap: fx.first!.outputs.natMap as Record<string, { host: string; port: number }>,
+      username: "smoke", password: (fx.first!.outputs.aclPasswords as Record<string, string>).smoke, tls: hostTls(fx), nodeTimeoutMs: 5000, commandTimeoutMs: 5000,
+    }),
+    "smoke:renewal:",
+  );
+  let r: Awaited<ReturnType<typeof runUp>>;
+  let written: Awaited<ReturnType<typeof w.stop>>;
+  const t0 = Date.now();
+  try {
+    // What `pulumi up` does when the certificates enter the last third of their validity (or `--replace` to renew early).
+    r = await runUp(fx, { replace: [0, 1, 2, 3, 4, 5].map((i) => `redis-cluster-${STACK}-tls-node-${i}-cert`) });
+  } finally {
+    written = await w.stop();
+  }
+  fx.timings.renewalUp = `${r.totalMs} ms`;
+  fx.timings.renewalWriter = `${written.ok} writes, ${written.errors.length} errors, slowest ${Math.max(0, ...written.slow.map((x) => x.ms))} ms`;
+  fx.timings.renewalSteps = Object.entries(r.doneAtMs).sort((x, y) => x[1] - y[1]).map(([n, ms]) => `${n.replace(`redis-cluster-${STACK}-`, "")}@${(ms / 1000).toFixed(1)}s`).join(" ");
+  fx.timings.renewalErrorsAt = written.errorAt.map((t) => `${((t - t0) / 1000).toFixed(1)}s`).join(" ");
+  assert.ok(r.ok, `renewal up failed: ${r.error}`);
+  for (const n of ["node-secrets", "tls-reload"]) assert.ok(r.created.includes(`redis-cluster-${STACK}-${n}`), `${n} ran: ${r.created.join(", ")}`);
+  assert.ok(!r.created.includes(SMOKE), "nothing else changed: the smoke step does not run again");
+  assert.deepEqual(r.created.filter((n) => /-node-\d+$/.test(n)), [], "no node container re-created");
+  assert.deepEqual(await nodeIds(), idsBefore, "the same six node containers");
+  assert.ok(written.ok > 0, "the writer wrote");
+  assert.deepEqual(written.errors, [], "failed client requests during the renewal");
+  const after = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => presentedCertificate(fx, i)));
+  for (let i = 0; i < 6; i++) assert.notEqual(after[i], before[i], `node ${i} still presents its old certificate`);
+  assert.match(await containerLogs(fx.engine.docker.getContainer(`redis-cluster-${STACK}-tls-reload`)), /reloaded on 6 node\(s\)/);
+  await waitClusterHealthy(fx, 60_000);
 });
 
 step("destroy leaves no container, volume or network behind", async (fx) => {
