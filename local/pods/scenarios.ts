@@ -296,17 +296,31 @@ export class Writer {
           if (res && !res[0][0] && !res[1][0] && Number(res[1][1]) >= 1) {
             this.acked.wait.push(key);
             this.ackedAt.set(key, Date.now());
-          } else if (res && res.some((x) => x[0])) this.errors++;
+          } else if (res && res.some((x) => x[0])) {
+            this.errors++;
+            this.noteError(mode, res.find((x) => x[0])![0]!.message);
+          }
         } else {
           await c.set(key, key);
           this.acked.plain.push(key);
           this.ackedAt.set(key, Date.now());
         }
-      } catch {
+      } catch (e) {
         this.errors++;
+        this.noteError(mode, (e as Error).message);
         await sleep(50);
       }
     }
+  }
+
+  /** Failed commands by writer and message (numbers and addresses folded), for a row's notes. */
+  readonly errorKinds = new Map<string, number>();
+  private noteError(mode: "wait" | "plain", message: string): void {
+    const k = `${mode}: ${message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, "<addr>").replace(/\b\d+\b/g, "N").slice(0, 100)}`;
+    this.errorKinds.set(k, (this.errorKinds.get(k) ?? 0) + 1);
+  }
+  describeErrors(): string {
+    return [...this.errorKinds].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${n}× ${k}`).join("; ");
   }
 
   async stop(): Promise<void> {
@@ -462,7 +476,7 @@ export async function rollingRestart(c: ProdCluster): Promise<Row> {
     pass: lost.wait === 0 && lost.plain === 0 && ms !== undefined && steps.map((s) => s.pod).join() === [...c.pods()].reverse().join(),
     timeToOkMs: ms,
     lost,
-    notes: [`writes: ${w.describeLost()}`],
+    notes: [`writes: ${w.describeLost()}`, ...(w.errors ? [`write errors: ${w.describeErrors()}`] : [])],
   };
 }
 
