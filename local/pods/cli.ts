@@ -7,8 +7,9 @@ import { CpuLedger } from "./cpu";
 import { PodsRunner } from "./runner";
 import * as s from "./scenarios";
 
-// rotation last: it changes admin's password (a second `pulumi up` from the first deploy's state).
-const ALL = ["graceful", "rolling", "force", "swap-late", "absent-reuse", "absent", "absent-factor10", "rotation"] as const;
+// The rotations last: each is another `pulumi up` from the state of the last one (rotation: admin's password;
+// rotation-smoke: admin's and the smoke user's, the application switching to its new password).
+const ALL = ["graceful", "rolling", "force", "swap-late", "absent-reuse", "absent", "absent-factor10", "rotation", "rotation-smoke"] as const;
 
 async function main(): Promise<number> {
   const opts = new Command()
@@ -32,11 +33,21 @@ async function main(): Promise<number> {
   };
   let failed = false;
   try {
-    const config = s.scenarioConfig({ plain: opts.plain });
+    let config = s.scenarioConfig({ plain: opts.plain });
     const first = await s.firstDeploy(runner, config, opts.root);
     add(first.row);
     const c = first.cluster;
     if (!c) throw new Error("first deploy failed before the cluster formed: no scenario can run");
+    // The stack's last successful up (its state and outputs) and config: a rotation starts from them.
+    let last = first.up;
+    const rotate = async (o: { rotateSmoke?: boolean }) => {
+      const r = await s.passwordRotation(c, last, config, opts.root, o);
+      if (r.up?.run.ok) {
+        last = r.up;
+        config = r.config;
+      }
+      return r.row;
+    };
     const run: Record<(typeof ALL)[number], () => Promise<s.Row>> = {
       graceful: () => s.gracefulFullRestart(c),
       rolling: () => s.rollingRestart(c),
@@ -53,7 +64,8 @@ async function main(): Promise<number> {
           s.editRedisConf(runner, (conf) => conf.replace(/^cluster-replica-validity-factor .*$/m, "cluster-replica-validity-factor 0"));
         }
       },
-      rotation: () => s.passwordRotation(c, first.up, config, opts.root),
+      rotation: () => rotate({}),
+      "rotation-smoke": () => rotate({ rotateSmoke: true }),
     };
     for (const name of ALL) {
       if (!only.includes(name)) continue;
