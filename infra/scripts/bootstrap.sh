@@ -302,7 +302,8 @@ if [ "$grown" -gt 0 ] && [ "$empty" -gt 0 ] && [ $((grown + empty)) -eq "$total"
   log "cluster healthy with $grown nodes; $empty planned nodes are new and empty. Nothing was changed."
   log "to add them run the scale step (npm run scale -- --nodes ... --masters $masters --replicas $replicas; docs/runbooks.md, Scale out)"
   log "or by hand (data moves between nodes; run with REDISCLI_AUTH set), in this order, and after each add-node"
-  log "wait until every node lists the new one (cluster_known_nodes in CLUSTER INFO) before the next step:"
+  log "wait until every node lists the new one (cluster_known_nodes in CLUSTER INFO) before the next step, and after"
+  log "the rebalance until redis-cli --cluster check $seed finds no [ERR] (every node agrees on the slots' new owners):"
   i=0
   for n in $empties; do
     a=$(resolve "$n") || a=$n
