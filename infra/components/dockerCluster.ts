@@ -204,10 +204,13 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     // new volume mounted outside the image's own directories belongs to root. Each file is written beside its old one
     // and renamed over it, so a node (re)starting meanwhile reads either the old or the new file, never half of one.
     const secretsIn = "/etc/redis-cluster-node-secrets";
-    const nodeSecretFiles = (node: (typeof plan.nodes)[number]): [string, pulumi.Input<string>][] => [
-      ...(acl ? ([[NODE_SECRETS.aclFile, acl.aclFile], [NODE_SECRETS.masterauth, acl.passwords.replica], [NODE_SECRETS.adminPassword, pulumi.secret(args.password)]] as [string, pulumi.Input<string>][]) : []),
-      ...(certs ? ([[NODE_SECRETS.tls.cert, certs.issued[`node-${node.index}`].cert], [NODE_SECRETS.tls.key, certs.issued[`node-${node.index}`].key], [NODE_SECRETS.tls.ca, certs.issued[`node-${node.index}`].ca]] as [string, pulumi.Input<string>][]) : []),
-    ];
+    const nodeSecretFiles = (node: (typeof plan.nodes)[number]): [string, pulumi.Input<string>][] => {
+      const files: [string, pulumi.Input<string>][] = [];
+      if (acl) files.push([NODE_SECRETS.aclFile, acl.aclFile], [NODE_SECRETS.masterauth, acl.passwords.replica], [NODE_SECRETS.adminPassword, pulumi.secret(args.password)]);
+      const c = certs?.issued[`node-${node.index}`];
+      if (c) files.push([NODE_SECRETS.tls.cert, c.cert], [NODE_SECRETS.tls.key, c.key], [NODE_SECRETS.tls.ca, c.ca]);
+      return files;
+    };
     const secretVolumes = new Map(
       (acl || certs ? plan.nodes : []).map((node) => [node.name, new docker.Volume(`${name}-node-${node.index}-secrets`, { name: `${node.name}-secrets` }, { parent: this })]),
     );

@@ -10,12 +10,12 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { containerLogs } from "../../../local/docker/applier";
-import { readState } from "../../../local/docker/stack";
+import { readState, type UpResult } from "../../../local/docker/stack";
 import { generatePassword } from "../../../local/acl";
 import { clusterClient } from "../../../smoke/clients";
 import { startWriter } from "../../helpers/writer";
 import {
-  assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, hostCluster, hostTls, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, upArgs, waitClusterHealthy, type Fixture,
+  assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, hostTls, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, upArgs, waitClusterHealthy, writeKeys, type Fixture,
 } from "./fixture";
 
 let f: Fixture | undefined;
@@ -95,27 +95,30 @@ step("TLS on every channel, plaintext refused, ACL users loaded, exporters over 
   assert.equal(up, "6", "every exporter scrapes its node over TLS as `exporter`");
 });
 
-step("rotation (pulumi up with a new admin password) with a writer running: 0 failed requests, no node re-created; the old password refused everywhere", async (fx) => {
-  const cluster = hostCluster(fx);
-  try {
-    for (const k of keys) await cluster.set(k, `v-${k}`);
-  } finally {
-    cluster.disconnect();
-  }
-  const old = fx.password;
-  const next = generatePassword();
-  const nodeIds = async () => Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await fx.engine.docker.getContainer(NODE(i)).inspect()).Id));
-  const idsBefore = await nodeIds();
-  // An application through the whole `pulumi up`: the smoke user (its password stays), keys smoke:rotation:*.
-  const smokePassword = (fx.first!.outputs.aclPasswords as Record<string, string>).smoke;
-  const w = startWriter(
+/** Container id of each node: equal before and after a run means no node was re-created. */
+const nodeIds = (fx: Fixture) => Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await fx.engine.docker.getContainer(NODE(i)).inspect()).Id));
+
+/** An application through a whole `pulumi up`: the smoke user (its password stays), TLS, the natMap host path. */
+const smokeWriter = (fx: Fixture, prefix: string) =>
+  startWriter(
     clusterClient({
       seeds: fx.first!.outputs.hostSeeds as string[], natMap: fx.first!.outputs.natMap as Record<string, { host: string; port: number }>,
-      username: "smoke", password: smokePassword, tls: hostTls(fx), nodeTimeoutMs: 5000, commandTimeoutMs: 5000,
+      username: "smoke", password: (fx.first!.outputs.aclPasswords as Record<string, string>).smoke, tls: hostTls(fx), nodeTimeoutMs: 5000, commandTimeoutMs: 5000,
     }),
-    "smoke:rotation:",
+    prefix,
   );
-  let r: Awaited<ReturnType<typeof runUp>>;
+
+/** "step@seconds" of every resource a run created, in the order they were done (to place a client error). */
+const stepTimes = (r: UpResult) =>
+  Object.entries(r.doneAtMs).sort((x, y) => x[1] - y[1]).map(([n, ms]) => `${n.replace(`redis-cluster-${STACK}-`, "")}@${(ms / 1000).toFixed(1)}s`).join(" ");
+
+step("rotation (pulumi up with a new admin password) with a writer running: 0 failed requests, no node re-created; the old password refused everywhere", async (fx) => {
+  await writeKeys(fx, keys);
+  const old = fx.password;
+  const next = generatePassword();
+  const idsBefore = await nodeIds(fx);
+  const w = smokeWriter(fx, "smoke:rotation:");
+  let r: UpResult;
   let written: Awaited<ReturnType<typeof w.stop>>;
   const t0 = Date.now();
   try {
@@ -137,16 +140,15 @@ step("rotation (pulumi up with a new admin password) with a writer running: 0 fa
   fx.timings.rotationWriter =
     `${written.ok} writes, ${written.errors.length} errors; slowest write ${slowest(t0 + removedAt)} ms until rotate-remove ` +
     `(${(removedAt / 1000).toFixed(1)} s), ${slowest(Infinity)} ms in the whole up (smoke failover included)`;
-  const steps = Object.entries(r.doneAtMs).sort((x, y) => x[1] - y[1]).map(([n, ms]) => `${n.replace(`redis-cluster-${STACK}-`, "")}@${(ms / 1000).toFixed(1)}s`).join(" ");
   for (const n of ["rotate-add", "node-secrets", "rotate-remove", "smoke-run"]) assert.ok(r.created.includes(`redis-cluster-${STACK}-${n}`), `${n} ran again: ${r.created.join(", ")}`);
   // The nodes were not re-created: the rotation changed their live users (rotate.sh) and the files in their volumes.
   assert.deepEqual(r.created.filter((n) => /-node-\d+$/.test(n)), [], "no node container re-created");
-  assert.deepEqual(await nodeIds(), idsBefore, "the same six node containers");
+  assert.deepEqual(await nodeIds(fx), idsBefore, "the same six node containers");
   assert.ok(written.ok > 0, "the writer wrote");
   assert.deepEqual(
     written.errors,
     [],
-    `failed client requests during the rotation; at ${written.errorAt.map((t) => `${((t - t0) / 1000).toFixed(1)}s`).join(" ")}; steps done: ${steps}`,
+    `failed client requests during the rotation; at ${written.errorAt.map((t) => `${((t - t0) / 1000).toFixed(1)}s`).join(" ")}; steps done: ${stepTimes(r)}`,
   );
   const out = smokeStdout(fx);
   assert.match(out, /Smoke test PASSED/);
@@ -189,17 +191,10 @@ function presentedCertificate(fx: Fixture, i: number): Promise<string> {
 }
 
 step("certificate renewal (pulumi up --replace of every node certificate) with a writer: 0 failed requests, no node re-created, each node presents its new certificate", async (fx) => {
-  const nodeIds = async () => Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await fx.engine.docker.getContainer(NODE(i)).inspect()).Id));
-  const idsBefore = await nodeIds();
+  const idsBefore = await nodeIds(fx);
   const before = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => presentedCertificate(fx, i)));
-  const w = startWriter(
-    clusterClient({
-      seeds: fx.first!.outputs.hostSeeds as string[], natMap: fx.first!.outputs.natMap as Record<string, { host: string; port: number }>,
-      username: "smoke", password: (fx.first!.outputs.aclPasswords as Record<string, string>).smoke, tls: hostTls(fx), nodeTimeoutMs: 5000, commandTimeoutMs: 5000,
-    }),
-    "smoke:renewal:",
-  );
-  let r: Awaited<ReturnType<typeof runUp>>;
+  const w = smokeWriter(fx, "smoke:renewal:");
+  let r: UpResult;
   let written: Awaited<ReturnType<typeof w.stop>>;
   const t0 = Date.now();
   try {
@@ -210,13 +205,13 @@ step("certificate renewal (pulumi up --replace of every node certificate) with a
   }
   fx.timings.renewalUp = `${r.totalMs} ms`;
   fx.timings.renewalWriter = `${written.ok} writes, ${written.errors.length} errors, slowest ${Math.max(0, ...written.slow.map((x) => x.ms))} ms`;
-  fx.timings.renewalSteps = Object.entries(r.doneAtMs).sort((x, y) => x[1] - y[1]).map(([n, ms]) => `${n.replace(`redis-cluster-${STACK}-`, "")}@${(ms / 1000).toFixed(1)}s`).join(" ");
+  fx.timings.renewalSteps = stepTimes(r);
   fx.timings.renewalErrorsAt = written.errorAt.map((t) => `${((t - t0) / 1000).toFixed(1)}s`).join(" ");
   assert.ok(r.ok, `renewal up failed: ${r.error}`);
   for (const n of ["node-secrets", "tls-reload"]) assert.ok(r.created.includes(`redis-cluster-${STACK}-${n}`), `${n} ran: ${r.created.join(", ")}`);
   assert.ok(!r.created.includes(SMOKE), "nothing else changed: the smoke step does not run again");
   assert.deepEqual(r.created.filter((n) => /-node-\d+$/.test(n)), [], "no node container re-created");
-  assert.deepEqual(await nodeIds(), idsBefore, "the same six node containers");
+  assert.deepEqual(await nodeIds(fx), idsBefore, "the same six node containers");
   assert.ok(written.ok > 0, "the writer wrote");
   assert.deepEqual(written.errors, [], "failed client requests during the renewal");
   const after = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => presentedCertificate(fx, i)));

@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { containerLogs, TYPES } from "../../../local/docker/applier";
 import { destroy, readState } from "../../../local/docker/stack";
 import {
-  assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, field, hostCluster, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, topology, upArgs,
-  waitClusterHealthy, type Fixture,
+  assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, field, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, topology, upArgs,
+  waitClusterHealthy, writeKeys, type Fixture,
 } from "./fixture";
 
 let f: Fixture | undefined;
@@ -103,12 +103,7 @@ step("a second bootstrap run (pulumi up --replace) is a no-op", async (fx) => {
 });
 
 step("docker restart of all six at once: the cluster comes back with every key", async (fx) => {
-  const cluster = hostCluster(fx);
-  try {
-    for (const k of keys) await cluster.set(k, `v-${k}`);
-  } finally {
-    cluster.disconnect();
-  }
+  await writeKeys(fx, keys);
   // Every write acknowledged by a replica too: nothing below tests asynchronous replication loss.
   for (let i = 0; i < 6; i++) {
     await onNode(fx, i, async (r) => {

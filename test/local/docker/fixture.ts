@@ -143,6 +143,16 @@ export async function topology(f: Fixture): Promise<string[]> {
     .sort();
 }
 
+/** Writes every key as `v-<key>` through the host path (natMap), for assertKeys to check later. */
+export async function writeKeys(f: Fixture, keys: string[]): Promise<void> {
+  const cluster = hostCluster(f);
+  try {
+    for (const k of keys) await cluster.set(k, `v-${k}`);
+  } finally {
+    cluster.disconnect();
+  }
+}
+
 export async function assertKeys(f: Fixture, keys: string[]): Promise<void> {
   const cluster = hostCluster(f);
   try {
