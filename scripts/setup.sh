@@ -12,4 +12,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ -n "$(find package-lock.json -n
 fi
 # Stand-in images of the Docker tests (debootstrap from apt's Debian mirror, cached under /var/cache/redis-cluster-test):
 # built here once, so a cold cache does not count against a test's time bound.
-node --import tsx local/docker/images.ts
+node --import tsx testbed/docker/images.ts

@@ -10,7 +10,7 @@ import { TEXT_KEYS } from "../infra/config/load";
 import { ROOT, readStackFile } from "./helpers/stackConfig";
 import {
   CliError, PROJECT_CONFIG_TYPES, mergeProjectConfig, programConfigEnv, readProject, readStackConfig, toConfigValue, validateProject, type Project,
-} from "./engine/config";
+} from "../testbed/engine/config";
 
 const project = readProject(ROOT);
 const cli = (config: Project["config"]): Project => ({ name: "redis-cluster", runtime: "nodejs", config });

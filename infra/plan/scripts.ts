@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 // The shell scripts ship as files so shellcheck and the local harness use exactly what the containers run.
 const dir = join(__dirname, "..", "scripts");
@@ -19,6 +19,17 @@ export const scriptPaths = {
   tlsReload: join(dir, "tls-reload.sh"),
 } as const;
 
-export function readScript(name: keyof typeof scriptPaths): string {
+export type ScriptName = keyof typeof scriptPaths;
+
+export function readScript(name: ScriptName): string {
   return readFileSync(scriptPaths[name], "utf8");
+}
+
+/**
+ * The files to ship for these scripts, file name -> content, together with whatever they source (they run from one
+ * folder: a ConfigMap volume, a container's upload directory or infra/scripts itself). Components ship scripts only
+ * through this, so a script's companions always travel with it.
+ */
+export function scriptFiles(...names: ScriptName[]): Record<string, string> {
+  return Object.fromEntries(names.map((n) => [basename(scriptPaths[n]), readScript(n)]));
 }

@@ -5,8 +5,8 @@
 // the passwords a rotation retired reach the smoke Job's old-passwords check through their own auto-named Secret.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { runProgram, type RunResult } from "../engine/engine";
-import { isSecret, plainStrings, unwrapSecrets } from "../engine/values";
+import { runProgram, type RunResult } from "../../testbed/engine/engine";
+import { isSecret, plainStrings, unwrapSecrets } from "../../testbed/engine/values";
 import { readStackFile } from "../helpers/stackConfig";
 
 const ADMIN = "prodAdminPassword-0123456789";

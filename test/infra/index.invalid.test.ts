@@ -2,7 +2,7 @@
 // (exit 255); the program's validation names every problem by key and exits 32 before any resource is declared.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { runProgram, EXIT_CLI_ERROR, EXIT_LOGGED_ERROR, type RunResult } from "../engine/engine";
+import { runProgram, EXIT_CLI_ERROR, EXIT_LOGGED_ERROR, type RunResult } from "../../testbed/engine/engine";
 
 const PLAINTEXT = "plainPassword-0123456789";
 let many: RunResult;

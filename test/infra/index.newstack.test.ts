@@ -2,8 +2,8 @@
 // Pulumi.yaml's defaults, which the CLI hands over as text. The teardown workflow expects such stacks to deploy.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { runProgram, type RunResult } from "../engine/engine";
-import { unwrapSecrets } from "../engine/values";
+import { runProgram, type RunResult } from "../../testbed/engine/engine";
+import { unwrapSecrets } from "../../testbed/engine/values";
 
 let preview: RunResult;
 let up: RunResult;

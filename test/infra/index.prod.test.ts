@@ -3,8 +3,8 @@
 // pinned to a kubeconfig context, with rollout timeouts, unchanged on a second up, and a scale-down planned at preview.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { runProgram, REPO_ROOT, type RunResult } from "../engine/engine";
-import { isSecret, plainStrings, unwrapSecrets, UNKNOWN } from "../engine/values";
+import { runProgram, REPO_ROOT, type RunResult } from "../../testbed/engine/engine";
+import { isSecret, plainStrings, unwrapSecrets, UNKNOWN } from "../../testbed/engine/values";
 import { readStackFile } from "../helpers/stackConfig";
 
 const PASSWORD = "prodPassword-0123456789abc";

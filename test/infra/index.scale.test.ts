@@ -3,7 +3,7 @@
 // the registered resources on docker and kubernetes: out = nodes, scale step, smoke; in = scale step, nodes, smoke.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { runProgram, type RunResult } from "../engine/engine";
+import { runProgram, type RunResult } from "../../testbed/engine/engine";
 import { readStackFile } from "../helpers/stackConfig";
 
 const PASSWORD = "scalePassword-0123456789";

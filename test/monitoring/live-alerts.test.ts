@@ -16,8 +16,8 @@ import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync, writeFileSync, rea
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { startLocalCluster, type LocalCluster } from "../../local/harness";
-import { freePorts } from "../../local/ports";
+import { startLocalCluster, type LocalCluster } from "../../testbed/local/harness";
+import { freePorts } from "../../testbed/local/ports";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
 import { exporterAddress, exporterTlsEnv } from "../../infra/plan/tls";

@@ -9,7 +9,7 @@ import { Aborted, SmokeContext } from "../../smoke/context";
 import { checkLine, failureDigest, formatMs, progressLine, redact, summaryTable, toJson, truncateBytes } from "../../smoke/report";
 import { validateOptions } from "../../smoke/run";
 import { analyzeSlotMaps, formatRanges, openSlots, parseClusterNodes, parseInfo, parseReplicaLines } from "../../smoke/topology";
-import { parseRedisBenchmarkCsv, parseTimes, ratioOf } from "../../local/bench";
+import { parseRedisBenchmarkCsv, parseTimes, ratioOf } from "../../tools/bench/bench";
 import { limitOf } from "../../smoke/load/usage";
 import { LatencyHistogram } from "../../smoke/load/histogram";
 import type { Cluster } from "ioredis";

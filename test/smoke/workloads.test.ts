@@ -3,7 +3,7 @@
 // the command and the key of each workload. (The runner itself skips it when the slots check fails; here it runs directly.)
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startLocalCluster, type LocalCluster } from "../../local/harness";
+import { startLocalCluster, type LocalCluster } from "../../testbed/local/harness";
 import { checkConnect } from "../../smoke/checks/connect";
 import { checkWorkloads, WORKLOAD } from "../../smoke/checks/workloads";
 import { SmokeContext } from "../../smoke/context";

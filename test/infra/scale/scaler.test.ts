@@ -3,8 +3,8 @@
 // SIGKILLed mid-migration and run again; a request on an unhealthy cluster is refused with nothing changed.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { startLocalCluster, type LocalCluster } from "../../../local/harness";
-import { addNode, clusterClient, removeLastNode, resize, scale, seedKeys, spawnScaleCli, topology, WaitWriter } from "../../../local/scaleCluster";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
+import { addNode, clusterClient, removeLastNode, resize, scale, seedKeys, spawnScaleCli, topology, WaitWriter } from "../../../testbed/local/scaleCluster";
 import type { Cluster } from "ioredis";
 
 const KEYS = 5000;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { startLocalCluster, LocalCluster } from "../../../local/harness";
+import { startLocalCluster, LocalCluster } from "../../../testbed/local/harness";
 import { ROOT } from "../../helpers/stackConfig";
 
 const open: LocalCluster[] = [];

@@ -6,8 +6,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalCluster, localSpec, requireRedisBinaries, sleep } from "../../../local/harness";
-import { freePorts } from "../../../local/ports";
+import { LocalCluster, localSpec, requireRedisBinaries, sleep } from "../../../testbed/local/harness";
+import { freePorts } from "../../../testbed/local/ports";
 import { scriptPaths } from "../../../infra/plan/scripts";
 
 const mounts: string[] = [];

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { startLocalCluster, type LocalCluster } from "../../../local/harness";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { scriptPaths } from "../../../infra/plan/scripts";
 
 const PASSWORD = "frozenNodeTestPassword-0123456";

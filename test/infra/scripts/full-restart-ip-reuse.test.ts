@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cluster } from "ioredis";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../local/harness";
+import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
 import { dnsName, waitHealthy as waitHealthyOf, withClient as withClientOf, writeHosts as writeHostsTo } from "../../helpers/restartedCluster";
-import { freePorts } from "../../../local/ports";
+import { freePorts } from "../../../testbed/local/ports";
 import { scriptPaths } from "../../../infra/plan/scripts";
 
 const PASSWORD = "ipReuseTestPassword-0123456789";

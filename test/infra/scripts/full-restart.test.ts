@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cluster } from "ioredis";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../local/harness";
+import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
 import { dnsName, waitHealthy as waitHealthyOf, withClient as withClientOf, writeHosts } from "../../helpers/restartedCluster";
 import { scriptPaths } from "../../../infra/plan/scripts";
 

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../local/harness";
+import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
 import { scriptPaths } from "../../../infra/plan/scripts";
 
 const PASSWORD = "lifecycleTestPassword-0123456789";

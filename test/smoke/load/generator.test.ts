@@ -4,7 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import calculateSlot = require("cluster-key-slot");
-import { startLocalCluster, type LocalCluster } from "../../../local/harness";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { checkConnect } from "../../../smoke/checks/connect";
 import { SmokeContext } from "../../../smoke/context";
 import { runLoad, type LoadTarget } from "../../../smoke/load/generator";

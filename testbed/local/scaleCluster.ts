@@ -1,0 +1,224 @@
+// Scaling a local cluster for real (tests and `npm run scale:full`): add/remove node processes around the scale step,
+// a writer that acknowledges with WAIT all the time, and the checks after each step (every key readable, slot shares,
+// no WAIT-acknowledged write lost, the writer's error window).
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { Cluster } from "ioredis";
+import { SLOT_COUNT, parseSlotTokens } from "../../infra/plan/scaling";
+import { Scaler, type ScaleOptions, type ScaleResult } from "../../infra/scale/scaler";
+import type { LocalCluster, LocalNode } from "./harness";
+import { freePorts } from "./ports";
+
+const REPO = join(__dirname, "..", "..");
+
+/** Scale out: plans one more node (ordinal = current count) on a free port and starts it empty. */
+export async function addNode(c: LocalCluster): Promise<LocalNode> {
+  const [port] = await freePorts(1, { withBus: true });
+  const index = c.nodes.length;
+  const name = `node-${index}`;
+  const host = "127.0.0.1";
+  c.plan.nodes.push({ index, name, shard: 0, role: "replica", host, port, busPort: port + 10000 });
+  // A fresh folder per added node: a node removed earlier under the same name left its nodes.conf behind.
+  const dir = join(c.dir, `${name}-${port}`);
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir, { recursive: true });
+  // pid(): the harness keeps processes by index; nothing here reads it.
+  c.nodes.push({ index, name, host, port, busPort: port + 10000, dataDir, logFile: join(dir, "redis.log"), restarts: 0, restartTimes: [], pid: () => undefined });
+  c.startNode(index);
+  await c.waitReady(index);
+  return c.nodes[index];
+}
+
+/** Scale in, after the scale step forgot it: stops the highest ordinal and drops it from the plan. */
+export async function removeLastNode(c: LocalCluster): Promise<void> {
+  await c.stopNode(c.nodes.length - 1);
+  c.nodes.pop();
+  c.plan.nodes.pop();
+}
+
+export function scaleOptions(c: LocalCluster, masters: number, replicasPerMaster: number, extra: Partial<ScaleOptions> = {}): ScaleOptions {
+  return {
+    nodes: c.seeds, names: c.nodes.map((n) => n.name), masters, replicasPerMaster,
+    password: c.password, nodeTimeoutMs: c.spec.nodeTimeoutMs, log: () => {}, ...extra,
+  };
+}
+
+/** One scale step in this process. */
+export function scale(c: LocalCluster, masters: number, replicasPerMaster: number, extra: Partial<ScaleOptions> = {}): Promise<ScaleResult> {
+  return new Scaler(scaleOptions(c, masters, replicasPerMaster, extra)).run();
+}
+
+/**
+ * The whole change as `pulumi up` orders it: out = nodes first, then the step; in = the step (phase in) first, then the
+ * nodes go, then the step again (phase out: nothing left, or replica balancing).
+ */
+export async function resize(c: LocalCluster, masters: number, replicasPerMaster: number, extra: Partial<ScaleOptions> = {}): Promise<ScaleResult[]> {
+  const want = masters * (1 + replicasPerMaster);
+  const results: ScaleResult[] = [];
+  while (c.nodes.length < want) await addNode(c);
+  const planned = c.seeds.slice(0, want);
+  const names = c.nodes.slice(0, want).map((n) => n.name);
+  results.push(await new Scaler({ ...scaleOptions(c, masters, replicasPerMaster, extra), nodes: planned, names, phase: "in" }).run());
+  if (results[0].code !== 0) return results;
+  while (c.nodes.length > want) await removeLastNode(c);
+  results.push(await scale(c, masters, replicasPerMaster, { ...extra, phase: "out" }));
+  return results;
+}
+
+/** The scale CLI as a child process (to kill it for real mid-run). */
+export function spawnScaleCli(c: LocalCluster, masters: number, replicasPerMaster: number, args: string[] = []) {
+  const argv = [
+    "--import", "tsx", join(REPO, "infra/scale/cli.ts"), "--nodes", c.seeds.join(","), "--names", c.nodes.map((n) => n.name).join(","),
+    "--masters", String(masters), "--replicas", String(replicasPerMaster), "--node-timeout-ms", String(c.spec.nodeTimeoutMs), ...args,
+  ];
+  return spawn(process.execPath, argv, { env: { ...process.env, ...c.cliEnv() }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+}
+
+export interface TopologyReport {
+  masters: number;
+  replicas: number[];
+  /** Slots per master. */
+  shares: number[];
+  /** Largest deviation of a master's share from 16384/masters, in %. */
+  maxDeviationPct: number;
+  openSlots: number;
+  knownNodes: number[];
+}
+
+/** What every node says (its own line for roles and slots). */
+export function topology(c: LocalCluster): TopologyReport {
+  const mine = c.nodes.map((_, i) => c.cli(i, ["cluster", "nodes"]).stdout.trim().split("\n").find((l) => l.includes("myself"))!.split(" "));
+  const masters = mine.filter((f) => f[2].includes("master") && f.length > 8);
+  const shares = masters.map((f) => parseSlotTokens(f.slice(8)).length);
+  const replicas = masters.map((m) => mine.filter((f) => f[3] === m[0]).length);
+  const ideal = SLOT_COUNT / Math.max(1, masters.length);
+  return {
+    masters: masters.length,
+    replicas,
+    shares,
+    maxDeviationPct: Math.max(0, ...shares.map((s) => (Math.abs(s - ideal) / ideal) * 100)),
+    openSlots: mine.reduce((n, f) => n + f.slice(8).filter((t) => t.startsWith("[")).length, 0),
+    knownNodes: c.nodes.map((_, i) => Number(/cluster_known_nodes:(\d+)/.exec(c.cli(i, ["cluster", "info"]).stdout)?.[1])),
+  };
+}
+
+export function clusterClient(c: LocalCluster): Cluster {
+  const cl = new Cluster(c.seeds.slice(0, 3).map((s) => ({ host: s.split(":")[0], port: Number(s.split(":")[1]) })), {
+    redisOptions: { password: c.password, connectTimeout: 2000, commandTimeout: 3000 },
+    maxRedirections: 32, retryDelayOnFailover: 200, retryDelayOnClusterDown: 200, retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2000, lazyConnect: true,
+  });
+  cl.on("error", () => {});
+  return cl;
+}
+
+/** Writes `count` keys k:{i} = "0" (pipelined). */
+export async function seedKeys(cl: Cluster, count: number, prefix = "k"): Promise<void> {
+  for (let i = 0; i < count; i += 500) {
+    const batch: Promise<unknown>[] = [];
+    for (let j = i; j < Math.min(count, i + 500); j++) batch.push(cl.set(`${prefix}:${j}`, "0"));
+    await Promise.all(batch);
+  }
+}
+
+export interface WriterStats {
+  attempts: number;
+  acked: number;
+  errors: number;
+  /** First and last error (ms since the writer started) and the longest run of consecutive failed writes, in ms. */
+  firstErrorMs?: number;
+  lastErrorMs?: number;
+  longestErrorWindowMs: number;
+  errorSamples: string[];
+  /** Writes that met a MOVED/ASK (slot moving) and were retried. */
+  redirects: number;
+}
+
+/**
+ * Rewrites keys of the seeded set with increasing values, each SET followed by WAIT 1 on the same node (one pipeline):
+ * a write counts as acknowledged only when WAIT says a replica has it. `lost()` then compares every acknowledged value
+ * with what the cluster returns.
+ */
+export class WaitWriter {
+  readonly acked = new Map<string, number>();
+  readonly attempted = new Map<string, number>();
+  readonly stats: WriterStats = { attempts: 0, acked: 0, errors: 0, longestErrorWindowMs: 0, errorSamples: [], redirects: 0 };
+  private stop = false;
+  private done?: Promise<void>;
+  private readonly t0 = Date.now();
+
+  constructor(private readonly cl: Cluster, private readonly keys: number, private readonly prefix = "k", private readonly replicas = 1) {}
+
+  start(concurrency = 4): void {
+    const loops = Array.from({ length: concurrency }, (_, w) => this.loop(w, concurrency));
+    this.done = Promise.all(loops).then(() => undefined);
+  }
+
+  private async loop(w: number, n: number): Promise<void> {
+    let seq = 0;
+    let errorSince: number | undefined;
+    for (let i = w; !this.stop && i < 50_000_000; i += n) {
+      const key = `${this.prefix}:${i % this.keys}`;
+      const value = ++seq * n + w; // unique and increasing per key within this loop
+      this.attempted.set(key, Math.max(this.attempted.get(key) ?? 0, value));
+      this.stats.attempts++;
+      try {
+        // SET and WAIT must reach the same node, so they share a pipeline; ioredis does not follow a MOVED/ASK inside a
+        // pipeline whose other command succeeded, so a redirected write is retried here (bounded), as a client would.
+        let res: [Error | null, unknown][] = [];
+        for (let attempt = 0; attempt < 40; attempt++) {
+          res = (await this.cl.pipeline().set(key, String(value)).call("WAIT", String(this.replicas), "1000").exec()) ?? [];
+          const e = res.find(([x]) => x)?.[0];
+          if (!e || !/^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)/.test(e.message)) break;
+          this.stats.redirects++;
+          if (/^MOVED/.test(e.message)) await this.cl.refreshSlotsCache?.();
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        const err = res.find(([e]) => e)?.[0];
+        if (err) throw err;
+        if (this.replicas === 0 || Number(res[1]?.[1]) >= this.replicas) {
+          this.acked.set(key, Math.max(this.acked.get(key) ?? 0, value));
+          this.stats.acked++;
+        }
+        if (errorSince !== undefined) {
+          this.stats.longestErrorWindowMs = Math.max(this.stats.longestErrorWindowMs, Date.now() - errorSince);
+          errorSince = undefined;
+        }
+      } catch (e) {
+        const now = Date.now() - this.t0;
+        this.stats.errors++;
+        this.stats.firstErrorMs ??= now;
+        this.stats.lastErrorMs = now;
+        errorSince ??= Date.now();
+        if (this.stats.errorSamples.length < 50) this.stats.errorSamples.push(`${now} ms: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  async finish(): Promise<WriterStats> {
+    this.stop = true;
+    await this.done;
+    return this.stats;
+  }
+
+  /** Keys whose value is below the last acknowledged one (or missing): acknowledged writes lost. */
+  async lost(): Promise<{ lost: string[]; unreadable: string[]; checked: number }> {
+    // Acknowledged values as of now: the writer may still run, and a value acknowledged after a key was read is no loss.
+    const acked = new Map(this.acked);
+    const lost: string[] = [];
+    const unreadable: string[] = [];
+    const all = Array.from({ length: this.keys }, (_, i) => `${this.prefix}:${i}`);
+    for (let i = 0; i < all.length; i += 500) {
+      const chunk = all.slice(i, i + 500);
+      const res = await Promise.all(chunk.map((k) => this.cl.get(k).then((v) => [null, v] as const, (e: Error) => [e, null] as const)));
+      chunk.forEach((k, j) => {
+        const [err, v] = res[j];
+        if (err || v === null) unreadable.push(k);
+        else if (Number(v) < (acked.get(k) ?? 0)) lost.push(k);
+      });
+    }
+    return { lost, unreadable, checked: all.length };
+  }
+}
