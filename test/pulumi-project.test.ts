@@ -1,4 +1,4 @@
-// Pulumi.yaml and the stack files under the CLI's config rules (as test/engine/config.ts encodes them), and the
+// Pulumi.yaml and the stack files under the CLI's config rules (as testbed/engine/config.ts encodes them), and the
 // repository layout Pulumi's Node.js runtime depends on. Reads only what the repository holds.
 import { test } from "node:test";
 import assert from "node:assert/strict";
