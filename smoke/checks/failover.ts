@@ -8,6 +8,7 @@ import { cleanup, groupByOwner, keysOwnedBy, runKey, valueOf, writeAndWait, KEY_
 import { badFlags, isMaster, isMyself, isReplica, parseInfo, type NodeLine } from "../topology";
 import { CheckFailure, type Measurements, type SmokeOptions } from "../types";
 import { waitReplicaLinks } from "./replication";
+import { Writer, type Write } from "../writer";
 
 export async function readNodeTimeout(ctx: SmokeContext): Promise<number> {
   if (ctx.opts.nodeTimeoutMs) return ctx.opts.nodeTimeoutMs;
@@ -218,10 +219,8 @@ export function errorKind(message: string): string {
  * check's own signal: it stops when the check ends or times out, whatever else runs by then.
  */
 export class OutageWriter {
-  attempts = 0;
   readonly acked = new Map<string, string>();
   notAcked = 0;
-  errors = 0;
   readonly errorKinds = new Map<string, number>();
   /** Longest time without an accepted write while writes failed (counted up to stop() if they never came back). */
   unavailableMs = 0;
@@ -234,81 +233,66 @@ export class OutageWriter {
   firstAckedSince?: number;
   private lastOk = Date.now();
   private failedSinceOk = false;
-  private stopped = false;
-  private next = 0;
-  private done?: Promise<void>;
-  private readonly signal: AbortSignal;
+  private readonly writer: Writer;
 
-  constructor(private readonly ctx: SmokeContext, private readonly client: Cluster, private readonly target: string) {
-    this.signal = ctx.signal;
+  constructor(ctx: SmokeContext, private readonly client: Cluster, target: string) {
+    let next = 0;
+    this.writer = new Writer(client, {
+      key: () => {
+        const owned = keysOwnedBy(ctx.runId, "w", target, ctx.topology!, 1, next);
+        next = owned.next;
+        return owned.keys[0];
+      },
+      value: (key) => valueOf(key),
+      setArgs: ["EX", KEY_TTL_S],
+      wait: { replicas: 1, timeoutMs: 500 },
+      maxCommands: 100_000,
+      pause: { ok: 10, error: 50 },
+      signal: ctx.signal,
+      onWrite: (w) => this.judge(w),
+    });
   }
 
   start(): void {
-    const onAbort = () => (this.stopped = true);
-    this.signal.addEventListener("abort", onAbort, { once: true });
-    this.done = this.loop().finally(() => this.signal.removeEventListener("abort", onAbort));
+    this.writer.start();
   }
 
   /** Stops the loop; an outage still going on is counted up to now. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
+    await this.writer.stop();
     if (this.failedSinceOk) this.unavailableMs = Math.max(this.unavailableMs, Date.now() - this.lastOk);
   }
 
   get running(): boolean {
-    return !this.stopped && !this.signal.aborted;
+    return this.writer.running;
+  }
+  get attempts(): number {
+    return this.writer.attempts;
+  }
+  get errors(): number {
+    return this.writer.errors;
   }
 
-  private pause(ms: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, ms));
-  }
-
-  private async loop(): Promise<void> {
-    const topo = this.ctx.topology!;
-    // Bounded: stops when asked, when the check is aborted, or after 100k attempts.
-    while (this.running && this.attempts < 100_000) {
-      const { keys, next } = keysOwnedBy(this.ctx.runId, "w", this.target, topo, 1, this.next);
-      this.next = next;
-      const key = keys[0];
-      this.attempts++;
-      const startedAt = Date.now();
-      let failure: string | undefined;
-      let ackedNow = false;
-      try {
-        const res = (await this.client.pipeline().set(key, valueOf(key), "EX", KEY_TTL_S).call("WAIT", "1", "500").exec()) ?? [];
-        const [[setErr, setRes], [waitErr, waitRes]] = res;
-        if (setErr) failure = setErr.message;
-        else if (setRes !== "OK") failure = `SET replied ${String(setRes)}`;
-        else if (waitErr) this.notAcked++; // accepted, durability unknown
-        else if (Number(waitRes) >= 1) {
-          this.acked.set(key, valueOf(key));
-          ackedNow = true;
-        } else this.notAcked++; // accepted while no replica was attached (e.g. before the old master rejoined)
-      } catch (e) {
-        failure = errorText(e);
-      }
-      const now = Date.now();
-      if (failure) {
-        // A hung old master gives timeouts, not MOVED: ask the cluster for the current slot map (ioredis dedupes refreshes).
-        if (this.running) this.client.refreshSlotsCache();
-        this.errors++;
-        this.firstErrorAt ??= now;
-        this.lastError = failure;
-        this.failedSinceOk = true;
-        const kind = errorKind(failure);
-        this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
-        await this.pause(50);
-      } else {
-        if (this.failedSinceOk) this.unavailableMs = Math.max(this.unavailableMs, now - this.lastOk);
-        this.failedSinceOk = false;
-        this.lastOk = now;
-        if (this.since !== undefined && startedAt >= this.since) {
-          this.firstOkSince ??= now;
-          if (ackedNow) this.firstAckedSince ??= now;
-        }
-        await this.pause(10);
-      }
+  private judge(w: Write): void {
+    if (w.result === "error") {
+      // A hung old master gives timeouts, not MOVED: ask the cluster for the current slot map (ioredis dedupes refreshes).
+      if (this.running) this.client.refreshSlotsCache();
+      this.firstErrorAt ??= w.end;
+      this.lastError = w.error;
+      this.failedSinceOk = true;
+      const kind = errorKind(w.error!);
+      this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
+      return;
+    }
+    // unacked: accepted, durability unknown (WAIT failed, or no replica attached, e.g. before the old master rejoined).
+    if (w.result === "acked") this.acked.set(w.key, w.value);
+    else this.notAcked++;
+    if (this.failedSinceOk) this.unavailableMs = Math.max(this.unavailableMs, w.end - this.lastOk);
+    this.failedSinceOk = false;
+    this.lastOk = w.end;
+    if (this.since !== undefined && w.start >= this.since) {
+      this.firstOkSince ??= w.end;
+      if (w.result === "acked") this.firstAckedSince ??= w.end;
     }
   }
 

@@ -13,7 +13,7 @@ import { containerLogs } from "../../testbed/docker/applier";
 import { readState, type UpResult } from "../../testbed/docker/stack";
 import { generatePassword } from "../../testbed/local/acl";
 import { clusterClient } from "../../smoke/clients";
-import { startWriter } from "../helpers/writer";
+import { startWriter } from "../../testbed/workload/application";
 import {
   assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, hostTls, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, upArgs, waitClusterHealthy, writeKeys, type Fixture,
 } from "../helpers/dockerFixture";

@@ -9,6 +9,7 @@ import { SLOT_COUNT, parseSlotTokens } from "../../infra/plan/scaling";
 import { Scaler, type ScaleOptions, type ScaleResult } from "../../infra/scale/scaler";
 import type { LocalCluster, LocalNode } from "./harness";
 import { freePorts } from "./ports";
+import { Writer } from "../../smoke/writer";
 
 const REPO = join(__dirname, "..", "..");
 
@@ -144,62 +145,50 @@ export class WaitWriter {
   readonly acked = new Map<string, number>();
   readonly attempted = new Map<string, number>();
   readonly stats: WriterStats = { attempts: 0, acked: 0, errors: 0, longestErrorWindowMs: 0, errorSamples: [], redirects: 0 };
-  private stop = false;
-  private done?: Promise<void>;
+  private writer?: Writer;
   private readonly t0 = Date.now();
 
   constructor(private readonly cl: Cluster, private readonly keys: number, private readonly prefix = "k", private readonly replicas = 1) {}
 
   start(concurrency = 4): void {
-    const loops = Array.from({ length: concurrency }, (_, w) => this.loop(w, concurrency));
-    this.done = Promise.all(loops).then(() => undefined);
-  }
-
-  private async loop(w: number, n: number): Promise<void> {
-    let seq = 0;
-    let errorSince: number | undefined;
-    for (let i = w; !this.stop && i < 50_000_000; i += n) {
-      const key = `${this.prefix}:${i % this.keys}`;
-      const value = ++seq * n + w; // unique and increasing per key within this loop
-      this.attempted.set(key, Math.max(this.attempted.get(key) ?? 0, value));
-      this.stats.attempts++;
-      try {
-        // SET and WAIT must reach the same node, so they share a pipeline; ioredis does not follow a MOVED/ASK inside a
-        // pipeline whose other command succeeded, so a redirected write is retried here (bounded), as a client would.
-        let res: [Error | null, unknown][] = [];
-        for (let attempt = 0; attempt < 40; attempt++) {
-          res = (await this.cl.pipeline().set(key, String(value)).call("WAIT", String(this.replicas), "1000").exec()) ?? [];
-          const e = res.find(([x]) => x)?.[0];
-          if (!e || !/^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)/.test(e.message)) break;
-          this.stats.redirects++;
-          if (/^MOVED/.test(e.message)) await this.cl.refreshSlotsCache?.();
-          await new Promise((r) => setTimeout(r, 25));
+    // Per loop: when its current run of failed writes began.
+    const errorSince: (number | undefined)[] = [];
+    this.writer = new Writer(this.cl, {
+      key: (n) => `${this.prefix}:${n % this.keys}`,
+      // Unique and increasing per key within a loop.
+      value: (_, n) => String(n + 1),
+      wait: { replicas: this.replicas, timeoutMs: 1000 },
+      loops: concurrency,
+      maxCommands: 50_000_000 * concurrency,
+      redirectRetries: 39,
+      pause: { ok: 0, error: 20 },
+      keepTimeline: false,
+      onWrite: (w) => {
+        this.stats.attempts++;
+        this.attempted.set(w.key, Math.max(this.attempted.get(w.key) ?? 0, Number(w.value)));
+        this.stats.redirects += w.redirects;
+        if (w.error) {
+          const now = w.end - this.t0;
+          this.stats.errors++;
+          this.stats.firstErrorMs ??= now;
+          this.stats.lastErrorMs = now;
+          errorSince[w.loop] ??= w.end;
+          if (this.stats.errorSamples.length < 50) this.stats.errorSamples.push(`${now} ms: ${w.error}`);
+          return;
         }
-        const err = res.find(([e]) => e)?.[0];
-        if (err) throw err;
-        if (this.replicas === 0 || Number(res[1]?.[1]) >= this.replicas) {
-          this.acked.set(key, Math.max(this.acked.get(key) ?? 0, value));
+        if (this.replicas === 0 || w.result === "acked") {
+          this.acked.set(w.key, Math.max(this.acked.get(w.key) ?? 0, Number(w.value)));
           this.stats.acked++;
         }
-        if (errorSince !== undefined) {
-          this.stats.longestErrorWindowMs = Math.max(this.stats.longestErrorWindowMs, Date.now() - errorSince);
-          errorSince = undefined;
-        }
-      } catch (e) {
-        const now = Date.now() - this.t0;
-        this.stats.errors++;
-        this.stats.firstErrorMs ??= now;
-        this.stats.lastErrorMs = now;
-        errorSince ??= Date.now();
-        if (this.stats.errorSamples.length < 50) this.stats.errorSamples.push(`${now} ms: ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+        const since = errorSince[w.loop];
+        if (since !== undefined) this.stats.longestErrorWindowMs = Math.max(this.stats.longestErrorWindowMs, w.end - since);
+        errorSince[w.loop] = undefined;
+      },
+    }).start();
   }
 
   async finish(): Promise<WriterStats> {
-    this.stop = true;
-    await this.done;
+    await this.writer?.stop();
     return this.stats;
   }
 

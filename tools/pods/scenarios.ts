@@ -7,7 +7,7 @@ import { loadavg } from "node:os";
 import Redis, { Cluster } from "ioredis";
 import keySlot = require("cluster-key-slot");
 import { upOn, type PodsRunner, type TimelineEvent, type UpResult } from "../../testbed/pods/runner";
-import { startWriter, type WriterResult } from "../../test/helpers/writer";
+import { startWriter, type WriterResult } from "../../testbed/workload/application";
 import { unwrapSecrets } from "../../testbed/engine/values";
 import type { ConfigInput } from "../../testbed/engine/engine";
 

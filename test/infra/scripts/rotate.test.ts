@@ -10,7 +10,7 @@ import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/lo
 import { generatePassword } from "../../../testbed/local/acl";
 import { scriptPaths } from "../../../infra/plan/scripts";
 import { clusterClient } from "../../../smoke/clients";
-import { startWriter } from "../../helpers/writer";
+import { startWriter } from "../../../testbed/workload/application";
 import { runSmoke } from "../../../smoke/run";
 import { DEFAULT_OPTIONS, type SmokeReport } from "../../../smoke/types";
 

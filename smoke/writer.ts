@@ -1,0 +1,186 @@
+// The one write loop of everything that writes through a disruption (the failover check, chaos, the pods scenarios,
+// the scale writer, the rotation tests): SET of the n-th key, alone or pipelined with WAIT on the same connection,
+// each command's outcome kept on a timeline that is judged after the run, never during it. Bounded in commands and
+// in time per command; stops when asked or when its signal aborts.
+import type { Cluster } from "ioredis";
+import { sleep } from "./time";
+
+/** One command as the client saw it. Times are Date.now(). */
+export interface Write {
+  /** Command number over all loops (loop l writes l, l + loops, ...) and the loop that wrote it. */
+  n: number;
+  loop: number;
+  key: string;
+  value: string;
+  start: number;
+  /** 0 while no reply has come. */
+  end: number;
+  /**
+   * acked: SET OK and, with WAIT, at least `wait.replicas` replicas acknowledged; unacked: SET OK, WAIT short or
+   * failed; error: refused, no reply, or a reply other than OK; pending: still waiting.
+   */
+  result: "pending" | "acked" | "unacked" | "error";
+  /** WAIT's reply (SET OK; 0 when WAIT itself failed). */
+  replicas?: number;
+  /** The error's message: a failed SET, or WAIT's error on an accepted SET (result unacked). */
+  error?: string;
+  /** No reply within commandTimeoutMs: the write may or may not have been applied. */
+  noReply?: true;
+  /** MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies retried before this outcome. */
+  redirects: number;
+}
+
+export interface WriterOptions {
+  key(n: number, loop: number): string;
+  /** Default: the key itself. */
+  value?(key: string, n: number, loop: number): string;
+  /** Extra SET arguments, e.g. ["EX", 600]. */
+  setArgs?: (string | number)[];
+  /** Pipelined after the SET on the same connection: WAIT replicas timeoutMs. */
+  wait?: { replicas: number; timeoutMs: number };
+  /** Concurrent loops on the one client. Default 1. */
+  loops?: number;
+  /** Bound on commands over all loops. */
+  maxCommands: number;
+  /** A command without a reply by then is given up (noReply). Default: the client's own timeouts only. */
+  commandTimeoutMs?: number;
+  /** Pause after a command (ms): after one with an error, and after any other. */
+  pause?: { ok: number; error: number };
+  /**
+   * ioredis does not follow a MOVED/ASK inside a pipeline whose other command succeeded: retry such a reply (and
+   * TRYAGAIN/CLUSTERDOWN) up to this many times, refreshing the slot map on MOVED. Default 0.
+   */
+  redirectRetries?: number;
+  signal?: AbortSignal;
+  /** Called once per command when its outcome is known. */
+  onWrite?(w: Write): void;
+  /** Keep every command on `timeline` (default true; a long run that judges with onWrite turns it off). */
+  keepTimeline?: boolean;
+}
+
+const REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)/;
+const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export class Writer {
+  readonly timeline: Write[] = [];
+  attempts = 0;
+  acked = 0;
+  unacked = 0;
+  errors = 0;
+  readonly startedAt = Date.now();
+  private stopped = false;
+  private done?: Promise<void>;
+
+  constructor(private readonly client: Cluster, private readonly o: WriterOptions) {}
+
+  get running(): boolean {
+    return !this.stopped && !this.o.signal?.aborted;
+  }
+
+  start(): this {
+    const loops = this.o.loops ?? 1;
+    this.done = Promise.all(Array.from({ length: loops }, (_, l) => this.loop(l, loops))).then(() => undefined);
+    return this;
+  }
+
+  /** Stops the loops and waits for them (at most `boundMs`: a command stuck on a dead node is left pending). */
+  async stop(boundMs = 60_000): Promise<this> {
+    this.stopped = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.done, new Promise((r) => (timer = setTimeout(r, boundMs)))]);
+    clearTimeout(timer);
+    return this;
+  }
+
+  private async loop(l: number, loops: number): Promise<void> {
+    const pause = this.o.pause ?? { ok: 0, error: 0 };
+    for (let n = l; this.running && n < this.o.maxCommands; n += loops) {
+      const key = this.o.key(n, l);
+      const w: Write = { n, loop: l, key, value: this.o.value?.(key, n, l) ?? key, start: Date.now(), end: 0, result: "pending", redirects: 0 };
+      if (this.o.keepTimeline ?? true) this.timeline.push(w);
+      this.attempts++;
+      await this.write(w);
+      w.end = Date.now();
+      if (w.result === "acked") this.acked++;
+      else if (w.result === "unacked") this.unacked++;
+      else this.errors++;
+      this.o.onWrite?.(w);
+      const ms = w.error ? pause.error : pause.ok;
+      if (ms > 0 && this.running) await sleep(ms);
+    }
+  }
+
+  private async write(w: Write): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const attempt = this.send(w);
+    const limit = this.o.commandTimeoutMs;
+    try {
+      const noReply = limit === undefined ? undefined : new Promise<"none">((r) => (timer = setTimeout(() => r("none"), limit)));
+      const res = await (noReply ? Promise.race([attempt, noReply]) : attempt);
+      if (res === "none") {
+        attempt.catch(() => undefined);
+        Object.assign(w, { result: "error", error: `no reply within ${limit} ms`, noReply: true });
+        return;
+      }
+      const [[setErr, setRes], waitRes] = res;
+      if (setErr) Object.assign(w, { result: "error", error: setErr.message });
+      else if (setRes !== "OK") Object.assign(w, { result: "error", error: `SET replied ${String(setRes)}` });
+      else if (!this.o.wait) w.result = "acked";
+      else {
+        const [waitErr, replicas] = waitRes!;
+        w.replicas = waitErr ? 0 : Number(replicas);
+        if (waitErr) w.error = waitErr.message;
+        w.result = w.replicas >= this.o.wait.replicas && !waitErr ? "acked" : "unacked";
+      }
+    } catch (e) {
+      Object.assign(w, { result: "error", error: errorMessage(e) });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The SET (and WAIT) replies, redirects retried as configured. */
+  private async send(w: Write): Promise<[Error | null, unknown][]> {
+    const args = [w.key, w.value, ...(this.o.setArgs ?? [])] as [string, string];
+    if (!this.o.wait) {
+      try {
+        return [[null, await this.client.set(...args)]];
+      } catch (e) {
+        return [[e instanceof Error ? e : new Error(String(e)), null]];
+      }
+    }
+    let res: [Error | null, unknown][] = [];
+    for (let attempt = 0; attempt <= (this.o.redirectRetries ?? 0); attempt++) {
+      res = ((await this.client.pipeline().set(...args).call("WAIT", String(this.o.wait.replicas), String(this.o.wait.timeoutMs)).exec()) ?? []) as [Error | null, unknown][];
+      const e = res.find(([x]) => x)?.[0];
+      if (!e || !REDIRECT.test(e.message) || attempt === (this.o.redirectRetries ?? 0)) break;
+      w.redirects++;
+      if (/^MOVED/.test(e.message)) this.client.refreshSlotsCache();
+      await sleep(25);
+    }
+    if (res.length < 2) return [[new Error("no reply"), null]];
+    return res;
+  }
+
+  /** Errors in the order they happened: when the command ended and the message. */
+  errorsSeen(): { at: number; message: string }[] {
+    return this.timeline.filter((w) => w.result === "error").map((w) => ({ at: w.end, message: w.error! }));
+  }
+
+  /** Commands that took `minMs` or more (an outage hidden by the client's retries shows here): end time and duration. */
+  slow(minMs: number): { at: number; ms: number }[] {
+    return this.timeline.filter((w) => w.end && w.end - w.start >= minMs).map((w) => ({ at: w.end, ms: w.end - w.start }));
+  }
+
+  /** Acknowledged writes per whole second since the writer started. */
+  ackedPerSecond(): number[] {
+    const out: number[] = [];
+    for (const w of this.timeline) {
+      if (w.result !== "acked") continue;
+      const sec = Math.floor((w.end - this.startedAt) / 1000);
+      while (out.length <= sec) out.push(0);
+      out[sec]++;
+    }
+    return out;
+  }
+}
