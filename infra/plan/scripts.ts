@@ -17,6 +17,8 @@ export const scriptPaths = {
   rotate: join(dir, "rotate.sh"),
   /** Certificate renewal without a restart: every live node re-reads its TLS files (CONFIG SET). */
   tlsReload: join(dir, "tls-reload.sh"),
+  /** The functions the others source (logging, redis-cli calls, INFO fields, password, deadlines); never run itself. */
+  lib: join(dir, "lib.sh"),
 } as const;
 
 export type ScriptName = keyof typeof scriptPaths;
@@ -26,10 +28,25 @@ export function readScript(name: ScriptName): string {
 }
 
 /**
+ * The files a script sources from its own folder, by name: each `. "<dir>/<file>.sh"` line (the sourced path ends in
+ * a literal file name; a path that is all variable, as entrypoint.sh's hook, names none).
+ */
+export function sourcedFiles(script: string): string[] {
+  return [...script.matchAll(/^\s*\.\s+"[^"\n]*\/([\w.-]+\.sh)"/gm)].map((m) => m[1]);
+}
+
+/**
  * The files to ship for these scripts, file name -> content, together with whatever they source (they run from one
  * folder: a ConfigMap volume, a container's upload directory or infra/scripts itself). Components ship scripts only
  * through this, so a script's companions always travel with it.
  */
 export function scriptFiles(...names: ScriptName[]): Record<string, string> {
-  return Object.fromEntries(names.map((n) => [basename(scriptPaths[n]), readScript(n)]));
+  const files: Record<string, string> = {};
+  const add = (file: string, content: string): void => {
+    if (file in files) return;
+    files[file] = content;
+    for (const s of sourcedFiles(content)) add(s, readFileSync(join(dir, s), "utf8"));
+  };
+  for (const n of names) add(basename(scriptPaths[n]), readScript(n));
+  return files;
 }

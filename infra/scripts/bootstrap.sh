@@ -22,9 +22,10 @@
 #      REDIS_TLS_CA_FILE [/ REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE]  TLS: every redis-cli call (and --cluster create) adds --tls --cacert [--cert --key]
 # Exit: 0 formed or already formed, 1 usage/auth error, 2 refused (nothing changed), 3 timed out.
 set -eu
-
-log() { printf '%s bootstrap: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-fail() { code=$1; shift; log "ERROR: $*"; exit "$code"; }
+case $0 in */*) lib_dir=${0%/*} ;; *) lib_dir=. ;; esac
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$lib_dir/lib.sh"
+log_name=bootstrap
 
 nodes=${REDIS_NODES:-}
 masters=${REDIS_MASTERS:-}
@@ -32,37 +33,16 @@ replicas=${REDIS_REPLICAS:-}
 timeout=${BOOTSTRAP_TIMEOUT:-300}
 [ -n "$nodes" ] || fail 1 "REDIS_NODES is empty"
 for v in "REDIS_MASTERS=$masters" "REDIS_REPLICAS=$replicas" "BOOTSTRAP_TIMEOUT=$timeout"; do
-  case ${v#*=} in '' | *[!0-9]*) fail 1 "${v%%=*} must be a whole number, got '${v#*=}'" ;; esac
+  is_count "${v#*=}" || fail 1 "${v%%=*} must be a whole number, got '${v#*=}'"
 done
 total=0
 for n in $nodes; do total=$((total + 1)); done
 [ "$total" -eq $((masters * (1 + replicas))) ] ||
   fail 1 "REDIS_NODES has $total nodes but $masters masters x (1 + $replicas replicas) needs $((masters * (1 + replicas)))"
-# Seconds since boot, read without starting a process (each exec costs milliseconds in a small container; this
-# script polls). Monotonic, unlike the wall clock; `date` only where /proc is not readable.
-now() { if read -r now _ 2>/dev/null </proc/uptime; then now=${now%.*}; else now=$(date +%s); fi; }
-now
-deadline=$((now + timeout))
-if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
-  REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
-  export REDISCLI_AUTH
-fi
-
-call_timeout=${BOOTSTRAP_CALL_TIMEOUT:-5}
-case $call_timeout in '' | *[!0-9]* | 0) fail 1 "BOOTSTRAP_CALL_TIMEOUT must be a whole number >= 1, got '$call_timeout'" ;; esac
-remaining() { now; rem=$((deadline - now)); [ "$rem" -ge 1 ] || rem=1; } # sets rem: seconds left in the run (at least 1)
-left() { # sets rem: seconds one call may take: the per-call limit, never past the run's deadline (at least 1)
-  remaining
-  [ "$rem" -le "$call_timeout" ] || rem=$call_timeout
-}
-# redis-cli has no read timeout: a frozen (SIGSTOPped) node accepts the connection and never answers. Its output is
-# kept as it is (INFO replies end their lines with \r\n: field() drops the \r); its exit status is not used.
-cli() { hp=$1; shift; left; timeout -k 1 "$rem" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 || true; }
-CR=$(printf '\r') NL='
-'
-# The value of INFO field $2 in the reply $1, without starting a process (each script ships alone, so each has it).
-field() { f=$NL$1 && case $f in *"$NL$2:"*) f=${f#*"$NL$2:"} && f=${f%%"$NL"*} && printf '%s\n' "${f%"$CR"}" ;; esac; }
-expired() { now; [ "$now" -ge "$deadline" ]; }
+deadline_in "$timeout"
+load_password || exit 1
+set_call_timeout "${BOOTSTRAP_CALL_TIMEOUT:-5}" 5 ||
+  fail 1 "BOOTSTRAP_CALL_TIMEOUT must be a whole number >= 1, got '${BOOTSTRAP_CALL_TIMEOUT:-}'"
 
 resolve() { # host:port -> ip:port; CLUSTER MEET needs addresses, not names
   h=${1%:*}
@@ -258,7 +238,7 @@ if [ "$empty" -eq "$total" ]; then
   log "all nodes empty: creating $masters masters x $replicas replicas"
   remaining
   # shellcheck disable=SC2086 # one argument per node address
-  out=$(timeout -k 1 "$rem" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes 2>&1) ||
+  out=$(redis_cli "$rem" --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes) ||
     fail 2 "redis-cli --cluster create failed:
 $out"
   wait_healthy

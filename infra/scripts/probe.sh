@@ -16,24 +16,16 @@
 #      PROBE_CALL_TIMEOUT seconds one redis-cli call may take [2] (a frozen node never answers; keep it below the
 #      probe's timeoutSeconds so the script reports instead of being killed).
 set -eu
+case $0 in */*) lib_dir=${0%/*} ;; *) lib_dir=. ;; esac
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$lib_dir/lib.sh"
+log_name=probe
 
-host=${REDIS_HOST:-127.0.0.1}
-port=${REDIS_PORT:-6379}
-if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ] && [ -r "$REDIS_PASSWORD_FILE" ]; then
-  REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
-  export REDISCLI_AUTH
-fi
-call_timeout=${PROBE_CALL_TIMEOUT:-2}
-case $call_timeout in '' | *[!0-9]* | 0) call_timeout=2 ;; esac
-# The kubelet runs this every few seconds in every pod: no process is started that is not needed (an exec costs
-# milliseconds of CPU in a small container). INFO replies keep their \r\n line ends: field() drops the \r.
-cli() { timeout -k 1 "$call_timeout" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "$host" -p "$port" "$@" 2>&1 || true; }
-CR=$(printf '\r') NL='
-'
-# The value of INFO field $2 in the reply $1, without starting a process (each script ships alone, so each has it).
-field() { f=$NL$1 && case $f in *"$NL$2:"*) f=${f#*"$NL$2:"} && f=${f%%"$NL"*} && printf '%s\n' "${f%"$CR"}" ;; esac; }
+self=${REDIS_HOST:-127.0.0.1}:${REDIS_PORT:-6379}
+load_password || true # unreadable: the calls go without it, and the node refuses them
+set_call_timeout "${PROBE_CALL_TIMEOUT:-2}" 2 || true
 
-pong=$(cli ping) || true
+pong=$(cli "$self" ping) || true
 case ${1:-} in
   alive)
     case $pong in PONG | LOADING* | BUSY* | MASTERDOWN* | MISCONF*) exit 0 ;; esac
@@ -42,10 +34,10 @@ case ${1:-} in
     ;;
   ready)
     [ "$pong" = PONG ] || { echo "ping: $pong"; exit 1; }
-    info=$(cli cluster info)
+    info=$(cli "$self" cluster info)
     state=$(field "$info" cluster_state)
     if [ "$state" = ok ]; then
-      nodes=$(cli cluster nodes)
+      nodes=$(cli "$self" cluster nodes)
       # A node's own cluster_state stays ok while a master holding slots is unreachable (link down, for the first
       # cluster-node-timeout after a restart not even fail?) or known only without an address (noaddr: never marked
       # failing by this node): its slots are not served. Not ready then.

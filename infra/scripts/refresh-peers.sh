@@ -31,15 +31,20 @@
 
 (
   set -eu
-  rp_log() { printf 'refresh-peers: %s\n' "$*" >&2; }
+  # Sourced, $0 is entrypoint.sh's and REDIS_ENTRYPOINT_HOOK names this file; run with sh, $0 does.
+  rp_file=${REDIS_ENTRYPOINT_HOOK:-$0}
+  case $rp_file in */*) rp_lib=${rp_file%/*} ;; *) rp_lib=. ;; esac
+  # shellcheck source-path=SCRIPTDIR source=lib.sh
+  . "$rp_lib/lib.sh" || exit 1
+  log_name=refresh-peers
   rp_dir=${REDIS_DATA_DIR:-/data}
   rp_conf="$rp_dir/${REDIS_NODES_CONF:-nodes.conf}"
   rp_wait=${REDIS_PEER_RESOLVE_TIMEOUT:-30}
   rp_settle=${REDIS_PEER_RESOLVE_SETTLE:-5}
-  case $rp_wait in '' | *[!0-9]*) rp_log "REDIS_PEER_RESOLVE_TIMEOUT must be whole seconds, got '$rp_wait'"; exit 1 ;; esac
-  case $rp_settle in '' | *[!0-9]*) rp_log "REDIS_PEER_RESOLVE_SETTLE must be whole seconds, got '$rp_settle'"; exit 1 ;; esac
+  is_count "$rp_wait" || fail 1 "REDIS_PEER_RESOLVE_TIMEOUT must be whole seconds, got '$rp_wait'"
+  is_count "$rp_settle" || fail 1 "REDIS_PEER_RESOLVE_SETTLE must be whole seconds, got '$rp_settle'"
   if [ ! -s "$rp_conf" ]; then
-    rp_log "no $rp_conf yet: new node, nothing to refresh"
+    log "no $rp_conf yet: new node, nothing to refresh"
     exit 0
   fi
 
@@ -52,8 +57,12 @@
     fi
   }
 
+  rp_report() { # logs each line the rewrite below wrote on stderr
+    while IFS= read -r rp_line; do log "$rp_line"; done < "$rp_tmp.todo" || true
+  }
+
   rp_tmp=$(mktemp "$rp_dir/.refresh-peers.XXXXXX") || exit 1
-  [ -n "$rp_tmp" ] && [ -f "$rp_tmp" ] || { rp_log "mktemp gave no file"; exit 1; }
+  [ -n "$rp_tmp" ] && [ -f "$rp_tmp" ] || fail 1 "mktemp gave no file"
   trap 'rm -f "$rp_tmp" "$rp_tmp.map" "$rp_tmp.todo" "$rp_tmp.todo2"' EXIT
   # "id hostname self" for every node line; hostname "-" when the node never announced one.
   awk '$1 != "vars" && NF >= 8 {
@@ -66,16 +75,16 @@
     awk -v ip="$REDIS_ANNOUNCE_IP" '$3 == 1 { print $1, ip }' "$rp_tmp.todo" >> "$rp_tmp.map" || exit 1
   fi
   # Resolve peers; retry the missing ones (see the wait above).
-  rp_start=$(date +%s)
-  rp_deadline=$((rp_start + rp_wait))
-  rp_progress=$rp_start
+  deadline_in "$rp_wait"
+  rp_start=$now
+  rp_progress=$now
   rp_any=0
   while :; do
     rp_missing=""
     while read -r rp_id rp_host rp_self; do
       [ "$rp_self" = 0 ] || continue
       if [ "$rp_host" = - ]; then
-        rp_log "node ${rp_id%"${rp_id#????????}"} has no hostname in nodes.conf: keeping its address"
+        log "node ${rp_id%"${rp_id#????????}"} has no hostname in nodes.conf: keeping its address"
         continue
       fi
       grep -q "^$rp_id " "$rp_tmp.map" && continue
@@ -83,16 +92,16 @@
       if [ -n "$rp_ip" ]; then
         printf '%s %s\n' "$rp_id" "$rp_ip" >> "$rp_tmp.map" || exit 1
         rp_any=1
-        rp_progress=$(date +%s)
+        now
+        rp_progress=$now
       else
         rp_missing="$rp_missing $rp_host"
       fi
     done < "$rp_tmp.todo"
     { awk '$2 == "-" { next } { print }' "$rp_tmp.todo" > "$rp_tmp.todo2" && mv "$rp_tmp.todo2" "$rp_tmp.todo"; } || exit 1
     [ -n "$rp_missing" ] || break
-    rp_now=$(date +%s)
-    if [ "$rp_now" -ge "$rp_deadline" ] || { [ "$rp_any" = 1 ] && [ $((rp_now - rp_progress)) -ge "$rp_settle" ]; }; then
-      rp_log "not resolvable after $((rp_now - rp_start)) s:$rp_missing — their old addresses are dropped (IPs get reused); each comes back by its own PING or gossip once it starts"
+    if expired || { [ "$rp_any" = 1 ] && [ $((now - rp_progress)) -ge "$rp_settle" ]; }; then
+      log "not resolvable after $((now - rp_start)) s:$rp_missing — their old addresses are dropped (IPs get reused); each comes back by its own PING or gossip once it starts"
       break
     fi
     sleep 1
@@ -133,20 +142,18 @@
       }
       printf "%d address(es) changed\n", changed + 0 > "/dev/stderr"
     }' "$rp_conf" > "$rp_tmp" 2> "$rp_tmp.todo" || {
-    sed 's/^/refresh-peers: /' "$rp_tmp.todo" >&2
-    rp_log "rewrite failed: leaving $rp_conf unchanged"
-    exit 1
+    rp_report
+    fail 1 "rewrite failed: leaving $rp_conf unchanged"
   }
-  sed 's/^/refresh-peers: /' "$rp_tmp.todo" >&2 || true
+  rp_report
   # Same number of lines or nothing: never replace nodes.conf with a truncated file.
   rp_new=$(wc -l < "$rp_tmp") || exit 1
   rp_old=$(wc -l < "$rp_conf") || exit 1
   for rp_n in "$rp_new" "$rp_old"; do
-    case $rp_n in '' | *[!0-9\ ]*) rp_log "cannot count lines ('$rp_n'): leaving $rp_conf unchanged"; exit 1 ;; esac
+    case $rp_n in '' | *[!0-9\ ]*) fail 1 "cannot count lines ('$rp_n'): leaving $rp_conf unchanged" ;; esac
   done
   if [ "$rp_new" -ne "$rp_old" ] || [ "$rp_new" -eq 0 ]; then
-    rp_log "rewrite produced $rp_new lines for $rp_old: leaving $rp_conf unchanged"
-    exit 1
+    fail 1 "rewrite produced $rp_new lines for $rp_old: leaving $rp_conf unchanged"
   fi
   chmod 600 "$rp_tmp" 2>/dev/null || true
   mv "$rp_tmp" "$rp_conf" || exit 1

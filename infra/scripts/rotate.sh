@@ -19,15 +19,16 @@
 #      REDIS_TLS_CA_FILE [/ REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE]  TLS: redis-cli adds --tls --cacert [--cert --key]
 # Exit: 0 applied everywhere it had to, 1 usage or authentication error, 2 a node refused a rule or did not answer.
 set -eu
+case $0 in */*) lib_dir=${0%/*} ;; *) lib_dir=. ;; esac
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$lib_dir/lib.sh"
 
 mode=${1:-}
 case $mode in add | remove) ;; *) echo "usage: rotate.sh add|remove" >&2; exit 1 ;; esac
-log() { printf 'rotate %s: %s\n' "$mode" "$*" >&2; }
-[ -n "${REDIS_NODES:-}" ] || { log "REDIS_NODES is empty"; exit 1; }
-[ -r "${ROTATE_ACL_FILE:-}" ] || { log "cannot read ROTATE_ACL_FILE '${ROTATE_ACL_FILE:-}'"; exit 1; }
-if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
-  REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
-fi
+log_name="rotate $mode"
+[ -n "${REDIS_NODES:-}" ] || fail 1 "REDIS_NODES is empty"
+[ -r "${ROTATE_ACL_FILE:-}" ] || fail 1 "cannot read ROTATE_ACL_FILE '${ROTATE_ACL_FILE:-}'"
+load_password || exit 1
 current_auth=${REDISCLI_AUTH:-}
 previous_auth=""
 if [ -n "${REDIS_PREVIOUS_PASSWORD_FILE:-}" ] && [ -r "$REDIS_PREVIOUS_PASSWORD_FILE" ]; then
@@ -36,13 +37,9 @@ fi
 masterauth=""
 if [ -n "${REDIS_MASTERAUTH_FILE:-}" ]; then
   masterauth=$(cat "$REDIS_MASTERAUTH_FILE")
-  case $masterauth in '' | *[!A-Za-z0-9!#%+,./:=@^_~-]*) log "the password in REDIS_MASTERAUTH_FILE is empty or has unsupported characters"; exit 1 ;; esac
+  case $masterauth in '' | *[!A-Za-z0-9!#%+,./:=@^_~-]*) fail 1 "the password in REDIS_MASTERAUTH_FILE is empty or has unsupported characters" ;; esac
 fi
-call_timeout=${ROTATE_CALL_TIMEOUT:-5}
-case $call_timeout in '' | *[!0-9]* | 0) call_timeout=5 ;; esac
-
-# Commands go to redis-cli on stdin, one per line, on one connection: passwords never reach argv.
-cli() { hp=$1; shift; timeout -k 1 "$call_timeout" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_TLS_CA_FILE:+--tls --cacert "$REDIS_TLS_CA_FILE"} ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 | tr -d '\r'; }
+set_call_timeout "${ROTATE_CALL_TIMEOUT:-5}" 5 || true
 
 # The commands that bring one node to the file: $1 = its `ACL LIST` (live users), $2 = add|remove.
 commands() {
@@ -71,7 +68,7 @@ commands() {
 REDISCLI_AUTH=$current_auth
 export REDISCLI_AUTH
 # add: which nodes answer at all, asked of all of them at once. On a first deploy none exists yet, and one by one each
-# would cost its whole call timeout (6 nodes: 30 s). Any reply, even a refusal, means the node is live.
+# would cost its whole call timeout. Any reply, even a refusal, means the node is live.
 answered=""
 if [ "$mode" = add ]; then
   answered=$(for hp in $REDIS_NODES; do (r=$(cli "$hp" ping) || true; case $r in PONG | *WRONGPASS* | *NOAUTH* | *"invalid username-password"* | *NOPERM*) echo "$hp" ;; esac) & done; wait)
@@ -108,7 +105,7 @@ for hp in $REDIS_NODES; do
       continue ;;
   esac
   live=$(cli "$hp" acl list)
-  # One reply per command: anything but OK (or the DELUSER count) is a refused rule.
+  # The commands on stdin, one reply per command: anything but OK (or the DELUSER count) is a refused rule.
   replies=$(commands "$live" "$mode" | cli "$hp")
   bad=$(printf '%s\n' "$replies" | grep -v -x -e OK -e '[0-9]*' -e '(integer) [0-9]*' || true)
   if [ -n "$bad" ]; then

@@ -11,18 +11,16 @@
 #      RELOAD_CALL_TIMEOUT  seconds one redis-cli call may take [5]
 # Exit: 0 every node that answered reloaded, 1 usage, 2 a node answered but refused (its error is printed).
 set -eu
+case $0 in */*) lib_dir=${0%/*} ;; *) lib_dir=. ;; esac
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$lib_dir/lib.sh"
+log_name=tls-reload
 
-log() { printf 'tls-reload: %s\n' "$*" >&2; }
-[ -n "${REDIS_NODES:-}" ] || { log "REDIS_NODES is empty"; exit 1; }
-[ -n "${REDIS_TLS_CA_FILE:-}" ] || { log "REDIS_TLS_CA_FILE is empty: the nodes speak TLS only"; exit 1; }
-if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
-  REDISCLI_AUTH=$(cat "$REDIS_PASSWORD_FILE")
-  export REDISCLI_AUTH
-fi
-call_timeout=${RELOAD_CALL_TIMEOUT:-5}
-case $call_timeout in '' | *[!0-9]* | 0) call_timeout=5 ;; esac
+[ -n "${REDIS_NODES:-}" ] || fail 1 "REDIS_NODES is empty"
+[ -n "${REDIS_TLS_CA_FILE:-}" ] || fail 1 "REDIS_TLS_CA_FILE is empty: the nodes speak TLS only"
+load_password || exit 1
+set_call_timeout "${RELOAD_CALL_TIMEOUT:-5}" 5 || true
 
-cli() { hp=$1; shift; timeout -k 1 "$call_timeout" redis-cli ${REDIS_USER:+--user "$REDIS_USER"} --tls --cacert "$REDIS_TLS_CA_FILE" ${REDIS_TLS_CERT_FILE:+--cert "$REDIS_TLS_CERT_FILE" --key "$REDIS_TLS_KEY_FILE"} -h "${hp%:*}" -p "${hp##*:}" "$@" 2>&1 || true; }
 # The value of one CONFIG GET reply (name line, value line).
 value() { printf '%s\n' "$1" | sed -n 2p; }
 
