@@ -16,11 +16,12 @@ function find(dir) {
 // Files that start no server, cluster or daemon and assert no timing (no wait-until-stable either): the program through
 // the test engine (its per-program bound is minutes), component mocks, pure plan and config checks. In a full run they
 // form a second lane beside the type check and then beside the server tests, which run one at a time in the first lane:
-// on 2 cores this saves ~3 minutes, and nothing in this lane can fail on timing. Anything not listed runs alone in the
+// on 2 cores this saves minutes, and nothing in this lane can fail on timing. Anything not listed runs alone in the
 // first lane, after the type check passed.
 const LIGHT = (f) =>
   /^test\/infra\/(index\.[a-z]+|components\/[A-Za-z]+|plan\/[A-Za-z]+|config\/[A-Za-z]+)\.test\.ts$/.test(f) ||
   new Set([
+    "test/architecture/imports.test.ts",
     "test/testbed/workload/checker.test.ts",
     "test/docs/runbooks.test.ts",
     "test/testbed/engine/engine.test.ts",
@@ -36,10 +37,8 @@ const LIGHT = (f) =>
 
 // The server files run in two lanes after the type check, one file at a time in each (ports are picked at random
 // from 20000-29999, so two lanes rarely race for one). The second lane holds files that mostly wait (gossip, failure
-// detection, alert `for:` windows, restarts) rather than compute, measured per file as CPU seconds of the file's process
-// tree / wall, alone: frozen-node 7/45, entrypoint-disk 2.5/17, refresh-peers 3.6/9, full-restart-ip-reuse 18/75,
-// full-restart 34/121, chaos 32/66, scaler 38/70, acl 29/51, cli 19/39, demo 7/15 (at load 10-30), and the smoke file
-// (its failovers wait on node timeouts). The first lane keeps the files that measure rates or error counts (load
+// detection, alert `for:` windows, restarts) rather than compute (CPU seconds of the file's process tree well below its
+// wall time, each file alone), and the smoke file (its failovers wait on node timeouts). The first lane keeps the files that measure rates or error counts (load
 // generator, rotation, TLS renewal), the bootstrap file (the most CPU), and every Docker file (the dev stack, the prod
 // pods), so that two private Docker daemons never run at once.
 const SECOND = new Set([
@@ -87,8 +86,7 @@ function run(cmd, args, opts) {
 
 // One file at a time: integration tests start real servers and share 2 cores.
 // Node 20 applies --test-timeout to each file as a whole (not to each test in it): every file ends within 6 minutes,
-// and a file whose tests are done exits even if a stray handle lingers. The Docker dev-stack file is the longest
-// (217 s measured at load ~4-8 on 2 cores, where the three files it replaced took 231 s; estimated ~95 s on a quiet machine).
+// and a file whose tests are done exits even if a stray handle lingers. The Docker dev-stack file is the longest.
 let phase = 0;
 const runFiles = (list) =>
   run(
@@ -108,7 +106,7 @@ const extra = [];
 if (only.length === 0) {
   // The whole suite (`npm test`) type-checks first: Pulumi loads the program transpile-only (tsconfig
   // "ts-node".transpileOnly), so a type error would otherwise reach no one before a deploy. A run of chosen files skips
-  // it. tsc takes one core for ~30 s; the files beside it take the other, then the rest run only if it passed.
+  // it. tsc takes one core; the files beside it take the other, then the rest run only if it passed.
   const light = files.filter((f) => LIGHT(f.split("\\").join("/")));
   const heavy = files.filter((f) => !light.includes(f));
   console.log(`run-tests: tsc --noEmit -p tsconfig.json; beside it and then beside the ${heavy.length} server files (two lanes): ${light.length} files without servers or timing`);
