@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { refuseUnknown } from "./refuse";
 
 export const TLS_TYPES: readonly string[] = [
   "tls:index/privateKey:PrivateKey",
@@ -48,13 +49,8 @@ const DEFAULTS: Record<string, Record<string, unknown>> = {
 const IN_PLACE = ["earlyRenewalHours"];
 const SUBJECT_KEYS = ["commonName", "organization", "organizationalUnit", "country", "province", "locality", "postalCode", "streetAddresses", "serialNumber"] as const;
 
-function refuseUnknown(what: string, obj: Record<string, any> | undefined, known: readonly string[]): void {
-  if (!obj) return;
-  const extra = Object.keys(obj).filter((k) => obj[k] !== undefined && obj[k] !== null && !known.includes(k));
-  if (extra.length > 0) {
-    throw new Error(`tlsProvider: ${what} uses ${extra.map((k) => `'${k}'`).join(", ")}, which the local TLS provider does not implement (known: ${known.join(", ")})`);
-  }
-}
+/** Who refuses an argument it does not implement (testbed/refuse.ts). */
+const PROVIDER = "TLS provider";
 
 const sameValue = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
@@ -62,8 +58,8 @@ export async function applyTls(step: TlsStep): Promise<{ id: string; outputs: Re
   const known = KEYS[step.type];
   if (!known) throw new Error(`tlsProvider: resource type ${step.type} (${step.name}) is not implemented (known: ${TLS_TYPES.join(", ")})`);
   const inputs = step.inputs;
-  refuseUnknown(`${step.type.split(":").pop()} ${step.name}`, inputs, known);
-  if (inputs.subject) refuseUnknown(`${step.name} subject`, inputs.subject, SUBJECT_KEYS);
+  refuseUnknown(PROVIDER, `${step.type.split(":").pop()} ${step.name}`, inputs, known);
+  if (inputs.subject) refuseUnknown(PROVIDER, `${step.name} subject`, inputs.subject, SUBJECT_KEYS);
 
   // An update that touches only in-place fields keeps the key or certificate (the provider's behaviour).
   const withDefaults = { ...(DEFAULTS[step.type] ?? {}), ...Object.fromEntries(Object.entries(inputs).filter(([, v]) => v !== undefined && v !== null)) };

@@ -9,6 +9,11 @@ import { startDockerd, mountsUnder, type PrivateDockerd } from "../../testbed/do
 import { ensureStandInImages, type StandInImages } from "../../testbed/docker/images";
 import { dockerDevConfig, type DockerDevConfig } from "../../testbed/docker/devStack";
 import { destroy, up, type UpArgs, type UpResult } from "../../testbed/docker/stack";
+import { sleep } from "../../smoke/time";
+import { parseInfo } from "../../smoke/topology";
+
+// The Docker index tests take sleep from here.
+export { sleep };
 
 export const STACK = "dev";
 export const NODE = (i: number) => `redis-cluster-${STACK}-node-${i}`;
@@ -69,8 +74,8 @@ export const upArgs = (f: Fixture, extra: Partial<UpArgs> = {}): UpArgs => ({
 });
 /** One `pulumi up` (the program through the test engine, steps applied to the private engine). */
 export const runUp = (f: Fixture, extra: Partial<UpArgs> = {}) => up(upArgs(f, extra));
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const field = (info: string, k: string) => new RegExp(`^${k}:(.*)$`, "m").exec(info)?.[1]?.trim();
+/** One field of an INFO reply (the Docker index tests import it from here). */
+export const field = (info: string, k: string): string | undefined => parseInfo(info)[k]?.trim();
 
 /**
  * With tls.enabled: ioredis `tls` options from the stack outputs (CA, client certificate and key), as a host

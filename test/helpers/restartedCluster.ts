@@ -2,7 +2,8 @@
 // a bounded "healthy" wait that looks at every node's own view, and a short-lived ioredis Cluster client.
 import { writeFileSync } from "node:fs";
 import { Cluster } from "ioredis";
-import { sleep, type LocalCluster } from "../../testbed/local/harness";
+import { sleep } from "../../smoke/time";
+import type { LocalCluster } from "../../testbed/local/harness";
 
 /** What cluster DNS would answer in a pod: <pod>.<headless service>.<namespace>.svc.cluster.local */
 export const dnsName = (i: number) => `node-${i}.local-headless.redis.svc.cluster.local`;

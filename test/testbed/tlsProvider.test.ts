@@ -74,10 +74,10 @@ test("a CA and a node certificate it signs: openssl verifies the chain, the SANs
 
 test("what the provider does not implement is refused by name", async () => {
   await assert.rejects(applyTls({ type: KEY, name: "k", inputs: { algorithm: "ED25519" } }), /algorithm 'ED25519' is not implemented/);
-  await assert.rejects(applyTls({ type: KEY, name: "k", inputs: { algorithm: "ECDSA", ecdsaCurve: "P256", rsaBits: 2048, pkcs: 1 } }), /PrivateKey k uses 'pkcs'/);
-  await assert.rejects(applyTls({ type: CSR, name: "r", inputs: { privateKeyPem: "x", uris: ["spiffe://a"] } }), /CertRequest r uses 'uris'/);
-  await assert.rejects(applyTls({ type: CSR, name: "r", inputs: { privateKeyPem: "x", subject: { emailAddress: "a@b" } } }), /r subject uses 'emailAddress'/);
-  await assert.rejects(applyTls({ type: SELF, name: "s", inputs: { privateKeyPem: "x", maxPathLength: 1 } }), /SelfSignedCert s uses 'maxPathLength'/);
+  await assert.rejects(applyTls({ type: KEY, name: "k", inputs: { algorithm: "ECDSA", ecdsaCurve: "P256", rsaBits: 2048, pkcs: 1 } }), /PrivateKey k sets 'pkcs'/);
+  await assert.rejects(applyTls({ type: CSR, name: "r", inputs: { privateKeyPem: "x", uris: ["spiffe://a"] } }), /CertRequest r sets 'uris'/);
+  await assert.rejects(applyTls({ type: CSR, name: "r", inputs: { privateKeyPem: "x", subject: { emailAddress: "a@b" } } }), /r subject sets 'emailAddress'/);
+  await assert.rejects(applyTls({ type: SELF, name: "s", inputs: { privateKeyPem: "x", maxPathLength: 1 } }), /SelfSignedCert s sets 'maxPathLength'/);
   await assert.rejects(applyTls({ type: "tls:index/getCertificate:getCertificate", name: "g", inputs: {} }), /is not implemented/);
   const k = await applyTls({ type: KEY, name: "k", inputs: { algorithm: "RSA", rsaBits: 2048 } });
   await assert.rejects(

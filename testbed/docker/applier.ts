@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { pack } from "tar-stream";
+import { refuseUnknown } from "../refuse";
 import { applyTls, TLS_TYPES } from "../tlsProvider";
 
 export const TYPES = {
@@ -53,14 +54,8 @@ const stableJson = (v: any): string =>
       : JSON.stringify(v);
 export const hashInputs = (inputs: Record<string, any>) => createHash("sha256").update(stableJson(inputs)).digest("hex");
 
-/** Fails on any key of `obj` outside `known`: an argument the applier would silently ignore. */
-function refuseUnknown(what: string, obj: Record<string, any> | undefined, known: readonly string[]): void {
-  if (!obj) return;
-  const extra = Object.keys(obj).filter((k) => obj[k] !== undefined && !known.includes(k));
-  if (extra.length > 0) {
-    throw new Error(`applier: ${what} uses ${extra.map((k) => `'${k}'`).join(", ")}, which the Docker applier does not implement (known: ${known.join(", ")})`);
-  }
-}
+/** Who refuses an argument it does not implement (testbed/refuse.ts). */
+const APPLIER = "Docker applier";
 
 /** Docker's duration strings ("2s", "1m30s", "500ms") in nanoseconds. */
 export function durationNs(s: string | undefined): number | undefined {
@@ -141,7 +136,7 @@ export class DockerApplier {
         break;
       case TYPES.password: {
         // @pulumi/random's RandomPassword as the dev program uses it: letters and digits only (special: false).
-        refuseUnknown("RandomPassword", inputs, PASSWORD_KEYS);
+        refuseUnknown(APPLIER, "RandomPassword", inputs, PASSWORD_KEYS);
         if (inputs.special !== false) throw new Error("applier: RandomPassword is implemented for special: false only");
         const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         let result = "";
@@ -213,8 +208,8 @@ export class DockerApplier {
   }
 
   private async createNetwork(i: Record<string, any>) {
-    refuseUnknown("Network", i, NETWORK_KEYS);
-    for (const c of i.ipamConfigs ?? []) refuseUnknown("Network.ipamConfigs", c, IPAM_KEYS);
+    refuseUnknown(APPLIER, "Network", i, NETWORK_KEYS);
+    for (const c of i.ipamConfigs ?? []) refuseUnknown(APPLIER, "Network.ipamConfigs", c, IPAM_KEYS);
     const net = await this.docker.createNetwork({
       Name: i.name,
       Driver: i.driver ?? "bridge",
@@ -226,14 +221,14 @@ export class DockerApplier {
   }
 
   private async createVolume(i: Record<string, any>) {
-    refuseUnknown("Volume", i, VOLUME_KEYS);
+    refuseUnknown(APPLIER, "Volume", i, VOLUME_KEYS);
     // dockerode resolves to a Volume handle, not the API's answer: inspect for the name and mountpoint.
     const v = (await (await this.docker.createVolume({ Name: i.name })).inspect()) as { Name: string; Mountpoint: string };
     return { id: v.Name, outputs: { name: v.Name, mountpoint: v.Mountpoint, driver: "local" } };
   }
 
   private async resolveImage(i: Record<string, any>) {
-    refuseUnknown("RemoteImage", i, IMAGE_KEYS);
+    refuseUnknown(APPLIER, "RemoteImage", i, IMAGE_KEYS);
     let info: Docker.ImageInspectInfo;
     try {
       info = await this.docker.getImage(i.name).inspect();
@@ -244,12 +239,12 @@ export class DockerApplier {
   }
 
   private async createContainer(i: Record<string, any>) {
-    refuseUnknown(`Container ${i.name}`, i, CONTAINER_KEYS);
-    for (const u of i.uploads ?? []) refuseUnknown(`Container ${i.name} uploads`, u, UPLOAD_KEYS);
-    for (const n of i.networksAdvanced ?? []) refuseUnknown(`Container ${i.name} networksAdvanced`, n, NET_ADV_KEYS);
-    for (const p of i.ports ?? []) refuseUnknown(`Container ${i.name} ports`, p, PORT_KEYS);
-    for (const v of i.volumes ?? []) refuseUnknown(`Container ${i.name} volumes`, v, VOLUME_MOUNT_KEYS);
-    refuseUnknown(`Container ${i.name} healthcheck`, i.healthcheck, HEALTH_KEYS);
+    refuseUnknown(APPLIER, `Container ${i.name}`, i, CONTAINER_KEYS);
+    for (const u of i.uploads ?? []) refuseUnknown(APPLIER, `Container ${i.name} uploads`, u, UPLOAD_KEYS);
+    for (const n of i.networksAdvanced ?? []) refuseUnknown(APPLIER, `Container ${i.name} networksAdvanced`, n, NET_ADV_KEYS);
+    for (const p of i.ports ?? []) refuseUnknown(APPLIER, `Container ${i.name} ports`, p, PORT_KEYS);
+    for (const v of i.volumes ?? []) refuseUnknown(APPLIER, `Container ${i.name} volumes`, v, VOLUME_MOUNT_KEYS);
+    refuseUnknown(APPLIER, `Container ${i.name} healthcheck`, i.healthcheck, HEALTH_KEYS);
     const restart = i.restart ?? "no";
     if (!["no", "on-failure", "always", "unless-stopped"].includes(restart)) throw new Error(`applier: restart '${restart}' is not a Docker restart policy`);
     for (const u of i.uploads ?? []) {
@@ -369,7 +364,7 @@ export class DockerApplier {
 
   /** pulumi-command's local.Command: `/bin/sh -c create` on the host, in `dir`, with the provider's environment plus `environment`. */
   private async runCommand(name: string, i: Record<string, any>) {
-    refuseUnknown(`Command ${name}`, i, COMMAND_KEYS);
+    refuseUnknown(APPLIER, `Command ${name}`, i, COMMAND_KEYS);
     if (typeof i.create !== "string") throw new Error(`applier: Command ${name} has no create command`);
     const { stdout, stderr } = await this.runShell(name, i.create, i);
     return { id: `${name}-${Date.now()}`, outputs: { stdout, stderr } };

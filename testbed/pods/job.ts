@@ -3,6 +3,7 @@
 // Job ended by activeDeadlineSeconds (its running pod killed), and each attempt's termination message kept.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { sleep } from "../../smoke/time";
 import { Pod, type PodEnv } from "./pod";
 import { checkPodSpec, refuse, type Obj } from "./spec";
 
@@ -23,8 +24,6 @@ export interface JobResult {
   attempts: JobAttempt[];
   durationMs: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function checkJob(job: Obj): void {
   const where = `Job ${job.metadata?.name}`;
@@ -89,5 +88,37 @@ export async function runJob(env: PodEnv, job: Obj, dir: string, onPod: (p: Pod 
       if (Date.now() - t0 > deadlineMs) return result(false, "DeadlineExceeded");
       await sleep(200);
     }
+  }
+}
+
+/** The Job pods that exist: the running attempt and the succeeded ones still being removed (stop() awaits both). */
+export class JobPods {
+  private readonly pods = new Set<Pod>();
+  private current?: Pod;
+  private readonly removals = new Set<Promise<void>>();
+
+  constructor(private readonly onChange: () => void) {}
+
+  /** runJob's `onPod`: a new attempt's pod, or undefined when the current one is gone (or `removal` under way). */
+  track(p: Pod | undefined, removal?: Promise<void>): void {
+    if (p) this.pods.add(p);
+    if (this.current && !p) {
+      const done = this.current;
+      if (removal) {
+        const r = removal.catch(() => undefined).finally(() => {
+          this.pods.delete(done);
+          this.removals.delete(r);
+        });
+        this.removals.add(r);
+      } else this.pods.delete(done);
+    }
+    this.current = p;
+    this.onChange();
+  }
+
+  /** Waits for the removals under way; returns the pods left. */
+  async settle(): Promise<Pod[]> {
+    await Promise.allSettled([...this.removals]);
+    return [...this.pods];
   }
 }

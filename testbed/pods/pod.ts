@@ -10,7 +10,9 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { join, dirname } from "node:path";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
-import { bytesOf, expand, nanoCpusOf, type Obj, UnsupportedSpec } from "./spec";
+import { sleep } from "../../smoke/time";
+import { Unemulated } from "../refuse";
+import { bytesOf, expand, nanoCpusOf, type Obj } from "./spec";
 
 export interface PodEnv {
   docker: Docker;
@@ -61,8 +63,6 @@ export interface PodEvent {
   atMs: number;
   what: string;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `cmd` in a container; output and exit code; a timeout ends the wait (the process may linger, as with the kubelet's exec probes). */
 export async function execIn(docker: Docker, id: string, cmd: string[], user: string | undefined, timeoutMs: number): Promise<{ code: number; output: string }> {
@@ -341,7 +341,7 @@ export class Pod {
     const uid: number | undefined = sc.runAsUser;
     const gid: number | undefined = sc.runAsGroup ?? uid;
     if (sc.runAsNonRoot && (uid === undefined || uid === 0)) {
-      throw new UnsupportedSpec(`pods runner: container ${c.name} of ${this.name}: runAsNonRoot needs a numeric non-zero runAsUser (the runner does not read the image's user)`);
+      throw new Unemulated(`pods runner: container ${c.name} of ${this.name}: runAsNonRoot needs a numeric non-zero runAsUser (the runner does not read the image's user)`);
     }
     // Environment in order: each value may refer to the ones before it.
     const vars: Record<string, string> = {};

@@ -2,6 +2,7 @@
 // lists below before any container starts, so a field the program adds later fails loudly instead of being ignored.
 // The translation of one container to Docker follows the kubelet: env with $(VAR) expansion, fieldRefs and
 // secretKeyRefs, command/args over the image's entrypoint/cmd, securityContext as --user/--read-only/--cap-drop.
+import { Unemulated, refuseUnknown } from "../refuse";
 
 export type Obj = Record<string, any>;
 
@@ -24,21 +25,13 @@ const KNOWN = {
   port: ["name", "containerPort", "protocol"],
 } as const;
 
-export class UnsupportedSpec extends Error {}
-
+/** Refuses a field the runner does not implement, by name (testbed/refuse.ts); its message names the object too. */
 export function refuse(where: string, obj: Obj | undefined, known: readonly string[]): void {
-  if (!obj) return;
-  const extra = Object.keys(obj).filter((k) => obj[k] !== undefined && obj[k] !== null && !known.includes(k));
-  if (extra.length > 0) {
-    throw new UnsupportedSpec(
-      `pods runner: ${where} sets ${extra.map((k) => `'${k}'`).join(", ")}, which the runner does not implement ` +
-        `(implemented: ${known.join(", ")}); implement it in testbed/pods/ or leave it out of the program`,
-    );
-  }
+  refuseUnknown("runner", where, obj, known, "implement it in testbed/pods/ or leave it out of the program");
 }
 
 const must = (cond: boolean, msg: string) => {
-  if (!cond) throw new UnsupportedSpec(`pods runner: ${msg}`);
+  if (!cond) throw new Unemulated(`pods runner: ${msg}`);
 };
 
 /** Checks a pod template's spec; `kind` decides the restart policy the runner implements for it. */
@@ -154,7 +147,7 @@ export function expand(s: string, vars: Record<string, string>): string {
 /** Quantity in bytes ("2Gi", "64Mi", "512M", "1536mb" is not a Kubernetes quantity). */
 export function bytesOf(q: string): number {
   const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
-  if (!m) throw new UnsupportedSpec(`pods runner: '${q}' is not a memory quantity`);
+  if (!m) throw new Unemulated(`pods runner: '${q}' is not a memory quantity`);
   const unit: Record<string, number> = { "": 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
   return Math.round(Number(m[1]) * unit[m[2] ?? ""]);
 }
@@ -162,6 +155,6 @@ export function bytesOf(q: string): number {
 /** CPU quantity in nano-CPUs ("250m", "1"). */
 export function nanoCpusOf(q: string): number {
   const m = /^(\d+(?:\.\d+)?)(m)?$/.exec(q);
-  if (!m) throw new UnsupportedSpec(`pods runner: '${q}' is not a CPU quantity`);
+  if (!m) throw new Unemulated(`pods runner: '${q}' is not a CPU quantity`);
   return Math.round(Number(m[1]) * (m[2] ? 1e6 : 1e9));
 }

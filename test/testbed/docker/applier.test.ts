@@ -11,19 +11,19 @@ const applier = new DockerApplier(noEngine);
 const base = { name: "c", image: "sha256:x" };
 
 test("a Container argument the applier does not implement fails the step, naming it", async () => {
-  await assert.rejects(applier.create(TYPES.container, "c", { ...base, privileged: true }), /Container c uses 'privileged', which the Docker applier does not implement/);
-  await assert.rejects(applier.create(TYPES.container, "c", { ...base, uploads: [{ file: "/a", source: "/etc/passwd" }] }), /uploads uses 'source'/);
-  await assert.rejects(applier.create(TYPES.container, "c", { ...base, networksAdvanced: [{ name: "n", ipv6Address: "::1" }] }), /networksAdvanced uses 'ipv6Address'/);
-  await assert.rejects(applier.create(TYPES.container, "c", { ...base, volumes: [{ hostPath: "/", containerPath: "/h" }] }), /volumes uses 'hostPath'/);
-  await assert.rejects(applier.create(TYPES.container, "c", { ...base, healthcheck: { tests: ["NONE"], startInterval: "1s" } }), /healthcheck uses 'startInterval'/);
+  await assert.rejects(applier.create(TYPES.container, "c", { ...base, privileged: true }), /Container c sets 'privileged', which the Docker applier does not implement/);
+  await assert.rejects(applier.create(TYPES.container, "c", { ...base, uploads: [{ file: "/a", source: "/etc/passwd" }] }), /uploads sets 'source'/);
+  await assert.rejects(applier.create(TYPES.container, "c", { ...base, networksAdvanced: [{ name: "n", ipv6Address: "::1" }] }), /networksAdvanced sets 'ipv6Address'/);
+  await assert.rejects(applier.create(TYPES.container, "c", { ...base, volumes: [{ hostPath: "/", containerPath: "/h" }] }), /volumes sets 'hostPath'/);
+  await assert.rejects(applier.create(TYPES.container, "c", { ...base, healthcheck: { tests: ["NONE"], startInterval: "1s" } }), /healthcheck sets 'startInterval'/);
   await assert.rejects(applier.create(TYPES.container, "c", { ...base, restart: "sometimes" }), /restart 'sometimes'/);
 });
 
 test("other resource types: unknown arguments and unknown types are refused", async () => {
-  await assert.rejects(applier.create(TYPES.network, "n", { name: "n", internal: true }), /Network uses 'internal'/);
-  await assert.rejects(applier.create(TYPES.volume, "v", { name: "v", driver: "nfs" }), /Volume uses 'driver'/);
-  await assert.rejects(applier.create(TYPES.image, "i", { name: "redis", forceRemove: true }), /RemoteImage uses 'forceRemove'/);
-  await assert.rejects(applier.create(TYPES.command, "s", { create: "true", interpreter: ["bash"] }), /Command s uses 'interpreter'/);
+  await assert.rejects(applier.create(TYPES.network, "n", { name: "n", internal: true }), /Network sets 'internal'/);
+  await assert.rejects(applier.create(TYPES.volume, "v", { name: "v", driver: "nfs" }), /Volume sets 'driver'/);
+  await assert.rejects(applier.create(TYPES.image, "i", { name: "redis", forceRemove: true }), /RemoteImage sets 'forceRemove'/);
+  await assert.rejects(applier.create(TYPES.command, "s", { create: "true", interpreter: ["bash"] }), /Command s sets 'interpreter'/);
   await assert.rejects(applier.create(TYPES.password, "p", { length: 8, special: true }), /special: false only/);
   await assert.rejects(applier.create("docker:index/service:Service", "s", {}), /docker:index\/service:Service \(s\) is not implemented/);
 });

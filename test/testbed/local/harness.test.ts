@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { startLocalCluster, sleep } from "../../../testbed/local/harness";
+import { sleep } from "../../../smoke/time";
+import { startLocalCluster } from "../../../testbed/local/harness";
 import { freePorts } from "../../../testbed/local/ports";
 import { isAlive } from "../../../testbed/local/processes";
 
