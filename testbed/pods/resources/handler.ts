@@ -1,7 +1,9 @@
 // What a resource handler of the pods runner is: the create and the in-place update of one resource type.
 import type { ProviderStep } from "../../engine/engine";
-import type { PodsRunner } from "../runner";
+import type { JobPods, JobResult } from "../job";
+import type { PodEnv } from "../pod";
 import type { Obj } from "../spec";
+import type { StatefulSetController } from "../statefulSet";
 
 export interface StepOutput {
   id: string;
@@ -19,8 +21,22 @@ export interface Step {
   key(kind: string): string;
 }
 
+/** What handlers use of the runner (PodsRunner). */
+export interface RunnerContext {
+  readonly objects: Map<string, Obj>;
+  readonly env: PodEnv;
+  /** Job pods' files live in <dir>/jobs. */
+  readonly dir: string;
+  readonly statefulSets: StatefulSetController;
+  readonly jobPods: JobPods;
+  readonly jobs: JobResult[];
+  readonly notRun: string[];
+  mark(kind: "job", name: string, what: string): void;
+  writeDns(): void;
+}
+
 export interface ResourceHandler {
-  create(s: Step, runner: PodsRunner): StepOutput | Promise<StepOutput>;
+  create(s: Step, runner: RunnerContext): StepOutput | Promise<StepOutput>;
   /** In place (the engine sends replacements as creates); without it an update is refused. */
-  update?(s: Step, runner: PodsRunner): StepOutput | Promise<StepOutput>;
+  update?(s: Step, runner: RunnerContext): StepOutput | Promise<StepOutput>;
 }
