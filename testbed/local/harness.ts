@@ -11,6 +11,10 @@ import { LocalAcl, type LocalAclOptions } from "./acl";
 import { nodeSans } from "../../infra/plan/tlsCertificates";
 import { TestCa, type IssuedFiles } from "./tls";
 import { Redis } from "ioredis";
+import { sleep } from "../../smoke/time";
+
+// Tests and tools built on the harness wait with the product's own helper.
+export { sleep };
 
 export interface LocalClusterOptions {
   /** A validated spec (e.g. from Pulumi.dev.yaml); otherwise one is built from `config`. */
@@ -390,8 +394,6 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
     });
   });
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Fails with install instructions when the Redis binaries are missing (never a silent skip). */
 export function requireRedisBinaries(): void {

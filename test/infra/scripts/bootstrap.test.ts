@@ -1,7 +1,8 @@
 // The bootstrap script, run for real against local redis-server processes started from the shared plan.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { startLocalCluster, LocalCluster } from "../../../testbed/local/harness";
@@ -45,14 +46,36 @@ function topology(c: LocalCluster, i: number): string[] {
     .map((l) => l.split(" ")).map((f) => [f[0], f[1], f[2].replace("myself,", ""), f[3], ...f.slice(8)].join(" ")).sort();
 }
 
-test("every shell script is shellcheck-clean", () => {
+/** shellcheck over these scripts, following what they source (-x) and reporting its findings there too (-a). */
+function shellcheck(files: string[]) {
   const r0 = spawnSync("shellcheck", ["--version"]);
   assert.ok(!r0.error, "shellcheck is not installed: run `npm run setup:system` (Debian: apt-get install shellcheck)");
-  const dir = join(ROOT, "infra", "scripts");
-  const files = readdirSync(dir).filter((f) => f.endsWith(".sh")).map((f) => join(dir, f));
+  return spawnSync("shellcheck", ["-s", "sh", "-x", "-a", ...files], { encoding: "utf8" });
+}
+const SCRIPTS = join(ROOT, "infra", "scripts");
+const shellScripts = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".sh")).map((f) => join(dir, f));
+
+test("every shell script is shellcheck-clean, lib.sh through the scripts that source it", () => {
+  const files = shellScripts(SCRIPTS);
   assert.ok(files.length >= 2);
-  const r = spawnSync("shellcheck", ["-s", "sh", ...files], { encoding: "utf8" });
+  const r = shellcheck(files);
   assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test("shellcheck of the scripts alone finds an error planted in lib.sh (a temp copy)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "shellcheck-lib-"));
+  try {
+    cpSync(SCRIPTS, dir, { recursive: true });
+    appendFileSync(join(dir, "lib.sh"), "\n# planted\nplanted() { [ $1 = x ]; }\n");
+    const callers = shellScripts(dir).filter((f) => !f.endsWith("/lib.sh"));
+    assert.ok(callers.length >= 6);
+    const r = shellcheck(callers);
+    assert.notEqual(r.status, 0, "the planted error went unnoticed");
+    assert.match(r.stdout, /lib\.sh line \d+:\nplanted\(\)/);
+    assert.match(r.stdout, /SC2086/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("forms a healthy 3x1 cluster, and a second run changes nothing", async () => {
