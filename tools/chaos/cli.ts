@@ -5,7 +5,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { FAULTS, runChaos, type FaultName } from "./run";
+import { runChaos } from "./run";
+import { FAULTS, type FaultName } from "./nemesis";
 import { FULL, SHORT } from "./cli-options";
 import { availabilitySvg, markdownTable, summary } from "./report";
 
