@@ -138,10 +138,18 @@ test("sourced by the entrypoint (as in the pod) it never aborts the start, even 
   dirs.push(dir);
   writeFileSync(join(dir, "nodes.conf"), conf);
   const script = `set -eu; . "${scriptPaths.refreshPeers}"; echo still-running`;
-  const r = spawnSync("sh", ["-c", script], { env: { PATH: process.env.PATH, REDIS_DATA_DIR: dir, REDIS_PEER_RESOLVE_TIMEOUT: "soon" }, encoding: "utf8" });
+  // As entrypoint.sh sources it: REDIS_ENTRYPOINT_HOOK names the file, so it finds lib.sh beside it.
+  const env = { PATH: process.env.PATH, REDIS_DATA_DIR: dir, REDIS_PEER_RESOLVE_TIMEOUT: "soon", REDIS_ENTRYPOINT_HOOK: scriptPaths.refreshPeers };
+  const r = spawnSync("sh", ["-c", script], { env, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /still-running/);
-  assert.match(r.stderr, /REDIS_PEER_RESOLVE_TIMEOUT must be whole seconds/);
+  assert.match(r.stderr, /refresh-peers: ERROR: REDIS_PEER_RESOLVE_TIMEOUT must be whole seconds/);
+  assert.equal(readFileSync(join(dir, "nodes.conf"), "utf8"), conf);
+  // Its lib.sh not found (no hook variable, another folder): the start still goes on.
+  const lost = spawnSync("sh", ["-c", script], { cwd: dir, env: { ...env, REDIS_ENTRYPOINT_HOOK: "" }, encoding: "utf8" });
+  assert.equal(lost.status, 0, lost.stderr);
+  assert.match(lost.stdout, /still-running/);
+  assert.match(lost.stderr, /lib\.sh[^]*refresh-peers: failed \(exit \d\)/);
   assert.equal(readFileSync(join(dir, "nodes.conf"), "utf8"), conf);
 });
 
@@ -172,7 +180,7 @@ test("a failing step (mktemp, the rewrite awk, wc) never replaces nodes.conf; th
     for (const shell of ["sh", "dash"]) {
       const r = spawnSync(shell, ["-c", script], {
         cwd: dir,
-        env: { PATH: `${bin}:${process.env.PATH}`, REDIS_DATA_DIR: dir, REDIS_HOSTS_FILE: join(dir, "hosts"), REDIS_PEER_RESOLVE_TIMEOUT: "0", REDIS_ANNOUNCE_IP: "10.1.0.1" },
+        env: { PATH: `${bin}:${process.env.PATH}`, REDIS_ENTRYPOINT_HOOK: scriptPaths.refreshPeers, REDIS_DATA_DIR: dir, REDIS_HOSTS_FILE: join(dir, "hosts"), REDIS_PEER_RESOLVE_TIMEOUT: "0", REDIS_ANNOUNCE_IP: "10.1.0.1" },
         encoding: "utf8",
         timeout: 20_000,
       });
