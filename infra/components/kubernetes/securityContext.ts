@@ -14,3 +14,15 @@ export function restrictedContainerSecurityContext(uid: number) {
     seccompProfile: { type: "RuntimeDefault" },
   };
 }
+
+/** Pod securityContext of the Redis pods and script Jobs: non-root as `uid`, volumes group-owned by it. */
+export function restrictedPodSecurityContext(uid: number) {
+  return {
+    runAsNonRoot: true,
+    runAsUser: uid,
+    runAsGroup: uid,
+    fsGroup: uid,
+    fsGroupChangePolicy: "OnRootMismatch",
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}

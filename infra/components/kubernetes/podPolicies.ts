@@ -1,0 +1,34 @@
+import type * as k8s from "@pulumi/kubernetes";
+import { REDIS_PORT } from "../../plan/plan";
+import { METRICS_PORT } from "../kubernetesMonitoring";
+import type { ClusterContext } from "./context";
+import { BUS_PORT } from "./podPaths";
+
+export function podDisruptionBudgetArgs(cx: ClusterContext): k8s.policy.v1.PodDisruptionBudgetArgs {
+  // One node at a time: a drain never takes a master and its replica together.
+  return { metadata: cx.meta.named(cx.spec.name, "node"), spec: { maxUnavailable: 1, selector: { matchLabels: cx.labels.selector } } };
+}
+
+export function networkPolicyArgs(cx: ClusterContext): k8s.networking.v1.NetworkPolicyArgs {
+  const { spec, labels } = cx;
+  const redisPorts = [{ protocol: "TCP", port: REDIS_PORT }];
+  return {
+    metadata: cx.meta.named(spec.name, "node"),
+    spec: {
+      podSelector: { matchLabels: labels.selector },
+      policyTypes: ["Ingress"],
+      ingress: [
+        // Cluster pods: client port (replication, redirects) and the cluster bus.
+        { from: [{ podSelector: { matchLabels: labels.selector } }], ports: [...redisPorts, { protocol: "TCP", port: BUS_PORT }] },
+        // Clients (and the bootstrap Job) in this namespace opt in with a label.
+        { from: [{ podSelector: { matchLabels: { [spec.kubernetes.clientLabel]: "true" } } }], ports: redisPorts },
+        ...(spec.monitoring.enabled
+          ? [{
+              from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": spec.kubernetes.monitoringNamespace } } }],
+              ports: [{ protocol: "TCP", port: METRICS_PORT }],
+            }]
+          : []),
+      ],
+    },
+  };
+}
