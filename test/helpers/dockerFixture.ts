@@ -68,7 +68,7 @@ export const upArgs = (f: Fixture, extra: Partial<UpArgs> = {}): UpArgs => ({
   stackConfig: f.cfg.stackConfig,
   socket: f.engine.socket,
   stateFile: join(f.dir, "state.json"),
-  // A first `up` with TLS and ACL on took 200+ s at load ~30-40 on 2 cores (the containers' creation dominates).
+  // A first `up` with TLS and ACL on is slow on a loaded machine (the containers' creation dominates).
   timeoutMs: 300_000,
   ...extra,
 });

@@ -29,7 +29,7 @@ export interface PodEnv {
   log(line: string): void;
   /** Cgroup parent of every container (as a kubelet's pod cgroups): where the run's CPU is counted (./cpu.ts). */
   cgroupParent?: string;
-  /** How exec probes run: "nsenter" (default, see nsExec) or "docker" (docker exec, ~190 ms of CPU each here). */
+  /** How exec probes run: "nsenter" (default, see nsExec) or "docker" (docker exec, which costs far more CPU per probe). */
   probeExec?: "nsenter" | "docker";
 }
 
@@ -136,9 +136,8 @@ export function nsTargetLive(t: NsTarget): boolean {
 }
 
 /**
- * Runs `cmd` in a running container as an exec probe does, without `docker exec`: measured here, one `docker exec`
- * (dockerd, containerd, the shim, runc exec and runc init) costs ~190 ms of CPU before the command runs, and six pods'
- * probes run ~1.8 a second. nsenter enters the container's own namespaces (mount with its root and working directory,
+ * Runs `cmd` in a running container as an exec probe does, without `docker exec`: that one costs CPU in dockerd,
+ * containerd, the shim, runc exec and runc init before the command runs, for every probe of every pod. nsenter enters the container's own namespaces (mount with its root and working directory,
  * UTS, IPC, network, PID) from its main process, a small sh first joins the container's cgroups, and the container's
  * own `setpriv` becomes its user and groups with no capabilities (bounding and inheritable sets emptied) and
  * no_new_privs, with the container's environment (given to the process, never on argv). What runc exec does too;
