@@ -138,11 +138,12 @@ export function nsTargetLive(t: NsTarget): boolean {
 /**
  * Runs `cmd` in a running container as an exec probe does, without `docker exec`: that one costs CPU in dockerd,
  * containerd, the shim, runc exec and runc init before the command runs, for every probe of every pod.
- * nsenter enters the container's own namespaces (mount with its root and working directory, UTS, IPC, network, PID) from its main process, a small sh first joins the container's cgroups, and the container's
- * own `setpriv` becomes its user and groups with no capabilities (bounding and inheritable sets emptied) and
- * no_new_privs, with the container's environment (given to the process, never on argv). What runc exec does too;
- * not applied: the container's seccomp filter (Docker's default profile; a probe's sh and redis-cli use nothing it
- * blocks) and AppArmor. A timeout ends the wait and kills nothing (as the kubelet's exec probes).
+ * nsenter enters the container's own namespaces (mount with its root and working directory, UTS, IPC, network, PID)
+ * from its main process, a small sh first joins the container's cgroups, and the container's own `setpriv` becomes its
+ * user and groups with no capabilities (bounding and inheritable sets emptied) and no_new_privs, with the container's
+ * environment (given to the process, never on argv). What runc exec does too; not applied: the container's seccomp
+ * filter (Docker's default profile; a probe's sh and redis-cli use nothing it blocks) and AppArmor. A timeout ends the
+ * wait and kills nothing (as the kubelet's exec probes).
  */
 export function nsExec(t: NsTarget, cmd: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
   const u = t.user;
