@@ -194,12 +194,16 @@ describe("stack guard and helpers", () => {
     assert.equal(pkg.scripts["dev:down"], "tsx tools/dev-down.ts");
   });
 
-  it("refuses the repository's own prod stack file, if present, by platform as well as by name", () => {
+  it("refuses the repository's own prod stack by its stack file's platform as well as by name", () => {
     const root = resolve(__dirname, "../..");
-    if (!existsSync(join(root, "Pulumi.prod.yaml"))) return; // lands with the Kubernetes component
+    const file = join(root, "Pulumi.prod.yaml");
+    // Without the file the guard would fall back to the project default (docker) and refuse by name only.
+    assert.ok(existsSync(file), `${file} is missing: the prod stack's platform must come from its stack file`);
     const v = guardStack({ stack: "prod", projectDir: root });
     assert.equal(v.allowed, false);
-    assert.ok(v.reasons.some((r) => /kubernetes/.test(r)), v.reasons.join("; "));
+    assert.equal(v.platform.source, file);
+    assert.ok(v.reasons.some((r) => /runs on kubernetes/.test(r)), v.reasons.join("; "));
+    assert.ok(v.reasons.some((r) => /production stack/.test(r)), v.reasons.join("; "));
   });
 
   it("uses the Pulumi.yaml project default when the stack file does not set the platform", () => {
