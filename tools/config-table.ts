@@ -1,7 +1,7 @@
 // `npm run docs:config`: renders the stack config reference (infra/config/schema.ts) as a Markdown
-// table between the README markers, so the README cannot drift from the schema.
-//   npm run docs:config             # rewrite the block in README.md
-//   npm run docs:config -- --check  # exit 1 when README.md is stale (used by the test)
+// table between the markers of docs/config.md, so the reference cannot drift from the schema.
+//   npm run docs:config             # rewrite the block in docs/config.md
+//   npm run docs:config -- --check  # exit 1 when docs/config.md is stale
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command } from "commander";
@@ -34,53 +34,55 @@ export function renderConfigTable(rows: ConfigRow[]): string {
   return lines.join("\n");
 }
 
-/** README text with the block between the markers replaced by `table`. */
-export function replaceBlock(readme: string, table: string): string {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
+/** Document text with the block between the markers replaced by `table`. */
+export function replaceBlock(doc: string, table: string): string {
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
   if (start < 0 || end < 0 || end < start) {
-    throw new Error(`README.md lacks the markers ${START} ... ${END}`);
+    throw new Error(`the document lacks the markers ${START} ... ${END}`);
   }
-  return readme.slice(0, start + START.length) + "\n" + table + "\n" + readme.slice(end);
+  return doc.slice(0, start + START.length) + "\n" + table + "\n" + doc.slice(end);
 }
 
 /** The current block between the markers (without the markers), or undefined. */
-export function currentBlock(readme: string): string | undefined {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
+export function currentBlock(doc: string): string | undefined {
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
   if (start < 0 || end < start) return undefined;
-  return readme.slice(start + START.length, end).replace(/^\n/, "").replace(/\n$/, "");
+  return doc.slice(start + START.length, end).replace(/^\n/, "").replace(/\n$/, "");
 }
+
+export const DOC = "docs/config.md";
 
 export function main(argv: string[]): number {
   const program = new Command()
     .name("docs:config")
-    .description("Write the stack config table into README.md (between the config-table markers)")
-    .option("--check", "exit 1 when the README table differs from the schema", false)
-    .option("--readme <file>", "README to update", "README.md")
+    .description(`Write the stack config table into ${DOC} (between the config-table markers)`)
+    .option("--check", "exit 1 when the table differs from the schema", false)
+    .option("--doc <file>", "Markdown file to update", DOC)
     .exitOverride();
   try {
     program.parse(argv, { from: "user" });
   } catch (e) {
     return (e as { exitCode?: number }).exitCode === 0 ? 0 : 2;
   }
-  const o = program.opts<{ check: boolean; readme: string }>();
-  const file = resolve(o.readme);
-  const readme = readFileSync(file, "utf8");
+  const o = program.opts<{ check: boolean; doc: string }>();
+  const file = resolve(o.doc);
+  const doc = readFileSync(file, "utf8");
   let next: string;
   try {
-    next = replaceBlock(readme, renderConfigTable(configReference()));
+    next = replaceBlock(doc, renderConfigTable(configReference()));
   } catch (e) {
-    console.error(`docs:config: ${(e as Error).message}`);
+    console.error(`docs:config: ${o.doc}: ${(e as Error).message}`);
     return 1;
   }
   if (o.check) {
-    if (next === readme) return 0;
-    console.error(`docs:config: ${o.readme} config table is stale; run: npm run docs:config`);
+    if (next === doc) return 0;
+    console.error(`docs:config: ${o.doc} config table is stale; run: npm run docs:config`);
     return 1;
   }
-  if (next !== readme) writeFileSync(file, next);
-  console.error(`docs:config: ${next === readme ? "already up to date" : "updated"} ${o.readme}`);
+  if (next !== doc) writeFileSync(file, next);
+  console.error(`docs:config: ${next === doc ? "already up to date" : "updated"} ${o.doc}`);
   return 0;
 }
 

@@ -5,26 +5,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ALERT_NAMES, renderAlertRules } from "../../monitoring/rules";
+import { githubAnchors } from "./markdown";
 
 const DOC = readFileSync(resolve(__dirname, "../../docs/runbooks.md"), "utf8");
-
-/** GitHub's heading anchors: lower case, punctuation dropped, spaces to '-', repeats get -1, -2, ... */
-function githubAnchors(markdown: string): Set<string> {
-  const seen = new Map<string, number>();
-  const anchors = new Set<string>();
-  let fenced = false;
-  for (const line of markdown.split("\n")) {
-    if (/^\s*```/.test(line)) fenced = !fenced;
-    const m = /^(#{1,6})\s+(.+?)\s*#*\s*$/.exec(line);
-    if (fenced || !m) continue;
-    const text = (m[2] as string).replace(/`/g, "");
-    const base = text.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    anchors.add(n === 0 ? base : `${base}-${n}`);
-  }
-  return anchors;
-}
 
 const anchors = githubAnchors(DOC);
 const h2 = DOC.split("\n").filter((l) => l.startsWith("## ")).map((l) => l.slice(3).trim());
@@ -80,10 +63,5 @@ describe("runbooks.md", () => {
     const destructive = paragraphs.filter((p) => /CLUSTER RESET|FLUSHALL|FLUSHDB/i.test(p));
     assert.equal(destructive.length, 1, destructive.join("\n---\n"));
     assert.match(destructive[0] as string, /^\*\*Never\*\*/);
-  });
-
-  it("computes GitHub anchors like GitHub does", () => {
-    const a = githubAnchors("## RedisDown\n## Restore from AOF / volume snapshot\n## A node lost\n## A node lost\n```\n## not a heading\n```\n");
-    assert.deepEqual([...a], ["redisdown", "restore-from-aof--volume-snapshot", "a-node-lost", "a-node-lost-1"]);
   });
 });
