@@ -4,13 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, valueOf, isSecretInput, plainStrings, type RecordedResource } from "../../helpers/pulumiMocks";
 import { engineConfig, rawProjectConfig } from "../../helpers/stackConfig";
 import { validateConfig, type ClusterSpec } from "../../../infra/config/schema";
 import { planCluster } from "../../../infra/plan/plan";
-import { scriptPaths } from "../../../infra/plan/scripts";
+import { scriptFiles, scriptPaths, sourcedFiles } from "../../../infra/plan/scripts";
 // require-compatible v4 packages (v5 is ESM-only).
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Secret } from "kubernetes-models/v1/Secret";
@@ -436,6 +437,13 @@ test("ConfigMap ships the plan's redis.conf and the scripts exactly as tested; c
   assert.equal(cm.data["refresh-peers.sh"], readFileSync(scriptPaths.refreshPeers, "utf8"));
   assert.equal(cm.data["prestop.sh"], readFileSync(scriptPaths.prestop, "utf8"));
   assert.equal(cm.data["probe.sh"], readFileSync(scriptPaths.probe, "utf8"));
+  // What the scripts source travels beside them (lib.sh), in the pods' ConfigMap and in the Jobs' one.
+  const bootstrapCm = of(b, "kubernetes:core/v1:ConfigMap").map(objectOf).find((c) => c.data["bootstrap.sh"]);
+  for (const data of [cm.data, bootstrapCm.data]) {
+    const sourced = Object.values(data as Record<string, string>).flatMap(sourcedFiles);
+    assert.ok(sourced.length > 0, "the scripts source a companion");
+    for (const f of sourced) assert.equal(data[f], readFileSync(join(dirname(scriptPaths.probe), f), "utf8"), `${f} shipped`);
+  }
   const sum = (x: Built) => one(x, "kubernetes:apps/v1:StatefulSet").spec.template.metadata.annotations["redis-cluster/config-checksum"];
   const other = await build("timeout", prodSpec((r) => (r["nodeTimeoutMs"] = 6000)), PASSWORD);
   assert.match(sum(b), /^[0-9a-f]{64}$/);
@@ -519,7 +527,7 @@ test("Secret and ConfigMap are auto-named and referenced by name: a new password
   // The pods' ConfigMap holds no bootstrap.sh; the Job's second source does.
   const cms = of(b, "kubernetes:core/v1:ConfigMap").map(objectOf);
   assert.ok(!cms.find((c) => c.data["redis.conf"]).data["bootstrap.sh"]);
-  assert.deepEqual(Object.keys(cms.find((c) => c.data["bootstrap.sh"]).data), ["bootstrap.sh"]);
+  assert.deepEqual(Object.keys(cms.find((c) => c.data["bootstrap.sh"]).data), Object.keys(scriptFiles("bootstrap")), "bootstrap.sh and what it sources");
 
   // Same password, same config: same names (nothing rolls). Another password: a new Secret name in every pod template.
   const same = await build("prod", prodSpec(), PASSWORD);
