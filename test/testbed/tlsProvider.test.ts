@@ -1,4 +1,4 @@
-// The local TLS provider (local/tlsProvider.ts) issues real keys and certificates through `openssl`: a CA and a node
+// The local TLS provider (testbed/tlsProvider.ts) issues real keys and certificates through `openssl`: a CA and a node
 // certificate it signs verify with `openssl verify`, carry the requested names and uses, and anything it does not
 // implement is refused by name before any key is made.
 import { test } from "node:test";
@@ -8,6 +8,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Unemulated } from "../../testbed/refuse";
 import { applyTls, TLS_TYPES } from "../../testbed/tlsProvider";
 
 const [KEY, SELF, CSR, SIGNED] = TLS_TYPES;
@@ -75,6 +76,7 @@ test("a CA and a node certificate it signs: openssl verifies the chain, the SANs
 test("what the provider does not implement is refused by name", async () => {
   await assert.rejects(applyTls({ type: KEY, name: "k", inputs: { algorithm: "ED25519" } }), /algorithm 'ED25519' is not implemented/);
   await assert.rejects(applyTls({ type: KEY, name: "k", inputs: { algorithm: "ECDSA", ecdsaCurve: "P256", rsaBits: 2048, pkcs: 1 } }), /PrivateKey k sets 'pkcs'/);
+  await assert.rejects(applyTls({ type: KEY, name: "k", inputs: { algorithm: "RSA", pkcs: 1 } }), Unemulated, "the testbed's one refusal (testbed/refuse.ts)");
   await assert.rejects(applyTls({ type: CSR, name: "r", inputs: { privateKeyPem: "x", uris: ["spiffe://a"] } }), /CertRequest r sets 'uris'/);
   await assert.rejects(applyTls({ type: CSR, name: "r", inputs: { privateKeyPem: "x", subject: { emailAddress: "a@b" } } }), /r subject sets 'emailAddress'/);
   await assert.rejects(applyTls({ type: SELF, name: "s", inputs: { privateKeyPem: "x", maxPathLength: 1 } }), /SelfSignedCert s sets 'maxPathLength'/);

@@ -16,7 +16,7 @@ export const TYPES = {
   container: "docker:index/container:Container",
   command: "command:local:Command",
   password: "random:index/randomPassword:RandomPassword",
-  // @pulumi/tls (tls.enabled): keys and certificates made for real by local/tlsProvider.ts (openssl).
+  // @pulumi/tls (tls.enabled): keys and certificates made for real by testbed/tlsProvider.ts (openssl).
   tlsPrivateKey: "tls:index/privateKey:PrivateKey",
   tlsSelfSignedCert: "tls:index/selfSignedCert:SelfSignedCert",
   tlsCertRequest: "tls:index/certRequest:CertRequest",

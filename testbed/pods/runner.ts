@@ -120,12 +120,18 @@ export class PodsRunner {
   readonly jobPods: JobPods;
   readonly ips: PodIps;
   private readonly dns: ClusterDns;
+  readonly dockerd: PrivateDockerd;
+  /** The pods' files (./daemon.ts). */
+  readonly dir: string;
+  readonly network: string;
+  readonly subnet: string;
 
   private constructor(
     private readonly daemon: PodsDaemon,
     private readonly log: (l: string) => void,
     cgroupParent?: string,
   ) {
+    ({ dockerd: this.dockerd, dir: this.dir, network: this.network, subnet: this.subnet } = daemon);
     this.dns = new ClusterDns(daemon.dir);
     this.ips = new PodIps(this.prefix);
     this.env = {
@@ -150,20 +156,8 @@ export class PodsRunner {
     return new PodsRunner(await startPodsDaemon({ log, subnet: opts.subnet }), log, opts.cgroupParent);
   }
 
-  get dockerd(): PrivateDockerd {
-    return this.daemon.dockerd;
-  }
-  get dir(): string {
-    return this.daemon.dir;
-  }
-  get network(): string {
-    return this.daemon.network;
-  }
-  get subnet(): string {
-    return this.daemon.subnet;
-  }
   get prefix(): string {
-    return subnetPrefix(this.daemon.subnet);
+    return subnetPrefix(this.subnet);
   }
   /** The StatefulSets' pods by name. */
   get pods(): Map<string, Pod> {

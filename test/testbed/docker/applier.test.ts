@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type Docker from "dockerode";
+import { Unemulated } from "../../../testbed/refuse";
 import { DockerApplier, durationNs, plain, TYPES } from "../../../testbed/docker/applier";
 
 // Any call to the engine fails the test: refusals must come first.
@@ -22,6 +23,7 @@ test("a Container argument the applier does not implement fails the step, naming
 test("other resource types: unknown arguments and unknown types are refused", async () => {
   await assert.rejects(applier.create(TYPES.network, "n", { name: "n", internal: true }), /Network sets 'internal'/);
   await assert.rejects(applier.create(TYPES.volume, "v", { name: "v", driver: "nfs" }), /Volume sets 'driver'/);
+  await assert.rejects(applier.create(TYPES.volume, "v", { name: "v", driver: "nfs" }), Unemulated, "the testbed's one refusal (testbed/refuse.ts)");
   await assert.rejects(applier.create(TYPES.image, "i", { name: "redis", forceRemove: true }), /RemoteImage sets 'forceRemove'/);
   await assert.rejects(applier.create(TYPES.command, "s", { create: "true", interpreter: ["bash"] }), /Command s sets 'interpreter'/);
   await assert.rejects(applier.create(TYPES.password, "p", { length: 8, special: true }), /special: false only/);
