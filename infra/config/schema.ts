@@ -71,7 +71,7 @@ export const stackConfigSchema = z
     appendonly: z.boolean().default(true).describe("AOF persistence"),
     appendfsync: z.enum(["always", "everysec", "no"]).default("everysec").describe("AOF fsync policy"),
     minReplicasToWrite: z.int().min(0).max(5).default(0)
-      .describe("min-replicas-to-write: a master refuses writes unless this many replicas are connected with lag <= minReplicasMaxLag; bounds what a partitioned master accepts and then loses (README, Chaos)"),
+      .describe("min-replicas-to-write: a master refuses writes unless this many replicas are connected with lag <= minReplicasMaxLag; bounds what a partitioned master accepts and then loses (docs/chaos.md)"),
     minReplicasMaxLag: z.int().min(1).max(3600).default(10).describe("min-replicas-max-lag in seconds (used with minReplicasToWrite)"),
     clusterReplicaValidityFactor: z.int().min(0).max(1000).default(10)
       .describe("cluster-replica-validity-factor: a replica cut off from its master longer than factor x nodeTimeoutMs does not take over; 0 = it always may"),

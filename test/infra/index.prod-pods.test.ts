@@ -1,9 +1,9 @@
-// The prod program's pods on a real container runtime (local/pods), Pulumi.prod.yaml as committed (TLS and ACL users
+// The prod program's pods on a real container runtime (testbed/pods), Pulumi.prod.yaml as committed (TLS and ACL users
 // on; PODS_PLAIN=1 turns both off): the first deploy through Pulumi's own runtime with every Job the program has
 // (rotate-add, scale-in, bootstrap, scale-out, rotate-remove; the smoke Job runs in `npm run pods:scenarios`), the pods'
 // hardening as Docker applied it, then the crash case of issue 15 that put data at risk (a master absent after a crash
 // restart, its old IP taken by another shard's master), and a teardown that leaves nothing. The other scenarios run in
-// `npm run pods:scenarios` (README). The CPU the run itself used (its own cgroup: daemon, runc, containers, engine) is
+// `npm run pods:scenarios` (docs/testbed.md). The CPU the run itself used (its own cgroup: daemon, runc, containers, engine) is
 // printed beside the timings: on a shared 2-core machine the wall time says more about the neighbours than about the test.
 // In `npm test`: 73 s on a clean clone with the machine partly idle (89 CPU-s of its own), 133-164 s at load 6-17, 280 s
 // at load ~20; at load ~35 it ran past the 6-minute file bound.

@@ -1,4 +1,4 @@
-// Loaded into the program's node (--require) by test/engine/bench.ts: on exit, writes the process's own wall time
+// Loaded into the program's node (--require) by tools/bench/preview.ts: on exit, writes the process's own wall time
 // and CPU time, so the benchmark measures the program's evaluation, not the engine around it.
 const { writeFileSync } = require("node:fs");
 process.on("exit", () => {

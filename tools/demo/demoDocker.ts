@@ -1,5 +1,5 @@
 // npm run demo:docker — the dev stack on a real Docker engine, for a person to watch: a private dockerd, stand-in
-// images from Debian packages, the Pulumi program applied resource by resource (local/docker/stack.ts), the smoke
+// images from Debian packages, the Pulumi program applied resource by resource (testbed/docker/stack.ts), the smoke
 // test with a kill failover from the host through the natMap, Prometheus' view, then everything torn down.
 // Needs root (dockerd, debootstrap). Nothing leaves this machine: ports are published on 127.0.0.1 only.
 // `npm run demo:docker -- --secure`: the same with the prod security settings (TLS on every channel, ACL users), then a

@@ -217,7 +217,7 @@ test("TLS on every channel: bootstrap, smoke with kill failover, exporter, plain
 });
 
 test("redis_exporter reads its client certificate per connection: a renewed certificate is used without a restart", { timeout: 60_000 }, async () => {
-  // Issued by local/tlsProvider.ts (openssl): a trusted CA, a node certificate, and client certificates from the trusted
+  // Issued by testbed/tlsProvider.ts (openssl): a trusted CA, a node certificate, and client certificates from the trusted
   // CA and from another one. The node requires client certificates, so the exporter's redis_up says which it presented.
   const { applyTls, TLS_TYPES } = await import("../../../testbed/tlsProvider");
   const { mkdtempSync, writeFileSync, renameSync, rmSync } = await import("node:fs");
