@@ -1,0 +1,118 @@
+// Each platform's cluster as the stack deploys it: what the smoke test needs of it and what the stack exports of it.
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as k8s from "@pulumi/kubernetes";
+import type { ClusterSpec } from "./config/schema";
+import type { ClusterPlan } from "./plan/plan";
+import { RedisDockerCluster, type DockerClusterOutputs } from "./components/dockerCluster";
+import { RedisKubernetesCluster } from "./components/kubernetesCluster";
+import type { SmokeTestArgs } from "./components/smokeTest";
+
+/** The stack config as loadStackConfig returns it. */
+export interface StackConfig {
+  spec: ClusterSpec;
+  password: pulumi.Output<string> | undefined;
+  aclPasswords: Record<string, pulumi.Output<string>>;
+}
+
+/** The Kubernetes cluster's stack outputs: only what its settings give (Pulumi warns about every undefined output). */
+export interface KubernetesClusterOutputs {
+  /** "host:port" of every node as seen inside the cluster (pod DNS names). */
+  seeds: pulumi.Output<string[]>;
+  namespace: pulumi.Output<string>;
+  statefulSet: pulumi.Output<string>;
+  /** The client Service's "host:port". */
+  clientEndpoint: pulumi.Output<string>;
+  /** The Secret (key password) of admin's password. */
+  secretName: pulumi.Output<string>;
+  /** What the scale step does to go from the last deployed topology to this one (lines; computed at preview). */
+  scalePlan: pulumi.Output<string[]>;
+  /** acl.enabled: the Secret (keys username, password) of each user but admin, whose Secret is `secretName`. */
+  aclSecretNames?: pulumi.Output<Record<string, string>>;
+  /** acl.enabled: every user's password (secret): `pulumi stack output aclPasswords --show-secrets`. */
+  aclPasswords?: pulumi.Output<Record<string, string>>;
+  /** tls.enabled: Secrets (tls.crt, tls.key, ca.crt) of the nodes' and the clients' certificates. */
+  tlsSecretName?: pulumi.Output<string>;
+  tlsClientSecretName?: pulumi.Output<string>;
+}
+
+export type PlatformOutputs = ({ platform: "docker" } & DockerClusterOutputs) | ({ platform: "kubernetes" } & KubernetesClusterOutputs);
+
+/** A deployed cluster: admin's password, how the smoke test reaches it, and what the stack exports of it. */
+export interface PlatformCluster {
+  /** admin's password (secret). */
+  password: pulumi.Output<string>;
+  smoke: Pick<SmokeTestArgs, "password" | "username" | "dependsOn" | "bootstrapExitCode" | "tls" | "retiredPasswords" | "kubernetes">;
+  outputs: PlatformOutputs;
+}
+
+export function deployCluster(config: StackConfig, plan: ClusterPlan): PlatformCluster {
+  return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan) : deployDocker(config, plan);
+}
+
+function deployDocker({ spec, password: configured, aclPasswords }: StackConfig, plan: ClusterPlan): PlatformCluster {
+  // A generated password is still a secret: random's `result` is secret in state and outputs.
+  const password = configured ?? new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }).result;
+  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password, aclPasswords });
+  return {
+    password,
+    smoke: {
+      password: spec.acl.enabled ? cluster.userPasswords.smoke : password,
+      username: spec.acl.enabled ? "smoke" : undefined,
+      dependsOn: cluster.ready,
+      // The smoke command refuses to start unless the bootstrap exited 0.
+      bootstrapExitCode: cluster.bootstrapExitCode,
+      retiredPasswords: cluster.retiredPasswords ? { json: cluster.retiredPasswords } : undefined,
+      // Host clients reach the nodes at the published 127.0.0.1 ports (natMap), a name in every node certificate.
+      tls: cluster.tlsClient ? { pem: cluster.tlsClient, verifyHostname: true } : undefined,
+    },
+    outputs: { platform: "docker", ...cluster.outputs },
+  };
+}
+
+function deployKubernetes({ spec, password, aclPasswords }: StackConfig, plan: ClusterPlan): PlatformCluster {
+  // One explicit provider for every Kubernetes object, pinned to the configured kubeconfig context: prod must not go
+  // to whatever context happens to be current on the machine running `pulumi up`.
+  if (!spec.kubernetes.context) {
+    pulumi.log.warn(
+      `redis-cluster:kubernetes.context is not set, so ${spec.name} deploys to the kubeconfig's current context; ` +
+        "pin it with `pulumi config set --path redis-cluster:kubernetes.context <context>`",
+    );
+  }
+  const provider = new k8s.Provider(`${spec.name}-kubernetes`, { context: spec.kubernetes.context });
+  // Without a configured password the component generates one (a secret in state).
+  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords }, { providers: [provider] });
+  const acl = spec.acl.enabled;
+  const tls = spec.tls.enabled;
+  return {
+    password: cluster.password,
+    smoke: {
+      password: acl ? cluster.userPasswords.smoke : cluster.password,
+      username: acl ? "smoke" : undefined,
+      dependsOn: cluster.ready,
+      retiredPasswords: cluster.retiredPasswordsSecretName ? { secretName: cluster.retiredPasswordsSecretName, key: "retired.json" } : undefined,
+      // Pod IPs are in no certificate: with preferredEndpointType ip the smoke test checks the chain only.
+      tls: tls ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname: spec.kubernetes.preferredEndpointType === "hostname" } : undefined,
+      kubernetes: {
+        namespace: cluster.namespace,
+        secretName: acl ? cluster.userSecretNames.apply((n) => n.smoke) : cluster.secretName,
+        secretKey: "password",
+        // The NetworkPolicy admits clients that carry this label.
+        labels: { [spec.kubernetes.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "smoke-test" },
+        provider,
+      },
+    },
+    outputs: {
+      platform: "kubernetes",
+      seeds: cluster.seeds,
+      namespace: cluster.namespace,
+      statefulSet: cluster.statefulSetName,
+      clientEndpoint: cluster.clientEndpoint,
+      secretName: cluster.secretName,
+      scalePlan: cluster.scalePlan,
+      ...(acl && { aclSecretNames: cluster.userSecretNames, aclPasswords: pulumi.secret(pulumi.all(cluster.userPasswords)) }),
+      // Set whenever tls.enabled.
+      ...(tls && { tlsSecretName: cluster.tlsSecretName.apply((n) => n!), tlsClientSecretName: cluster.tlsClientSecretName.apply((n) => n!) }),
+    },
+  };
+}
