@@ -105,7 +105,8 @@ for hp in $REDIS_NODES; do
       continue ;;
   esac
   live=$(cli "$hp" acl list)
-  # The commands on stdin, one reply per command: anything but OK (or the DELUSER count) is a refused rule.
+  # The commands go on stdin (they carry password hashes and masterauth: never on argv), one reply per command:
+  # anything but OK (or the DELUSER count) is a refused rule.
   replies=$(commands "$live" "$mode" | cli "$hp")
   bad=$(printf '%s\n' "$replies" | grep -v -x -e OK -e '[0-9]*' -e '(integer) [0-9]*' || true)
   if [ -n "$bad" ]; then
