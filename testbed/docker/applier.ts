@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { pack } from "tar-stream";
+import { sleep } from "../../smoke/time";
 import { refuseUnknown } from "../refuse";
 import { applyTls, TLS_TYPES } from "../tlsProvider";
 
@@ -358,7 +359,7 @@ export class DockerApplier {
             `last healthchecks:\n${last || "(none)"}\ncontainer log:\n${tail(logs)}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
 

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, c
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
+import { sleep } from "../../smoke/time";
 
 export interface PrivateDockerd {
   /** Engine API client on the private socket. */
@@ -141,7 +142,7 @@ export async function startDockerd(opts: { timeoutMs?: number; log?: (line: stri
       live.delete(killSync);
       throw new Error(`dockerd did not answer on ${socket} within ${opts.timeoutMs ?? 30_000} ms (${lastErr}):\n${tail}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const startMs = Date.now() - t0;
   log(`dockerd ${child.pid} answers on ${socket} after ${startMs} ms`);
@@ -158,7 +159,7 @@ export async function startDockerd(opts: { timeoutMs?: number; log?: (line: stri
     if (child.exitCode === null && child.pid) {
       process.kill(child.pid, "SIGTERM");
       const until = Date.now() + 15_000;
-      while (child.exitCode === null && child.signalCode === null && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      while (child.exitCode === null && child.signalCode === null && Date.now() < until) await sleep(100);
     }
     killSync();
     live.delete(killSync);

@@ -2,6 +2,7 @@
 // stops dockerd with SIGTERM and waits for it (bounded). Arguments: <socket> <dockerd pid>.
 import { readFileSync } from "node:fs";
 import Docker from "dockerode";
+import { sleep } from "../../smoke/time";
 import { removeEverything } from "./daemon";
 
 const [socket, pidText] = process.argv.slice(2);
@@ -23,5 +24,5 @@ const alive = () => {
   }
   if (alive()) process.kill(pid, "SIGTERM");
   const until = Date.now() + 20_000;
-  while (alive() && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  while (alive() && Date.now() < until) await sleep(100);
 })();
