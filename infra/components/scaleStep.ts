@@ -1,13 +1,12 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { ClusterPlan } from "../plan/plan";
 import { buildScaleBundle, scaleBundleHash } from "../scale/bundle";
 import type { Phase } from "../scale/scaler";
+import { declareNodeJob } from "./kubernetes/nodeJob";
 
-/** pulumi-kubernetes: a failed Job is replaced (re-run) on the next update instead of blocking it. */
-const REPLACE_UNREADY = "pulumi.com/replaceUnready";
 const BUNDLE_FILE = "scale.js";
 const BUNDLE_DIR = "/opt/scale";
 
@@ -92,51 +91,29 @@ export class ScaleStep extends pulumi.ComponentResource {
       const k = args.kubernetes;
       if (!k) throw new Error(`ScaleStep ${name}: platform kubernetes needs args.kubernetes`);
       const bundle = buildScaleBundle();
-      const childOpts = { parent: this, provider: k.provider };
-      const cm = new k8s.core.v1.ConfigMap(
-        `${name}-bundle`,
-        { metadata: { namespace: k.namespace, labels: k.labels, annotations: { "redis-cluster/bundle-sha256": scaleBundleHash(bundle) } }, data: { [BUNDLE_FILE]: bundle } },
-        { ...childOpts, dependsOn: args.dependsOn },
-      );
-      this.done = new k8s.batch.v1.Job(
-        `${name}-job`,
+      const deadline = 3 * (SCALE_TIMEOUT_S + 60);
+      this.done = declareNodeJob(
+        this,
+        name,
         {
-          metadata: { namespace: k.namespace, labels: k.labels, annotations: { "redis-cluster/definition-sha256": hash, [REPLACE_UNREADY]: "true" } },
-          spec: {
-            // A run killed part-way is finished by the next attempt (every step is recomputed from the live cluster).
-            backoffLimit: 2,
-            activeDeadlineSeconds: 3 * (SCALE_TIMEOUT_S + 60),
-            template: {
-              metadata: { labels: k.labels, annotations: { "redis-cluster/definition-sha256": hash } },
-              spec: {
-                restartPolicy: "Never",
-                automountServiceAccountToken: false,
-                enableServiceLinks: false,
-                // fsGroup: the mounted TLS key (mode 0440, owned by root) is readable through the group only (seen on the pods runner).
-                securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, ...(k.volumes?.length ? { fsGroup: 1000 } : {}), seccompProfile: { type: "RuntimeDefault" } },
-                containers: [
-                  {
-                    name: "scale",
-                    image: k.image ?? "node:20-alpine",
-                    command: ["node", `${BUNDLE_DIR}/${BUNDLE_FILE}`],
-                    args: scaleCliArgs(args, args.plan.seeds),
-                    env: [
-                      // redis-cli's variable: the password never reaches argv.
-                      { name: "REDISCLI_AUTH", valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
-                      ...(k.env ?? []),
-                    ],
-                    volumeMounts: [{ name: "bundle", mountPath: BUNDLE_DIR, readOnly: true }, ...(k.volumeMounts ?? [])],
-                    terminationMessagePolicy: "FallbackToLogsOnError",
-                    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-                  },
-                ],
-                volumes: [{ name: "bundle", configMap: { name: cm.metadata.name } }, ...(k.volumes ?? [])],
-              },
-            },
+          namespace: k.namespace,
+          labels: k.labels,
+          image: k.image,
+          bundle: { file: BUNDLE_FILE, dir: BUNDLE_DIR, text: bundle, sha256: scaleBundleHash(bundle) },
+          definitionHash: hash,
+          container: {
+            name: "scale",
+            args: scaleCliArgs(args, args.plan.seeds),
+            // redis-cli's variable: the password never reaches argv.
+            env: [{ name: "REDISCLI_AUTH", valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } }, ...(k.env ?? [])],
+            volumeMounts: k.volumeMounts,
           },
+          volumes: k.volumes,
+          // A run killed part-way is finished by the next attempt (every step is recomputed from the live cluster).
+          backoffLimit: 2,
+          activeDeadlineSeconds: deadline,
         },
-        { ...childOpts, dependsOn: [cm, ...(args.dependsOn ?? [])] as pulumi.Input<pulumi.Resource>[], customTimeouts: { create: `${3 * (SCALE_TIMEOUT_S + 60) + 300}s`, update: `${3 * (SCALE_TIMEOUT_S + 60) + 300}s` } },
+        { provider: k.provider, dependsOn: args.dependsOn, waitSeconds: deadline + 300 },
       );
     }
     this.registerOutputs({});

@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import type { ClusterPlan } from "../plan/plan";
 import { buildSmokeBundle, bundleHash } from "../../smoke/bundle";
 import type { FailoverMode } from "../../smoke/types";
 import { TLS_CLIENT_FILES, tlsEnv } from "../plan/tls";
+import { scriptFiles, scriptPaths, type ScriptName } from "../plan/scripts";
+import { declareNodeJob } from "./kubernetes/nodeJob";
 
 /** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
 export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
@@ -13,8 +15,6 @@ export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
 export const BOOTSTRAP_EXIT_ENV = "BOOTSTRAP_EXIT_CODE";
 const BUNDLE_FILE = "smoke.js";
 const BUNDLE_DIR = "/opt/smoke";
-/** pulumi-kubernetes: a Job that is not ready (failed) is replaced on the next update instead of blocking it. */
-const REPLACE_UNREADY = "pulumi.com/replaceUnready";
 
 export interface SmokeSettings {
   /** false: the component declares nothing. */
@@ -78,8 +78,19 @@ export interface SmokeTestArgs {
 /** Environment variable of the retired passwords (smoke/cli.ts reads it). */
 export const RETIRED_PASSWORDS_ENV = "REDIS_RETIRED_PASSWORDS";
 
-/** Changes whenever the cluster definition or the smoke settings change: the smoke test then runs again. */
-export function definitionHash(args: Pick<SmokeTestArgs, "plan" | "settings" | "nodeTimeoutMs" | "platform" | "redisImage">): string {
+/** Every script either platform ships, with what they source (lib.sh): the list derives from scriptPaths. */
+export function shippedScripts(): Record<string, string> {
+  return scriptFiles(...(Object.keys(scriptPaths) as ScriptName[]));
+}
+
+/**
+ * Changes whenever the cluster definition or the smoke settings change: the smoke test then runs again. Any shipped
+ * script counts: a new probe, preStop or hook rolls the pods, and the rolled cluster is what the smoke test checks.
+ */
+export function definitionHash(
+  args: Pick<SmokeTestArgs, "plan" | "settings" | "nodeTimeoutMs" | "platform" | "redisImage">,
+  scripts: Record<string, string> = shippedScripts(),
+): string {
   const { plan } = args;
   const def = {
     platform: args.platform,
@@ -87,6 +98,7 @@ export function definitionHash(args: Pick<SmokeTestArgs, "plan" | "settings" | "
     redisConf: plan.redisConf,
     bootstrapScript: plan.bootstrapScript,
     entrypointScript: plan.entrypointScript,
+    scripts,
     natMap: plan.natMap,
     nodeTimeoutMs: args.nodeTimeoutMs,
     settings: args.settings,
@@ -191,77 +203,38 @@ export class SmokeTest extends pulumi.ComponentResource {
   private kubernetes(name: string, args: SmokeTestArgs, hash: string): pulumi.Output<string | undefined> {
     const k = args.kubernetes!;
     const bundle = buildSmokeBundle();
-    const childOpts = { parent: this, provider: k.provider };
-    // A changed bundle gives a new ConfigMap (Pulumi replaces ConfigMaps on data changes) and thus a new Job.
-    const cm = new k8s.core.v1.ConfigMap(
-      `${name}-bundle`,
-      {
-        metadata: { namespace: k.namespace, labels: k.labels, annotations: { "redis-cluster/bundle-sha256": bundleHash(bundle) } },
-        data: { [BUNDLE_FILE]: bundle },
-      },
-      childOpts,
-    );
     const timeoutS = Math.ceil(args.settings.timeoutMs / 1000);
     const tls = args.tls?.secretName !== undefined ? { secretName: args.tls.secretName, verifyHostname: args.tls.verifyHostname } : undefined;
-    const job = new k8s.batch.v1.Job(
-      `${name}-job`,
+    const retired = args.retiredPasswords?.secretName;
+    const job = declareNodeJob(
+      this,
+      name,
       {
-        metadata: {
-          namespace: k.namespace,
-          labels: k.labels,
-          // A failed smoke Job is replaced (re-run) by the next update instead of blocking it.
-          annotations: { "redis-cluster/definition-sha256": hash, [REPLACE_UNREADY]: "true" },
+        namespace: k.namespace,
+        labels: k.labels,
+        image: k.image,
+        bundle: { file: BUNDLE_FILE, dir: BUNDLE_DIR, text: bundle, sha256: bundleHash(bundle) },
+        definitionHash: hash,
+        container: {
+          name: "smoke",
+          // The failure digest (failing checks) becomes the pod's termination message.
+          args: [...smokeCliArgs(args, args.plan.seeds, true), "--termination-log", "/dev/termination-log"],
+          env: [
+            { name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
+            ...(args.username ? [{ name: "REDIS_USER", value: args.username }] : []),
+            ...(retired !== undefined ? [{ name: RETIRED_PASSWORDS_ENV, valueFrom: { secretKeyRef: { name: retired, key: args.retiredPasswords?.key ?? "retired.json" } } }] : []),
+            ...Object.entries(tls ? tlsEnv(TLS_CLIENT_FILES) : {}).map(([n, value]) => ({ name: n, value })),
+            ...(tls && !tls.verifyHostname ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
+          ],
+          volumeMounts: tls ? [{ name: "tls-client", mountPath: TLS_CLIENT_FILES.dir, readOnly: true }] : [],
         },
-        spec: {
-          // One attempt: a failed smoke test must fail the deployment, not be retried into a pass.
-          backoffLimit: 0,
-          activeDeadlineSeconds: timeoutS + 120,
-          template: {
-            metadata: { labels: k.labels, annotations: { "redis-cluster/definition-sha256": hash } },
-            spec: {
-              restartPolicy: "Never",
-              automountServiceAccountToken: false,
-              // fsGroup: the mounted TLS key (mode 0440) is readable by the group only.
-              securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, ...(tls ? { fsGroup: 1000 } : {}), seccompProfile: { type: "RuntimeDefault" } },
-              containers: [
-                {
-                  name: "smoke",
-                  image: k.image ?? "node:20-alpine",
-                  command: ["node", `${BUNDLE_DIR}/${BUNDLE_FILE}`],
-                  args: [...smokeCliArgs(args, args.plan.seeds, true), "--termination-log", "/dev/termination-log"],
-                  env: [
-                    { name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
-                    ...(args.username ? [{ name: "REDIS_USER", value: args.username }] : []),
-                    ...(args.retiredPasswords?.secretName !== undefined
-                      ? [{ name: RETIRED_PASSWORDS_ENV, valueFrom: { secretKeyRef: { name: args.retiredPasswords.secretName, key: args.retiredPasswords.key ?? "retired.json" } } }]
-                      : []),
-                    ...Object.entries(tls ? tlsEnv(TLS_CLIENT_FILES) : {}).map(([n, value]) => ({ name: n, value })),
-                    ...(tls && !tls.verifyHostname ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
-                  ],
-                  volumeMounts: [
-                    { name: "bundle", mountPath: BUNDLE_DIR, readOnly: true },
-                    ...(tls ? [{ name: "tls-client", mountPath: TLS_CLIENT_FILES.dir, readOnly: true }] : []),
-                  ],
-                  // The failure digest (failing checks) becomes the pod's termination message.
-                  terminationMessagePolicy: "FallbackToLogsOnError",
-                  resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-                },
-              ],
-              volumes: [
-                { name: "bundle", configMap: { name: cm.metadata.name } },
-                ...(tls ? [{ name: "tls-client", secret: { secretName: tls.secretName, defaultMode: 0o440 } }] : []),
-              ],
-            },
-          },
-        },
+        volumes: tls ? [{ name: "tls-client", secret: { secretName: tls.secretName, defaultMode: 0o440 } }] : [],
+        // One attempt: a failed smoke test must fail the deployment, not be retried into a pass.
+        backoffLimit: 0,
+        activeDeadlineSeconds: timeoutS + 120,
       },
-      {
-        ...childOpts,
-        dependsOn: args.dependsOn,
-        // Pulumi waits for the Job to complete; give it the smoke test's own bound plus scheduling and image pull.
-        customTimeouts: { create: `${timeoutS + 300}s`, update: `${timeoutS + 300}s` },
-      },
+      // Pulumi waits for the Job to complete: the smoke test's own bound plus scheduling and image pull.
+      { provider: k.provider, dependsOn: args.dependsOn, waitSeconds: timeoutS + 300 },
     );
     return job.metadata.name;
   }

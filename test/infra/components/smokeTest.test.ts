@@ -2,9 +2,12 @@
 // after the bootstrap, re-run on definition changes, and the password never in plain args, argv or ConfigMaps.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { installMocks, isSecretInput, plainStrings, settle, unwrapSecret, valueOf, type RecordedResource } from "../../helpers/pulumiMocks";
 import { validateConfig } from "../../../infra/config/schema";
 import { planCluster } from "../../../infra/plan/plan";
+import { scriptPaths } from "../../../infra/plan/scripts";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 
@@ -74,6 +77,22 @@ test("re-runs when the cluster definition or the smoke settings change, not othe
   assert.notEqual(definitionHash(imaged), definitionHash({ ...base, redisImage: "redis:7.4.1" }));
   assert.equal(definitionHash(imaged), definitionHash({ ...base, redisImage: "redis:7.2.5" }));
   assert.equal(definitionHash(base), definitionHash({ ...base, redisImage: undefined }));
+});
+
+test("every shipped script is in the definition: a pod roll caused by any of them re-runs the smoke test", async () => {
+  const { definitionHash, shippedScripts } = await import("../../../infra/components/smokeTest");
+  const base = { platform: "kubernetes" as const, plan: planCluster(k8sSpec), settings: { enabled: true, failover: "manual" as const, keys: 100, timeoutMs: 60_000 }, nodeTimeoutMs: 5000 };
+  const scripts = shippedScripts();
+  // The folder decides, not a list: a new script or a new companion (lib.sh) is covered without touching this test.
+  const folder = dirname(scriptPaths.bootstrap);
+  assert.deepEqual(Object.keys(scripts).sort(), readdirSync(folder).filter((f) => f.endsWith(".sh")).sort());
+  for (const f of ["probe.sh", "prestop.sh", "refresh-peers.sh", "rotate.sh", "tls-reload.sh", "lib.sh"]) assert.ok(f in scripts, f);
+  const hash = definitionHash(base);
+  assert.equal(definitionHash(base, scripts), hash, "by default the files as shipped");
+  for (const [file, text] of Object.entries(scripts)) {
+    assert.equal(text, readFileSync(join(folder, file), "utf8"));
+    assert.notEqual(definitionHash(base, { ...scripts, [file]: `${text}\n# changed\n` }), hash, `a change of ${file} re-runs the smoke test`);
+  }
 });
 
 test("kubernetes: bundle ConfigMap + Job (awaited, one attempt), password from the Secret, schema-valid", async () => {
