@@ -83,6 +83,12 @@ export class Writer {
     return this;
   }
 
+  /** Waits until the loops end by themselves (maxCommands written, or the signal aborted). */
+  async finished(): Promise<this> {
+    await this.done;
+    return this;
+  }
+
   /** Stops the loops and waits for them (at most `boundMs`: a command stuck on a dead node is left pending). */
   async stop(boundMs = 60_000): Promise<this> {
     this.stopped = true;
