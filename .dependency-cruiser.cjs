@@ -1,6 +1,6 @@
 // Import direction of the three wings (issue #21): tests (test/) -> tools (tools/, and scripts/, the build and test
 // runner) -> testbed (testbed/) -> product (infra/, smoke/, monitoring/: what `pulumi up` runs and what ships into
-// containers). Checked by test/architecture/imports.test.ts, in `npm test`:
+// containers). Checked by test/architecture/import-direction.test.ts, in `npm test`:
 //   node_modules/.bin/depcruise --config .dependency-cruiser.cjs .
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -21,7 +21,7 @@ function find(dir) {
 const LIGHT = (f) =>
   /^test\/infra\/(index\.[a-z]+|components\/[A-Za-z]+|plan\/[A-Za-z]+|config\/[A-Za-z]+)\.test\.ts$/.test(f) ||
   new Set([
-    "test/architecture/imports.test.ts",
+    "test/architecture/import-direction.test.ts",
     "test/testbed/workload/checker.test.ts",
     "test/docs/runbooks.test.ts",
     "test/testbed/engine/engine.test.ts",
