@@ -80,12 +80,7 @@ export class ProdCluster {
 
   /** ioredis options of every host client: password, admin user, TLS against the cluster's CA (no host-name check: pod IPs, as the Jobs). */
   private get clientOptions(): { password: string; username?: string; tls?: object } {
-    const t = this.auth.tls;
-    return {
-      password: this.password,
-      ...(this.auth.username ? { username: this.auth.username } : {}),
-      ...(t ? { tls: { ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: () => undefined } } : {}),
-    };
+    return { password: this.password, ...(this.auth.username ? { username: this.auth.username } : {}), ...this.tlsOptions };
   }
 
   pods(): string[] {

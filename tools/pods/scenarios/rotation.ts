@@ -15,7 +15,7 @@ import { contextAt, type Row } from "./report";
  * Password rotation through `pulumi up` with a client writing throughout: a second up of the deployed stack with
  * admin's password changed (the program: rotate-add Job, the StatefulSet rolls one pod at a time, bootstrap/scale
  * verify, rotate-remove, smoke Job with its old-passwords check). The client is an application as ACL user `smoke`
- * (keys smoke:*) over TLS with the stack's client certificate, one SET at a time (test/helpers/writer.ts). Every error
+ * (keys smoke:*) over TLS with the stack's client certificate, one SET at a time (testbed/workload/application.ts). Every error
  * is placed on the runner's timeline (which Job ran, which pod was being replaced). At the end: the old passwords must
  * be refused (WRONGPASS) on every pod. `rotateSmoke`: the smoke user's password changes too (configured, secret), and
  * the application switches as one that re-reads its Secret would: once rotate-add is Complete (both passwords valid
