@@ -68,20 +68,12 @@ export interface DockerClusterOutputs {
  * Every file comes from the shared plan; nothing here is Docker-specific text.
  */
 export class RedisDockerCluster extends pulumi.ComponentResource {
-  declare readonly networkName: pulumi.Output<string>;
-  declare readonly nodes: pulumi.Output<DockerNodeEndpoint[]>;
+  /** What the stack exports of this cluster. */
+  readonly outputs: DockerClusterOutputs;
   /** "host:port" of every node inside the network. */
   declare readonly seeds: pulumi.Output<string[]>;
-  /** "host:port" of every node's published port, for clients on the Docker host. */
-  declare readonly hostSeeds: pulumi.Output<string[]>;
-  /** ioredis `natMap` for host clients: announced "ip:port" -> published host:port. */
-  declare readonly natMap: pulumi.Output<Record<string, { host: string; port: number }>>;
-  /** Prometheus on the Docker host, when monitoring is enabled. */
-  declare readonly prometheusUrl?: pulumi.Output<string>;
   /** Exit code of the bootstrap container (0: formed or already formed; -1: none recorded). Non-zero fails the check step. */
   declare readonly bootstrapExitCode: pulumi.Output<number>;
-  /** What the scale step does to reach this topology from the last deployed one (computed at preview). */
-  declare readonly scalePlan: pulumi.Output<string[]>;
   /** Resources the next steps (smoke test, monitoring) must wait for. */
   readonly ready: pulumi.Resource[];
   /** acl.enabled: each user's password (secret outputs). */
@@ -90,8 +82,6 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   readonly retiredPasswords?: pulumi.Output<string>;
   /** TLS (tls.enabled): the client certificate for host clients and the smoke step (key secret), and the CA. */
   readonly tlsClient?: IssuedCertificate;
-  /** What the stack exports of this cluster. */
-  readonly outputs: DockerClusterOutputs;
 
   constructor(name: string, args: RedisDockerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-cluster:docker:RedisDockerCluster", name, {}, opts);
@@ -169,39 +159,24 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     const endpoints: DockerNodeEndpoint[] = plan.nodes.map((n) => ({
       name: n.name, host: n.host, port: n.port, hostPort: n.hostPort!, hostBusPort: n.hostBusPort!,
     }));
-    this.networkName = network.name;
-    this.nodes = pulumi.output(endpoints);
     this.seeds = pulumi.output(plan.seeds);
-    this.hostSeeds = pulumi.output(plan.hostSeeds);
-    this.natMap = pulumi.output(plan.natMap);
     this.bootstrapExitCode = formed.exitCode;
-    this.prometheusUrl = monitoring?.prometheusUrl;
-    this.scalePlan = scalePlan.plan;
     this.userPasswords = acl?.passwords ?? {};
     this.retiredPasswords = acl?.retiredPasswords;
     this.ready = [rotateCheck ?? scaleOut.done];
     this.tlsClient = certs?.issued.client;
     this.outputs = {
-      network: this.networkName,
-      nodes: this.nodes,
+      network: network.name,
+      nodes: pulumi.output(endpoints),
       seeds: this.seeds,
-      hostSeeds: this.hostSeeds,
-      natMap: this.natMap,
+      hostSeeds: pulumi.output(plan.hostSeeds),
+      natMap: pulumi.output(plan.natMap),
       bootstrapExitCode: this.bootstrapExitCode,
-      scalePlan: this.scalePlan,
+      scalePlan: scalePlan.plan,
       ...(monitoring && { prometheusUrl: monitoring.prometheusUrl }),
       ...(acl && { aclPasswords: pulumi.secret(pulumi.all(acl.passwords)) }),
       ...(certs && { tlsCaCert: certs.issued.client.ca, tlsClientCert: certs.issued.client.cert, tlsClientKey: pulumi.secret(certs.issued.client.key) }),
     };
-    this.registerOutputs({
-      networkName: this.networkName,
-      nodes: this.nodes,
-      seeds: this.seeds,
-      hostSeeds: this.hostSeeds,
-      natMap: this.natMap,
-      bootstrapExitCode: this.bootstrapExitCode,
-      scalePlan: this.scalePlan,
-      prometheusUrl: this.prometheusUrl,
-    });
+    this.registerOutputs(this.outputs);
   }
 }
