@@ -39,7 +39,7 @@ test("pod-spec fields the runner does not implement are refused by name", () => 
     enableServiceLinks: false,
   };
   assert.doesNotThrow(() => checkPodSpec(ok, "sts", "statefulset", 6));
-  assert.throws(() => checkPodSpec({ ...ok, hostNetwork: true }, "sts", "statefulset", 6), /'hostNetwork', which the runner does not implement/);
+  assert.throws(() => checkPodSpec({ ...ok, hostNetwork: true }, "sts", "statefulset", 6), /'hostNetwork', which the pods runner does not implement/);
   assert.throws(() => checkPodSpec({ ...ok, containers: [{ name: "c", image: "x", workingDir: "/w" }] }, "sts", "statefulset", 6), /container c sets 'workingDir'/);
   assert.throws(
     () => checkPodSpec({ ...ok, containers: [{ name: "c", image: "x", livenessProbe: { tcpSocket: { port: 1 } } }] }, "sts", "statefulset", 6),

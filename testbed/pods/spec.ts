@@ -27,7 +27,7 @@ const KNOWN = {
 
 /** Refuses a field the runner does not implement, by name (testbed/refuse.ts); its message names the object too. */
 export function refuse(where: string, obj: Obj | undefined, known: readonly string[]): void {
-  refuseUnknown("runner", where, obj, known, "implement it in testbed/pods/ or leave it out of the program");
+  refuseUnknown("pods runner", where, obj, known, "implement it in testbed/pods/ or leave it out of the program");
 }
 
 const must = (cond: boolean, msg: string) => {
