@@ -40,7 +40,6 @@ export function nodeSecrets(cx: DockerClusterContext, dependsOn: pulumi.Resource
       `set -eu; for d in /out/*/; do n=\${d%/}; n=\${n##*/}; for f in "${secretsIn}/$n"/*; do b=\${f##*/}; ` +
         `install -o ${REDIS_UID} -g ${REDIS_UID} -m 0400 "$f" "$d.$b.new"; mv -f "$d.$b.new" "$d$b"; done; done`,
     ],
-    scripts: [],
     uploads: plan.nodes.flatMap((node) => files(node).map(([file, content]) => ({ file: `${secretsIn}/${node.name}/${posix.basename(file)}`, content, permissions: "0400" }))),
     volumes: [...volumes].map(([node, v]) => ({ volumeName: v.name, containerPath: `/out/${node}` })),
     network: false,

@@ -13,7 +13,7 @@ export interface OneShotArgs {
   entrypoints: pulumi.Input<string>[];
   envs?: pulumi.Input<string>[];
   /** Shipped into CONTAINER_PATHS.dir with whatever they source, ahead of `uploads`. */
-  scripts: ScriptName[];
+  scripts?: ScriptName[];
   uploads: docker.types.input.ContainerUpload[];
   volumes?: docker.types.input.ContainerVolume[];
   /** false: no network at all. Default: the cluster network. */
@@ -36,7 +36,7 @@ export interface OneShot {
  */
 export function oneShot(cx: DockerClusterContext, args: OneShotArgs): OneShot {
   const name = `${cx.spec.name}-${args.step}`;
-  const scripts = Object.entries(scriptFiles(...args.scripts)).map(([file, content]) => ({ file: `${CONTAINER_PATHS.dir}/${file}`, content, executable: true }));
+  const scripts = Object.entries(scriptFiles(...(args.scripts ?? []))).map(([file, content]) => ({ file: `${CONTAINER_PATHS.dir}/${file}`, content, executable: true }));
   const container = new docker.Container(
     `${cx.name}-${args.step}`,
     {
