@@ -22,10 +22,26 @@ export const FAULTS = [
 export type FaultName = (typeof FAULTS)[number];
 
 /**
+ * Formation with the first bootstrap killed part-way (a Job killed by its deadline, a container stopped), then run
+ * again: it must finish the cluster.
+ */
+export async function bootstrapKilled(c: LocalCluster, now: () => number): Promise<FaultEvent> {
+  // Measured from the moment `redis-cli --cluster create` starts (slots, then MEET, then REPLICATE): the window in
+  // which a kill leaves a half-made cluster.
+  const killAt = 100 + Math.floor(Math.random() * 2500);
+  const start = now();
+  const note = await killedBootstrap(c, killAt);
+  const healed = now();
+  const r = await c.runBootstrap();
+  const notes = [note, `re-run: exit ${r.code}`, ...(r.code === 0 ? [] : [r.output])];
+  return { name: "bootstrap-killed", target: `bootstrap killed ${killAt} ms into the create`, start, healed, recovered: now(), recoveredOk: r.code === 0, notes };
+}
+
+/**
  * Runs the bootstrap script and kills it (with its redis-cli children) `ms` after it starts creating the cluster (or
  * after 20 s in any case); says what it left behind.
  */
-export function killedBootstrap(c: LocalCluster, ms: number): Promise<string> {
+function killedBootstrap(c: LocalCluster, ms: number): Promise<string> {
   const env = { ...c.cliEnv(), ...c.plan.bootstrapEnv, REDIS_NODES: c.seeds.join(" "), BOOTSTRAP_TIMEOUT: "60" };
   return new Promise((resolve) => {
     const child = spawn("sh", [scriptPaths.bootstrap], { env, stdio: ["ignore", "ignore", "pipe"], detached: true });

@@ -13,7 +13,7 @@ import { check, type Verdict } from "../../testbed/workload/checker";
 import type { FaultEvent, History } from "../../testbed/workload/history";
 import { sleep } from "../../smoke/time";
 import { NetLab, requireNetAdmin } from "./netlab";
-import { applyFault, killedBootstrap, type FaultName } from "./nemesis";
+import { applyFault, bootstrapKilled, type FaultName } from "./nemesis";
 import { cliAsync, finalChecks, PORT, shardFirstSlots, topology, waitWhole } from "./observer";
 import { hashTagFor, Workload } from "./workload";
 
@@ -98,17 +98,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     // Formation, with the first bootstrap killed part-way (a Job killed by its deadline, a container stopped).
     if (opts.killBootstrap ?? true) {
-      // Measured from the moment `redis-cli --cluster create` starts (slots, then MEET, then REPLICATE): the window
-      // in which a kill leaves a half-made cluster.
-      const killAt = 100 + Math.floor(Math.random() * 2500);
-      const start = now();
-      const note = await killedBootstrap(c, killAt);
-      const healed = now();
-      const r = await c.runBootstrap();
-      const ok = r.code === 0;
-      faults.push({ name: "bootstrap-killed", target: `bootstrap killed ${killAt} ms into the create`, start, healed, recovered: now(), recoveredOk: ok, notes: [note, `re-run: exit ${r.code}`] });
-      if (!ok) throw new Error(`the bootstrap re-run after a killed one failed (exit ${r.code}):\n${r.output}`);
-      log(`bootstrap killed ${killAt} ms into the create (${note}); re-run finished the cluster`);
+      const ev = await bootstrapKilled(c, now);
+      faults.push(ev);
+      if (!ev.recoveredOk) throw new Error(`the bootstrap re-run after a killed one failed: ${ev.notes?.join("; ")}`);
+      log(`${ev.target} (${ev.notes?.[0]}); re-run finished the cluster`);
     } else {
       const r = await c.runBootstrap();
       if (r.code !== 0) throw new Error(`bootstrap failed (exit ${r.code}):\n${r.output}`);
