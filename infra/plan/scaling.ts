@@ -181,8 +181,10 @@ export function decideScaling(current: NodeState[], planned: string[], masters: 
   final.sort(order);
 
   // Slots: drained masters give everything to the final masters; then every final master gets its fair share.
+  // A failed-over master's slots are its heir's by the time slots move: the failover carries them, not a move.
+  const heirOf = new Map(failovers.map((f) => [f.from, f.to]));
   const owners: Record<string, number[]> = {};
-  for (const n of current) if (isMaster(n)) owners[n.name] = n.slots;
+  for (const n of current) if (isMaster(n)) owners[heirOf.get(n.name) ?? n.name] = n.slots;
   const moves = final.length ? planSlotMoves(owners, final) : [];
   // Drains first, so the nodes that leave are emptied before anything else moves.
   moves.sort((a, b) => Number(final.includes(a.from)) - Number(final.includes(b.from)));
@@ -286,13 +288,17 @@ export function fromLayout(layout: LayoutEntry[]): NodeState[] {
 /** The state a decision leads to (what the preview records as the next deployment's layout). */
 export function applyDecision(state: NodeState[], d: ScalingDecision, planned: string[]): NodeState[] {
   const slots = new Map<string, Set<number>>(state.filter((n) => n.role === "master").map((n) => [n.name, new Set(n.slots)]));
+  // Failovers come first (the scale step runs them before it moves slots): the heir takes its master's slots.
+  for (const f of d.failovers) {
+    slots.set(f.to, slots.get(f.from) ?? new Set());
+    slots.delete(f.from);
+  }
   for (const m of d.moves) {
     for (const x of m.slots) slots.get(m.from)?.delete(x);
     if (!slots.has(m.to)) slots.set(m.to, new Set());
     for (const x of m.slots) slots.get(m.to)!.add(x);
   }
   const heirOf = new Map(d.failovers.map((f) => [f.from, f.to]));
-  for (const f of d.failovers) slots.set(f.to, slots.get(f.from) ?? new Set());
   const attach = new Map(d.attach.map((a) => [a.replica, a.master]));
   const before = new Map(state.map((n) => [n.name, n]));
   return planned.map((name) => {
