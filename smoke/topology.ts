@@ -1,6 +1,8 @@
 // Pure parsing of CLUSTER NODES / INFO replies and slot-map comparison (no I/O: unit-tested on fixtures).
 
-export const SLOT_COUNT = 16384;
+import { formatRanges as formatSlotRanges, SLOT_COUNT } from "../infra/plan/scaling";
+
+export { SLOT_COUNT };
 
 export interface NodeLine {
   id: string;
@@ -103,18 +105,8 @@ export function slotOwners(lines: NodeLine[]): string[][] {
   return owners;
 }
 
-/** Compresses slot numbers into "0-99,200,300-310". */
-export function formatRanges(slots: number[]): string {
-  const sorted = [...slots].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(sorted[i] === sorted[j] ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(",");
-}
+/** Compresses slot numbers into "0-99,200,300-310", every range (the scaling plan's formatter, uncut). */
+export const formatRanges = (slots: number[]): string => formatSlotRanges(slots, Infinity);
 
 export function countSlots(ranges: [number, number][]): number {
   return ranges.reduce((n, [a, b]) => n + (b - a + 1), 0);
