@@ -15,7 +15,7 @@ export function parseAddr(addr: string): { host: string; port: number } {
 /**
  * ioredis retries a command hit by a failover every `retryDelayOnFailover` ms at most `maxRedirections` times; the product
  * must outlast the failover (its docs: > cluster-node-timeout). A failover takes node timeout + FAIL propagation + election
- * (measured here: ~1.5x), so the budget is 2x node timeout + 2 s.
+ * (measured: docs/benchmarks.md, "Numbers from code comments"), so the budget is 2x node timeout + 2 s.
  */
 export function failoverRetryOptions(nodeTimeoutMs: number): Pick<ClusterOptions, "maxRedirections" | "retryDelayOnFailover" | "retryDelayOnClusterDown" | "retryDelayOnTryAgain"> {
   const maxRedirections = 16;

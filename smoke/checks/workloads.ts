@@ -99,7 +99,7 @@ export async function checkWorkloads(ctx: SmokeContext): Promise<{ details: stri
       written.push(...keys);
       for (const k of keys) await run("SET PX", k, () => data.set(k, `cached:${k}`, "PX", W.cacheTtlMs), data);
       // Each TTL starts when its SET reaches the server; the last reply bounds that for every key
-      // (timing from before the first SET failed on a loaded host: the last keys were set up to 93 ms later).
+      // (timing from before the first SET failed on a loaded host, where the last keys were set much later).
       const lastSetAcked = Date.now();
       for (const k of keys) {
         const pttl = await run("PTTL", k, () => data.pttl(k), data);

@@ -1,6 +1,6 @@
 // RESP2 on the load generator's hot path: requests encoded straight into buffers, replies counted without
 // materialising their values. A general client (ioredis) builds a Command, a promise and a decoded JS value per reply;
-// profiled here that was ~11 µs per GET with ~40% of it garbage collection — the client, not the cluster, was measured.
+// profiled, that cost dominated (docs/benchmarks.md, "Numbers from code comments") — the client, not the cluster, was measured.
 // The generator only needs "how many replies arrived, and was any an error", so it scans for reply boundaries.
 
 const CRLF = "\r\n";

@@ -1,6 +1,6 @@
 // The dev stack on a real Docker engine: a private dockerd, stand-in images from Debian packages, and the program run
 // in the SDK's runtime with every docker:* / command:local:* resource created for real (testbed/docker/stack.ts).
-// One daemon and one stack for the whole file (each `up` from scratch costs ~20-35 s), in order: up with the smoke step
+// One daemon and one stack for the whole file (an `up` from scratch is the slow part), in order: up with the smoke step
 // and monitoring, Prometheus and its alerts, a second bootstrap run, restart of all six containers at once, re-creation
 // of one container on its volume, a partial cluster (the stack re-created on its volumes after a replica lost its own),
 // destroy. Each test leaves the stack as the next one needs it.

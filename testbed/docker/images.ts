@@ -210,7 +210,7 @@ export async function ensureStandInImages(docker: Docker, opts: { cacheDir?: str
   return { ...images, key: tag, cached: rootfs.cached, buildMs: rootfs.buildMs, importMs };
 }
 
-// `tsx local/docker/images.ts`: builds the rootfs into the cache when it is missing (scripts/setup.sh runs it before
+// `tsx testbed/docker/images.ts`: builds the rootfs into the cache when it is missing (scripts/setup.sh runs it before
 // the tests, so a cold cache does not eat a test's time bound).
 if (require.main === module) {
   if (process.getuid?.() !== 0) {

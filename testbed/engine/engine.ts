@@ -2,7 +2,7 @@
 // It applies the CLI's config rules (./config.ts), serves Pulumi's ResourceMonitor and Engine gRPC services, and
 // starts the program through Pulumi's own Node.js runtime exactly as pulumi-language-nodejs does
 // (`node @pulumi/pulumi/cmd/run --monitor … --engine … --project … --stack … [--dry-run] .`, ts-node, CommonJS).
-// Dynamic providers are served by Pulumi's own `cmd/dynamic-provider` host. See ./README.md for the API.
+// Dynamic providers are served by Pulumi's own `cmd/dynamic-provider` host. Its API: docs/testbed.md, "The test engine".
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
