@@ -11,7 +11,25 @@ import { aclMounts, aclVolumes, envList, jobVolumes, sharedMounts, tlsEnvOf, tls
 
 // The Jobs running infra/scripts with the Redis image (redis-cli) against the pods.
 
-const scriptResources = () => ({ requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } });
+/** A script's container: the Redis image (redis-cli), small and restricted. */
+function scriptContainer(
+  cx: ClusterContext,
+  name: string,
+  command: string[],
+  env: k8s.types.input.core.v1.EnvVar[],
+  volumeMounts: k8s.types.input.core.v1.VolumeMount[],
+): k8s.types.input.core.v1.Container {
+  return {
+    name,
+    image: cx.spec.redisImage,
+    imagePullPolicy: "IfNotPresent",
+    command,
+    env,
+    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+    volumeMounts,
+    securityContext: restrictedContainerSecurityContext(cx.spec.kubernetes.runAsUser),
+  };
+}
 
 /**
  * One pod shape for every script Job (rotation, bootstrap): same identity, security and client label; only the
@@ -60,12 +78,11 @@ export function rotateJobArgs(cx: ClusterContext, refs: PodRefs, mode: "add" | "
       refs,
       "rotate",
       { backoffLimit: 2, activeDeadlineSeconds: 300 },
-      {
-        name: "rotate",
-        image: spec.redisImage,
-        imagePullPolicy: "IfNotPresent",
-        command: ["sh", `${POD_PATHS.dir}/rotate.sh`, mode],
-        env: envList(
+      scriptContainer(
+        cx,
+        "rotate",
+        ["sh", `${POD_PATHS.dir}/rotate.sh`, mode],
+        envList(
           rotateEnv({
             nodes: plan.bootstrapEnv.REDIS_NODES,
             passwordFile: POD_PATHS.passwordFile,
@@ -73,10 +90,8 @@ export function rotateJobArgs(cx: ClusterContext, refs: PodRefs, mode: "add" | "
             tls: refs.tls ? TLS_CLIENT_FILES : undefined,
           }),
         ),
-        resources: scriptResources(),
-        volumeMounts: [...sharedMounts(), ...tlsMounts(refs, "tls-client", TLS_CLIENT_FILES.dir), ...aclMounts(refs), { name: "acl-previous", mountPath: ACL_PATHS.previousDir, readOnly: true }],
-        securityContext: restrictedContainerSecurityContext(spec.kubernetes.runAsUser),
-      },
+        [...sharedMounts(), ...tlsMounts(refs, "tls-client", TLS_CLIENT_FILES.dir), ...aclMounts(refs), { name: "acl-previous", mountPath: ACL_PATHS.previousDir, readOnly: true }],
+      ),
       // The previous admin password: a fixed-name Secret written after the last rotation finished (absent on the
       // first deploy, hence optional).
       [...jobVolumes(refs), ...aclVolumes(refs), { name: "acl-previous", secret: { secretName: previousAdminSecretName(spec.name), optional: true, defaultMode: 0o440 } }],
@@ -92,7 +107,7 @@ export const bootstrapTimeoutSeconds = (cx: ClusterContext) => Number(cx.plan.bo
  * Pulumi awaits the Job's completion; a retry covers a check that ran before gossip settled.
  */
 export function bootstrapJobArgs(cx: ClusterContext, refs: PodRefs): k8s.batch.v1.JobArgs {
-  const { spec, plan } = cx;
+  const { plan } = cx;
   return {
     metadata: scriptJobMeta(cx, "bootstrap"),
     spec: scriptJobSpec(
@@ -100,12 +115,11 @@ export function bootstrapJobArgs(cx: ClusterContext, refs: PodRefs): k8s.batch.v
       refs,
       "bootstrap",
       { backoffLimit: 3, activeDeadlineSeconds: 4 * bootstrapTimeoutSeconds(cx) },
-      {
-        name: "bootstrap",
-        image: spec.redisImage,
-        imagePullPolicy: "IfNotPresent",
-        command: ["sh", POD_PATHS.bootstrap],
-        env: [
+      scriptContainer(
+        cx,
+        "bootstrap",
+        ["sh", POD_PATHS.bootstrap],
+        [
           ...envList(plan.bootstrapEnv),
           // A cluster whose shape differs from the plan is the scale step's to change (it runs next).
           { name: "REDIS_SCALE_STEP", value: "1" },
@@ -113,10 +127,8 @@ export function bootstrapJobArgs(cx: ClusterContext, refs: PodRefs): k8s.batch.v
           { name: "REDIS_PASSWORD_FILE", value: POD_PATHS.passwordFile },
           ...tlsEnvOf(refs, TLS_CLIENT_FILES),
         ],
-        resources: scriptResources(),
-        volumeMounts: [...sharedMounts(), ...tlsMounts(refs, "tls-client", TLS_CLIENT_FILES.dir)],
-        securityContext: restrictedContainerSecurityContext(spec.kubernetes.runAsUser),
-      },
+        [...sharedMounts(), ...tlsMounts(refs, "tls-client", TLS_CLIENT_FILES.dir)],
+      ),
       jobVolumes(refs),
     ),
   };
