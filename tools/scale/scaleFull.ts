@@ -11,6 +11,8 @@ import { Command } from "commander";
 import { startLocalCluster, type LocalCluster } from "../../testbed/local/harness";
 import { addNode, clusterClient, resize, seedKeys, topology, WaitWriter, type WriterStats } from "../../testbed/local/scaleCluster";
 import type { ScaleResult } from "../../infra/scale/scaler";
+import { sleep } from "../../smoke/time";
+import { parseInfo } from "../../smoke/topology";
 
 interface StepReport {
   step: string;
@@ -106,8 +108,9 @@ async function benchOne(tool: "scale step" | "scale step, --slot-group 8" | "red
       const t0 = Date.now();
       cli(["--cluster", "add-node", m, seed]);
       // Wait until every node knows the new master (what the add-node advice says before a rebalance).
-      for (let i = 0; i < 200 && !c.nodes.slice(0, 7).every((_, j) => /cluster_known_nodes:7/.test(c.cli(j, ["cluster", "info"]).stdout)); i++) await new Promise((x) => setTimeout(x, 100));
-      await new Promise((x) => setTimeout(x, 2000)); // the new node answers CLUSTERDOWN until it sees the slots covered
+      const knowsSeven = (j: number) => parseInfo(c.cli(j, ["cluster", "info"]).stdout).cluster_known_nodes === "7";
+      for (let i = 0; i < 200 && !c.nodes.slice(0, 7).every((_, j) => knowsSeven(j)); i++) await sleep(100);
+      await sleep(2000); // the new node answers CLUSTERDOWN until it sees the slots covered
       cli(["--cluster", "rebalance", seed, "--cluster-use-empty-masters", "--cluster-pipeline", "100"]);
       cli(["--cluster", "add-node", r, seed, "--cluster-slave"]);
       ms = Date.now() - t0;
