@@ -4,6 +4,7 @@ import { renderAlertRules, validateAlertRuleOptions } from "../../monitoring/rul
 import { dashboardJson } from "../../monitoring/grafanaDashboard";
 import { EXPORTER_IMAGE, EXPORTER_PORT } from "../../monitoring/images";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
+import { envList } from "./kubernetes/env";
 import { EXPORTER_ACL_ENV } from "../plan/acl";
 import { exporterAddress, exporterTlsEnv, type TlsFilePaths } from "../plan/tls";
 
@@ -39,7 +40,7 @@ export function exporterSidecar(opts: ExporterSidecarOptions): k8s.types.input.c
     { name: "REDIS_ADDR", value: exporterAddress(!!opts.tls, "127.0.0.1", opts.redisPort) },
     { name: "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value: `:${opts.metricsPort}` },
     // TLS: the node's certificate from the pod's TLS volume (127.0.0.1 is among its names); metrics stay plain HTTP.
-    ...Object.entries(opts.tls ? exporterTlsEnv(opts.tls.files) : {}).map(([name, value]) => ({ name, value })),
+    ...(opts.tls ? envList(exporterTlsEnv(opts.tls.files)) : []),
   ];
   if (opts.aclUser) env.push(...Object.entries(EXPORTER_ACL_ENV).map(([name, value]) => ({ name, value })));
   if (opts.passwordSecretName) {

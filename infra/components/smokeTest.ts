@@ -8,6 +8,7 @@ import type { FailoverMode } from "../../smoke/types";
 import { TLS_CLIENT_FILES, tlsEnv } from "../plan/tls";
 import { scriptFiles, scriptPaths, type ScriptName } from "../plan/scripts";
 import { declareNodeJob } from "./kubernetes/nodeJob";
+import { envList } from "./kubernetes/env";
 
 /** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
 export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
@@ -223,7 +224,7 @@ export class SmokeTest extends pulumi.ComponentResource {
             { name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
             ...(args.username ? [{ name: "REDIS_USER", value: args.username }] : []),
             ...(retired !== undefined ? [{ name: RETIRED_PASSWORDS_ENV, valueFrom: { secretKeyRef: { name: retired, key: args.retiredPasswords?.key ?? "retired.json" } } }] : []),
-            ...Object.entries(tls ? tlsEnv(TLS_CLIENT_FILES) : {}).map(([n, value]) => ({ name: n, value })),
+            ...(tls ? envList(tlsEnv(TLS_CLIENT_FILES)) : []),
             ...(tls && !tls.verifyHostname ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
           ],
           volumeMounts: tls ? [{ name: "tls-client", mountPath: TLS_CLIENT_FILES.dir, readOnly: true }] : [],

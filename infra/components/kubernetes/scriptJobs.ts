@@ -4,10 +4,11 @@ import { ACL_PATHS, rotateEnv } from "../../plan/acl";
 import { TLS_CLIENT_FILES } from "../../plan/tls";
 import { REPLACE_UNREADY } from "./annotations";
 import type { ClusterContext, PodRefs } from "./context";
+import { envList } from "./env";
 import { POD_PATHS } from "./podPaths";
 import { previousAdminSecretName } from "./secrets";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./securityContext";
-import { aclMounts, aclVolumes, envList, jobVolumes, sharedMounts, tlsEnvOf, tlsMounts } from "./volumes";
+import { aclMounts, aclVolumes, jobVolumes, sharedMounts, tlsEnvOf, tlsMounts } from "./volumes";
 
 // The Jobs running infra/scripts with the Redis image (redis-cli) against the pods.
 

@@ -5,10 +5,11 @@ import { aclNodeEnv } from "../aclUsers";
 import { METRICS_PORT, exporterSidecar } from "../kubernetesMonitoring";
 import { CONFIG_CHECKSUM } from "./annotations";
 import type { ClusterContext, PodRefs } from "./context";
+import { envList } from "./env";
 import { BUS_PORT, POD_PATHS } from "./podPaths";
 import { PASSWORD_KEY } from "./secrets";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./securityContext";
-import { aclMounts, envList, podVolumes, sharedMounts, tlsEnvOf, tlsMounts } from "./volumes";
+import { aclMounts, podVolumes, sharedMounts, tlsEnvOf, tlsMounts } from "./volumes";
 
 const probe = (mode: "alive" | "ready") => ({ exec: { command: ["sh", POD_PATHS.probe, mode] } });
 

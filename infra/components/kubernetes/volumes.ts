@@ -1,11 +1,9 @@
 import { ACL_PATHS } from "../../plan/acl";
 import { tlsEnv, type TlsFilePaths } from "../../plan/tls";
 import type { PodRefs } from "./context";
+import { envList } from "./env";
 import { POD_PATHS } from "./podPaths";
 import { PASSWORD_KEY } from "./secrets";
-
-/** A container's env entries from plain name -> value pairs. */
-export const envList = (vars: Record<string, string>) => Object.entries(vars).map(([name, value]) => ({ name, value }));
 
 /** A certificate's Secret (`nodes` for the pods, `client` for the Jobs) as a volume; none without TLS. */
 export function tlsVolumes(refs: PodRefs, id: "nodes" | "client", volume: string) {
