@@ -112,6 +112,13 @@ async function benchOne(tool: "scale step" | "scale step, --slot-group 8" | "red
       for (let i = 0; i < 200 && !c.nodes.slice(0, 7).every((_, j) => knowsSeven(j)); i++) await sleep(100);
       await sleep(2000); // the new node answers CLUSTERDOWN until it sees the slots covered
       cli(["--cluster", "rebalance", seed, "--cluster-use-empty-masters", "--cluster-pipeline", "100"]);
+      // add-node refuses ("Nodes don't agree about configuration") until every node has the rebalance's slot map: wait
+      // for a clean `--cluster check`, as the bootstrap's scale-out advice says, bounded like the wait above.
+      const agreed = () => {
+        const out = spawnSync("redis-cli", ["--cluster", "check", seed], { env: c.cliEnv(), encoding: "utf8", timeout: 30_000 });
+        return out.status === 0 && !/\[ERR\]/.test(out.stdout);
+      };
+      for (let i = 0; i < 300 && !agreed(); i++) await sleep(100);
       cli(["--cluster", "add-node", r, seed, "--cluster-slave"]);
       ms = Date.now() - t0;
       slots = topology(c).shares.find((s) => s > 0 && s < 5000) ?? 0;

@@ -45,7 +45,7 @@ function rotate(c: LocalCluster, mode: "add" | "remove"): Promise<{ code: number
   });
 }
 
-/** Writes orders:<n> as the application user until stopped (test/helpers/writer.ts). */
+/** Writes orders:<n> as the application user until stopped (testbed/workload/application.ts). */
 function writer(c: LocalCluster, password: string) {
   return startWriter(clusterClient({ seeds: c.seeds, username: APP.name, password, natMap: {}, nodeTimeoutMs: c.spec.nodeTimeoutMs, commandTimeoutMs: 5000 }), "orders:");
 }
