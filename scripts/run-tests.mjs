@@ -19,10 +19,11 @@ function find(dir) {
 // on 2 cores this saves minutes, and nothing in this lane can fail on timing. Anything not listed runs alone in the
 // first lane, after the type check passed.
 const LIGHT = (f) =>
-  /^test\/infra\/(index\.[a-z]+|components\/[A-Za-z]+|plan\/[A-Za-z]+|config\/[A-Za-z]+)\.test\.ts$/.test(f) ||
+  /^test\/infra\/(index\.[a-z]+|components\/(kubernetes\/)?[A-Za-z]+|plan\/[A-Za-z]+|config\/[A-Za-z]+)\.test\.ts$/.test(f) ||
   new Set([
     "test/architecture/import-direction.test.ts",
     "test/testbed/workload/checker.test.ts",
+    "test/docs/links.test.ts",
     "test/docs/runbooks.test.ts",
     "test/testbed/engine/engine.test.ts",
     "test/github/workflows.test.ts",

@@ -6,7 +6,7 @@ import type { ClusterPlan } from "../plan/plan";
 import { buildSmokeBundle, bundleHash } from "../../smoke/bundle";
 import type { FailoverMode } from "../../smoke/types";
 import { TLS_CLIENT_FILES, tlsEnv } from "../plan/tls";
-import { scriptFiles, scriptPaths, type ScriptName } from "../plan/scripts";
+import { shippedScripts } from "../plan/scripts";
 import { declareNodeJob } from "./kubernetes/nodeJob";
 import { envList } from "./kubernetes/env";
 
@@ -78,11 +78,6 @@ export interface SmokeTestArgs {
 
 /** Environment variable of the retired passwords (smoke/cli.ts reads it). */
 export const RETIRED_PASSWORDS_ENV = "REDIS_RETIRED_PASSWORDS";
-
-/** Every script either platform ships, with what they source (lib.sh): the list derives from scriptPaths. */
-export function shippedScripts(): Record<string, string> {
-  return scriptFiles(...(Object.keys(scriptPaths) as ScriptName[]));
-}
 
 /**
  * Changes whenever the cluster definition or the smoke settings change: the smoke test then runs again. Any shipped

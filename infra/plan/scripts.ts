@@ -50,3 +50,8 @@ export function scriptFiles(...names: ScriptName[]): Record<string, string> {
   for (const n of names) add(basename(scriptPaths[n]), readScript(n));
   return files;
 }
+
+/** Every script either platform ships, with what they source (lib.sh): the list derives from scriptPaths. */
+export function shippedScripts(): Record<string, string> {
+  return scriptFiles(...(Object.keys(scriptPaths) as ScriptName[]));
+}

@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { installMocks, isSecretInput, plainStrings, settle, unwrapSecret, valueOf, type RecordedResource } from "../../helpers/pulumiMocks";
 import { validateConfig } from "../../../infra/config/schema";
 import { planCluster } from "../../../infra/plan/plan";
-import { scriptPaths } from "../../../infra/plan/scripts";
+import { scriptPaths, shippedScripts } from "../../../infra/plan/scripts";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 
@@ -80,7 +80,7 @@ test("re-runs when the cluster definition or the smoke settings change, not othe
 });
 
 test("every shipped script is in the definition: a pod roll caused by any of them re-runs the smoke test", async () => {
-  const { definitionHash, shippedScripts } = await import("../../../infra/components/smokeTest");
+  const { definitionHash } = await import("../../../infra/components/smokeTest");
   const base = { platform: "kubernetes" as const, plan: planCluster(k8sSpec), settings: { enabled: true, failover: "manual" as const, keys: 100, timeoutMs: 60_000 }, nodeTimeoutMs: 5000 };
   const scripts = shippedScripts();
   // The folder decides, not a list: a new script or a new companion (lib.sh) is covered without touching this test.
