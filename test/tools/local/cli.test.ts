@@ -29,7 +29,7 @@ after(() => {
 
 function local(args: string[], env: Record<string, string> = {}, timeout = 150_000) {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "local", "cli.ts"), ...args], {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "tools", "local", "cli.ts"), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOCAL_CLUSTER_STATE_DIR: stateDir, ...env },
     encoding: "utf8",
