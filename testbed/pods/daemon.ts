@@ -27,6 +27,21 @@ export interface Leftovers {
   bridgeLeft: boolean;
 }
 
+/**
+ * What the teardown left, one line each; empty = nothing. `cgroupsLeft` undefined means no CPU ledger looked (not
+ * root, no cgroup v1 cpuacct): that is a failure too, since nothing else checks that no container's cgroup is left.
+ */
+export function leftoverFailures(left: Leftovers, cgroupsLeft: string[] | undefined): string[] {
+  const out: string[] = [];
+  if (left.mountsLeft.length) out.push(`mounts left: ${left.mountsLeft.join(", ")}`);
+  if (left.dirLeft) out.push("the runner's directory is left");
+  if (left.daemonAlive) out.push("the pods' dockerd is still alive");
+  if (left.bridgeLeft) out.push("the pods' bridge is left");
+  if (cgroupsLeft === undefined) out.push("cgroups not checked: no CPU ledger (needs root and a cgroup v1 cpuacct hierarchy, testbed/pods/cpu.ts)");
+  else if (cgroupsLeft.length) out.push(`cgroups left: ${cgroupsLeft.join(", ")}`);
+  return out;
+}
+
 export const subnetPrefix = (subnet: string) => subnet.replace(/\.0\/24$/, "");
 
 /** Starts a private dockerd, imports the stand-in images (Redis, exporter, Node) and creates the pods network. */

@@ -5,6 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { CpuLedger } from "../../testbed/pods/cpu";
+import { leftoverFailures } from "../../testbed/pods/daemon";
 import { PodsRunner } from "../../testbed/pods/runner";
 import { firstDeploy, scenarioConfig, SCENARIOS, table, type Deployment, type Row, type ScenarioName } from "./scenarios";
 
@@ -57,10 +58,9 @@ async function main(): Promise<number> {
   } finally {
     const left = await runner.stop();
     const cpu = ledger?.seconds();
-    const cgroupsLeft = ledger?.close() ?? [];
-    log(`teardown: ${JSON.stringify({ ...left, cgroupsLeft })}${cpu !== undefined ? `; CPU of this run: ${cpu.toFixed(0)} s` : ""}`);
-    if (cgroupsLeft.length) failed = true;
-    if (left.mountsLeft.length || left.dirLeft || left.daemonAlive || left.bridgeLeft) failed = true;
+    const problems = leftoverFailures(left, ledger?.close());
+    log(`teardown: ${problems.length ? `FAIL: ${problems.join("; ")}` : "nothing left"}${cpu !== undefined ? `; CPU of this run: ${cpu.toFixed(0)} s` : ""}`);
+    if (problems.length) failed = true;
   }
   console.log(`\nPods runner scenarios (${((Date.now() - t0) / 1000).toFixed(0)} s in all):\n\n${table(rows)}`);
   if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 1));

@@ -15,7 +15,7 @@ import { masterAbsent } from "./absent";
 import { passwordRotation } from "./rotation";
 
 export { KEYS, ProdCluster, STACK, STS, editRedisConf } from "./cluster";
-export { contextAt, table, type Row } from "./report";
+export { contextAt, table, writesHeld, type Row } from "./report";
 export { firstDeploy, scenarioConfig } from "./first-deploy";
 export { gracefulFullRestart, rollingRestart, forceDeletedMaster, crashSwappedIpsLateMaster, masterAbsent, passwordRotation };
 

@@ -15,6 +15,14 @@ export interface Row {
   notes: string[];
 }
 
+/**
+ * The writes held: no WAIT-acknowledged key lost (and, with `plain`, no plain one either) and every acknowledged key
+ * read back. An unreadable key (every read failed) is not a pass: the scenario could not show the write survived.
+ */
+export function writesHeld(l: NonNullable<Row["lost"]>, opts: { plain?: boolean } = {}): boolean {
+  return l.wait === 0 && (!opts.plain || l.plain === 0) && (l.unreadable ?? 0) === 0;
+}
+
 const lostText = (l: Row["lost"]) => (l ? `${l.wait}/${l.ackedWait} WAIT, ${l.plain}/${l.ackedPlain} plain${l.unreadable ? ` (${l.unreadable} unreadable)` : ""}` : "—");
 
 export function table(rows: Row[]): string {
