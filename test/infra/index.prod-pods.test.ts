@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { PodsRunner } from "../../testbed/pods/runner";
 import { CpuLedger } from "../../testbed/pods/cpu";
 import { leftoverFailures } from "../../testbed/pods/daemon";
-import { checkPodSpec } from "../../testbed/pods/spec";
+import { bytesOf, checkPodSpec } from "../../testbed/pods/spec";
 import { execIn } from "../../testbed/pods/pod";
 import * as s from "../../tools/pods/scenarios";
 
@@ -89,6 +89,10 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
   assert.deepEqual(redis.HostConfig.CapDrop, ["ALL"]);
   assert.deepEqual(redis.HostConfig.SecurityOpt, ["no-new-privileges"]);
   assert.deepEqual(redis.HostConfig.GroupAdd, ["999"]);
+  // resources: the limit as Docker's memory limit, the request as its memory reservation.
+  const res = (runner.objects.get(`StatefulSet/${pod.namespace}/${s.STS}`)!.spec.template.spec.containers as { name: string; resources: any }[]).find((x) => x.name === "redis")!.resources;
+  assert.equal(redis.HostConfig.Memory, bytesOf(res.limits.memory));
+  assert.equal(redis.HostConfig.MemoryReservation, bytesOf(res.requests.memory));
   assert.match(String(redis.HostConfig.NetworkMode), /^container:/);
   assert.ok(redis.Config.Env?.includes(`REDIS_ANNOUNCE_IP=${pod.ip}`), "REDIS_ANNOUNCE_IP from status.podIP via $(POD_IP)");
   const st = await execIn(runner.dockerd.docker, redis.Id, ["stat", "-c", "%a %g", "/etc/redis-cluster-secret/password"], "999:999", 20_000);

@@ -29,7 +29,8 @@ export function checkJob(job: Obj): void {
   const where = `Job ${job.metadata?.name}`;
   refuse(`${where}.spec`, job.spec, ["backoffLimit", "activeDeadlineSeconds", "template"]);
   refuse(`${where}.spec.template`, job.spec.template, ["metadata", "spec"]);
-  checkPodSpec(job.spec.template.spec, `${where} pod`, "job", 1);
+  refuse(`${where}.spec.template.metadata`, job.spec.template.metadata, ["labels", "annotations"]);
+  checkPodSpec(job.spec.template.spec, `${where} pod`, "job", 1, job.spec.template.metadata?.labels ?? {});
   if (job.spec.template.spec.containers.length !== 1) throw new Error(`pods runner: ${where}: one container per Job pod is implemented`);
 }
 

@@ -26,6 +26,8 @@ export interface PodEnv {
   configMap(namespace: string, name: string): Record<string, string>;
   secret(namespace: string, name: string): Record<string, string>;
   hasSecret(namespace: string, name: string): boolean;
+  /** A ServiceAccount the program created (the namespace's `default` one exists without it). */
+  hasServiceAccount(namespace: string, name: string): boolean;
   log(line: string): void;
   /** Cgroup parent of every container (as a kubelet's pod cgroups): where the run's CPU is counted (./cpu.ts). */
   cgroupParent?: string;
@@ -174,16 +176,67 @@ export function nsExec(t: NsTarget, cmd: string[], timeoutMs: number): Promise<{
   });
 }
 
-function writeTree(dir: string, files: Record<string, string>, mode: number, gid: number | undefined): void {
+/** A file of a ConfigMap/Secret/projected volume; `mode` is the item's own (items[].mode), else the volume's defaultMode. */
+interface VolumeFile {
+  content: string;
+  mode?: number;
+}
+
+export function writeTree(dir: string, files: Record<string, VolumeFile>, defaultMode: number, gid: number | undefined): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const [path, content] of Object.entries(files)) {
+  for (const [path, { content, mode = defaultMode }] of Object.entries(files)) {
     const f = join(dir, path);
     mkdirSync(dirname(f), { recursive: true, mode: 0o755 });
     writeFileSync(f, content);
-    // The kubelet: files owned by root, group fsGroup (when set) with group read added, mode defaultMode.
+    // The kubelet: files owned by root, group fsGroup (when set) with group read added, mode the item's or defaultMode.
     chownSync(f, 0, gid ?? 0);
     chmodSync(f, gid !== undefined ? mode | 0o440 : mode);
   }
+}
+
+/** Files of a ConfigMap/Secret volume: every key, or only `items` (each at its path, with its mode). */
+export function volumeFiles(what: string, data: Record<string, string>, items: Obj[] | undefined, optional: boolean): Record<string, VolumeFile> {
+  const files: Record<string, VolumeFile> = {};
+  for (const i of items ?? Object.keys(data).map((k): Obj => ({ key: k, path: k }))) {
+    if (!(i.key in data)) {
+      // optional: a missing key gives no file (the kubelet's behaviour); else the pod cannot start.
+      if (optional) continue;
+      throw new Error(`${what} has no key ${i.key}`);
+    }
+    files[i.path] = { content: data[i.key], mode: i.mode };
+  }
+  return files;
+}
+
+/** Upper bound on the entries one fsGroup walk visits: a claim holds a few Redis files, never this many. */
+const MAX_OWNERSHIP_ENTRIES = 100_000;
+
+/**
+ * The kubelet's volume ownership for fsGroup (SetVolumeOwnership): every entry group-owned by fsGroup, group read and
+ * write added, directories also group-executable and setgid; owners stay. Always walks the volume on every pod start;
+ * OnRootMismatch only when the root's group or permissions differ. Returns how many entries it changed.
+ */
+export function applyFsGroup(root: string, fsGroup: number, policy: "Always" | "OnRootMismatch"): number {
+  const st = statSync(root);
+  const rootOk = st.gid === fsGroup && (st.mode & 0o2770) === 0o2770;
+  if (policy === "OnRootMismatch" && rootOk) return 0;
+  const stack = [root];
+  let n = 0;
+  for (let seen = 0; stack.length > 0; seen++) {
+    if (seen >= MAX_OWNERSHIP_ENTRIES) throw new Error(`fsGroup: more than ${MAX_OWNERSHIP_ENTRIES} entries under ${root}`);
+    const p = stack.pop()!;
+    const s = statSync(p, { throwIfNoEntry: false });
+    if (!s || s.isSymbolicLink()) continue;
+    const dir = s.isDirectory();
+    const mode = (s.mode & 0o7777) | 0o660 | (dir || s.mode & 0o100 ? 0o110 : 0) | (dir ? 0o2000 : 0);
+    if (s.gid !== fsGroup || (s.mode & 0o7777) !== mode) {
+      chownSync(p, s.uid, fsGroup);
+      chmodSync(p, mode);
+      n++;
+    }
+    if (dir) for (const e of readdirSync(p)) stack.push(join(p, e));
+  }
+  return n;
 }
 
 function dirBytes(dir: string): number {
@@ -239,31 +292,28 @@ export class Pod {
     const { docker } = this.env;
     const spec = this.args.spec;
     mkdirSync(this.args.dir, { recursive: true, mode: 0o755 });
+    // The API server's admission refuses a pod whose ServiceAccount does not exist in its namespace.
+    const sa: string | undefined = spec.serviceAccountName;
+    if (sa !== undefined && sa !== "default" && !this.env.hasServiceAccount(this.namespace, sa)) {
+      throw new Error(`pod ${this.name}: serviceAccountName ${sa}: no ServiceAccount ${this.namespace}/${sa} (the API server refuses the pod)`);
+    }
     const fsGroup: number | undefined = this.podSc.fsGroup;
     const binds: Record<string, { host: string; alwaysRo: boolean }> = {};
     for (const v of spec.volumes ?? []) {
       const dir = join(this.args.dir, "volumes", v.name);
       if (v.configMap) {
         const data = this.env.configMap(this.namespace, v.configMap.name);
-        const files = v.configMap.items ? Object.fromEntries(v.configMap.items.map((i: Obj) => [i.path, data[i.key]])) : data;
-        writeTree(dir, files, v.configMap.defaultMode ?? 0o644, fsGroup);
+        writeTree(dir, volumeFiles(`pod ${this.name}: ConfigMap ${v.configMap.name}`, data, v.configMap.items, false), v.configMap.defaultMode ?? 0o644, fsGroup);
         binds[v.name] = { host: dir, alwaysRo: true };
       } else if (v.secret) {
-        // optional: a missing Secret gives an empty volume and a missing key no file (the kubelet's behaviour).
-        const data = v.secret.optional === true && !this.env.hasSecret(this.namespace, v.secret.secretName) ? {} : this.env.secret(this.namespace, v.secret.secretName);
-        const files: Record<string, string> = {};
-        for (const i of v.secret.items ?? Object.keys(data).map((k) => ({ key: k, path: k }))) {
-          if (!(i.key in data)) {
-            if (v.secret.optional === true) continue;
-            throw new Error(`pod ${this.name}: Secret ${v.secret.secretName} has no key ${i.key}`);
-          }
-          files[i.path] = data[i.key];
-        }
-        writeTree(dir, files, v.secret.defaultMode ?? 0o644, fsGroup);
+        // optional: a missing Secret gives an empty volume (the kubelet's behaviour).
+        const optional = v.secret.optional === true;
+        const data = optional && !this.env.hasSecret(this.namespace, v.secret.secretName) ? {} : this.env.secret(this.namespace, v.secret.secretName);
+        writeTree(dir, volumeFiles(`pod ${this.name}: Secret ${v.secret.secretName}`, data, v.secret.items, optional), v.secret.defaultMode ?? 0o644, fsGroup);
         binds[v.name] = { host: dir, alwaysRo: true };
       } else if (v.projected) {
-        const files: Record<string, string> = {};
-        for (const s of v.projected.sources) Object.assign(files, this.env.configMap(this.namespace, s.configMap.name));
+        const files: Record<string, VolumeFile> = {};
+        for (const s of v.projected.sources) Object.assign(files, volumeFiles("", this.env.configMap(this.namespace, s.configMap.name), undefined, false));
         writeTree(dir, files, v.projected.defaultMode ?? 0o644, fsGroup);
         binds[v.name] = { host: dir, alwaysRo: true };
       } else if (v.emptyDir) {
@@ -286,10 +336,9 @@ export class Pod {
       }
     }
     for (const [name, host] of Object.entries(this.args.claims ?? {})) {
-      // fsGroup on the claim: group-owned and group-writable, setgid (fsGroupChangePolicy OnRootMismatch: the root only).
-      if (fsGroup !== undefined && statSync(host).gid !== fsGroup) {
-        chownSync(host, 0, fsGroup);
-        chmodSync(host, 0o2775);
+      if (fsGroup !== undefined) {
+        const changed = applyFsGroup(host, fsGroup, this.podSc.fsGroupChangePolicy ?? "Always");
+        if (changed) this.event(`claim ${name}: fsGroup ${fsGroup} applied to ${changed} entries`);
       }
       binds[name] = { host, alwaysRo: false };
     }
@@ -384,6 +433,8 @@ export class Pod {
         CapDrop: sc.capabilities?.drop ? ["ALL"] : undefined,
         SecurityOpt: sc.allowPrivilegeEscalation === false ? ["no-new-privileges"] : undefined,
         Memory: limits.memory ? bytesOf(limits.memory) : undefined,
+        // A request is what the scheduler reserves; on one node the nearest is Docker's soft limit (memory reservation).
+        MemoryReservation: requests.memory ? bytesOf(requests.memory) : undefined,
         NanoCpus: limits.cpu ? nanoCpusOf(limits.cpu) : undefined,
         CpuShares: requests.cpu ? Math.max(2, Math.round((nanoCpusOf(requests.cpu) / 1e9) * 1024)) : undefined,
       },

@@ -143,6 +143,7 @@ export class PodsRunner {
       configMap: (ns, name) => this.data("ConfigMap", ns, name),
       secret: (ns, name) => this.data("Secret", ns, name),
       hasSecret: (ns, name) => this.objects.has(`Secret/${ns}/${name}`),
+      hasServiceAccount: (ns, name) => this.objects.has(`ServiceAccount/${ns}/${name}`),
       log,
       cgroupParent,
     };

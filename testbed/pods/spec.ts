@@ -34,9 +34,13 @@ const must = (cond: boolean, msg: string) => {
   if (!cond) throw new Unemulated(`pods runner: ${msg}`);
 };
 
-/** Checks a pod template's spec; `kind` decides the restart policy the runner implements for it. */
-export function checkPodSpec(spec: Obj, where: string, kind: "statefulset" | "job", replicas: number): void {
+/**
+ * Checks a pod template's spec; `kind` decides the restart policy the runner implements for it. `labels`: the
+ * template's labels (a spread constraint must select these pods); `claims`: the StatefulSet's claim template names.
+ */
+export function checkPodSpec(spec: Obj, where: string, kind: "statefulset" | "job", replicas: number, labels: Record<string, string> = {}, claims: readonly string[] = []): void {
   refuse(`${where}.spec`, spec, KNOWN.podSpec);
+  must(spec.serviceAccountName === undefined || (typeof spec.serviceAccountName === "string" && spec.serviceAccountName !== ""), `${where}.spec.serviceAccountName must be a name`);
   must(kind === "statefulset" ? (spec.restartPolicy ?? "Always") === "Always" : spec.restartPolicy === "Never",
     `${where}.spec.restartPolicy ${spec.restartPolicy}: implemented are Always (StatefulSet) and Never (Job)`);
   must(spec.automountServiceAccountToken === false, `${where}.spec.automountServiceAccountToken must be false (no API server, no token to mount)`);
@@ -54,15 +58,29 @@ export function checkPodSpec(spec: Obj, where: string, kind: "statefulset" | "jo
     must(!aff.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution || replicas <= 1,
       `${where}: required pod anti-affinity for ${replicas} pods cannot be scheduled on the runner's single node (use antiAffinity soft)`);
   }
-  for (const t of spec.topologySpreadConstraints ?? []) {
-    must(t.whenUnsatisfiable === "ScheduleAnyway", `${where}.spec.topologySpreadConstraints: only ScheduleAnyway is implemented (single node)`);
+  // One node is one topology domain: every pod is in it, so a soft constraint is met trivially (skew 0). Its fields
+  // are still checked, so a constraint that could never count these pods (wrong selector) is not waved through.
+  for (const [i, t] of (spec.topologySpreadConstraints ?? []).entries()) {
+    const at = `${where}.spec.topologySpreadConstraints[${i}]`;
+    refuse(at, t, ["maxSkew", "topologyKey", "whenUnsatisfiable", "labelSelector"]);
+    must(t.whenUnsatisfiable === "ScheduleAnyway", `${at}.whenUnsatisfiable ${t.whenUnsatisfiable}: only ScheduleAnyway is implemented (a single node cannot show a hard spread)`);
+    must(Number.isInteger(t.maxSkew) && t.maxSkew >= 1, `${at}.maxSkew ${t.maxSkew}: must be an integer >= 1`);
+    must(typeof t.topologyKey === "string" && t.topologyKey !== "", `${at}.topologyKey must be set`);
+    refuse(`${at}.labelSelector`, t.labelSelector, ["matchLabels"]);
+    must(selects(t.labelSelector?.matchLabels, labels), `${at}.labelSelector ${JSON.stringify(t.labelSelector?.matchLabels ?? {})} does not select the pod's labels ${JSON.stringify(labels)}`);
   }
   const volumes = new Set<string>();
   for (const v of spec.volumes ?? []) {
     refuse(`${where}.spec.volumes[${v.name}]`, v, KNOWN.volume);
+    must(!volumes.has(v.name), `${where}.spec.volumes: '${v.name}' declared twice`);
     volumes.add(v.name);
     if (v.configMap) refuse(`volume ${v.name}.configMap`, v.configMap, ["name", "defaultMode", "items"]);
     if (v.secret) refuse(`volume ${v.name}.secret`, v.secret, ["secretName", "defaultMode", "items", "optional"]);
+    for (const [i, it] of (v.configMap?.items ?? v.secret?.items ?? []).entries()) {
+      refuse(`volume ${v.name} items[${i}]`, it, ["key", "path", "mode"]);
+      must(typeof it.key === "string" && typeof it.path === "string" && !it.path.startsWith("/") && !it.path.split("/").includes(".."), `volume ${v.name} items[${i}]: key and a relative path without '..'`);
+      must(it.mode === undefined || (Number.isInteger(it.mode) && it.mode >= 0 && it.mode <= 0o777), `volume ${v.name} items[${i}].mode ${it.mode}: 0 to 0777`);
+    }
     if (v.emptyDir) refuse(`volume ${v.name}.emptyDir`, v.emptyDir, ["sizeLimit"]);
     if (v.projected) {
       refuse(`volume ${v.name}.projected`, v.projected, ["defaultMode", "sources"]);
@@ -72,7 +90,18 @@ export function checkPodSpec(spec: Obj, where: string, kind: "statefulset" | "jo
       }
     }
   }
-  for (const c of spec.containers ?? []) checkContainer(c, `${where} container ${c.name}`, volumes, kind);
+  const names = new Set<string>();
+  for (const c of spec.containers ?? []) {
+    must(!names.has(c.name), `${where}: container name '${c.name}' used twice`);
+    names.add(c.name);
+    checkContainer(c, `${where} container ${c.name}`, volumes, claims, kind);
+  }
+}
+
+/** A matchLabels selector selects `labels` (every pair present); an empty or missing one selects nothing here. */
+export function selects(matchLabels: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  const pairs = Object.entries(matchLabels ?? {});
+  return pairs.length > 0 && pairs.every(([k, v]) => labels[k] === v);
 }
 
 function checkSeccomp(where: string, p: Obj | undefined): void {
@@ -82,7 +111,7 @@ function checkSeccomp(where: string, p: Obj | undefined): void {
   must(p.type === "RuntimeDefault", `${where}.seccompProfile.type ${p.type}: only RuntimeDefault (Docker's default profile) is implemented`);
 }
 
-function checkContainer(c: Obj, where: string, volumes: Set<string>, kind: "statefulset" | "job"): void {
+function checkContainer(c: Obj, where: string, volumes: Set<string>, claims: readonly string[], kind: "statefulset" | "job"): void {
   refuse(where, c, KNOWN.container);
   must(["IfNotPresent", "Never", undefined].includes(c.imagePullPolicy), `${where}.imagePullPolicy ${c.imagePullPolicy}: no registry, images are local`);
   must(c.terminationMessagePath === undefined || c.terminationMessagePath === "/dev/termination-log", `${where}.terminationMessagePath: only the default /dev/termination-log`);
@@ -98,16 +127,23 @@ function checkContainer(c: Obj, where: string, volumes: Set<string>, kind: "stat
       if (e.valueFrom.secretKeyRef) refuse(`${where} env ${e.name}.valueFrom.secretKeyRef`, e.valueFrom.secretKeyRef, ["name", "key"]);
     }
   }
+  const portNames = new Set<string>();
   for (const p of c.ports ?? []) {
     refuse(`${where} port ${p.name}`, p, KNOWN.port);
     must((p.protocol ?? "TCP") === "TCP", `${where} port ${p.name}: protocol ${p.protocol}`);
+    if (p.name !== undefined) must(!portNames.has(p.name), `${where}: port name '${p.name}' used twice`);
+    portNames.add(p.name);
   }
+  const r = c.resources ?? {};
   refuse(`${where}.resources`, c.resources, ["requests", "limits"]);
-  refuse(`${where}.resources.requests`, c.resources?.requests, ["cpu", "memory"]);
-  refuse(`${where}.resources.limits`, c.resources?.limits, ["cpu", "memory"]);
+  refuse(`${where}.resources.requests`, r.requests, ["cpu", "memory"]);
+  refuse(`${where}.resources.limits`, r.limits, ["cpu", "memory"]);
+  // The API server refuses a request above its limit; Docker would refuse a reservation above the memory limit.
+  if (r.requests?.memory && r.limits?.memory) must(bytesOf(r.requests.memory) <= bytesOf(r.limits.memory), `${where}.resources: requests.memory ${r.requests.memory} above limits.memory ${r.limits.memory}`);
+  if (r.requests?.cpu && r.limits?.cpu) must(nanoCpusOf(r.requests.cpu) <= nanoCpusOf(r.limits.cpu), `${where}.resources: requests.cpu ${r.requests.cpu} above limits.cpu ${r.limits.cpu}`);
   for (const m of c.volumeMounts ?? []) {
     refuse(`${where} volumeMount ${m.name}`, m, KNOWN.volumeMount);
-    must(volumes.has(m.name) || (kind === "statefulset" && m.name === "data"), `${where} mounts '${m.name}', which is neither a volume nor a claim template`);
+    must(volumes.has(m.name) || (kind === "statefulset" && claims.includes(m.name)), `${where} mounts '${m.name}', which is neither a volume nor a claim template`);
   }
   for (const k of ["startupProbe", "livenessProbe", "readinessProbe"] as const) {
     const p = c[k];
@@ -116,7 +152,10 @@ function checkContainer(c: Obj, where: string, volumes: Set<string>, kind: "stat
     refuse(`${where}.${k}`, p, KNOWN.probe);
     must(!!p.exec !== !!p.httpGet, `${where}.${k}: exactly one of exec, httpGet`);
     if (p.exec) refuse(`${where}.${k}.exec`, p.exec, ["command"]);
-    if (p.httpGet) refuse(`${where}.${k}.httpGet`, p.httpGet, ["path", "port"]);
+    if (p.httpGet) {
+      refuse(`${where}.${k}.httpGet`, p.httpGet, ["path", "port"]);
+      must(typeof p.httpGet.port === "number" || portNames.has(p.httpGet.port), `${where}.${k}.httpGet.port '${p.httpGet.port}' is not a port of the container`);
+    }
     must(k === "readinessProbe" || (p.successThreshold ?? 1) === 1, `${where}.${k}.successThreshold must be 1`);
   }
   if (c.lifecycle) {

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { sleep } from "../../smoke/time";
 import type { PodIps } from "./ips";
 import { Pod, type PodEnv } from "./pod";
-import { checkPodSpec, refuse, type Obj } from "./spec";
+import { Unemulated } from "../refuse";
+import { checkPodSpec, refuse, selects, type Obj } from "./spec";
 
 /** What the controller uses of the runner. */
 export interface ControllerHost {
@@ -47,19 +48,7 @@ export class StatefulSetController {
     refuse(`StatefulSet ${name}.spec`, spec, [
       "serviceName", "replicas", "podManagementPolicy", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "selector", "template", "volumeClaimTemplates",
     ]);
-    if (spec.podManagementPolicy !== "Parallel") throw new Error(`pods runner: StatefulSet ${name}: podManagementPolicy ${spec.podManagementPolicy}: only Parallel is implemented`);
-    if (spec.updateStrategy && (spec.updateStrategy.type !== "RollingUpdate" || (spec.updateStrategy.rollingUpdate?.partition ?? 0) !== 0)) {
-      throw new Error(`pods runner: StatefulSet ${name}: only RollingUpdate with partition 0 is implemented`);
-    }
-    refuse(`StatefulSet ${name}.spec.template`, spec.template, ["metadata", "spec"]);
-    const labels = spec.template.metadata?.labels ?? {};
-    for (const [k, v] of Object.entries(spec.selector?.matchLabels ?? {})) {
-      if (labels[k] !== v) throw new Error(`pods runner: StatefulSet ${name}: selector ${k}=${v} does not match the template's labels`);
-    }
-    for (const t of spec.volumeClaimTemplates ?? []) {
-      refuse(`StatefulSet ${name} claim template ${t.metadata?.name}.spec`, t.spec, ["accessModes", "storageClassName", "resources"]);
-    }
-    checkPodSpec(spec.template.spec, `StatefulSet ${name} pod`, "statefulset", spec.replicas);
+    checkStatefulSetSpec(name, spec);
     this.host.objects.set(`StatefulSet/${sts.metadata.namespace}/${name}`, sts);
     this.sets.set(name, { obj: sts, held: new Set(), creating: new Set() });
     this.loop ??= this.controlLoop();
@@ -81,8 +70,7 @@ export class StatefulSetController {
     for (const f of ["serviceName", "replicas", "podManagementPolicy", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "selector"]) {
       if (JSON.stringify(old[f]) !== JSON.stringify(spec[f])) throw new Error(`pods runner: StatefulSet ${name}: an update of spec.${f} is not implemented`);
     }
-    refuse(`StatefulSet ${name}.spec.template`, spec.template, ["metadata", "spec"]);
-    checkPodSpec(spec.template.spec, `StatefulSet ${name} pod`, "statefulset", spec.replicas);
+    checkStatefulSetSpec(name, { ...spec, volumeClaimTemplates: old.volumeClaimTemplates });
     const templateChanged = JSON.stringify(old.template) !== JSON.stringify(spec.template);
     // ignoreChanges keeps the claim templates as they were; the controller keeps the claims either way.
     s.obj = { ...sts, spec: { ...spec, volumeClaimTemplates: old.volumeClaimTemplates } };
@@ -243,6 +231,46 @@ export class StatefulSetController {
     }
     return out;
   }
+}
+
+/**
+ * What the controller implements of a StatefulSet's spec. The update is one pod at a time (maxUnavailable 1,
+ * partition 0); claims are never deleted (the runner neither deletes a StatefulSet nor scales one down, and its
+ * claims live until the runner's teardown): persistentVolumeClaimRetentionPolicy Retain is what it does, Delete
+ * would be ignored and is refused.
+ */
+export function checkStatefulSetSpec(name: string, spec: Obj): void {
+  const where = `StatefulSet ${name}.spec`;
+  const fail = (msg: string) => {
+    throw new Unemulated(`pods runner: ${where}${msg}`);
+  };
+  if (spec.podManagementPolicy !== "Parallel") fail(`.podManagementPolicy ${spec.podManagementPolicy}: only Parallel is implemented`);
+  if (spec.updateStrategy) {
+    refuse(`${where}.updateStrategy`, spec.updateStrategy, ["type", "rollingUpdate"]);
+    refuse(`${where}.updateStrategy.rollingUpdate`, spec.updateStrategy.rollingUpdate, ["partition", "maxUnavailable"]);
+    const ru = spec.updateStrategy.rollingUpdate ?? {};
+    if (spec.updateStrategy.type !== "RollingUpdate") fail(`.updateStrategy.type ${spec.updateStrategy.type}: only RollingUpdate is implemented`);
+    if ((ru.partition ?? 0) !== 0) fail(`.updateStrategy.rollingUpdate.partition ${ru.partition}: only 0 is implemented`);
+    if ((ru.maxUnavailable ?? 1) !== 1) fail(`.updateStrategy.rollingUpdate.maxUnavailable ${ru.maxUnavailable}: only 1 is implemented (the update replaces one pod at a time)`);
+  }
+  const retention = spec.persistentVolumeClaimRetentionPolicy;
+  refuse(`${where}.persistentVolumeClaimRetentionPolicy`, retention, ["whenDeleted", "whenScaled"]);
+  for (const k of ["whenDeleted", "whenScaled"]) {
+    if (retention?.[k] !== undefined && retention[k] !== "Retain") fail(`.persistentVolumeClaimRetentionPolicy.${k} ${retention[k]}: only Retain is implemented (the runner never deletes a claim)`);
+  }
+  refuse(`${where}.selector`, spec.selector, ["matchLabels"]);
+  refuse(`${where}.template`, spec.template, ["metadata", "spec"]);
+  refuse(`${where}.template.metadata`, spec.template.metadata, ["labels", "annotations"]);
+  const labels = spec.template.metadata?.labels ?? {};
+  if (!selects(spec.selector?.matchLabels, labels)) fail(`.selector ${JSON.stringify(spec.selector?.matchLabels ?? {})} does not select the template's labels ${JSON.stringify(labels)}`);
+  const claims: string[] = [];
+  for (const t of spec.volumeClaimTemplates ?? []) {
+    refuse(`${where} claim template ${t.metadata?.name}.metadata`, t.metadata, ["name", "labels", "annotations"]);
+    refuse(`${where} claim template ${t.metadata?.name}.spec`, t.spec, ["accessModes", "storageClassName", "resources"]);
+    if (claims.includes(t.metadata.name)) fail(`: claim template '${t.metadata.name}' declared twice`);
+    claims.push(t.metadata.name);
+  }
+  checkPodSpec(spec.template.spec, `StatefulSet ${name} pod`, "statefulset", spec.replicas, labels, claims);
 }
 
 /** Go duration ("12m", "330s") in ms. */
