@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { runJob } from "../job";
 import type { ResourceHandler, Step } from "./handler";
-import { dataObject } from "./stored";
+import { keptObject } from "./stored";
 
 const withReadyReplicas = (s: Step) => ({ id: s.id, outputs: { ...s.step.inputs, status: { readyReplicas: s.inputs.spec.replicas } } });
 
@@ -32,5 +32,5 @@ export const job: ResourceHandler = {
     return { id: s.id, outputs: { ...s.step.inputs, status: { succeeded: 1 } } };
   },
   // A Job's spec is immutable (a change is a replacement): an update touches its metadata only.
-  update: dataObject.update,
+  update: keptObject.update!,
 };

@@ -1,0 +1,105 @@
+// The objects the runner stores without running them (ConfigMap, Secret, Service, PodDisruptionBudget, NetworkPolicy,
+// Namespace, ServiceAccount): each is checked as the API server would check it before it is kept. The field types and
+// required fields come from the Kubernetes OpenAPI schema (kubernetes-models' validate()); fields the runner does not
+// implement are refused by name (its schemas accept unknown fields); and the cross-field rules the API server applies
+// to these objects and that the runner relies on are checked here.
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Secret } from "kubernetes-models/v1/Secret";
+import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { refuse, type Obj } from "../spec";
+
+interface StoredKind {
+  model: new (o: any) => { validate(): void };
+  /** Top-level fields the runner implements (apiVersion, kind, metadata besides). */
+  top: string[];
+  /** Fields of spec it implements, for kinds with a spec. */
+  spec?: string[];
+  /** The API server's cross-field rules that matter here; throws with the field's name. */
+  rules?: (o: Obj, where: string) => void;
+}
+
+const fail = (where: string, msg: string): never => {
+  throw new Error(`pods runner: ${where}: ${msg} (the API server refuses it)`);
+};
+
+/** A selector the runner can evaluate: matchLabels only, at least one label (an empty one would select every pod). */
+function labelSelector(where: string, sel: Obj | undefined): void {
+  refuse(where, sel, ["matchLabels"]);
+  if (Object.keys(sel?.matchLabels ?? {}).length === 0) fail(where, "an empty selector");
+}
+
+const SECRET_TYPES: Record<string, string[]> = { Opaque: [], "kubernetes.io/tls": ["tls.crt", "tls.key"] };
+
+const KINDS: Record<string, StoredKind> = {
+  // binaryData and immutable are not implemented: the pods' volumes read data only, an update replaces it.
+  ConfigMap: { model: ConfigMap, top: ["data"] },
+  Secret: {
+    model: Secret,
+    top: ["type", "data", "stringData"],
+    rules: (o, where) => {
+      const type = o.type ?? "Opaque";
+      if (!(type in SECRET_TYPES)) fail(where, `type ${type}: implemented are ${Object.keys(SECRET_TYPES).join(", ")}`);
+      const keys = new Set([...Object.keys(o.data ?? {}), ...Object.keys(o.stringData ?? {})]);
+      for (const k of SECRET_TYPES[type]) if (!keys.has(k)) fail(where, `type ${type} needs key ${k}`);
+    },
+  },
+  Service: {
+    model: Service,
+    top: ["spec"],
+    spec: ["type", "clusterIP", "publishNotReadyAddresses", "selector", "ports"],
+    rules: (o, where) => {
+      const spec = o.spec ?? {};
+      if ((spec.type ?? "ClusterIP") !== "ClusterIP") fail(where, `spec.type ${spec.type}: only ClusterIP is implemented`);
+      if (spec.clusterIP !== undefined && spec.clusterIP !== "None") fail(where, `spec.clusterIP ${spec.clusterIP}: only None (headless) or unset is implemented`);
+      if (Object.keys(spec.selector ?? {}).length === 0) fail(where, "spec.selector: a Service without a selector has no pods to name");
+      const names = new Set<string>();
+      for (const p of spec.ports ?? []) {
+        refuse(`${where} port ${p.name}`, p, ["name", "port", "targetPort", "protocol"]);
+        if ((p.protocol ?? "TCP") !== "TCP") fail(where, `port ${p.name}: protocol ${p.protocol}`);
+        if ((spec.ports.length > 1 && !p.name) || names.has(p.name)) fail(where, `port names must be set and unique when there are several ('${p.name}')`);
+        names.add(p.name);
+      }
+    },
+  },
+  // Kept and not enforced: the runner's only voluntary disruption is its rolling update, one pod at a time.
+  PodDisruptionBudget: {
+    model: PodDisruptionBudget,
+    top: ["spec"],
+    spec: ["minAvailable", "maxUnavailable", "selector"],
+    rules: (o, where) => {
+      if ((o.spec?.minAvailable === undefined) === (o.spec?.maxUnavailable === undefined)) fail(where, "exactly one of spec.minAvailable, spec.maxUnavailable");
+      labelSelector(`${where}.spec.selector`, o.spec?.selector);
+    },
+  },
+  // Kept and not enforced (the pods' network has no policy engine): docs/testbed.md says so.
+  NetworkPolicy: {
+    model: NetworkPolicy,
+    top: ["spec"],
+    spec: ["podSelector", "policyTypes", "ingress", "egress"],
+    rules: (o, where) => labelSelector(`${where}.spec.podSelector`, o.spec?.podSelector),
+  },
+  Namespace: { model: Namespace, top: [] },
+  ServiceAccount: { model: ServiceAccount, top: ["automountServiceAccountToken"] },
+};
+
+/** Kinds checkStored knows; the runner stores no other kind without running it. */
+export const STORED_KINDS = Object.keys(KINDS);
+
+/** Checks one stored object (`where` names it); throws naming the first field the API server or the runner refuses. */
+export function checkStored(kind: string, o: Obj, where: string): void {
+  const k = KINDS[kind];
+  if (!k) throw new Error(`pods runner: ${where}: kind ${kind} has no checks (testbed/pods/resources/validate.ts)`);
+  refuse(where, o, ["apiVersion", "kind", "metadata", ...k.top]);
+  refuse(`${where}.metadata`, o.metadata, ["name", "namespace", "labels", "annotations"]);
+  if (k.spec) refuse(`${where}.spec`, o.spec, k.spec);
+  try {
+    new k.model(o).validate();
+  } catch (e) {
+    fail(where, `not a valid ${kind}: ${(e as Error).message}`);
+  }
+  k.rules?.(o, where);
+}
