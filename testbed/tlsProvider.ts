@@ -46,7 +46,7 @@ const DEFAULTS: Record<string, Record<string, unknown>> = {
   "tls:index/locallySignedCert:LocallySignedCert": CERT_DEFAULTS,
 };
 /** Inputs the provider updates in place; any other change is a new resource. */
-const IN_PLACE = ["earlyRenewalHours"];
+export const TLS_IN_PLACE: readonly string[] = ["earlyRenewalHours"];
 const SUBJECT_KEYS = ["commonName", "organization", "organizationalUnit", "country", "province", "locality", "postalCode", "streetAddresses", "serialNumber"] as const;
 
 /** Who refuses an argument it does not implement (testbed/refuse.ts). */
@@ -63,7 +63,7 @@ export async function applyTls(step: TlsStep): Promise<{ id: string; outputs: Re
 
   // An update that touches only in-place fields keeps the key or certificate (the provider's behaviour).
   const withDefaults = { ...(DEFAULTS[step.type] ?? {}), ...Object.fromEntries(Object.entries(inputs).filter(([, v]) => v !== undefined && v !== null)) };
-  if (step.prior && known.every((k) => IN_PLACE.includes(k) || sameValue(step.prior!.outputs[k], withDefaults[k]))) {
+  if (step.prior && known.every((k) => TLS_IN_PLACE.includes(k) || sameValue(step.prior!.outputs[k], withDefaults[k]))) {
     const o: Record<string, any> = { ...step.prior.outputs, earlyRenewalHours: inputs.earlyRenewalHours ?? 0 };
     if ("validityEndTime" in o) o.readyForRenewal = readyForRenewal(o.validityEndTime, o.earlyRenewalHours);
     return { id: step.prior.id, outputs: o };

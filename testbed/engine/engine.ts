@@ -16,7 +16,8 @@ import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { CliError, mergeProjectConfig, programConfigEnv, qualify, readProject, readStackConfig, toConfigValue, validateProject, type ConfigValue } from "./config";
-import { hasUnknown, isSecret, sameValue, secret, UNKNOWN, unwrapSecrets } from "./values";
+import { TLS_IN_PLACE } from "../tlsProvider";
+import { annotateSecrets, hasUnknown, isSecret, sameValue, secret, UNKNOWN, unwrapSecrets } from "./values";
 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
 const runner = (root: string) => join(root, "node_modules", "@pulumi", "pulumi", "cmd", "run");
@@ -64,6 +65,8 @@ export interface RecordedResource {
   op: StepOp;
   /** Top-level input keys that differ from priorState. */
   changedKeys: string[];
+  /** A replace step: true when the old resource goes before the new one is created (the option, or the provider's diff says so). */
+  deleteBeforeReplace?: boolean;
 }
 
 export interface StateEntry {
@@ -104,6 +107,15 @@ export interface RunOptions {
    * create/update/replace step instead of the plausible outputs; what it throws fails the step as an engine error.
    */
   provider?: (step: ProviderStep) => Promise<{ id: string; outputs: Record<string, any> }>;
+  /**
+   * With `provider`: deletes a resource that exists (a replaced one, or one the program no longer declares). Given, the
+   * engine orders replacements itself, as the real engine does: delete-before-replace deletes the old resource before
+   * the provider's create; otherwise the new one is created first and the old one deleted after the program ends
+   * (then the resources the program dropped, newest first). Without it the provider sees `replace` and must do both.
+   */
+  remove?: (step: RemoveStep) => Promise<void>;
+  /** Resource names or URNs to replace even when unchanged (`pulumi up --replace`). */
+  replace?: string[];
   /** Type-check the program (ts-node without transpileOnly). Default: whatever the repository configures. */
   typeCheck?: boolean;
   /** Project directory (another checkout of the repository); default: this repository. */
@@ -129,6 +141,18 @@ export interface ProviderStep {
   /** The resource's entry in priorState (update/replace). */
   prior?: StateEntry;
   options: ResourceOptions;
+  /** A replace step: the old resource is (or, with RunOptions.remove, was) deleted first. */
+  deleteBeforeReplace?: boolean;
+}
+
+/** One delete handed to RunOptions.remove: the resource as the state holds it. */
+export interface RemoveStep {
+  urn: string;
+  type: string;
+  name: string;
+  prior: StateEntry;
+  /** Why: the old half of a replacement, or the program no longer declares it. */
+  reason: "replace" | "delete";
 }
 
 export interface RunResult {
@@ -213,6 +237,8 @@ class Session {
   private readonly prior = new Map<string, StateEntry>();
   private readonly logs: LogEntry[] = [];
   private readonly engineErrors: string[] = [];
+  /** Old halves of create-before-delete replacements, deleted after the program (the real engine's pending deletes). */
+  private readonly pendingDeletes: StateEntry[] = [];
   private outputs: Record<string, any> = {};
   private rootUrn?: string;
   private monitorServer?: grpc.Server;
@@ -278,6 +304,22 @@ class Session {
     for (const urn of deletes) {
       if (this.prior.get(urn)!.protect) {
         this.engineErrors.push(`unable to delete resource "${urn}"\nas it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``);
+      }
+    }
+    // The deletion phase of a successful `up`: replaced resources, then those the program dropped, newest first.
+    if (!this.preview && exitCode === 0 && this.engineErrors.length === 0) {
+      const steps = [
+        ...[...this.pendingDeletes].reverse().map((p) => [p, "replace"] as const),
+        ...[...deletes].reverse().map((u) => [this.prior.get(u)!, "delete"] as const),
+      ];
+      for (const [p, reason] of steps) {
+        if (!isDynamic(p.type) && !this.opts.remove) continue;
+        try {
+          await this.deleteResource(p, reason);
+        } catch (e) {
+          this.engineErrors.push(`${p.urn}: deleting failed: ${(e as Error).message}`);
+          break;
+        }
       }
     }
     const errors = [...this.engineErrors, ...this.logs.filter((l) => l.severity === "error").map((l) => l.message)];
@@ -444,16 +486,23 @@ class Session {
     let checked = type.startsWith("kubernetes:") ? kubernetesCheck(type, name, urn, inputs, prior) : inputs;
     let op: StepOp;
     let changed: string[] = [];
+    // Whether the provider itself asks for delete-before-replace (the option can only add to it).
+    let providerDbr = false;
     if (isDynamic(type)) {
-      ({ checked, op, changed } = await this.dynamicCheckAndDiff(urn, type, name, inputs, prior, fail));
+      ({ checked, op, changed, providerDbr } = await this.dynamicCheckAndDiff(urn, type, name, inputs, prior, fail));
     } else if (!prior) op = "create";
     else ({ op, changed } = diff(type, prior.inputs, checked, options));
+    // pulumi-kubernetes: an object named by the program cannot exist twice, so its Diff asks for delete-before-replace.
+    if (type.startsWith("kubernetes:") && inputs.metadata?.name !== undefined) providerDbr = true;
+    if (prior && (this.opts.replace ?? []).some((r) => r === name || r === urn)) op = "replace";
+    const deleteBeforeReplace = op === "replace" ? options.deleteBeforeReplace === true || providerDbr : undefined;
     if (prior?.protect && op === "replace") {
       fail(`unable to replace resource "${urn}"\nas it is currently marked for protection. To unprotect the resource, remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\``);
     }
     rec.inputs = checked;
     rec.op = op;
     rec.changedKeys = changed;
+    rec.deleteBeforeReplace = deleteBeforeReplace;
 
     let id: string | undefined;
     let outputs: Record<string, any>;
@@ -464,11 +513,14 @@ class Session {
       // A dry run answers with the inputs only: the SDK treats every other output as unknown.
       id = op === "update" ? prior!.id : undefined;
       outputs = checked;
-    } else if (isDynamic(type)) {
-      ({ id, outputs } = await this.dynamicApply(urn, type, checked, prior, op));
-    } else if (this.opts.provider) {
+    } else if (isDynamic(type) || this.opts.provider) {
+      const ordered = op === "replace" && (isDynamic(type) || this.opts.remove !== undefined);
       try {
-        ({ id, outputs } = await this.opts.provider({ urn, type, name, inputs: checked, op, prior, options }));
+        if (ordered && deleteBeforeReplace) await this.deleteResource(prior!, "replace");
+        if (isDynamic(type)) ({ id, outputs } = await this.dynamicApply(urn, type, checked, prior, op));
+        else ({ id, outputs } = await this.opts.provider!({ urn, type, name, inputs: checked, op, prior, options, deleteBeforeReplace }));
+        // Create-before-delete: the old one goes when the program is done (the real engine's pending deletes).
+        if (ordered && !deleteBeforeReplace) this.pendingDeletes.push(prior!);
       } catch (e) {
         return fail(`${urn}: ${(e as Error).message}`);
       }
@@ -476,6 +528,8 @@ class Session {
       id = op === "update" ? prior!.id : `${name}-${short(urn + JSON.stringify(unwrapSecrets(checked)))}`;
       outputs = { ...checked, ...plausibleOutputs(type, checked, urn), ...(this.opts.outputOverrides?.[name] ?? {}) };
     }
+    // The engine's two secret rules for provider results: the input's secretness, then additionalSecretOutputs.
+    outputs = annotateSecrets(outputs, checked);
     for (const k of options.additionalSecretOutputs) if (k in outputs && !isSecret(outputs[k])) outputs = { ...outputs, [k]: secret(outputs[k]) };
     rec.id = id;
     rec.outputs = outputs;
@@ -540,7 +594,7 @@ class Session {
       fail(failures.map((f) => `${type} resource '${name}': property ${f.getProperty()} value {${JSON.stringify(unwrapSecrets(news[f.getProperty()]))}} has a problem: ${f.getReason()}`).join("\n"));
     }
     const checked = (check.getInputs()?.toJavaScript() ?? news) as Record<string, any>;
-    if (!prior) return { checked, op: "create" as StepOp, changed: [] };
+    if (!prior) return { checked, op: "create" as StepOp, changed: [], providerDbr: false };
     const dreq = new provproto.DiffRequest();
     dreq.setId(prior.id ?? "");
     dreq.setUrn(urn);
@@ -556,7 +610,20 @@ class Session {
     if (kind === provproto.DiffResponse.DiffChanges.DIFF_NONE) op = "same";
     else if (kind === provproto.DiffResponse.DiffChanges.DIFF_SOME) op = d.getReplacesList().length > 0 ? "replace" : "update";
     else op = changed.length > 0 ? "update" : "same";
-    return { checked, op, changed };
+    return { checked, op, changed, providerDbr: d.getDeletebeforereplace() };
+  }
+
+  /** A delete step: a dynamic resource through its provider's Delete, anything else through RunOptions.remove. */
+  private async deleteResource(prior: StateEntry, reason: RemoveStep["reason"]): Promise<void> {
+    const name = prior.urn.split("::").pop()!;
+    if (!isDynamic(prior.type)) return this.opts.remove?.({ urn: prior.urn, type: prior.type, name, prior, reason });
+    const client = await this.startDynamicProvider();
+    const dreq = new provproto.DeleteRequest();
+    dreq.setId(prior.id ?? "");
+    dreq.setUrn(prior.urn);
+    dreq.setProperties(Struct.fromJavaScript(prior.outputs));
+    dreq.setOldInputs(Struct.fromJavaScript(prior.inputs));
+    await new Promise<void>((ok, no) => client.delete(dreq, (e) => (e ? no(e) : ok())));
   }
 
   private async dynamicApply(urn: string, type: string, checked: Record<string, any>, prior: StateEntry | undefined, op: StepOp) {
@@ -598,12 +665,26 @@ function applyIgnoreChanges(olds: Record<string, any>, news: Record<string, any>
   return out;
 }
 
+/**
+ * Top-level inputs the Docker provider changes in place: its schema (kreuzwerker/terraform-provider-docker, which
+ * @pulumi/docker bridges) marks every other input ForceNew. Only restart and the resource limits reach the running
+ * container (docker update); the rest change how the provider treats it.
+ */
+export const DOCKER_IN_PLACE: Record<string, readonly string[]> = {
+  "docker:index/container:Container": [
+    "restart", "maxRetryCount", "memory", "memorySwap", "cpuShares", "cpuSet", "rm", "start", "attach", "logs", "mustRun", "removeVolumes",
+    "destroyGraceSeconds", "tmpfs", "healthcheck", "init", "wait", "waitTimeout", "containerReadRefreshTimeoutMilliseconds",
+  ],
+  "docker:index/remoteImage:RemoteImage": ["keepLocally", "forceRemove"],
+};
+
 // Which input changes a provider performs in place and which force a replacement. A model of the providers this
-// program uses (docker: containers, networks, volumes replace; pulumi-command: only triggers replace; kubernetes:
+// program uses (docker: DOCKER_IN_PLACE, everything else replaces; tls: only earlyRenewalHours is in place, as
+// tlsProvider.ts applies it; random: every input replaces; pulumi-command: only triggers replace; kubernetes:
 // immutable fields and ConfigMap/Secret data replace), enough to see what an `up` would do.
 function replaces(type: string, key: string, olds: Record<string, any>, news: Record<string, any>): boolean {
-  if (type === "docker:index/container:Container") return !["restart", "memory", "memorySwap", "cpuShares", "cpuSet"].includes(key);
-  if (type.startsWith("docker:")) return true;
+  if (type.startsWith("docker:")) return !(DOCKER_IN_PLACE[type] ?? []).includes(key);
+  if (type.startsWith("tls:")) return !TLS_IN_PLACE.includes(key);
   if (type.startsWith("random:")) return true;
   if (type === "command:local:Command") return key === "triggers";
   if (type.startsWith("kubernetes:")) {
@@ -639,6 +720,8 @@ function kubernetesCheck(type: string, name: string, urn: string, inputs: Record
   return withName(`${name}-${short(urn + JSON.stringify(unwrapSecrets(inputs)))}`);
 }
 
+const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+
 /** What a provider reports after create, for the outputs this program reads. */
 function plausibleOutputs(type: string, inputs: Record<string, any>, urn: string): Record<string, unknown> {
   const h = createHash("sha256").update(urn).digest("hex");
@@ -655,6 +738,14 @@ function plausibleOutputs(type: string, inputs: Record<string, any>, urn: string
       return { scope: "local" };
     case "command:local:Command":
       return { stdout: "", stderr: "" };
+    // @pulumi/tls: outputs of the shapes the provider reports (not real keys: testbed/tlsProvider.ts makes those).
+    case "tls:index/privateKey:PrivateKey":
+      return { privateKeyPem: pem("EC PRIVATE KEY", h), privateKeyPemPkcs8: pem("PRIVATE KEY", h), publicKeyPem: pem("PUBLIC KEY", h), publicKeyFingerprintSha256: `SHA256:${h}` };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: pem("CERTIFICATE REQUEST", h) };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: pem("CERTIFICATE", h), validityStartTime: "2026-01-01T00:00:00Z", validityEndTime: "2036-01-01T00:00:00Z", readyForRenewal: false };
     default:
       if (type === "kubernetes:core/v1:Service") return { spec: { ...(inputs.spec ?? {}), clusterIP: inputs.spec?.clusterIP ?? `10.96.${parseInt(h.slice(0, 2), 16)}.${parseInt(h.slice(2, 4), 16)}` } };
       if (type.startsWith("kubernetes:")) return { status: {} };

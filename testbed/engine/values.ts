@@ -55,3 +55,26 @@ function canonical(v: unknown): unknown {
   if (isObj(v)) return Object.fromEntries(Object.keys(v).sort().filter((k) => v[k] !== undefined && v[k] !== null).map((k) => [k, canonical(v[k])]));
   return v;
 }
+
+/**
+ * The engine's rule for provider outputs (pulumi's annotateSecrets, applied to every Create/Update/Read result): an
+ * output whose input of the same key held a secret is secret; objects on both sides are matched key by key, anything
+ * else (arrays included) becomes secret as a whole.
+ */
+export function annotateSecrets(outs: Record<string, any>, ins: Record<string, any>): Record<string, any> {
+  const out = { ...outs };
+  for (const [k, inValue] of Object.entries(ins)) {
+    if (!(k in out)) continue;
+    const o = out[k];
+    if (isObj(o) && !isSecret(o) && isObj(inValue) && !isSecret(inValue)) out[k] = annotateSecrets(o, inValue);
+    else if (!isSecret(o) && containsSecrets(inValue)) out[k] = secret(o);
+  }
+  return out;
+}
+
+/** True when the value holds a secret anywhere. */
+export function containsSecrets(v: unknown): boolean {
+  if (isSecret(v)) return true;
+  if (Array.isArray(v)) return v.some(containsSecrets);
+  return isObj(v) && Object.values(v).some(containsSecrets);
+}
