@@ -3,6 +3,7 @@
 // each command's outcome kept on a timeline that is judged after the run, never during it. Bounded in commands and
 // in time per command; stops when asked or when its signal aborts.
 import type { Cluster } from "ioredis";
+import { errorText } from "./clients";
 import { sleep } from "./time";
 
 /** One command as the client saw it. Times are Date.now(). */
@@ -59,7 +60,6 @@ export interface WriterOptions {
 }
 
 const REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)/;
-const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class Writer {
   readonly timeline: Write[] = [];
@@ -111,7 +111,8 @@ export class Writer {
       else if (w.result === "unacked") this.unacked++;
       else this.errors++;
       this.o.onWrite?.(w);
-      const ms = w.error ? pause.error : pause.ok;
+      // A SET accepted whose WAIT fell short is no refusal: only a failed command backs off.
+      const ms = w.result === "error" ? pause.error : pause.ok;
       if (ms > 0 && this.running) await sleep(ms);
     }
   }
@@ -129,17 +130,17 @@ export class Writer {
         return;
       }
       const [[setErr, setRes], waitRes] = res;
-      if (setErr) Object.assign(w, { result: "error", error: setErr.message });
+      if (setErr) Object.assign(w, { result: "error", error: errorText(setErr) });
       else if (setRes !== "OK") Object.assign(w, { result: "error", error: `SET replied ${String(setRes)}` });
       else if (!this.o.wait) w.result = "acked";
       else {
         const [waitErr, replicas] = waitRes!;
         w.replicas = waitErr ? 0 : Number(replicas);
-        if (waitErr) w.error = waitErr.message;
+        if (waitErr) w.error = errorText(waitErr);
         w.result = w.replicas >= this.o.wait.replicas && !waitErr ? "acked" : "unacked";
       }
     } catch (e) {
-      Object.assign(w, { result: "error", error: errorMessage(e) });
+      Object.assign(w, { result: "error", error: errorText(e) });
     } finally {
       clearTimeout(timer);
     }

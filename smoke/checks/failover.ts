@@ -250,6 +250,8 @@ export class OutageWriter {
       pause: { ok: 10, error: 50 },
       signal: ctx.signal,
       onWrite: (w) => this.judge(w),
+      // Judged write by write: a kept timeline would only hold up to maxCommands writes in the smoke Job's memory.
+      keepTimeline: false,
     });
   }
 
