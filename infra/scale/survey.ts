@@ -3,6 +3,7 @@
 // matched to members by address, IP or announced hostname, and the planner's input (NodeState) drawn from that.
 import { lookup } from "node:dns/promises";
 import { Redis } from "ioredis";
+import { withTimeout } from "../../smoke/clients";
 import { tlsConnectOptions } from "../../smoke/tls";
 import { parseInfo } from "../../smoke/topology";
 import { parseSlotTokens, type NodeState } from "../plan/scaling";
@@ -89,15 +90,7 @@ export class LiveCluster {
 
   /** A read for the survey, bounded (a frozen node accepts the connection and never answers). */
   private async ask(addr: string, ...args: string[]): Promise<string> {
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${addr} did not answer ${args.join(" ")} within 3 s`)), 3000);
-    });
-    try {
-      return String(await Promise.race([this.conn(addr).call(args[0], ...args.slice(1)), bound]));
-    } finally {
-      clearTimeout(timer);
-    }
+    return String(await withTimeout(this.conn(addr).call(args[0], ...args.slice(1)), 3000, `${addr} ${args.join(" ")}`));
   }
 
   nodesView(addr: string): Promise<string> {
