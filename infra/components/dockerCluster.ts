@@ -15,8 +15,6 @@ import { tlsReload } from "./docker/tlsReload";
 import { bootstrap } from "./docker/bootstrap";
 import { exitCheck } from "./docker/oneShot";
 
-export { NODE_STOP_GRACE_SECONDS } from "./docker/nodes";
-
 export interface RedisDockerClusterArgs {
   spec: ClusterSpec;
   plan: ClusterPlan;

@@ -22,11 +22,6 @@ import { statefulSetArgs } from "./kubernetes/statefulSet";
 import { networkPolicyArgs, podDisruptionBudgetArgs } from "./kubernetes/podPolicies";
 import { monitoringArgs } from "./kubernetes/monitoring";
 
-// Imported by the program and the tests from here.
-export { kubernetesLabels };
-export { podTimings } from "./kubernetes/podTimings";
-export { POD_PATHS } from "./kubernetes/podPaths";
-
 export interface RedisKubernetesClusterArgs {
   spec: ClusterSpec;
   plan: ClusterPlan;

@@ -12,8 +12,6 @@ import { destroy, up, type UpArgs, type UpResult } from "../../testbed/docker/st
 import { sleep } from "../../smoke/time";
 import { parseInfo } from "../../smoke/topology";
 
-// The Docker index tests take sleep from here.
-export { sleep };
 
 export const STACK = "dev";
 export const NODE = (i: number) => `redis-cluster-${STACK}-node-${i}`;

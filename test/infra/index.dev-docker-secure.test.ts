@@ -14,9 +14,8 @@ import { readState, type UpResult } from "../../testbed/docker/stack";
 import { generatePassword } from "../../testbed/local/acl";
 import { clusterClient } from "../../smoke/clients";
 import { startWriter } from "../../testbed/workload/application";
-import {
-  assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, hostTls, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, upArgs, waitClusterHealthy, writeKeys, type Fixture,
-} from "../helpers/dockerFixture";
+import { assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, hostTls, NODE, onNode, runUp, SMOKE, STACK, setUp, tearDown, upArgs, waitClusterHealthy, writeKeys, type Fixture } from "../helpers/dockerFixture";
+import { sleep } from "../../smoke/time";
 
 let f: Fixture | undefined;
 before(async () => {

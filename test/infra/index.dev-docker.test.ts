@@ -8,10 +8,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { containerLogs, TYPES } from "../../testbed/docker/applier";
 import { destroy, readState } from "../../testbed/docker/stack";
-import {
-  assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, field, NODE, onNode, runUp, SMOKE, STACK, setUp, sleep, tearDown, topology, upArgs,
-  waitClusterHealthy, writeKeys, type Fixture,
-} from "../helpers/dockerFixture";
+import { assertDestroyLeavesNothing, assertKeys, BOOTSTRAP, field, NODE, onNode, runUp, SMOKE, STACK, setUp, tearDown, topology, upArgs, waitClusterHealthy, writeKeys, type Fixture } from "../helpers/dockerFixture";
+import { sleep } from "../../smoke/time";
 
 let f: Fixture | undefined;
 const keys = Array.from({ length: 300 }, (_, i) => `restart:${i}`);

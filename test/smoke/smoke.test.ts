@@ -7,12 +7,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startLocalCluster, sleep, type LocalCluster } from "../../testbed/local/harness";
+import { startLocalCluster, type LocalCluster } from "../../testbed/local/harness";
 import { freePorts } from "../../testbed/local/ports";
 import { runSmoke } from "../../smoke/run";
 import { buildSmokeBundle } from "../../smoke/bundle";
 import { smokeCliArgs, SMOKE_PASSWORD_ENV } from "../../infra/components/smokeTest";
 import { DEFAULT_OPTIONS, type SmokeOptions, type SmokeReport } from "../../smoke/types";
+import { sleep } from "../../smoke/time";
 
 const ROOT = resolve(__dirname, "../..");
 const PASSWORD = "smoke-test-Password-0123";

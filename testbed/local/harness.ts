@@ -13,9 +13,6 @@ import { TestCa, type IssuedFiles } from "./tls";
 import { Redis } from "ioredis";
 import { sleep } from "../../smoke/time";
 
-// Tests and tools built on the harness wait with the product's own helper.
-export { sleep };
-
 export interface LocalClusterOptions {
   /** A validated spec (e.g. from Pulumi.dev.yaml); otherwise one is built from `config`. */
   spec?: ClusterSpec;

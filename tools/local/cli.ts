@@ -9,8 +9,9 @@ import { Command, InvalidArgumentError } from "commander";
 import { loadStackSpecFile } from "../../testbed/local/stackSpec";
 import { planCluster } from "../../infra/plan/plan";
 import { PROJECT, passwordProblem } from "../../infra/config/schema";
-import { sleep } from "../../testbed/local/harness";
+
 import { cmdline, isAlive, redisServersUnder } from "../../testbed/local/processes";
+import { sleep } from "../../smoke/time";
 
 const ROOT = join(__dirname, "..", "..");
 // Overridable so tests never touch a developer's running local cluster.

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { freePorts } from "../../../testbed/local/ports";
 import { scriptPaths } from "../../../infra/plan/scripts";
 import { EXPORTER_ACL_ENV, metricsRead } from "../../../infra/plan/acl";
@@ -14,6 +14,7 @@ import { renderAlertRules } from "../../../monitoring/rules";
 import { runSmoke } from "../../../smoke/run";
 import { DEFAULT_OPTIONS } from "../../../smoke/types";
 import { argvSampler } from "../../helpers/argvSampler";
+import { sleep } from "../../../smoke/time";
 
 const APP = { name: "orders", keys: ["orders:*"], commands: ["+@read", "+@write", "-@dangerous"] };
 

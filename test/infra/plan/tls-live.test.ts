@@ -10,7 +10,7 @@ import { connect as tlsConnect } from "node:tls";
 import { connect as netConnect } from "node:net";
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { freePorts } from "../../../testbed/local/ports";
 import { runSmoke } from "../../../smoke/run";
 import { clusterClient } from "../../../smoke/clients";
@@ -18,6 +18,7 @@ import { DEFAULT_OPTIONS } from "../../../smoke/types";
 import { argvSampler } from "../../helpers/argvSampler";
 import { exporterAddress, exporterTlsEnv } from "../../../infra/plan/tls";
 import { scriptPaths } from "../../../infra/plan/scripts";
+import { sleep } from "../../../smoke/time";
 
 const PASSWORD = `tls-${randomBytes(12).toString("hex")}`;
 

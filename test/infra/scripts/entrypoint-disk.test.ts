@@ -6,9 +6,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalCluster, localSpec, requireRedisBinaries, sleep } from "../../../testbed/local/harness";
+import { LocalCluster, localSpec, requireRedisBinaries } from "../../../testbed/local/harness";
 import { freePorts } from "../../../testbed/local/ports";
 import { scriptPaths } from "../../../infra/plan/scripts";
+import { sleep } from "../../../smoke/time";
 
 const mounts: string[] = [];
 const clusters: LocalCluster[] = [];

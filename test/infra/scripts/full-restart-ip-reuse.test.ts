@@ -10,10 +10,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cluster } from "ioredis";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { dnsName, waitHealthy as waitHealthyOf, withClient as withClientOf, writeHosts as writeHostsTo } from "../../helpers/restartedCluster";
 import { freePorts } from "../../../testbed/local/ports";
 import { scriptPaths } from "../../../infra/plan/scripts";
+import { sleep } from "../../../smoke/time";
 
 const PASSWORD = "ipReuseTestPassword-0123456789";
 const KEYS = 3000;

@@ -7,9 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cluster } from "ioredis";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { dnsName, waitHealthy as waitHealthyOf, withClient as withClientOf, writeHosts } from "../../helpers/restartedCluster";
 import { scriptPaths } from "../../../infra/plan/scripts";
+import { sleep } from "../../../smoke/time";
 
 const PASSWORD = "restartTestPassword-0123456789";
 const KEYS = 2000;

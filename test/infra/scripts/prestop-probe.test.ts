@@ -3,8 +3,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { scriptPaths } from "../../../infra/plan/scripts";
+import { sleep } from "../../../smoke/time";
 
 const PASSWORD = "lifecycleTestPassword-0123456789";
 let cluster: LocalCluster | undefined;

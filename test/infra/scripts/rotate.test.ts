@@ -6,13 +6,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { startLocalCluster, sleep, type LocalCluster } from "../../../testbed/local/harness";
+import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { generatePassword } from "../../../testbed/local/acl";
 import { scriptPaths } from "../../../infra/plan/scripts";
 import { clusterClient } from "../../../smoke/clients";
 import { startWriter } from "../../../testbed/workload/application";
 import { runSmoke } from "../../../smoke/run";
 import { DEFAULT_OPTIONS, type SmokeReport } from "../../../smoke/types";
+import { sleep } from "../../../smoke/time";
 
 const APP = { name: "orders", keys: ["orders:*"], commands: ["+@read", "+@write", "-@dangerous"] };
 

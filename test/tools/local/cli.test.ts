@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../helpers/stackConfig";
 import { isAlive, redisServersUnder } from "../../../testbed/local/processes";
-import { requireRedisBinaries, sleep } from "../../../testbed/local/harness";
+import { requireRedisBinaries } from "../../../testbed/local/harness";
+import { sleep } from "../../../smoke/time";
 
 const work = mkdtempSync(join(tmpdir(), "local-cli-test-"));
 const stateDir = join(work, "state");
