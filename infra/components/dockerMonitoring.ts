@@ -5,6 +5,7 @@ import { renderAlertRulesYaml } from "../../monitoring/rules";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
 import { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE } from "../../monitoring/images";
 import { TLS_CLIENT_FILES, exporterAddress, exporterTlsEnv } from "../plan/tls";
+import { dockerEnvs } from "./docker/context";
 
 /** Pinned images and port (monitoring/images.ts); bump deliberately (the rules depend on redis_exporter metric names). */
 export { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE };
@@ -81,7 +82,7 @@ export class DockerMonitoring extends pulumi.ComponentResource {
 
     // Secret: Pulumi then treats the whole env list as secret in state and previews. Env, not argv: `ps` never shows it.
     const passwordEnv = args.password === undefined ? [] : [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${args.password}`)];
-    const tlsEnvs = args.tls ? Object.entries(exporterTlsEnv(TLS_CLIENT_FILES)).map(([k, v]) => `${k}=${v}`) : [];
+    const tlsEnvs = args.tls ? dockerEnvs(exporterTlsEnv(TLS_CLIENT_FILES)) : [];
     // The exporter images run as uid 59000 (official and stand-in): the key file is theirs alone.
     const tlsUploads: docker.types.input.ContainerUpload[] = args.tls
       ? [
@@ -97,7 +98,7 @@ export class DockerMonitoring extends pulumi.ComponentResource {
         {
           name: alias,
           image: exporterImage.imageId,
-          envs: [`REDIS_ADDR=${exporterAddress(!!args.tls, node.host, node.port)}`, `REDIS_EXPORTER_WEB_LISTEN_ADDRESS=:${EXPORTER_PORT}`, ...passwordEnv, ...tlsEnvs, ...(args.aclUser ? Object.entries(EXPORTER_ACL_ENV).map(([k, v]) => `${k}=${v}`) : [])],
+          envs: [`REDIS_ADDR=${exporterAddress(!!args.tls, node.host, node.port)}`, `REDIS_EXPORTER_WEB_LISTEN_ADDRESS=:${EXPORTER_PORT}`, ...passwordEnv, ...tlsEnvs, ...(args.aclUser ? dockerEnvs(EXPORTER_ACL_ENV) : [])],
           ...(args.tls ? { uploads: tlsUploads } : {}),
           networksAdvanced: [{ name: args.networkName, aliases: [alias] }],
           restart: "unless-stopped",

@@ -42,7 +42,7 @@ export function exporterSidecar(opts: ExporterSidecarOptions): k8s.types.input.c
     // TLS: the node's certificate from the pod's TLS volume (127.0.0.1 is among its names); metrics stay plain HTTP.
     ...(opts.tls ? envList(exporterTlsEnv(opts.tls.files)) : []),
   ];
-  if (opts.aclUser) env.push(...Object.entries(EXPORTER_ACL_ENV).map(([name, value]) => ({ name, value })));
+  if (opts.aclUser) env.push(...envList(EXPORTER_ACL_ENV));
   if (opts.passwordSecretName) {
     env.push({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: opts.passwordSecretName, key: opts.passwordSecretKey ?? "password" } } });
   }

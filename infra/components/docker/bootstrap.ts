@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { CONTAINER_PATHS } from "../../plan/plan";
 import { BOOTSTRAP_EXIT_ENV } from "../smokeTest";
-import { PASSWORD_FILE, adminClient, envList, type DockerClusterContext } from "./context";
+import { PASSWORD_FILE, adminClient, dockerEnvs, type DockerClusterContext } from "./context";
 import { exitCheck, oneShot } from "./oneShot";
 
 /**
@@ -19,7 +19,7 @@ export function bootstrap(cx: DockerClusterContext, dependsOn: pulumi.Resource[]
     step: "bootstrap",
     // Outer limit: the script bounds itself by BOOTSTRAP_TIMEOUT; `timeout` (coreutils) kills it should anything still hang, so `pulumi up` never does.
     entrypoints: ["timeout", "-s", "KILL", String(Number(plan.bootstrapEnv.BOOTSTRAP_TIMEOUT) + 60), "sh", CONTAINER_PATHS.bootstrap],
-    envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...envList(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`, "REDIS_SCALE_STEP=1", ...client.envs],
+    envs: [`REDIS_PASSWORD_FILE=${PASSWORD_FILE}`, ...dockerEnvs(plan.bootstrapEnv), `NODES_DEFINITION_SHA256=${nodesDefinition}`, "REDIS_SCALE_STEP=1", ...client.envs],
     scripts: ["bootstrap"],
     uploads: client.uploads,
     dependsOn,

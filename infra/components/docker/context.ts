@@ -39,7 +39,7 @@ export interface DockerClusterContext {
 }
 
 /** Docker's `envs` form of an environment map. */
-export const envList = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`);
+export const dockerEnvs = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`);
 
 /** admin's password as a private file of the redis user. */
 export const passwordUpload = (cx: DockerClusterContext): docker.types.input.ContainerUpload => ({
@@ -57,7 +57,7 @@ export function tlsUploads(cx: DockerClusterContext, id: string, files: TlsFileP
   ];
 }
 
-export const tlsEnvs = (cx: DockerClusterContext, files: TlsFilePaths) => (cx.certs ? envList(tlsEnv(files)) : []);
+export const tlsEnvs = (cx: DockerClusterContext, files: TlsFilePaths) => (cx.certs ? dockerEnvs(tlsEnv(files)) : []);
 
 /** A step that talks to the nodes as admin: the password file, the client certificate (TLS) and the user (ACL). */
 export const adminClient = (cx: DockerClusterContext) => ({

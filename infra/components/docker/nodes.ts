@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { CONTAINER_PATHS, nodeEnv, type PlannedNode } from "../../plan/plan";
 import { aclNodeEnv } from "../aclUsers";
-import { NODE_SECRETS, NODE_SECRETS_DIR, PASSWORD_FILE, REDIS_UID, envList, passwordUpload, tlsEnvs, type DockerClusterContext } from "./context";
+import { NODE_SECRETS, NODE_SECRETS_DIR, PASSWORD_FILE, REDIS_UID, dockerEnvs, passwordUpload, tlsEnvs, type DockerClusterContext } from "./context";
 import { exitCheck, oneShot } from "./oneShot";
 
 /** Stop grace of a node container on delete: room for Redis's shutdown (AOF fsync, nodes.conf save). */
@@ -62,7 +62,7 @@ export function nodeContainers(cx: DockerClusterContext, secrets: ReturnType<typ
     ...(acl ? [] : [passwordUpload(cx)]),
   ];
   const passwordFile = acl ? NODE_SECRETS.adminPassword : PASSWORD_FILE;
-  const aclEnv = acl ? envList(aclNodeEnv(NODE_SECRETS)) : [];
+  const aclEnv = acl ? dockerEnvs(aclNodeEnv(NODE_SECRETS)) : [];
   // redis-cli in the healthcheck: admin (ACL) and the node's own certificate (TLS; 127.0.0.1 is among its names).
   const cliUser = acl ? "--user admin " : "";
   const cliTls = certs ? `--tls --cacert ${NODE_SECRETS.tls.ca} --cert ${NODE_SECRETS.tls.cert} --key ${NODE_SECRETS.tls.key} ` : "";
@@ -77,7 +77,7 @@ export function nodeContainers(cx: DockerClusterContext, secrets: ReturnType<typ
         image: cx.image.imageId,
         user: `${REDIS_UID}:${REDIS_UID}`,
         entrypoints: ["sh", CONTAINER_PATHS.entrypoint],
-        envs: [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${passwordFile}`, ...envList(nodeEnv(node, "docker")), ...tlsEnvs(cx, NODE_SECRETS.tls), ...aclEnv],
+        envs: [`REDIS_CONF_TEMPLATE=${CONTAINER_PATHS.redisConf}`, `REDIS_PASSWORD_FILE=${passwordFile}`, ...dockerEnvs(nodeEnv(node, "docker")), ...tlsEnvs(cx, NODE_SECRETS.tls), ...aclEnv],
         uploads,
         networksAdvanced: [{ name: cx.network.name, ipv4Address: node.host, aliases: [node.name] }],
         // Client and bus ports on the host's announce address only (default loopback): the bus has no

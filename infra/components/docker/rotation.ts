@@ -4,7 +4,7 @@ import { CONTAINER_PATHS } from "../../plan/plan";
 import { TLS_CLIENT_FILES } from "../../plan/tls";
 import { rotateEnv } from "../../plan/acl";
 import { ACL_PATHS, type AclUsers } from "../aclUsers";
-import { PASSWORD_FILE, REDIS_UID, envList, passwordUpload, tlsUploads, type DockerClusterContext } from "./context";
+import { PASSWORD_FILE, REDIS_UID, dockerEnvs, passwordUpload, tlsUploads, type DockerClusterContext } from "./context";
 import { oneShot, type OneShot } from "./oneShot";
 
 /**
@@ -31,7 +31,7 @@ export function rotationSteps(cx: DockerClusterContext & { acl: AclUsers }): { a
           // opened for writing (seen on the real engine: the second rotation's remove step failed on it).
           : `sh ${CONTAINER_PATHS.dir}/rotate.sh remove && cp -f ${PASSWORD_FILE} ${previousPasswordFile}`,
       ],
-      envs: envList(rotateEnv({ nodes: cx.plan.bootstrapEnv.REDIS_NODES, passwordFile: PASSWORD_FILE, previousPasswordFile, tls: cx.certs ? TLS_CLIENT_FILES : undefined })),
+      envs: dockerEnvs(rotateEnv({ nodes: cx.plan.bootstrapEnv.REDIS_NODES, passwordFile: PASSWORD_FILE, previousPasswordFile, tls: cx.certs ? TLS_CLIENT_FILES : undefined })),
       scripts: ["rotate"],
       uploads: [passwordUpload(cx), ...aclUploads, ...tlsUploads(cx, "client", TLS_CLIENT_FILES)],
       // On /data: the image's /data belongs to uid 999, so a new volume mounted there is writable by it.
