@@ -289,16 +289,16 @@ export function fromLayout(layout: LayoutEntry[]): NodeState[] {
 export function applyDecision(state: NodeState[], d: ScalingDecision, planned: string[]): NodeState[] {
   const slots = new Map<string, Set<number>>(state.filter((n) => n.role === "master").map((n) => [n.name, new Set(n.slots)]));
   // Failovers come first (the scale step runs them before it moves slots): the heir takes its master's slots.
-  for (const f of d.failovers) {
-    slots.set(f.to, slots.get(f.from) ?? new Set());
-    slots.delete(f.from);
+  const heirOf = new Map(d.failovers.map((f) => [f.from, f.to]));
+  for (const [from, to] of heirOf) {
+    slots.set(to, slots.get(from) ?? new Set());
+    slots.delete(from);
   }
   for (const m of d.moves) {
     for (const x of m.slots) slots.get(m.from)?.delete(x);
     if (!slots.has(m.to)) slots.set(m.to, new Set());
     for (const x of m.slots) slots.get(m.to)!.add(x);
   }
-  const heirOf = new Map(d.failovers.map((f) => [f.from, f.to]));
   const attach = new Map(d.attach.map((a) => [a.replica, a.master]));
   const before = new Map(state.map((n) => [n.name, n]));
   return planned.map((name) => {

@@ -5,7 +5,8 @@
 //   2. Bench: keys/s and slots/s moved for 3x1 -> 4x1 with the writer running, the scale step vs
 //      `redis-cli --cluster add-node` + `rebalance --cluster-use-empty-masters` on a fresh cluster with the same data.
 // Exit 1 when any check fails. `--keys N` (default 50 000), `--json <file>`.
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { startLocalCluster, type LocalCluster } from "../../testbed/local/harness";
@@ -13,6 +14,8 @@ import { addNode, clusterClient, resize, seedKeys, topology, WaitWriter, type Wr
 import type { ScaleResult } from "../../infra/scale/scaler";
 import { sleep } from "../../smoke/time";
 import { parseInfo } from "../../smoke/topology";
+
+const execFileAsync = promisify(execFile);
 
 interface StepReport {
   step: string;
@@ -113,12 +116,11 @@ async function benchOne(tool: "scale step" | "scale step, --slot-group 8" | "red
       await sleep(2000); // the new node answers CLUSTERDOWN until it sees the slots covered
       cli(["--cluster", "rebalance", seed, "--cluster-use-empty-masters", "--cluster-pipeline", "100"]);
       // add-node refuses ("Nodes don't agree about configuration") until every node has the rebalance's slot map: wait
-      // for a clean `--cluster check`, as the bootstrap's scale-out advice says, bounded like the wait above.
-      const agreed = () => {
-        const out = spawnSync("redis-cli", ["--cluster", "check", seed], { env: c.cliEnv(), encoding: "utf8", timeout: 30_000 });
-        return out.status === 0 && !/\[ERR\]/.test(out.stdout);
-      };
-      for (let i = 0; i < 300 && !agreed(); i++) await sleep(100);
+      // for a clean `--cluster check`, as the bootstrap's scale-out advice says. Asynchronous, so the writer keeps
+      // running; bounded to 30 s in all.
+      const agreed = () =>
+        execFileAsync("redis-cli", ["--cluster", "check", seed], { env: c.cliEnv(), timeout: 10_000 }).then((r) => !/\[ERR\]/.test(r.stdout), () => false);
+      for (const until = Date.now() + 30_000; Date.now() < until && !(await agreed()); ) await sleep(100);
       cli(["--cluster", "add-node", r, seed, "--cluster-slave"]);
       ms = Date.now() - t0;
       slots = topology(c).shares.find((s) => s > 0 && s < 5000) ?? 0;
