@@ -3,11 +3,12 @@
 // rules), and the engine hands every create/replace step to the DockerApplier, so each resource is created for real
 // when the program registers it and the program's own callbacks see real outputs (the bootstrap's exit code gates the
 // smoke step). The engine's state gives later runs Pulumi's update semantics: unchanged inputs -> nothing happens;
-// changed inputs -> delete, then create (the program's containers are delete-before-replace); `replace` forces it.
+// changed inputs -> the engine's step order: delete then create with deleteBeforeReplace, else create then delete
+// (a fixed container name then fails as it would in prod); `replace` forces it.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import Docker from "dockerode";
-import { runProgram, type ConfigInput, type EngineState, type ProviderStep } from "../engine/engine";
+import { runProgram, type ConfigInput, type EngineState, type ProviderStep, type RemoveStep } from "../engine/engine";
 import { unwrapSecrets } from "../engine/values";
 import { DockerApplier, type Applied, type ApplierOptions } from "./applier";
 
@@ -62,11 +63,12 @@ export async function up(args: UpArgs, opts: ApplierOptions = {}): Promise<UpRes
   const state = readState(args.stateFile);
   const result: UpResult = { ok: true, created: [], unchanged: [], deleted: [], outputs: {}, doneAtMs: {}, totalMs: 0 };
   const inFlight = new Set<Promise<unknown>>();
-  const replace = new Set(args.replace ?? []);
+  // During a create-before-delete replacement old and new share the URN: the engine's id tells them apart.
+  const existing = (urn: string, id: string | undefined) => state.resources.find((r) => r.urn === urn && r.id === id);
 
   const provider = async (step: ProviderStep) => {
     const work = (async () => {
-      const old = state.resources.find((r) => r.urn === step.urn);
+      const old = step.prior && existing(step.urn, step.prior.id);
       if (step.op === "update") {
         // In place (the applier refuses the types whose provider has no in-place update).
         if (!old) throw new Error(`in-place update of ${step.type} ${step.name}: not in the applier's state`);
@@ -77,12 +79,7 @@ export async function up(args: UpArgs, opts: ApplierOptions = {}): Promise<UpRes
         result.doneAtMs[step.name] = Date.now() - t0;
         return { id: applied.id, outputs: applied.outputs };
       }
-      // Fixed names (containers, volumes, network): what exists goes first, as with deleteBeforeReplace.
-      if (old) {
-        await applier.delete(old);
-        state.resources = state.resources.filter((r) => r !== old);
-        writeState(args.stateFile, state);
-      }
+      // A replace: the engine already deleted the old one (deleteBeforeReplace) or deletes it after the program.
       const applied = await applier.create(step.type, step.name, step.inputs);
       state.resources.push({ ...applied, urn: step.urn });
       writeState(args.stateFile, state);
@@ -98,28 +95,29 @@ export async function up(args: UpArgs, opts: ApplierOptions = {}): Promise<UpRes
     }
   };
 
-  // `--replace`: the engine sees no prior entry (a create step); the provider deletes the existing resource first.
-  const priorState: EngineState = { resources: state.engine.resources.filter((r) => !replace.has(r.urn.split("::").pop()!)) };
+  const remove = async (step: RemoveStep) => {
+    const r = existing(step.urn, step.prior.id);
+    if (!r) return;
+    await applier.delete(r);
+    state.resources = state.resources.filter((x) => x !== r);
+    writeState(args.stateFile, state);
+    if (step.reason === "delete") result.deleted.push(r.name);
+  };
+
   const run = await runProgram({
     stack: args.stack,
     mode: "up",
     stackConfig: args.stackConfig,
-    priorState,
+    priorState: state.engine,
     provider,
+    remove,
+    replace: args.replace,
     timeoutMs: args.timeoutMs ?? 600_000,
   });
   // The engine stops issuing steps when the program ends; steps already running finish (as with the real engine).
   while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
 
   result.unchanged = run.resources.filter((r) => r.custom && r.op === "same").map((r) => r.name);
-  for (const urn of run.deletes) {
-    const r = state.resources.find((x) => x.urn === urn);
-    if (r) {
-      await applier.delete(r);
-      state.resources = state.resources.filter((x) => x !== r);
-      result.deleted.push(r.name);
-    }
-  }
   // Steps that failed or never ran keep no engine state; ids and outputs of what exists come from the applier.
   const live = new Map(state.resources.map((r) => [r.urn, r]));
   state.engine = {
