@@ -49,6 +49,7 @@ export class StatefulSetController {
       "serviceName", "replicas", "podManagementPolicy", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "selector", "template", "volumeClaimTemplates",
     ]);
     checkStatefulSetSpec(name, spec);
+    checkServiceTargets(sts, [...this.host.objects].filter(([k]) => k.startsWith(`Service/${sts.metadata.namespace}/`)).map(([, o]) => o));
     this.host.objects.set(`StatefulSet/${sts.metadata.namespace}/${name}`, sts);
     this.sets.set(name, { obj: sts, held: new Set(), creating: new Set() });
     this.loop ??= this.controlLoop();
@@ -271,6 +272,23 @@ export function checkStatefulSetSpec(name: string, spec: Obj): void {
     claims.push(t.metadata.name);
   }
   checkPodSpec(spec.template.spec, `StatefulSet ${name} pod`, "statefulset", spec.replicas, labels, claims);
+}
+
+/**
+ * A Service that selects these pods and names a targetPort must find that name among the pods' container ports:
+ * otherwise it has no endpoint on them (kube-proxy and the DNS the runner writes would both disagree with a cluster).
+ */
+export function checkServiceTargets(sts: Obj, services: Obj[]): void {
+  const labels = sts.spec.template.metadata?.labels ?? {};
+  const ports = new Set<string>((sts.spec.template.spec.containers ?? []).flatMap((c: Obj) => (c.ports ?? []).map((p: Obj) => p.name)));
+  for (const svc of services) {
+    if (!selects(svc.spec?.selector, labels)) continue;
+    for (const p of svc.spec?.ports ?? []) {
+      if (typeof p.targetPort === "string" && !ports.has(p.targetPort)) {
+        throw new Error(`pods runner: Service ${svc.metadata?.name} port ${p.name}: targetPort '${p.targetPort}' is no container port of StatefulSet ${sts.metadata.name}'s pods (named: ${[...ports].join(", ")})`);
+      }
+    }
+  }
 }
 
 /** Go duration ("12m", "330s") in ms. */

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkPodSpec } from "../../../testbed/pods/spec";
-import { checkStatefulSetSpec } from "../../../testbed/pods/statefulSet";
+import { checkServiceTargets, checkStatefulSetSpec } from "../../../testbed/pods/statefulSet";
 import { checkJob } from "../../../testbed/pods/job";
 import { passwordAlphabet, randomPassword, RANDOM_SPECIAL } from "../../../testbed/pods/resources/generated";
 
@@ -94,4 +94,11 @@ test("RandomPassword: special (default true) uses the random provider's specials
   assert.match(special, /[!@#$%&*()\-_=+[\]{}<>:?]/, "400 characters from 83 include a special one");
   assert.throws(() => make({ length: 0 }), /length 0/);
   assert.throws(() => make({ length: 8, overrideSpecial: "!" }), /sets 'overrideSpecial'/);
+});
+
+test("a Service selecting the pods must name a targetPort their containers declare", () => {
+  const set = { metadata: { name: "s" }, spec: sts({}, pod({}, { ports: [{ name: "redis", containerPort: 6379 }] })) };
+  const svc = (targetPort: unknown, selector: Record<string, string> = { app: "r" }) => ({ metadata: { name: "h" }, spec: { selector, ports: [{ name: "redis", port: 6379, targetPort }] } });
+  assert.doesNotThrow(() => checkServiceTargets(set, [svc("redis"), svc(6379), svc("nope", { app: "other" })]));
+  assert.throws(() => checkServiceTargets(set, [svc("bus")]), /Service h port redis: targetPort 'bus' is no container port/);
 });
