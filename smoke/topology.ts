@@ -108,6 +108,13 @@ export function slotOwners(lines: NodeLine[]): string[][] {
 /** Compresses slot numbers into "0-99,200,300-310", every range (the scaling plan's formatter, uncut). */
 export const formatRanges = (slots: number[]): string => formatSlotRanges(slots, Infinity);
 
+/** Every slot of inclusive ranges, in order. */
+export function slotsOf(ranges: [number, number][]): number[] {
+  const out: number[] = [];
+  for (const [a, b] of ranges) for (let s = a; s <= b; s++) out.push(s);
+  return out;
+}
+
 export function countSlots(ranges: [number, number][]): number {
   return ranges.reduce((n, [a, b]) => n + (b - a + 1), 0);
 }

@@ -5,8 +5,8 @@ import { lookup } from "node:dns/promises";
 import { Redis } from "ioredis";
 import { withTimeout } from "../../smoke/clients";
 import { tlsConnectOptions } from "../../smoke/tls";
-import { parseInfo } from "../../smoke/topology";
-import { parseSlotTokens, type NodeState } from "../plan/scaling";
+import { countSlots, isMyself, parseClusterNodes, parseInfo, slotsOf, type NodeLine } from "../../smoke/topology";
+import type { NodeState } from "../plan/scaling";
 import type { ScaleOptions } from "./options";
 
 export interface LiveNode {
@@ -122,8 +122,8 @@ export class LiveCluster {
       try {
         const view = await this.nodesView(a);
         const info = await this.clusterInfo(a);
-        const myself = view.split("\n").find((l) => l.includes("myself"));
-        const slots = myself ? parseSlotTokens(myself.trim().split(" ").slice(8)).length : 0;
+        const myself = parseClusterNodes(view).find(isMyself);
+        const slots = myself ? countSlots(myself.slots) : 0;
         const known = Number(info.cluster_known_nodes);
         if (known <= 1 && slots === 0) {
           outsiders.push({ planned: a, known, slots, keys: Number(await this.ask(a, "DBSIZE")) });
@@ -149,15 +149,13 @@ export class LiveCluster {
         unreachable.push(a);
         continue;
       }
-      const lines = view.trim().split("\n").map((l) => l.trim().split(" "));
-      const me = lines.find((f) => f[2].includes("myself"))!;
-      const node = this.parseLine(me, info);
-      node.knows = new Set(lines.map((f) => f[0]));
-      node.sees = lines.filter((f) => /fail|handshake|noaddr/.test(f[2])).map((f) => ({ id: f[0], flags: f[2] }));
+      const lines = parseClusterNodes(view);
+      const node = this.liveNode(lines.find(isMyself)!, info);
+      node.knows = new Set(lines.map((n) => n.id));
+      node.sees = lines.filter((n) => /fail|handshake|noaddr/.test(n.flags.join(","))).map((n) => ({ id: n.id, flags: n.flags.join(",") }));
       members.set(node.id, node);
-      for (const f of lines) {
-        const addr = f[1].split("@")[0];
-        if (!seen.has(addr) && !unreachable.includes(addr) && !f[2].includes("myself") && !/noaddr|handshake/.test(f[2])) toVisit.push(addr);
+      for (const n of lines) {
+        if (!seen.has(n.addr) && !unreachable.includes(n.addr) && !isMyself(n) && !/noaddr|handshake/.test(n.flags.join(","))) toVisit.push(n.addr);
       }
     }
     // Planned outsiders that members already know (a MEET in flight) are members-to-be, not outsiders.
@@ -171,19 +169,12 @@ export class LiveCluster {
     return members.find((m) => m.addr === planned || m.addr === ip || (m.hostname && `${m.hostname}:${port}` === `${host}:${port}`));
   }
 
-  private parseLine(f: string[], info: Record<string, string>): LiveNode {
-    const [addrPart, hostname] = f[1].split(",");
-    const addr = addrPart.split("@")[0];
-    const migrating = new Map<number, string>();
-    const importing = new Map<number, string>();
-    for (const t of f.slice(8)) {
-      const m = /^\[(\d+)-([<>])-([0-9a-f]+)\]$/.exec(t);
-      if (m) (m[2] === ">" ? migrating : importing).set(Number(m[1]), m[3]);
-    }
+  private liveNode(n: NodeLine, info: Record<string, string>): LiveNode {
+    const { addr, hostname } = n;
     const node: LiveNode = {
-      id: f[0], addr, hostname: hostname || undefined, name: addr, flags: f[2].split(","),
-      role: f[2].includes("slave") ? "replica" : "master", masterId: f[3] === "-" ? undefined : f[3],
-      slots: parseSlotTokens(f.slice(8)), migrating, importing, knows: new Set(), sees: [], info,
+      id: n.id, addr, hostname, name: addr, flags: n.flags, role: n.flags.includes("slave") ? "replica" : "master", masterId: n.masterId,
+      slots: slotsOf(n.slots), migrating: new Map(n.migrating.map((m) => [m.slot, m.to])), importing: new Map(n.importing.map((m) => [m.slot, m.from])),
+      knows: new Set(), sees: [], info,
     };
     const i = this.o.nodes.findIndex((p) => {
       const { host, port } = parseAddr(p);
@@ -199,10 +190,7 @@ export class LiveCluster {
     for (const m of t.members) for (const x of m.slots) if (m.role === "master") owner.set(x, m.id);
     for (const m of t.members) {
       const view = await this.nodesView(m.addr);
-      for (const l of view.trim().split("\n")) {
-        const f = l.trim().split(" ");
-        for (const x of parseSlotTokens(f.slice(8))) if (owner.get(x) !== f[0]) return false;
-      }
+      for (const n of parseClusterNodes(view)) for (const x of slotsOf(n.slots)) if (owner.get(x) !== n.id) return false;
     }
     return true;
   }

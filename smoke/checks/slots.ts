@@ -1,7 +1,7 @@
 // slots: cluster_state ok on every node, 16384 slots covered exactly once, no open (migrating/importing) slot,
 // all nodes agree on the slot map, masters / replicas per master as expected.
 import type { SmokeContext } from "../context";
-import { analyzeSlotMaps, badFlags, countSlots, formatRanges, isMaster, openSlots, SLOT_COUNT, type NodeView } from "../topology";
+import { analyzeSlotMaps, badFlags, countSlots, formatRanges, isMaster, openSlots, slotsOf, SLOT_COUNT, type NodeView } from "../topology";
 import { CheckFailure, type Measurements } from "../types";
 
 export async function checkSlots(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
@@ -57,7 +57,7 @@ export async function checkSlots(ctx: SmokeContext): Promise<{ details: string; 
   if (expectReplicas !== undefined) {
     for (const m of topo.masters) {
       if (m.replicas.length !== expectReplicas) {
-        problems.push(`master ${m.label} (slots ${formatRanges(rangesToSlots(m.slots))}) has ${m.replicas.length} replica(s)${m.replicas.length ? ` (${m.replicas.map((r) => r.label).join(", ")})` : ""}, expected ${expectReplicas}`);
+        problems.push(`master ${m.label} (slots ${formatRanges(slotsOf(m.slots))}) has ${m.replicas.length} replica(s)${m.replicas.length ? ` (${m.replicas.map((r) => r.label).join(", ")})` : ""}, expected ${expectReplicas}`);
       }
     }
   }
@@ -80,10 +80,4 @@ export async function checkSlots(ctx: SmokeContext): Promise<{ details: string; 
     details: `${topo.masters.length} masters × ${same ? replicaCounts[0] : replicaCounts.join("/")} replica(s); ${SLOT_COUNT} slots covered once (${Math.min(...perMaster)}-${Math.max(...perMaster)} per master); ${views.length} nodes agree; cluster_state ok everywhere`,
     measurements: m,
   };
-}
-
-function rangesToSlots(r: [number, number][]): number[] {
-  const out: number[] = [];
-  for (const [a, b] of r) for (let s = a; s <= b; s++) out.push(s);
-  return out;
 }

@@ -5,7 +5,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { Cluster } from "ioredis";
-import { SLOT_COUNT, parseSlotTokens } from "../../infra/plan/scaling";
+import { SLOT_COUNT } from "../../infra/plan/scaling";
+import { countSlots, isMaster, isMyself, parseClusterNodes, parseInfo } from "../../smoke/topology";
 import { Scaler, type ScaleOptions, type ScaleResult } from "../../infra/scale/scaler";
 import type { LocalCluster, LocalNode } from "./harness";
 import { freePorts } from "./ports";
@@ -89,18 +90,18 @@ export interface TopologyReport {
 
 /** What every node says (its own line for roles and slots). */
 export function topology(c: LocalCluster): TopologyReport {
-  const mine = c.nodes.map((_, i) => c.cli(i, ["cluster", "nodes"]).stdout.trim().split("\n").find((l) => l.includes("myself"))!.split(" "));
-  const masters = mine.filter((f) => f[2].includes("master") && f.length > 8);
-  const shares = masters.map((f) => parseSlotTokens(f.slice(8)).length);
-  const replicas = masters.map((m) => mine.filter((f) => f[3] === m[0]).length);
+  const mine = c.nodes.map((_, i) => parseClusterNodes(c.cli(i, ["cluster", "nodes"]).stdout).find(isMyself)!);
+  const masters = mine.filter((n) => isMaster(n) && n.slots.length > 0);
+  const shares = masters.map((n) => countSlots(n.slots));
+  const replicas = masters.map((m) => mine.filter((n) => n.masterId === m.id).length);
   const ideal = SLOT_COUNT / Math.max(1, masters.length);
   return {
     masters: masters.length,
     replicas,
     shares,
     maxDeviationPct: Math.max(0, ...shares.map((s) => (Math.abs(s - ideal) / ideal) * 100)),
-    openSlots: mine.reduce((n, f) => n + f.slice(8).filter((t) => t.startsWith("[")).length, 0),
-    knownNodes: c.nodes.map((_, i) => Number(/cluster_known_nodes:(\d+)/.exec(c.cli(i, ["cluster", "info"]).stdout)?.[1])),
+    openSlots: mine.reduce((k, n) => k + n.migrating.length + n.importing.length, 0),
+    knownNodes: c.nodes.map((_, i) => Number(parseInfo(c.cli(i, ["cluster", "info"]).stdout).cluster_known_nodes)),
   };
 }
 

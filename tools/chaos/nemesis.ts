@@ -5,6 +5,7 @@ import type { LocalCluster } from "../../testbed/local/harness";
 import { scriptPaths } from "../../infra/plan/scripts";
 import type { FaultEvent } from "../../testbed/workload/history";
 import { sleep } from "../../smoke/time";
+import { isMyself, isReplica, parseClusterNodes } from "../../smoke/topology";
 import type { NetLab } from "./netlab";
 import { waitWhole, type Cli, type Topology } from "./observer";
 
@@ -66,10 +67,9 @@ function killedBootstrap(c: LocalCluster, ms: number): Promise<string> {
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       // What each node says of itself: slots held, role, how many nodes it knows.
-      const selves = c.nodes.map((_, i) => c.cli(i, ["cluster", "nodes"]).stdout.split("\n").filter(Boolean).map((l) => l.split(" ")))
-        .map((lines) => ({ known: lines.length, me: lines.find((f) => f[2]?.includes("myself")) ?? [] }));
-      const withSlots = selves.filter((x) => x.me.length > 8).length;
-      const replicas = selves.filter((x) => x.me[2]?.includes("slave")).length;
+      const selves = c.nodes.map((_, i) => parseClusterNodes(c.cli(i, ["cluster", "nodes"]).stdout)).map((lines) => ({ known: lines.length, me: lines.find(isMyself) }));
+      const withSlots = selves.filter((x) => (x.me?.slots.length ?? 0) > 0).length;
+      const replicas = selves.filter((x) => x.me && isReplica(x.me)).length;
       const known = selves.map((x) => x.known).join("/");
       resolve(signal ? `killed: ${withSlots} nodes held slots, ${replicas} were replicas, nodes known per node ${known}` : `finished (exit ${code}) before the kill`);
     });

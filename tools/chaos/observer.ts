@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import type { FinalChecks } from "../../testbed/workload/checker";
 import { sleep } from "../../smoke/time";
-import { parseInfo, parseReplicaLines } from "../../smoke/topology";
+import { isMaster, isMyself, parseClusterNodes, parseInfo, parseReplicaLines, type NodeLine } from "../../smoke/topology";
 import type { NetLab } from "./netlab";
 
 export const PORT = 6379;
@@ -34,13 +34,14 @@ export async function topology(cli: Cli, count: number, lab: NetLab): Promise<To
     for (let i = 0; i < count; i++) {
       const r = await cli(i, ["cluster", "nodes"]);
       if (r.code !== 0 || !r.out.includes("myself")) continue;
-      const lines = r.out.split("\n").map((l) => l.split(" "));
-      const idx = (addr: string) => lab.nodeIps.indexOf(addr.split("@")[0].split(":")[0]);
-      const masters = lines.filter((f) => f[2].includes("master") && !f[2].includes("fail") && f.length > 8);
-      masters.sort((a, b) => Number(a[8].split("-")[0]) - Number(b[8].split("-")[0]));
+      const lines = parseClusterNodes(r.out);
+      const idx = (n: NodeLine) => lab.nodeIps.indexOf(n.addr.split(":")[0]);
+      const failing = (n: NodeLine) => n.flags.some((f) => f.startsWith("fail"));
+      const masters = lines.filter((n) => isMaster(n) && !failing(n) && n.slots.length > 0);
+      masters.sort((a, b) => a.slots[0][0] - b.slots[0][0]);
       const replicasOf = new Map<number, number[]>();
-      for (const m of masters) replicasOf.set(idx(m[1]), lines.filter((f) => f[3] === m[0] && !f[2].includes("fail")).map((f) => idx(f[1])));
-      if (masters.length > 0 && masters.every((m) => idx(m[1]) >= 0)) return { masterOf: masters.map((m) => idx(m[1])), replicasOf };
+      for (const m of masters) replicasOf.set(idx(m), lines.filter((n) => n.masterId === m.id && !failing(n)).map(idx));
+      if (masters.length > 0 && masters.every((m) => idx(m) >= 0)) return { masterOf: masters.map(idx), replicasOf };
     }
     await sleep(500);
   }
@@ -51,8 +52,7 @@ export async function shardFirstSlots(cli: Cli, topo: Topology): Promise<number[
   const out: number[] = [];
   for (const m of topo.masterOf) {
     const r = await cli(m, ["cluster", "nodes"]);
-    const me = r.out.split("\n").find((l) => l.includes("myself"))!.split(" ");
-    out.push(Number(me[8].split("-")[0]));
+    out.push(parseClusterNodes(r.out).find(isMyself)!.slots[0][0]);
   }
   return out;
 }

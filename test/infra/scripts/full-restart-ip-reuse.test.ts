@@ -15,6 +15,7 @@ import { dnsName, waitHealthy as waitHealthyOf, withClient as withClientOf, writ
 import { freePorts } from "../../../testbed/local/ports";
 import { scriptPaths } from "../../../infra/plan/scripts";
 import { sleep } from "../../../smoke/time";
+import { parseInfo } from "../../../smoke/topology";
 
 const PASSWORD = "ipReuseTestPassword-0123456789";
 const KEYS = 3000;
@@ -36,8 +37,7 @@ const waitHealthy = (timeoutMs: number) => waitHealthyOf(c(), timeoutMs, 200);
 const withClient = <T>(fn: (r: Cluster) => Promise<T>) => withClientOf(c(), PASSWORD, fn);
 
 const dbsize = (i: number) => Number(c().cli(i, ["dbsize"]).stdout.trim());
-const info = (i: number, section: string) => c().cli(i, ["info", section]).stdout;
-const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, "m").exec(text)?.[1]?.trim();
+const info = (i: number, section: string) => parseInfo(c().cli(i, ["info", section]).stdout);
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), "redis-ip-reuse-test-"));
@@ -113,7 +113,7 @@ test("full restart, a master late and its old IP taken by another shard's master
   const viewsOfM = new Set<string>();
   let minKeys = Infinity;
   for (const t1 = Date.now(); Date.now() - t1 < 3 * NODE_TIMEOUT_MS; ) {
-    hostsSeen.add(field(info(r, "replication"), "master_host") ?? "(none)");
+    hostsSeen.add(info(r, "replication").master_host?.trim() ?? "(none)");
     minKeys = Math.min(minKeys, dbsize(r));
     for (const i of up) {
       const line = c().cli(i, ["cluster", "nodes"]).stdout.split("\n").find((l) => l.startsWith(mId));
