@@ -2,18 +2,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as k8s from "@pulumi/kubernetes";
-import type { ClusterSpec } from "./config/schema";
+import type { LoadedConfig } from "./config/load";
 import type { ClusterPlan } from "./plan/plan";
 import { RedisDockerCluster, type DockerClusterOutputs } from "./components/dockerCluster";
 import { RedisKubernetesCluster } from "./components/kubernetesCluster";
 import type { SmokeTestArgs } from "./components/smokeTest";
 
-/** The stack config as loadStackConfig returns it. */
-export interface StackConfig {
-  spec: ClusterSpec;
-  password: pulumi.Output<string> | undefined;
-  aclPasswords: Record<string, pulumi.Output<string>>;
-}
 
 /** The Kubernetes cluster's stack outputs: only what its settings give (Pulumi warns about every undefined output). */
 export interface KubernetesClusterOutputs {
@@ -46,11 +40,11 @@ export interface PlatformCluster {
   outputs: PlatformOutputs;
 }
 
-export function deployCluster(config: StackConfig, plan: ClusterPlan): PlatformCluster {
+export function deployCluster(config: LoadedConfig, plan: ClusterPlan): PlatformCluster {
   return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan) : deployDocker(config, plan);
 }
 
-function deployDocker({ spec, password: configured, aclPasswords }: StackConfig, plan: ClusterPlan): PlatformCluster {
+function deployDocker({ spec, password: configured, aclPasswords }: LoadedConfig, plan: ClusterPlan): PlatformCluster {
   // A generated password is still a secret: random's `result` is secret in state and outputs.
   const password = configured ?? new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }).result;
   const cluster = new RedisDockerCluster(spec.name, { spec, plan, password, aclPasswords });
@@ -70,7 +64,7 @@ function deployDocker({ spec, password: configured, aclPasswords }: StackConfig,
   };
 }
 
-function deployKubernetes({ spec, password, aclPasswords }: StackConfig, plan: ClusterPlan): PlatformCluster {
+function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: ClusterPlan): PlatformCluster {
   // One explicit provider for every Kubernetes object, pinned to the configured kubeconfig context: prod must not go
   // to whatever context happens to be current on the machine running `pulumi up`.
   if (!spec.kubernetes.context) {

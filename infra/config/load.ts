@@ -1,6 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec, ConfigError, PROJECT, stackConfigSchema, validateConfig } from "./schema";
 
+/** The stack config as the program uses it: the validated spec and the secrets beside it. */
+export interface LoadedConfig {
+  spec: ClusterSpec;
+  password: pulumi.Output<string> | undefined;
+  /** Passwords configured under `acl` (acl.passwords.<user>, acl.users[].password) by user name, secret. */
+  aclPasswords: Record<string, pulumi.Output<string>>;
+}
+
 /**
  * Reads every `redis-cluster:*` key of the stack config and validates it (the only Pulumi-aware part of config).
  * Values arrive as text: the CLI hands a declared default as its text (`"0"` for `default: "0"` and `default: 0`
@@ -8,12 +16,7 @@ import { ClusterSpec, ConfigError, PROJECT, stackConfigSchema, validateConfig } 
  * numbers, booleans and objects are JSON-decoded, so `pulumi config set masters 3` and an object in
  * Pulumi.<stack>.yaml both work.
  */
-export function loadStackConfig(): {
-  spec: ClusterSpec;
-  password: pulumi.Output<string> | undefined;
-  /** Passwords configured under `acl` (acl.passwords.<user>, acl.users[].password) by user name, secret. */
-  aclPasswords: Record<string, pulumi.Output<string>>;
-} {
+export function loadStackConfig(): LoadedConfig {
   const all = pulumi.runtime.allConfig();
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(all)) {
