@@ -670,7 +670,7 @@ function applyIgnoreChanges(olds: Record<string, any>, news: Record<string, any>
  * @pulumi/docker bridges) marks every other input ForceNew. Only restart and the resource limits reach the running
  * container (docker update); the rest change how the provider treats it.
  */
-export const DOCKER_IN_PLACE: Record<string, readonly string[]> = {
+const DOCKER_IN_PLACE: Record<string, readonly string[]> = {
   "docker:index/container:Container": [
     "restart", "maxRetryCount", "memory", "memorySwap", "cpuShares", "cpuSet", "rm", "start", "attach", "logs", "mustRun", "removeVolumes",
     "destroyGraceSeconds", "tmpfs", "healthcheck", "init", "wait", "waitTimeout", "containerReadRefreshTimeoutMilliseconds",
