@@ -10,6 +10,7 @@ import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { Unemulated } from "../../refuse";
 import { refuse, type Obj } from "../spec";
 
 interface StoredKind {
@@ -25,11 +26,15 @@ interface StoredKind {
 const fail = (where: string, msg: string): never => {
   throw new Error(`pods runner: ${where}: ${msg} (the API server refuses it)`);
 };
+/** A valid value the runner does not implement. */
+const unemulated = (where: string, msg: string): never => {
+  throw new Unemulated(`pods runner: ${where}: ${msg}`);
+};
 
 /** A selector the runner can evaluate: matchLabels only, at least one label (an empty one would select every pod). */
 function labelSelector(where: string, sel: Obj | undefined): void {
   refuse(where, sel, ["matchLabels"]);
-  if (Object.keys(sel?.matchLabels ?? {}).length === 0) fail(where, "an empty selector");
+  if (Object.keys(sel?.matchLabels ?? {}).length === 0) unemulated(where, "an empty selector (every pod of the namespace) is not implemented");
 }
 
 const SECRET_TYPES: Record<string, string[]> = { Opaque: [], "kubernetes.io/tls": ["tls.crt", "tls.key"] };
@@ -42,7 +47,7 @@ const KINDS: Record<string, StoredKind> = {
     top: ["type", "data", "stringData"],
     rules: (o, where) => {
       const type = o.type ?? "Opaque";
-      if (!(type in SECRET_TYPES)) fail(where, `type ${type}: implemented are ${Object.keys(SECRET_TYPES).join(", ")}`);
+      if (!(type in SECRET_TYPES)) unemulated(where, `type ${type}: implemented are ${Object.keys(SECRET_TYPES).join(", ")}`);
       const keys = new Set([...Object.keys(o.data ?? {}), ...Object.keys(o.stringData ?? {})]);
       for (const k of SECRET_TYPES[type]) if (!keys.has(k)) fail(where, `type ${type} needs key ${k}`);
     },
@@ -53,13 +58,13 @@ const KINDS: Record<string, StoredKind> = {
     spec: ["type", "clusterIP", "publishNotReadyAddresses", "selector", "ports"],
     rules: (o, where) => {
       const spec = o.spec ?? {};
-      if ((spec.type ?? "ClusterIP") !== "ClusterIP") fail(where, `spec.type ${spec.type}: only ClusterIP is implemented`);
-      if (spec.clusterIP !== undefined && spec.clusterIP !== "None") fail(where, `spec.clusterIP ${spec.clusterIP}: only None (headless) or unset is implemented`);
-      if (Object.keys(spec.selector ?? {}).length === 0) fail(where, "spec.selector: a Service without a selector has no pods to name");
+      if ((spec.type ?? "ClusterIP") !== "ClusterIP") unemulated(where, `spec.type ${spec.type}: only ClusterIP is implemented`);
+      if (spec.clusterIP !== undefined && spec.clusterIP !== "None") unemulated(where, `spec.clusterIP ${spec.clusterIP}: only None (headless) or unset is implemented`);
+      if (Object.keys(spec.selector ?? {}).length === 0) unemulated(where, "spec.selector: a Service without a selector has no pods to name");
       const names = new Set<string>();
       for (const p of spec.ports ?? []) {
         refuse(`${where} port ${p.name}`, p, ["name", "port", "targetPort", "protocol"]);
-        if ((p.protocol ?? "TCP") !== "TCP") fail(where, `port ${p.name}: protocol ${p.protocol}`);
+        if ((p.protocol ?? "TCP") !== "TCP") unemulated(where, `port ${p.name}: protocol ${p.protocol}`);
         if ((spec.ports.length > 1 && !p.name) || names.has(p.name)) fail(where, `port names must be set and unique when there are several ('${p.name}')`);
         names.add(p.name);
       }
@@ -71,7 +76,9 @@ const KINDS: Record<string, StoredKind> = {
     top: ["spec"],
     spec: ["minAvailable", "maxUnavailable", "selector"],
     rules: (o, where) => {
-      if ((o.spec?.minAvailable === undefined) === (o.spec?.maxUnavailable === undefined)) fail(where, "exactly one of spec.minAvailable, spec.maxUnavailable");
+      const { minAvailable, maxUnavailable } = o.spec ?? {};
+      if (minAvailable !== undefined && maxUnavailable !== undefined) fail(where, "spec.minAvailable and spec.maxUnavailable both set");
+      if (minAvailable === undefined && maxUnavailable === undefined) unemulated(where, "neither spec.minAvailable nor spec.maxUnavailable: set one");
       labelSelector(`${where}.spec.selector`, o.spec?.selector);
     },
   },

@@ -57,8 +57,8 @@ test("cross-field rules", () => {
   refused("Service", spec("Service", { ports: [{ name: "redis", port: 6379 }, { name: "redis", port: 16379 }] }), /port names must be set and unique/);
   refused("Service", spec("Service", { ports: [{ port: 6379 }, { name: "bus", port: 16379 }] }), /port names must be set and unique/);
   refused("Service", spec("Service", { selector: undefined }), /spec\.selector/);
-  refused("PodDisruptionBudget", spec("PodDisruptionBudget", { minAvailable: 5 }), /exactly one of spec\.minAvailable, spec\.maxUnavailable/);
-  refused("PodDisruptionBudget", spec("PodDisruptionBudget", { maxUnavailable: undefined }), /exactly one of/);
+  refused("PodDisruptionBudget", spec("PodDisruptionBudget", { minAvailable: 5 }), /spec\.minAvailable and spec\.maxUnavailable both set/);
+  refused("PodDisruptionBudget", spec("PodDisruptionBudget", { maxUnavailable: undefined }), /neither spec\.minAvailable nor spec\.maxUnavailable/);
   refused("PodDisruptionBudget", spec("PodDisruptionBudget", { selector: { matchLabels: {} } }), /an empty selector/);
 });
 
