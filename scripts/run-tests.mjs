@@ -22,7 +22,12 @@ const LIGHT = (f) =>
   /^test\/infra\/(index\.[a-z]+|components\/(kubernetes\/)?[A-Za-z]+|plan\/[A-Za-z]+|config\/[A-Za-z]+)\.test\.ts$/.test(f) ||
   new Set([
     "test/architecture/import-direction.test.ts",
+    "test/testbed/pods/daemon.test.ts",
+    "test/testbed/pods/pod.test.ts",
+    "test/testbed/pods/resources/validate.test.ts",
+    "test/testbed/pods/spec.test.ts",
     "test/testbed/workload/checker.test.ts",
+    "test/tools/pods/scenarios/report.test.ts",
     "test/docs/links.test.ts",
     "test/docs/runbooks.test.ts",
     "test/testbed/engine/engine.test.ts",

@@ -25,7 +25,8 @@ function claim(name: string): { dir: string; file: string } {
   return { dir, file };
 }
 
-test("fsGroupChangePolicy Always changes every entry on every start; OnRootMismatch leaves a matching root alone", { skip: !asRoot && "needs root (chown)" }, () => {
+test("fsGroupChangePolicy Always changes every entry on every start; OnRootMismatch leaves a matching root alone", () => {
+  assert.ok(asRoot, "needs root (chown to another group), as the pods runner itself does: run the tests as root");
   const a = claim("always");
   assert.equal(applyFsGroup(a.dir, FS_GROUP, "Always"), 1);
   const st = statSync(a.file);
@@ -43,7 +44,8 @@ test("fsGroupChangePolicy Always changes every entry on every start; OnRootMisma
   assert.equal(statSync(o.dir).mode & 0o7777, 0o2775);
 });
 
-test("items[].mode sets each file's mode; without it the volume's defaultMode; fsGroup adds group read", { skip: !asRoot && "needs root (chown)" }, () => {
+test("items[].mode sets each file's mode; without it the volume's defaultMode; fsGroup adds group read", () => {
+  assert.ok(asRoot, "needs root (chown to another group), as the pods runner itself does: run the tests as root");
   const dir = join(root, "secret");
   const files = volumeFiles("Secret s", { a: "1", b: "2" }, [{ key: "a", path: "a" }, { key: "b", path: "sub/b", mode: 0o400 }], false);
   writeTree(dir, files, 0o644, undefined);
