@@ -113,7 +113,9 @@ async function benchOne(tool: "scale step" | "scale step, --slot-group 8" | "red
       // Wait until every node knows the new master (what the add-node advice says before a rebalance).
       const knowsSeven = (j: number) => parseInfo(c.cli(j, ["cluster", "info"]).stdout).cluster_known_nodes === "7";
       for (let i = 0; i < 200 && !c.nodes.slice(0, 7).every((_, j) => knowsSeven(j)); i++) await sleep(100);
-      await sleep(2000); // the new node answers CLUSTERDOWN until it sees the slots covered
+      // The new node answers CLUSTERDOWN until it sees every slot covered: wait for that (bounded), not a fixed time.
+      const stateOk = () => parseInfo(c.cli(6, ["cluster", "info"]).stdout).cluster_state === "ok";
+      for (let i = 0; i < 100 && !stateOk(); i++) await sleep(100);
       cli(["--cluster", "rebalance", seed, "--cluster-use-empty-masters", "--cluster-pipeline", "100"]);
       // add-node refuses ("Nodes don't agree about configuration") until every node has the rebalance's slot map: wait
       // for a clean `--cluster check`, as the bootstrap's scale-out advice says. Asynchronous, so the writer keeps
