@@ -6,6 +6,8 @@
 //                            ready ones without publishNotReadyAddresses; names not in it do not resolve
 //   StatefulSet              the controller (./statefulSet.ts); rolloutRestart() as `kubectl rollout restart`
 //   Job                      ./job.ts: awaited until Complete; failure (backoffLimit, activeDeadlineSeconds) fails the step
+//   Deployment               the controller (./deployment.ts): replicas kept running, a template change rolled out
+//   CronJob                  stored (./cronJob.ts); runCronJob() runs its job template as a Job (no schedule runs it)
 //   Namespace, ServiceAccount, PodDisruptionBudget, NetworkPolicy, non-headless Service, the provider, RandomPassword:
 //                            recorded (a generated password is real); nothing enforces NetworkPolicy or PDB here
 //   PrometheusRule/ServiceMonitor (CustomResource): recorded, not run (no Prometheus Operator)
@@ -14,12 +16,14 @@ import { runProgram, type ConfigInput, type EngineState, type ProviderStep, type
 import { unwrapSecrets } from "../engine/values";
 import type { PrivateDockerd } from "../docker/daemon";
 import { startPodsDaemon, stopPodsDaemon, subnetPrefix, type Leftovers, type PodsDaemon } from "./daemon";
+import { DeploymentController } from "./deployment";
 import { ClusterDns } from "./dns";
 import { PodIps } from "./ips";
 import { JobPods, type JobResult } from "./job";
 import type { Pod, PodEnv } from "./pod";
 import type { StepOutput } from "./resources/handler";
 import { handlerFor } from "./resources/table";
+import { runCronJob } from "./resources/workloads";
 import type { Obj } from "./spec";
 import { StatefulSetController } from "./statefulSet";
 
@@ -53,6 +57,9 @@ export interface UpArgs {
   root?: string;
   /** The state of a previous up (UpResult.state): this up diffs against it (a second `pulumi up`). */
   priorState?: EngineState;
+  /** Program relative to the root and its whole stack config (test fixtures: RunOptions.program, stackConfig). */
+  program?: string;
+  stackConfig?: Record<string, ConfigInput>;
 }
 
 /** What the runner did when (ms since the epoch): steps, Job runs, pod deletions, creations and readiness. */
@@ -79,6 +86,8 @@ export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<U
     config: args.config,
     root: args.root,
     priorState: args.priorState,
+    program: args.program,
+    stackConfig: args.stackConfig,
     timeoutMs: args.timeoutMs ?? 900_000,
     provider: async (step) => {
       const r = await runner;
@@ -117,6 +126,7 @@ export class PodsRunner {
   readonly timeline: TimelineEvent[] = [];
   readonly env: PodEnv;
   readonly statefulSets: StatefulSetController;
+  readonly deployments: DeploymentController;
   readonly jobPods: JobPods;
   readonly ips: PodIps;
   private readonly dns: ClusterDns;
@@ -148,6 +158,7 @@ export class PodsRunner {
       cgroupParent,
     };
     this.statefulSets = new StatefulSetController(this);
+    this.deployments = new DeploymentController(this);
     this.jobPods = new JobPods(() => this.writeDns());
   }
 
@@ -267,11 +278,17 @@ export class PodsRunner {
     return this.statefulSets.rolloutRestart(sts, timeoutPerPodMs);
   }
 
+  /** Runs the CronJob's job template once as a Job, now (no schedule runs it here); resolves with its outcome. */
+  runCronJob(name: string, namespace?: string): Promise<JobResult> {
+    return runCronJob(this, name, namespace);
+  }
+
   /** Removes every pod, the network, the daemon and the runner's directory; returns what was left (nothing, normally). */
   async stop(): Promise<Leftovers> {
     await this.statefulSets.stop();
+    const deploymentPods = await this.deployments.stop();
     const jobPods = await this.jobPods.settle();
-    await Promise.allSettled([...this.pods.values(), ...jobPods].map((p) => p.delete("force")));
+    await Promise.allSettled([...this.pods.values(), ...deploymentPods, ...jobPods].map((p) => p.delete("force")));
     this.pods.clear();
     return stopPodsDaemon(this.daemon, this.log);
   }

@@ -30,6 +30,9 @@ export function refuse(where: string, obj: Obj | undefined, known: readonly stri
   refuseUnknown("pods runner", where, obj, known, "implement it in testbed/pods/ or leave it out of the program");
 }
 
+/** Whose pods: StatefulSet and Deployment pods restart (Always) and are probed; a Job's run once (Never). */
+export type PodKind = "statefulset" | "deployment" | "job";
+
 const must = (cond: boolean, msg: string) => {
   if (!cond) throw new Unemulated(`pods runner: ${msg}`);
 };
@@ -38,11 +41,11 @@ const must = (cond: boolean, msg: string) => {
  * Checks a pod template's spec; `kind` decides the restart policy the runner implements for it. `labels`: the
  * template's labels (a spread constraint must select these pods); `claims`: the StatefulSet's claim template names.
  */
-export function checkPodSpec(spec: Obj, where: string, kind: "statefulset" | "job", replicas: number, labels: Record<string, string> = {}, claims: readonly string[] = []): void {
+export function checkPodSpec(spec: Obj, where: string, kind: PodKind, replicas: number, labels: Record<string, string> = {}, claims: readonly string[] = []): void {
   refuse(`${where}.spec`, spec, KNOWN.podSpec);
   must(spec.serviceAccountName === undefined || (typeof spec.serviceAccountName === "string" && spec.serviceAccountName !== ""), `${where}.spec.serviceAccountName must be a name`);
-  must(kind === "statefulset" ? (spec.restartPolicy ?? "Always") === "Always" : spec.restartPolicy === "Never",
-    `${where}.spec.restartPolicy ${spec.restartPolicy}: implemented are Always (StatefulSet) and Never (Job)`);
+  must(kind !== "job" ? (spec.restartPolicy ?? "Always") === "Always" : spec.restartPolicy === "Never",
+    `${where}.spec.restartPolicy ${spec.restartPolicy}: implemented are Always (StatefulSet, Deployment) and Never (Job)`);
   must(spec.automountServiceAccountToken === false, `${where}.spec.automountServiceAccountToken must be false (no API server, no token to mount)`);
   must(spec.enableServiceLinks === false || kind === "job" && spec.enableServiceLinks === undefined,
     `${where}.spec.enableServiceLinks: only false is implemented (no service environment variables)`);
@@ -111,7 +114,7 @@ function checkSeccomp(where: string, p: Obj | undefined): void {
   must(p.type === "RuntimeDefault", `${where}.seccompProfile.type ${p.type}: only RuntimeDefault (Docker's default profile) is implemented`);
 }
 
-function checkContainer(c: Obj, where: string, volumes: Set<string>, claims: readonly string[], kind: "statefulset" | "job"): void {
+function checkContainer(c: Obj, where: string, volumes: Set<string>, claims: readonly string[], kind: PodKind): void {
   refuse(where, c, KNOWN.container);
   must(["IfNotPresent", "Never", undefined].includes(c.imagePullPolicy), `${where}.imagePullPolicy ${c.imagePullPolicy}: no registry, images are local`);
   must(c.terminationMessagePath === undefined || c.terminationMessagePath === "/dev/termination-log", `${where}.terminationMessagePath: only the default /dev/termination-log`);
@@ -148,7 +151,7 @@ function checkContainer(c: Obj, where: string, volumes: Set<string>, claims: rea
   for (const k of ["startupProbe", "livenessProbe", "readinessProbe"] as const) {
     const p = c[k];
     if (!p) continue;
-    must(kind === "statefulset", `${where}.${k}: probes are implemented for StatefulSet pods only`);
+    must(kind !== "job", `${where}.${k}: probes are implemented for StatefulSet and Deployment pods only`);
     refuse(`${where}.${k}`, p, KNOWN.probe);
     must(!!p.exec !== !!p.httpGet, `${where}.${k}: exactly one of exec, httpGet`);
     if (p.exec) refuse(`${where}.${k}.exec`, p.exec, ["command"]);

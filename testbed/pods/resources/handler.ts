@@ -1,5 +1,6 @@
 // What a resource handler of the pods runner is: the create and the in-place update of one resource type.
 import type { ProviderStep } from "../../engine/engine";
+import type { DeploymentController } from "../deployment";
 import type { JobPods, JobResult } from "../job";
 import type { PodEnv } from "../pod";
 import type { Obj } from "../spec";
@@ -28,6 +29,7 @@ export interface RunnerContext {
   /** Job pods' files live in <dir>/jobs. */
   readonly dir: string;
   readonly statefulSets: StatefulSetController;
+  readonly deployments: DeploymentController;
   readonly jobPods: JobPods;
   readonly jobs: JobResult[];
   readonly notRun: string[];

@@ -3,7 +3,7 @@ import { TLS_TYPES } from "../../tlsProvider";
 import { randomPassword, tlsObject } from "./generated";
 import type { ResourceHandler } from "./handler";
 import { dataObject, kubernetesProvider, operatorObject, recordedObject, service } from "./stored";
-import { job, statefulSet } from "./workloads";
+import { cronJob, deployment, job, statefulSet } from "./workloads";
 
 const HANDLERS: Record<string, ResourceHandler> = {
   "pulumi:providers:kubernetes": kubernetesProvider,
@@ -16,6 +16,8 @@ const HANDLERS: Record<string, ResourceHandler> = {
   "kubernetes:networking.k8s.io/v1:NetworkPolicy": recordedObject,
   "kubernetes:apps/v1:StatefulSet": statefulSet,
   "kubernetes:batch/v1:Job": job,
+  "kubernetes:apps/v1:Deployment": deployment,
+  "kubernetes:batch/v1:CronJob": cronJob,
   "random:index/randomPassword:RandomPassword": randomPassword,
   ...Object.fromEntries(TLS_TYPES.map((t) => [t, tlsObject])),
 };

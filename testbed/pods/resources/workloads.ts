@@ -1,8 +1,11 @@
-// What runs pods: a StatefulSet (../statefulSet.ts: created when every pod is Ready, updated as a rolling update)
-// and a Job (../job.ts: awaited until Complete; a failure fails the step).
+// What runs pods: a StatefulSet (../statefulSet.ts: created when every pod is Ready, updated as a rolling update),
+// a Deployment (../deployment.ts: likewise, its strategy's roll), a Job (../job.ts: awaited until Complete; a failure
+// fails the step) and a CronJob (../cronJob.ts: stored; its job template run as a Job on demand, runCronJob).
 import { join } from "node:path";
-import { runJob } from "../job";
-import type { ResourceHandler, Step } from "./handler";
+import { checkCronJob, jobOf } from "../cronJob";
+import { runJob, type JobResult } from "../job";
+import type { Obj } from "../spec";
+import type { ResourceHandler, RunnerContext, Step } from "./handler";
 import { keptObject } from "./stored";
 
 const withReadyReplicas = (s: Step) => ({ id: s.id, outputs: { ...s.step.inputs, status: { readyReplicas: s.inputs.spec.replicas } } });
@@ -18,19 +21,73 @@ export const statefulSet: ResourceHandler = {
   },
 };
 
+/** Runs a Job to its end as the job controller does and records it (mark, r.jobs). */
+async function runRecorded(r: RunnerContext, obj: Obj): Promise<JobResult> {
+  const name = obj.metadata.name;
+  r.mark("job", name, "start");
+  const res = await runJob(r.env, obj, join(r.dir, "jobs"), (p, removal) => r.jobPods.track(p, removal));
+  r.mark("job", name, res.succeeded ? "Complete" : res.reason);
+  r.jobs.push(res);
+  return res;
+}
+
 export const job: ResourceHandler = {
   create: async (s, r) => {
-    const name = s.inputs.metadata.name;
-    r.mark("job", name, "start");
-    const res = await runJob(r.env, s.inputs, join(r.dir, "jobs"), (p, removal) => r.jobPods.track(p, removal));
-    r.mark("job", name, res.succeeded ? "Complete" : res.reason);
-    r.jobs.push(res);
+    const res = await runRecorded(r, s.inputs);
     if (!res.succeeded) {
       const last = res.attempts[res.attempts.length - 1];
-      throw new Error(`Job ${name} failed (${res.reason}) after ${res.attempts.length} attempt(s); last termination message:\n${last?.terminationMessage ?? ""}`);
+      throw new Error(`Job ${res.name} failed (${res.reason}) after ${res.attempts.length} attempt(s); last termination message:\n${last?.terminationMessage ?? ""}`);
     }
     return { id: s.id, outputs: { ...s.step.inputs, status: { succeeded: 1 } } };
   },
   // A Job's spec is immutable (a change is a replacement): an update touches its metadata only.
   update: keptObject.update!,
 };
+
+const withDeploymentStatus = (s: Step) => {
+  const n = s.inputs.spec.replicas ?? 1;
+  return { id: s.id, outputs: { ...s.step.inputs, status: { replicas: n, readyReplicas: n, availableReplicas: n, updatedReplicas: n } } };
+};
+
+export const deployment: ResourceHandler = {
+  create: async (s, r) => {
+    await r.deployments.create(s.inputs, s.step.options.customTimeouts?.create);
+    return withDeploymentStatus(s);
+  },
+  update: async (s, r) => {
+    await r.deployments.update(s.inputs, s.step.options.customTimeouts?.update);
+    return withDeploymentStatus(s);
+  },
+};
+
+/** Checked and stored under CronJob/<namespace>/<name>; runs only through runCronJob. */
+export const cronJob: ResourceHandler = {
+  create: (s, r) => {
+    checkCronJob(s.inputs);
+    r.objects.set(s.key("CronJob"), s.inputs);
+    return { id: s.id, outputs: { ...s.step.inputs, status: {} } };
+  },
+  update: (s, r) => cronJob.create(s, r),
+};
+
+/** The CronJobs with a run under way, per runner (concurrencyPolicy Forbid). */
+const active = new WeakMap<RunnerContext, Set<string>>();
+
+/**
+ * Runs the CronJob's job template once as a Job, now (`kubectl create job --from=cronjob/<name>`), and returns its
+ * outcome; with concurrencyPolicy Forbid a run while another of the same CronJob is under way is refused.
+ */
+export async function runCronJob(r: RunnerContext, name: string, namespace?: string): Promise<JobResult> {
+  const found = [...r.objects].filter(([k]) => k.startsWith("CronJob/") && k.endsWith(`/${name}`) && (namespace === undefined || k === `CronJob/${namespace}/${name}`));
+  if (found.length !== 1) throw new Error(`pods runner: ${found.length === 0 ? "no" : "more than one"} CronJob ${name}${namespace ? ` in ${namespace}` : ""}`);
+  const [key, cj] = found[0];
+  const running = active.get(r) ?? new Set<string>();
+  active.set(r, running);
+  if (cj.spec.concurrencyPolicy === "Forbid" && running.has(key)) throw new Error(`pods runner: CronJob ${name}: concurrencyPolicy Forbid and a run is under way`);
+  running.add(key);
+  try {
+    return await runRecorded(r, jobOf(cj));
+  } finally {
+    running.delete(key);
+  }
+}
