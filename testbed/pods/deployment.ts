@@ -85,6 +85,8 @@ export function templateHash(template: Obj): string {
 export class DeploymentController {
   private readonly sets = new Map<string, DeploymentState>();
   private readonly owned = new Map<string, DeploymentPod>();
+  /** Readiness last put on the timeline, per pod. */
+  private readonly lastReady = new Map<Pod, boolean>();
   /** The first pod the controller could not create: every wait fails with it. */
   fatal?: Error;
   private loop?: Promise<void>;
@@ -204,14 +206,20 @@ export class DeploymentController {
     this.host.mark("pod", pod.name, `${why}: delete (graceful)`);
     await pod.delete("graceful");
     this.owned.delete(pod.name);
+    this.lastReady.delete(pod);
     this.host.mark("pod", pod.name, `${why}: gone`);
   }
 
   private async controlLoop(): Promise<void> {
     while (!this.stopping) {
       for (const [name, s] of this.sets) {
-        for (const p of this.owned.values()) {
-          if (p.deployment === name && p.pod.phase === "Failed" && !p.pod.deleting) void this.deletePod(p.pod, "Failed");
+        for (const { pod, deployment } of this.owned.values()) {
+          if (deployment !== name) continue;
+          if ((this.lastReady.get(pod) ?? false) !== pod.ready) {
+            this.lastReady.set(pod, pod.ready);
+            this.host.mark("pod", pod.name, pod.ready ? `Ready (${pod.ip})` : "not Ready");
+          }
+          if (pod.phase === "Failed" && !pod.deleting) void this.deletePod(pod, "Failed");
         }
         if (s.rolling) continue;
         // createPod registers its pod before its first await: the next pass counts it.

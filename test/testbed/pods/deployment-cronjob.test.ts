@@ -1,0 +1,65 @@
+// The pods runner runs a Deployment and a CronJob with Kubernetes semantics (testbed/pods/deployment.ts, cronJob.ts):
+// a fixture program through the test engine, as `pulumi up` runs it, declares a 1-replica Deployment of the Redis
+// stand-in and a CronJob; its pod runs Ready, a second `up` with another env value in the template replaces it (the
+// new pod Ready before the old one goes, RollingUpdate's default 25%/25% for one replica), the CronJob runs on demand
+// as a Job to Complete, and the teardown leaves nothing even when a step fails.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { PodsRunner } from "../../../testbed/pods/runner";
+import { CpuLedger } from "../../../testbed/pods/cpu";
+import { leftoverFailures } from "../../../testbed/pods/daemon";
+import { execIn } from "../../../testbed/pods/pod";
+
+const t0 = Date.now();
+const log = (l: string) => process.env.PODS_LOG && console.error(`${((Date.now() - t0) / 1000).toFixed(1)} ${l}`);
+let runner: PodsRunner | undefined;
+let stopped = false;
+let ledger: CpuLedger | undefined;
+
+after(async () => {
+  if (runner && !stopped) await runner.stop();
+  ledger?.close();
+});
+
+const UP = { stack: "pods-selftest", stackConfig: {}, program: "test/testbed/pods/fixtures/deployment-cronjob.ts", timeoutMs: 120_000 };
+
+test("a Deployment's pod runs and is replaced on a template change; a CronJob runs on demand as a Job", { timeout: 150_000 }, async () => {
+  ledger = CpuLedger.open();
+  runner = await PodsRunner.start({ log, cgroupParent: ledger?.cgroupParent });
+  const r = runner;
+  const note = async () => {
+    const pods = r.deployments.pods("canary");
+    assert.equal(pods.length, 1, pods.map((p) => p.name).join(", "));
+    assert.ok(pods[0].ready, `${pods[0].name} not Ready`);
+    const out = await execIn(r.env.docker, pods[0].containers[0].id, ["sh", "-c", "echo $NOTE"], undefined, 10_000);
+    return { name: pods[0].name, note: out.output.trim() };
+  };
+
+  const first = await r.up(UP);
+  assert.ok(first.run.ok, first.run.errors.join("\n"));
+  const before = await note();
+  assert.match(before.name, /^canary-[bcdfghjklmnpqrstvwxz2456789]{10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+  assert.equal(before.note, "first");
+
+  const second = await r.up({ ...UP, config: { note: "second" }, priorState: first.state });
+  assert.ok(second.run.ok, second.run.errors.join("\n"));
+  assert.equal(second.run.resources.find((x) => x.name === "canary")?.op, "update");
+  const afterUpdate = await note();
+  assert.notEqual(afterUpdate.name.split("-")[1], before.name.split("-")[1], "a new pod-template-hash");
+  assert.equal(afterUpdate.note, "second");
+  // RollingUpdate for one replica (maxSurge 1, maxUnavailable 0): the new pod was Ready before the old one was deleted.
+  const at = (name: string, what: RegExp) => r.timeline.find((e) => e.name === name && what.test(e.what))?.at;
+  const newReady = at(afterUpdate.name, /^Ready/);
+  const oldDeleted = at(before.name, /rolling update: delete/);
+  assert.ok(newReady !== undefined && oldDeleted !== undefined && newReady <= oldDeleted, JSON.stringify(r.timeline.filter((e) => e.kind === "pod")));
+
+  const job = await r.runCronJob("backup");
+  assert.equal(job.reason, "Complete", JSON.stringify(job.attempts));
+  assert.match(job.name, /^backup-/);
+  assert.match(job.attempts[0].logTail, /redis-cli/);
+
+  const left = await r.stop();
+  stopped = true;
+  assert.deepEqual(leftoverFailures(left, ledger?.close()), [], "the runner leaves no daemon, mount, directory, bridge or cgroup");
+  console.log(`deployment/cronjob test: ${Date.now() - t0} ms`);
+});
