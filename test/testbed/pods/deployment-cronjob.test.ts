@@ -50,7 +50,7 @@ test("a Deployment's pod runs and is replaced on a template change; a CronJob ru
   // RollingUpdate for one replica (maxSurge 1, maxUnavailable 0): the new pod was Ready before the old one was deleted.
   const at = (name: string, what: RegExp) => r.timeline.find((e) => e.name === name && what.test(e.what))?.at;
   const newReady = at(afterUpdate.name, /^Ready/);
-  const oldDeleted = at(before.name, /rolling update: delete/);
+  const oldDeleted = at(before.name, /: delete \(graceful\)$/);
   assert.ok(newReady !== undefined && oldDeleted !== undefined && newReady <= oldDeleted, JSON.stringify(r.timeline.filter((e) => e.kind === "pod")));
 
   const job = await r.runCronJob("backup");
