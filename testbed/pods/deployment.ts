@@ -173,7 +173,7 @@ export class DeploymentController {
 
   /** Recreate: every old pod deleted (gracefully) before the control loop makes the new ones. */
   private async recreate(name: string): Promise<void> {
-    await Promise.all(this.old(name).map((p) => this.deletePod(p.pod, "Recreate")));
+    await Promise.all(this.old(name).map((p) => this.remove(p.pod, "Recreate")));
   }
 
   /**
@@ -196,15 +196,22 @@ export class DeploymentController {
       for (const p of old.sort((a, b) => Number(a.pod.ready) - Number(b.pod.ready))) {
         if (p.pod.ready && ready - 1 < minReady) break;
         if (p.pod.ready) ready--;
-        await this.deletePod(p.pod, "rolling update");
+        await this.remove(p.pod, "rolling update");
       }
       await sleep(200);
     }
   }
 
-  private async deletePod(pod: Pod, why: string): Promise<void> {
-    this.host.mark("pod", pod.name, `${why}: delete (graceful)`);
-    await pod.delete("graceful");
+  /** Deletes a Deployment's pod (see Pod.delete for the modes); the controller replaces it. Resolves when it is gone. */
+  async deletePod(name: string, mode: "graceful" | "force" | "crash"): Promise<void> {
+    const p = this.owned.get(name);
+    if (!p) throw new Error(`pods runner: no Deployment pod ${name}`);
+    await this.remove(p.pod, "delete", mode);
+  }
+
+  private async remove(pod: Pod, why: string, mode: "graceful" | "force" | "crash" = "graceful"): Promise<void> {
+    this.host.mark("pod", pod.name, `${why}: delete (${mode})`);
+    await pod.delete(mode);
     this.owned.delete(pod.name);
     this.lastReady.delete(pod);
     this.host.mark("pod", pod.name, `${why}: gone`);
@@ -219,7 +226,7 @@ export class DeploymentController {
             this.lastReady.set(pod, pod.ready);
             this.host.mark("pod", pod.name, pod.ready ? `Ready (${pod.ip})` : "not Ready");
           }
-          if (pod.phase === "Failed" && !pod.deleting) void this.deletePod(pod, "Failed");
+          if (pod.phase === "Failed" && !pod.deleting) void this.remove(pod, "Failed");
         }
         if (s.rolling) continue;
         // createPod registers its pod before its first await: the next pass counts it.
