@@ -8,18 +8,28 @@ import type { Obj } from "../spec";
 import type { ResourceHandler, RunnerContext, Step } from "./handler";
 import { keptObject } from "./stored";
 
-const withReadyReplicas = (s: Step) => ({ id: s.id, outputs: { ...s.step.inputs, status: { readyReplicas: s.inputs.spec.replicas } } });
+/** A controller's create and update, each awaited until its pods are Ready (its customTimeouts bound the wait). */
+interface Controller {
+  create(obj: Obj, timeout: string | undefined): Promise<void>;
+  update(obj: Obj, timeout: string | undefined): Promise<void>;
+}
 
-export const statefulSet: ResourceHandler = {
-  create: async (s, r) => {
-    await r.statefulSets.create(s.inputs, s.step.options.customTimeouts?.create);
-    return withReadyReplicas(s);
-  },
-  update: async (s, r) => {
-    await r.statefulSets.update(s.inputs, s.step.options.customTimeouts?.update);
-    return withReadyReplicas(s);
-  },
+/** The handler of a kind run by a controller; `status`: what the object reports once rolled out. */
+const controlled = (controller: (r: RunnerContext) => Controller, status: (replicas: number) => Obj): ResourceHandler => {
+  const out = (s: Step) => ({ id: s.id, outputs: { ...s.step.inputs, status: status(s.inputs.spec.replicas ?? 1) } });
+  return {
+    create: async (s, r) => {
+      await controller(r).create(s.inputs, s.step.options.customTimeouts?.create);
+      return out(s);
+    },
+    update: async (s, r) => {
+      await controller(r).update(s.inputs, s.step.options.customTimeouts?.update);
+      return out(s);
+    },
+  };
 };
+
+export const statefulSet = controlled((r) => r.statefulSets, (n) => ({ readyReplicas: n }));
 
 /** Runs a Job to its end as the job controller does and records it (mark, r.jobs). */
 async function runRecorded(r: RunnerContext, obj: Obj): Promise<JobResult> {
@@ -44,21 +54,7 @@ export const job: ResourceHandler = {
   update: keptObject.update!,
 };
 
-const withDeploymentStatus = (s: Step) => {
-  const n = s.inputs.spec.replicas ?? 1;
-  return { id: s.id, outputs: { ...s.step.inputs, status: { replicas: n, readyReplicas: n, availableReplicas: n, updatedReplicas: n } } };
-};
-
-export const deployment: ResourceHandler = {
-  create: async (s, r) => {
-    await r.deployments.create(s.inputs, s.step.options.customTimeouts?.create);
-    return withDeploymentStatus(s);
-  },
-  update: async (s, r) => {
-    await r.deployments.update(s.inputs, s.step.options.customTimeouts?.update);
-    return withDeploymentStatus(s);
-  },
-};
+export const deployment = controlled((r) => r.deployments, (n) => ({ replicas: n, readyReplicas: n, availableReplicas: n, updatedReplicas: n }));
 
 /** Checked and stored under CronJob/<namespace>/<name>; runs only through runCronJob. */
 export const cronJob: ResourceHandler = {
