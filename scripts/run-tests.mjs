@@ -26,6 +26,7 @@ const LIGHT = (f) =>
     "test/testbed/pods/pod.test.ts",
     "test/testbed/pods/resources/validate.test.ts",
     "test/testbed/pods/spec.test.ts",
+    "test/testbed/pods/workloads.test.ts",
     "test/testbed/workload/checker.test.ts",
     "test/tools/pods/scenarios/report.test.ts",
     "test/docs/links.test.ts",
