@@ -192,6 +192,7 @@ export class DeploymentController {
       const old = this.old(name);
       const cur = this.current(name);
       for (let n = old.length + cur.length, made = cur.length; n < replicas + surge && made < replicas; n++, made++) await this.createPod(s);
+      this.markReadiness(name);
       let ready = [...old, ...this.current(name)].filter((p) => p.pod.ready).length;
       for (const p of old.sort((a, b) => Number(a.pod.ready) - Number(b.pod.ready))) {
         if (p.pod.ready && ready - 1 < minReady) break;
@@ -217,16 +218,21 @@ export class DeploymentController {
     this.host.mark("pod", pod.name, `${why}: gone`);
   }
 
+  /** Records each pod's readiness changes on the timeline; called before any decision on them, so the timeline shows what it saw. */
+  private markReadiness(name: string): void {
+    for (const { pod, deployment } of this.owned.values()) {
+      if (deployment !== name || (this.lastReady.get(pod) ?? false) === pod.ready) continue;
+      this.lastReady.set(pod, pod.ready);
+      this.host.mark("pod", pod.name, pod.ready ? `Ready (${pod.ip})` : "not Ready");
+    }
+  }
+
   private async controlLoop(): Promise<void> {
     while (!this.stopping) {
       for (const [name, s] of this.sets) {
+        this.markReadiness(name);
         for (const { pod, deployment } of this.owned.values()) {
-          if (deployment !== name) continue;
-          if ((this.lastReady.get(pod) ?? false) !== pod.ready) {
-            this.lastReady.set(pod, pod.ready);
-            this.host.mark("pod", pod.name, pod.ready ? `Ready (${pod.ip})` : "not Ready");
-          }
-          if (pod.phase === "Failed" && !pod.deleting) void this.remove(pod, "Failed");
+          if (deployment === name && pod.phase === "Failed" && !pod.deleting) void this.remove(pod, "Failed");
         }
         if (s.rolling) continue;
         // createPod registers its pod before its first await: the next pass counts it.
