@@ -3,12 +3,13 @@
 // Container and local.Command. Every input argument it does not implement makes it fail, so a new argument in the
 // program cannot pass unnoticed. Destroy removes in reverse order of creation.
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import type Docker from "dockerode";
 import { pack } from "tar-stream";
 import { sleep } from "../../smoke/time";
 import { refuseUnknown } from "../refuse";
 import { applyTls, TLS_TYPES } from "../tlsProvider";
+import { randomPassword } from "../randomPassword";
 
 export const TYPES = {
   network: "docker:index/network:Network",
@@ -139,11 +140,7 @@ export class DockerApplier {
         // @pulumi/random's RandomPassword as the dev program uses it: letters and digits only (special: false).
         refuseUnknown(APPLIER, "RandomPassword", inputs, PASSWORD_KEYS);
         if (inputs.special !== false) throw new Error("applier: RandomPassword is implemented for special: false only");
-        const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let result = "";
-        // Rejection sampling: bytes >= 248 (4 x 62) would favour the first letters.
-        while (result.length < inputs.length) for (const b of randomBytes(64)) if (b < 248 && result.length < inputs.length) result += alphabet[b % 62];
-        ({ id, outputs } = { id: "none", outputs: { result } });
+        ({ id, outputs } = { id: "none", outputs: { result: randomPassword(inputs as { length: number; special: false }) } });
         break;
       }
       default:

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { checkPodSpec } from "../../../testbed/pods/spec";
 import { checkServiceTargets, checkStatefulSetSpec } from "../../../testbed/pods/statefulSet";
 import { checkJob } from "../../../testbed/pods/job";
-import { passwordAlphabet, randomPassword, RANDOM_SPECIAL } from "../../../testbed/pods/resources/generated";
+import { randomPassword } from "../../../testbed/pods/resources/generated";
+import { passwordAlphabet, RANDOM_SPECIAL } from "../../../testbed/randomPassword";
 
 const labels = { app: "r", role: "node" };
 const pod = (extra: Record<string, unknown> = {}, container: Record<string, unknown> = {}) => ({
