@@ -12,12 +12,13 @@ import { rollingRestart } from "./rolling";
 import { forceDeletedMaster } from "./force";
 import { crashSwappedIpsLateMaster } from "./swap-late";
 import { masterAbsent } from "./absent";
+import { drainNodes } from "./drain";
 import { passwordRotation } from "./rotation";
 
 export { KEYS, ProdCluster, STACK, STS, editRedisConf } from "./cluster";
 export { contextAt, table, writesHeld, type Row } from "./report";
 export { firstDeploy, scenarioConfig } from "./first-deploy";
-export { gracefulFullRestart, rollingRestart, forceDeletedMaster, crashSwappedIpsLateMaster, masterAbsent, passwordRotation };
+export { gracefulFullRestart, rollingRestart, forceDeletedMaster, crashSwappedIpsLateMaster, masterAbsent, drainNodes, passwordRotation };
 
 /** The deployment the scenarios share: its cluster and, for the rotations, the last successful up and its config. */
 export interface Deployment {
@@ -66,6 +67,7 @@ export const SCENARIOS = [
       }
     },
   },
+  { name: "drain", about: "pods evicted node by node honouring the PodDisruptionBudget", run: (d) => drainNodes(d.cluster) },
   { name: "rotation", about: "admin's password rotated by another up", run: (d) => rotate(d, {}) },
   { name: "rotation-smoke", about: "admin's and the smoke user's passwords rotated, the application switching", run: (d) => rotate(d, { rotateSmoke: true }) },
 ] as const satisfies readonly Scenario[];
