@@ -214,7 +214,8 @@ export class SmokeTest extends pulumi.ComponentResource {
         container: {
           name: "smoke",
           // The failure digest (failing checks) becomes the pod's termination message.
-          args: [...smokeCliArgs(args, args.plan.seeds, true), "--termination-log", "/dev/termination-log"],
+          // Seeded through the client Service, as applications are: it must route to Ready pods.
+          args: [...smokeCliArgs(args, args.plan.clientSeeds, true), "--termination-log", "/dev/termination-log"],
           env: [
             { name: SMOKE_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: k.secretName, key: k.secretKey } } },
             ...(args.username ? [{ name: "REDIS_USER", value: args.username }] : []),

@@ -55,6 +55,8 @@ export interface ClusterPlan {
   natMap: Record<string, { host: string; port: number }>;
   /** Seeds reachable from the host (published ports on docker, the nodes themselves elsewhere). */
   hostSeeds: string[];
+  /** Where an application inside the cluster's network starts: the client Service on Kubernetes, the nodes elsewhere. */
+  clientSeeds: string[];
 }
 
 /** Kubernetes names shared by the plan and the Kubernetes component. */
@@ -143,6 +145,7 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
     seeds,
     natMap,
     hostSeeds: placement.kind === "docker" ? nodes.map((n) => `${spec.docker.announceHost}:${n.hostPort}`) : seeds,
+    clientSeeds: placement.kind === "kubernetes" ? [`${kubernetesNames(spec).clientService}.${spec.kubernetes.namespace}.svc.cluster.local:${REDIS_PORT}`] : seeds,
   };
 }
 

@@ -133,6 +133,11 @@ export class DeploymentController {
     return [...this.owned.values()].filter((p) => p.deployment === deployment).map((p) => p.pod);
   }
 
+  /** Every pod of every Deployment. */
+  allPods(): Pod[] {
+    return [...this.owned.values()].map((p) => p.pod);
+  }
+
   /** Ends the control loop and returns every pod it made (the caller removes them). */
   async stop(): Promise<Pod[]> {
     this.stopping = true;

@@ -117,6 +117,11 @@ export class JobPods {
     this.onChange();
   }
 
+  /** The Job pods that exist now. */
+  list(): Pod[] {
+    return [...this.pods];
+  }
+
   /** Waits for the removals under way; returns the pods left. */
   async settle(): Promise<Pod[]> {
     await Promise.allSettled([...this.removals]);

@@ -33,6 +33,10 @@ export interface PodEnv {
   cgroupParent?: string;
   /** How exec probes run: "nsenter" (default, see nsExec) or "docker" (docker exec, which costs far more CPU per probe). */
   probeExec?: "nsenter" | "docker";
+  /** The sandbox is up (IP, network namespace): the pod's network rules are written before its containers start. */
+  sandboxUp?(pod: Pod): Promise<void>;
+  /** The pod's sandbox is removed. */
+  sandboxGone?(pod: Pod, pid: number): void;
 }
 
 export interface PodArgs {
@@ -257,6 +261,8 @@ export class Pod {
   readonly namespace: string;
   readonly labels: Record<string, string>;
   ip = "";
+  /** Main process of the sandbox: its network namespace is the pod's. */
+  sandboxPid = 0;
   phase: "Pending" | "Running" | "Succeeded" | "Failed" = "Pending";
   reason = "";
   deleting = false;
@@ -272,6 +278,10 @@ export class Pod {
     this.name = args.name;
     this.namespace = args.namespace;
     this.labels = args.labels;
+  }
+
+  get spec(): Obj {
+    return this.args.spec;
   }
 
   get ready(): boolean {
@@ -370,7 +380,9 @@ export class Pod {
     const info = await sandbox.inspect();
     this.ip = info.NetworkSettings.Networks[this.env.network]?.IPAddress ?? "";
     if (!this.ip) throw new Error(`pod ${this.name}: the sandbox got no IP on ${this.env.network}`);
+    this.sandboxPid = info.State?.Pid ?? 0;
     this.event(`sandbox up, IP ${this.ip}`);
+    await this.env.sandboxUp?.(this);
 
     for (const c of spec.containers) {
       const id = await this.createContainer(c, binds, fsGroup);
@@ -666,6 +678,8 @@ export class Pod {
     for (const id of [...this.containers.map((c) => c.id), this.sandboxId].filter(Boolean)) {
       await this.env.docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
     }
+    if (this.sandboxPid) this.env.sandboxGone?.(this, this.sandboxPid);
+    this.sandboxPid = 0;
     rmSync(this.args.dir, { recursive: true, force: true });
     this.event(`deleted (${mode}) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }

@@ -2,14 +2,16 @@
 // controller semantics, since no API server can run here. The program runs as `pulumi up` runs it (testbed/engine:
 // Pulumi's own runtime); each step the engine hands over goes to the handler of its type (./resources/table.ts):
 //   ConfigMap, Secret        kept (their data feeds the pods' volumes and env)
-//   Service (headless)       the cluster DNS (./dns.ts): <pod>.<service>.<ns>.svc.cluster.local, every pod or only
-//                            ready ones without publishNotReadyAddresses; names not in it do not resolve
+//   Service                  ./podNetwork.ts: a ClusterIP one gets a virtual IP routed by iptables DNAT in every pod
+//                            to its Ready pods (./serviceProxy.ts); DNS (./dns.ts) names every Service and, under a
+//                            headless one, each StatefulSet pod; names not in it do not resolve
+//   NetworkPolicy            enforced (ingress) by iptables in each selected pod (./networkPolicy.ts)
 //   StatefulSet              the controller (./statefulSet.ts); rolloutRestart() as `kubectl rollout restart`
 //   Job                      ./job.ts: awaited until Complete; failure (backoffLimit, activeDeadlineSeconds) fails the step
 //   Deployment               the controller (./deployment.ts): replicas kept running, a template change rolled out
 //   CronJob                  stored (./cronJob.ts); runCronJob() runs its job template as a Job (no schedule runs it)
-//   Namespace, ServiceAccount, PodDisruptionBudget, NetworkPolicy, non-headless Service, the provider, RandomPassword:
-//                            recorded (a generated password is real); nothing enforces NetworkPolicy or PDB here
+//   Namespace, ServiceAccount, PodDisruptionBudget, the provider, RandomPassword: recorded (a generated password is
+//                            real; a ServiceAccount is checked by the pods that name it)
 //   PrometheusRule/ServiceMonitor (CustomResource): recorded, not run (no Prometheus Operator)
 // Pod IPs come from a /24 of 172.30.0.0/16 of the runner's own network (./ips.ts); a scenario chooses the next IP of a pod.
 import { runProgram, type ConfigInput, type EngineState, type ProviderStep, type RunResult } from "../engine/engine";
@@ -21,6 +23,8 @@ import { ClusterDns } from "./dns";
 import { PodIps } from "./ips";
 import { JobPods, type JobResult } from "./job";
 import type { Pod, PodEnv } from "./pod";
+import { PodNetwork } from "./podNetwork";
+import type { Forward } from "./serviceProxy";
 import type { StepOutput } from "./resources/handler";
 import { handlerFor } from "./resources/table";
 import { runCronJob } from "./resources/workloads";
@@ -129,11 +133,12 @@ export class PodsRunner {
   readonly deployments: DeploymentController;
   readonly jobPods: JobPods;
   readonly ips: PodIps;
-  private readonly dns: ClusterDns;
+  readonly network: PodNetwork;
   readonly dockerd: PrivateDockerd;
   /** The pods' files (./daemon.ts). */
   readonly dir: string;
-  readonly network: string;
+  /** The pods' Docker network. */
+  readonly dockerNetwork: string;
   readonly subnet: string;
 
   private constructor(
@@ -141,14 +146,20 @@ export class PodsRunner {
     private readonly log: (l: string) => void,
     cgroupParent?: string,
   ) {
-    ({ dockerd: this.dockerd, dir: this.dir, network: this.network, subnet: this.subnet } = daemon);
-    this.dns = new ClusterDns(daemon.dir);
+    ({ dockerd: this.dockerd, dir: this.dir, network: this.dockerNetwork, subnet: this.subnet } = daemon);
+    const dns = new ClusterDns(daemon.dir);
     this.ips = new PodIps(this.prefix);
+    this.network = new PodNetwork(
+      { objects: this.objects, allPods: () => this.allPods(), podRecords: () => this.statefulSets.dnsRecords(), log },
+      dns,
+      `${this.prefix}.1`,
+    );
+    this.network.start();
     this.env = {
       docker: daemon.dockerd.docker,
       network: daemon.network,
-      hostsFile: this.dns.hostsFile,
-      resolvFile: this.dns.resolvFile,
+      hostsFile: dns.hostsFile,
+      resolvFile: dns.resolvFile,
       image: (ref) => this.image(ref),
       configMap: (ns, name) => this.data("ConfigMap", ns, name),
       secret: (ns, name) => this.data("Secret", ns, name),
@@ -156,10 +167,12 @@ export class PodsRunner {
       hasServiceAccount: (ns, name) => this.objects.has(`ServiceAccount/${ns}/${name}`),
       log,
       cgroupParent,
+      sandboxUp: (pod) => this.network.podUp(pod),
+      sandboxGone: (_pod, pid) => this.network.podGone(pid),
     };
     this.statefulSets = new StatefulSetController(this);
     this.deployments = new DeploymentController(this);
-    this.jobPods = new JobPods(() => this.writeDns());
+    this.jobPods = new JobPods(() => this.syncNetwork());
   }
 
   /** Starts a private dockerd, imports the stand-in images (Redis, exporter, Node) and creates the pods network. */
@@ -231,9 +244,22 @@ export class PodsRunner {
     return upOn(Promise.resolve(this), args);
   }
 
-  /** Rewrites the cluster DNS from the pods as they are now. */
-  writeDns(): void {
-    this.dns.publish(this.statefulSets.dnsRecords());
+  /** Every pod that exists: the StatefulSets', the Deployments' and the Jobs'. */
+  allPods(): Pod[] {
+    return [...this.pods.values(), ...this.deployments.allPods(), ...this.jobPods.list()];
+  }
+
+  /** Brings the DNS and every pod's Service and NetworkPolicy rules up to date with the pods as they are now. */
+  syncNetwork(): void {
+    void this.network.sync();
+  }
+
+  /**
+   * The Service's port reachable from the host (127.0.0.1:<port>), each connection to one of its endpoints of the
+   * moment: how host clients connect "through the Service" (its virtual IP routes only inside the pods).
+   */
+  forwardService(name: string, port: number, namespace: string): Promise<Forward> {
+    return this.network.forward(namespace, name, port);
   }
 
   // ---- what scenarios do to pods (./statefulSet.ts) ----
@@ -290,6 +316,7 @@ export class PodsRunner {
     const jobPods = await this.jobPods.settle();
     await Promise.allSettled([...this.pods.values(), ...deploymentPods, ...jobPods].map((p) => p.delete("force")));
     this.pods.clear();
+    await this.network.stop();
     return stopPodsDaemon(this.daemon, this.log);
   }
 }

@@ -19,7 +19,7 @@ export interface ControllerHost {
   readonly objects: Map<string, Obj>;
   readonly ips: PodIps;
   mark(kind: "pod", name: string, what: string): void;
-  writeDns(): void;
+  syncNetwork(): void;
 }
 
 interface StatefulSetState {
@@ -153,7 +153,7 @@ export class StatefulSetController {
     if (this.pods.get(name) === p) this.pods.delete(name);
     this.lastReady.delete(p);
     this.host.mark("pod", name, `gone (${mode})`);
-    this.host.writeDns();
+    this.host.syncNetwork();
   }
 
   async waitReady(pods: string[], timeoutMs: number): Promise<number> {
@@ -191,7 +191,7 @@ export class StatefulSetController {
           void this.createPod(s, pod).finally(() => s.creating.delete(pod));
         }
       }
-      this.host.writeDns();
+      this.host.syncNetwork();
       await sleep(200);
     }
   }
@@ -220,7 +220,7 @@ export class StatefulSetController {
       await pod.delete("force");
       if (this.pods.get(name) === pod) this.pods.delete(name);
     }
-    this.host.writeDns();
+    this.host.syncNetwork();
   }
 
   private claimDirs(s: StatefulSetState, pod: string): Record<string, string> {

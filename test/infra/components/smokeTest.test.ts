@@ -121,7 +121,8 @@ test("kubernetes: bundle ConfigMap + Job (awaited, one attempt), password from t
   const c = pod.containers[0];
   assert.deepEqual(c.command, ["node", "/opt/smoke/smoke.js"]);
   const argv = (c.args as string[]).join(" ");
-  assert.ok(argv.includes(`--nodes ${plan.seeds.join(",")}`));
+  // Seeded through the client Service, as an application in the cluster is.
+  assert.ok(argv.includes(`--nodes redis-cluster-prod.${k8sSpec.kubernetes.namespace}.svc.cluster.local:6379 `), argv);
   assert.ok(argv.includes("--failover manual"), "prod default failover is manual");
   assert.ok(argv.includes("--password-env REDIS_SMOKE_PASSWORD"));
   assert.deepEqual(c.env, [{ name: "REDIS_SMOKE_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-cluster-prod-auth", key: "password" } } }]);

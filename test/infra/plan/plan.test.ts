@@ -21,6 +21,15 @@ test("docker plan: six nodes, first three masters, static addresses, published p
   assert.equal(plan.bootstrapEnv.REDIS_NODES, plan.seeds.join(" "));
   assert.equal(plan.bootstrapEnv.REDIS_MASTERS, "3");
   assert.equal(plan.bootstrapEnv.REDIS_REPLICAS, "1");
+  assert.deepEqual(plan.clientSeeds, plan.seeds, "no client Service on Docker: applications seed from the nodes");
+});
+
+test("kubernetes plan: pods by their headless-Service names; applications seed through the client Service", () => {
+  const prod = validateConfig(rawProjectConfig("prod"), { name: "redis-cluster-prod" });
+  const plan = planCluster(prod);
+  const ns = prod.kubernetes.namespace;
+  assert.equal(plan.seeds[0], `redis-cluster-prod-0.redis-cluster-prod-headless.${ns}.svc.cluster.local:6379`);
+  assert.deepEqual(plan.clientSeeds, [`redis-cluster-prod.${ns}.svc.cluster.local:6379`]);
 });
 
 test("node environment: docker announces the static IP, never loopback", () => {

@@ -3,6 +3,7 @@ import type { ProviderStep } from "../../engine/engine";
 import type { DeploymentController } from "../deployment";
 import type { JobPods, JobResult } from "../job";
 import type { PodEnv } from "../pod";
+import type { PodNetwork } from "../podNetwork";
 import type { Obj } from "../spec";
 import type { StatefulSetController } from "../statefulSet";
 
@@ -31,10 +32,11 @@ export interface RunnerContext {
   readonly statefulSets: StatefulSetController;
   readonly deployments: DeploymentController;
   readonly jobPods: JobPods;
+  readonly network: PodNetwork;
   readonly jobs: JobResult[];
   readonly notRun: string[];
   mark(kind: "job", name: string, what: string): void;
-  writeDns(): void;
+  syncNetwork(): void;
 }
 
 export interface ResourceHandler {

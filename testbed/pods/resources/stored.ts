@@ -1,7 +1,7 @@
-// Objects the runner keeps and does not run: their data feeds the pods (ConfigMap, Secret), the DNS (headless
-// Service), or nothing at all (Namespace, ServiceAccount, PodDisruptionBudget, NetworkPolicy: nothing enforces a
-// NetworkPolicy or a PDB here); each is checked first as the API server would (./validate.ts). The Prometheus
-// Operator's objects are recorded as not run (no operator here).
+// Objects the runner keeps and does not run: their data feeds the pods (ConfigMap, Secret), the pods' network
+// (Service, NetworkPolicy: ../podNetwork.ts), the Eviction API (PodDisruptionBudget) or nothing (Namespace,
+// ServiceAccount: labels and existence only); each is checked first as the API server would (./validate.ts). The
+// Prometheus Operator's objects are recorded as not run (no operator here).
 import { randomUUID } from "node:crypto";
 import type { ResourceHandler, Step } from "./handler";
 import { checkStored } from "./validate";
@@ -28,23 +28,34 @@ const stored = (createStatus: boolean, checked = true): ResourceHandler => ({
 
 /** Data the pods read (volumes, env). */
 export const dataObject = stored(false);
+/** A NetworkPolicy: enforced from the moment it is stored (every pod's rules rewritten before the step ends). */
+export const networkPolicy: ResourceHandler = {
+  create: async (s, r) => {
+    const out = await stored(true).create(s, r);
+    await r.network.sync();
+    return out;
+  },
+  update: async (s, r) => {
+    const out = await stored(true).update!(s, r);
+    await r.network.sync();
+    return out;
+  },
+};
 /** Kept, with an empty status, and enforced by nothing. */
 export const recordedObject = stored(true);
 /** An object whose own handler checked it (a Job's metadata-only update). */
 export const keptObject = stored(false, false);
 
-/** A Service: stored for the DNS (a headless one names the pods); a cluster IP as the API server would assign. */
+/** A Service: stored, routed and named (../podNetwork.ts); a ClusterIP one gets its virtual IP, kept across updates. */
 export const service: ResourceHandler = {
-  create: (s, r) => {
+  create: async (s, r) => {
     check(s);
     r.objects.set(s.key("Service"), s.inputs);
-    return { id: s.id, outputs: { ...s.step.inputs, spec: { ...s.step.inputs.spec, clusterIP: s.inputs.spec?.clusterIP ?? "10.96.0.10" } } };
+    const clusterIP = r.network.assignClusterIp(s.inputs) ?? "None";
+    await r.network.sync();
+    return { id: s.id, outputs: { ...s.step.inputs, spec: { ...s.step.inputs.spec, clusterIP, clusterIPs: [clusterIP] } } };
   },
-  update: (s, r) => {
-    const out = service.create(s, r);
-    r.writeDns();
-    return out;
-  },
+  update: (s, r) => service.create(s, r),
 };
 
 export const kubernetesProvider: ResourceHandler = {

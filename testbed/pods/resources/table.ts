@@ -2,7 +2,7 @@
 import { TLS_TYPES } from "../../tlsProvider";
 import { randomPassword, tlsObject } from "./generated";
 import type { ResourceHandler } from "./handler";
-import { dataObject, kubernetesProvider, operatorObject, recordedObject, service } from "./stored";
+import { dataObject, kubernetesProvider, networkPolicy, operatorObject, recordedObject, service } from "./stored";
 import { cronJob, deployment, job, statefulSet } from "./workloads";
 
 const HANDLERS: Record<string, ResourceHandler> = {
@@ -13,7 +13,7 @@ const HANDLERS: Record<string, ResourceHandler> = {
   "kubernetes:core/v1:Namespace": recordedObject,
   "kubernetes:core/v1:ServiceAccount": recordedObject,
   "kubernetes:policy/v1:PodDisruptionBudget": recordedObject,
-  "kubernetes:networking.k8s.io/v1:NetworkPolicy": recordedObject,
+  "kubernetes:networking.k8s.io/v1:NetworkPolicy": networkPolicy,
   "kubernetes:apps/v1:StatefulSet": statefulSet,
   "kubernetes:batch/v1:Job": job,
   "kubernetes:apps/v1:Deployment": deployment,

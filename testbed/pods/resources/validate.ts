@@ -11,6 +11,7 @@ import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Unemulated } from "../../refuse";
+import { checkNetworkPolicy } from "../networkPolicy";
 import { refuse, type Obj } from "../spec";
 
 interface StoredKind {
@@ -59,7 +60,7 @@ const KINDS: Record<string, StoredKind> = {
     rules: (o, where) => {
       const spec = o.spec ?? {};
       if ((spec.type ?? "ClusterIP") !== "ClusterIP") unemulated(where, `spec.type ${spec.type}: only ClusterIP is implemented`);
-      if (spec.clusterIP !== undefined && spec.clusterIP !== "None") unemulated(where, `spec.clusterIP ${spec.clusterIP}: only None (headless) or unset is implemented`);
+      if (spec.clusterIP !== undefined && spec.clusterIP !== "None") unemulated(where, `spec.clusterIP ${spec.clusterIP}: only None (headless) or unset (one is assigned) is implemented`);
       if (Object.keys(spec.selector ?? {}).length === 0) unemulated(where, "spec.selector: a Service without a selector has no pods to name");
       const names = new Set<string>();
       for (const p of spec.ports ?? []) {
@@ -70,7 +71,7 @@ const KINDS: Record<string, StoredKind> = {
       }
     },
   },
-  // Kept and not enforced: the runner's only voluntary disruption is its rolling update, one pod at a time.
+  // Honoured by the Eviction API (../eviction.ts); the rolling update, one pod at a time, does not consult it (nor does the controller on a cluster).
   PodDisruptionBudget: {
     model: PodDisruptionBudget,
     top: ["spec"],
@@ -82,12 +83,15 @@ const KINDS: Record<string, StoredKind> = {
       labelSelector(`${where}.spec.selector`, o.spec?.selector);
     },
   },
-  // Kept and not enforced (the pods' network has no policy engine): docs/testbed.md says so.
+  // Enforced for ingress (../networkPolicy.ts), which refuses the rest by name.
   NetworkPolicy: {
     model: NetworkPolicy,
     top: ["spec"],
     spec: ["podSelector", "policyTypes", "ingress", "egress"],
-    rules: (o, where) => labelSelector(`${where}.spec.podSelector`, o.spec?.podSelector),
+    rules: (o, where) => {
+      labelSelector(`${where}.spec.podSelector`, o.spec?.podSelector);
+      checkNetworkPolicy(o, where);
+    },
   },
   Namespace: { model: Namespace, top: [] },
   ServiceAccount: { model: ServiceAccount, top: ["automountServiceAccountToken"] },

@@ -1,0 +1,79 @@
+// The pods runner's NetworkPolicy engine, ingress only (what the program declares): a pod selected by a policy with
+// Ingress accepts only what one of those policies' rules allows, enforced by iptables in its own network namespace
+// (default deny: DROP, as most network plugins). As the NetworkPolicy API defines it, a pod cannot block itself
+// (loopback) and traffic from the node it runs on is always allowed: here the host's address on the pods' bridge,
+// where host clients (scenarios, checkers) connect from. Replies of allowed connections pass (conntrack).
+import { Unemulated } from "../refuse";
+import { containerPort, type NetPod } from "./serviceProxy";
+import { refuse, type Obj } from "./spec";
+
+export const INGRESS_CHAIN = "RC-INGRESS";
+
+const unemulated = (where: string, msg: string): never => {
+  throw new Unemulated(`pods runner: ${where}: ${msg}`);
+};
+
+/** What the engine implements of a NetworkPolicy; anything else is refused by name. */
+export function checkNetworkPolicy(o: Obj, where: string): void {
+  const spec = o.spec ?? {};
+  const types: string[] = spec.policyTypes ?? ["Ingress"];
+  if (types.includes("Egress") || spec.egress !== undefined) unemulated(where, "Egress policies (spec.policyTypes Egress, spec.egress) are not enforced");
+  (spec.ingress ?? []).forEach((rule: Obj, i: number) => {
+    const at = `${where}.spec.ingress[${i}]`;
+    refuse(at, rule, ["from", "ports"]);
+    (rule.from ?? []).forEach((peer: Obj, j: number) => {
+      refuse(`${at}.from[${j}]`, peer, ["podSelector", "namespaceSelector"]);
+      for (const k of ["podSelector", "namespaceSelector"]) refuse(`${at}.from[${j}].${k}`, peer[k], ["matchLabels"]);
+    });
+    (rule.ports ?? []).forEach((p: Obj, j: number) => {
+      refuse(`${at}.ports[${j}]`, p, ["protocol", "port"]);
+      if ((p.protocol ?? "TCP") !== "TCP") unemulated(`${at}.ports[${j}]`, `protocol ${p.protocol}: only TCP is enforced`);
+    });
+  });
+}
+
+/** Every pair of `sel` is a label of `labels`; an empty selector selects everything (as in a NetworkPolicy peer). */
+const matches = (sel: Obj | undefined, labels: Record<string, string>) => Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+
+/** Source IPs a peer admits: pods of the policy's namespace (podSelector), of selected namespaces, or both. */
+function peerIps(peer: Obj, policyNs: string, namespaces: Map<string, Record<string, string>>, pods: NetPod[]): string[] {
+  return pods
+    .filter((p) => p.ip && p.phase === "Running")
+    .filter((p) => (peer.namespaceSelector ? matches(peer.namespaceSelector, namespaces.get(p.namespace) ?? { "kubernetes.io/metadata.name": p.namespace }) : p.namespace === policyNs))
+    .filter((p) => (peer.podSelector ? matches(peer.podSelector, p.labels) : true))
+    .map((p) => p.ip);
+}
+
+/**
+ * The pod's ingress chain: empty (everything allowed) when no policy with Ingress selects it; else loopback, replies,
+ * the node, each rule's sources x ports, then DROP. `namespaces`: labels by namespace name (Namespace objects, with
+ * the automatic kubernetes.io/metadata.name).
+ */
+export function ingressRules(pod: NetPod, policies: Obj[], namespaces: Map<string, Record<string, string>>, pods: NetPod[], nodeIp: string): string[] {
+  const selecting = policies.filter((np) => np.metadata.namespace === pod.namespace && matches(np.spec?.podSelector, pod.labels));
+  if (selecting.length === 0) return [];
+  const out = [
+    `-A ${INGRESS_CHAIN} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    `-A ${INGRESS_CHAIN} -i lo -j ACCEPT`,
+    `-A ${INGRESS_CHAIN} -s ${nodeIp}/32 -j ACCEPT`,
+  ];
+  for (const np of selecting) {
+    for (const rule of np.spec?.ingress ?? []) {
+      const from: Obj[] = rule.from ?? [];
+      // No `from`: any source; a peer that selects no pod admits nobody.
+      const sources = from.length === 0 ? [undefined] : [...new Set(from.flatMap((peer) => peerIps(peer, np.metadata.namespace, namespaces, pods)))];
+      const ports: Obj[] = rule.ports ?? [];
+      // A named port admits this pod's container port of that name; a name it lacks admits nothing.
+      const dports = ports.length === 0 ? ["all"] : ports.map((p) => (p.port === undefined ? "tcp" : containerPort(pod, p.port))).filter((p) => p !== undefined);
+      for (const s of sources) {
+        for (const d of dports) {
+          const src = s ? ` -s ${s}/32` : "";
+          const dst = d === "all" ? "" : d === "tcp" ? " -p tcp" : ` -p tcp --dport ${d}`;
+          out.push(`-A ${INGRESS_CHAIN}${src}${dst} -j ACCEPT`);
+        }
+      }
+    }
+  }
+  out.push(`-A ${INGRESS_CHAIN} -j DROP`);
+  return [...new Set(out)];
+}
