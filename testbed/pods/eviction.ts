@@ -46,7 +46,13 @@ export interface BudgetStatus {
 }
 
 export type EvictionResult =
-  | { evicted: true; pod: string; budget?: string; gone: Promise<void> }
+  | {
+      evicted: true;
+      pod: string;
+      /** The budget and how it let the pod go: a disruption used, a not-Ready pod, or a pod it ignores. */
+      budget?: { name: string; rule: "decremented" | "unhealthy" | "ignored" };
+      gone: Promise<void>;
+    }
   | { evicted: false; pod: string; status: 404 | 429 | 500; reason: string };
 
 /** An int-or-string of a budget: an integer, or "N%" of `total` rounded up (intstr.GetScaledValueFromIntOrPercent). */
@@ -160,6 +166,7 @@ export function evict(host: EvictionHost, podName: string): EvictionResult {
     return { evicted: false, pod: podName, status: 500, reason: `This pod has more than one PodDisruptionBudget, which the eviction subresource does not support (${budgets.map((b) => b.name).join(", ")})` };
   }
   const budget = budgets[0];
+  let rule: "decremented" | "unhealthy" | "ignored" = "ignored";
   if (budget) {
     const matchLabels = budget.obj.spec.selector.matchLabels;
     const selected = [...host.pods.values()].filter((p) => p.namespace === pod.namespace && selects(matchLabels, p.labels));
@@ -173,8 +180,9 @@ export function evict(host: EvictionHost, podName: string): EvictionResult {
       host.mark("pod", podName, `eviction refused: ${budget.name} healthy ${status.currentHealthy}, desired ${status.desiredHealthy}`);
       return { evicted: false, pod: podName, status: v.status, reason: v.reason };
     }
-    if (v.budget === "decremented") ledger.add(pod);
+    rule = v.budget;
+    if (rule === "decremented") ledger.add(pod);
   }
-  host.mark("pod", podName, `evicted${budget ? ` (${budget.name})` : ""}`);
-  return { evicted: true, pod: podName, budget: budget?.name, gone: host.deletePod(podName, "graceful") };
+  host.mark("pod", podName, `evicted${budget ? ` (${budget.name}: ${rule})` : ""}`);
+  return { evicted: true, pod: podName, ...(budget ? { budget: { name: budget.name, rule } } : {}), gone: host.deletePod(podName, "graceful") };
 }

@@ -120,7 +120,7 @@ test("evict: with maxUnavailable 1, the first of two evictions passes and the se
   const h = host(6, pdb({ maxUnavailable: 1 }));
   const a = evict(h, "r-0");
   const b = evict(h, "r-3");
-  assert.equal(a.evicted, true);
+  assert.deepEqual(a.evicted && a.budget, { name: "redis-node", rule: "decremented" });
   assert.deepEqual(b, {
     evicted: false,
     pod: "r-3",
@@ -140,6 +140,15 @@ test("evict: a disrupted pod still Ready (deletion not yet observed) counts agai
   h.pods.set("r-0", { name: "r-0", namespace: "ns", labels: { app: "redis" }, phase: "Running", ready: true, deleting: false });
   assert.equal(evict(h, "r-1").evicted, true);
   assert.deepEqual(h.deleted, ["r-0", "r-1"]);
+});
+
+test("evict: a not-Ready pod goes while the others meet the budget, without using its disruption; then a Ready one is refused", () => {
+  const h = host(6, pdb({ maxUnavailable: 1 }));
+  (h.pods.get("r-2") as { ready: boolean }).ready = false;
+  const r = evict(h, "r-2");
+  assert.deepEqual(r.evicted && r.budget, { name: "redis-node", rule: "unhealthy" });
+  // r-2 is still away (being deleted): the five others are exactly what the budget needs.
+  assert.equal(evict(h, "r-0").evicted, false);
 });
 
 test("evict: no budget deletes; a missing pod is 404; two budgets are refused; a budget over Deployment pods is refused", () => {

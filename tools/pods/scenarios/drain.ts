@@ -88,7 +88,7 @@ class ReadinessSampler {
 }
 
 interface DrainStats {
-  evicted: { pod: string; node: number; preStop?: string }[];
+  evicted: { pod: string; node: number; rule?: string; preStop?: string }[];
   refused: number;
   refusedPods: Set<string>;
   firstRefusal?: string;
@@ -101,7 +101,7 @@ async function evictPod(c: ProdCluster, pod: string, node: number, deadline: num
     const r = evict(c.runner, pod);
     if (r.evicted) {
       await r.gone;
-      s.evicted.push({ pod, node, preStop: old?.events.find((e) => e.what.startsWith("preStop"))?.what });
+      s.evicted.push({ pod, node, rule: r.budget?.rule, preStop: old?.events.find((e) => e.what.startsWith("preStop"))?.what });
       return;
     }
     // Already gone: kubectl drain counts it as done.
@@ -184,12 +184,14 @@ export async function drainNodes(c: ProdCluster): Promise<Row> {
   const paired = shards.filter((x) => x.replica).length;
   const slots = shards.reduce((a, x) => a + slotCount(x.slots), 0);
   const whole = ms !== undefined && shards.length === 3 && paired === 3 && slots === 16384;
+  const count = (rule?: string) => s.evicted.filter((e) => e.rule === rule).length;
+  const rules = `${count("decremented")} used a disruption, ${count("unhealthy")} of a not-Ready pod, ${count("ignored")} of a pod the budget ignores, ${count(undefined)} under no budget`;
   const handedOver = s.evicted.filter((e) => /handing over/.test(e.preStop ?? "")).length;
   return {
     scenario: "drain 3 pretend nodes one by one (cordon, evict all of a node's pods at once, retry refused every 1 s, uncordon), PodDisruptionBudget maxUnavailable 1, WAIT writer",
     expected: "evictions refused by the budget while a pod is away (at least once); never more than 1 pod not Ready; 0 WAIT-acknowledged writes lost or unreadable; whole at the end: 3 masters each with a replica, every slot",
     observed:
-      `${error ? `drain stopped: ${error}; ` : ""}${s.evicted.length} evictions in ${(drainMs / 1000).toFixed(0)} s (${perNode.join("; ")}); ` +
+      `${error ? `drain stopped: ${error}; ` : ""}${s.evicted.length} evictions in ${(drainMs / 1000).toFixed(0)} s (${rules}; ${perNode.join("; ")}); ` +
       `${s.refused} refused by the budget (pods ${[...s.refusedPods].map((p) => p.replace(`${STS}-`, "")).join(",") || "none"}); ` +
       `at most ${sampler.maxNotReady} pod(s) not Ready in ${sampler.samples} samples${sampler.over.length ? ` (more than 1 at ${sampler.over.slice(0, 5).join("; ")})` : ""}; ` +
       `preStop ran on ${s.evicted.filter((e) => e.preStop).length}/${s.evicted.length} (${handedOver} masters handed over); ${w.errors} write errors; ` +
