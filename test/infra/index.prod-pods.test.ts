@@ -8,6 +8,7 @@
 // In `npm test`: 73 s on a clean clone with the machine partly idle (89 CPU-s of its own), 133-164 s at load 6-17, 280 s
 // at load ~20; at load ~35 it ran past the 6-minute file bound.
 import { test, after } from "node:test";
+import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { PodsRunner } from "../../testbed/pods/runner";
 import { CpuLedger } from "../../testbed/pods/cpu";
@@ -109,6 +110,11 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
   assert.doesNotMatch(row.observed, /IMPOSTOR/);
   assert.ok(row.pass, `${row.observed} ${row.notes.join("; ")}`);
   assert.equal(row.lost?.wait, 0, "no WAIT-acknowledged write lost");
+  // Every host client was seeded through the client Service, which sent each connection to a StatefulSet pod.
+  const podIps = new Set(runner.podNames(s.STS).map((n) => runner!.pod(n).ip));
+  const through = [...c.service.connections];
+  assert.ok(through.length > 0 && through.every(([ep]) => /^[\d.]+:6379$/.test(ep)), JSON.stringify(through));
+  log(`client Service connections: ${JSON.stringify(through)} (pods now: ${[...podIps].join(", ")})`);
 
   const left = await runner.stop();
   stopped = true;

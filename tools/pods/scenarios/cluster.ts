@@ -3,6 +3,7 @@
 // (every pod restarted, a pod held back and released on a free IP).
 import Redis, { Cluster } from "ioredis";
 import type { PodsRunner, UpResult } from "../../../testbed/pods/runner";
+import type { Forward } from "../../../testbed/pods/serviceProxy";
 import { unwrapSecrets } from "../../../testbed/engine/values";
 import { sleep } from "../../../smoke/time";
 import { parseInfo } from "../../../smoke/topology";
@@ -37,15 +38,18 @@ export interface ClientAuth {
 }
 
 export class ProdCluster {
-  /** `password`: admin's (or the only) password; a rotation scenario sets the new one once its up is done. */
-  constructor(readonly runner: PodsRunner, public password: string, readonly auth: ClientAuth = {}) {}
+  /**
+   * `password`: admin's (or the only) password; a rotation scenario sets the new one once its up is done.
+   * `service`: the client Service reached from the host (PodsRunner.forwardService): every cluster client seeds there.
+   */
+  constructor(readonly runner: PodsRunner, public password: string, readonly service: Forward, readonly auth: ClientAuth = {}) {}
 
   /**
    * What a host client needs, from the stack's outputs as an operator reads them: the password (`redisPassword`, else
    * after an up that failed once the cluster formed, the pods' Secret), `admin` when the stack has ACL users
    * (`aclSecretNames`), and the client certificate's Secret (`tlsClientSecretName`) when TLS is on.
    */
-  static fromUp(runner: PodsRunner, up: UpResult): ProdCluster {
+  static async fromUp(runner: PodsRunner, up: UpResult): Promise<ProdCluster> {
     const out = unwrapSecrets<Record<string, any>>(up.run.outputs);
     let pw: string | undefined = out.redisPassword;
     const secretData = (name: string) => {
@@ -69,7 +73,11 @@ export class ProdCluster {
       if (!d?.["ca.crt"] || !d["tls.crt"] || !d["tls.key"]) throw new Error(`TLS client Secret ${out.tlsClientSecretName} lacks ca.crt/tls.crt/tls.key`);
       auth.tls = { ca: d["ca.crt"], cert: d["tls.crt"], key: d["tls.key"] };
     }
-    return new ProdCluster(runner, pw, auth);
+    // clientEndpoint: "<service>.<namespace>.svc.cluster.local:<port>", what an application is given.
+    const m = /^([^.]+)\.([^.]+)\.svc\.cluster\.local:(\d+)$/.exec(String(out.clientEndpoint ?? ""));
+    if (!m) throw new Error(`stack output clientEndpoint ${out.clientEndpoint} is not <service>.<namespace>.svc.cluster.local:<port>`);
+    const service = await runner.forwardService(m[1], Number(m[3]), m[2]);
+    return new ProdCluster(runner, pw, service, auth);
   }
 
   /** TLS options of host clients (the clients' certificate, the cluster's CA, no host-name check: pod IPs, as the Jobs). */
@@ -172,9 +180,12 @@ export class ProdCluster {
     throw new Error("no pod answers");
   }
 
-  /** A cluster client as admin, or as another ACL user (`as`: an application's user and password). */
+  /**
+   * A cluster client as admin, or as another ACL user (`as`: an application's user and password), seeded through the
+   * client Service as an application is; it then talks to the pods at the addresses the cluster announces.
+   */
   client(as?: { username: string; password: string }): Cluster {
-    const c = new Cluster(this.present().map((p) => ({ host: this.ip(p), port: 6379 })), {
+    const c = new Cluster([{ host: this.service.host, port: this.service.port }], {
       redisOptions: { ...this.clientOptions, ...(as ?? {}), connectTimeout: 2000, commandTimeout: 3000 },
       clusterRetryStrategy: (n) => (n > 50 ? null : 200),
       retryDelayOnFailover: 300,

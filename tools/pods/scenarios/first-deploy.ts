@@ -38,7 +38,7 @@ export async function firstDeploy(runnerOrStarting: PodsRunner | Promise<PodsRun
   // A failed smoke Job (its checks are timing-sensitive on a loaded host) fails this row; the scenarios still run on
   // the cluster when the bootstrap Job completed.
   if (!up.jobs.some((j) => j.name.includes("bootstrap") && j.succeeded)) return { row, up };
-  const cluster = ProdCluster.fromUp(runner, up);
+  const cluster = await ProdCluster.fromUp(runner, up);
   await cluster.waitWhole(120_000);
   await cluster.writeKeys("base", KEYS);
   return { row, cluster, up };
