@@ -163,7 +163,9 @@ export async function drainNodes(c: ProdCluster): Promise<Row> {
       nodes.cordoned.add(n);
       nodes.sync();
       const pods = nodes.podsOn(n);
-      await Promise.all(pods.map((p) => evictPod(c, p, n, tn + NODE_TIMEOUT_MS, s)));
+      // Every eviction ends (gone, or given up at the deadline) before the scenario goes on.
+      const failed = (await Promise.allSettled(pods.map((p) => evictPod(c, p, n, tn + NODE_TIMEOUT_MS, s)))).find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
       await maintenance(c, nodes, pods, tn + NODE_TIMEOUT_MS);
       nodes.cordoned.delete(n);
       perNode.push(`node ${n}: ${pods.map((p) => p.replace(`${STS}-`, "")).join(",")} in ${((Date.now() - tn) / 1000).toFixed(1)} s`);
