@@ -23,6 +23,9 @@ const LIGHT = (f) =>
   new Set([
     "test/architecture/import-direction.test.ts",
     "test/testbed/pods/daemon.test.ts",
+    "test/testbed/pods/eviction.test.ts",
+    "test/testbed/pods/networkPolicy.test.ts",
+    "test/testbed/pods/serviceProxy.test.ts",
     "test/testbed/pods/pod.test.ts",
     "test/testbed/pods/resources/validate.test.ts",
     "test/testbed/pods/spec.test.ts",

@@ -37,7 +37,7 @@ export function containerPort(pod: NetPod, target: number | string): number | un
 export function backingPods(svc: Obj, pods: NetPod[]): NetPod[] {
   const all = svc.spec?.publishNotReadyAddresses === true;
   return pods.filter(
-    (p) => p.namespace === svc.metadata.namespace && p.ip && selects(svc.spec?.selector, p.labels) && (all ? p.phase === "Running" && !p.deleting : p.ready),
+    (p) => p.namespace === svc.metadata.namespace && p.ip && selects(svc.spec?.selector, p.labels) && p.phase === "Running" && !p.deleting && (all || p.ready),
   );
 }
 

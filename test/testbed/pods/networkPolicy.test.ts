@@ -1,0 +1,64 @@
+// The NetworkPolicy engine's pure half (testbed/pods/networkPolicy.ts): what it refuses by name, and the ingress
+// chain it writes for a pod from the policies, namespaces and pods (the real iptables in a pod: network.test.ts).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { checkNetworkPolicy, ingressRules } from "../../../testbed/pods/networkPolicy";
+import type { NetPod } from "../../../testbed/pods/serviceProxy";
+
+const pod = (name: string, ip: string, labels: Record<string, string>, namespace = "redis"): NetPod => ({
+  name, namespace, labels, ip, ready: true, phase: "Running", deleting: false,
+  spec: { containers: [{ name: "redis", ports: [{ name: "redis", containerPort: 6379 }, { name: "bus", containerPort: 16379 }] }] },
+});
+const policy = (spec: object, namespace = "redis") => ({ metadata: { name: "p", namespace }, spec: { podSelector: { matchLabels: { app: "redis" } }, ...spec } });
+
+test("refused by name: Egress, ipBlock, endPort, UDP, matchExpressions", () => {
+  const cases: [object, RegExp][] = [
+    [{ policyTypes: ["Ingress", "Egress"] }, /Egress policies .* are not enforced/],
+    [{ egress: [{}] }, /Egress policies/],
+    [{ ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/8" } }] }] }, /ingress\[0\]\.from\[0\].*'ipBlock'/],
+    [{ ingress: [{ ports: [{ port: 1, endPort: 2 }] }] }, /ingress\[0\]\.ports\[0\].*'endPort'/],
+    [{ ingress: [{ ports: [{ protocol: "UDP", port: 53 }] }] }, /protocol UDP: only TCP is enforced/],
+    [{ ingress: [{ from: [{ podSelector: { matchExpressions: [] } }] }] }, /podSelector.*'matchExpressions'/],
+  ];
+  for (const [spec, re] of cases) assert.throws(() => checkNetworkPolicy(policy(spec), "NetworkPolicy redis/p"), re, JSON.stringify(spec));
+  assert.doesNotThrow(() => checkNetworkPolicy(policy({ policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: { matchLabels: { a: "b" } }, podSelector: { matchLabels: { c: "d" } } }], ports: [{ port: "bus" }] }] }), "np"));
+});
+
+test("ingress chain: unselected pods open; selected ones admit loopback, replies, the node, each rule's peers x ports, then DROP", () => {
+  const r0 = pod("r0", "10.1.0.10", { app: "redis" });
+  const r1 = pod("r1", "10.1.0.11", { app: "redis" });
+  const job = pod("job", "10.1.0.130", { client: "true" });
+  const other = pod("x", "10.1.0.131", { client: "true" }, "other");
+  const prom = pod("prom", "10.1.0.132", { app: "prometheus" }, "monitoring");
+  const pods = [r0, r1, job, other, prom];
+  const namespaces = new Map([["monitoring", { "kubernetes.io/metadata.name": "monitoring" }]]);
+  const np = policy({
+    policyTypes: ["Ingress"],
+    ingress: [
+      { from: [{ podSelector: { matchLabels: { app: "redis" } } }], ports: [{ protocol: "TCP", port: 6379 }, { protocol: "TCP", port: "bus" }] },
+      { from: [{ podSelector: { matchLabels: { client: "true" } } }], ports: [{ port: 6379 }] },
+      { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ port: 9121 }] },
+    ],
+  });
+  assert.deepEqual(ingressRules(job, [np], namespaces, pods, "10.1.0.1"), [], "a pod no policy selects accepts everything");
+  assert.deepEqual(ingressRules(r0, [np], namespaces, pods, "10.1.0.1"), [
+    "-A RC-INGRESS -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+    "-A RC-INGRESS -i lo -j ACCEPT",
+    "-A RC-INGRESS -s 10.1.0.1/32 -j ACCEPT",
+    "-A RC-INGRESS -s 10.1.0.10/32 -p tcp --dport 6379 -j ACCEPT",
+    "-A RC-INGRESS -s 10.1.0.10/32 -p tcp --dport 16379 -j ACCEPT",
+    "-A RC-INGRESS -s 10.1.0.11/32 -p tcp --dport 6379 -j ACCEPT",
+    "-A RC-INGRESS -s 10.1.0.11/32 -p tcp --dport 16379 -j ACCEPT",
+    // The client label admits pods of the policy's namespace only (x in "other" is not admitted).
+    "-A RC-INGRESS -s 10.1.0.130/32 -p tcp --dport 6379 -j ACCEPT",
+    "-A RC-INGRESS -s 10.1.0.132/32 -p tcp --dport 9121 -j ACCEPT",
+    "-A RC-INGRESS -j DROP",
+  ]);
+  // A peer that selects no pod admits nobody; no `from` admits every source; no `ports` every port.
+  const none = policy({ ingress: [{ from: [{ podSelector: { matchLabels: { nobody: "x" } } }] }] });
+  assert.deepEqual(ingressRules(r0, [none], namespaces, pods, "10.1.0.1").slice(3), ["-A RC-INGRESS -j DROP"]);
+  const any = policy({ ingress: [{}] });
+  assert.deepEqual(ingressRules(r0, [any], namespaces, pods, "10.1.0.1").slice(3), ["-A RC-INGRESS -j ACCEPT", "-A RC-INGRESS -j DROP"]);
+  // No ingress rule at all: deny everything but the node and loopback.
+  assert.deepEqual(ingressRules(r0, [policy({})], namespaces, pods, "10.1.0.1").slice(3), ["-A RC-INGRESS -j DROP"]);
+});
