@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type Docker from "dockerode";
 import { pack } from "tar-stream";
 import { sleep } from "../../smoke/time";
-import { refuseUnknown } from "../refuse";
+import { Unemulated, refuseUnknown } from "../refuse";
 import { applyTls, TLS_TYPES } from "../tlsProvider";
 import { randomPassword } from "../randomPassword";
 
@@ -144,7 +144,7 @@ export class DockerApplier {
         break;
       }
       default:
-        if (!isTls(type)) throw new Error(`applier: resource type ${type} (${name}) is not implemented`);
+        if (!isTls(type)) throw new Unemulated(`applier: resource type ${type} (${name}) is not implemented`);
         ({ id, outputs } = await applyTls({ type, name, inputs }));
     }
     this.log(`created ${type.split(":").pop()} ${name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -165,7 +165,7 @@ export class DockerApplier {
     } else if (isTls(old.type)) {
       ({ id, outputs } = await applyTls({ type: old.type, name: old.name, inputs, prior: { id: old.id, outputs: old.outputs } }));
     } else {
-      throw new Error(`applier: in-place update of ${old.type} ${old.name} is not implemented`);
+      throw new Unemulated(`applier: in-place update of ${old.type} ${old.name} is not implemented`);
     }
     this.log(`updated ${old.type.split(":").pop()} ${old.name}`);
     return { type: old.type, name: old.name, id, inputs, inputsHash: hashInputs(inputs), outputs: { ...inputs, ...outputs } };

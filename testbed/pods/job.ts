@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { sleep } from "../../smoke/time";
 import { Pod, type PodEnv } from "./pod";
+import { Unemulated } from "../refuse";
 import { checkPodSpec, refuse, type Obj } from "./spec";
 
 export interface JobAttempt {
@@ -31,7 +32,7 @@ export function checkJob(job: Obj): void {
   refuse(`${where}.spec.template`, job.spec.template, ["metadata", "spec"]);
   refuse(`${where}.spec.template.metadata`, job.spec.template.metadata, ["labels", "annotations"]);
   checkPodSpec(job.spec.template.spec, `${where} pod`, "job", 1, job.spec.template.metadata?.labels ?? {});
-  if (job.spec.template.spec.containers.length !== 1) throw new Error(`pods runner: ${where}: one container per Job pod is implemented`);
+  if (job.spec.template.spec.containers.length !== 1) throw new Unemulated(`pods runner: ${where}: one container per Job pod is implemented`);
 }
 
 /** Runs the Job to completion or failure; `onPod` sees each attempt's pod (for deletion on teardown), then undefined (and the removal of a succeeded pod, still under way). */

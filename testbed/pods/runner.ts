@@ -16,6 +16,7 @@
 // Pod IPs come from a /24 of 172.30.0.0/16 of the runner's own network (./ips.ts); a scenario chooses the next IP of a pod.
 import { runProgram, type ConfigInput, type EngineState, type ProviderStep, type RunResult } from "../engine/engine";
 import { unwrapSecrets } from "../engine/values";
+import { Unemulated } from "../refuse";
 import type { PrivateDockerd } from "../docker/daemon";
 import { startPodsDaemon, stopPodsDaemon, subnetPrefix, type Leftovers, type PodsDaemon } from "./daemon";
 import { DeploymentController } from "./deployment";
@@ -232,10 +233,10 @@ export class PodsRunner {
     if (step.op === "update") {
       // In place: the engine sends replacements as creates of the new object; old ones stay until the end of the up,
       // as with create-before-delete.
-      if (!handler?.update) throw new Error(`pods runner: in-place update of ${step.type} ${step.name} is not implemented`);
+      if (!handler?.update) throw new Unemulated(`pods runner: in-place update of ${step.type} ${step.name} is not implemented`);
       return handler.update(s, this);
     }
-    if (!handler) throw new Error(`pods runner: resource type ${step.type} (${step.name}) is not implemented`);
+    if (!handler) throw new Unemulated(`pods runner: resource type ${step.type} (${step.name}) is not implemented`);
     return handler.create(s, this);
   }
 

@@ -69,7 +69,7 @@ export class StatefulSetController {
     const old = s.obj.spec;
     const spec = sts.spec;
     for (const f of ["serviceName", "replicas", "podManagementPolicy", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "selector"]) {
-      if (JSON.stringify(old[f]) !== JSON.stringify(spec[f])) throw new Error(`pods runner: StatefulSet ${name}: an update of spec.${f} is not implemented`);
+      if (JSON.stringify(old[f]) !== JSON.stringify(spec[f])) throw new Unemulated(`pods runner: StatefulSet ${name}: an update of spec.${f} is not implemented`);
     }
     checkStatefulSetSpec(name, { ...spec, volumeClaimTemplates: old.volumeClaimTemplates });
     const templateChanged = JSON.stringify(old.template) !== JSON.stringify(spec.template);
