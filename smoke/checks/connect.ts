@@ -37,11 +37,26 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
   if (authFailures.length > 0) {
     throw new SmokeUsageError(`authentication failed at ${authFailures.map((f) => `${f.seed} (${f.error})`).join(", ")}`);
   }
-  // Seeds answer for their own announced address: map it when it differs (no explicit --nat-map entry needed).
+  // A seed answers for its own announced address: map that address to the seed (no --nat-map entry needed) only when
+  // it cannot be reached itself. A seed that is a load-balanced name (a Kubernetes Service) reaches some node on each
+  // connection, so mapping a node through it would send that node's traffic to any node.
   const natMap = ctx.pool.natMap;
-  for (const a of answered) {
-    if (a.announced !== a.seed && !natMap[a.announced]) natMap[a.announced] = parseAddr(a.seed);
-  }
+  await Promise.all(
+    answered.map(async (a) => {
+      if (a.announced === a.seed || natMap[a.announced]) return;
+      // A connection of its own: a failed probe must leave no direct connection in the pool for a mapped address.
+      const probe = (async () => {
+        const r = await ctx.pool.dedicated(a.announced);
+        try {
+          await r.ping();
+        } finally {
+          r.disconnect();
+        }
+      })();
+      const direct = await withTimeout(probe, ctx.opts.connectTimeoutMs + 500, "PING").then(() => true, () => false);
+      if (!direct) natMap[a.announced] = parseAddr(a.seed);
+    }),
+  );
   // Every node any seed knows about (with an address), keyed by announced address.
   const all = new Map<string, string>();
   for (const a of answered) {

@@ -14,6 +14,7 @@ import { buildSmokeBundle } from "../../smoke/bundle";
 import { smokeCliArgs, SMOKE_PASSWORD_ENV } from "../../infra/components/smokeTest";
 import { DEFAULT_OPTIONS, type SmokeOptions, type SmokeReport } from "../../smoke/types";
 import { sleep } from "../../smoke/time";
+import { forward } from "../../testbed/pods/serviceProxy";
 
 const ROOT = resolve(__dirname, "../..");
 const PASSWORD = "smoke-test-Password-0123";
@@ -383,6 +384,20 @@ describe("smoke test on a 3x1 cluster with a password", () => {
     assert.equal(check(r, "workloads").status, "passed");
     assert.equal(check(r, "auth").status, "passed");
     assert.equal(check(r, "auth").measurements.refused_noauth, 6);
+  });
+
+  it("seeded through a load-balanced address (as a Kubernetes Service): each node is still reached at its own address", async () => {
+    // Each connection to the seed goes to a random node: mapping the node that answered through it would scatter
+    // that node's traffic over the cluster (MOVED storms, a "replica" answering as a master).
+    const nodes = c.seeds.map((a) => ({ ip: a.split(":")[0], port: Number(a.split(":")[1]) }));
+    const lb = await forward(() => nodes);
+    try {
+      const r = await runSmoke(options(c, { nodes: [`${lb.host}:${lb.port}`], failover: "manual", failBack: true, workloads: true }));
+      assertPassed(r);
+      assert.equal(check(r, "connect").measurements.nat_mapped, 0, "no node mapped through the balancer");
+    } finally {
+      await lb.close();
+    }
   });
 
   it("failover manual (no fail back)", async () => {

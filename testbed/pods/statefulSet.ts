@@ -212,6 +212,12 @@ export class StatefulSetController {
     try {
       await pod.start();
     } catch (e) {
+      // Deleted while it started (an eviction of a Pending pod, as Kubernetes allows): gone, and recreated as any other.
+      if (pod.deleting) {
+        if (this.pods.get(name) === pod) this.pods.delete(name);
+        this.host.mark("pod", name, "deleted while starting");
+        return;
+      }
       // A pod the runner cannot create (refused field, Docker error) fails the waiting step at once, and the
       // controller does not retry it in a loop.
       this.host.env.log(`pod ${name} failed to start: ${(e as Error).message}`);
