@@ -10,7 +10,8 @@
 //   Job                      ./job.ts: awaited until Complete; failure (backoffLimit, activeDeadlineSeconds) fails the step
 //   Deployment               the controller (./deployment.ts): replicas kept running, a template change rolled out
 //   CronJob                  stored (./cronJob.ts); runCronJob() runs its job template as a Job (no schedule runs it)
-//   Namespace, ServiceAccount, PodDisruptionBudget, the provider, RandomPassword: recorded (a generated password is
+//   PodDisruptionBudget      honoured by the Eviction API (./eviction.ts)
+//   Namespace, ServiceAccount, the provider, RandomPassword: recorded (a generated password is
 //                            real; a ServiceAccount is checked by the pods that name it)
 //   PrometheusRule/ServiceMonitor (CustomResource): recorded, not run (no Prometheus Operator)
 // Pod IPs come from a /24 of 172.30.0.0/16 of the runner's own network (./ips.ts); a scenario chooses the next IP of a pod.
