@@ -1,0 +1,87 @@
+// The canary's Prometheus metrics: the names, labels and buckets of the metric contract of issue #24, which the SLO
+// rules (monitoring/) are written against. Each canary has its own registry (several can live in one process: tests).
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export const CANARY_OPS = ["set", "get", "replica_read"] as const;
+export type CanaryOp = (typeof CANARY_OPS)[number];
+export const CANARY_RESULTS = ["ok", "error", "timeout"] as const;
+export type CanaryResult = (typeof CANARY_RESULTS)[number];
+
+/** Request duration buckets in seconds; the SLO latency threshold must be one of them. */
+export const CANARY_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export const CANARY_METRIC_NAMES = {
+  requests: "redis_canary_requests_total",
+  duration: "redis_canary_request_duration_seconds",
+  unreplicated: "redis_canary_unreplicated_writes_total",
+  lost: "redis_canary_acked_writes_lost_total",
+  verified: "redis_canary_acked_writes_verified_total",
+  replicaLag: "redis_canary_replica_lag_seconds",
+  topologyChanges: "redis_canary_topology_changes_total",
+  shards: "redis_canary_shards",
+} as const;
+
+export class CanaryMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: CANARY_METRIC_NAMES.requests,
+    help: "Canary requests by shard (masters ordered by lowest slot), op (set = SET + WAIT 1, get, replica_read) and result",
+    labelNames: ["shard", "op", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: CANARY_METRIC_NAMES.duration,
+    help: "Canary request duration in seconds, every result included",
+    labelNames: ["shard", "op"] as const,
+    buckets: CANARY_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly unreplicated = new Counter({
+    name: CANARY_METRIC_NAMES.unreplicated,
+    help: "Writes the master accepted but WAIT 1 saw no replica acknowledge in time",
+    labelNames: ["shard"] as const,
+    registers: [this.registry],
+  });
+  readonly lost = new Counter({
+    name: CANARY_METRIC_NAMES.lost,
+    help: "Acknowledged writes (SET + WAIT acked by >= 1 replica) re-read later and found missing or changed",
+    labelNames: ["shard"] as const,
+    registers: [this.registry],
+  });
+  readonly verified = new Counter({
+    name: CANARY_METRIC_NAMES.verified,
+    help: "Acknowledged writes re-read later and found intact (how many writes the lost count covers)",
+    labelNames: ["shard"] as const,
+    registers: [this.registry],
+  });
+  readonly replicaLag = new Gauge({
+    name: CANARY_METRIC_NAMES.replicaLag,
+    help: "Seconds from the master's acknowledgement of the last acknowledged write until a replica returned it",
+    labelNames: ["shard"] as const,
+    registers: [this.registry],
+  });
+  readonly topologyChanges = new Counter({
+    name: CANARY_METRIC_NAMES.topologyChanges,
+    help: "Changes of the masters or their slots seen by the canary (failovers, scaling)",
+    registers: [this.registry],
+  });
+  readonly shards = new Gauge({ name: CANARY_METRIC_NAMES.shards, help: "Masters owning slots, as the canary sees them", registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Every series of a shard exists from its first round on (at 0), so rate() and absent-checks see it. */
+  initShard(shard: string): void {
+    for (const op of CANARY_OPS) {
+      for (const result of CANARY_RESULTS) this.requests.labels(shard, op, result).inc(0);
+      this.duration.zero({ shard, op });
+    }
+    for (const c of [this.unreplicated, this.lost, this.verified]) c.labels(shard).inc(0);
+  }
+
+  /** A shard index the cluster no longer has: its lag gauge would otherwise keep reporting the last value. */
+  dropShard(shard: string): void {
+    this.replicaLag.remove(shard);
+  }
+}
