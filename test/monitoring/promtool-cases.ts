@@ -1,7 +1,7 @@
 // Builds a `promtool test rules` file: synthetic redis_exporter series for a topology, scenarios that break one thing
 // at a time, and the alerts expected (or expected to stay quiet) at given times. Times are in seconds; samples every 15 s.
 import { stringify } from "yaml";
-import { ALERT_NAMES, type AlertName, type RuleFile } from "../../monitoring/rules";
+import type { AlertName, AlertRuleBase, RuleFile } from "../../monitoring/rules";
 
 export const STEP = 15;
 export const SAMPLES = 61; // 0 .. 15 min
@@ -48,6 +48,8 @@ interface Expect {
 export class Scenario {
   readonly series = new Map<string, Sample[]>();
   readonly expects: Expect[] = [];
+  /** Times at which no alert of the rule file may fire. */
+  readonly quietTimes: number[] = [];
   constructor(
     readonly name: string,
     readonly nodes: NodeInfo[],
@@ -156,9 +158,9 @@ export class Scenario {
     return this;
   }
 
-  /** Expect no alert of any kind at these times. */
+  /** Expect no alert of any kind (of those the rule file holds) at these times. */
   quiet(...times: number[]): this {
-    for (const at of times) for (const a of ALERT_NAMES) this.expect(at, a);
+    this.quietTimes.push(...times);
     return this;
   }
 }
@@ -183,8 +185,27 @@ function expand(template: string, labels: Record<string, string>, value: number 
   });
 }
 
-function fmtTime(seconds: number): string {
+export function fmtTime(seconds: number): string {
   return seconds % 60 === 0 ? `${seconds / 60}m` : `${Math.floor(seconds / 60)}m${seconds % 60}s`;
+}
+
+/** Alerting rules of a rule file by name (recording rules have no `alert`). */
+export function alertsByName(rules: RuleFile): Map<AlertName, AlertRuleBase> {
+  return new Map(
+    rules.groups.flatMap((g) => g.rules).flatMap((r) => ("alert" in r ? [[r.alert, r] as [AlertName, AlertRuleBase]] : [])),
+  );
+}
+
+/** A promtool alert_rule_test entry: `rule` firing exactly with these labels (added to the rule's own) at `at` s. */
+export function alertRuleTest(rule: AlertRuleBase, at: number, firing: { labels: Record<string, string>; value?: number }[]) {
+  return {
+    eval_time: fmtTime(at),
+    alertname: rule.alert,
+    exp_alerts: firing.map((f) => ({
+      exp_labels: { ...rule.labels, ...f.labels },
+      exp_annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, t]) => [k, expand(t, f.labels, f.value)])),
+    })),
+  };
 }
 
 /**
@@ -192,24 +213,18 @@ function fmtTime(seconds: number): string {
  * rule files = several clusters' rules in one Prometheus; their annotations are the same, the job comes from the expectation.
  */
 export function renderPromtoolTests(rules: RuleFile, ruleFile: string | string[], scenarios: Scenario[]): string {
-  const byName = new Map(rules.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
+  const byName = alertsByName(rules);
   const tests = scenarios.map((sc) => ({
     name: sc.name,
     interval: `${STEP}s`,
     input_series: [...sc.series.entries()].map(([series, values]) => ({ series, values: values.join(" ") })),
-    alert_rule_test: sc.expects.map((e) => {
+    alert_rule_test: [
+      ...sc.quietTimes.flatMap((at) => [...byName.keys()].map((alert) => ({ at, alert, firing: [] }) as Expect)),
+      ...sc.expects,
+    ].map((e) => {
       const rule = byName.get(e.alert);
       if (!rule) throw new Error(`no rule ${e.alert}`);
-      return {
-        eval_time: fmtTime(e.at),
-        alertname: e.alert,
-        exp_alerts: e.firing.map((f) => ({
-          exp_labels: { ...rule.labels, ...f.labels },
-          exp_annotations: Object.fromEntries(
-            Object.entries(rule.annotations).map(([k, t]) => [k, expand(t, f.labels, f.value)]),
-          ),
-        })),
-      };
+      return alertRuleTest(rule, e.at, e.firing);
     }),
   }));
   return stringify({ rule_files: Array.isArray(ruleFile) ? ruleFile : [ruleFile], evaluation_interval: `${STEP}s`, tests }, { lineWidth: 0 });
