@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { distance } from "fastest-levenshtein";
 import { kubernetesSchema } from "./kubernetes";
+import { canarySchema } from "./canary";
 import { smokeSchema } from "./smoke";
 import { tlsSchema, type TlsSpec } from "./tls";
 import { aclSchema, aclSpec, type AclSpec } from "./acl";
@@ -81,6 +82,7 @@ export const stackConfigSchema = z
     docker: dockerSchema.default(dockerSchema.parse({})).describe("Docker (dev) settings"),
     kubernetes: kubernetesSchema.default(kubernetesSchema.parse({})).describe("Kubernetes (prod) settings"),
     smoke: smokeSchema.default(smokeSchema.parse({})).describe("Smoke test settings"),
+    canary: canarySchema.default(canarySchema.parse({})).describe("Continuous canary and its SLO alerts"),
     monitoring: monitoringSchema.default(monitoringSchema.parse({})).describe("Monitoring settings"),
     tls: tlsSchema.default(tlsSchema.parse({})).describe("TLS settings"),
     acl: aclSchema.default(aclSchema.parse({})).describe("ACL users"),

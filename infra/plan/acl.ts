@@ -61,8 +61,14 @@ export function smokeRules(enableDebugCommand: ClusterSpec["enableDebugCommand"]
   ];
 }
 
-/** Every user of the cluster, `default` first. Application users come from stack config. */
-export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand">): AclUser[] {
+/** Key prefix of every canary key (smoke/canary/). */
+export const CANARY_KEY_PATTERN = "canary:*";
+
+/** The canary: its own keys, SET + WAIT and GET (on masters and, READONLY, replicas), INFO for its replica reads. */
+export const CANARY_RULES = [`~${CANARY_KEY_PATTERN}`, "resetchannels", "-@all", "+set", "+get", "+wait", "+info", ...CLUSTER_CLIENT_RULES];
+
+/** Every user of the cluster, `default` first. Application users come from stack config; `canary` with canary.enabled. */
+export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand"> & { canary?: { enabled: boolean } }): AclUser[] {
   const all = ["~*", "&*", "+@all"];
   return [
     spec.acl.defaultUser === "admin"
@@ -72,6 +78,7 @@ export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand">):
     { name: "replica", enabled: true, rules: REPLICA_RULES, purpose: "masteruser of every replica (replication only)" },
     { name: "exporter", enabled: true, rules: EXPORTER_RULES, purpose: "redis_exporter (INFO, CLUSTER INFO, SLOWLOG, LATENCY)" },
     { name: "smoke", enabled: true, rules: smokeRules(spec.enableDebugCommand), purpose: "the post-deploy smoke test (keys smoke:*)" },
+    ...(spec.canary?.enabled ? [{ name: "canary", enabled: true, rules: CANARY_RULES, purpose: "the continuous canary (keys canary:*: SET, WAIT, GET)" }] : []),
     ...spec.acl.users.map((u) => ({
       name: u.name,
       enabled: true,
@@ -82,7 +89,7 @@ export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand">):
 }
 
 /** Names of the users that need a password (every enabled one except `default`, which borrows admin's). */
-export function passwordUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand">): string[] {
+export function passwordUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand"> & { canary?: { enabled: boolean } }): string[] {
   return aclUsers(spec).filter((u) => u.name !== "default").map((u) => u.name);
 }
 

@@ -40,7 +40,7 @@ test("ACL users: each does its job and no more; default refused; exporter covers
   let c: LocalCluster | undefined;
   const exporters: ChildProcess[] = [];
   try {
-    c = await startLocalCluster({ acl: { defaultUser: "off", users: [APP] } });
+    c = await startLocalCluster({ acl: { defaultUser: "off", users: [APP] }, config: { canary: { enabled: true } } });
     const pw = c.acl!.passwords;
     const masterIdx = c.nodes.findIndex((_, i) => /role:master/.test(as(c!, i, "admin", pw.admin, ["info", "replication"])));
     const replicaIdx = c.nodes.findIndex((_, i) => /role:slave/.test(as(c!, i, "admin", pw.admin, ["info", "replication"])));
@@ -147,6 +147,17 @@ test("ACL users: each does its job and no more; default refused; exporter covers
     assert.match(as(c, slotOwner("smoke:1"), APP.name, pw[APP.name], ["get", "smoke:1"]), /NOPERM/);
     assert.match(as(c, o, APP.name, pw[APP.name], ["flushall"]), /NOPERM/);
     assert.match(as(c, o, APP.name, pw[APP.name], ["acl", "list"]), /NOPERM/);
+
+    // canary (canary.enabled): SET + WAIT and GET on canary:* keys, nothing else.
+    const k = slotOwner("canary:{a}:1");
+    assert.equal(as(c, k, "canary", pw.canary, ["set", "canary:{a}:1", "v"]), "OK");
+    assert.match(as(c, k, "canary", pw.canary, ["wait", "1", "2000"]), /^\d+$/);
+    assert.equal(as(c, k, "canary", pw.canary, ["get", "canary:{a}:1"]), "v");
+    for (const key of ["orders:1", "smoke:1", "x"]) assert.match(as(c, slotOwner(key), "canary", pw.canary, ["get", key]), /NOPERM/, key);
+    assert.match(as(c, slotOwner("orders:1"), "canary", pw.canary, ["set", "orders:1", "x"]), /NOPERM/);
+    for (const cmd of [["del", "canary:{a}:1"], ["flushall"], ["config", "get", "maxmemory"], ["keys", "*"], ["debug", "sleep", "0"]]) {
+      assert.match(as(c, k, "canary", pw.canary, cmd), /NOPERM/, cmd.join(" "));
+    }
   } finally {
     for (const e of exporters) e.kill("SIGKILL");
     await c?.stop();

@@ -82,3 +82,14 @@ test("the rotation step's environment: one definition for Docker and Kubernetes,
   assert.equal(tls.REDIS_TLS_CA_FILE, TLS_CLIENT_FILES.ca);
   assert.equal(tls.REDIS_TLS_KEY_FILE, TLS_CLIENT_FILES.key);
 });
+
+test("the canary user exists only with canary.enabled: canary:* keys, SET, WAIT, GET and the cluster-client commands", () => {
+  const spec = validateConfig({ acl: { enabled: true } });
+  assert.ok(!aclUsers(spec).some((u) => u.name === "canary"), "no canary user by default");
+  const on = validateConfig({ acl: { enabled: true }, canary: { enabled: true } });
+  const canary = aclUsers(on).find((u) => u.name === "canary");
+  assert.ok(canary);
+  assert.deepEqual(canary.rules.slice(0, 7), ["~canary:*", "resetchannels", "-@all", "+set", "+get", "+wait", "+info"]);
+  assert.ok(passwordUsers(on).includes("canary"));
+  assert.throws(() => validateConfig({ acl: { users: [{ name: "canary", keys: ["x:*"], commands: ["+get"] }] } }), /canary.*reserved|reserved.*canary/s);
+});

@@ -1,0 +1,27 @@
+import { z } from "zod";
+
+// Settings of the `canary` stack-config object: the continuous canary (smoke/canary/) and the SLO rules on its metrics.
+
+/** Bucket bounds (ms) of the canary's latency histogram: the SLO threshold must be one, or the SLI cannot be read. */
+export const CANARY_LATENCY_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
+
+export const canarySchema = z
+  .object({
+    enabled: z.boolean().default(false).describe("Run the canary between deploys (its own ACL user canary, keys canary:*) and its SLO alerts"),
+    intervalMs: z.int().min(100).max(60_000).default(1000).describe("How often the canary writes and reads each shard"),
+    timeoutMs: z.int().min(50).max(30_000).default(1000).describe("A canary request slower than this counts as a timeout"),
+    objective: z.number().min(0.9).max(0.99999).default(0.999).describe("SLO objective of availability and latency (0.999 = 99.9 % of canary requests good)"),
+    latencyThresholdMs: z
+      .number()
+      .refine((v) => (CANARY_LATENCY_BUCKETS_MS as readonly number[]).includes(v), `must be a bucket of the canary's latency histogram: ${CANARY_LATENCY_BUCKETS_MS.join(", ")}`)
+      .default(100)
+      .describe("A canary request slower than this misses the latency SLO"),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.timeoutMs < c.latencyThresholdMs) {
+      ctx.addIssue({ code: "custom", path: ["timeoutMs"], message: `is ${c.timeoutMs} but latencyThresholdMs is ${c.latencyThresholdMs}: a request cannot time out before it misses the latency SLO; raise canary.timeoutMs` });
+    }
+  });
+
+export type CanarySpec = z.infer<typeof canarySchema>;
