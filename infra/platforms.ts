@@ -6,6 +6,8 @@ import type { LoadedConfig } from "./config/load";
 import type { ClusterPlan } from "./plan/plan";
 import { RedisDockerCluster, type DockerClusterOutputs } from "./components/dockerCluster";
 import { RedisKubernetesCluster } from "./components/kubernetesCluster";
+import { Canary } from "./components/canary";
+import { canaryJob } from "./config/canary";
 import type { SmokeTestArgs } from "./components/smokeTest";
 
 
@@ -78,6 +80,27 @@ function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: 
   const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords }, { providers: [provider] });
   const acl = spec.acl.enabled;
   const tls = spec.tls.enabled;
+  // Pod IPs are in no certificate: with preferredEndpointType ip a client checks the chain only.
+  const verifyHostname = spec.kubernetes.preferredEndpointType === "hostname";
+  if (spec.canary.enabled) {
+    const k = spec.kubernetes;
+    new Canary(`${spec.name}-canary`, {
+      plan,
+      settings: spec.canary,
+      username: acl ? "canary" : undefined,
+      dependsOn: cluster.ready,
+      kubernetes: {
+        namespace: cluster.namespace,
+        secretName: acl ? cluster.userSecretNames.apply((n) => n.canary) : cluster.secretName,
+        secretKey: "password",
+        // The NetworkPolicy admits clients that carry this label.
+        labels: { [k.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "canary" },
+        tls: tls ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname } : undefined,
+        podMonitor: spec.monitoring.enabled && k.prometheusOperator ? { job: canaryJob(spec.name), selectorLabels: k.prometheusSelectorLabels } : undefined,
+        provider,
+      },
+    }, { providers: [provider] });
+  }
   return {
     password: cluster.password,
     smoke: {
@@ -85,8 +108,7 @@ function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: 
       username: acl ? "smoke" : undefined,
       dependsOn: cluster.ready,
       retiredPasswords: cluster.retiredPasswordsSecretName ? { secretName: cluster.retiredPasswordsSecretName, key: "retired.json" } : undefined,
-      // Pod IPs are in no certificate: with preferredEndpointType ip the smoke test checks the chain only.
-      tls: tls ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname: spec.kubernetes.preferredEndpointType === "hostname" } : undefined,
+      tls: tls ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname } : undefined,
       kubernetes: {
         namespace: cluster.namespace,
         secretName: acl ? cluster.userSecretNames.apply((n) => n.smoke) : cluster.secretName,

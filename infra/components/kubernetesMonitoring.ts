@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { renderAlertRules, validateAlertRuleOptions } from "../../monitoring/rules";
+import type { CanarySloOptions } from "../../monitoring/slo";
 import { dashboardJson } from "../../monitoring/grafanaDashboard";
 import { EXPORTER_IMAGE, EXPORTER_PORT } from "../../monitoring/images";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
@@ -87,6 +88,8 @@ export interface KubernetesMonitoringArgs {
    */
   job: string;
   runbookBaseUrl?: string;
+  /** The canary's SLOs (canary.enabled): its burn-rate rules go into the same PrometheusRule. */
+  canary?: CanarySloOptions;
   /** Namespace for the Grafana dashboard ConfigMap (where the dashboard sidecar looks). Default: `namespace`. Stack config: kubernetes.dashboardNamespace. */
   dashboardNamespace?: pulumi.Input<string>;
   /** Kubernetes object names; defaults derive from the component name. */
@@ -170,6 +173,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             replicasPerMaster: args.replicasPerMaster,
             job,
             runbookBaseUrl: args.runbookBaseUrl,
+            canary: args.canary,
           }),
         },
         { parent: this },

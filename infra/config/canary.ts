@@ -25,3 +25,11 @@ export const canarySchema = z
   });
 
 export type CanarySpec = z.infer<typeof canarySchema>;
+
+/** The canary's Prometheus job: one per cluster, so clusters sharing a Prometheus keep their SLOs apart. */
+export const canaryJob = (clusterName: string) => `${clusterName}-canary`;
+
+/** The SLO rules' options (monitoring/slo.ts) from the validated settings. */
+export function canarySlo(spec: { name: string; canary: CanarySpec }) {
+  return { job: canaryJob(spec.name), objective: spec.canary.objective, latencyThresholdSeconds: spec.canary.latencyThresholdMs / 1000 };
+}

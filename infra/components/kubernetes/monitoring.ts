@@ -1,5 +1,6 @@
 import { METRICS_PORT, type KubernetesMonitoringArgs } from "../kubernetesMonitoring";
 import type { ClusterContext } from "./context";
+import { canarySlo } from "../../config/canary";
 
 /** The monitoring objects around the pods' exporter sidecars, named after the cluster (its own Prometheus job). */
 export function monitoringArgs(cx: ClusterContext): KubernetesMonitoringArgs {
@@ -16,6 +17,7 @@ export function monitoringArgs(cx: ClusterContext): KubernetesMonitoringArgs {
     prometheusOperator: k.prometheusOperator,
     prometheusSelectorLabels: k.prometheusSelectorLabels,
     dashboardNamespace: k.dashboardNamespace ?? cx.namespace,
+    canary: spec.canary.enabled ? canarySlo(spec) : undefined,
     names: {
       metricsService: `${spec.name}-metrics`,
       serviceMonitor: spec.name,

@@ -30,16 +30,51 @@ export interface NodeJobArgs {
 const UID = 1000;
 
 /** The bundle's ConfigMap: a changed bundle is a new ConfigMap (data changes replace it), and so a new Job. */
-export function bundleConfigMapArgs(j: NodeJobArgs): k8s.core.v1.ConfigMapArgs {
+export function bundleConfigMapArgs(j: Pick<NodeJobArgs, "namespace" | "labels" | "bundle">): k8s.core.v1.ConfigMapArgs {
   return {
     metadata: { namespace: j.namespace, labels: j.labels, annotations: { [BUNDLE_SHA256]: j.bundle.sha256 } },
     data: { [j.bundle.file]: j.bundle.text },
   };
 }
 
+/** What a pod running the bundle adds to the Job's: a long-running one's ports and readiness (the canary's Deployment). */
+export interface NodePodExtras {
+  restartPolicy: "Never" | "Always";
+  ports?: k8s.types.input.core.v1.ContainerPort[];
+  readinessProbe?: k8s.types.input.core.v1.Probe;
+}
+
+/** The pod running the bundle from the ConfigMap `configMapName` with `node` as uid 1000, restricted. */
+export function nodePodSpec(j: Omit<NodeJobArgs, "backoffLimit" | "activeDeadlineSeconds" | "definitionHash">, configMapName: pulumi.Input<string>, extras: NodePodExtras): k8s.types.input.core.v1.PodSpec {
+  const extraVolumes = j.volumes ?? [];
+  return {
+    restartPolicy: extras.restartPolicy,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    // fsGroup: a mounted TLS key (mode 0440, owned by root) is readable through the group only (seen on the pods runner).
+    securityContext: { runAsNonRoot: true, runAsUser: UID, runAsGroup: UID, ...(extraVolumes.length ? { fsGroup: UID } : {}), seccompProfile: { type: "RuntimeDefault" } },
+    containers: [
+      {
+        name: j.container.name,
+        image: j.image ?? "node:20-alpine",
+        command: ["node", `${j.bundle.dir}/${j.bundle.file}`],
+        args: j.container.args,
+        env: j.container.env,
+        ...(extras.ports ? { ports: extras.ports } : {}),
+        ...(extras.readinessProbe ? { readinessProbe: extras.readinessProbe } : {}),
+        volumeMounts: [{ name: "bundle", mountPath: j.bundle.dir, readOnly: true }, ...(j.container.volumeMounts ?? [])],
+        // A failure digest the step writes becomes the pod's termination message; otherwise the log's tail.
+        terminationMessagePolicy: "FallbackToLogsOnError",
+        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+      },
+    ],
+    volumes: [{ name: "bundle", configMap: { name: configMapName } }, ...extraVolumes],
+  };
+}
+
 /** The Job running the bundle from the ConfigMap `configMapName`; a failed Job is replaced by the next update instead of blocking it. */
 export function nodeJobArgs(j: NodeJobArgs, configMapName: pulumi.Input<string>): k8s.batch.v1.JobArgs {
-  const extraVolumes = j.volumes ?? [];
   return {
     metadata: { namespace: j.namespace, labels: j.labels, annotations: { [DEFINITION_SHA256]: j.definitionHash, [REPLACE_UNREADY]: "true" } },
     spec: {
@@ -47,28 +82,7 @@ export function nodeJobArgs(j: NodeJobArgs, configMapName: pulumi.Input<string>)
       activeDeadlineSeconds: j.activeDeadlineSeconds,
       template: {
         metadata: { labels: j.labels, annotations: { [DEFINITION_SHA256]: j.definitionHash } },
-        spec: {
-          restartPolicy: "Never",
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          // fsGroup: a mounted TLS key (mode 0440, owned by root) is readable through the group only (seen on the pods runner).
-          securityContext: { runAsNonRoot: true, runAsUser: UID, runAsGroup: UID, ...(extraVolumes.length ? { fsGroup: UID } : {}), seccompProfile: { type: "RuntimeDefault" } },
-          containers: [
-            {
-              name: j.container.name,
-              image: j.image ?? "node:20-alpine",
-              command: ["node", `${j.bundle.dir}/${j.bundle.file}`],
-              args: j.container.args,
-              env: j.container.env,
-              volumeMounts: [{ name: "bundle", mountPath: j.bundle.dir, readOnly: true }, ...(j.container.volumeMounts ?? [])],
-              // A failure digest the step writes becomes the pod's termination message; otherwise the log's tail.
-              terminationMessagePolicy: "FallbackToLogsOnError",
-              resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-            },
-          ],
-          volumes: [{ name: "bundle", configMap: { name: configMapName } }, ...extraVolumes],
-        },
+        spec: nodePodSpec(j, configMapName, { restartPolicy: "Never" }),
       },
     },
   };

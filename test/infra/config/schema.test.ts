@@ -159,3 +159,8 @@ test("canary: off by default; its latency threshold must be a histogram bucket a
   assert.match(problems({ canary: { objective: 1 } })[0], /^redis-cluster:canary\.objective must be <= 0\.99999/);
   assert.match(problems({ canary: { enabled: true, schedule: "x" } })[0], /canary/);
 });
+
+test("canary.enabled on docker is refused naming the setting (deployed on kubernetes only so far)", () => {
+  assert.match(problems({ canary: { enabled: true } })[0], /^redis-cluster:canary\.enabled is true, but the canary is deployed on platform kubernetes only/);
+  assert.equal(validateConfig({ platform: "kubernetes", canary: { enabled: true } }).canary.enabled, true);
+});
