@@ -23,7 +23,7 @@ export interface CanaryOptions {
   intervalMs?: number;
   /** Per request (connect included): past it the request counts as result="timeout". Default 1000. */
   timeoutMs?: number;
-  /** WAIT's own timeout; below timeoutMs so a missing replica shows as an unreplicated write, not a timeout. Default timeoutMs / 2. */
+  /** WAIT's own timeout, below timeoutMs (a missing replica is an unreplicated write, not a timeout) and the interval. Default: half the smaller. */
   waitMs?: number;
   /** Topology re-read period when nothing fails. Default 5000. */
   refreshMs?: number;
@@ -46,7 +46,7 @@ const isTimeout = (e: unknown) => e instanceof CanaryTimeout || /no answer withi
 /** Pause between replica reads of a write not visible there yet. */
 const REPLICA_POLL_MS = 5;
 
-type Outcome<T> = { ok: true; value: T } | { ok: false };
+type Outcome<T> = { ok: true; value: T } | { ok: false; problem: string };
 
 export class Canary {
   readonly metrics = new CanaryMetrics();
@@ -62,8 +62,13 @@ export class Canary {
   private readonly ttlMs: number;
   private readonly log: (line: string) => void;
 
+  /**
+   * Two connections per node: WAIT blocks its connection for up to waitMs when no replica answers, and reads queued
+   * behind it would then measure the canary's own queue, not Redis. Writes (SET + WAIT) use `writes`, all else `pool`.
+   */
   private pool: NodePool;
-  /** The addresses the current pool serves; a new set (nodes replaced) gets a new pool, the old one is closed. */
+  private writes: NodePool;
+  /** The addresses the current pools serve; a new set (nodes replaced) gets new pools, the old ones are closed. */
   private poolAddrs?: string;
   private topo?: Topology;
   private refreshedAt = 0;
@@ -75,8 +80,13 @@ export class Canary {
   private readonly linkUp = new Map<string, boolean>();
   private readonly watched = new WeakSet<Redis>();
   private readonly readOnly = new WeakSet<Redis>();
-  private readonly failing = new Map<string, { since: number; count: number }>();
+  private readonly failing = new Map<string, { since: number; rounds: number }>();
+  private readonly fineSince = new Map<string, number>();
   private replicaTurn = 0;
+  private refreshing?: Promise<void>;
+  private readonly verifying = new Set<string>();
+  /** Pools of replaced node addresses, closed once their last requests are over. */
+  private readonly retired = new Set<NodePool[]>();
   private readonly abort = new AbortController();
   private running?: Promise<void>;
   /** End of the last completed round (ms since epoch). */
@@ -87,8 +97,11 @@ export class Canary {
     if (o.seeds.length === 0) throw new Error("the canary needs at least one seed node");
     this.intervalMs = o.intervalMs ?? 1000;
     this.timeoutMs = o.timeoutMs ?? 1000;
-    this.waitMs = o.waitMs ?? Math.max(1, Math.floor(this.timeoutMs / 2));
-    if (this.waitMs >= this.timeoutMs) throw new Error(`WAIT timeout ${this.waitMs} ms must be below the request timeout ${this.timeoutMs} ms`);
+    this.waitMs = o.waitMs ?? Math.max(1, Math.floor(Math.min(this.timeoutMs, this.intervalMs) / 2));
+    // Rounds overlap when requests are slow: a WAIT longer than the interval would queue writes without end.
+    if (this.waitMs >= this.timeoutMs || this.waitMs >= this.intervalMs) {
+      throw new Error(`WAIT timeout ${this.waitMs} ms must be below the request timeout (${this.timeoutMs} ms) and the interval (${this.intervalMs} ms)`);
+    }
     this.refreshMs = o.refreshMs ?? 5000;
     this.verifyAfterMs = o.verifyAfterMs ?? 30_000;
     this.ringSize = o.ringSize ?? 1000;
@@ -97,6 +110,7 @@ export class Canary {
     this.instance = o.instance ?? randomBytes(3).toString("hex");
     this.log = o.log ?? (() => undefined);
     this.pool = this.newPool();
+    this.writes = this.newPool();
   }
 
   /** Starts the loop (idempotent). */
@@ -108,12 +122,13 @@ export class Canary {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running;
-    this.pool.closeAll();
+    await this.refreshing;
+    for (const p of [this.pool, this.writes, ...[...this.retired].flat()]) p.closeAll();
   }
 
   /**
-   * Alive = a round ended recently. A round may take up to about 3 request timeouts (topology read, write, reads) when
-   * a node hangs, so the window is 3 intervals plus that: a hanging Redis node is not a hanging canary.
+   * Alive = a round ended recently. A round may take a few request timeouts (the write, then the reads and re-reads)
+   * when a node hangs, so the window is 3 intervals plus 3 timeouts: a hanging Redis node is not a hanging canary.
    */
   healthy(now = Date.now()): boolean {
     return this.lastRoundAt !== undefined && now - this.lastRoundAt <= 3 * this.intervalMs + 3 * this.timeoutMs;
@@ -128,27 +143,51 @@ export class Canary {
     return new NodePool(this.o.password, this.o.natMap ?? {}, this.timeoutMs, this.timeoutMs, this.o.tls, this.o.username);
   }
 
+  /**
+   * Rounds start at a fixed rate, whether or not earlier ones ended: a hanging master must not slow the other shards,
+   * nor thin out its own requests (the availability SLI would then under-weight the outage). Each round is bounded by
+   * its request timeouts, so at most about (2 timeouts / interval) + 1 rounds are in flight.
+   */
   private async loop(): Promise<void> {
     const { signal } = this.abort;
+    const inFlight = new Set<Promise<void>>();
+    let next = Date.now();
     while (!signal.aborted) {
-      const t0 = Date.now();
-      try {
-        await this.round();
-      } catch (e) {
-        this.log(`round failed: ${errorText(e)}`);
-      }
-      this.lastRoundAt = Date.now();
-      this.rounds++;
-      const wait = this.intervalMs - (Date.now() - t0);
-      if (wait > 0) await delay(wait, undefined, { signal }).catch(() => undefined);
+      const r = this.round().then(
+        () => {
+          this.lastRoundAt = Date.now();
+          this.rounds++;
+        },
+        (e) => this.log(`round failed: ${errorText(e)}`),
+      );
+      inFlight.add(r);
+      void r.finally(() => inFlight.delete(r));
+      next += this.intervalMs;
+      // Behind by more than a round (a paused process): start again from now instead of bursting to catch up.
+      if (next < Date.now() - this.intervalMs) next = Date.now();
+      await delay(Math.max(0, next - Date.now()), undefined, { signal }).catch(() => undefined);
     }
+    await Promise.allSettled([...inFlight]);
   }
 
   private async round(): Promise<void> {
-    if (!this.topo || this.stale || Date.now() - this.refreshedAt >= this.refreshMs) await this.refresh();
+    if (!this.refreshing && (!this.topo || this.stale || Date.now() - this.refreshedAt >= this.refreshMs)) {
+      this.refreshing = this.refresh().finally(() => (this.refreshing = undefined));
+    }
+    // Only the first rounds wait for the topology; later ones use the last one while it is re-read.
+    if (!this.topo) await this.refreshing;
     const topo = this.topo;
     if (!topo) return;
-    await Promise.all([...topo.shards.map((s) => this.probe(s)), ...[...this.rings.entries()].map(([tag, ring]) => this.verify(tag, ring, topo))]);
+    const verifies = [...this.rings.entries()].filter(([tag]) => !this.verifying.has(tag)).map(async ([tag, ring]) => {
+      // One re-read pass per tag at a time: two would re-read (and count) the same writes.
+      this.verifying.add(tag);
+      try {
+        await this.verify(tag, ring, topo);
+      } finally {
+        this.verifying.delete(tag);
+      }
+    });
+    await Promise.all([...topo.shards.map((s) => this.probe(s)), ...verifies]);
   }
 
   /** A pooled connection to a node, watched for loss and return (one log line each). */
@@ -159,7 +198,7 @@ export class Canary {
       this.watched.add(r);
       r.on("close", () => {
         this.readOnly.delete(r);
-        if (this.pool !== pool || this.linkUp.get(addr) === false) return;
+        if (this.pool !== pool || this.abort.signal.aborted || this.linkUp.get(addr) === false) return;
         this.linkUp.set(addr, false);
         this.log(`connection to ${addr} lost; reconnecting`);
       });
@@ -207,10 +246,15 @@ export class Canary {
     const poolAddrs = [...new Set([...next.nodes, ...this.o.seeds])].sort().join(",");
     if (this.poolAddrs !== undefined && this.poolAddrs !== poolAddrs) {
       // Nodes replaced (new addresses): connections to the old ones would otherwise accumulate forever.
-      const old = this.pool;
-      this.pool = this.newPool();
+      const old = [this.pool, this.writes];
+      [this.pool, this.writes] = [this.newPool(), this.newPool()];
       this.linkUp.clear();
-      old.closeAll();
+      this.retired.add(old);
+      // Requests of rounds in flight still use them: close them once those are over.
+      setTimeout(() => {
+        for (const p of old) p.closeAll();
+        this.retired.delete(old);
+      }, this.intervalMs + 4 * this.timeoutMs).unref();
       this.log(`node addresses changed: ${next.nodes.join(",")}; reconnecting`);
     }
     this.poolAddrs = poolAddrs;
@@ -219,22 +263,16 @@ export class Canary {
   }
 
   /** One request: counted, timed (every result), bounded by the request timeout. */
-  private async request<T>(shard: string, op: CanaryOp, what: string, fn: () => Promise<T>): Promise<Outcome<T>> {
+  private async request<T>(shard: string, op: CanaryOp, addr: string, fn: () => Promise<T>): Promise<Outcome<T>> {
     const t0 = performance.now();
     let result: CanaryResult = "ok";
     try {
-      return { ok: true, value: await withTimeout(fn(), this.timeoutMs, what) };
+      return { ok: true, value: await withTimeout(fn(), this.timeoutMs, "request") };
     } catch (e) {
       result = isTimeout(e) ? "timeout" : "error";
       // MOVED, a refused connection, a hanging master: each may be a failover; re-read the topology first.
       this.stale = true;
-      const f = this.failing.get(shard);
-      if (f) f.count++;
-      else {
-        this.failing.set(shard, { since: Date.now(), count: 1 });
-        this.log(`shard ${shard}: ${op} ${result}: ${what}: ${errorText(e)}`);
-      }
-      return { ok: false };
+      return { ok: false, problem: `${op} ${result} at ${addr}: ${errorText(e).replace(/^request: /, "")}` };
     } finally {
       this.metrics.requests.labels(shard, op, result).inc();
       this.metrics.duration.labels(shard, op).observe((performance.now() - t0) / 1000);
@@ -251,11 +289,12 @@ export class Canary {
   }
 
   private async probe(s: Shard): Promise<void> {
+    const startedAt = Date.now();
     const ring = this.ringOf(s.tag);
     const { seq, key } = ring.next();
     const value = `${this.instance}:${seq}:${Date.now()}`;
-    const set = await this.request(s.label, "set", `SET + WAIT at ${s.master}`, async () => {
-      const r = await this.conn(s.master);
+    const set = await this.request(s.label, "set", s.master, async () => {
+      const r = await this.writes.get(s.master);
       // Pipelined on one connection: WAIT counts the replicas that have this connection's SET.
       const [, replicas] = await Promise.all([r.set(key, value, "PX", this.ttlMs), r.call("WAIT", 1, this.waitMs) as Promise<number>]);
       return replicas;
@@ -264,24 +303,39 @@ export class Canary {
     if (set.ok && set.value >= 1) ring.acked((acked = { seq, key, value, ackedAt: Date.now() }));
     else if (set.ok) this.metrics.unreplicated.labels(s.label).inc();
     const target = acked ?? ring.last;
-    const [get] = await Promise.all([
-      this.request(s.label, "get", `GET at ${s.master}`, async () => {
+    const [get, replica] = await Promise.all([
+      this.request(s.label, "get", s.master, async () => {
         const v = await (await this.conn(s.master)).get(key);
         if (set.ok && v !== value) throw new Error(`GET ${key} returned ${v === null ? "nothing" : "another value"} right after its SET`);
       }),
       target && s.replicas.length > 0 ? this.replicaRead(s, target, acked !== undefined) : undefined,
     ]);
+    this.note(s, startedAt, [set, get, replica].flatMap((o) => (o && !o.ok ? [o.problem] : [])));
+  }
+
+  /**
+   * One log line when a shard starts failing and one when it is fine again. Rounds overlap, so a round started before
+   * the last change of state (e.g. still waiting on the old master) neither starts nor ends a failure.
+   */
+  private note(s: Shard, startedAt: number, problems: string[]): void {
     const f = this.failing.get(s.label);
-    if (f && set.ok && get.ok) {
+    if (problems.length > 0) {
+      if (f) f.rounds++;
+      else if (startedAt >= (this.fineSince.get(s.label) ?? 0)) {
+        this.failing.set(s.label, { since: startedAt, rounds: 1 });
+        this.log(`shard ${s.label}: ${problems.join("; ")}`);
+      }
+    } else if (f && startedAt >= f.since) {
       this.failing.delete(s.label);
-      this.log(`shard ${s.label}: requests ok again at ${s.master} after ${f.count} failed over ${((Date.now() - f.since) / 1000).toFixed(1)} s`);
+      this.fineSince.set(s.label, startedAt);
+      this.log(`shard ${s.label}: requests ok again at ${s.master} after ${f.rounds} failed rounds over ${((Date.now() - f.since) / 1000).toFixed(1)} s`);
     }
   }
 
   /** Polls a replica (round robin) until it returns the write; a new write's wait is the replica lag. */
-  private async replicaRead(s: Shard, w: AckedWrite, isNew: boolean): Promise<void> {
+  private async replicaRead(s: Shard, w: AckedWrite, isNew: boolean): Promise<Outcome<number>> {
     const addr = s.replicas[this.replicaTurn++ % s.replicas.length];
-    const seen = await this.request(s.label, "replica_read", `GET ${w.key} at replica ${addr}`, async () => {
+    const seen = await this.request(s.label, "replica_read", addr, async () => {
       const deadline = Date.now() + this.timeoutMs;
       const r = await this.conn(addr);
       if (!this.readOnly.has(r)) {
@@ -295,6 +349,7 @@ export class Canary {
       throw new CanaryTimeout(`not visible within ${this.timeoutMs} ms`);
     });
     if (seen.ok && isNew) this.metrics.replicaLag.labels(s.label).set(Math.max(0, seen.value - w.ackedAt) / 1000);
+    return seen;
   }
 
   /** Re-reads the oldest due writes of one tag from the master owning them now; stops at the first failed read. */

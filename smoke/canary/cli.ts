@@ -36,7 +36,7 @@ export function buildCanaryProgram(): Command {
     .option("--user <name>", "ACL user of that password (default: $REDIS_USER, else the default user)")
     .option("--interval-ms <n>", "one round (every shard) per interval", positive("--interval-ms"), 1000)
     .option("--timeout-ms <n>", "per request, connect included; slower counts as result=\"timeout\"", positive("--timeout-ms"), 1000)
-    .option("--wait-ms <n>", "WAIT 1 timeout (below --timeout-ms; default half of it)", positive("--wait-ms"))
+    .option("--wait-ms <n>", "WAIT 1 timeout (below --timeout-ms and --interval-ms; default half the smaller)", positive("--wait-ms"))
     .option("--refresh-ms <n>", "topology re-read period when nothing fails", positive("--refresh-ms"), 5000)
     .option("--verify-after-ms <n>", "re-read each acknowledged write this long after its acknowledgement", positive("--verify-after-ms"), 30_000)
     .option("--host <addr>", "address of the metrics endpoint", "0.0.0.0")
