@@ -14,6 +14,11 @@ const positive = (flag: string) => (v: string) => {
   return Number(v);
 };
 
+function portOption(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError("--port must be an integer between 0 and 65535");
+  return Number(v);
+}
+
 const natMapSchema = z.record(z.string(), z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict());
 
 function natMapOption(v: string): NatMapEntries {
@@ -40,7 +45,7 @@ export function buildCanaryProgram(): Command {
     .option("--refresh-ms <n>", "topology re-read period when nothing fails", positive("--refresh-ms"), 5000)
     .option("--verify-after-ms <n>", "re-read each acknowledged write this long after its acknowledgement", positive("--verify-after-ms"), 30_000)
     .option("--host <addr>", "address of the metrics endpoint", "0.0.0.0")
-    .option("--port <n>", "port of the metrics endpoint", positive("--port"), DEFAULT_CANARY_PORT)
+    .option("--port <n>", "port of the metrics endpoint (0: any free one, printed at start)", portOption, DEFAULT_CANARY_PORT)
     .option("--nat-map <json>", 'ioredis-style natMap {"ip:port":{"host":h,"port":p}} for announced addresses not reachable from here', natMapOption)
     .addHelpText("after", "\nTLS (as the smoke test): REDIS_TLS_CA_FILE turns it on; REDIS_TLS_CERT_FILE/REDIS_TLS_KEY_FILE add a client certificate; REDIS_TLS_VERIFY_HOSTNAME=no checks the chain only.\n");
 }

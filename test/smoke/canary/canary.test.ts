@@ -3,6 +3,10 @@
 // (the lost-write count must be able to fire). Read through /metrics, as Prometheus does.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { waitHealthy } from "../../helpers/restartedCluster";
 import { Canary } from "../../../smoke/canary/canary";
@@ -10,6 +14,8 @@ import { serveCanary, type CanaryServer } from "../../../smoke/canary/server";
 import { CANARY_DURATION_BUCKETS } from "../../../smoke/canary/metrics";
 import { sleep } from "../../../smoke/time";
 
+const ROOT = resolve(__dirname, "../../..");
+const CLI = ["--import", "tsx", join(ROOT, "smoke/canary/cli.ts")];
 const INTERVAL_MS = 250;
 const NODE_TIMEOUT_MS = 2000;
 const SHARDS = ["0", "1", "2"];
@@ -62,8 +68,8 @@ let canary: Canary | undefined;
 let server: CanaryServer | undefined;
 const logs: string[] = [];
 
-async function scrape(): Promise<Scrape> {
-  const res = await fetch(`http://127.0.0.1:${server!.port}/metrics`, { signal: AbortSignal.timeout(2000) });
+async function scrape(port = server!.port): Promise<Scrape> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
   assert.equal(res.status, 200);
   return new Scrape(parseMetrics(await res.text()));
 }
@@ -108,7 +114,8 @@ before(async () => {
 after(async () => {
   await Promise.allSettled([canary?.stop(), server?.close()]);
   await cluster?.stop();
-  if (process.env.CANARY_TEST_LOG) require("node:fs").writeFileSync(process.env.CANARY_TEST_LOG, logs.join("\n") + "\n");
+  // The canary's own log, for reading a run: CANARY_TEST_LOG=<file>.
+  if (process.env.CANARY_TEST_LOG) writeFileSync(process.env.CANARY_TEST_LOG, logs.join("\n") + "\n");
 });
 
 describe("canary on a live 3x1 cluster", () => {
@@ -194,5 +201,40 @@ describe("canary on a live 3x1 cluster", () => {
     const s = await until("the deleted writes counted as lost", 10_000, (x) => x.sum("redis_canary_acked_writes_lost_total", { shard: "1" }) > before.lost());
     assert.equal(s.sum("redis_canary_acked_writes_lost_total", { shard: "0" }) + s.sum("redis_canary_acked_writes_lost_total", { shard: "2" }), 0);
     assert.ok(logs.some((l) => l.includes(`lost acknowledged write: shard 1`) && keys.some((k) => l.includes(k))), "the lost key is named in the log");
+  });
+
+  it("CLI: serves /metrics of every shard until SIGTERM, then exits 0; an unset --password-env is a usage error", async () => {
+    const unset = spawnSync(process.execPath, [...CLI, "--nodes", cluster!.seeds[0], "--password-env", "CANARY_TEST_UNSET_PASSWORD"], { encoding: "utf8", timeout: 30_000, env: { ...process.env, CANARY_TEST_UNSET_PASSWORD: "" } });
+    assert.equal(unset.status, 2, unset.stderr);
+    assert.match(unset.stderr, /CANARY_TEST_UNSET_PASSWORD \(--password-env\) is not set/);
+    const child = spawn(process.execPath, [...CLI, "--nodes", cluster!.seeds.join(","), "--host", "127.0.0.1", "--port", "0", "--interval-ms", String(INTERVAL_MS)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const exited = once(child, "exit");
+    try {
+      let port = 0;
+      for (let i = 0; i < 200 && !port; i++) {
+        port = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(out)?.[1] ?? 0);
+        if (!port) await sleep(100);
+      }
+      assert.ok(port, `the CLI printed its metrics address:\n${out}`);
+      const t0 = Date.now();
+      let s = await scrape(port);
+      for (let i = 0; i < 100 && !SHARDS.every((shard) => s.requests({ shard, op: "set", result: "ok" }) >= 2); i++) {
+        assert.ok(Date.now() - t0 < 15_000, `no ok writes on every shard from the CLI:\n${out}`);
+        await sleep(INTERVAL_MS);
+        s = await scrape(port);
+      }
+      assert.equal(s.failed(), 0, out);
+      assert.ok(s.sum("process_resident_memory_bytes") > 0, "default process metrics");
+      child.kill("SIGTERM");
+      const [code] = await Promise.race([exited, sleep(10_000).then(() => ["no exit within 10 s"])]);
+      assert.equal(code, 0, out);
+      assert.match(out, /topology: 0=/);
+      assert.match(out, /SIGTERM: stopping/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
   });
 });
