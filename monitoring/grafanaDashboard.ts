@@ -42,20 +42,31 @@ export function loadDashboard(path = DASHBOARD_PATH): Dashboard {
   return validateDashboard(JSON.parse(readFileSync(path, "utf8")));
 }
 
-/** The dashboard as the JSON text Grafana imports; `job` sets the default of its $job variable (the rules' job label). */
-export function dashboardJson(opts: { job?: string; path?: string } = {}): string {
+/**
+ * The dashboard as the JSON text Grafana imports. Each option sets the default of a variable: `job` of $job (the rules'
+ * job label), `canaryJob` of $canary_job and `latencyThresholdSeconds` of $canary_le (the rules' canary options).
+ */
+export function dashboardJson(opts: { job?: string; canaryJob?: string; latencyThresholdSeconds?: number; path?: string } = {}): string {
   const d = loadDashboard(opts.path);
-  if (opts.job) {
-    for (const v of d.templating.list) {
-      if (v.name === "job") Object.assign(v, { query: opts.job, current: { text: opts.job, value: opts.job } });
-    }
+  const defaults: Record<string, string | undefined> = {
+    job: opts.job,
+    canary_job: opts.canaryJob,
+    canary_le: opts.latencyThresholdSeconds === undefined ? undefined : String(opts.latencyThresholdSeconds),
+  };
+  for (const v of d.templating.list) {
+    const value = defaults[v.name];
+    if (value) Object.assign(v, { query: value, current: { text: value, value } });
   }
   return JSON.stringify(d, null, 2);
 }
 
 /** Every PromQL expression of the dashboard, with Grafana variables replaced so promtool can parse them. */
-export function dashboardExpressions(d: Dashboard, job = "redis"): string[] {
+export function dashboardExpressions(d: Dashboard, job = "redis", canaryJob = "redis-canary", latencyThreshold = "0.1"): string[] {
   return d.panels.flatMap((p) => ("targets" in p ? (p.targets as { expr: string }[]) : [])).map((t) =>
-    t.expr.replaceAll("$job", job).replaceAll("$__rate_interval", "1m"),
+    t.expr
+      .replaceAll("$canary_job", canaryJob)
+      .replaceAll("$canary_le", latencyThreshold)
+      .replaceAll("$job", job)
+      .replaceAll("$__rate_interval", "1m"),
   );
 }

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { dashboardExpressions, loadDashboard, validateDashboard } from "../../monitoring/grafanaDashboard";
+import { dashboardExpressions, dashboardJson, loadDashboard, validateDashboard } from "../../monitoring/grafanaDashboard";
+import { renderAlertRules } from "../../monitoring/rules";
 
 test("dashboard.json loads and covers cluster state, slots, masters/replicas, memory, ops and link status", () => {
   const d = loadDashboard();
@@ -27,6 +28,31 @@ test("dashboard.json loads and covers cluster state, slots, masters/replicas, me
   }
   // The memory ratio must never divide by maxmemory 0.
   assert.ok(exprs.includes("(redis_memory_max_bytes{job=\"redis\"} > 0)"));
+});
+
+test("the canary SLO panels read only series the SLO rules record, and follow the canary options", () => {
+  const d = loadDashboard();
+  const exprs = dashboardExpressions(d, "redis", "canary-x", "0.25").join("\n");
+  const recorded = new Set(
+    renderAlertRules({ masters: 3, replicasPerMaster: 1, canary: { objective: 0.999, latencyThresholdSeconds: 0.25 } })
+      .groups.flatMap((g) => g.rules)
+      .flatMap((r) => ("record" in r ? [r.record] : [])),
+  );
+  const used = new Set([...exprs.matchAll(/redis_canary:[a-z_]+:[a-z_0-9]+/g)].map((m) => m[0]));
+  for (const name of ["redis_canary:sli_errors:ratio_rate5m", "redis_canary:latency_miss:ratio_rate5m", "redis_canary:objective:ratio"]) {
+    assert.ok(used.has(name), `a panel shows ${name}`);
+  }
+  for (const name of used) assert.ok(recorded.has(name), `${name} is recorded by the rules`);
+  assert.ok(!exprs.includes("$canary") && exprs.includes('job="canary-x"') && exprs.includes("le=~\"0.25(\\\\.0)?\""));
+  const titles = d.panels.map((p) => p.title).join("\n");
+  assert.match(titles, /Availability SLI/);
+  assert.match(titles, /Latency SLI/);
+  assert.match(titles, /Error budget left over 30 days, per shard/);
+  const vars = (JSON.parse(dashboardJson({ job: "j", canaryJob: "c", latencyThresholdSeconds: 0.5 })) as ReturnType<typeof loadDashboard>).templating.list;
+  assert.deepEqual(
+    Object.fromEntries(vars.map((v) => [v.name, (v as unknown as { query: string }).query])),
+    { datasource: "prometheus", job: "j", canary_job: "c", canary_le: "0.5" },
+  );
 });
 
 test("every dashboard query parses (promtool check rules)", (t) => {
