@@ -115,7 +115,7 @@ export class Canary extends pulumi.ComponentResource {
         {
           apiVersion: "monitoring.coreos.com/v1",
           kind: "PodMonitor",
-          metadata: { namespace: k.namespace, labels: { ...k.labels, ...(k.podMonitor.selectorLabels ?? {}) } },
+          metadata: { name, namespace: k.namespace, labels: { ...k.labels, ...(k.podMonitor.selectorLabels ?? {}) } },
           spec: {
             selector: { matchLabels: k.labels },
             podMetricsEndpoints: [{ port: "metrics", path: "/metrics", interval: "15s", relabelings: [{ action: "replace", targetLabel: "job", replacement: k.podMonitor.job }] }],

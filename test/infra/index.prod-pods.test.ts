@@ -67,7 +67,7 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
     cpuAt("runnerStart");
   }, () => undefined);
   // The smoke Job (Node image, ~20-70 s) runs in `npm run pods:scenarios`; here only the bootstrap Job, to stay short.
-  const first = await s.firstDeploy(starting, s.scenarioConfig({ smoke: false, plain: process.env.PODS_PLAIN === "1" }));
+  const first = await s.firstDeploy(starting, s.scenarioConfig({ smoke: false, plain: process.env.PODS_PLAIN === "1", extra: { "redis-cluster:canary": { enabled: true } } }));
   runner = await starting;
   timings.firstDeploy = `${first.row.timeToOkMs} ms`;
   cpuAt("firstDeploy");
@@ -78,7 +78,7 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
   const jobs = first.up.jobs.map((j) => `${j.name.replace(/-[0-9a-f]{8}$/, "")} ${j.reason}`);
   assert.ok(jobs.includes("redis-cluster-prod-bootstrap Complete"), jobs.join(", "));
   assert.ok(first.up.jobs.every((j) => j.succeeded), jobs.join(", "));
-  assert.deepEqual([...first.up.notRun].sort(), ["PrometheusRule/redis-cluster-prod-rules", "ServiceMonitor/redis-cluster-prod"]);
+  assert.deepEqual([...first.up.notRun].sort(), ["PodMonitor/redis-cluster-prod-canary", "PrometheusRule/redis-cluster-prod-rules", "ServiceMonitor/redis-cluster-prod"]);
   const c = first.cluster!;
 
   // The pod as Docker runs it: the redis container joins the sandbox's namespaces, runs as 999 with fsGroup, read-only,
@@ -101,6 +101,45 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
   const w = await execIn(runner.dockerd.docker, redis.Id, ["sh", "-c", "touch /etc/x 2>/dev/null && echo writable || echo read-only"], "999:999", 20_000);
   assert.equal(w.output.trim(), "read-only");
 
+  // The pods' network as a cluster's: the NetworkPolicy is enforced in every Redis pod (default DROP after what it
+  // admits), so the bootstrap Job (client label) and the cluster bus got through it; the client Service has a virtual
+  // IP routed in the pods and a DNS name.
+  const ns = pod.namespace;
+  assert.ok(runner.objects.get(`Service/${ns}/${s.STS}`), "the client Service is stored");
+  const vip = runner.network.clusterIps.byService.get(`${ns}/${s.STS}`);
+  assert.match(String(vip), /^10\.96\.0\.\d+$/);
+  for (const name of runner.podNames(s.STS)) {
+    const saved = spawnSync("nsenter", ["-t", String(runner.pod(name).sandboxPid), "-n", "iptables-save"], { encoding: "utf8" }).stdout;
+    assert.match(saved, /-A RC-INGRESS -j DROP/, `${name}: no NetworkPolicy rules:\n${saved}`);
+    assert.match(saved, new RegExp(`-A RC-SERVICES -d ${vip}/32 -p tcp -m tcp --dport 6379`), `${name}: the client Service is not routed`);
+  }
+  const resolved = await execIn(runner.dockerd.docker, redis.Id, ["getent", "hosts", `${s.STS}.${ns}.svc.cluster.local`], "999:999", 20_000);
+  assert.equal(resolved.output.trim().split(/\s+/)[0], vip);
+
+  // The canary (canary.enabled) runs as a Deployment, Ready, seeded through the client Service, and sees 3 shards.
+  const canaryDeployment = [...runner.objects.keys()].find((k) => k.startsWith(`Deployment/${ns}/`))?.split("/")[2];
+  assert.ok(canaryDeployment, "the canary's Deployment is stored");
+  const canary = async () => {
+    const p = runner!.deployments.pods(canaryDeployment).find((x) => x.ready);
+    assert.ok(p, "the canary's pod is Ready");
+    const text = await (await fetch(`http://${p.ip}:9122/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const sum = (name: string, ...labels: string[]) =>
+      text.split("\n").filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && labels.every((x) => l.includes(x))).reduce((a, l) => a + Number(l.split(" ").pop()), 0);
+    return {
+      text,
+      setsOk: sum("redis_canary_requests_total", 'op="set"', 'result="ok"'),
+      lost: sum("redis_canary_acked_writes_lost_total"),
+      changes: sum("redis_canary_topology_changes_total"),
+      shards: sum("redis_canary_shards"),
+    };
+  };
+  let seen = await canary();
+  for (let i = 0; i < 40 && !(seen.setsOk >= 3 && seen.shards === 3); i++) {
+    await new Promise((ok) => setTimeout(ok, 500));
+    seen = await canary();
+  }
+  assert.ok(seen.setsOk >= 3 && seen.shards === 3, seen.text.split("\n").filter((l) => l.startsWith("redis_canary")).join("\n"));
+
   const t1 = Date.now();
   // 1 s of writes before the crash (the scenarios use 3 s): enough acknowledged writes to judge.
   const row = await s.masterAbsent(c, true, undefined, true, 1000);
@@ -110,6 +149,18 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
   assert.doesNotMatch(row.observed, /IMPOSTOR/);
   assert.ok(row.pass, `${row.observed} ${row.notes.join("; ")}`);
   assert.equal(row.lost?.wait, 0, "no WAIT-acknowledged write lost");
+  // The canary lived through the crash without a restart: it saw the topology change, lost no acknowledged write,
+  // and its writes succeed again.
+  const c1 = await canary();
+  await new Promise((ok) => setTimeout(ok, 3000));
+  const c2 = await canary();
+  log(`canary after the crash: ${c2.text.split("\n").filter((l) => /^redis_canary_(requests_total|acked|topology|shards)/.test(l)).join(" | ")}`);
+  assert.equal(c2.lost, 0, "the canary lost no acknowledged write");
+  assert.ok(c2.changes > seen.changes, "the canary saw the topology change");
+  assert.ok(c2.setsOk > c1.setsOk, "the canary's writes succeed again");
+  const canaryPods = runner.deployments.pods(canaryDeployment);
+  assert.deepEqual(canaryPods.map((p) => p.containers[0].restarts), [0], "neither restarted nor replaced");
+
   // Every host client was seeded through the client Service, which sent each connection to a StatefulSet pod.
   const podIps = new Set(runner.podNames(s.STS).map((n) => runner!.pod(n).ip));
   const through = [...c.service.connections];
