@@ -332,9 +332,13 @@ export class Canary {
     }
   }
 
-  /** Polls a replica (round robin) until it returns the write; a new write's wait is the replica lag. */
+  /**
+   * Polls a replica (round robin) until it returns the write. For a write acknowledged this round (the read starts
+   * right after the acknowledgement) the time until it was visible is the replica lag.
+   */
   private async replicaRead(s: Shard, w: AckedWrite, isNew: boolean): Promise<Outcome<number>> {
     const addr = s.replicas[this.replicaTurn++ % s.replicas.length];
+    const t0 = performance.now();
     const seen = await this.request(s.label, "replica_read", addr, async () => {
       const deadline = Date.now() + this.timeoutMs;
       const r = await this.conn(addr);
@@ -343,12 +347,12 @@ export class Canary {
         this.readOnly.add(r);
       }
       for (let i = 0; Date.now() < deadline && i < 100_000; i++) {
-        if ((await r.get(w.key)) === w.value) return Date.now();
+        if ((await r.get(w.key)) === w.value) return performance.now() - t0;
         await delay(REPLICA_POLL_MS);
       }
       throw new CanaryTimeout(`not visible within ${this.timeoutMs} ms`);
     });
-    if (seen.ok && isNew) this.metrics.replicaLag.labels(s.label).set(Math.max(0, seen.value - w.ackedAt) / 1000);
+    if (seen.ok && isNew) this.metrics.replicaLag.labels(s.label).set(seen.value / 1000);
     return seen;
   }
 

@@ -36,36 +36,20 @@ export class CanaryMetrics {
     buckets: CANARY_DURATION_BUCKETS,
     registers: [this.registry],
   });
-  readonly unreplicated = new Counter({
-    name: CANARY_METRIC_NAMES.unreplicated,
-    help: "Writes the master accepted but WAIT 1 saw no replica acknowledge in time",
-    labelNames: ["shard"] as const,
-    registers: [this.registry],
-  });
-  readonly lost = new Counter({
-    name: CANARY_METRIC_NAMES.lost,
-    help: "Acknowledged writes (SET + WAIT acked by >= 1 replica) re-read later and found missing or changed",
-    labelNames: ["shard"] as const,
-    registers: [this.registry],
-  });
-  readonly verified = new Counter({
-    name: CANARY_METRIC_NAMES.verified,
-    help: "Acknowledged writes re-read later and found intact (how many writes the lost count covers)",
-    labelNames: ["shard"] as const,
-    registers: [this.registry],
-  });
-  readonly replicaLag = new Gauge({
-    name: CANARY_METRIC_NAMES.replicaLag,
-    help: "Seconds from the master's acknowledgement of the last acknowledged write until a replica returned it",
-    labelNames: ["shard"] as const,
-    registers: [this.registry],
-  });
+  readonly unreplicated = this.perShard(Counter, CANARY_METRIC_NAMES.unreplicated, "Writes the master accepted but WAIT 1 saw no replica acknowledge in time");
+  readonly lost = this.perShard(Counter, CANARY_METRIC_NAMES.lost, "Acknowledged writes (SET + WAIT acked by >= 1 replica) re-read later and found missing or changed");
+  readonly verified = this.perShard(Counter, CANARY_METRIC_NAMES.verified, "Acknowledged writes re-read later and found intact (how many writes the lost count covers)");
+  readonly replicaLag = this.perShard(Gauge, CANARY_METRIC_NAMES.replicaLag, "Seconds from the master's acknowledgement of the last acknowledged write until a replica returned it");
   readonly topologyChanges = new Counter({
     name: CANARY_METRIC_NAMES.topologyChanges,
     help: "Changes of the masters or their slots seen by the canary (failovers, scaling)",
     registers: [this.registry],
   });
   readonly shards = new Gauge({ name: CANARY_METRIC_NAMES.shards, help: "Masters owning slots, as the canary sees them", registers: [this.registry] });
+
+  private perShard<M>(Kind: new (c: { name: string; help: string; labelNames: readonly ["shard"]; registers: Registry[] }) => M, name: string, help: string): M {
+    return new Kind({ name, help, labelNames: ["shard"] as const, registers: [this.registry] });
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
