@@ -1,9 +1,11 @@
-// Program entry: stack config -> validated spec -> cluster plan -> platform cluster -> smoke test -> stack outputs.
+// Program entry: stack config -> validated spec -> cluster plan -> platform cluster -> smoke test -> canary -> stack outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config/load";
 import { planCluster } from "./plan/plan";
 import { deployCluster, type PlatformOutputs } from "./platforms";
 import { SmokeTest, smokeSettingsFromSpec } from "./components/smokeTest";
+import { Canary } from "./components/canary";
+import { canaryJob } from "./config/canary";
 
 // Throws one error naming every bad setting before any resource is declared.
 const config = loadStackConfig();
@@ -21,6 +23,10 @@ const smoke = new SmokeTest(`${spec.name}-smoke`, {
   nodeTimeoutMs: spec.nodeTimeoutMs,
   ...cluster.smoke,
 });
+
+// The canary watches between deploys; it starts on a cluster the smoke test verified (the smoke's failover drill
+// would otherwise spend its error budget on every deploy).
+if (spec.canary.enabled) new Canary(canaryJob(spec.name), { plan, settings: spec.canary, ...cluster.canary, dependsOn: [smoke] });
 
 /** The stack outputs: the platform's own (platforms.ts, components/dockerCluster.ts), and these. */
 type StackOutputs = PlatformOutputs & {

@@ -6,7 +6,7 @@ import type { LoadedConfig } from "./config/load";
 import type { ClusterPlan } from "./plan/plan";
 import { RedisDockerCluster, type DockerClusterOutputs } from "./components/dockerCluster";
 import { RedisKubernetesCluster } from "./components/kubernetesCluster";
-import { Canary } from "./components/canary";
+import type { CanaryArgs } from "./components/canary";
 import { canaryJob } from "./config/canary";
 import type { SmokeTestArgs } from "./components/smokeTest";
 
@@ -39,6 +39,8 @@ export interface PlatformCluster {
   /** admin's password (secret). */
   password: pulumi.Output<string>;
   smoke: Pick<SmokeTestArgs, "password" | "username" | "dependsOn" | "bootstrapExitCode" | "tls" | "retiredPasswords" | "kubernetes">;
+  /** Where the canary (canary.enabled) runs and as whom. */
+  canary: Pick<CanaryArgs, "username" | "docker" | "kubernetes">;
   outputs: PlatformOutputs;
 }
 
@@ -62,6 +64,10 @@ function deployDocker({ spec, password: configured, aclPasswords }: LoadedConfig
       // Host clients reach the nodes at the published 127.0.0.1 ports (natMap), a name in every node certificate.
       tls: cluster.tlsClient ? { pem: cluster.tlsClient, verifyHostname: true } : undefined,
     },
+    canary: {
+      username: spec.acl.enabled ? "canary" : undefined,
+      docker: { networkName: cluster.outputs.network, password: spec.acl.enabled ? cluster.userPasswords.canary : password, tls: cluster.tlsClient },
+    },
     outputs: { platform: "docker", ...cluster.outputs },
   };
 }
@@ -82,25 +88,6 @@ function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: 
   const tls = spec.tls.enabled;
   // Pod IPs are in no certificate: with preferredEndpointType ip a client checks the chain only.
   const verifyHostname = spec.kubernetes.preferredEndpointType === "hostname";
-  if (spec.canary.enabled) {
-    const k = spec.kubernetes;
-    new Canary(`${spec.name}-canary`, {
-      plan,
-      settings: spec.canary,
-      username: acl ? "canary" : undefined,
-      dependsOn: cluster.ready,
-      kubernetes: {
-        namespace: cluster.namespace,
-        secretName: acl ? cluster.userSecretNames.apply((n) => n.canary) : cluster.secretName,
-        secretKey: "password",
-        // The NetworkPolicy admits clients that carry this label.
-        labels: { [k.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "canary" },
-        tls: tls ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname } : undefined,
-        podMonitor: spec.monitoring.enabled && k.prometheusOperator ? { job: canaryJob(spec.name), selectorLabels: k.prometheusSelectorLabels } : undefined,
-        provider,
-      },
-    }, { providers: [provider] });
-  }
   return {
     password: cluster.password,
     smoke: {
@@ -115,6 +102,19 @@ function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: 
         secretKey: "password",
         // The NetworkPolicy admits clients that carry this label.
         labels: { [spec.kubernetes.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "smoke-test" },
+        provider,
+      },
+    },
+    canary: {
+      username: acl ? "canary" : undefined,
+      kubernetes: {
+        namespace: cluster.namespace,
+        secretName: acl ? cluster.userSecretNames.apply((n) => n.canary) : cluster.secretName,
+        secretKey: "password",
+        // The NetworkPolicy admits clients that carry this label.
+        labels: { [spec.kubernetes.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "canary" },
+        tls: tls ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname } : undefined,
+        podMonitor: spec.monitoring.enabled && spec.kubernetes.prometheusOperator ? { job: canaryJob(spec.name), selectorLabels: spec.kubernetes.prometheusSelectorLabels } : undefined,
         provider,
       },
     },

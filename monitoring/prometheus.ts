@@ -30,6 +30,8 @@ export interface PrometheusConfigOptions {
   evaluationInterval?: string;
   /** Extra labels on every series and alert (e.g. { cluster: "dev" }). */
   externalLabels?: Record<string, string>;
+  /** The canary's /metrics (host:port) and its job, which the SLO rules select on. */
+  canary?: { job: string; target: string };
 }
 
 const hostPort = /^[^\s/]+:\d{1,5}$/;
@@ -41,7 +43,7 @@ export function renderPrometheusConfig(opts: PrometheusConfigOptions): Record<st
     opts.exporters.mode === "per-node"
       ? opts.exporters.targets.flatMap((t) => [t.exporter, t.node])
       : [opts.exporters.exporter, ...opts.exporters.nodes];
-  const bad = all.filter((a) => !hostPort.test(a));
+  const bad = [...all, ...(opts.canary ? [opts.canary.target] : [])].filter((a) => !hostPort.test(a));
   if (bad.length > 0) throw new Error(`renderPrometheusConfig: not host:port: ${bad.join(", ")}`);
   if ((opts.exporters.mode === "per-node" ? opts.exporters.targets : opts.exporters.nodes).length === 0) {
     throw new Error("renderPrometheusConfig: no Redis nodes to scrape");
@@ -72,7 +74,7 @@ export function renderPrometheusConfig(opts: PrometheusConfigOptions): Record<st
       ...(opts.externalLabels ? { external_labels: opts.externalLabels } : {}),
     },
     ...(opts.ruleFiles && opts.ruleFiles.length > 0 ? { rule_files: opts.ruleFiles } : {}),
-    scrape_configs: [scrape],
+    scrape_configs: [scrape, ...(opts.canary ? [{ job_name: opts.canary.job, static_configs: [{ targets: [opts.canary.target] }] }] : [])],
   };
 }
 

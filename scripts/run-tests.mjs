@@ -23,6 +23,8 @@ const LIGHT = (f) =>
   new Set([
     "test/architecture/import-direction.test.ts",
     "test/testbed/pods/daemon.test.ts",
+    "test/smoke/canary/ackRing.test.ts",
+    "test/smoke/canary/shards.test.ts",
     "test/testbed/pods/eviction.test.ts",
     "test/testbed/pods/networkPolicy.test.ts",
     "test/testbed/pods/serviceProxy.test.ts",
@@ -65,6 +67,7 @@ const SECOND = new Set([
   "test/testbed/local/harness.test.ts",
   "test/monitoring/live-alerts.test.ts",
   "test/smoke/smoke.test.ts",
+  "test/smoke/canary/canary.test.ts",
   "test/smoke/workloads.test.ts",
 ]);
 

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import type { CanarySpec } from "../config/canary";
 import type { ClusterPlan } from "../plan/plan";
@@ -7,6 +8,7 @@ import { bundleCli, bundleHash } from "../../smoke/bundle";
 import { DEFAULT_CANARY_PORT } from "../../smoke/canary/server";
 import { bundleConfigMapArgs, nodePodSpec } from "./kubernetes/nodeJob";
 import { envList } from "./kubernetes/env";
+import { dockerEnvs } from "./docker/context";
 
 /** Environment variable the canary reads its password from (its name travels on argv, never the value). */
 export const CANARY_PASSWORD_ENV = "REDIS_CANARY_PASSWORD";
@@ -37,8 +39,6 @@ export interface CanaryKubernetesArgs {
   secretKey: string;
   /** Labels of the Deployment's pods: the client label the NetworkPolicy admits, and the canary's own. */
   labels: Record<string, string>;
-  /** Image with `node` (>= 18); default node:20-alpine (uid 1000). */
-  image?: string;
   /** TLS client certificate Secret (tls.crt, tls.key, ca.crt); verifyHostname false: chain only (pod IPs). */
   tls?: { secretName: pulumi.Input<string>; verifyHostname: boolean };
   /** A PodMonitor scrapes it (prometheus-operator), its series labelled job=`job`; absent: no PodMonitor. */
@@ -46,33 +46,85 @@ export interface CanaryKubernetesArgs {
   provider?: k8s.Provider;
 }
 
+export interface CanaryDockerArgs {
+  /** The cluster's network: the canary reaches the nodes at their own addresses, Prometheus reaches it by its name. */
+  networkName: pulumi.Input<string>;
+  /** The canary user's password (acl) or the cluster password: in the container's environment, secret in state. */
+  password: pulumi.Input<string>;
+  /** TLS client certificate PEMs (key secret); the nodes' certificates name their addresses, so hostnames are checked. */
+  tls?: { ca: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
+}
+
 export interface CanaryArgs {
   plan: ClusterPlan;
   settings: CanarySpec;
   /** ACL user of the password (acl.enabled: `canary`). */
   username?: string;
-  kubernetes: CanaryKubernetesArgs;
+  /** One of the two: where the canary runs. */
+  kubernetes?: CanaryKubernetesArgs;
+  docker?: CanaryDockerArgs;
   /** The cluster's last step: the canary starts on a formed, verified cluster. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
- * The continuous canary (smoke/canary/): on Kubernetes, a one-replica Deployment running its esbuild bundle from a
- * ConfigMap, seeded through the client Service as applications are, with a PodMonitor for its /metrics. The SLO
- * rules on its metrics come with the cluster's PrometheusRule (monitoring/slo.ts).
+ * The continuous canary (smoke/canary/), its esbuild bundle run by `node` as uid 1000. Kubernetes: a one-replica
+ * Deployment with the bundle from a ConfigMap, seeded through the client Service as applications are, and a PodMonitor
+ * for its /metrics. Docker: a container on the cluster's network named `name` (the dev Prometheus scrapes it there).
+ * The SLO rules on its metrics come with the cluster's rules (monitoring/slo.ts).
  */
 export class Canary extends pulumi.ComponentResource {
-  declare readonly deploymentName: pulumi.Output<string>;
+  /** The Deployment (Kubernetes) or the container (Docker). */
+  declare readonly workloadName: pulumi.Output<string>;
 
   constructor(name: string, args: CanaryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-cluster:canary:Canary", name, {}, opts);
-    const k = args.kubernetes;
+    if (!args.kubernetes === !args.docker) throw new Error(`Canary ${name}: exactly one of kubernetes and docker`);
+    this.workloadName = args.docker ? this.docker(name, args, args.docker) : this.kubernetes(name, args, args.kubernetes!);
+    this.registerOutputs({ workloadName: this.workloadName });
+  }
+
+  private docker(name: string, args: CanaryArgs, d: CanaryDockerArgs): pulumi.Output<string> {
+    const text = buildCanaryBundle();
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.settings.image, keepLocally: true }, { parent: this });
+    const uid = "1000";
+    const container = new docker.Container(
+      name,
+      {
+        name,
+        image: image.imageId,
+        user: `${uid}:${uid}`,
+        entrypoints: ["node", `${BUNDLE_DIR}/${BUNDLE_FILE}`],
+        // The nodes' own addresses inside the network: no Service on Docker.
+        command: canaryCliArgs(args.settings, args.plan.clientSeeds, args.username),
+        // Secret: Pulumi then treats the whole env list as secret in state and previews. Env, not argv.
+        envs: [pulumi.secret(pulumi.interpolate`${CANARY_PASSWORD_ENV}=${d.password}`), ...(d.tls ? dockerEnvs(tlsEnv(TLS_CLIENT_FILES)) : [])],
+        uploads: [
+          { file: `${BUNDLE_DIR}/${BUNDLE_FILE}`, content: text },
+          ...(d.tls
+            ? [
+                { file: TLS_CLIENT_FILES.ca, content: d.tls.ca },
+                { file: TLS_CLIENT_FILES.cert, content: d.tls.cert },
+                { file: TLS_CLIENT_FILES.key, content: pulumi.secret(d.tls.key), owner: uid, group: uid, permissions: "0400" },
+              ]
+            : []),
+        ],
+        networksAdvanced: [{ name: d.networkName, aliases: [name] }],
+        restart: "unless-stopped",
+      },
+      // Fixed container name: the old container must go before its replacement can be created.
+      { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: true },
+    );
+    return container.name;
+  }
+
+  private kubernetes(name: string, args: CanaryArgs, k: CanaryKubernetesArgs): pulumi.Output<string> {
     const child = { parent: this, provider: k.provider, dependsOn: args.dependsOn };
     const text = buildCanaryBundle();
     const pod = {
       namespace: k.namespace,
       labels: k.labels,
-      image: k.image,
+      image: args.settings.image,
       bundle: { file: BUNDLE_FILE, dir: BUNDLE_DIR, text, sha256: bundleHash(text) },
       container: {
         name: "canary",
@@ -124,7 +176,6 @@ export class Canary extends pulumi.ComponentResource {
         { parent: this, provider: k.provider, dependsOn: [deployment] },
       );
     }
-    this.deploymentName = deployment.metadata.name;
-    this.registerOutputs({ deploymentName: this.deploymentName });
+    return deployment.metadata.name;
   }
 }

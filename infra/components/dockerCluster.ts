@@ -3,6 +3,8 @@ import * as docker from "@pulumi/docker";
 import type { ClusterSpec } from "../config/schema";
 import { dockerAddressing, type ClusterPlan } from "../plan/plan";
 import { planCertificates } from "../plan/tlsCertificates";
+import { canaryJob, canarySlo } from "../config/canary";
+import { DEFAULT_CANARY_PORT } from "../../smoke/canary/server";
 import { DockerMonitoring } from "./dockerMonitoring";
 import { AclUsers } from "./aclUsers";
 import { ScalePlan } from "./scalePlan";
@@ -148,6 +150,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             exporterImage: spec.monitoring.exporterImage,
             prometheusImage: spec.monitoring.prometheusImage,
             tls: certs?.issued.client,
+            // The canary container (declared after the cluster, infra/platforms.ts) is reached by its name.
+            canary: spec.canary.enabled ? { target: `${canaryJob(spec.name)}:${DEFAULT_CANARY_PORT}`, slo: canarySlo(spec) } : undefined,
           },
           { parent: this, dependsOn: [formed.check] },
         )

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { EXPORTER_ACL_ENV } from "../plan/acl";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
+import type { CanarySloOptions } from "../../monitoring/slo";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
 import { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE } from "../../monitoring/images";
 import { TLS_CLIENT_FILES, exporterAddress, exporterTlsEnv } from "../plan/tls";
@@ -45,6 +46,8 @@ export interface DockerMonitoringArgs {
   scrapeInterval?: string;
   runbookBaseUrl?: string;
   exporterImage?: string;
+  /** The canary (canary.enabled): its /metrics inside the network (host:port) and its SLOs; scraped, its rules loaded. */
+  canary?: { target: string; slo: CanarySloOptions & { job: string } };
   prometheusImage?: string;
   /** TLS (tls.enabled): the client certificate the exporters connect with (rediss://); the key is uploaded as a private file. */
   tls?: { ca: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
@@ -114,10 +117,12 @@ export class DockerMonitoring extends pulumi.ComponentResource {
       masters: args.masters,
       replicasPerMaster: args.replicasPerMaster,
       runbookBaseUrl: args.runbookBaseUrl,
+      canary: args.canary?.slo,
     });
     const prometheusYaml = renderPrometheusConfigYaml({
       exporters: { mode: "per-node", targets },
       job: args.job,
+      canary: args.canary ? { job: args.canary.slo.job ?? "", target: args.canary.target } : undefined,
       ruleFiles: [PROMETHEUS_RULES],
       scrapeInterval: interval,
     });

@@ -11,6 +11,7 @@ export const canarySchema = z
     intervalMs: z.int().min(100).max(60_000).default(1000).describe("How often the canary writes and reads each shard"),
     timeoutMs: z.int().min(50).max(30_000).default(1000).describe("A canary request slower than this counts as a timeout"),
     objective: z.number().min(0.9).max(0.99999).default(0.999).describe("SLO objective of availability and latency (0.999 = 99.9 % of canary requests good)"),
+    image: z.string().min(1).default("node:20-alpine").describe("Image with node (>= 18) that runs the canary's bundle as uid 1000"),
     latencyThresholdMs: z
       .number()
       .refine((v) => (CANARY_LATENCY_BUCKETS_MS as readonly number[]).includes(v), `must be a bucket of the canary's latency histogram: ${CANARY_LATENCY_BUCKETS_MS.join(", ")}`)

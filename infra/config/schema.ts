@@ -108,9 +108,6 @@ export const stackConfigSchema = z
     if (c.smoke.enabled && failover === "kill" && debug !== "yes") {
       ctx.addIssue({ code: "custom", path: ["enableDebugCommand"], message: `must be "yes" for smoke.failover kill (it freezes a master with DEBUG SLEEP); set enableDebugCommand: yes (dev only) or smoke.failover: manual` });
     }
-    if (c.platform === "docker" && c.canary?.enabled === true) {
-      ctx.addIssue({ code: "custom", path: ["canary", "enabled"], message: "is true, but the canary is deployed on platform kubernetes only so far (on docker: run `npx tsx smoke/canary/cli.ts` against the published ports); set canary.enabled false" });
-    }
     const d = c.docker;
     const portsValid = [d.hostPortBase, d.busPortOffset, d.prometheusPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535);
     if (c.platform === "docker" && portsValid) {

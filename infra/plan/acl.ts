@@ -64,8 +64,8 @@ export function smokeRules(enableDebugCommand: ClusterSpec["enableDebugCommand"]
 /** Key prefix of every canary key (smoke/canary/). */
 export const CANARY_KEY_PATTERN = "canary:*";
 
-/** The canary: its own keys, SET + WAIT and GET (on masters and, READONLY, replicas), INFO for its replica reads. */
-export const CANARY_RULES = [`~${CANARY_KEY_PATTERN}`, "resetchannels", "-@all", "+set", "+get", "+wait", "+info", ...CLUSTER_CLIENT_RULES];
+/** The canary: its own keys, SET + WAIT and GET (on masters and, READONLY, replicas), and the cluster-client commands. */
+export const CANARY_RULES = [`~${CANARY_KEY_PATTERN}`, "resetchannels", "-@all", "+set", "+get", "+wait", ...CLUSTER_CLIENT_RULES];
 
 /** Every user of the cluster, `default` first. Application users come from stack config; `canary` with canary.enabled. */
 export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand"> & { canary?: { enabled: boolean } }): AclUser[] {

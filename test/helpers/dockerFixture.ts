@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis, { Cluster } from "ioredis";
 import { startDockerd, mountsUnder, type PrivateDockerd } from "../../testbed/docker/daemon";
-import { ensureStandInImages, type StandInImages } from "../../testbed/docker/images";
+import { ensureNodeImage, ensureStandInImages, type StandInImages } from "../../testbed/docker/images";
 import { dockerDevConfig, type DockerDevConfig } from "../../testbed/docker/devStack";
 import { destroy, up, type UpArgs, type UpResult } from "../../testbed/docker/stack";
 import { sleep } from "../../smoke/time";
@@ -38,9 +38,10 @@ export async function setUp(opts: { smokeEnabled?: boolean; monitoringEnabled?: 
   const engine = await startDockerd();
   timings.daemonStart = `${engine.startMs} ms`;
   try {
-    const images = await ensureStandInImages(engine.docker);
+    const [images, node] = await Promise.all([ensureStandInImages(engine.docker), ensureNodeImage(engine.docker)]);
     timings.images = images.cached ? `cached rootfs, import ${images.importMs} ms` : `debootstrap ${images.buildMs} ms, import ${images.importMs} ms`;
-    const cfg = await dockerDevConfig(images, { smokeEnabled: opts.smokeEnabled, monitoringEnabled: opts.monitoringEnabled, tls: opts.tls, acl: opts.acl });
+    timings.nodeImage = `import ${node.importMs} ms`;
+    const cfg = await dockerDevConfig({ ...images, node: node.image }, { smokeEnabled: opts.smokeEnabled, monitoringEnabled: opts.monitoringEnabled, tls: opts.tls, acl: opts.acl });
     return { engine, images, cfg, dir, password: "", timings };
   } catch (e) {
     await engine.stop();

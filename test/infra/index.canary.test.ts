@@ -1,5 +1,5 @@
 // The prod stack with canary.enabled through the test engine, as `pulumi up -s prod` runs it: a one-replica
-// Deployment of the canary's bundle after the cluster's last step, seeded through the client Service, as its own ACL
+// Deployment of the canary's bundle after the smoke test, seeded through the client Service, as its own ACL
 // user with a password from that user's Secret (never on argv), TLS like every client, admitted by the NetworkPolicy's
 // client label; a PodMonitor with the canary's job; its SLO rules in the cluster's PrometheusRule.
 import { test, before } from "node:test";
@@ -38,9 +38,9 @@ test("canary: a restricted one-replica Deployment after the cluster, through the
   assert.equal(c.livenessProbe, undefined, "an outage of the cluster must not restart the canary");
   assert.equal(pod.securityContext.runAsNonRoot, true);
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
-  // After the cluster's last step (rotate-remove with ACL on).
+  // After the smoke test (itself after the cluster's last step): the deploy's failover drill spends no error budget.
   const deps = d.options.dependsOn.join(" ");
-  assert.match(deps, /rotate-remove/, deps);
+  assert.match(deps, /Job::redis-cluster-prod-smoke-job( |$)/, deps);
 });
 
 test("canary: a PodMonitor with its own job; SLO rules for that job in the cluster's PrometheusRule; nothing without canary.enabled", () => {

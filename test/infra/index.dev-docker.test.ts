@@ -61,7 +61,7 @@ step("up: six healthy nodes, the bootstrap exits 0, cluster_state:ok, the smoke 
   assert.ok(r.doneAtMs[SMOKE] > r.doneAtMs[BOOTSTRAP], "smoke after the bootstrap");
 });
 
-step("Prometheus (published on 127.0.0.1) scrapes every exporter; once the smoke's failover has passed, every alert is quiet", async (fx) => {
+step("Prometheus (published on 127.0.0.1) scrapes every exporter and the canary; once the smoke's failover has passed, every alert is quiet (the canary's SLO alerts included)", async (fx) => {
   const url = fx.first!.outputs.prometheusUrl as string;
   assert.equal(url, `http://127.0.0.1:${fx.cfg.prometheusPort}`);
   const get = async (path: string) => ((await (await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5000) })).json()) as { data: any }).data;
@@ -80,8 +80,11 @@ step("Prometheus (published on 127.0.0.1) scrapes every exporter; once the smoke
     const pending = alerts.filter((a) => a.state === "pending" && a.labels.alertname !== "RedisSlowQueries");
     const scraped = targets.filter((t) => t.health === "up" && t.labels.job === job).length;
     const evaluated = groups.length > 0 && groups.every((g) => !g.lastEvaluation.startsWith("0001"));
-    if (scraped === 6 && evaluated && Number(upCount) === 6 && pending.length === 0) break;
-    last = `targets up ${scraped}/6, redis_up ${upCount}, rules evaluated ${evaluated}, pending ${pending.map((a) => a.labels.alertname).join(",")}`;
+    // The canary (Pulumi.dev.yaml enables it): scraped under its own job, its writes succeeding on every shard.
+    const canaryUp = targets.some((t) => t.health === "up" && t.labels.job === `${job}-canary`);
+    const canaryShards = (await get(`/api/v1/query?query=${encodeURIComponent(`count(sum by (shard) (redis_canary_requests_total{job="${job}-canary",op="set",result="ok"}) > 0)`)}`)).result[0]?.value[1];
+    if (scraped === 6 && evaluated && Number(upCount) === 6 && pending.length === 0 && canaryUp && Number(canaryShards) === 3) break;
+    last = `targets up ${scraped}/6, redis_up ${upCount}, rules evaluated ${evaluated}, pending ${pending.map((a) => a.labels.alertname).join(",")}, canary up ${canaryUp}, shards with ok canary writes ${canaryShards}`;
     assert.ok(Date.now() < until, `Prometheus not quiet: ${last}`);
     await sleep(2000);
   }

@@ -49,7 +49,8 @@ function freeSubnet(): string {
   throw new Error("no free /24 in 172.31.0.0/16");
 }
 
-export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exporter" | "prometheus">, opts: { stack?: string; smokeKeys?: number; smokeEnabled?: boolean; monitoringEnabled?: boolean; tls?: boolean; acl?: boolean } = {}): Promise<DockerDevConfig> {
+/** `images.node`: the Node stand-in (ensureNodeImage) the canary runs on; needed when the stack enables the canary. */
+export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exporter" | "prometheus"> & { node?: string }, opts: { stack?: string; smokeKeys?: number; smokeEnabled?: boolean; monitoringEnabled?: boolean; tls?: boolean; acl?: boolean; canaryEnabled?: boolean } = {}): Promise<DockerDevConfig> {
   const doc = parse(readFileSync(join(PROJECT_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> };
   const raw: Record<string, any> = { ...doc.config };
   const dockerCfg = { ...(raw["redis-cluster:docker"] ?? {}) };
@@ -74,5 +75,10 @@ export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exp
   // The prod security settings on the dev stack (off in Pulumi.dev.yaml): TLS on every channel, ACL users (default = admin).
   if (opts.tls !== undefined) raw["redis-cluster:tls"] = { ...(raw["redis-cluster:tls"] ?? {}), enabled: opts.tls };
   if (opts.acl !== undefined) raw["redis-cluster:acl"] = { ...(raw["redis-cluster:acl"] ?? {}), enabled: opts.acl };
+  if (opts.canaryEnabled !== undefined) raw["redis-cluster:canary"] = { ...(raw["redis-cluster:canary"] ?? {}), enabled: opts.canaryEnabled };
+  if (raw["redis-cluster:canary"]?.enabled) {
+    if (!images.node) throw new Error("dockerDevConfig: the stack enables the canary: pass images.node (testbed/docker/images.ts ensureNodeImage)");
+    raw["redis-cluster:canary"] = { ...raw["redis-cluster:canary"], image: images.node };
+  }
   return { stack, stackConfig: raw, subnet, hostPortBase, prometheusPort };
 }

@@ -153,14 +153,10 @@ test("write-safety knobs: minReplicasToWrite cannot exceed the replicas a master
 
 test("canary: off by default; its latency threshold must be a histogram bucket and below its timeout", () => {
   const s = validateConfig({});
-  assert.deepEqual(s.canary, { enabled: false, intervalMs: 1000, timeoutMs: 1000, objective: 0.999, latencyThresholdMs: 100 });
+  assert.deepEqual(s.canary, { enabled: false, intervalMs: 1000, timeoutMs: 1000, objective: 0.999, image: "node:20-alpine", latencyThresholdMs: 100 });
   assert.match(problems({ canary: { latencyThresholdMs: 75 } })[0], /^redis-cluster:canary\.latencyThresholdMs must be a bucket of the canary's latency histogram: 1, 2\.5, .*5000/);
   assert.match(problems({ canary: { timeoutMs: 100, latencyThresholdMs: 250 } })[0], /^redis-cluster:canary\.timeoutMs is 100 but latencyThresholdMs is 250: .*raise canary\.timeoutMs/);
   assert.match(problems({ canary: { objective: 1 } })[0], /^redis-cluster:canary\.objective must be <= 0\.99999/);
   assert.match(problems({ canary: { enabled: true, schedule: "x" } })[0], /canary/);
 });
 
-test("canary.enabled on docker is refused naming the setting (deployed on kubernetes only so far)", () => {
-  assert.match(problems({ canary: { enabled: true } })[0], /^redis-cluster:canary\.enabled is true, but the canary is deployed on platform kubernetes only/);
-  assert.equal(validateConfig({ platform: "kubernetes", canary: { enabled: true } }).canary.enabled, true);
-});
