@@ -38,6 +38,8 @@ interface State {
   starting?: boolean;
   startToOkMs?: number;
   nodes?: NodeState[];
+  /** The stack's canary, when it enables one. */
+  canary?: { metrics: string };
 }
 
 function readState(): State | undefined {
@@ -64,7 +66,8 @@ Smoke test:
   REDIS_PASSWORD="$(cat ${PASSWORD})" npm run smoke -- --nodes ${seeds} --password-env REDIS_PASSWORD
 ioredis:
   new Redis.Cluster([${nodes.slice(0, 3).map((n) => `{ host: "${n.host}", port: ${n.port} }`).join(", ")}], { redisOptions: { password } })
-Stop with: npm run local:down`);
+${state.canary ? `Canary (writes and reads every shard; SLO metrics): ${state.canary.metrics}
+` : ""}Stop with: npm run local:down`);
 }
 
 const positiveInt = (name: string) => (v: string) => {

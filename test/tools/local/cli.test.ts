@@ -62,7 +62,7 @@ function stackFile(body: string): string {
   return p;
 }
 
-const state = () => JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")) as { supervisorPid: number; dir: string; nodes: { name: string; pid: number }[] };
+const state = () => JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")) as { supervisorPid: number; dir: string; nodes: { name: string; pid: number }[]; canary?: { metrics: string } };
 
 test("local:up refuses bad input before starting anything (exit 2)", () => {
   const good = stackFile("config:\n  redis-cluster:masters: 3\n");
@@ -87,12 +87,22 @@ test("status follows restarts and reports a down node; down cleans up after a SI
   const base = await freeBase(6);
   const file = stackFile(
     `config:\n  redis-cluster:masters: 3\n  redis-cluster:replicasPerMaster: 1\n  redis-cluster:nodeTimeoutMs: 2000\n  redis-cluster:replDisklessSyncDelay: 0\n` +
-      `  redis-cluster:docker:\n    hostPortBase: ${base}\n  redis-cluster:monitoring:\n    enabled: false\n`,
+      `  redis-cluster:docker:\n    hostPortBase: ${base}\n  redis-cluster:monitoring:\n    enabled: false\n  redis-cluster:canary:\n    enabled: true\n`,
   );
   const up = local(["up", "--stack-file", file, "--timeout", "120"]);
   assert.equal(up.code, 0, up.out);
   const s0 = state();
   assert.equal(s0.nodes.length, 6);
+  // The stack's canary runs in the supervisor; up shows where its metrics are, and it writes on every shard.
+  const metricsUrl = /Canary \(writes and reads every shard; SLO metrics\): (http:\S+)/.exec(up.out)?.[1];
+  assert.ok(metricsUrl && metricsUrl === s0.canary?.metrics, up.out);
+  let okShards = 0;
+  for (let i = 0; i < 40 && okShards < 3; i++) {
+    const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(3000) })).text();
+    okShards = text.split("\n").filter((l) => /^redis_canary_requests_total\{.*op="set".*result="ok"/.test(l) && Number(l.split(" ").pop()) > 0).length;
+    if (okShards < 3) await sleep(250);
+  }
+  assert.equal(okShards, 3, "the canary writes on every shard");
 
   // A node killed -9 is restarted; status then shows the new pid, alive.
   const old = s0.nodes[0].pid;
