@@ -263,7 +263,7 @@ export function configReference(): { key: string; type: string; default: string;
         continue;
       }
       const type = s.options ? s.options.map((o: string) => JSON.stringify(o)).join(" \\| ")
-        : s.def?.type === "number" ? "integer" : s.def?.type ?? "unknown";
+        : s.def?.type === "number" ? (s.def?.format ? "integer" : "number") : s.def?.type ?? "unknown";
       rows.push({ key, type, default: def === undefined ? "—" : JSON.stringify(def), description });
     }
   };
