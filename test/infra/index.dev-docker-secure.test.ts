@@ -76,8 +76,20 @@ step("TLS on every channel, plaintext refused, ACL users loaded, exporters over 
     assert.equal(get("masteruser"), "replica");
     // The dev profile's default user is admin (password-only tools keep working); the service users are there.
     assert.equal(await c.call("ACL", "WHOAMI"), "default");
-    assert.deepEqual(((await c.call("ACL", "USERS")) as string[]).sort(), ["admin", "default", "exporter", "replica", "smoke"]);
+    // canary: Pulumi.dev.yaml enables the canary, which logs in as its own user.
+    assert.deepEqual(((await c.call("ACL", "USERS")) as string[]).sort(), ["admin", "canary", "default", "exporter", "replica", "smoke"]);
   });
+  // The canary container, as user canary over TLS, writes on every shard (read through the dev Prometheus).
+  const canary = (await fx.engine.docker.getContainer(`redis-cluster-${STACK}-canary`).inspect()).Config;
+  assert.ok(canary.Env.some((e) => e.startsWith("REDIS_TLS_CA_FILE=")), "TLS files");
+  assert.match(canary.Cmd.join(" "), /--user canary/);
+  const q = `${fx.first!.outputs.prometheusUrl}/api/v1/query?query=${encodeURIComponent('count(sum by (shard) (redis_canary_requests_total{op="set",result="ok"}) > 0)')}`;
+  let shards = 0;
+  for (let i = 0; i < 40 && shards < 3; i++) {
+    shards = Number(((await (await fetch(q, { signal: AbortSignal.timeout(5000) })).json()) as any).data.result[0]?.value[1] ?? 0);
+    if (shards < 3) await sleep(1000);
+  }
+  assert.equal(shards, 3, "the canary writes on every shard over TLS as user canary");
   const env = (await fx.engine.docker.getContainer(`redis-cluster-${STACK}-monitoring-exporter-${NODE(0)}`).inspect()).Config.Env;
   assert.ok(env.includes("REDIS_USER=exporter") && env.some((e) => /^REDIS_ADDR=rediss:\/\//.test(e)), env.filter((e) => !e.startsWith("REDIS_PASSWORD=")).join(" "));
   const url = fx.first!.outputs.prometheusUrl as string;
