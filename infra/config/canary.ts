@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { CANARY_LATENCY_BUCKETS } from "../../monitoring/slo";
 
 // Settings of the `canary` stack-config object: the continuous canary (smoke/canary/) and the SLO rules on its metrics.
 
 /** Bucket bounds (ms) of the canary's latency histogram: the SLO threshold must be one, or the SLI cannot be read. */
-export const CANARY_LATENCY_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
+export const CANARY_LATENCY_BUCKETS_MS: readonly number[] = CANARY_LATENCY_BUCKETS.map((s) => Math.round(s * 1e6) / 1e3);
 
 export const canarySchema = z
   .object({
@@ -14,7 +15,7 @@ export const canarySchema = z
     image: z.string().min(1).default("node:20-alpine").describe("Image with node (>= 18) that runs the canary's bundle as uid 1000"),
     latencyThresholdMs: z
       .number()
-      .refine((v) => (CANARY_LATENCY_BUCKETS_MS as readonly number[]).includes(v), `must be a bucket of the canary's latency histogram: ${CANARY_LATENCY_BUCKETS_MS.join(", ")}`)
+      .refine((v) => CANARY_LATENCY_BUCKETS_MS.includes(v), `must be a bucket of the canary's latency histogram: ${CANARY_LATENCY_BUCKETS_MS.join(", ")}`)
       .default(100)
       .describe("A canary request slower than this misses the latency SLO"),
   })

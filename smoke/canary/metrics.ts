@@ -1,6 +1,7 @@
 // The canary's Prometheus metrics: the names, labels and buckets of the metric contract of issue #24, which the SLO
 // rules (monitoring/) are written against. Each canary has its own registry (several can live in one process: tests).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { CANARY_LATENCY_BUCKETS } from "../../monitoring/slo";
 
 export const CANARY_OPS = ["set", "get", "replica_read"] as const;
 export type CanaryOp = (typeof CANARY_OPS)[number];
@@ -8,7 +9,7 @@ export const CANARY_RESULTS = ["ok", "error", "timeout"] as const;
 export type CanaryResult = (typeof CANARY_RESULTS)[number];
 
 /** Request duration buckets in seconds; the SLO latency threshold must be one of them. */
-export const CANARY_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export const CANARY_DURATION_BUCKETS: number[] = [...CANARY_LATENCY_BUCKETS];
 
 export const CANARY_METRIC_NAMES = {
   requests: "redis_canary_requests_total",
