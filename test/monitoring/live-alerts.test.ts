@@ -10,7 +10,7 @@
 // exporters and removes the temp dir (the harness has the same hook for the Redis nodes).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as delay } from "node:timers/promises";
 import { mkdtempSync, mkdirSync, openSync, closeSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +21,7 @@ import { freePorts } from "../../testbed/local/ports";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
 import { exporterAddress, exporterTlsEnv } from "../../infra/plan/tls";
+import { prometheusApi, requireBinary, waitExit, waitFor, type Alert } from "./live-prometheus";
 
 const FOR_SCALE = 1 / 60; // 1m → 1s, 5m → 5s
 // 2 s scrape with a 1.8 s timeout: 13 processes share 2 cores here, and a scrape cut short would read as a down node.
@@ -58,56 +59,6 @@ const WAIT_SUM_MS = Object.values(LIMIT).reduce((a, b) => a + b, 0);
 // Every wait may run to its limit and the test still ends (and cleans up) before the runner's timeout.
 if (WAIT_SUM_MS + CLUSTER_START_MS + 15_000 + TEARDOWN_MS >= TEST_TIMEOUT_MS) {
   throw new Error(`live-alerts: wait limits (${WAIT_SUM_MS} ms) + start-up + teardown exceed the ${TEST_TIMEOUT_MS} ms test timeout`);
-}
-
-interface Alert {
-  labels: Record<string, string>;
-  state: "pending" | "firing";
-  activeAt: string;
-}
-
-function requireBinary(name: string, arg = "--version"): void {
-  const r = spawnSync(name, [arg], { encoding: "utf8", timeout: 10_000 });
-  if (r.error) assert.fail(`${name} not found: install with: npm run setup:system`);
-}
-
-async function getJson<T>(url: string, signal: AbortSignal): Promise<T | undefined> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]) });
-    if (!res.ok) return undefined;
-    return ((await res.json()) as { data: T }).data;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Polls `probe` every `everyMs` until it returns a value, at most `timeoutMs`; gives up at once when `signal` aborts. */
-async function waitFor<T>(
-  signal: AbortSignal,
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined | false>,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < Math.ceil(timeoutMs / everyMs) + 1 && Date.now() < deadline; i++) {
-    signal.throwIfAborted();
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    await delay(everyMs, undefined, { signal });
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    child.once("exit", () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
 }
 
 test("live: nothing fires when healthy, alerts fire on node and master loss, resolve on restart", { timeout: TEST_TIMEOUT_MS }, async (t) => {
@@ -204,11 +155,7 @@ test("live: nothing fires when healthy, alerts fire on node and master loss, res
       ],
       { PATH: process.env.PATH },
     );
-    const api = `http://127.0.0.1:${promPort}/api/v1`;
-    const alerts = async () => (await getJson<{ alerts: Alert[] }>(`${api}/alerts`, signal))?.alerts;
-    const query = async (q: string) =>
-      (await getJson<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(`${api}/query?query=${encodeURIComponent(q)}`, signal))
-        ?.result;
+    const { alerts, query } = prometheusApi(promPort, signal);
     // Alerts a healthy cluster must not show: anything firing, or pending for a rule that does not read `up`.
     const unexpected = (as: Alert[]) =>
       as.filter((a) => a.state === "firing" || !SCRAPE_BASED.has(a.labels.alertname)).map((a) => `${a.labels.alertname}/${a.state}`);
