@@ -3,31 +3,18 @@
 // stand-in and a CronJob. Its pod runs Ready and is replaced when deleted; a second `up` with another env value in the
 // template replaces it (the new pod Ready before the old one goes: RollingUpdate's default 25%/25% for one replica);
 // the CronJob runs on demand as a Job to Complete; the teardown leaves nothing, even when a step fails.
-import { test, after } from "node:test";
+import { test } from "node:test";
+import { podsRunnerFixture } from "./runnerFixture";
 import assert from "node:assert/strict";
-import { PodsRunner } from "../../../testbed/pods/runner";
-import { CpuLedger } from "../../../testbed/pods/cpu";
-import { leftoverFailures } from "../../../testbed/pods/daemon";
 import { execIn } from "../../../testbed/pods/pod";
 import { sleep } from "../../../smoke/time";
 
-const t0 = Date.now();
-const log = (l: string) => process.env.PODS_LOG && console.error(`${((Date.now() - t0) / 1000).toFixed(1)} ${l}`);
-let runner: PodsRunner | undefined;
-let stopped = false;
-let ledger: CpuLedger | undefined;
-
-after(async () => {
-  if (runner && !stopped) await runner.stop();
-  ledger?.close();
-});
+const fx = podsRunnerFixture();
 
 const UP = { stack: "pods-selftest", stackConfig: {}, program: "test/testbed/pods/fixtures/deployment-cronjob.ts", timeoutMs: 120_000 };
 
 test("a Deployment's pod runs and is replaced on a template change; a CronJob runs on demand as a Job", { timeout: 150_000 }, async () => {
-  ledger = CpuLedger.open();
-  runner = await PodsRunner.start({ log, cgroupParent: ledger?.cgroupParent });
-  const r = runner;
+  const r = await fx.start();
   const note = async () => {
     const pods = r.deployments.pods("canary");
     assert.equal(pods.length, 1, pods.map((p) => p.name).join(", "));
@@ -65,8 +52,6 @@ test("a Deployment's pod runs and is replaced on a template change; a CronJob ru
   assert.match(job.name, /^backup-/);
   assert.match(job.attempts[0].logTail, /redis-cli/);
 
-  const left = await r.stop();
-  stopped = true;
-  assert.deepEqual(leftoverFailures(left, ledger?.close()), [], "the runner leaves no daemon, mount, directory, bridge or cgroup");
-  console.log(`deployment/cronjob test: ${Date.now() - t0} ms`);
+  assert.deepEqual(await fx.finish(), [], "the runner leaves no daemon, mount, directory, bridge or cgroup");
+  console.log(`deployment/cronjob test: ${Date.now() - fx.t0} ms`);
 });

@@ -3,26 +3,15 @@
 // by a NetworkPolicy through its client label; a pod the policy does not admit cannot connect; host clients reach
 // the Service through its forward, which follows readiness; and the deliberately wrong policy (bus port missing)
 // keeps two Redis nodes from ever forming a cluster, where the right one lets them. The teardown leaves nothing.
-import { test, after } from "node:test";
+import { test } from "node:test";
+import { podsRunnerFixture } from "./runnerFixture";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import Redis from "ioredis";
-import { PodsRunner } from "../../../testbed/pods/runner";
-import { CpuLedger } from "../../../testbed/pods/cpu";
-import { leftoverFailures } from "../../../testbed/pods/daemon";
 import { execIn } from "../../../testbed/pods/pod";
 import { sleep } from "../../../smoke/time";
 
-const t0 = Date.now();
-const log = (l: string) => process.env.PODS_LOG && console.error(`${((Date.now() - t0) / 1000).toFixed(1)} ${l}`);
-let runner: PodsRunner | undefined;
-let stopped = false;
-let ledger: CpuLedger | undefined;
-
-after(async () => {
-  if (runner && !stopped) await runner.stop();
-  ledger?.close();
-});
+const fx = podsRunnerFixture();
 
 const UP = { stack: "pods-selftest", stackConfig: {}, program: "test/testbed/pods/fixtures/network.ts", timeoutMs: 120_000 };
 
@@ -42,9 +31,7 @@ async function linkTo(ip: string, other: string): Promise<string> {
 }
 
 test("Services route to Ready pods, NetworkPolicy admits what it lists and nothing else; a policy without the bus port breaks the cluster", { timeout: 170_000 }, async () => {
-  ledger = CpuLedger.open();
-  runner = await PodsRunner.start({ log, cgroupParent: ledger?.cgroupParent });
-  const r = runner;
+  const r = await fx.start();
   const up = await r.up(UP);
   // The ping Job resolved good-client.fixture.svc.cluster.local and reached a good pod through the virtual IP.
   assert.ok(up.run.ok, up.run.errors.join("\n"));
@@ -106,8 +93,6 @@ test("Services route to Ready pods, NetworkPolicy admits what it lists and nothi
   for (let i = 0; i < 10; i++) assert.equal(await ping(), "+PONG");
   assert.deepEqual([...f.connections.keys()], [`${ip("good-0")}:6379`], `not only to good-0 (${gone} deleted)`);
 
-  const left = await r.stop();
-  stopped = true;
-  assert.deepEqual(leftoverFailures(left, ledger?.close()), [], "the runner leaves no daemon, mount, directory, bridge or cgroup");
-  console.log(`network test: ${Date.now() - t0} ms`);
+  assert.deepEqual(await fx.finish(), [], "the runner leaves no daemon, mount, directory, bridge or cgroup");
+  console.log(`network test: ${Date.now() - fx.t0} ms`);
 });
