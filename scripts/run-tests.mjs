@@ -69,6 +69,7 @@ const SECOND = new Set([
   "test/monitoring/live-alerts.test.ts",
   "test/smoke/smoke.test.ts",
   "test/smoke/canary/canary.test.ts",
+  "test/monitoring/live-canary-slo.test.ts",
   "test/smoke/workloads.test.ts",
 ]);
 
