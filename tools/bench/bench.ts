@@ -19,6 +19,7 @@ import type { LoadCommand } from "../../smoke/load/generator";
 import { measuredPhase, usageWindow } from "../../smoke/load/measure";
 import type { UsageReport } from "../../smoke/load/usage";
 import { DEFAULT_OPTIONS } from "../../smoke/types";
+import { canaryCost, type CanaryCost } from "./canaryCost";
 
 /** ops/s per command from `redis-benchmark -q` output ("SET: 98765.43 requests per second, p50=0.255 msec"). */
 export function parseRedisBenchmark(out: string): Record<string, { opsPerSec: number; p50Ms?: number }> {
@@ -102,8 +103,9 @@ async function main(argv: string[]): Promise<number> {
     .option("--seq-ops <n>", "SETs of the sequential baseline loop", "5000")
     .option("--json <file>", "also write the results as JSON ('-' for stdout; the table then goes to stderr)")
     .option("--stack-file <path>", "stack config to plan from", resolve(__dirname, "../../Pulumi.dev.yaml"))
+    .option("--canary-s <n>", "seconds the canary's cost is measured (after 10 s of warm-up; 600 for the 10-minute run); 0 skips it", "60")
     .parse(argv, { from: "user" })
-    .opts<{ ops: string; concurrency: string; pipelines: string; connections: string; openRate?: string; openMs: string; seqOps: string; json?: string; stackFile: string }>();
+    .opts<{ ops: string; concurrency: string; pipelines: string; connections: string; openRate?: string; openMs: string; seqOps: string; json?: string; stackFile: string; canaryS: string }>();
   const out = (s: string) => (o.json === "-" ? process.stderr : process.stdout).write(s + "\n");
   const ops = Number(o.ops);
   const concurrency = Number(o.concurrency);
@@ -114,11 +116,13 @@ async function main(argv: string[]): Promise<number> {
     ...(!Number.isInteger(concurrency) || concurrency < 1 ? ["--concurrency must be an integer >= 1"] : []),
     ...(pipelines.some((p) => !Number.isInteger(p) || p < 1) ? ["--pipelines must be integers >= 1, e.g. 1,16"] : []),
     ...(!Number.isInteger(connections) || connections < 1 ? ["--connections must be an integer >= 1"] : []),
+    ...(!/^\d+$/.test(o.canaryS) ? ["--canary-s must be whole seconds (0 skips the canary)"] : []),
   ];
   if (bad.length) throw new Error(bad.join("; "));
   const spec = loadStackSpecFile(o.stackFile, "bench");
   const cluster = await startLocalCluster({ spec });
   const rows: BenchRow[] = [];
+  let canary: CanaryCost | undefined;
   const ctx = new SmokeContext({ ...DEFAULT_OPTIONS, nodes: cluster.seeds, nodeTimeoutMs: spec.nodeTimeoutMs }, () => {});
   const load = (await import("node:os")).loadavg();
   try {
@@ -186,6 +190,8 @@ async function main(argv: string[]): Promise<number> {
       firstError: ol.firstError ?? (ol.unsentOps ? `${ol.unsentOps} commands not sent: the cluster did not keep up with ${rate}/s` : undefined),
       p50Ms: ol.latency.p50Ms, p99Ms: ol.latency.p99Ms, p999Ms: ol.latency.p999Ms, maxMs: ol.latency.maxMs, usage: open.usage,
     });
+    // Last, alone on the cluster: what the canary costs at the stack's interval.
+    if (Number(o.canaryS) > 0) canary = await canaryCost(ctx, cluster, { seconds: Number(o.canaryS), warmupSeconds: 10, intervalMs: spec.canary.intervalMs });
   } finally {
     ctx.close();
     await cluster.stop();
@@ -222,10 +228,18 @@ async function main(argv: string[]): Promise<number> {
       return { goal: "generator SET at pipeline 1 >= 10x the sequential loop", value: x, met: x !== undefined && x >= 10 };
     })(),
   ];
+  if (canary) {
+    // Capacity: the best rate redis-benchmark reached on this cluster at pipeline 1 (its shape: one request per connection).
+    const capacity = Math.max(0, ...rows.filter((r) => r.tool.startsWith("redis-benchmark") && r.pipeline === 1).map((r) => r.opsPerSec));
+    const share = capacity ? Number(((canary.clusterOpsPerSec / capacity) * 100).toFixed(3)) : undefined;
+    out("");
+    out(`canary (bundle under node, every ${canary.intervalMs} ms, ${canary.seconds} s after 10 s of warm-up): ${canary.cpuPct}% of one core, RSS ${canary.rssMiB.min}-${canary.rssMiB.max} MiB; the cluster served ${canary.clusterOpsPerSec} commands/s for it (servers ${canary.serversCpuPct}% of one core) = ${share ?? "?"}% of its capacity (${capacity} ops/s, redis-benchmark P1)`);
+    goals.push({ goal: "canary's commands < 1% of the cluster's capacity (redis-benchmark P1)", value: share, met: share !== undefined && share < 1 });
+  }
   out("");
   for (const g of goals) out(`goal: ${g.goal}: ${g.value ?? "?"} -> ${g.met ? "met" : "NOT met"}`);
   if (o.json) {
-    const doc = JSON.stringify({ cluster: `${spec.masters}x${spec.replicasPerMaster}`, load_average_before: load, ops, concurrency, connections, rows, goals, failures }, null, 2) + "\n";
+    const doc = JSON.stringify({ cluster: `${spec.masters}x${spec.replicasPerMaster}`, load_average_before: load, ops, concurrency, connections, rows, canary, goals, failures }, null, 2) + "\n";
     if (o.json === "-") process.stdout.write(doc);
     else writeFileSync(o.json, doc);
   }
