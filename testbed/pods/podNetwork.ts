@@ -83,9 +83,8 @@ export class PodNetwork {
   }
 
   /** The whole iptables-restore text of one pod (its chains rewritten; `first`: the jumps into them added too). */
-  private rulesOf(pod: NetnsPod, pods: NetnsPod[], services: ReturnType<PodNetwork["clusterIpServices"]>, namespaces: Map<string, Record<string, string>>, first: boolean): string {
-    const svc = serviceRules(services, pods);
-    const ingress = ingressRules(pod, this.stored("NetworkPolicy"), namespaces, pods, this.nodeIp);
+  private rulesOf(pod: NetnsPod, pods: NetnsPod[], svc: { nat: string[]; filter: string[] }, policies: Obj[], namespaces: Map<string, Record<string, string>>, first: boolean): string {
+    const ingress = ingressRules(pod, policies, namespaces, pods, this.nodeIp);
     return [
       "*nat",
       `:${NAT_CHAIN} - [0:0]`,
@@ -109,17 +108,19 @@ export class PodNetwork {
    */
   async sync(strict?: NetnsPod): Promise<void> {
     const pods = this.host.allPods();
-    const services = this.clusterIpServices();
     this.dns.publish([...this.host.podRecords(), ...serviceRecords(this.stored("Service"), this.clusterIps.byService, pods)]);
+    // The same for every pod: computed once per sync.
+    const svc = serviceRules(this.clusterIpServices(), pods);
+    const policies = this.stored("NetworkPolicy");
     const namespaces = this.namespaces();
     const writes: Promise<void>[] = [];
     for (const pod of pods) {
       if (!pod.sandboxPid || pod.deleting || pod.phase === "Succeeded" || pod.phase === "Failed") continue;
-      const body = this.rulesOf(pod, pods, services, namespaces, false);
+      const body = this.rulesOf(pod, pods, svc, policies, namespaces, false);
       if (this.applied.get(pod.sandboxPid) === body) continue;
       const first = !this.applied.has(pod.sandboxPid);
       this.applied.set(pod.sandboxPid, body);
-      const text = first ? this.rulesOf(pod, pods, services, namespaces, true) : body;
+      const text = first ? this.rulesOf(pod, pods, svc, policies, namespaces, true) : body;
       const pid = pod.sandboxPid;
       const w = (this.writing.get(pid) ?? Promise.resolve()).then(() => restoreIn(pid, text)).catch((e: Error) => {
         this.applied.delete(pid);

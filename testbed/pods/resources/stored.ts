@@ -28,21 +28,21 @@ const stored = (createStatus: boolean, checked = true): ResourceHandler => ({
 
 /** Data the pods read (volumes, env). */
 export const dataObject = stored(false);
+/** Kept, with an empty status (Namespace, ServiceAccount, PodDisruptionBudget: read where they are used). */
+export const recordedObject = stored(true);
 /** A NetworkPolicy: enforced from the moment it is stored (every pod's rules rewritten before the step ends). */
 export const networkPolicy: ResourceHandler = {
   create: async (s, r) => {
-    const out = await stored(true).create(s, r);
+    const out = await recordedObject.create(s, r);
     await r.network.sync();
     return out;
   },
   update: async (s, r) => {
-    const out = await stored(true).update!(s, r);
+    const out = await recordedObject.update!(s, r);
     await r.network.sync();
     return out;
   },
 };
-/** Kept, with an empty status, and enforced by nothing. */
-export const recordedObject = stored(true);
 /** An object whose own handler checked it (a Job's metadata-only update). */
 export const keptObject = stored(false, false);
 
