@@ -8,7 +8,7 @@ import { bundleCli, bundleHash } from "../../smoke/bundle";
 import { DEFAULT_CANARY_PORT } from "../../smoke/canary/server";
 import { bundleConfigMapArgs, nodePodSpec } from "./kubernetes/nodeJob";
 import { envList } from "./kubernetes/env";
-import { dockerEnvs } from "./docker/context";
+import { certUploads, dockerEnvs } from "./docker/context";
 
 /** Environment variable the canary reads its password from (its name travels on argv, never the value). */
 export const CANARY_PASSWORD_ENV = "REDIS_CANARY_PASSWORD";
@@ -101,13 +101,7 @@ export class Canary extends pulumi.ComponentResource {
         envs: [pulumi.secret(pulumi.interpolate`${CANARY_PASSWORD_ENV}=${d.password}`), ...(d.tls ? dockerEnvs(tlsEnv(TLS_CLIENT_FILES)) : [])],
         uploads: [
           { file: `${BUNDLE_DIR}/${BUNDLE_FILE}`, content: text },
-          ...(d.tls
-            ? [
-                { file: TLS_CLIENT_FILES.ca, content: d.tls.ca },
-                { file: TLS_CLIENT_FILES.cert, content: d.tls.cert },
-                { file: TLS_CLIENT_FILES.key, content: pulumi.secret(d.tls.key), owner: uid, group: uid, permissions: "0400" },
-              ]
-            : []),
+          ...(d.tls ? certUploads(d.tls, TLS_CLIENT_FILES, uid) : []),
         ],
         networksAdvanced: [{ name: d.networkName, aliases: [name] }],
         restart: "unless-stopped",

@@ -6,7 +6,7 @@ import type { CanarySloOptions } from "../../monitoring/slo";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
 import { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE } from "../../monitoring/images";
 import { TLS_CLIENT_FILES, exporterAddress, exporterTlsEnv } from "../plan/tls";
-import { dockerEnvs } from "./docker/context";
+import { certUploads, dockerEnvs } from "./docker/context";
 
 /** Pinned images and port (monitoring/images.ts); bump deliberately (the rules depend on redis_exporter metric names). */
 export { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE };
@@ -87,13 +87,7 @@ export class DockerMonitoring extends pulumi.ComponentResource {
     const passwordEnv = args.password === undefined ? [] : [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${args.password}`)];
     const tlsEnvs = args.tls ? dockerEnvs(exporterTlsEnv(TLS_CLIENT_FILES)) : [];
     // The exporter images run as uid 59000 (official and stand-in): the key file is theirs alone.
-    const tlsUploads: docker.types.input.ContainerUpload[] = args.tls
-      ? [
-          { file: TLS_CLIENT_FILES.ca, content: args.tls.ca },
-          { file: TLS_CLIENT_FILES.cert, content: args.tls.cert },
-          { file: TLS_CLIENT_FILES.key, content: pulumi.secret(args.tls.key), owner: "59000", group: "59000", permissions: "0400" },
-        ]
-      : [];
+    const tlsUploads = args.tls ? certUploads(args.tls, TLS_CLIENT_FILES, "59000") : [];
     const targets = args.nodes.map((node) => {
       const alias = `${name}-exporter-${node.name}`;
       new docker.Container(

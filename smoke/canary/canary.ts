@@ -7,6 +7,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { errorText, NodePool, withTimeout } from "../clients";
 import { parseClusterNodes } from "../topology";
+import { sleep } from "../time";
 import type { NatMapEntries, TlsClientOptions } from "../types";
 import { AckRing, type AckedWrite } from "./ackRing";
 import { CanaryMetrics, type CanaryOp, type CanaryResult } from "./metrics";
@@ -348,7 +349,7 @@ export class Canary {
       }
       for (let i = 0; Date.now() < deadline && i < 100_000; i++) {
         if ((await r.get(w.key)) === w.value) return performance.now() - t0;
-        await delay(REPLICA_POLL_MS);
+        await sleep(REPLICA_POLL_MS);
       }
       throw new CanaryTimeout(`not visible within ${this.timeoutMs} ms`);
     });

@@ -46,15 +46,19 @@ export const passwordUpload = (cx: DockerClusterContext): docker.types.input.Con
   file: PASSWORD_FILE, content: pulumi.secret(cx.password), owner: REDIS_UID, group: REDIS_UID, permissions: "0400",
 });
 
-/** tls.enabled: certificate `id`'s CA, certificate and (private) key at `files`; nothing otherwise. */
-export function tlsUploads(cx: DockerClusterContext, id: string, files: TlsFilePaths): docker.types.input.ContainerUpload[] {
-  const c = cx.certs?.issued[id];
-  if (!c) return [];
+/** A CA, certificate and private key at `files`, the key readable by `uid` alone (and secret in state). */
+export function certUploads(c: { ca: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> }, files: TlsFilePaths, uid: string): docker.types.input.ContainerUpload[] {
   return [
     { file: files.ca, content: c.ca },
     { file: files.cert, content: c.cert },
-    { file: files.key, content: c.key, owner: REDIS_UID, group: REDIS_UID, permissions: "0400" },
+    { file: files.key, content: pulumi.secret(c.key), owner: uid, group: uid, permissions: "0400" },
   ];
+}
+
+/** tls.enabled: certificate `id`'s CA, certificate and (private) key at `files`; nothing otherwise. */
+export function tlsUploads(cx: DockerClusterContext, id: string, files: TlsFilePaths): docker.types.input.ContainerUpload[] {
+  const c = cx.certs?.issued[id];
+  return c ? certUploads(c, files, REDIS_UID) : [];
 }
 
 export const tlsEnvs = (cx: DockerClusterContext, files: TlsFilePaths) => (cx.certs ? dockerEnvs(tlsEnv(files)) : []);

@@ -6,7 +6,7 @@ import type { PodsRunner, UpResult } from "../../../testbed/pods/runner";
 import type { Forward } from "../../../testbed/pods/serviceProxy";
 import { unwrapSecrets } from "../../../testbed/engine/values";
 import { sleep } from "../../../smoke/time";
-import { parseInfo } from "../../../smoke/topology";
+import { countSlots, parseClusterNodes, parseInfo } from "../../../smoke/topology";
 
 export const STACK = "prod";
 export const STS = "redis-cluster-prod";
@@ -165,7 +165,8 @@ export class ProdCluster {
   }
 
   /** Masters holding slots, by pod, with their replica's pod (from the view of a pod that answers). */
-  async shards(): Promise<{ master: string; replica?: string; masterId: string; slots?: string }[]> {
+  /** Each master (pod name) with its replica, id, slot ranges as CLUSTER NODES prints them and how many slots they hold. */
+  async shards(): Promise<{ master: string; replica?: string; masterId: string; slots?: string; slotCount: number }[]> {
     const byIp = new Map(this.pods().map((p) => [this.ip(p), p]));
     for (const p of this.present()) {
       const v = await this.view(p);
@@ -174,7 +175,8 @@ export class ProdCluster {
         .filter((n) => n[2].includes("master") && n.length > 8)
         .map((n) => {
           const rep = v.nodes.find((x) => x[3] === n[0]);
-          return { master: byIp.get(n[1].split(":")[0])!, replica: rep ? byIp.get(rep[1].split(":")[0]) : undefined, masterId: n[0], slots: n.slice(8).join(" ") };
+          const slotCount = countSlots(parseClusterNodes(n.join(" "))[0]?.slots ?? []);
+          return { master: byIp.get(n[1].split(":")[0])!, replica: rep ? byIp.get(rep[1].split(":")[0]) : undefined, masterId: n[0], slots: n.slice(8).join(" "), slotCount };
         });
     }
     throw new Error("no pod answers");

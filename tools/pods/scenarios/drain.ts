@@ -127,16 +127,6 @@ async function maintenance(c: ProdCluster, nodes: PretendNodes, pods: string[], 
   throw new Error(`replacements of ${pods.join(", ")} not created before the drain's timeout`);
 }
 
-/** Slots a master line of CLUSTER NODES holds ("0-5460 5461"; importing/migrating entries in brackets not counted). */
-function slotCount(slots: string | undefined): number {
-  let n = 0;
-  for (const r of (slots ?? "").split(" ")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(r);
-    if (m) n += Number(m[2] ?? m[1]) - Number(m[1]) + 1;
-  }
-  return n;
-}
-
 async function roles(c: ProdCluster): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const s of await c.shards().catch(() => [])) {
@@ -184,7 +174,7 @@ export async function drainNodes(c: ProdCluster): Promise<Row> {
   const lost = await w.lost();
   const shards = await c.shards().catch(() => []);
   const paired = shards.filter((x) => x.replica).length;
-  const slots = shards.reduce((a, x) => a + slotCount(x.slots), 0);
+  const slots = shards.reduce((a, x) => a + x.slotCount, 0);
   const whole = ms !== undefined && shards.length === 3 && paired === 3 && slots === 16384;
   const count = (rule?: string) => s.evicted.filter((e) => e.rule === rule).length;
   const rules = `${count("decremented")} used a disruption, ${count("unhealthy")} of a not-Ready pod, ${count("ignored")} of a pod the budget ignores, ${count(undefined)} under no budget`;
