@@ -65,6 +65,8 @@ const lastErrors = new WeakMap<Redis, Error>();
 export class NodePool {
   private readonly conns = new Map<string, Redis>();
   private readonly extra: Redis[] = [];
+  /** Connections being opened, by address. */
+  private readonly opening = new Map<string, Promise<void>>();
   /** Set by closeAll(): a check that outlived its timeout gets an error instead of a new connection nobody closes. */
   private closed = false;
 
@@ -121,23 +123,30 @@ export class NodePool {
   /** Pooled connection to a node (connects on first use; throws the connect/auth error). */
   async get(addr: string): Promise<Redis> {
     if (this.closed) throw new Error(`connection to ${addr} refused: the smoke run is closed`);
+    // A caller arriving while another opens the connection waits for that open: handed the connection before it is
+    // ready, its command would fail at once ("Stream isn't writeable": no offline queue).
+    const pending = this.opening.get(addr);
+    if (pending) {
+      await pending;
+      return this.get(addr);
+    }
     let r = this.conns.get(addr);
     if (!r) {
       r = this.make(addr);
       this.conns.set(addr, r);
     }
     if (r.status === "wait" || r.status === "end" || r.status === "close") {
+      const conn = r.status === "wait" ? r : (r.disconnect(), this.make(addr));
+      this.conns.set(addr, conn);
+      const open = this.open(conn).finally(() => this.opening.delete(addr));
+      this.opening.set(addr, open);
       try {
-        if (r.status !== "wait") {
-          r.disconnect();
-          r = this.make(addr);
-          this.conns.set(addr, r);
-        }
-        await this.open(r);
+        await open;
       } catch (e) {
         this.conns.delete(addr);
         throw e;
       }
+      return conn;
     }
     return r;
   }
