@@ -66,7 +66,13 @@ function deployDocker({ spec, password: configured, aclPasswords }: LoadedConfig
     },
     canary: {
       username: spec.acl.enabled ? "canary" : undefined,
-      docker: { networkName: cluster.outputs.network, password: spec.acl.enabled ? cluster.userPasswords.canary : password, tls: cluster.tlsClient },
+      docker: {
+        networkName: cluster.outputs.network,
+        password: spec.acl.enabled ? cluster.userPasswords.canary : password,
+        tls: cluster.tlsClient,
+        hostPort: spec.docker.canaryPort,
+        hostIp: spec.docker.announceHost,
+      },
     },
     outputs: { platform: "docker", ...cluster.outputs },
   };

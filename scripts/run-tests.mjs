@@ -25,6 +25,7 @@ const LIGHT = (f) =>
     "test/testbed/pods/daemon.test.ts",
     "test/smoke/canary/ackRing.test.ts",
     "test/smoke/canary/shards.test.ts",
+    "test/smoke/canary/view.test.ts",
     "test/testbed/pods/eviction.test.ts",
     "test/testbed/pods/networkPolicy.test.ts",
     "test/testbed/pods/serviceProxy.test.ts",
@@ -56,6 +57,7 @@ const LIGHT = (f) =>
 // pods), so that two private Docker daemons never run at once.
 const SECOND = new Set([
   "test/tools/chaos/run.test.ts",
+  "test/smoke/checks/canary.test.ts",
   "test/infra/scale/scaler.test.ts",
   "test/infra/scripts/entrypoint-disk.test.ts",
   "test/infra/scripts/frozen-node.test.ts",

@@ -42,6 +42,20 @@ function jsonTargetProblem(file: string): string | undefined {
   return undefined;
 }
 
+/** http(s)://host[:port] with no path beyond "/": /view is appended. */
+function canaryUrlOption(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(`not a URL: ${v.slice(0, 80)}`);
+  }
+  if (!/^https?:$/.test(u.protocol) || u.pathname.replace(/\/+$/, "") !== "" || u.search || u.username || u.password) {
+    throw new InvalidArgumentError("expected http://host:port (the canary's address, no path, query or credentials)");
+  }
+  return v.replace(/\/+$/, "");
+}
+
 function parseNatMap(v: string): NatMapEntries {
   let obj: unknown;
   try {
@@ -96,6 +110,8 @@ export function buildProgram(): Command {
     .option("--bench-value-size <n>", "benchmark value size in bytes", int("--bench-value-size", 1), DEFAULT_OPTIONS.bench.valueSize)
     .option("--bench-connections <n>", "benchmark TCP connections per master", int("--bench-connections", 1), DEFAULT_OPTIONS.bench.connections)
     .option("--bench-rate <n>", "also an open-loop GET phase at this many commands/s (latency from the intended send time); 0 skips it", int("--bench-rate", 0), DEFAULT_OPTIONS.bench.rate)
+    .option("--canary-url <url>", "base URL of the continuous canary (http://host:port): report what it counted during this run; absent: not checked", canaryUrlOption)
+    .option("--canary-lookback-ms <n>", "the canary check also reports this long before the run (the rollout)", int("--canary-lookback-ms", 0, MAX_TIMER_MS), DEFAULT_OPTIONS.canaryLookbackMs)
     .option("--termination-log <file>", "also write the failure digest here (Kubernetes: /dev/termination-log)")
     .option("--quiet", "no progress lines, only the summary")
     .addHelpText("after", EXIT_CODES_HELP);
@@ -103,7 +119,7 @@ export function buildProgram(): Command {
 
 /** Parsed flags: the library's options as commander names them, plus the CLI's own. */
 interface Cli
-  extends Pick<SmokeOptions, "nodes" | "natMap" | "expectMasters" | "expectReplicas" | "failover" | "failBack" | "failoverTarget" | "workloads" | "keys" | "timeoutMs" | "nodeTimeoutMs" | "freezeMs" | "connectTimeoutMs"> {
+  extends Pick<SmokeOptions, "nodes" | "natMap" | "expectMasters" | "expectReplicas" | "failover" | "failBack" | "failoverTarget" | "workloads" | "keys" | "timeoutMs" | "nodeTimeoutMs" | "freezeMs" | "connectTimeoutMs" | "canaryUrl" | "canaryLookbackMs"> {
   passwordEnv?: string;
   user?: string;
   json?: string;
@@ -191,6 +207,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     nodeTimeoutMs: o.nodeTimeoutMs,
     freezeMs: o.freezeMs,
     connectTimeoutMs: o.connectTimeoutMs,
+    canaryUrl: o.canaryUrl,
+    canaryLookbackMs: o.canaryLookbackMs,
     bench: { ops: o.benchOps, concurrency: o.benchConcurrency, pipeline: o.benchPipeline, valueSize: o.benchValueSize, connections: o.benchConnections, rate: o.benchRate },
   };
   // Last resort: the run bounds itself, but never let a stuck socket keep the process alive past the limit.

@@ -4,6 +4,7 @@ import { Aborted, SmokeContext } from "./context";
 import { checkAuth } from "./checks/auth";
 import { checkOldPasswords } from "./checks/oldPasswords";
 import { checkBenchmark } from "./checks/benchmark";
+import { checkCanary } from "./checks/canary";
 import { checkConnect } from "./checks/connect";
 import { checkDistribution } from "./checks/distribution";
 import { checkFailover, freezeMsFor, readNodeTimeout } from "./checks/failover";
@@ -66,6 +67,8 @@ export function checkTimeoutMs(name: CheckName, o: SmokeOptions, nodeTimeoutMs: 
     case "auth":
     case "old-passwords":
       return 15_000;
+    case "canary":
+      return 10_000;
     case "benchmark":
       // The open-loop phase takes ops/rate seconds whatever the cluster does.
       return 60_000 + o.bench.ops + (o.bench.rate > 0 ? Math.ceil((o.bench.ops / o.bench.rate) * 1000) + 10_000 : 0);
@@ -190,6 +193,8 @@ export async function runSmoke(opts: SmokeOptions, hooks: RunHooks = {}): Promis
       if (slotsOk) await run("benchmark", checkBenchmark);
       else notRun("benchmark", "the slots check failed");
     }
+    // Last: its window then covers every check of this run, the failover drill included.
+    await run("canary", (c) => checkCanary(c, started));
   } catch (e) {
     // Usage or connection problem (no seed answers, wrong password): exit 2, named on the check that found it.
     if (e instanceof SmokeUsageError) {

@@ -2,7 +2,7 @@
 
 export const FAILOVER_MODES = ["none", "manual", "kill"] as const;
 export type FailoverMode = (typeof FAILOVER_MODES)[number];
-export const CHECK_NAMES = ["connect", "slots", "distribution", "workloads", "replication", "failover", "auth", "old-passwords", "benchmark"] as const;
+export const CHECK_NAMES = ["connect", "slots", "distribution", "workloads", "replication", "failover", "auth", "old-passwords", "benchmark", "canary"] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 /** TLS of every connection to the cluster (PEM text, never paths: the library reads no files). */
@@ -71,6 +71,10 @@ export interface SmokeOptions {
   /** Per-node connect timeout. */
   connectTimeoutMs: number;
   bench: BenchOptions;
+  /** The continuous canary's base URL (GET /view): the canary check reports what it saw; absent: not checked. */
+  canaryUrl?: string;
+  /** The canary check also reports this long before the run (the rollout that preceded it). */
+  canaryLookbackMs: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<SmokeOptions, "nodes"> = {
@@ -80,6 +84,7 @@ export const DEFAULT_OPTIONS: Omit<SmokeOptions, "nodes"> = {
   keys: 10_000,
   timeoutMs: 300_000,
   connectTimeoutMs: 3_000,
+  canaryLookbackMs: 600_000,
   bench: { ops: 20_000, concurrency: 50, pipeline: 1, valueSize: 3, connections: 2, rate: 0 },
 };
 

@@ -27,6 +27,8 @@ export function canaryCliArgs(settings: CanarySpec, seeds: string[], username: s
     "--interval-ms", String(settings.intervalMs),
     "--timeout-ms", String(settings.timeoutMs),
     "--port", String(DEFAULT_CANARY_PORT),
+    "--slo-objective", String(settings.objective),
+    "--slo-latency-ms", String(settings.latencyThresholdMs),
     "--password-env", CANARY_PASSWORD_ENV,
     ...(username ? ["--user", username] : []),
   ];
@@ -53,6 +55,9 @@ export interface CanaryDockerArgs {
   password: pulumi.Input<string>;
   /** TLS client certificate PEMs (key secret); the nodes' certificates name their addresses, so hostnames are checked. */
   tls?: { ca: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
+  /** Where its port is published on the host (loopback), for the smoke step's read of /view and for a person. */
+  hostPort: number;
+  hostIp: string;
 }
 
 export interface CanaryArgs {
@@ -69,8 +74,9 @@ export interface CanaryArgs {
 
 /**
  * The continuous canary (smoke/canary/), its esbuild bundle run by `node` as uid 1000. Kubernetes: a one-replica
- * Deployment with the bundle from a ConfigMap, seeded through the client Service as applications are, and a PodMonitor
- * for its /metrics. Docker: a container on the cluster's network named `name` (the dev Prometheus scrapes it there).
+ * Deployment with the bundle from a ConfigMap, seeded through the client Service as applications are, a Service named
+ * `name` (the smoke Job reads /view through it) and a PodMonitor for its /metrics. Docker: a container on the cluster's
+ * network named `name` (the dev Prometheus scrapes it there), its port published on the host's loopback.
  * The SLO rules on its metrics come with the cluster's rules (monitoring/slo.ts).
  */
 export class Canary extends pulumi.ComponentResource {
@@ -104,6 +110,7 @@ export class Canary extends pulumi.ComponentResource {
           ...(d.tls ? certUploads(d.tls, TLS_CLIENT_FILES, uid) : []),
         ],
         networksAdvanced: [{ name: d.networkName, aliases: [name] }],
+        ports: [{ internal: DEFAULT_CANARY_PORT, external: d.hostPort, ip: d.hostIp }],
         restart: "unless-stopped",
       },
       // Fixed container name: the old container must go before its replacement can be created.
@@ -152,6 +159,15 @@ export class Canary extends pulumi.ComponentResource {
             }),
           },
         },
+      },
+      child,
+    );
+    // Fixed name: the plan's canaryUrl names it before it exists (the smoke step of the next deploy reads it).
+    new k8s.core.v1.Service(
+      `${name}-view`,
+      {
+        metadata: { name, namespace: k.namespace, labels: k.labels },
+        spec: { selector: k.labels, ports: [{ name: "metrics", port: DEFAULT_CANARY_PORT, targetPort: "metrics" }] },
       },
       child,
     );

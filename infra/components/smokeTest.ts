@@ -118,6 +118,8 @@ export function smokeCliArgs(args: SmokeTestArgs, nodes: string[], withPassword:
     "--bench-ops", String(s.benchOps ?? 10_000),
   ];
   if (s.failBack === false) out.push("--no-fail-back");
+  // The canary (canary.enabled) of the previous deploy is running: the smoke step reports what it saw of this one.
+  if (args.plan.canaryUrl) out.push("--canary-url", args.plan.canaryUrl);
   if (withPassword) out.push("--password-env", SMOKE_PASSWORD_ENV);
   return out;
 }

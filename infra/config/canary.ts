@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CANARY_LATENCY_BUCKETS } from "../../monitoring/slo";
+import { DEFAULT_CANARY_SLO } from "../../smoke/canary/view";
 
 // Settings of the `canary` stack-config object: the continuous canary (smoke/canary/) and the SLO rules on its metrics.
 
@@ -11,12 +12,12 @@ export const canarySchema = z
     enabled: z.boolean().default(false).describe("Run the canary between deploys (its own ACL user canary, keys canary:*) and its SLO alerts"),
     intervalMs: z.int().min(100).max(60_000).default(1000).describe("How often the canary writes and reads each shard"),
     timeoutMs: z.int().min(50).max(30_000).default(1000).describe("A canary request slower than this counts as a timeout"),
-    objective: z.number().min(0.9).max(0.99999).default(0.999).describe("SLO objective of availability and latency (0.999 = 99.9 % of canary requests good)"),
+    objective: z.number().min(0.9).max(0.99999).default(DEFAULT_CANARY_SLO.objective).describe("SLO objective of availability and latency (0.999 = 99.9 % of canary requests good)"),
     image: z.string().min(1).default("node:20-alpine").describe("Image with node (>= 18) that runs the canary's bundle as uid 1000"),
     latencyThresholdMs: z
       .number()
       .refine((v) => CANARY_LATENCY_BUCKETS_MS.includes(v), `must be a bucket of the canary's latency histogram: ${CANARY_LATENCY_BUCKETS_MS.join(", ")}`)
-      .default(100)
+      .default(DEFAULT_CANARY_SLO.latencyThresholdMs)
       .describe("A canary request slower than this misses the latency SLO"),
   })
   .strict()

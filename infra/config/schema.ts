@@ -45,6 +45,7 @@ const dockerSchema = z
       .refine(isLoopback, "must be a loopback address (127.x.x.x or ::1): the published client and cluster-bus ports bind to it and the bus has no authentication; set docker.announceHost: 127.0.0.1")
       .default("127.0.0.1").describe("Loopback address host clients use for the published ports (natMap target); the ports bind to it"),
     prometheusPort: port.default(9090).describe("Host port of the dev Prometheus"),
+    canaryPort: port.default(9122).describe("Host port of the canary's /metrics and /view (canary.enabled): the smoke step reads the canary's view of the deploy there"),
   })
   .strict();
 
@@ -109,7 +110,7 @@ export const stackConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["enableDebugCommand"], message: `must be "yes" for smoke.failover kill (it freezes a master with DEBUG SLEEP); set enableDebugCommand: yes (dev only) or smoke.failover: manual` });
     }
     const d = c.docker;
-    const portsValid = [d.hostPortBase, d.busPortOffset, d.prometheusPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535);
+    const portsValid = [d.hostPortBase, d.busPortOffset, d.prometheusPort, d.canaryPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535);
     if (c.platform === "docker" && portsValid) {
       const n = c.masters * (1 + c.replicasPerMaster);
       const used = new Map<number, string>();
@@ -117,12 +118,13 @@ export const stackConfigSchema = z
       const collisions: string[] = [];
       const claim = (p: number, what: string) => {
         if (p > 65535) high.push(`gives ${what} host port ${p}, outside 1..65535; lower docker.hostPortBase or docker.busPortOffset`);
-        else if (used.has(p)) collisions.push(`ports collide: ${used.get(p)} and ${what} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset or docker.prometheusPort`);
+        else if (used.has(p)) collisions.push(`ports collide: ${used.get(p)} and ${what} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset, docker.prometheusPort or docker.canaryPort`);
         else used.set(p, what);
       };
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i, `node ${i} client port`);
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i + d.busPortOffset, `node ${i} bus port`);
       if (c.monitoring.enabled) claim(d.prometheusPort, "prometheus");
+      if (c.canary.enabled) claim(d.canaryPort, "canary");
       const report = (messages: string[], path: string[]) => {
         for (const message of messages.slice(0, MAX_LISTED)) ctx.addIssue({ code: "custom", path, message });
         if (messages.length > MAX_LISTED) ctx.addIssue({ code: "custom", path, message: `... and ${messages.length - MAX_LISTED} more like these` });

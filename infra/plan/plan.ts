@@ -1,6 +1,8 @@
 import type { ClusterSpec } from "../config/schema";
 import { renderRedisConf } from "./redisConf";
 import { readScript } from "./scripts";
+import { canaryJob } from "../config/canary";
+import { DEFAULT_CANARY_PORT } from "../../smoke/canary/server";
 
 /** Paths inside a container or pod where the plan's files are delivered. */
 export const CONTAINER_PATHS = {
@@ -57,6 +59,11 @@ export interface ClusterPlan {
   hostSeeds: string[];
   /** Where an application inside the cluster's network starts: the client Service on Kubernetes, the nodes elsewhere. */
   clientSeeds: string[];
+  /**
+   * canary.enabled: where the smoke step reads the canary's view of the deploy (GET /view): its published port on
+   * Docker (the smoke runs on the host), its Service on Kubernetes (the smoke Job runs in the namespace).
+   */
+  canaryUrl?: string;
 }
 
 /** Kubernetes names shared by the plan and the Kubernetes component. */
@@ -146,6 +153,11 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
     natMap,
     hostSeeds: placement.kind === "docker" ? nodes.map((n) => `${spec.docker.announceHost}:${n.hostPort}`) : seeds,
     clientSeeds: placement.kind === "kubernetes" ? [`${kubernetesNames(spec).clientService}.${spec.kubernetes.namespace}.svc.cluster.local:${REDIS_PORT}`] : seeds,
+    ...(spec.canary.enabled && placement.kind !== "local" && {
+      canaryUrl: placement.kind === "kubernetes"
+        ? `http://${canaryJob(spec.name)}.${spec.kubernetes.namespace}.svc.cluster.local:${DEFAULT_CANARY_PORT}`
+        : `http://${spec.docker.announceHost}:${spec.docker.canaryPort}`,
+    }),
   };
 }
 

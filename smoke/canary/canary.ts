@@ -11,6 +11,7 @@ import { sleep } from "../time";
 import type { NatMapEntries, TlsClientOptions } from "../types";
 import { AckRing, type AckedWrite } from "./ackRing";
 import { CanaryMetrics, type CanaryOp, type CanaryResult } from "./metrics";
+import { CanaryTally, DEFAULT_CANARY_SLO, type CanarySlo, type CanaryWindow } from "./view";
 import { describeTopology, mastersKey, pickView, shardOfKey, topologyOf, type Shard, type Topology } from "./shards";
 
 export interface CanaryOptions {
@@ -38,6 +39,8 @@ export interface CanaryOptions {
   log?: (line: string) => void;
   /** Part of every key, so two canaries on one cluster never read each other's writes. Default: random. */
   instance?: string;
+  /** The SLO its own window view (view()) reports burn against. Default: the stack config's defaults. */
+  slo?: CanarySlo;
 }
 
 /** A request that got no (or no expected) answer in time. */
@@ -51,6 +54,8 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; problem: string };
 
 export class Canary {
   readonly metrics = new CanaryMetrics();
+  /** The same counts as the SLI metrics, with a history, for view(). */
+  private readonly tally: CanaryTally;
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly instance: string;
@@ -110,6 +115,7 @@ export class Canary {
     this.ttlMs = Math.max(2 * this.ringSize * this.intervalMs, 4 * this.verifyAfterMs);
     this.instance = o.instance ?? randomBytes(3).toString("hex");
     this.log = o.log ?? (() => undefined);
+    this.tally = new CanaryTally(o.slo ?? DEFAULT_CANARY_SLO);
     this.pool = this.newPool();
     this.writes = this.newPool();
   }
@@ -135,6 +141,11 @@ export class Canary {
     return this.lastRoundAt !== undefined && now - this.lastRoundAt <= 3 * this.intervalMs + 3 * this.timeoutMs;
   }
 
+  /** What it counted in the last `lastMs` ms (GET /view). */
+  view(lastMs: number): CanaryWindow {
+    return this.tally.view(this.instance, lastMs);
+  }
+
   /** The current shards (for status output and tests). */
   get shards(): readonly Shard[] {
     return this.topo?.shards ?? [];
@@ -154,6 +165,7 @@ export class Canary {
     const inFlight = new Set<Promise<void>>();
     let next = Date.now();
     while (!signal.aborted) {
+      this.tally.sample();
       const r = this.round().then(
         () => {
           this.lastRoundAt = Date.now();
@@ -236,7 +248,10 @@ export class Canary {
     this.blind = false;
     const prev = this.topo;
     if (!prev || mastersKey(prev) !== mastersKey(next)) {
-      if (prev) this.metrics.topologyChanges.inc();
+      if (prev) {
+        this.metrics.topologyChanges.inc();
+        this.tally.totals.topologyChanges++;
+      }
       this.log(`${prev ? "topology changed" : "topology"}: ${describeTopology(next)}`);
       for (const s of next.shards) this.metrics.initShard(s.label);
       for (const s of prev?.shards.slice(next.shards.length) ?? []) this.metrics.dropShard(s.label);
@@ -275,8 +290,10 @@ export class Canary {
       this.stale = true;
       return { ok: false, problem: `${op} ${result} at ${addr}: ${errorText(e).replace(/^request: /, "")}` };
     } finally {
+      const ms = performance.now() - t0;
       this.metrics.requests.labels(shard, op, result).inc();
-      this.metrics.duration.labels(shard, op).observe((performance.now() - t0) / 1000);
+      this.metrics.duration.labels(shard, op).observe(ms / 1000);
+      this.tally.request(op, result, ms);
     }
   }
 
@@ -302,7 +319,10 @@ export class Canary {
     });
     let acked: AckedWrite | undefined;
     if (set.ok && set.value >= 1) ring.acked((acked = { seq, key, value, ackedAt: Date.now() }));
-    else if (set.ok) this.metrics.unreplicated.labels(s.label).inc();
+    else if (set.ok) {
+      this.metrics.unreplicated.labels(s.label).inc();
+      this.tally.totals.unreplicated++;
+    }
     const target = acked ?? ring.last;
     const [get, replica] = await Promise.all([
       this.request(s.label, "get", s.master, async () => {
@@ -373,9 +393,11 @@ export class Canary {
       ring.settle(w);
       if (v === w.value) {
         this.metrics.verified.labels(s.label).inc();
+        this.tally.totals.verified++;
         continue;
       }
       this.metrics.lost.labels(s.label).inc();
+      this.tally.totals.lost++;
       const ago = ((Date.now() - w.ackedAt) / 1000).toFixed(1);
       this.log(`lost acknowledged write: shard ${s.label} (${s.master}) key ${w.key} acknowledged ${ago} s ago is ${v === null ? "missing" : "changed"} (tag ${tag})`);
     }

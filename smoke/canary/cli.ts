@@ -8,11 +8,18 @@ import { tlsFromEnv } from "../tls";
 import type { NatMapEntries } from "../types";
 import { Canary } from "./canary";
 import { DEFAULT_CANARY_PORT, serveCanary } from "./server";
+import { DEFAULT_CANARY_SLO } from "./view";
 
 const positive = (flag: string) => (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
   return Number(v);
 };
+
+function objectiveOption(v: string): number {
+  const n = Number(v);
+  if (!/^0?\.\d+$/.test(v) || !(n > 0 && n < 1)) throw new InvalidArgumentError("--slo-objective must be a fraction between 0 and 1, e.g. 0.999");
+  return n;
+}
 
 function portOption(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError("--port must be an integer between 0 and 65535");
@@ -44,6 +51,8 @@ export function buildCanaryProgram(): Command {
     .option("--wait-ms <n>", "WAIT 1 timeout (below --timeout-ms and --interval-ms; default half the smaller)", positive("--wait-ms"))
     .option("--refresh-ms <n>", "topology re-read period when nothing fails", positive("--refresh-ms"), 5000)
     .option("--verify-after-ms <n>", "re-read each acknowledged write this long after its acknowledgement", positive("--verify-after-ms"), 30_000)
+    .option("--slo-objective <f>", "SLO objective the /view burn rates are computed against", objectiveOption, DEFAULT_CANARY_SLO.objective)
+    .option("--slo-latency-ms <n>", "latency threshold of the SLO: a request slower than this is a miss in /view", positive("--slo-latency-ms"), DEFAULT_CANARY_SLO.latencyThresholdMs)
     .option("--host <addr>", "address of the metrics endpoint", "0.0.0.0")
     .option("--port <n>", "port of the metrics endpoint (0: any free one, printed at start)", portOption, DEFAULT_CANARY_PORT)
     .option("--nat-map <json>", 'ioredis-style natMap {"ip:port":{"host":h,"port":p}} for announced addresses not reachable from here', natMapOption)
@@ -59,6 +68,8 @@ interface CanaryCli {
   waitMs?: number;
   refreshMs: number;
   verifyAfterMs: number;
+  sloObjective: number;
+  sloLatencyMs: number;
   host: string;
   port: number;
   natMap?: NatMapEntries;
@@ -92,6 +103,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       waitMs: o.waitMs,
       refreshMs: o.refreshMs,
       verifyAfterMs: o.verifyAfterMs,
+      slo: { objective: o.sloObjective, latencyThresholdMs: o.sloLatencyMs },
       log,
     });
   } catch (e) {

@@ -16,6 +16,8 @@ export interface DockerDevConfig {
   subnet: string;
   hostPortBase: number;
   prometheusPort: number;
+  /** Host port of the canary's /metrics and /view. */
+  canaryPort: number;
 }
 
 function canListen(port: number): Promise<boolean> {
@@ -60,13 +62,16 @@ export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exp
   const hostPortBase = await freeRange(raw["redis-cluster:masters"] * (1 + raw["redis-cluster:replicasPerMaster"]), busOffset);
   const count = raw["redis-cluster:masters"] * (1 + raw["redis-cluster:replicasPerMaster"]);
   const taken = (p: number) => (p >= hostPortBase && p < hostPortBase + count) || (p >= hostPortBase + busOffset && p < hostPortBase + busOffset + count);
-  let prometheusPort = 0;
-  for (let k = 0; k < 200 && !prometheusPort; k++) {
-    const p = 20000 + Math.floor(Math.random() * 10000);
-    if (!taken(p) && (await canListen(p))) prometheusPort = p;
-  }
-  if (!prometheusPort) throw new Error("no free port for Prometheus on 127.0.0.1");
-  raw["redis-cluster:docker"] = { ...dockerCfg, subnet, hostPortBase, prometheusPort, announceHost: "127.0.0.1" };
+  const freePort = async (what: string, not: number[] = []) => {
+    for (let k = 0; k < 200; k++) {
+      const p = 20000 + Math.floor(Math.random() * 10000);
+      if (!taken(p) && !not.includes(p) && (await canListen(p))) return p;
+    }
+    throw new Error(`no free port for ${what} on 127.0.0.1`);
+  };
+  const prometheusPort = await freePort("Prometheus");
+  const canaryPort = await freePort("the canary", [prometheusPort]);
+  raw["redis-cluster:docker"] = { ...dockerCfg, subnet, hostPortBase, prometheusPort, canaryPort, announceHost: "127.0.0.1" };
   raw["redis-cluster:redisImage"] = images.redis;
   raw["redis-cluster:monitoring"] = { ...(raw["redis-cluster:monitoring"] ?? {}), exporterImage: images.exporter, prometheusImage: images.prometheus };
   if (opts.monitoringEnabled !== undefined) raw["redis-cluster:monitoring"] = { ...raw["redis-cluster:monitoring"], enabled: opts.monitoringEnabled };
@@ -80,5 +85,5 @@ export async function dockerDevConfig(images: Pick<StandInImages, "redis" | "exp
     if (!images.node) throw new Error("dockerDevConfig: the stack enables the canary: pass images.node (testbed/docker/images.ts ensureNodeImage)");
     raw["redis-cluster:canary"] = { ...raw["redis-cluster:canary"], image: images.node };
   }
-  return { stack, stackConfig: raw, subnet, hostPortBase, prometheusPort };
+  return { stack, stackConfig: raw, subnet, hostPortBase, prometheusPort, canaryPort };
 }
