@@ -1,0 +1,89 @@
+// Backup and restore as commands: `npm run backup -- backup --nodes a:p,… --work-dir D [--keep-daily 7 …]` and
+// `npm run backup -- restore --nodes a:p,… --work-dir D [--snapshot ID]`. Run by a person, and later by the Jobs
+// (bundled like the scale step). The cluster's credentials come from the scripts' environment (REDISCLI_AUTH or
+// REDIS_PASSWORD_FILE, REDIS_USER, REDIS_TLS_*), the repository's from restic's own (RESTIC_REPOSITORY,
+// RESTIC_PASSWORD_FILE or RESTIC_PASSWORD, backend variables such as AWS_ACCESS_KEY_ID): never from argv.
+// Exit: 0 done; 1 usage; 2 refused (nothing was changed); 3 failed (a backup: no snapshot made; a restore: run it again).
+import { Command, InvalidArgumentError, Option } from "commander";
+import { connectionFromEnv } from "../scale/scaler";
+import { runBackup } from "./backup";
+import type { RepositoryOptions } from "./restic";
+import { runRestore } from "./restore";
+
+const int = (name: string, min: number) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+  return Number(v);
+};
+
+/** The repository from restic's environment variables. */
+export function repositoryFromEnv(env: NodeJS.ProcessEnv): RepositoryOptions {
+  const passthrough = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && /^(AWS_|B2_|AZURE_|GOOGLE_|RESTIC_REST_|OS_)/.test(k))) as Record<string, string>;
+  return {
+    repository: env.RESTIC_REPOSITORY ?? "",
+    passwordFile: env.RESTIC_PASSWORD_FILE || undefined,
+    password: env.RESTIC_PASSWORD || undefined,
+    cacheDir: env.RESTIC_CACHE_DIR || undefined,
+    env: passthrough,
+  };
+}
+
+function common(c: Command): Command {
+  return c
+    .requiredOption("--nodes <list>", "seed nodes host:port, comma-separated")
+    .requiredOption("--work-dir <dir>", "folder for the RDBs in transit (room for the whole dataset)")
+    .option("--nat-map <json>", 'announced "ip:port" -> {"host","port"} where this process reaches it (or BACKUP_NAT_MAP)');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let code = 0;
+  const reach = (o: Record<string, unknown>) => {
+    const nat = (o.natMap as string | undefined) ?? env.BACKUP_NAT_MAP;
+    return { nodes: String(o.nodes).split(",").filter(Boolean), natMap: nat ? JSON.parse(nat) : undefined, ...connectionFromEnv(env), repository: repositoryFromEnv(env), workDir: String(o.workDir) };
+  };
+  const program = new Command("backup").description("Consistent backups of a Redis Cluster into a restic repository, and key-level restores into a cluster of any shape").exitOverride();
+  common(program.command("backup").description("Pauses writes on every master until each has forked its snapshot, streams the RDBs, stores them with a manifest as one restic snapshot"))
+    .option("--pause-bound-ms <n>", "CLIENT PAUSE timeout: the longest writes wait", int("--pause-bound-ms", 10), 1000)
+    .addOption(new Option("--transfer <mode>", "disk: the master forks at once (RDB written on the node, then streamed); diskless: waits repl-diskless-sync-delay").choices(["disk", "diskless"]).default("disk"))
+    .option("--settle-ms <n>", "how long an unhealthy cluster may take to settle before the backup refuses", int("--settle-ms", 0), 10_000)
+    .option("--init-repository", "create the restic repository when there is none")
+    .option("--keep-last <n>", "retention: keep the last n backups", int("--keep-last", 1))
+    .option("--keep-hourly <n>", "retention: one per hour for n hours", int("--keep-hourly", 1))
+    .option("--keep-daily <n>", "retention: one per day for n days", int("--keep-daily", 1))
+    .option("--keep-weekly <n>", "retention: one per week for n weeks", int("--keep-weekly", 1))
+    .option("--keep-monthly <n>", "retention: one per month for n months", int("--keep-monthly", 1))
+    .exitOverride()
+    .action(async (o) => {
+      const keep = { keepLast: o.keepLast, keepHourly: o.keepHourly, keepDaily: o.keepDaily, keepWeekly: o.keepWeekly, keepMonthly: o.keepMonthly };
+      const any = Object.values(keep).some((v) => v !== undefined);
+      const r = await runBackup({ ...reach(o), pauseBoundMs: o.pauseBoundMs, transfer: o.transfer, settleMs: o.settleMs, initRepository: !!o.initRepository, retention: any ? keep : undefined });
+      process.stdout.write(`${r.message}\n`);
+      code = r.code;
+    });
+  common(program.command("restore").description("Verifies a backup, then loads each RDB into a temporary redis-server and RESTOREs its keys into an empty cluster"))
+    .option("--snapshot <id>", "restic snapshot id or 'latest'", "latest")
+    .option("--cluster-id <id>", "only backups of this cluster id (the manifest's clusterId)")
+    .option("--batch-keys <n>", "keys per SCAN/DUMP/RESTORE round", int("--batch-keys", 1), 500)
+    .option("--redis-server <path>", "redis-server binary of the temporary servers", "redis-server")
+    .exitOverride()
+    .action(async (o) => {
+      const r = await runRestore({ ...reach(o), snapshot: o.snapshot, clusterId: o.clusterId, batchKeys: o.batchKeys, redisServer: o.redisServer });
+      process.stdout.write(`${r.message}\n`);
+      code = r.code;
+    });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    return (e as { exitCode?: number }).exitCode === 0 ? 0 : 1;
+  }
+  return code;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`backup: ${(e as Error).message}\n`);
+      process.exit(3);
+    },
+  );
+}
