@@ -1,7 +1,8 @@
 // The canary's SLO alerts live: a real local 3x1 cluster, the canary in-process, a real Prometheus on 127.0.0.1
 // scraping it every second and evaluating the rendered rules every second. Healthy: no canary alert. A frozen master:
 // the fast-burn page fires within a bound computed from the rules, its replica takes over, the canary is ok again and
-// lost no acknowledged write. A restart of every node: the same canary healthy again.
+// lost no acknowledged write. A killed master: failures only during the outage, 0 lost. A restart of every node: the
+// same canary healthy again.
 //
 // The rules take `minFailedRequests: 1`: the low-traffic guard then asks for 70 requests in the 1h window instead of
 // 695 (monitoring/slo.ts), so a few seconds of canary traffic arm it rather than minutes.
@@ -205,6 +206,43 @@ describe("canary SLO alerts on a live 3x1 cluster and a real Prometheus", () => 
     timings.freezeToOkAgain = Date.now() - t0;
     // Every write acknowledged before the freeze re-read on the new master.
     await waitFor(signal, "shard 0's acknowledged writes re-read", 15_000, async () => ((await value(settledQuery("0"))) ?? 0) >= ackedBefore);
+    assert.equal(await value(lostQuery), 0, logs.filter((l) => l.includes("lost")).join("\n"));
+    const all = await canaryAlerts();
+    assert.deepEqual(show(all.filter((a) => a.labels.alertname === "RedisCanaryAckedWriteLost")), []);
+    assert.deepEqual(show(all.filter((a) => isBurn(a) && a.labels.job === CONTROL_CLUSTER_JOB)), [], "objective 0.5: no burn alert");
+  });
+
+  it("a killed master (SIGKILL): the burn is bounded by the outage, its replica takes over, 0 acknowledged writes lost", { timeout: 60_000 }, async (t) => {
+    const signal = t.signal;
+    const c = cluster!;
+    await waitFor(signal, "ok writes and reads on 3 shards before the kill", 15_000, async () => (await value(okShardsQuery)) === 3);
+    const victim = canary!.shards[1].master;
+    const i = c.nodes.findIndex((n) => `${n.host}:${n.port}` === victim);
+    assert.ok(i >= 0, `shard 1's master ${victim} is a node`);
+    const ackedBefore = await value(ackedQuery("1"));
+    assert.ok(ackedBefore !== undefined && ackedBefore > 0, "acknowledged writes on shard 1 before the kill");
+    // The canary's own counts (GET /view) around the event: what the smoke step of a deploy would report.
+    const failedBefore = canary!.view(3_600_000).failed;
+    const t0 = Date.now();
+    await c.kill(i);
+    await waitFor(signal, "shard 1 on a new master", 20_000, async () => canary!.shards[1]?.master !== victim);
+    timings.killToPromoted = Date.now() - t0;
+    await waitFor(signal, "ok writes and reads on 3 shards again", 15_000, async () => (await value(okShardsQuery)) === 3);
+    const outageMs = Date.now() - t0;
+    timings.killToOkAgain = outageMs;
+    // Bounded burn: failures only while the outage lasted (at most every SLI request of every shard then: the
+    // cluster refuses all slots between the FAIL flag and the promotion), none once it is over.
+    const failed = canary!.view(3_600_000).failed - failedBefore;
+    timings.killFailedRequests = failed;
+    const rounds = Math.ceil((outageMs + CANARY_TIMEOUT_MS) / CANARY_INTERVAL_MS);
+    assert.ok(failed > 0 && failed <= rounds * 2 * SHARDS.length, `${failed} failed SLI requests over an outage of ${outageMs} ms (${rounds} rounds)`);
+    const settle = canary!.view(3_600_000).failed;
+    await sleep(3000);
+    assert.equal(canary!.view(3_600_000).failed, settle, "no failure once every shard is ok again");
+    // The killed node comes back (as its container would) and rejoins as a replica; its acknowledged writes survived.
+    c.startNode(i);
+    await waitHealthy(c, 30_000);
+    await waitFor(signal, "shard 1's acknowledged writes re-read", 15_000, async () => ((await value(settledQuery("1"))) ?? 0) >= ackedBefore);
     assert.equal(await value(lostQuery), 0, logs.filter((l) => l.includes("lost")).join("\n"));
     const all = await canaryAlerts();
     assert.deepEqual(show(all.filter((a) => a.labels.alertname === "RedisCanaryAckedWriteLost")), []);
