@@ -58,6 +58,8 @@ step("up: six healthy nodes, the bootstrap exits 0, cluster_state:ok, the smoke 
   assert.match(smoke.outputs.stdout, /PASS failover .*acked writes lost 0/);
   assert.match(smoke.outputs.stdout, /Smoke test PASSED/);
   assert.match(smoke.outputs.stdout, /6 nodes reachable \(6 through natMap\)/);
+  // The first deploy: the canary starts after the smoke step, so its check could not look (n/a, not a pass).
+  assert.match(smoke.outputs.stdout, new RegExp(`n/a canary .*no canary view at http://127\\.0\\.0\\.1:${fx.cfg.canaryPort} \\(ECONNREFUSED\\)`));
   assert.ok(r.doneAtMs[SMOKE] > r.doneAtMs[BOOTSTRAP], "smoke after the bootstrap");
 });
 
@@ -88,6 +90,13 @@ step("Prometheus (published on 127.0.0.1) scrapes every exporter and the canary;
     assert.ok(Date.now() < until, `Prometheus not quiet: ${last}`);
     await sleep(2000);
   }
+  // The canary's view, where the next deploy's smoke step reads it (the published loopback port): nothing failed or
+  // lost in the last 10 s of a healthy cluster.
+  const view = (await (await fetch(`http://127.0.0.1:${fx.cfg.canaryPort}/view?last_ms=10000`, { signal: AbortSignal.timeout(5000) })).json()) as Record<string, number>;
+  assert.ok(view.requests >= 30, `canary requests in 10 s: ${JSON.stringify(view)}`);
+  assert.equal(view.failed, 0, JSON.stringify(view));
+  assert.equal(view.lost, 0);
+  assert.equal(view.objective, 0.999);
 });
 
 step("a second bootstrap run (pulumi up --replace) is a no-op", async (fx) => {
