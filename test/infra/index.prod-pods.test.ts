@@ -160,6 +160,19 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
   assert.ok(c2.setsOk > c1.setsOk, "the canary's writes succeed again");
   const canaryPods = runner.deployments.pods(canaryDeployment);
   assert.deepEqual(canaryPods.map((p) => p.containers[0].restarts), [0], "neither restarted nor replaced");
+  // Its Service (named as the plan's canaryUrl, where a later deploy's smoke Job reads it) routes to it: the view of
+  // the crash window counts the failed requests and the topology change, and nothing lost.
+  const canaryService = `${s.STS}-canary`;
+  assert.ok(runner.network.clusterIps.byService.get(`${ns}/${canaryService}`), "the canary's Service has a virtual IP");
+  const fwd = await runner.forwardService(canaryService, 9122, ns);
+  try {
+    const view = (await (await fetch(`http://${fwd.host}:${fwd.port}/view?last_ms=${Date.now() - t1 + 1000}`, { signal: AbortSignal.timeout(5000) })).json()) as Record<string, number>;
+    log(`canary view of the crash: ${JSON.stringify(view)}`);
+    assert.equal(view.lost, 0, JSON.stringify(view));
+    assert.ok(view.topologyChanges >= 1 && view.requests > 0, JSON.stringify(view));
+  } finally {
+    await fwd.close();
+  }
 
   // Every host client was seeded through the client Service, which sent each connection to a StatefulSet pod.
   const podIps = new Set(runner.podNames(s.STS).map((n) => runner!.pod(n).ip));
