@@ -1,12 +1,15 @@
 // The load generator: closed loop (N requests in flight) or open loop (a fixed rate, latency measured from each
 // request's intended send time so a stalled server cannot hide its queue: no coordinated omission), over several
-// connections per master, keys on every slot, pipelined or not; HDR latency histograms per command.
+// connections per master (requests of a tick coalesced into one write) or one connection per request in flight (one
+// write per request: redis-benchmark's shape), keys on every slot or redis-benchmark's, pipelined or not; HDR latency
+// histograms per command; the shape each run really had (connections, requests in flight, commands per write).
 import { performance } from "node:perf_hooks";
-import { RespConnection } from "./connection";
+import { RespConnection, sumCounters, type ConnectionCounters } from "./connection";
 import type { TlsClientOptions } from "../types";
 import { LatencyHistogram, type LatencySummary } from "./histogram";
-import { keysOfSlots, keysPerSlot } from "./keys";
-import { encodeCommand } from "./resp";
+import { keysOfSlots, keysPerSlot, redisBenchmarkKeys } from "./keys";
+import { encodeAll, type EncodedCommands } from "./resp";
+import type { LoadShape } from "./shape";
 
 export const LOAD_COMMANDS = ["set", "get"] as const;
 export type LoadCommand = (typeof LOAD_COMMANDS)[number];
@@ -29,8 +32,15 @@ export interface LoadOptions {
   command: LoadCommand;
   /** Commands per request (1 = none). A request goes to one master, its keys from that master's slots. */
   pipeline: number;
-  /** TCP connections per master; the requests in flight are spread over them. */
+  /** TCP connections per master; the requests in flight are spread over them (ignored with connectionPerRequest). */
   connectionsPerNode: number;
+  /**
+   * Closed loop: one connection per request in flight, each request written at once in one socket write, the
+   * connections spread over the masters by slot share — redis-benchmark's `-c concurrency -P pipeline`.
+   */
+  connectionPerRequest?: boolean;
+  /** redis-benchmark's key space instead of one key per slot: per master this many keys in its first slot (`-r`). */
+  redisBenchmarkKeys?: number;
   /** Closed loop: requests in flight (each sends its next request when the previous one is answered). */
   concurrency: number;
   /** Open loop: commands per second over all masters (requests are scheduled, not paced by replies). */
@@ -40,7 +50,7 @@ export interface LoadOptions {
   /** Time bound for sending. */
   durationMs?: number;
   valueSize: number;
-  /** Keys are `<keyPrefix>:<n>`, one per slot. */
+  /** Keys are `<keyPrefix>:<n>`, one per slot (unless redisBenchmarkKeys). */
   keyPrefix: string;
   /** SET … EX ttl so keys expire even if nobody deletes them (0: plain SET, as redis-benchmark sends). */
   ttlSeconds: number;
@@ -81,16 +91,61 @@ export interface LoadResult {
   perTarget: Record<string, number>;
   /** CPU time of this process during the run (all threads), ms. */
   clientCpuMs: number;
+  /** What the connections did while sending (counted by them). */
+  shape: LoadShape;
 }
 
 const keyCache = new Map<string, string[]>();
+const wireCache = new Map<string, EncodedCommands>();
 
 /** One lane: a sequence of requests to one master over one connection. */
 interface Lane {
   target: LoadTarget;
   conn: RespConnection;
-  wires: string[];
+  wires: EncodedCommands;
+  /** Index of the next command in `wires`. */
   cursor: number;
+}
+
+/** The next n commands of a lane as one buffer: a view into the encoded commands, a copy only where it wraps around. */
+function batchOf(lane: Lane, n: number): Buffer {
+  const { buf, offsets } = lane.wires;
+  const count = offsets.length - 1;
+  const a = lane.cursor;
+  if (a + n <= count) {
+    lane.cursor = a + n === count ? 0 : a + n;
+    return buf.subarray(offsets[a], offsets[a + n]);
+  }
+  const parts: Buffer[] = [];
+  let left = n;
+  while (left > 0) {
+    const take = Math.min(left, count - lane.cursor);
+    parts.push(buf.subarray(offsets[lane.cursor], offsets[lane.cursor + take]));
+    lane.cursor = (lane.cursor + take) % count;
+    left -= take;
+  }
+  return Buffer.concat(parts);
+}
+
+/** Every command a target's lanes send, encoded once (cached: the phases of a bench reuse them). */
+function wiresOf(o: LoadOptions, t: LoadTarget): EncodedCommands {
+  const value = "x".repeat(o.valueSize);
+  const ttl = o.ttlSeconds > 0 ? ["EX", String(o.ttlSeconds)] : [];
+  const keySpace = o.redisBenchmarkKeys ? `rb:${o.redisBenchmarkKeys}` : `slots:${o.keyPrefix}`;
+  const id = `${keySpace}|${o.command}|${o.valueSize}|${o.ttlSeconds}|${t.slots.map((r) => r.join("-")).join(",")}`;
+  let w = wireCache.get(id);
+  if (w) return w;
+  let keys: string[];
+  if (o.redisBenchmarkKeys) keys = redisBenchmarkKeys(Math.min(...t.slots.map((r) => r[0])), o.redisBenchmarkKeys);
+  else {
+    let all = keyCache.get(o.keyPrefix);
+    if (!all) keyCache.set(o.keyPrefix, (all = keysPerSlot(o.keyPrefix)));
+    keys = keysOfSlots(all, t.slots);
+  }
+  w = encodeAll(keys.map((k) => (o.command === "set" ? ["SET", k, value, ...ttl] : ["GET", k])));
+  if (wireCache.size > 64) wireCache.clear();
+  wireCache.set(id, w);
+  return w;
 }
 
 /** Which target serves position i of n lanes, proportional to the slots each target serves. */
@@ -121,6 +176,8 @@ export function validateLoadOptions(o: LoadOptions): string[] {
   if (!Number.isInteger(o.connectionsPerNode) || o.connectionsPerNode < 1) bad.push(`connections per node must be an integer >= 1, got ${o.connectionsPerNode}`);
   if (o.rate === undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) bad.push(`concurrency must be an integer >= 1, got ${o.concurrency}`);
   if (o.rate !== undefined && !(o.rate > 0)) bad.push(`rate must be > 0, got ${o.rate}`);
+  if (o.rate !== undefined && o.connectionPerRequest) bad.push("connectionPerRequest is a closed-loop shape: give concurrency, not rate");
+  if (o.redisBenchmarkKeys !== undefined && (!Number.isInteger(o.redisBenchmarkKeys) || o.redisBenchmarkKeys < 1)) bad.push(`redisBenchmarkKeys must be an integer >= 1, got ${o.redisBenchmarkKeys}`);
   if (o.ops === undefined && o.durationMs === undefined) bad.push("give ops or a duration");
   if (!(LOAD_COMMANDS as readonly string[]).includes(o.command)) bad.push(`command must be one of ${LOAD_COMMANDS.join(", ")}, got ${o.command}`);
   return bad;
@@ -131,33 +188,31 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (bad.length) throw new Error(`load options: ${bad.join("; ")}`);
   const P = o.pipeline;
   const open = o.rate !== undefined;
-  let all = keyCache.get(o.keyPrefix);
-  if (!all) keyCache.set(o.keyPrefix, (all = keysPerSlot(o.keyPrefix)));
-  const value = "x".repeat(o.valueSize);
-  const ttl = o.ttlSeconds > 0 ? ["EX", String(o.ttlSeconds)] : [];
-  const wire = (k: string) => (o.command === "set" ? encodeCommand(["SET", k, value, ...ttl]) : encodeCommand(["GET", k]));
-  const wiresByTarget = o.targets.map((t) => keysOfSlots(all!, t.slots).map(wire));
+  const perRequest = o.connectionPerRequest === true;
+  const wiresByTarget = o.targets.map((t) => wiresOf(o, t));
 
+  const laneCount = open ? Math.max(o.targets.length * o.connectionsPerNode, 64) : o.concurrency;
+  const assignment = laneTargets(o.targets, laneCount);
+  const lanesOf = o.targets.map((_, t) => assignment.filter((x) => x === t).length);
   const conns: RespConnection[][] = [];
   try {
-    for (const t of o.targets) {
-      conns.push(await Promise.all(Array.from({ length: o.connectionsPerNode }, () => RespConnection.open(t.host, t.port, { password: o.password, username: o.username, tls: o.tls, connectTimeoutMs: o.connectTimeoutMs, addr: t.addr }))));
+    for (const [i, t] of o.targets.entries()) {
+      const n = perRequest ? lanesOf[i] : o.connectionsPerNode;
+      const opts = { password: o.password, username: o.username, tls: o.tls, connectTimeoutMs: o.connectTimeoutMs, addr: t.addr, coalesce: !perRequest };
+      conns.push(await Promise.all(Array.from({ length: n }, () => RespConnection.open(t.host, t.port, opts))));
     }
   } catch (e) {
     for (const cs of conns) for (const c of cs) c.close();
     throw e;
   }
-
-  const laneCount = open ? Math.max(o.targets.length * o.connectionsPerNode, 64) : o.concurrency;
-  const assignment = laneTargets(o.targets, laneCount);
-  const lanesOf = o.targets.map((_, t) => assignment.filter((x) => x === t).length);
   const perTargetIndex = new Map<number, number>();
   const lanes: Lane[] = assignment.map((t) => {
     const k = perTargetIndex.get(t) ?? 0;
     perTargetIndex.set(t, k + 1);
     const wires = wiresByTarget[t];
-    // The lanes of one master start evenly spaced over its slots: together they walk all of them.
-    return { target: o.targets[t], conn: conns[t][k % o.connectionsPerNode], wires, cursor: Math.floor((k * wires.length) / lanesOf[t]) };
+    const count = wires.offsets.length - 1;
+    // The lanes of one master start evenly spaced over its keys: together they walk all of them.
+    return { target: o.targets[t], conn: conns[t][k % conns[t].length], wires, cursor: Math.floor((k * count) / lanesOf[t]) };
   });
 
   const hist = new LatencyHistogram();
@@ -171,15 +226,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let outstanding = 0;
   let unsentOps = 0;
 
-  const batch = (lane: Lane, n: number): string => {
-    let w = "";
-    const ws = lane.wires;
-    for (let j = 0; j < n; j++) {
-      w += ws[lane.cursor];
-      lane.cursor = lane.cursor + 1 === ws.length ? 0 : lane.cursor + 1;
-    }
-    return w;
-  };
   const stopped = () => o.signal?.aborted === true;
 
   if (o.onStart) {
@@ -190,6 +236,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       throw e;
     }
   }
+  for (const cs of conns) for (const c of cs) c.resetCounters();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let tEnd = t0;
@@ -234,7 +281,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         outstanding++;
         const start = performance.now();
         const record = onDone(n, start);
-        lane.conn.send(batch(lane, n), n, (errs, first) => {
+        lane.conn.send(batchOf(lane, n), n, (errs, first) => {
           record(errs, first);
           issue(lane);
         });
@@ -274,13 +321,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         sentOps += n;
         perTarget[lane.target.addr] += n;
         outstanding++;
-        lane.conn.send(batch(lane, n), n, onDone(n, intended));
+        lane.conn.send(batchOf(lane, n), n, onDone(n, intended));
       }
       timer = setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()));
     };
     tick();
   });
   const cpu = process.cpuUsage(cpu0);
+  const counted = sumCounters(conns.flat().map((c) => c.counters));
+  const connections = conns.reduce((s, cs) => s + cs.length, 0);
   try {
     await o.onEnd?.();
   } finally {
@@ -291,7 +340,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     command: o.command,
     mode: open ? "open" : "closed",
     pipeline: P,
-    connections: o.targets.length * o.connectionsPerNode,
+    connections,
     ...(open ? { targetRate: o.rate, sentRate: Math.round((sentOps / ms) * 1000), unsentOps } : { concurrency: o.concurrency }),
     ops: sentOps,
     okOps,
@@ -303,5 +352,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     histogram: hist,
     perTarget,
     clientCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    shape: shapeOf(counted, connections, P),
+  };
+}
+
+/** The shape the counters show: redis-benchmark's when every request had its connection to itself and its own write. */
+function shapeOf(c: ConnectionCounters, connections: number, pipeline: number): LoadShape {
+  const commandsPerWrite = c.writes ? Number((c.commands / c.writes).toFixed(2)) : 0;
+  return {
+    connections,
+    inFlightPerConnection: c.requests ? Number((c.inFlightSum / c.requests).toFixed(2)) : 0,
+    maxInFlightPerConnection: c.maxInFlight,
+    writes: c.writes,
+    commands: c.commands,
+    commandsPerWrite,
+    pipeline,
+    redisBenchmarkShape: c.requests > 0 && c.maxInFlight === 1 && c.writes === c.requests,
   };
 }

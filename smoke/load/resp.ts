@@ -13,6 +13,19 @@ export function encodeCommand(args: readonly string[]): string {
   return s;
 }
 
+/** Commands encoded back to back in one buffer: command i is `buf[offsets[i], offsets[i + 1])`. */
+export interface EncodedCommands {
+  buf: Buffer;
+  offsets: Uint32Array;
+}
+
+export function encodeAll(commands: readonly (readonly string[])[]): EncodedCommands {
+  const wires = commands.map(encodeCommand);
+  const offsets = new Uint32Array(wires.length + 1);
+  for (let i = 0; i < wires.length; i++) offsets[i + 1] = offsets[i] + Buffer.byteLength(wires[i]);
+  return { buf: Buffer.from(wires.join("")), offsets };
+}
+
 /** A reply the scanner saw: ok, or the text of an error reply (`-ERR …`, `-MOVED …`). */
 export type ReplyHandler = (error: string | undefined) => void;
 
@@ -75,7 +88,8 @@ export class ReplyScanner {
         this.onReply(e);
       }
     }
-    this.buf = pos >= n ? EMPTY : buf.subarray(pos);
+    // A copy: the connection reads into one reused buffer, which the next read overwrites.
+    this.buf = pos >= n ? EMPTY : Buffer.from(buf.subarray(pos));
   }
 }
 

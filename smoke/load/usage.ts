@@ -11,15 +11,18 @@ export interface NodeCounters {
   calls: number;
   /** used_cpu_user + used_cpu_sys, seconds. */
   cpuSec: number;
+  /** Socket reads the server did (INFO stats total_reads_processed; absent before Redis 6). */
+  reads?: number;
 }
 
-/** Commands and CPU of one node, from INFO commandstats and INFO cpu. */
+/** Commands, CPU and socket reads of one node, from INFO commandstats, cpu and stats. */
 export async function readNodeCounters(conn: Redis): Promise<NodeCounters> {
-  const [stats, cpu] = await Promise.all([conn.call("INFO", "commandstats") as Promise<string>, conn.call("INFO", "cpu") as Promise<string>]);
+  const [stats, cpu, general] = await Promise.all(["commandstats", "cpu", "stats"].map((s) => conn.call("INFO", s) as Promise<string>));
   let calls = 0;
   for (const m of stats.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) calls += Number(m[1]);
   const c = parseInfo(cpu);
-  return { calls, cpuSec: Number(c.used_cpu_user ?? 0) + Number(c.used_cpu_sys ?? 0) };
+  const reads = parseInfo(general).total_reads_processed;
+  return { calls, cpuSec: Number(c.used_cpu_user ?? 0) + Number(c.used_cpu_sys ?? 0), ...(reads !== undefined ? { reads: Number(reads) } : {}) };
 }
 
 /** Busy and total jiffies of the whole machine (undefined off Linux). */
@@ -41,6 +44,8 @@ export interface NodeUsage {
   opsPerSec: number;
   /** Percent of one core. */
   cpuPct: number;
+  /** Commands per socket read on this node (how many commands each client write carried, seen from the server). */
+  commandsPerRead?: number;
 }
 
 export interface UsageReport {
@@ -49,6 +54,8 @@ export interface UsageReport {
   clientCpuPct: number;
   /** Every node together, percent of one core. */
   serversCpuPct: number;
+  /** Masters together: commands per socket read (undefined when the servers do not count reads). */
+  commandsPerRead?: number;
   /** Whole machine busy, percent of one core (cores × 100 = saturated); undefined off Linux or for a remote cluster. */
   machineBusyPct?: number;
   /** machine − client − servers: other processes on the same machine. */
@@ -84,15 +91,20 @@ export function usageBetween(
   // reply is in): the window is the sending time. Ending it at the second's replies added their round trip, which on a
   // busy host is a large share of a short run and made every rate read low (flaked the generator test's 0.9 bound).
   const sec = Math.max(1e-3, (b.sentAt - a.at) / 1000);
-  const nodes: NodeUsage[] = [...b.nodes.entries()].map(([addr, nb]) => {
+  const deltas = [...b.nodes.entries()].map(([addr, nb]) => {
     const na = a.nodes.get(addr) ?? nb;
-    return {
-      addr,
-      role: roles.get(addr) ?? "master",
-      opsPerSec: Math.round(Math.max(0, nb.calls - na.calls) / sec),
-      cpuPct: Math.round(((nb.cpuSec - na.cpuSec) / sec) * 100),
-    };
+    return { addr, nb, na, calls: Math.max(0, nb.calls - na.calls), reads: nb.reads !== undefined && na.reads !== undefined ? nb.reads - na.reads : 0 };
   });
+  const nodes: NodeUsage[] = deltas.map(({ addr, nb, na, calls, reads }) => ({
+    addr,
+    role: roles.get(addr) ?? "master",
+    opsPerSec: Math.round(calls / sec),
+    cpuPct: Math.round(((nb.cpuSec - na.cpuSec) / sec) * 100),
+    ...(reads > 0 ? { commandsPerRead: Number((calls / reads).toFixed(2)) } : {}),
+  }));
+  const masters = deltas.filter((d) => (roles.get(d.addr) ?? "master") === "master" && d.reads > 0);
+  const sum = (f: (d: (typeof deltas)[number]) => number) => masters.reduce((s, d) => s + f(d), 0);
+  const commandsPerRead = masters.length ? Number((sum((d) => d.calls) / sum((d) => d.reads)).toFixed(2)) : undefined;
   const cores = cpus().length;
   const clientCpuPct = Math.round((clientCpuMs / 1000 / sec) * 100);
   const serversCpuPct = nodes.reduce((s, n) => s + n.cpuPct, 0);
@@ -102,7 +114,7 @@ export function usageBetween(
     machineBusyPct = Math.round(((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * cores * 100);
     otherCpuPct = Math.max(0, machineBusyPct - clientCpuPct - serversCpuPct);
   }
-  const r = { nodes, clientCpuPct, serversCpuPct, machineBusyPct, otherCpuPct, cores };
+  const r = { nodes, clientCpuPct, serversCpuPct, commandsPerRead, machineBusyPct, otherCpuPct, cores };
   return { ...r, limit: limitOf(r, o.clientThreads ?? 1) };
 }
 
