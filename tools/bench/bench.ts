@@ -230,9 +230,9 @@ async function main(argv: string[]): Promise<number> {
         const same = generatorRow("generator", mode, await measuredPhase(ctx, { ...base, command: cmd, pipeline, concurrency, connectionsPerNode: 1, connectionPerRequest: true, ops: n }));
         const theirs = await redisBenchmark(ctx, cluster, { cmd, pipeline, ops: n, concurrency, keyspace, threads: 1, masters });
         same.ratio = ratioOf(same, theirs);
-        theirsDefault.infoRatio = ratioOf(same, theirsDefault);
         // redis-benchmark as it runs by default in cluster mode: one thread per master. Not a goal: more client threads.
         const theirsDefault = await redisBenchmark(ctx, cluster, { cmd, pipeline, ops: n, concurrency, keyspace, masters });
+        theirsDefault.infoRatio = ratioOf(same, theirsDefault);
         // The generator's own batching, as the smoke test runs it: compared with nothing.
         const batched = generatorRow("generator", mode, await measuredPhase(ctx, { ...base, command: cmd, pipeline, concurrency, connectionsPerNode: connections, ops: n }));
         rows.push(same, theirs, theirsDefault, batched);
