@@ -248,18 +248,28 @@ export function topologyProblem(t: Pick<Topology, "masters" | "replicasPerMaster
   return undefined;
 }
 
-/** Human-readable lines of a decision (preview output, the scale step's plan, the runbook examples). */
+/**
+ * Human-readable lines of a decision (preview output, the scale step's plan, the runbook examples), in the order the
+ * scale step runs them: failovers, drains (a drained master keeps its replicas until it is empty), replicas attached
+ * and synced, then the slots moved to the masters that gain them (each has its replica by then), nodes forgotten last.
+ */
 export function describeDecision(d: ScalingDecision): string[] {
   const lines: string[] = [];
-  const moved = d.moves.reduce((s, m) => s + m.slots.length, 0);
+  const moveLines = (moves: SlotMove[], note: string) => {
+    const n = moves.reduce((s, m) => s + m.slots.length, 0);
+    if (!n) return;
+    lines.push(`move ${n} slots:${note}`);
+    for (const m of moves) lines.push(`  ${m.slots.length} slots ${m.from} -> ${m.to}: ${formatRanges(m.slots)}`);
+  };
   if (d.join.length) {
     lines.push(`add ${d.join.length} node(s): ${d.join.map((j) => `${j} (${d.newMasters.includes(j) ? "master" : "replica"})`).join(", ")}`);
   }
   for (const f of d.failovers) lines.push(`fail over ${f.from} to its replica ${f.to}`);
-  if (moved) lines.push(`move ${moved} slots:`);
-  for (const m of d.moves) lines.push(`  ${m.slots.length} slots ${m.from} -> ${m.to}: ${formatRanges(m.slots)}`);
-  for (const a of d.attach) lines.push(`replicate: ${a.replica} -> ${a.master}`);
+  const one = d.drain.length === 1;
+  moveLines(d.moves.filter((m) => d.drain.includes(m.from)), ` emptying ${d.drain.join(", ")} (${one ? "its" : "their"} replicas stay until ${one ? "it is" : "they are"} empty)`);
   if (d.demote.length) lines.push(`make replicas of emptied masters: ${d.demote.join(", ")}`);
+  for (const a of d.attach) lines.push(`replicate: ${a.replica} -> ${a.master}`);
+  moveLines(d.moves.filter((m) => !d.drain.includes(m.from)), "");
   if (d.remove.length) lines.push(`forget on every node, then remove: ${d.remove.join(", ")}`);
   for (const p of d.problems) lines.push(`PROBLEM: ${p}`);
   if (!lines.length) lines.push("no change");

@@ -3,8 +3,10 @@
 // one: open slots are completed forward (all keys to the importing side, then SETSLOT NODE), joined nodes are not
 // joined twice, a half-done FORGET is done again. It never runs CLUSTER RESET, FLUSHALL/FLUSHDB or SHUTDOWN; anything
 // it cannot do safely is refused before the first change (exit 2) or reported with what is left (exit 3).
-// The steps, in order: finish open slots; phase out: join (./steps/join.ts); phase in: forget leaving replicas, fail
-// over, drain, re-point replicas, forget the rest; phase out: move slots to the new masters, attach replicas.
+// The steps, in order: finish open slots; phase out: join (./steps/join.ts); phase in: fail over, drain (a drained
+// master keeps its replicas until it is empty), re-point replicas (synced), forget the leaving nodes; phase out: attach
+// the replicas (synced), then move slots to the new masters. No slot moves to a master before it has a synced replica,
+// and no replica leaves a master that still serves slots (when the plan has replicas).
 import { readFileSync } from "node:fs";
 import { sleep } from "../../smoke/time";
 import { tlsFromEnv } from "../../smoke/tls";
@@ -90,15 +92,14 @@ export class Scaler {
       await finishOpenSlots(r, await r.live.survey());
       if (phase !== "in") await join(r);
       if (phase !== "out") {
-        await forget(r, "replicas");
         await failovers(r);
         await moveSlots(r, true);
         await attach(r, true);
-        await forget(r, "all");
+        await forget(r);
       }
       if (phase !== "in") {
-        await moveSlots(r, false);
         await attach(r, false);
+        await moveSlots(r, false);
       }
       const left = await this.remaining(phase);
       if (left.length) return this.result(3, `not finished; left:\n  ${left.join("\n  ")}`, plan, left);

@@ -4,6 +4,7 @@
 import { sleep } from "../../../smoke/time";
 import { formatRanges, planSlotMoves } from "../../plan/scaling";
 import type { ScaleRun } from "../run";
+import { waitForSyncedReplica } from "./replicas";
 import { parseAddr, type LiveNode, type Survey } from "../survey";
 
 /** The masters' slots by name. */
@@ -45,6 +46,7 @@ export async function moveSlots(run: ScaleRun, drainsOnly: boolean): Promise<voi
   for (const mv of moves) {
     const src = members.get(mv.from)!;
     const dst = members.get(mv.to)!;
+    await waitForSyncedReplica(run, dst);
     run.log(`moving ${mv.slots.length} slots ${src.name} -> ${dst.name}`);
     for (let i = 0; i < mv.slots.length; i += group) {
       run.checkTime("moving slots");

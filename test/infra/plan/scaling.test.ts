@@ -309,11 +309,11 @@ describe("describeDecision and the preview", () => {
     const d = decideScaling(created(3, 1), names(8), 4, 1);
     assert.deepEqual(describeDecision(d), [
       "add 2 node(s): rc-6 (master), rc-7 (replica)",
+      "replicate: rc-7 -> rc-6",
       "move 4096 slots:",
       "  1365 slots rc-0 -> rc-6: 4096-5460",
       "  1366 slots rc-1 -> rc-6: 9557-10922",
       "  1365 slots rc-2 -> rc-6: 15019-16383",
-      "replicate: rc-7 -> rc-6",
     ]);
   });
 
@@ -322,6 +322,10 @@ describe("describeDecision and the preview", () => {
     const scaleIn = describeDecision(decideScaling(created(4, 1), names(6), 3, 1));
     assert.ok(scaleIn.includes("make replicas of emptied masters: rc-3"), scaleIn.join("\n"));
     assert.ok(scaleIn.includes("forget on every node, then remove: rc-6, rc-7"), scaleIn.join("\n"));
+    // The order the scale step runs: the drain (its replica still attached), then re-attachments, forgetting last.
+    const at = (prefix: string) => scaleIn.findIndex((l) => l.startsWith(prefix));
+    assert.equal(scaleIn[0], "move 4096 slots: emptying rc-3 (its replicas stay until it is empty)");
+    assert.ok(at("move") < at("make replicas") && at("make replicas") < at("replicate:") && at("replicate:") < at("forget"), scaleIn.join("\n"));
     assert.ok(describeDecision(decideScaling(failedOver, names(3), 3, 0)).includes("fail over rc-5 to its replica rc-2"));
     assert.ok(describeDecision(decideScaling(created(3, 2), names(8), 4, 1)).some((l) => l.startsWith("PROBLEM: 4 masters are planned")));
   });
