@@ -23,6 +23,11 @@ export function failoverRetryOptions(nodeTimeoutMs: number): Pick<ClusterOptions
   return { maxRedirections, retryDelayOnFailover: delay, retryDelayOnClusterDown: delay, retryDelayOnTryAgain: Math.min(delay, 200) };
 }
 
+/** Refreshes the client's slot map and waits for it (ioredis joins a refresh already running; errors leave the map as it was). */
+export function refreshSlots(c: Cluster): Promise<void> {
+  return new Promise<void>((resolve) => c.refreshSlotsCache(() => resolve()));
+}
+
 export interface ClusterClientSettings {
   seeds: string[];
   password?: string;
@@ -33,6 +38,11 @@ export interface ClusterClientSettings {
   autoPipelining?: boolean;
   /** Refresh the slot map periodically (needed to notice a failover when the old master just hangs). */
   slotsRefreshIntervalMs?: number;
+  /**
+   * Bound of one node's CLUSTER SLOTS answer in a slot-map refresh (default 2000): a refresh that asks a frozen node
+   * first moves on to the next node only after it, and holds every other refresh of the client until then.
+   */
+  slotsRefreshTimeoutMs?: number;
   tls?: TlsClientOptions;
   /** ACL user of the password (absent: `default`). */
   username?: string;
@@ -43,7 +53,7 @@ export function clusterClient(s: ClusterClientSettings): Cluster {
     ...failoverRetryOptions(s.nodeTimeoutMs),
     natMap: Object.keys(s.natMap).length ? s.natMap : undefined,
     enableAutoPipelining: s.autoPipelining ?? false,
-    slotsRefreshTimeout: 2000,
+    slotsRefreshTimeout: s.slotsRefreshTimeoutMs ?? 2000,
     slotsRefreshInterval: s.slotsRefreshIntervalMs,
     clusterRetryStrategy: (times) => (times > 10 ? null : Math.min(100 * times, 1000)),
     lazyConnect: true,

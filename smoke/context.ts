@@ -274,7 +274,7 @@ export class SmokeContext {
   }
 
   /** A new Cluster client (closed at the end of the run). */
-  cluster(o: { autoPipelining?: boolean; commandTimeoutMs?: number; slotsRefreshIntervalMs?: number } = {}): Cluster {
+  cluster(o: { autoPipelining?: boolean; commandTimeoutMs?: number; slotsRefreshIntervalMs?: number; slotsRefreshTimeoutMs?: number } = {}): Cluster {
     // A check that outlived its timeout must not open connections nobody closes.
     if (this.s.closed) throw new Aborted(this.step || "the run is closed");
     const c = clusterClient({
@@ -287,6 +287,7 @@ export class SmokeContext {
       autoPipelining: o.autoPipelining,
       commandTimeoutMs: o.commandTimeoutMs ?? 10_000,
       slotsRefreshIntervalMs: o.slotsRefreshIntervalMs,
+      slotsRefreshTimeoutMs: o.slotsRefreshTimeoutMs,
     });
     this.s.clients.push(c);
     return c;

@@ -3,7 +3,8 @@
 // each command's outcome kept on a timeline that is judged after the run, never during it. Bounded in commands and
 // in time per command; stops when asked or when its signal aborts.
 import type { Cluster } from "ioredis";
-import { errorText } from "./clients";
+import calculateSlot = require("cluster-key-slot");
+import { errorText, refreshSlots } from "./clients";
 import { sleep } from "./time";
 
 /** One command as the client saw it. Times are Date.now(). */
@@ -17,6 +18,11 @@ export interface Write {
   /** 0 while no reply has come. */
   end: number;
   /**
+   * When the SET's own OK arrived (acked/unacked only): in a pipeline it comes before WAIT's reply, which can take
+   * WAIT's whole timeout (a promoted master without a replica yet).
+   */
+  accepted?: number;
+  /**
    * acked: SET OK and, with WAIT, at least `wait.replicas` replicas acknowledged; unacked: SET OK, WAIT short or
    * failed; error: refused, no reply, or a reply other than OK; pending: still waiting.
    */
@@ -29,6 +35,8 @@ export interface Write {
   noReply?: true;
   /** MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies retried before this outcome. */
   redirects: number;
+  /** Times the command was sent again to its slot's new master while the old one gave no reply (followFailover). */
+  resent?: number;
 }
 
 export interface WriterOptions {
@@ -52,6 +60,12 @@ export interface WriterOptions {
    * TRYAGAIN/CLUSTERDOWN) up to this many times, refreshing the slot map on MOVED. Default 0.
    */
   redirectRetries?: number;
+  /**
+   * A frozen master gives no reply at all, not MOVED: once a command has waited `probeMs` the slot map is refreshed
+   * every `probeMs` while it waits, and the command is sent again to the key's master as soon as that is another node
+   * (the promoted replica; the first attempt is abandoned). A reply that merely comes late changes nothing. Off by default.
+   */
+  followFailover?: { probeMs: number };
   signal?: AbortSignal;
   /** Called once per command when its outcome is known. */
   onWrite?(w: Write): void;
@@ -60,6 +74,9 @@ export interface WriterOptions {
 }
 
 const REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)/;
+/** Bounds of followFailover: resends of one command, and how long one attempt is watched. */
+const MAX_RESENDS = 5;
+const FOLLOW_SPAN_MS = 60_000;
 
 export class Writer {
   readonly timeline: Write[] = [];
@@ -107,6 +124,8 @@ export class Writer {
       this.attempts++;
       await this.write(w);
       w.end = Date.now();
+      if (w.result === "error") delete w.accepted;
+      else w.accepted ??= w.end;
       if (w.result === "acked") this.acked++;
       else if (w.result === "unacked") this.unacked++;
       else this.errors++;
@@ -119,7 +138,7 @@ export class Writer {
 
   private async write(w: Write): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const attempt = this.send(w);
+    const attempt = this.o.followFailover ? this.sendFollowing(w, this.o.followFailover.probeMs) : this.send(w);
     const limit = this.o.commandTimeoutMs;
     try {
       const noReply = limit === undefined ? undefined : new Promise<"none">((r) => (timer = setTimeout(() => r("none"), limit)));
@@ -146,6 +165,38 @@ export class Writer {
     }
   }
 
+  /** send(), sent again to the slot's new master when the one it went to stopped answering and lost the slot. */
+  private async sendFollowing(w: Write, probeMs: number): Promise<[Error | null, unknown][]> {
+    const slot = calculateSlot(w.key);
+    for (;;) {
+      const owner = this.client.slots[slot]?.[0];
+      const attempt = this.send(w);
+      if (owner === undefined || (w.resent ?? 0) >= MAX_RESENDS) return attempt;
+      const moved = await Promise.race([attempt.then(() => false), this.ownerChanged(slot, owner, attempt, probeMs)]);
+      if (!moved) return attempt;
+      attempt.catch(() => undefined);
+      w.resent = (w.resent ?? 0) + 1;
+    }
+  }
+
+  /** Resolves true once `slot` has a master other than `owner` while `pending` is unsettled; never resolves otherwise. */
+  private ownerChanged(slot: number, owner: string, pending: Promise<unknown>, probeMs: number): Promise<boolean> {
+    let settled = false;
+    pending.then(() => (settled = true), () => (settled = true));
+    return new Promise((resolve) => {
+      const watch = async () => {
+        for (let i = 0; i < Math.ceil(FOLLOW_SPAN_MS / probeMs) && !settled && this.running; i++) {
+          await sleep(probeMs);
+          if (settled) return;
+          await refreshSlots(this.client);
+          const now = this.client.slots[slot]?.[0];
+          if (!settled && now !== undefined && now !== owner) return resolve(true);
+        }
+      };
+      void watch();
+    });
+  }
+
   /** The SET (and WAIT) replies, redirects retried as configured. */
   private async send(w: Write): Promise<[Error | null, unknown][]> {
     const args = [w.key, w.value, ...(this.o.setArgs ?? [])] as [string, string];
@@ -157,8 +208,13 @@ export class Writer {
       }
     }
     let res: [Error | null, unknown][] = [];
+    const sent = w.resent ?? 0;
+    // Only this send's SET counts, before the write's outcome: an abandoned attempt may still be answered later.
+    const onSet = (err: Error | null | undefined, reply: unknown) => {
+      if (!err && reply === "OK" && (w.resent ?? 0) === sent && w.end === 0) w.accepted ??= Date.now();
+    };
     for (let attempt = 0; attempt <= (this.o.redirectRetries ?? 0); attempt++) {
-      res = ((await this.client.pipeline().set(...args).call("WAIT", String(this.o.wait.replicas), String(this.o.wait.timeoutMs)).exec()) ?? []) as [Error | null, unknown][];
+      res = ((await this.client.pipeline().set(...args, onSet).call("WAIT", String(this.o.wait.replicas), String(this.o.wait.timeoutMs)).exec()) ?? []) as [Error | null, unknown][];
       const e = res.find(([x]) => x)?.[0];
       if (!e || !REDIRECT.test(e.message) || attempt === (this.o.redirectRetries ?? 0)) break;
       w.redirects++;

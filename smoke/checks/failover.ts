@@ -2,7 +2,7 @@
 // cluster-node-timeout so the cluster itself detects the failure and promotes a replica), with a writer running
 // through the outage. Roles are verified in every node's view; an `OK` reply is never trusted.
 import type { Cluster } from "ioredis";
-import { errorText } from "../clients";
+import { errorText, refreshSlots } from "../clients";
 import { Aborted, type MasterInfo, type NodeSnapshot, type SmokeContext } from "../context";
 import { cleanup, groupByOwner, keysOwnedBy, runKey, valueOf, writeAndWait, KEY_TTL_S } from "../data";
 import { badFlags, isMaster, isMyself, isReplica, parseInfo, type NodeLine } from "../topology";
@@ -132,12 +132,10 @@ async function writePreKeys(ctx: SmokeContext, target: MasterInfo): Promise<stri
  * host after a failover). Reads therefore start from a fresh slot table, and a read that still fails is retried once
  * after another refresh; a wrong or missing value is never retried.
  */
-const freshSlots = (c: Cluster) => new Promise<void>((resolve) => c.refreshSlotsCache(() => resolve()));
-
 async function missingKeys(c: Cluster, keys: string[]): Promise<{ missing: string[]; errors: string[] }> {
   const missing: string[] = [];
   const errors: string[] = [];
-  await freshSlots(c);
+  await refreshSlots(c);
   for (let i = 0; i < keys.length; i += 1000) {
     const batch = keys.slice(i, i + 1000);
     const res = await Promise.allSettled(batch.map((k) => c.get(k)));
@@ -147,7 +145,7 @@ async function missingKeys(c: Cluster, keys: string[]): Promise<{ missing: strin
       else if (r.value !== valueOf(batch[j])) missing.push(batch[j]);
     });
     if (failed.length === 0) continue;
-    await freshSlots(c);
+    await refreshSlots(c);
     const again = await Promise.allSettled(failed.map((k) => c.get(k)));
     again.forEach((r, j) => {
       if (r.status === "rejected") errors.push(`${failed[j]}: ${errorText(r.reason)}`);
@@ -214,6 +212,10 @@ export function errorKind(message: string): string {
   return words.slice(0, 60) || "error";
 }
 
+/** How often the outage writer re-reads the slot map while a write waits for a reply (writer followFailover). */
+const FOLLOW_PROBE_MS = 100;
+const FOLLOW_REFRESH_TIMEOUT_MS = 300;
+
 /**
  * Writes keys of the target's slots as SET + WAIT 1 on one connection (a pipeline) through the outage. Bound to the
  * check's own signal: it stops when the check ends or times out, whatever else runs by then.
@@ -226,11 +228,13 @@ export class OutageWriter {
   unavailableMs = 0;
   firstErrorAt?: number;
   lastError?: string;
-  /** Writes started at or after this time (the promotion) are tracked separately. */
+  /** Writes accepted at or after this time (the promotion, as the check saw it) are tracked separately. */
   since?: number;
-  /** When the first write started after `since` was accepted / acknowledged by a replica. */
+  /** When the SET of the first write accepted after `since` was accepted / the first such write acknowledged by a replica. */
   firstOkSince?: number;
   firstAckedSince?: number;
+  /** When the first write that the client itself sent again to the promoted replica was accepted (possibly before `since`). */
+  firstFollowedOk?: number;
   private lastOk = Date.now();
   private failedSinceOk = false;
   private readonly writer: Writer;
@@ -248,6 +252,7 @@ export class OutageWriter {
       wait: { replicas: 1, timeoutMs: 500 },
       maxCommands: 100_000,
       pause: { ok: 10, error: 50 },
+      followFailover: { probeMs: FOLLOW_PROBE_MS },
       signal: ctx.signal,
       onWrite: (w) => this.judge(w),
       // Judged write by write: a kept timeline would only hold up to maxCommands writes in the smoke Job's memory.
@@ -292,10 +297,20 @@ export class OutageWriter {
     if (this.failedSinceOk) this.unavailableMs = Math.max(this.unavailableMs, w.end - this.lastOk);
     this.failedSinceOk = false;
     this.lastOk = w.end;
-    if (this.since !== undefined && w.start >= this.since) {
-      this.firstOkSince ??= w.end;
+    if (w.resent) this.firstFollowedOk ??= w.accepted;
+    if (this.since !== undefined && w.accepted! >= this.since) {
+      this.firstOkSince ??= w.accepted;
       if (w.result === "acked") this.firstAckedSince ??= w.end;
     }
+  }
+
+  /**
+   * When writes were accepted again after the promotion: the first accepted after the check saw the promotion, or
+   * earlier when the client found the promoted replica first.
+   */
+  get resumedAt(): number | undefined {
+    if (this.firstOkSince === undefined) return undefined;
+    return Math.min(this.firstOkSince, this.firstFollowedOk ?? Infinity);
   }
 
   measurements(): Measurements {
@@ -351,7 +366,8 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
   const freezeMs = freezeMsFor(ctx.opts, nt);
   m.freeze_ms = freezeMs;
 
-  const writerClient = ctx.cluster({ commandTimeoutMs: 1500, slotsRefreshIntervalMs: 1000 });
+  // A refresh that asks the frozen master first gives up on it after slotsRefreshTimeoutMs and asks the next node.
+  const writerClient = ctx.cluster({ commandTimeoutMs: 1500, slotsRefreshIntervalMs: 1000, slotsRefreshTimeoutMs: FOLLOW_REFRESH_TIMEOUT_MS });
   await writerClient.connect();
   const writer = new OutageWriter(ctx, writerClient, target.addr);
   writer.start();
@@ -450,7 +466,11 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     // Writes must resume on the promoted master and, now that it has a replica again, be acknowledged by it.
     const resumeLimit = 5000 + nt;
     await ctx.waitFor("waiting for a write acknowledged by a replica after the promotion", resumeLimit, async () => (writer.firstAckedSince !== undefined || !writer.running ? true : undefined), 50);
-    if (writer.firstOkSince !== undefined) m.writes_resumed_ms = writer.firstOkSince - t0;
+    const resumedAt = writer.resumedAt;
+    if (resumedAt !== undefined) {
+      m.writes_resumed_ms = resumedAt - t0;
+      m.writes_resumed_after_promotion_ms = resumedAt - promoted.at;
+    }
     if (writer.firstAckedSince !== undefined) m.first_acked_after_promotion_ms = writer.firstAckedSince - t0;
   } finally {
     await writer.stop();
@@ -468,7 +488,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
   const problems: string[] = [];
   if (before.missing.length || before.errors.length) problems.push(`${before.missing.length} of ${keys.length} keys written before the freeze are missing and ${before.errors.length} reads failed (e.g. ${before.missing[0] ?? before.errors[0]})`);
   if (acked.missing.length || acked.errors.length) problems.push(`${acked.missing.length} of ${writerKeys.length} writes acknowledged with WAIT 1 were lost and ${acked.errors.length} reads failed (e.g. ${acked.missing[0] ?? acked.errors[0]})`);
-  if (writer.firstOkSince === undefined) {
+  if (writer.resumedAt === undefined) {
     problems.push(`writes to the slots of ${target.label} did not resume after the promotion: none accepted before the writer stopped (${writer.errors} errors, last: ${writer.lastError ?? "-"}; unavailable ${writer.unavailableMs} ms)`);
   } else if (writer.firstAckedSince === undefined) {
     problems.push(`no write after the promotion was acknowledged by a replica (WAIT 1) within ${5000 + nt} ms of the old master rejoining`);
@@ -482,7 +502,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     await failBack(ctx, m, nt, promotedAt, target, now);
   }
   return {
-    details: `froze ${target.label} ${freezeMs} ms: FAIL after ${m.fail_detected_ms} ms, replica promoted after ${m.promoted_ms} ms, cluster_state ok everywhere after ${m.state_ok_ms} ms, old master rejoined as replica after ${m.rejoined_ms} ms; writer: writes resumed after ${m.writes_resumed_ms} ms, ${writer.acked.size} acked, ${writer.errors} errors, unavailable ${writer.unavailableMs} ms, acked writes lost 0`,
+    details: `froze ${target.label} ${freezeMs} ms: FAIL after ${m.fail_detected_ms} ms, replica promoted after ${m.promoted_ms} ms, cluster_state ok everywhere after ${m.state_ok_ms} ms, old master rejoined as replica after ${m.rejoined_ms} ms; writer: writes resumed ${m.writes_resumed_after_promotion_ms} ms after the promotion (${m.writes_resumed_ms} ms after the freeze), ${writer.acked.size} acked, ${writer.errors} errors, unavailable ${writer.unavailableMs} ms, acked writes lost 0`,
     measurements: m,
   };
 }
