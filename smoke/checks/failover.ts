@@ -8,7 +8,7 @@ import { cleanup, groupByOwner, keysOwnedBy, runKey, valueOf, writeAndWait, KEY_
 import { badFlags, isMaster, isMyself, isReplica, parseInfo, type NodeLine } from "../topology";
 import { CheckFailure, type Measurements, type SmokeOptions } from "../types";
 import { waitReplicaLinks } from "./replication";
-import { Writer, type Write } from "../writer";
+import { Writer, type Write, type WriterOptions } from "../writer";
 
 export async function readNodeTimeout(ctx: SmokeContext): Promise<number> {
   if (ctx.opts.nodeTimeoutMs) return ctx.opts.nodeTimeoutMs;
@@ -212,9 +212,20 @@ export function errorKind(message: string): string {
   return words.slice(0, 60) || "error";
 }
 
-/** How often the outage writer re-reads the slot map while a write waits for a reply (writer followFailover). */
-const FOLLOW_PROBE_MS = 100;
-const FOLLOW_REFRESH_TIMEOUT_MS = 300;
+/**
+ * The outage writer's client and writes: a command timeout for the frozen master (before the promotion); while a write
+ * waits, the slot map re-read every 100 ms (writer followFailover), and a refresh that asks the frozen master first gives
+ * up on it after slotsRefreshTimeoutMs and asks the next node.
+ */
+export const OUTAGE_WRITER = {
+  client: { commandTimeoutMs: 1500, slotsRefreshIntervalMs: 1000, slotsRefreshTimeoutMs: 300 },
+  writes: {
+    setArgs: ["EX", KEY_TTL_S],
+    wait: { replicas: 1, timeoutMs: 500 },
+    pause: { ok: 10, error: 50 },
+    followFailover: { probeMs: 100 },
+  } satisfies Partial<WriterOptions>,
+};
 
 /**
  * Writes keys of the target's slots as SET + WAIT 1 on one connection (a pipeline) through the outage. Bound to the
@@ -248,11 +259,8 @@ export class OutageWriter {
         return owned.keys[0];
       },
       value: (key) => valueOf(key),
-      setArgs: ["EX", KEY_TTL_S],
-      wait: { replicas: 1, timeoutMs: 500 },
+      ...OUTAGE_WRITER.writes,
       maxCommands: 100_000,
-      pause: { ok: 10, error: 50 },
-      followFailover: { probeMs: FOLLOW_PROBE_MS },
       signal: ctx.signal,
       onWrite: (w) => this.judge(w),
       // Judged write by write: a kept timeline would only hold up to maxCommands writes in the smoke Job's memory.
@@ -366,8 +374,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
   const freezeMs = freezeMsFor(ctx.opts, nt);
   m.freeze_ms = freezeMs;
 
-  // A refresh that asks the frozen master first gives up on it after slotsRefreshTimeoutMs and asks the next node.
-  const writerClient = ctx.cluster({ commandTimeoutMs: 1500, slotsRefreshIntervalMs: 1000, slotsRefreshTimeoutMs: FOLLOW_REFRESH_TIMEOUT_MS });
+  const writerClient = ctx.cluster(OUTAGE_WRITER.client);
   await writerClient.connect();
   const writer = new OutageWriter(ctx, writerClient, target.addr);
   writer.start();
