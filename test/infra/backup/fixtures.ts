@@ -2,7 +2,7 @@
 // comparison of two clusters (DEBUG DIGEST-VALUE on the key's master, PEXPIRETIME); a restic repository over
 // restic's REST protocol (rclone); options of runBackup/runRestore for a local cluster.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import calculateSlot from "cluster-key-slot";
@@ -83,4 +83,19 @@ export function backupOptions(c: LocalCluster, repo: RepositoryOptions, workDir:
 
 export function restoreOptions(c: LocalCluster, repo: RepositoryOptions, workDir: string, extra: Partial<RestoreOptions> = {}): RestoreOptions {
   return { nodes: c.seeds, password: c.password, repository: repo, workDir, log: () => undefined, ...extra };
+}
+
+/** A local repository's files with their sizes (locks excluded: restic's readers lock and unlock). */
+export function repoFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d)) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) {
+        if (e !== "locks") walk(p);
+      } else out.push(`${p.slice(dir.length)} ${statSync(p).size}`);
+    }
+  };
+  walk(dir);
+  return out.sort();
 }

@@ -5,7 +5,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { Redis, type Cluster } from "ioredis";
 import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
@@ -14,7 +14,7 @@ import { sleep } from "../../../smoke/time";
 import { isMyself, parseClusterNodes, parseInfo } from "../../../smoke/topology";
 import { runBackup } from "../../../infra/backup/backup";
 import type { RepositoryOptions } from "../../../infra/backup/restic";
-import { backupOptions, repository, tempDir } from "./fixtures";
+import { backupOptions, repoFiles, repository, tempDir } from "./fixtures";
 
 let c: LocalCluster;
 let cl: Cluster;
@@ -48,29 +48,14 @@ async function clusterState(): Promise<string[]> {
   }));
 }
 
-/** The repository's files (locks excluded: restic's readers lock and unlock) with their sizes. */
-function repoState(dir = repoDir()): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d)) {
-      const p = join(d, e);
-      if (statSync(p).isDirectory()) {
-        if (e !== "locks") walk(p);
-      } else out.push(`${p.slice(dir.length)} ${statSync(p).size}`);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
-
 async function assertRefused(what: string, o: Parameters<typeof backupOptions>[3], expect: RegExp, repoOpts = repo) {
   const beforeCluster = await clusterState();
-  const beforeRepo = repoState();
+  const beforeRepo = repoFiles(repoDir());
   const r = await runBackup(backupOptions(c, repoOpts, work, o));
   assert.equal(r.code, 2, `${what}: ${r.message}`);
   assert.match(r.message, expect, what);
   assert.deepEqual(await clusterState(), beforeCluster, `${what}: the cluster changed`);
-  assert.deepEqual(repoState(), beforeRepo, `${what}: the repository changed`);
+  assert.deepEqual(repoFiles(repoDir()), beforeRepo, `${what}: the repository changed`);
 }
 
 test("an open slot is refused with nothing changed", { timeout: 60_000 }, async () => {
@@ -98,7 +83,7 @@ test("a failing master is refused with nothing changed", { timeout: 90_000 }, as
   const port = c.nodes[m].port;
   const rep = roles.findIndex((r) => r.startsWith("slave") && r.split("\n")[2] === String(port));
   const beforeCluster = await clusterState();
-  const beforeRepo = repoState();
+  const beforeRepo = repoFiles(repoDir());
   assert.equal(await c.ask(rep, "CONFIG", "SET", "cluster-replica-no-failover", "yes"), "OK");
   const sleeper = new Redis({ host: c.nodes[m].host, port, password: c.password, lazyConnect: true });
   await sleeper.connect();
@@ -122,7 +107,7 @@ test("a failing master is refused with nothing changed", { timeout: 90_000 }, as
     await sleep(200);
   }
   assert.deepEqual(await clusterState(), beforeCluster, "the cluster changed");
-  assert.deepEqual(repoState(), beforeRepo, "the repository changed");
+  assert.deepEqual(repoFiles(repoDir()), beforeRepo, "the repository changed");
 });
 
 test("a backup killed while every master is paused: writes wait, then go through within the pause bound", { timeout: 60_000 }, async () => {
