@@ -6,11 +6,13 @@ import type { Row } from "./report";
 
 /**
  * Stack config of the scenarios: Pulumi.prod.yaml as committed (TLS and ACL users on: the platform defaults), with a
- * smaller smoke run. `plain`: TLS and ACL off (one password, plain RESP), as the runs before TLS support were.
+ * smaller smoke run and the canary on (a later deploy's smoke Job then reports its view through its Service). `plain`:
+ * TLS and ACL off (one password, plain RESP), as the runs before TLS support were.
  */
-export function scenarioConfig(opts: { smoke?: boolean; smokeKeys?: number; failover?: "none" | "manual"; plain?: boolean; extra?: Record<string, ConfigInput> }): Record<string, ConfigInput> {
+export function scenarioConfig(opts: { smoke?: boolean; smokeKeys?: number; failover?: "none" | "manual"; plain?: boolean; canary?: boolean; extra?: Record<string, ConfigInput> }): Record<string, ConfigInput> {
   return {
     "redis-cluster:smoke": { enabled: opts.smoke ?? true, failover: opts.failover ?? "manual", keys: opts.smokeKeys ?? 1000 },
+    "redis-cluster:canary": { enabled: opts.canary ?? true },
     ...(opts.plain ? { "redis-cluster:tls": { enabled: false }, "redis-cluster:acl": { enabled: false } } : {}),
     ...(opts.extra ?? {}),
   };

@@ -159,7 +159,10 @@ export async function passwordRotation(
   const smokeLog = smoke?.attempts.at(-1)?.logTail ?? "";
   const oldPw = /^old-passwords\s+(\S+)\s+(.*)$/m.exec(smokeLog);
   const summary = (smokeLog.trim().split("\n").filter((l) => /Smoke test (PASSED|FAILED)/.test(l)).slice(-1)[0] ?? "").replace(/ against .*$/, "");
-  const smokeOk = !!smoke?.succeeded && /PASSED/.test(summary) && oldPw?.[1] === "PASS";
+  // The canary of the first deploy ran through this one: the smoke Job read its view through the canary's Service.
+  const canaryLine = /^canary\s+(PASS|FAIL|n\/a)\s+(.*)$/m.exec(smokeLog);
+  const canaryOn = (config["redis-cluster:canary"] as { enabled?: boolean } | undefined)?.enabled === true;
+  const smokeOk = !!smoke?.succeeded && /PASSED/.test(summary) && oldPw?.[1] === "PASS" && (!canaryOn || canaryLine?.[1] === "PASS");
   const detail = {
     upMs, ok: up.run.ok, writes: written.ok + written.errors.length, ok_writes: written.ok, errors: written.errors.map((m, i) => ({ at: rel(written.errorAt[i]), message: m, context: contextAt(timeline, written.errorAt[i]) })),
     slow: written.slow.map((x) => ({ at: rel(x.at), ms: x.ms, context: contextAt(timeline, x.at - x.ms) })),
@@ -171,7 +174,7 @@ export async function passwordRotation(
     scenario: opts.rotateSmoke
       ? "password rotation of admin and the application's user: another `pulumi up` with admin's and smoke's passwords changed, the application (user smoke, TLS, one SET at a time) switching to its new password after rotate-add"
       : "password rotation: second `pulumi up` with admin's password changed, an application writing throughout (user smoke, TLS, one SET at a time)",
-    expected: `up ok; 0 failed client requests; ${opts.rotateSmoke ? "admin's and smoke's old passwords" : "admin's old password"} refused (WRONGPASS) on every pod; smoke Job passes its old-passwords check`,
+    expected: `up ok; 0 failed client requests; ${opts.rotateSmoke ? "admin's and smoke's old passwords" : "admin's old password"} refused (WRONGPASS) on every pod; smoke Job passes its old-passwords check${canaryOn ? " and its canary check (the canary's view of the deploy, 0 acknowledged writes lost)" : ""}`,
     observed:
       `${up.run.ok ? "up ok" : `up FAILED: ${up.run.errors.join(" | ").replace(/\s+/g, " ").slice(0, 400)}`} in ${(upMs / 1000).toFixed(1)} s; ` +
       `${written.ok + written.errors.length} writes, ${written.errors.length} failed${errorText.length ? `: ${errorText.join("; ")}` : ""}; ` +
@@ -179,7 +182,7 @@ export async function passwordRotation(
       `${opts.rotateSmoke && switchAt !== undefined ? `application switched at ${rel(switchAt)} (its old client stopped, the new one started in ${switchMs} ms); ` : opts.rotateSmoke ? "application never switched (no rotate-add Complete); " : ""}` +
       `old ${opts.rotateSmoke ? "admin and smoke passwords" : "admin password"} refused on ${refused.length}/${c.pods().length} pods${accepted.length ? ` (NOT: ${accepted.join("; ")})` : ""}, ` +
       `${newRefused.length ? `new one refused: ${newRefused.join("; ")}` : "new one accepted on every pod that answered"}; ` +
-      `smoke Job ${smoke ? `${smoke.reason}: ${summary || "no summary line"}; old-passwords ${oldPw ? `${oldPw[1]} ${oldPw[2]}` : "line not found"}` : "did not run"}`,
+      `smoke Job ${smoke ? `${smoke.reason}: ${summary || "no summary line"}; old-passwords ${oldPw ? `${oldPw[1]} ${oldPw[2]}` : "line not found"}${canaryOn ? `; canary ${canaryLine ? `${canaryLine[1]} ${canaryLine[2].slice(0, 600)}` : "line not found"}` : ""}` : "did not run"}`,
     pass: up.run.ok && written.errors.length === 0 && accepted.length === 0 && newRefused.length === 0 && refused.length === c.pods().length && smokeOk && (!opts.rotateSmoke || switchAt !== undefined),
     timeToOkMs: upMs,
     notes: [
