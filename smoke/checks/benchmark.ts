@@ -1,10 +1,12 @@
 // benchmark: the load generator (smoke/load) with small defaults — closed-loop SET then GET over every slot, an
 // optional open-loop GET at a fixed rate; ops/s, p50/p99/p99.9/max per command, ops/s served by each master (INFO
-// commandstats) and what limited the run. No thresholds: numbers are reported, only errors fail.
+// commandstats), the run's shape as counted (connections, requests in flight per connection, commands per socket
+// write; commands per read on the servers) and what limited the run. No thresholds: numbers are reported, only errors fail.
 import type { SmokeContext } from "../context";
 import { cleanup, KEY_TTL_S } from "../data";
 import { keysPerSlot } from "../load/keys";
 import { masterShares, measuredPhase, type MeasuredPhase } from "../load/measure";
+import { shapeLabel } from "../load/shape";
 import { CheckFailure, type BenchOptions, type Measurements } from "../types";
 
 /** The generator's key prefix for one run: one key per slot under it. */
@@ -23,7 +25,12 @@ export function phaseMeasurements(name: string, p: MeasuredPhase): Measurements 
     [`${name}_client_cpu_pct`]: p.usage.clientCpuPct,
     [`${name}_servers_cpu_pct`]: p.usage.serversCpuPct,
     [`${name}_limit`]: p.usage.limit,
+    [`${name}_shape`]: shapeLabel(r.shape),
+    [`${name}_connections`]: r.shape.connections,
+    [`${name}_in_flight_per_connection`]: r.shape.inFlightPerConnection,
+    [`${name}_commands_per_write`]: r.shape.commandsPerWrite,
   };
+  if (p.usage.commandsPerRead !== undefined) m[`${name}_server_commands_per_read`] = p.usage.commandsPerRead;
   if (r.mode === "open") {
     m[`${name}_target_rate`] = r.targetRate!;
     m[`${name}_sent_rate`] = r.sentRate!;
@@ -35,7 +42,8 @@ export function phaseMeasurements(name: string, p: MeasuredPhase): Measurements 
 export function phaseLine(label: string, p: MeasuredPhase): string {
   const r = p.result;
   const l = r.latency;
-  return `${label} ${r.opsPerSec} ops/s (p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, p99.9 ${l.p999Ms} ms, max ${l.maxMs} ms)`;
+  const srv = p.usage.commandsPerRead !== undefined ? `; servers: ${p.usage.commandsPerRead} commands per read` : "";
+  return `${label} ${r.opsPerSec} ops/s (p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, p99.9 ${l.p999Ms} ms, max ${l.maxMs} ms) [${shapeLabel(r.shape)}${srv}]`;
 }
 
 export async function checkBenchmark(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
@@ -45,7 +53,7 @@ export async function checkBenchmark(ctx: SmokeContext): Promise<{ details: stri
     pipeline: o.pipeline, connectionsPerNode: o.connections, concurrency: o.concurrency, ops: o.ops,
     valueSize: o.valueSize, keyPrefix: prefix, ttlSeconds: KEY_TTL_S,
   };
-  const m: Measurements = { ops: o.ops, concurrency: o.concurrency, pipeline: o.pipeline, connections_per_master: o.connections, value_size: o.valueSize };
+  const m: Measurements = { ops: o.ops, concurrency: o.concurrency, commands_per_request: o.pipeline, connections_per_master: o.connections, value_size: o.valueSize };
   const problems: string[] = [];
   const lines: string[] = [];
   const phase = async (name: string, label: string, opts: Parameters<typeof measuredPhase>[1]) => {
@@ -58,7 +66,8 @@ export async function checkBenchmark(ctx: SmokeContext): Promise<{ details: stri
     return p;
   };
   try {
-    const desc = `concurrency ${o.concurrency}, pipeline ${o.pipeline}, ${o.connections} connection(s) per master`;
+    // What was asked; the shape each phase really had (counted) is in its line.
+    const desc = `${o.concurrency} requests of ${o.pipeline} command(s) in flight over ${o.connections} connection(s) per master, coalesced per tick`;
     const set = await phase("set", `SET × ${o.ops} closed loop (${desc})`, { ...base, command: "set" });
     await phase("get", `GET × ${o.ops} closed loop (${desc})`, { ...base, command: "get" });
     if (o.rate > 0) {
