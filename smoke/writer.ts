@@ -169,7 +169,7 @@ export class Writer {
   private async sendFollowing(w: Write, probeMs: number): Promise<[Error | null, unknown][]> {
     const slot = calculateSlot(w.key);
     for (;;) {
-      const owner = this.client.slots[slot]?.[0];
+      const owner = this.client.slots?.[slot]?.[0];
       const attempt = this.send(w);
       if (owner === undefined || (w.resent ?? 0) >= MAX_RESENDS) return attempt;
       const moved = await Promise.race([attempt.then(() => false), this.ownerChanged(slot, owner, attempt, probeMs)]);
@@ -189,7 +189,7 @@ export class Writer {
           await sleep(probeMs);
           if (settled) return;
           await refreshSlots(this.client);
-          const now = this.client.slots[slot]?.[0];
+          const now = this.client.slots?.[slot]?.[0];
           if (!settled && now !== undefined && now !== owner) return resolve(true);
         }
       };
