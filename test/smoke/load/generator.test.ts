@@ -83,17 +83,19 @@ describe("load generator on a 3x0 cluster", () => {
     await c?.stop();
   });
 
-  const countKeys = (i: number, prefix: string) => {
+  /** The keys on node i matching a pattern (SCAN). */
+  const scanKeys = (i: number, pattern: string) => {
+    const keys: string[] = [];
     let cursor = "0";
-    let n = 0;
     for (let guard = 0; guard < 10_000; guard++) {
-      const [next, ...keys] = c.cli(i, ["--no-raw", "scan", cursor, "match", `${prefix}:*`, "count", "1000"]).stdout.trim().split("\n");
-      n += keys.filter((k) => k.trim() && !k.includes("(empty")).length;
-      cursor = next.replace(/^1\) "?|"$/g, "").trim();
-      if (cursor === "0") return n;
+      const [next, ...page] = c.cli(i, ["scan", cursor, "match", pattern, "count", "1000"]).stdout.trim().split("\n");
+      keys.push(...page.filter((k) => k.trim()));
+      cursor = next.trim();
+      if (cursor === "0") return keys;
     }
     throw new Error("scan did not finish");
   };
+  const countKeys = (i: number, prefix: string) => scanKeys(i, `${prefix}:*`).length;
 
   it("one key per slot; a SET run writes every slot, each key on the master that owns it", async () => {
     const keys = keysPerSlot("t:spread");
@@ -172,17 +174,7 @@ describe("load generator on a 3x0 cluster", () => {
   });
 
   it("redis-benchmark's key space is the keys redis-benchmark --cluster writes itself", async () => {
-    const count = (i: number) => {
-      const keys: string[] = [];
-      let cursor = "0";
-      for (let guard = 0; guard < 1000; guard++) {
-        const [next, ...page] = c.cli(i, ["scan", cursor, "match", "key:*", "count", "1000"]).stdout.trim().split("\n");
-        keys.push(...page.filter((k) => k.trim()));
-        cursor = next.trim();
-        if (cursor === "0") return keys;
-      }
-      throw new Error("scan did not finish");
-    };
+    const count = (i: number) => scanKeys(i, "key:*");
     const n = c.nodes[0];
     // 3000 SETs over 3 x 20 keys: every key is written (each master's share, ~1000, covers its 20 many times over).
     const rb = spawnSync("redis-benchmark", ["--cluster", "-h", n.host, "-p", String(n.port), "-t", "set", "-n", "3000", "-c", "6", "-r", "20", "-q"], { encoding: "utf8", timeout: 60_000, env: c.cliEnv() });
