@@ -8,7 +8,7 @@ import { Cluster } from "ioredis";
 import { SLOT_COUNT } from "../../infra/plan/scaling";
 import { countSlots, isMaster, isMyself, parseClusterNodes, parseInfo } from "../../smoke/topology";
 import { Scaler, type ScaleOptions, type ScaleResult } from "../../infra/scale/scaler";
-import type { LocalCluster, LocalNode } from "./harness";
+import { startLocalCluster, type LocalCluster, type LocalNode } from "./harness";
 import { freePorts } from "./ports";
 import { Writer } from "../../smoke/writer";
 
@@ -124,6 +124,26 @@ export async function seedKeys(cl: Cluster, count: number, prefix = "k"): Promis
   }
 }
 
+/**
+ * The start of every scale run under load: a local 3x1 cluster (cluster-node-timeout 2000), `keys` keys seeded and a
+ * WaitWriter rewriting them; on a failure everything started is stopped. The caller stops the writer, client and cluster.
+ */
+export async function startWrittenCluster(password: string, keys: number): Promise<{ c: LocalCluster; client: Cluster; writer: WaitWriter }> {
+  const c = await startLocalCluster({ password, nodeTimeoutMs: 2000 });
+  const client = clusterClient(c);
+  try {
+    await client.connect();
+    await seedKeys(client, keys);
+    const writer = new WaitWriter(client, keys);
+    writer.start();
+    return { c, client, writer };
+  } catch (e) {
+    client.disconnect();
+    await c.stop();
+    throw e;
+  }
+}
+
 export interface WriterStats {
   attempts: number;
   acked: number;
@@ -135,6 +155,8 @@ export interface WriterStats {
   errorSamples: string[];
   /** Writes that met a MOVED/ASK (slot moving) and were retried. */
   redirects: number;
+  /** The longest a write (SET + WAIT, redirects retried) took, in ms: how long a client waited at worst. */
+  slowestMs: number;
 }
 
 /**
@@ -145,7 +167,7 @@ export interface WriterStats {
 export class WaitWriter {
   readonly acked = new Map<string, number>();
   readonly attempted = new Map<string, number>();
-  readonly stats: WriterStats = { attempts: 0, acked: 0, errors: 0, longestErrorWindowMs: 0, errorSamples: [], redirects: 0 };
+  readonly stats: WriterStats = { attempts: 0, acked: 0, errors: 0, longestErrorWindowMs: 0, errorSamples: [], redirects: 0, slowestMs: 0 };
   private writer?: Writer;
   private readonly t0 = Date.now();
 
@@ -168,6 +190,7 @@ export class WaitWriter {
         this.stats.attempts++;
         this.attempted.set(w.key, Math.max(this.attempted.get(w.key) ?? 0, Number(w.value)));
         this.stats.redirects += w.redirects;
+        this.stats.slowestMs = Math.max(this.stats.slowestMs, w.end - w.start);
         if (w.error) {
           const now = w.end - this.t0;
           this.stats.errors++;

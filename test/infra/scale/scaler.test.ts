@@ -3,8 +3,8 @@
 // SIGKILLed mid-migration and run again; a request on an unhealthy cluster is refused with nothing changed.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
-import { addNode, clusterClient, removeLastNode, resize, scale, seedKeys, spawnScaleCli, topology, WaitWriter } from "../../../testbed/local/scaleCluster";
+import type { LocalCluster } from "../../../testbed/local/harness";
+import { addNode, removeLastNode, resize, scale, spawnScaleCli, startWrittenCluster, topology } from "../../../testbed/local/scaleCluster";
 import type { Cluster } from "ioredis";
 
 const KEYS = 5000;
@@ -31,12 +31,9 @@ function assertBalanced(cl: LocalCluster, masters: number, replicas: number) {
 }
 
 test("3x1 -> 4x1 (killed mid-migration, re-run) -> 3x1 under a WAIT writer: every key readable, shares fair, 0 acknowledged writes lost", { timeout: 180_000 }, async (t) => {
-  c = await startLocalCluster({ password: "scale-test-pw", nodeTimeoutMs: 2000 });
-  client = clusterClient(c);
-  await client.connect();
-  await seedKeys(client, KEYS);
-  const writer = new WaitWriter(client, KEYS);
-  writer.start();
+  const started = await startWrittenCluster("scale-test-pw", KEYS);
+  ({ c, client } = started);
+  const { writer } = started;
 
   // Scale out: the nodes first, then the step — as the CLI, throttled so it is still moving slots when killed.
   await addNode(c);

@@ -5,8 +5,8 @@
 // SET + WAIT 1 on every key (a quarter of them move) throughout: every write acknowledged by a replica, none failed.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { startLocalCluster, type LocalCluster } from "../../../../testbed/local/harness";
-import { addNode, clusterClient, resize, seedKeys, topology, WaitWriter } from "../../../../testbed/local/scaleCluster";
+import type { LocalCluster } from "../../../../testbed/local/harness";
+import { addNode, resize, startWrittenCluster, topology } from "../../../../testbed/local/scaleCluster";
 import { badFlags, isMyself, parseClusterNodes, parseInfo, parseReplicaLines } from "../../../../smoke/topology";
 import { sleep } from "../../../../smoke/time";
 import type { Cluster } from "ioredis";
@@ -61,13 +61,9 @@ const holding = (s: Sample) => s.slots > 0 || s.importing > 0;
 const show = (s: Sample) => `${s.slots} slots, ${s.importing} importing, ${s.online} online replicas, ${s.known} known to node-0`;
 
 test("3x1 -> 4x1 -> 3x1 under SET + WAIT 1: no slot on a master without a synced replica, every write acknowledged, none failed", { timeout: 240_000 }, async (t) => {
-  c = await startLocalCluster({ password: "scale-replicas-pw", nodeTimeoutMs: 2000 });
-  client = clusterClient(c);
-  await client.connect();
-  await seedKeys(client, KEYS);
-  const writer = new WaitWriter(client, KEYS);
-  writer.start();
-
+  const started = await startWrittenCluster("scale-replicas-pw", KEYS);
+  ({ c, client } = started);
+  const { writer } = started;
   await addNode(c);
   await addNode(c);
   const out = watch(c, 6);
