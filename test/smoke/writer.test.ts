@@ -9,6 +9,8 @@ import { startLocalCluster, type LocalCluster } from "../../testbed/local/harnes
 import { clusterClient } from "../../testbed/local/scaleCluster";
 import { sleep } from "../../smoke/time";
 import { Writer } from "../../smoke/writer";
+import { clusterClient as smokeClusterClient } from "../../smoke/clients";
+import { OUTAGE_WRITER } from "../../smoke/checks/failover";
 
 let c: LocalCluster | undefined;
 let client: Cluster;
@@ -84,6 +86,43 @@ test("a frozen master: commands without a reply are given up after commandTimeou
   }
   assert.ok(w.timeline.some((x) => x.result === "acked" && x.start > thawedAt), "writes resumed after the thaw");
   assert.ok(w.slow(300).length >= noReply.length);
+});
+
+test("followFailover: a write waiting on a frozen master is sent again to its promoted replica soon after the promotion", async () => {
+  const cl = c!;
+  const [[first, , [, port]]] = (await client.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
+  const master = cl.nodes.findIndex((n) => n.port === port);
+  const masterId = cl.cli(master, ["cluster", "myid"]).stdout.trim();
+  const replica = cl.nodes.findIndex((_, i) => cl.cli(i, ["cluster", "nodes"]).stdout.split("\n").some((l) => l.includes("myself") && l.includes(`slave ${masterId}`)));
+  assert.ok(master >= 0 && replica >= 0, "the master of slot 0 and its replica");
+  // The smoke's outage writer settings: a refresh that asks the frozen master gives up on it quickly.
+  const fc = smokeClusterClient({ seeds: cl.seeds, natMap: {}, nodeTimeoutMs: cl.spec.nodeTimeoutMs, ...OUTAGE_WRITER.client });
+  await fc.connect();
+  const tag = tagFor(first);
+  const w = new Writer(fc, { key: (n) => `follow:{${tag}}:${n}`, ...OUTAGE_WRITER.writes, maxCommands: 100_000 }).start();
+  let frozenAt = 0;
+  let promotedAt = 0;
+  try {
+    await sleep(300);
+    cl.freeze(master);
+    frozenAt = Date.now();
+    // Bounded: a failover at a 2 s node timeout takes about 4 s.
+    for (let i = 0; i < 300 && !promotedAt; i++) {
+      await sleep(25);
+      if (/^role:master/m.test(await cl.tryAsk(replica, "info", "replication"))) promotedAt = Date.now();
+    }
+    assert.ok(promotedAt, "the replica was promoted within 7.5 s");
+    for (let i = 0; i < 40 && !w.timeline.some((x) => (x.accepted ?? 0) > promotedAt); i++) await sleep(50);
+  } finally {
+    cl.thaw(master);
+    await w.stop();
+    fc.disconnect();
+  }
+  const resumed = Math.min(...w.timeline.filter((x) => x.accepted !== undefined && x.accepted > frozenAt).map((x) => x.accepted!));
+  assert.ok(w.timeline.some((x) => x.resent && x.accepted), "a write was sent again to the promoted replica and accepted");
+  assert.ok(resumed - promotedAt <= 500, `writes accepted again ${resumed - promotedAt} ms after the promotion`);
+  // The old master rejoins as a replica before the next test (bounded).
+  for (let i = 0; i < 100 && !/role:slave[\s\S]*master_link_status:up/.test(await cl.tryAsk(master, "info", "replication")); i++) await sleep(100);
 });
 
 test("stop() and an aborted signal end the loop: no command starts afterwards", async () => {
