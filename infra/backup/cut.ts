@@ -7,6 +7,7 @@ import { parseAddr } from "../../smoke/clients";
 import { tlsConnectOptions } from "../../smoke/tls";
 import type { LiveCluster, LiveNode } from "../scale/survey";
 import type { BackupOptions } from "./options";
+import { BackupRefused } from "./preflight";
 import { RdbPull } from "./rdbPull";
 
 export interface CutShard {
@@ -50,7 +51,8 @@ export async function cut(live: LiveCluster, nodes: LiveNode[], o: BackupOptions
     }));
   } catch (e) {
     for (const s of shards) s.pull.abort();
-    throw e;
+    // Nothing was paused yet: a refusal (e.g. an ACL user without REPLCONF/PSYNC), not a failure.
+    throw new BackupRefused(`cannot open the replication connections (${(e as Error).message}): check the backup user's permissions (REPLCONF, PSYNC); nothing was changed`);
   }
 
   const paused: LiveNode[] = [];

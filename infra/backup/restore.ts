@@ -7,7 +7,7 @@
 // empty but holds the marker of the same snapshot is an interrupted restore of it, and the run imports every shard
 // again (RESTORE ... REPLACE: idempotent). The marker is deleted once the counts verified.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import calculateSlot from "cluster-key-slot";
 import { Cluster } from "ioredis";
@@ -22,7 +22,7 @@ import { masters } from "./preflight";
 import { maxRdbVersion, rdbVersionOf } from "./rdb";
 import { BACKUP_TAG, Restic, RepositoryRefused, type SnapshotInfo } from "./restic";
 import { clusterTag } from "./backup";
-import { redisServerVersion, startTempServer } from "./tempServer";
+import { redisServerVersion, startTempServer, TEMP_DIR_PREFIX } from "./tempServer";
 
 export const MARKER_KEY = "redis-cluster:restore-in-progress";
 
@@ -145,6 +145,8 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreResult> {
   try {
     const restic = new Restic(o.repository);
     await restic.check();
+    // Temp dirs of a restore that was killed (its servers died with it: tempServer.ts).
+    for (const d of existsSync(o.workDir) ? readdirSync(o.workDir) : []) if (d.startsWith(TEMP_DIR_PREFIX)) rmSync(join(o.workDir, d), { recursive: true, force: true });
     const localRedis = redisServerVersion(o.redisServer);
     // The target: healthy, and empty unless it carries the marker of this snapshot.
     const s = await live.survey();

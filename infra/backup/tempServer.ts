@@ -18,6 +18,8 @@ export interface TempServer {
   stop(): Promise<void>;
 }
 
+export const TEMP_DIR_PREFIX = "temp-redis-";
+
 let setprivChecked: boolean | undefined;
 const hasSetpriv = () => (setprivChecked ??= spawnSync("setpriv", ["--help"], { stdio: "ignore" }).status === 0);
 
@@ -31,7 +33,7 @@ export function redisServerVersion(bin = "redis-server"): string {
 }
 
 export async function startTempServer(rdb: string, workDir: string, opts: { bin?: string; timeoutMs?: number } = {}): Promise<TempServer> {
-  const dir = mkdtempSync(join(workDir, "temp-redis-"));
+  const dir = mkdtempSync(join(workDir, TEMP_DIR_PREFIX));
   const password = randomBytes(24).toString("hex");
   const sock = join(dir, "redis.sock");
   try {
