@@ -80,21 +80,25 @@ test("Pulumi.yaml declares exactly the scalar keys that have a default, with the
   assert.ok(TEXT_KEYS.has("password") && TEXT_KEYS.has("maxmemory") && !TEXT_KEYS.has("masters"));
 });
 
-test("package.json main is the program entry, engines admit Node 20+, and TypeScript loads through the project's ts-node", () => {
+test("package.json main is the program entry, engines admit Node 20+, and TypeScript loads through tsx from Pulumi.yaml's nodeargs", () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
   assert.equal(pkg.main, "infra/index.ts");
   assert.ok(existsSync(join(ROOT, pkg.main)));
   assert.equal(pkg.engines.node, ">=20");
-  assert.ok(pkg.dependencies["ts-node"], "Pulumi's nodejs runtime needs ts-node for TypeScript");
-  assert.equal(typeof project.runtime === "object" && project.runtime.options?.typescript, true);
-  // Pulumi loads the program transpile-only (tsc --noEmit in npm test checks the types); isolatedModules makes tsc
-  // reject what per-file transpilation would get wrong.
+  // Pulumi's ts-node off (it would transpile every file with the TypeScript compiler on each run); the language host
+  // passes nodeargs to node before its runner, and node resolves the --require from the project directory.
+  const options = typeof project.runtime === "object" ? project.runtime.options : undefined;
+  assert.equal(options?.typescript, false);
+  assert.equal(options?.nodeargs, "--require=tsx/cjs");
+  assert.ok(pkg.dependencies.tsx, "tsx is a dependency, so `npm ci --omit=dev` still installs the loader");
+  assert.doesNotThrow(() => require.resolve("tsx/cjs", { paths: [ROOT] }));
+  // The program is loaded without a type check (tsc --noEmit in npm test checks the types); isolatedModules makes tsc
+  // reject what per-file transpilation (esbuild) would get wrong.
   const tsconfig = JSON.parse(readFileSync(join(ROOT, "tsconfig.json"), "utf8"));
-  assert.equal(tsconfig["ts-node"]?.transpileOnly, true);
   assert.equal(tsconfig.compilerOptions.isolatedModules, true);
 });
 
-test("no module is shadowed by a .json beside it (Node's CommonJS resolver tries X.json before ts-node's X.ts)", () => {
+test("no module is shadowed by a .json beside it (Node's CommonJS resolver tries X.json before the loader's X.ts)", () => {
   const files = execFileSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" }).split("\n");
   const set = new Set(files);
   const pairs = files.filter((f) => f.endsWith(".ts") && set.has(f.replace(/\.ts$/, ".json")));
