@@ -25,7 +25,7 @@ const dashboardSchema = z
     const ids = d.panels.map((p) => p.id);
     if (new Set(ids).size !== ids.length) ctx.addIssue({ code: "custom", message: "panel ids must be unique" });
     const vars = new Set(d.templating.list.map((v) => v.name));
-    for (const v of ["datasource", "job"]) if (!vars.has(v)) ctx.addIssue({ code: "custom", message: `missing template variable $${v}` });
+    for (const v of ["datasource", "job", "backup_cluster"]) if (!vars.has(v)) ctx.addIssue({ code: "custom", message: `missing template variable $${v}` });
     for (const p of d.panels) {
       if (p.gridPos.x + p.gridPos.w > 24) ctx.addIssue({ code: "custom", message: `panel ${p.id} is wider than the grid` });
     }
@@ -44,14 +44,18 @@ export function loadDashboard(path = DASHBOARD_PATH): Dashboard {
 
 /**
  * The dashboard as the JSON text Grafana imports. Each option sets the default of a variable: `job` of $job (the rules'
- * job label), `canaryJob` of $canary_job and `latencyThresholdSeconds` of $canary_le (the rules' canary options).
+ * job label), `canaryJob` of $canary_job and `latencyThresholdSeconds` of $canary_le (the rules' canary options),
+ * `backupCluster` of $backup_cluster (the backup rules' cluster; by default the job, as in the rules).
  */
-export function dashboardJson(opts: { job?: string; canaryJob?: string; latencyThresholdSeconds?: number; path?: string } = {}): string {
+export function dashboardJson(
+  opts: { job?: string; canaryJob?: string; latencyThresholdSeconds?: number; backupCluster?: string; path?: string } = {},
+): string {
   const d = loadDashboard(opts.path);
   const defaults: Record<string, string | undefined> = {
     job: opts.job,
     canary_job: opts.canaryJob,
     canary_le: opts.latencyThresholdSeconds === undefined ? undefined : String(opts.latencyThresholdSeconds),
+    backup_cluster: opts.backupCluster ?? opts.job,
   };
   for (const v of d.templating.list) {
     const value = defaults[v.name];
@@ -61,9 +65,10 @@ export function dashboardJson(opts: { job?: string; canaryJob?: string; latencyT
 }
 
 /** Every PromQL expression of the dashboard, with Grafana variables replaced so promtool can parse them. */
-export function dashboardExpressions(d: Dashboard, job = "redis", canaryJob = "redis-canary", latencyThreshold = "0.1"): string[] {
+export function dashboardExpressions(d: Dashboard, job = "redis", canaryJob = "redis-canary", latencyThreshold = "0.1", backupCluster = job): string[] {
   return d.panels.flatMap((p) => ("targets" in p ? (p.targets as { expr: string }[]) : [])).map((t) =>
     t.expr
+      .replaceAll("$backup_cluster", backupCluster)
       .replaceAll("$canary_job", canaryJob)
       .replaceAll("$canary_le", latencyThreshold)
       .replaceAll("$job", job)

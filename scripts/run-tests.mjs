@@ -43,6 +43,7 @@ const LIGHT = (f) =>
     "test/monitoring/prometheus.test.ts",
     "test/monitoring/rules.test.ts",
     "test/monitoring/slo.test.ts",
+    "test/monitoring/backup.test.ts",
     "test/pulumi-project.test.ts",
     "test/tools/config-table.test.ts",
     "test/tools/dev-down.test.ts",

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { dashboardExpressions, dashboardJson, loadDashboard, validateDashboard } from "../../monitoring/grafanaDashboard";
+import { BACKUP_METRICS, DRILL_METRICS } from "../../monitoring/backup";
 import { renderAlertRules } from "../../monitoring/rules";
 
 test("dashboard.json loads and covers cluster state, slots, masters/replicas, memory, ops and link status", () => {
@@ -51,8 +52,30 @@ test("the canary SLO panels read only series the SLO rules record, and follow th
   const vars = (JSON.parse(dashboardJson({ job: "j", canaryJob: "c", latencyThresholdSeconds: 0.5 })) as ReturnType<typeof loadDashboard>).templating.list;
   assert.deepEqual(
     Object.fromEntries(vars.map((v) => [v.name, (v as unknown as { query: string }).query])),
-    { datasource: "prometheus", job: "j", canary_job: "c", canary_le: "0.5" },
+    { datasource: "prometheus", job: "j", canary_job: "c", canary_le: "0.5", backup_cluster: "j" },
   );
+});
+
+test("the backup panels read only the metrics the jobs push, for the backup rules' cluster", () => {
+  const d = loadDashboard();
+  const exprs = dashboardExpressions(d, "redis-cluster-prod", "redis-canary", "0.1", "prod-eu").join("\n");
+  const contract = new Set<string>([...Object.values(BACKUP_METRICS), ...Object.values(DRILL_METRICS)]);
+  const used = new Set([...exprs.matchAll(/redis_(?:backup|restore_drill)_[a-z_]+/g)].map((m) => m[0]));
+  for (const m of used) assert.ok(contract.has(m), `${m} is in the push contract`);
+  for (const m of [
+    BACKUP_METRICS.lastSuccessTimestamp,
+    BACKUP_METRICS.lastRunSuccess,
+    BACKUP_METRICS.durationSeconds,
+    BACKUP_METRICS.bytes,
+    BACKUP_METRICS.writePauseSeconds,
+    DRILL_METRICS.lastSuccessTimestamp,
+    DRILL_METRICS.lastRunSuccess,
+  ]) {
+    assert.ok(used.has(m), `a panel shows ${m}`);
+  }
+  for (const e of exprs.split("\n").filter((x) => /redis_(backup|restore_drill)_/.test(x))) assert.match(e, /\{cluster="prod-eu"\}/);
+  const vars = (JSON.parse(dashboardJson({ job: "j", backupCluster: "b" })) as ReturnType<typeof loadDashboard>).templating.list;
+  assert.equal((vars.find((v) => v.name === "backup_cluster") as unknown as { query: string }).query, "b");
 });
 
 test("every dashboard query parses (promtool check rules)", (t) => {
