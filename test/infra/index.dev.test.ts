@@ -1,5 +1,5 @@
 // The dev stack through the test engine, as `pulumi preview -s dev` / `pulumi up -s dev` run it: Pulumi's own
-// Node.js runtime (ts-node, CommonJS), the CLI's config rules (Pulumi.dev.yaml has no password: it is generated),
+// Node.js runtime (tsx, CommonJS), the CLI's config rules (Pulumi.dev.yaml has no password: it is generated),
 // preview with unknowns, up with provider outputs, and a second up against the saved state.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";

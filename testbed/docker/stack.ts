@@ -1,5 +1,5 @@
 // `pulumi up` / `pulumi destroy` of the program against a private Docker engine, without the Pulumi CLI: the program
-// runs exactly as `pulumi up` runs it (testbed/engine: Pulumi's own language runtime, cmd/run, ts-node, the CLI's config
+// runs exactly as `pulumi up` runs it (testbed/engine: Pulumi's own language runtime, cmd/run, tsx, the CLI's config
 // rules), and the engine hands every create/replace step to the DockerApplier, so each resource is created for real
 // when the program registers it and the program's own callbacks see real outputs (the bootstrap's exit code gates the
 // smoke step). The engine's state gives later runs Pulumi's update semantics: unchanged inputs -> nothing happens;

@@ -1,7 +1,7 @@
 // A test engine: runs the program the way `pulumi preview` / `pulumi up` do, without the CLI or provider plugins.
 // It applies the CLI's config rules (./config.ts), serves Pulumi's ResourceMonitor and Engine gRPC services, and
 // starts the program through Pulumi's own Node.js runtime exactly as pulumi-language-nodejs does
-// (`node @pulumi/pulumi/cmd/run --monitor … --engine … --project … --stack … [--dry-run] .`, ts-node, CommonJS).
+// (`node [nodeargs] @pulumi/pulumi/cmd/run --monitor … --engine … --project … --stack … [--dry-run] .`, CommonJS).
 // Dynamic providers are served by Pulumi's own `cmd/dynamic-provider` host. Its API: docs/testbed.md, "The test engine".
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -116,8 +116,6 @@ export interface RunOptions {
   remove?: (step: RemoveStep) => Promise<void>;
   /** Resource names or URNs to replace even when unchanged (`pulumi up --replace`). */
   replace?: string[];
-  /** Type-check the program (ts-node without transpileOnly). Default: whatever the repository configures. */
-  typeCheck?: boolean;
   /** Project directory (another checkout of the repository); default: this repository. */
   root?: string;
   /** Program to run, relative to the repository root (engine self-tests); default "." = package.json main, as Pulumi.yaml has no `main`. */
@@ -268,7 +266,6 @@ class Session {
     const ts = typeof rt === "object" ? rt.options?.typescript !== false : true;
     if (ts) env.PULUMI_NODEJS_TYPESCRIPT = "true";
     delete env.PULUMI_NODEJS_TRANSPILE_ONLY;
-    if (this.opts.typeCheck !== undefined) env.PULUMI_NODEJS_TRANSPILE_ONLY = this.opts.typeCheck ? "false" : "true";
     // tsx's loader from the test runner must not leak into the program: Pulumi runs plain node.
     delete env.NODE_OPTIONS;
     for (const k of Object.keys(env)) if (k.startsWith("TSX_") || k.startsWith("NODE_TEST")) delete env[k];

@@ -79,7 +79,7 @@ export interface TimelineEvent {
 
 /**
  * `pulumi up` of the program with every step applied by the runner `runner` resolves to. The program starts at once:
- * its start in the engine (ts-node, the SDKs, the dynamic-provider host) overlaps with the daemon's start and the
+ * its start in the engine (tsx, the SDKs, the dynamic-provider host) overlaps with the daemon's start and the
  * image imports when `runner` is still starting (PodsRunner.start() not awaited); each step waits for it.
  */
 export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<UpResult> {
