@@ -5,6 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatRanges } from "../../smoke/topology";
 import { LiveCluster } from "../scale/survey";
+import { thrownOutcome } from "./outcome";
 import { clusterIdOf, MANIFEST_FILE, MANIFEST_FORMAT, type Manifest } from "./manifest";
 import type { BackupOptions } from "./options";
 import { BackupRefused, masters, surveyForBackup } from "./preflight";
@@ -78,10 +79,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupResult> {
     if (o.retention) log(`retention: ${(await restic.forget(tags, o.retention)).split("\n").filter((l) => /snapshots|remove|keep/i.test(l)).slice(0, 4).join(" / ")}`);
     return { code: 0, message: `backup ${snapshotId.slice(0, 8)}: ${ms.length} shards, ${bytes} bytes, pause ${c.pauseMs} ms`, snapshotId, manifest };
   } catch (e) {
-    const refused = e instanceof BackupRefused || e instanceof RepositoryRefused;
-    const message = refused ? `refused: ${(e as Error).message}` : `failed: ${(e as Error).message}`;
-    log(message);
-    return { code: refused ? 2 : 3, message };
+    return thrownOutcome(e, [BackupRefused, RepositoryRefused], log);
   } finally {
     live.close();
     rmSync(staging, { recursive: true, force: true });

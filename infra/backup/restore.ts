@@ -18,6 +18,7 @@ import { LiveCluster, type Survey } from "../scale/survey";
 import { importKeys } from "./importer";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest";
 import type { RestoreOptions } from "./options";
+import { thrownOutcome } from "./outcome";
 import { masters } from "./preflight";
 import { maxRdbVersion, rdbVersionOf } from "./rdb";
 import { BACKUP_TAG, Restic, RepositoryRefused, type SnapshotInfo } from "./restic";
@@ -227,10 +228,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreResult> {
     log(`restored ${total} keys (${bytes} bytes) in ${ms} ms; counts per shard match the manifest`);
     return { code: 0, message: `restored snapshot ${snap.short_id}: ${total} keys`, snapshotId: snap.id, manifest: m, resumed, shards, ms, bytes };
   } catch (e) {
-    const refused = e instanceof RestoreRefused || e instanceof RepositoryRefused;
-    const message = refused ? `refused: ${(e as Error).message}` : `failed: ${(e as Error).message}`;
-    log(message);
-    return { code: refused ? 2 : 3, message };
+    return thrownOutcome(e, [RestoreRefused, RepositoryRefused], log);
   } finally {
     cluster?.disconnect();
     live.close();
