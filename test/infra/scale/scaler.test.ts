@@ -1,19 +1,15 @@
 // The scale step on real redis-server processes (local harness), SHORT variant (the full one: `npm run scale:full`):
 // 3x1 -> 4x1 -> 3x1 with 5 000 keys while a writer acknowledges every write with WAIT; the 3 -> 4 step is run as the CLI,
 // SIGKILLed mid-migration and run again; a request on an unhealthy cluster is refused with nothing changed.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { LocalCluster } from "../../../testbed/local/harness";
-import { addNode, removeLastNode, resize, scale, spawnScaleCli, startWrittenCluster, topology } from "../../../testbed/local/scaleCluster";
-import type { Cluster } from "ioredis";
+import { addNode, removeLastNode, resize, scale, spawnScaleCli, topology } from "../../../testbed/local/scaleCluster";
+import { writtenClusterFixture } from "./fixture";
 
 const KEYS = 5000;
+const fixture = writtenClusterFixture("scale-test-pw", KEYS);
 let c: LocalCluster | undefined;
-let client: Cluster | undefined;
-after(async () => {
-  client?.disconnect();
-  await c?.stop();
-});
 
 /** CLUSTER NODES without the volatile columns (ping/pong, epochs, link state), as node i sees it. */
 function view(cl: LocalCluster, i: number): string[] {
@@ -31,8 +27,8 @@ function assertBalanced(cl: LocalCluster, masters: number, replicas: number) {
 }
 
 test("3x1 -> 4x1 (killed mid-migration, re-run) -> 3x1 under a WAIT writer: every key readable, shares fair, 0 acknowledged writes lost", { timeout: 180_000 }, async (t) => {
-  const started = await startWrittenCluster("scale-test-pw", KEYS);
-  ({ c, client } = started);
+  const started = await fixture.start();
+  c = started.c;
   const { writer } = started;
 
   // Scale out: the nodes first, then the step — as the CLI, throttled so it is still moving slots when killed.

@@ -3,21 +3,16 @@
 // replication every few milliseconds, and from the moment it imports or owns a slot it must have an online replica that
 // the cluster knows; during 4x1 -> 3x1 the drained master keeps that replica for as long as it owns a slot. A writer does
 // SET + WAIT 1 on every key (a quarter of them move) throughout: every write acknowledged by a replica, none failed.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { LocalCluster } from "../../../../testbed/local/harness";
-import { addNode, resize, startWrittenCluster, topology } from "../../../../testbed/local/scaleCluster";
+import { addNode, resize, topology } from "../../../../testbed/local/scaleCluster";
 import { badFlags, isMyself, parseClusterNodes, parseInfo, parseReplicaLines } from "../../../../smoke/topology";
 import { sleep } from "../../../../smoke/time";
-import type { Cluster } from "ioredis";
+import { writtenClusterFixture } from "../fixture";
 
 const KEYS = 5000;
-let c: LocalCluster | undefined;
-let client: Cluster | undefined;
-after(async () => {
-  client?.disconnect();
-  await c?.stop();
-});
+const fixture = writtenClusterFixture("scale-replicas-pw", KEYS);
 
 interface Sample {
   at: number;
@@ -30,16 +25,23 @@ interface Sample {
   known: number;
 }
 
-/** Samples node `i` until stopped (bounded: at most 20 000 samples), each failed read skipped. */
-function watch(cl: LocalCluster, i: number) {
+/**
+ * Samples node `i` until stopped (bounded: at most 20 000 samples), each failed read skipped. The reads of one sample
+ * are not simultaneous: while the node gains slots its own line is read first, while it loses them last, so a slot
+ * count is never paired with a replica read from before the slot arrived or after the last one left.
+ */
+function watch(cl: LocalCluster, i: number, direction: "gained" | "lost") {
   const samples: Sample[] = [];
   let stop = false;
   const done = (async () => {
     for (let n = 0; !stop && n < 20_000; n++) {
       try {
-        const mine = parseClusterNodes(await cl.ask(i, "cluster", "nodes")).find(isMyself)!;
+        const ownLine = async () => parseClusterNodes(await cl.ask(i, "cluster", "nodes")).find(isMyself)!;
+        const early = direction === "gained" ? await ownLine() : undefined;
         const online = parseReplicaLines(parseInfo(await cl.ask(i, "info", "replication"))).filter((r) => r.state === "online").length;
-        const known = parseClusterNodes(await cl.ask(0, "cluster", "nodes")).filter((x) => x.masterId === mine.id && !badFlags(x).length).length;
+        const view0 = parseClusterNodes(await cl.ask(0, "cluster", "nodes"));
+        const mine = early ?? (await ownLine());
+        const known = view0.filter((x) => x.masterId === mine.id && !badFlags(x).length).length;
         const slots = mine.slots.reduce((k, [a, b]) => k + b - a + 1, 0);
         samples.push({ at: Date.now(), slots, importing: mine.importing.length, online, known });
       } catch {
@@ -61,12 +63,10 @@ const holding = (s: Sample) => s.slots > 0 || s.importing > 0;
 const show = (s: Sample) => `${s.slots} slots, ${s.importing} importing, ${s.online} online replicas, ${s.known} known to node-0`;
 
 test("3x1 -> 4x1 -> 3x1 under SET + WAIT 1: no slot on a master without a synced replica, every write acknowledged, none failed", { timeout: 240_000 }, async (t) => {
-  const started = await startWrittenCluster("scale-replicas-pw", KEYS);
-  ({ c, client } = started);
-  const { writer } = started;
+  const { c, writer } = await fixture.start();
   await addNode(c);
   await addNode(c);
-  const out = watch(c, 6);
+  const out = watch(c, 6, "gained");
   const grown = await resize(c, 4, 1);
   await out.stop();
   assert.deepEqual(grown.map((r) => r.code), [0, 0], grown.map((r) => r.message).join("\n"));
@@ -77,7 +77,7 @@ test("3x1 -> 4x1 -> 3x1 under SET + WAIT 1: no slot on a master without a synced
   assert.deepEqual(bare.slice(0, 3).map(show), [], `${bare.length} of ${out.samples.length} samples: node-6 held slots without a synced replica`);
 
   // Scale in: node-6 is drained, node-6 and node-7 forgotten; node-6 keeps node-7 until it owns nothing.
-  const back = watch(c, 6);
+  const back = watch(c, 6, "lost");
   const shrunk = await resize(c, 3, 1);
   await back.stop();
   assert.deepEqual(shrunk.map((r) => r.code), [0, 0], shrunk.map((r) => r.message).join("\n"));
