@@ -66,28 +66,33 @@ export interface DrillOutcome {
   keysChecked?: number;
 }
 
-/** The gauges (name -> value) to push for one backup run: a failed run pushes no success time and no size. */
-export function backupPushSamples(o: BackupOutcome): Record<string, number> {
+/** Gauges of one run: its time and outcome always; the success time and `sizes` (those given) only on success. */
+function runSamples(
+  m: typeof BACKUP_METRICS | typeof DRILL_METRICS,
+  o: { success: boolean; endedAt: Date; durationSeconds: number },
+  sizes: [string, number | undefined][],
+): Record<string, number> {
   const t = o.endedAt.getTime() / 1000;
-  const m = BACKUP_METRICS;
   const out: Record<string, number> = { [m.lastRunTimestamp]: t, [m.lastRunSuccess]: o.success ? 1 : 0, [m.durationSeconds]: o.durationSeconds };
   if (!o.success) return out;
   out[m.lastSuccessTimestamp] = t;
-  if (o.bytes !== undefined) out[m.bytes] = o.bytes;
-  if (o.keys !== undefined) out[m.keys] = o.keys;
-  if (o.writePauseSeconds !== undefined) out[m.writePauseSeconds] = o.writePauseSeconds;
+  for (const [name, v] of sizes) if (v !== undefined) out[name] = v;
   return out;
+}
+
+/** The gauges (name -> value) to push for one backup run: a failed run pushes no success time and no size. */
+export function backupPushSamples(o: BackupOutcome): Record<string, number> {
+  const m = BACKUP_METRICS;
+  return runSamples(m, o, [
+    [m.bytes, o.bytes],
+    [m.keys, o.keys],
+    [m.writePauseSeconds, o.writePauseSeconds],
+  ]);
 }
 
 /** The gauges to push for one restore drill. */
 export function drillPushSamples(o: DrillOutcome): Record<string, number> {
-  const t = o.endedAt.getTime() / 1000;
-  const m = DRILL_METRICS;
-  const out: Record<string, number> = { [m.lastRunTimestamp]: t, [m.lastRunSuccess]: o.success ? 1 : 0, [m.durationSeconds]: o.durationSeconds };
-  if (!o.success) return out;
-  out[m.lastSuccessTimestamp] = t;
-  if (o.keysChecked !== undefined) out[m.keysChecked] = o.keysChecked;
-  return out;
+  return runSamples(DRILL_METRICS, o, [[DRILL_METRICS.keysChecked, o.keysChecked]]);
 }
 
 export const BACKUP_ALERT_NAMES = ["RedisBackupTooOld", "RedisBackupFailed", "RedisRestoreDrillFailed", "RedisRestoreDrillStale"] as const;
