@@ -3,6 +3,7 @@
 // The common RedisMissingBackup rule reads redis_exporter's rdb_last_save, which misfires on AOF-only nodes like ours
 // (and says nothing about whether a backup left the node): these rules read only what the jobs pushed.
 import { z } from "zod";
+import type { AlertRuleOf, RuleContext } from "./ruleShape";
 
 /**
  * Pushgateway grouping: job BACKUP_PUSH_JOB or DRILL_PUSH_JOB, and `cluster` (the `cluster` option, by default the rules'
@@ -112,21 +113,9 @@ export const backupAlertSchema = z.object({
 });
 export type BackupAlertOptions = z.input<typeof backupAlertSchema>;
 
-/** Same shape as rules.ts's alerts (not imported from there: rules.ts imports this file). */
-export interface BackupAlertRule {
-  alert: BackupAlertName;
-  expr: string;
-  for?: string;
-  labels: { severity: "critical" | "warning"; job: string } & Record<string, string>;
-  annotations: { summary: string; description: string; runbook_url: string } & Record<string, string>;
-}
+export type BackupAlertRule = AlertRuleOf<BackupAlertName, "critical" | "warning">;
 
-export interface BackupAlertContext {
-  /** The cluster's job: set as `job` on every alert, like every other alert of the cluster. */
-  clusterJob: string;
-  runbookUrl: (alert: BackupAlertName) => string;
-  /** Seconds -> Prometheus duration, scaled like the other alerts' `for:`. */
-  forOf: (seconds: number) => string;
+export interface BackupAlertContext extends RuleContext<BackupAlertName> {
   /** Seconds -> Prometheus duration, unscaled (for the text). */
   durationOf: (seconds: number) => string;
 }

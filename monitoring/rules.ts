@@ -3,6 +3,7 @@
 // `npm run rules:print` and the promtool tests.
 import { stringify } from "yaml";
 import { z } from "zod";
+import type { AlertRuleOf } from "./ruleShape";
 import {
   BACKUP_ALERT_NAMES,
   DEFAULT_BACKUP_MAX_AGE_SECONDS,
@@ -62,13 +63,7 @@ const optionsSchema = z.object({
 });
 export type AlertRuleOptions = z.input<typeof optionsSchema>;
 
-export interface AlertRuleBase {
-  alert: AlertName;
-  expr: string;
-  for?: string;
-  labels: { severity: string; job: string } & Record<string, string>;
-  annotations: { summary: string; description: string; runbook_url: string } & Record<string, string>;
-}
+export type AlertRuleBase = AlertRuleOf<AlertName, string>;
 export interface AlertRule extends AlertRuleBase {
   alert: RedisAlertName;
   labels: { severity: "critical" | "warning"; job: string } & Record<string, string>;

@@ -2,6 +2,7 @@
 // windows of a multi-window multi-burn-rate policy (Google SRE workbook, ch. 5; named the way Sloth names its rules),
 // and the burn-rate, lost-write and canary-down alerts. Pure; rules.ts adds the group when its `canary` option is set.
 import { z } from "zod";
+import type { AlertRuleOf, RuleContext } from "./ruleShape";
 
 /** The canary's latency histogram buckets (seconds): the SLO threshold must be one of them (bucket{le} is the SLI). */
 export const CANARY_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
@@ -74,22 +75,8 @@ export interface RecordingRule {
   expr: string;
   labels?: Record<string, string>;
 }
-/** Same shape as rules.ts's alerts (not imported from there: rules.ts imports this file). */
-export interface CanaryAlertRule {
-  alert: CanaryAlertName;
-  expr: string;
-  for?: string;
-  labels: { severity: "page" | "ticket"; job: string } & Record<string, string>;
-  annotations: { summary: string; description: string; runbook_url: string } & Record<string, string>;
-}
-
-export interface CanarySloContext {
-  /** The cluster's job: set as `job` on every alert, like every other alert of the cluster. */
-  clusterJob: string;
-  runbookUrl: (alert: CanaryAlertName) => string;
-  /** Seconds -> `for:` duration, scaled like the other alerts'. */
-  forOf: (seconds: number) => string;
-}
+export type CanaryAlertRule = AlertRuleOf<CanaryAlertName, "page" | "ticket">;
+export type CanarySloContext = RuleContext<CanaryAlertName>;
 
 /** Matcher for the threshold bucket: Prometheus 3 ingests le="1" as "1.0", 2.x keeps the exposition's text. */
 function leMatcher(threshold: number): string {
