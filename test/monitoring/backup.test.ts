@@ -1,11 +1,9 @@
 // The backup and restore-drill alerts (monitoring/backup.ts): options, the push contract, rendering, and `promtool test
 // rules` on synthetic Pushgateway series: each alert fires when it should, stays quiet when it should, and resolves.
 // Expected minutes are worked out by hand from the ages below, never from backup.ts's constants.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import {
@@ -20,26 +18,15 @@ import {
 import { ALERT_NAMES, renderAlertRules, renderAlertRulesYaml, type AlertRuleOptions } from "../../monitoring/rules";
 import { githubAnchors } from "../docs/markdown";
 import { alertRuleTest } from "./promtool-cases";
+import { promtoolWorkspace } from "./promtoolWorkspace";
 
 const JOB = "redis-cluster-prod";
 const OTHER = "redis-cluster-staging";
 const HOUR = 3600;
 /** Backups may be 1 h old, drills 2 h: minutes-scale scenarios. */
 const OPTS: AlertRuleOptions = { masters: 3, replicasPerMaster: 1, job: JOB, backup: { maxAgeSeconds: HOUR, drillMaxAgeSeconds: 2 * HOUR } };
-let dir = "";
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "redis-backup-rules-"));
-});
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-function promtool(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync("promtool", args, { encoding: "utf8", cwd: dir, timeout: 120_000 });
-  if (r.error) assert.fail(`promtool: ${r.error.message} (install with: npm run setup:system)`);
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
+const ws = promtoolWorkspace("redis-backup-rules-", 120_000);
+const promtool = (args: string[]) => ws.run(args);
 /** Keeps an assertion message short: a huge promtool report stalls the test runner's reporting. */
 const short = (s: string) => (s.length > 4000 ? `${s.slice(0, 4000)}\n[... ${s.length - 4000} more characters]` : s);
 
@@ -122,8 +109,8 @@ test("push contract: a failed run keeps the last success time (pushes none), eve
 });
 
 test("the rule file with backup alerts passes promtool check rules", () => {
-  writeFileSync(join(dir, "check.yml"), renderAlertRulesYaml(OPTS));
-  const c = promtool(["check", "rules", join(dir, "check.yml")]);
+  writeFileSync(join(ws.dir, "check.yml"), renderAlertRulesYaml(OPTS));
+  const c = promtool(["check", "rules", join(ws.dir, "check.yml")]);
   assert.equal(c.status, 0, short(c.out));
   // 15 Redis alerts + 6 backup entries (two for each age alert).
   assert.match(c.out, /SUCCESS: 21 rules found/);
@@ -260,13 +247,13 @@ function scenarios(): Scenario[] {
 }
 
 test("promtool: each backup and drill alert fires when it should, stays quiet when it should, resolves", () => {
-  writeFileSync(join(dir, "rules.yml"), renderAlertRulesYaml(OPTS));
+  writeFileSync(join(ws.dir, "rules.yml"), renderAlertRulesYaml(OPTS));
   const list = scenarios();
   for (const name of BACKUP_ALERT_NAMES) {
     const rendered = list.flatMap((s) => s.render().alert_rule_test).filter((t) => t.alertname === name);
     assert.ok(rendered.some((t) => t.exp_alerts.length > 0) && rendered.some((t) => t.exp_alerts.length === 0), `${name}: a firing and a quiet case`);
   }
-  const file = join(dir, "tests.yml");
+  const file = join(ws.dir, "tests.yml");
   writeFileSync(file, stringify({ rule_files: ["rules.yml"], evaluation_interval: "1m", tests: list.map((s) => s.render()) }, { lineWidth: 0 }));
   const r = promtool(["test", "rules", file]);
   assert.equal(r.status, 0, short(r.out));

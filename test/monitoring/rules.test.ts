@@ -1,10 +1,9 @@
 // Alert rules: structure, the rules:print CLI, `promtool check rules` for several topologies and `promtool test rules`
 // with a firing and a quiet case for every alert.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import {
@@ -16,20 +15,11 @@ import {
   type AlertName,
 } from "../../monitoring/rules";
 import { JOB, Scenario, renderPromtoolTests, topology } from "./promtool-cases";
+import { promtoolWorkspace } from "./promtoolWorkspace";
 
 const ROOT = resolve(__dirname, "../..");
-let dir = "";
-
-function needBinary(name: string): void {
-  const r = spawnSync(name, ["--version"], { encoding: "utf8" });
-  if (r.error) assert.fail(`${name} not found: install with: npm run setup:system`);
-}
-
-function promtool(args: string[]): { status: number | null; out: string } {
-  needBinary("promtool");
-  const r = spawnSync("promtool", args, { encoding: "utf8", cwd: dir, timeout: 30_000 });
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
+const ws = promtoolWorkspace("redis-rules-", 30_000);
+const promtool = (args: string[]) => ws.run(args);
 
 function printRules(args: string[]) {
   return spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "monitoring/print-rules.ts"), ...args], {
@@ -38,13 +28,6 @@ function printRules(args: string[]) {
     timeout: 30_000,
   });
 }
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "redis-rules-"));
-});
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 test("every required alert exists once, with severity, summary, description and runbook_url", () => {
   const rules = renderAlertRules({ masters: 3, replicasPerMaster: 1 }).groups.flatMap((g) => g.rules);
@@ -113,7 +96,7 @@ test("rules:print: the printed file passes promtool check rules for 3x1, 5x2, 3x
   ]) {
     const p = printRules(["--masters", String(m), "--replicas", String(r)]);
     assert.equal(p.status, 0, p.stderr);
-    const file = join(dir, `printed-${m}x${r}.yml`);
+    const file = join(ws.dir, `printed-${m}x${r}.yml`);
     writeFileSync(file, p.stdout);
     const c = promtool(["check", "rules", file]);
     assert.equal(c.status, 0, c.out);
@@ -320,11 +303,11 @@ function scenarios3x1(): Scenario[] {
 function runPromtoolTests(masters: number, replicas: number, scenarios: Scenario[], jobs: string[] = [JOB]): void {
   const ruleFiles = jobs.map((job) => {
     const f = `rules-${masters}x${replicas}-${job}.yml`;
-    writeFileSync(join(dir, f), renderAlertRulesYaml({ masters, replicasPerMaster: replicas, job }));
+    writeFileSync(join(ws.dir, f), renderAlertRulesYaml({ masters, replicasPerMaster: replicas, job }));
     return f;
   });
   const rules = renderAlertRules({ masters, replicasPerMaster: replicas, job: jobs[0] });
-  const testFile = join(dir, `tests-${masters}x${replicas}-${jobs.join("+")}.yml`);
+  const testFile = join(ws.dir, `tests-${masters}x${replicas}-${jobs.join("+")}.yml`);
   writeFileSync(testFile, renderPromtoolTests(rules, ruleFiles, scenarios));
   const r = promtool(["test", "rules", testFile]);
   assert.equal(r.status, 0, r.out);

@@ -1,11 +1,9 @@
 // The canary's SLO rules (monitoring/slo.ts): options, rendering, and `promtool test rules` on synthetic canary series for
 // every burn-rate alert (fires when it should, quiet at half the burn and at a trickle of traffic, resolves), lost writes
 // and the canary down. Expected times are worked out by hand from the issue's thresholds, never from slo.ts's constants.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { ALERT_NAMES, REDIS_ALERT_NAMES, renderAlertRules, renderAlertRulesYaml, type AlertName } from "../../monitoring/rules";
@@ -13,24 +11,13 @@ import { CANARY_ALERT_NAMES, minRequests } from "../../monitoring/slo";
 import { githubAnchors } from "../docs/markdown";
 import { CanaryScenario, THRESHOLD, type Sli, type Traffic } from "./canary-cases";
 import { alertsByName } from "./promtool-cases";
+import { promtoolWorkspace } from "./promtoolWorkspace";
 
 const OBJECTIVE = 0.999; // error budget 0.001: burn B = B * 0.1 % bad requests
 const CANARY = { objective: OBJECTIVE, latencyThresholdSeconds: THRESHOLD };
 const R = 120; // set|get requests per minute per shard: the canary's default 1 s interval
-let dir = "";
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "redis-slo-"));
-});
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-function promtool(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync("promtool", args, { encoding: "utf8", cwd: dir, timeout: 300_000 });
-  if (r.error) assert.fail(`promtool: ${r.error.message} (install with: npm run setup:system)`);
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
+const ws = promtoolWorkspace("redis-slo-", 300_000);
+const promtool = (args: string[]) => ws.run(args);
 
 test("without the canary option no canary rule is rendered; with it, one SLO group after the Redis alerts", () => {
   const plain = renderAlertRules({ masters: 3, replicasPerMaster: 1 });
@@ -103,7 +90,7 @@ test("low-traffic guard: the long window must hold enough requests for 10 failur
 });
 
 test("the rule file with canary SLOs passes promtool check rules", () => {
-  const file = join(dir, "check.yml");
+  const file = join(ws.dir, "check.yml");
   writeFileSync(file, renderAlertRulesYaml({ masters: 3, replicasPerMaster: 1, canary: CANARY }));
   const c = promtool(["check", "rules", file]);
   assert.equal(c.status, 0, c.out);
@@ -234,9 +221,9 @@ function lostAndDown(): CanaryScenario {
 
 function runPromtool(name: string, evaluationInterval: string, scenarios: CanaryScenario[]): void {
   const rulesFile = `${name}-rules.yml`;
-  writeFileSync(join(dir, rulesFile), renderAlertRulesYaml({ masters: 3, replicasPerMaster: 1, canary: CANARY }));
+  writeFileSync(join(ws.dir, rulesFile), renderAlertRulesYaml({ masters: 3, replicasPerMaster: 1, canary: CANARY }));
   const byName = alertsByName(renderAlertRules({ masters: 3, replicasPerMaster: 1, canary: CANARY }));
-  const file = join(dir, `${name}-tests.yml`);
+  const file = join(ws.dir, `${name}-tests.yml`);
   writeFileSync(
     file,
     stringify({ rule_files: [rulesFile], evaluation_interval: evaluationInterval, tests: scenarios.map((s) => s.render(byName)) }, { lineWidth: 0 }),
