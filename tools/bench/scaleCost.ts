@@ -1,6 +1,8 @@
-// Benchmark (not a test), issue 25's cost growth, first part: how the prod preview's program evaluation grows with the
-// number of masters (one replica each), through Pulumi's own Node.js runtime (the test engine), with the runtime floor
-// measured in the same run. Run: npm run bench:scale-cost [-- --masters 3,12,48,96 --runs 3].
+// Benchmark (not a test), issue 25's cost growth: how the preview's program evaluation grows with the number of masters
+// (one replica each), through Pulumi's own Node.js runtime (the test engine), with the runtime floor measured in the
+// same run; then, on real local redis-server processes, the nodes' start, the bootstrap (the script the containers run)
+// and a smoke run (manual failover, no benchmark) at a few sizes.
+// Run: npm run bench:scale-cost [-- --masters 3,12,48,96 --runs 3 --local-masters 3,6,12].
 // The goal line is the issue's: seconds per master at the largest size ≤ 1.2× that at the second smallest. Beside it the
 // marginal cost of each step (ms per added master) and the largest size's time over the second smallest's, which show
 // growth the per-master ratio would hide behind the fixed cost.
@@ -9,6 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { runProgram } from "../../testbed/engine/engine";
+import { startLocalCluster } from "../../testbed/local/harness";
+import { runSmoke } from "../../smoke/run";
+import { DEFAULT_OPTIONS } from "../../smoke/types";
 
 /** Issue 25: "ratio per master at 96 ≤ 1.2× that at 12". */
 const GOAL_RATIO = 1.2;
@@ -27,9 +32,10 @@ const o = new Command("bench:scale-cost")
   .description("preview evaluation time at several cluster sizes (masters x 1 replica), with the runtime floor")
   .option("--masters <list>", "cluster sizes (masters) to evaluate", list, [3, 12, 48, 96])
   .option("--runs <n>", "runs per size (median)", whole, 3)
+  .option("--local-masters <list>", "local cluster sizes for start, bootstrap and smoke (\"none\" skips them)", (v) => (v === "none" ? [] : list(v)), [3, 6, 12])
   .option("--stack <name>", "stack file to start from: prod (one StatefulSet) or dev (a container per node; at most 58 masters x 1)", "prod")
   .parse()
-  .opts<{ masters: number[]; runs: number; stack: string }>();
+  .opts<{ masters: number[]; runs: number; stack: string; localMasters: number[] }>();
 
 const dir = mkdtempSync(join(tmpdir(), "scale-cost-"));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -57,6 +63,41 @@ async function evaluate(masters?: number): Promise<{ wall: number; cpu: number; 
   return { wall: median(rows.map((r) => r.wallMs)) / 1000, cpu: median(rows.map((r) => r.userMs + r.systemMs)) / 1000, resources };
 }
 
+/** Real local clusters: processes answering, bootstrap to cluster_state:ok, one smoke run; each cluster removed after. */
+async function local(): Promise<void> {
+  const rows: { masters: number; startMs: number; bootstrapMs: number; smokeMs: number }[] = [];
+  for (const m of o.localMasters) {
+    const t0 = Date.now();
+    const c = await startLocalCluster({ masters: m, replicasPerMaster: 1, bootstrap: false, timeoutMs: 300_000 });
+    try {
+      const startMs = Date.now() - t0;
+      const b = await c.runBootstrap();
+      if (b.code !== 0) throw new Error(`bootstrap at ${m} masters exited ${b.code}:\n${b.output.slice(-2000)}`);
+      const smoke = await runSmoke({
+        ...DEFAULT_OPTIONS,
+        nodes: c.seeds,
+        password: c.password,
+        expectMasters: m,
+        expectReplicas: 1,
+        failover: "manual",
+        bench: { ...DEFAULT_OPTIONS.bench, ops: 0 },
+      });
+      if (!smoke.ok) throw new Error(`smoke at ${m} masters failed: ${smoke.checks.filter((x) => !x.ok).map((x) => `${x.name}: ${x.details}`).join("; ")}`);
+      rows.push({ masters: m, startMs, bootstrapMs: b.ms, smokeMs: smoke.duration_ms });
+      console.log(`local ${String(m).padStart(3)} masters x 1 replica: nodes answering ${(startMs / 1000).toFixed(2)} s, bootstrap to cluster_state:ok ${(b.ms / 1000).toFixed(2)} s, smoke ${(smoke.duration_ms / 1000).toFixed(1)} s (${smoke.checks.map((x) => `${x.name} ${(x.duration_ms / 1000).toFixed(1)}`).join(", ")})`);
+    } finally {
+      await c.stop();
+    }
+  }
+  if (rows.length >= 2) {
+    const [a, b] = [rows[0], rows[rows.length - 1]];
+    const perMaster = (x: number, r: (typeof rows)[number]) => x / r.masters;
+    const ratio = perMaster(b.bootstrapMs, b) / perMaster(a.bootstrapMs, a);
+    console.log(`  bootstrap ${b.masters} masters / ${a.masters}: ${(b.bootstrapMs / a.bootstrapMs).toFixed(2)}× the time for ${(b.masters / a.masters).toFixed(0)}× the masters; smoke ${(b.smokeMs / a.smokeMs).toFixed(2)}×`);
+    console.log(`goal: bootstrap time per master at ${b.masters} ≤ ${GOAL_RATIO}× that at ${a.masters}: ${ratio.toFixed(2)}× — ${ratio <= GOAL_RATIO ? "met" : "NOT met"}`);
+  }
+}
+
 (async () => {
   try {
     console.log(`load before: ${loadavg()}`);
@@ -77,6 +118,7 @@ async function evaluate(masters?: number): Promise<{ wall: number; cpu: number; 
     console.log(`  ${top.masters} masters take ${(top.wall / base.wall).toFixed(2)}× the time of ${base.masters} (${(top.masters / base.masters).toFixed(0)}× the masters)`);
     const ratio = top.wall / top.masters / (base.wall / base.masters);
     console.log(`goal: preview time per master at ${top.masters} ≤ ${GOAL_RATIO}× that at ${base.masters}: ${ratio.toFixed(2)}× — ${ratio <= GOAL_RATIO ? "met" : "NOT met"}`);
+    if (o.localMasters.length > 0) await local();
     console.log(`load after: ${loadavg()}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
