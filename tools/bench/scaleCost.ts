@@ -6,11 +6,11 @@
 // The goal line is the issue's: seconds per master at the largest size ≤ 1.2× that at the second smallest. Beside it the
 // marginal cost of each step (ms per added master) and the largest size's time over the second smallest's, which show
 // growth the per-master ratio would hide behind the fixed cost.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { runProgram } from "../../testbed/engine/engine";
+import { evaluationTime, FLOOR_PROGRAM, loadavg } from "./evaluation";
 import { startLocalCluster } from "../../testbed/local/harness";
 import { runSmoke } from "../../smoke/run";
 import { DEFAULT_OPTIONS } from "../../smoke/types";
@@ -38,30 +38,16 @@ const o = new Command("bench:scale-cost")
   .opts<{ masters: number[]; runs: number; stack: string; localMasters: number[] }>();
 
 const dir = mkdtempSync(join(tmpdir(), "scale-cost-"));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
-/** Median wall seconds of the program process (and the resources it registered) for one size; no size: the floor. */
-async function evaluate(masters?: number): Promise<{ wall: number; cpu: number; resources: number }> {
-  const rows: { wallMs: number; userMs: number; systemMs: number }[] = [];
-  let resources = 0;
-  for (let i = 0; i < o.runs; i++) {
-    const file = join(dir, `${masters ?? "floor"}-${i}.json`);
-    const r = await runProgram({
-      stack: o.stack,
-      mode: "preview",
-      ...(masters === undefined
-        ? { program: "testbed/engine/programs/one-resource.ts", stackConfig: {} }
-        : { config: { "redis-cluster:masters": masters, "redis-cluster:replicasPerMaster": 1 } }),
-      nodeArgs: [`--require=${join(__dirname, "cpu-report.cjs")}`],
-      env: { ENGINE_CPU_REPORT: file },
-    });
-    if (r.exitCode !== 0) throw new Error(`preview at ${masters ?? "floor"} masters failed: ${r.errors.join("\n").slice(0, 2000)}`);
-    resources = r.resources.length;
-    rows.push(JSON.parse(readFileSync(file, "utf8")));
-  }
-  return { wall: median(rows.map((r) => r.wallMs)) / 1000, cpu: median(rows.map((r) => r.userMs + r.systemMs)) / 1000, resources };
-}
+/** Median times of one size; no size: the floor. */
+const evaluate = (masters?: number) =>
+  evaluationTime({
+    stack: o.stack,
+    runs: o.runs,
+    dir,
+    label: `${masters ?? "floor"} masters`,
+    ...(masters === undefined ? { program: FLOOR_PROGRAM } : { config: { "redis-cluster:masters": masters, "redis-cluster:replicasPerMaster": 1 } }),
+  });
 
 /** Real local clusters: processes answering, bootstrap to cluster_state:ok, one smoke run; each cluster removed after. */
 async function local(): Promise<void> {
