@@ -71,6 +71,18 @@ async function canaryAlerts(): Promise<Alert[]> {
   return as.filter(isCanaryAlert);
 }
 
+/**
+ * After a failover: every write acknowledged on `shard` before it (`ackedBefore`) re-read, none lost, no lost-write
+ * alert, and the objective-0.5 control burned nothing.
+ */
+async function assertNothingLost(signal: AbortSignal, shard: string, ackedBefore: number): Promise<void> {
+  await waitFor(signal, `shard ${shard}'s acknowledged writes re-read`, 15_000, async () => ((await value(settledQuery(shard))) ?? 0) >= ackedBefore);
+  assert.equal(await value(lostQuery), 0, logs.filter((l) => l.includes("lost")).join("\n"));
+  const all = await canaryAlerts();
+  assert.deepEqual(show(all.filter((a) => a.labels.alertname === "RedisCanaryAckedWriteLost")), []);
+  assert.deepEqual(show(all.filter((a) => isBurn(a) && a.labels.job === CONTROL_CLUSTER_JOB)), [], "objective 0.5: no burn alert");
+}
+
 /** Writes acknowledged by a replica so far on `shard`, as Prometheus last scraped them. */
 const ackedQuery = (shard: string) =>
   `sum(redis_canary_requests_total{job="${CANARY_JOB}",shard="${shard}",op="set",result="ok"}) - (sum(redis_canary_unreplicated_writes_total{job="${CANARY_JOB}",shard="${shard}"}) or vector(0))`;
@@ -205,11 +217,7 @@ describe("canary SLO alerts on a live 3x1 cluster and a real Prometheus", () => 
     await waitFor(signal, "ok writes and reads on 3 shards again", 15_000, async () => (await value(okShardsQuery)) === 3);
     timings.freezeToOkAgain = Date.now() - t0;
     // Every write acknowledged before the freeze re-read on the new master.
-    await waitFor(signal, "shard 0's acknowledged writes re-read", 15_000, async () => ((await value(settledQuery("0"))) ?? 0) >= ackedBefore);
-    assert.equal(await value(lostQuery), 0, logs.filter((l) => l.includes("lost")).join("\n"));
-    const all = await canaryAlerts();
-    assert.deepEqual(show(all.filter((a) => a.labels.alertname === "RedisCanaryAckedWriteLost")), []);
-    assert.deepEqual(show(all.filter((a) => isBurn(a) && a.labels.job === CONTROL_CLUSTER_JOB)), [], "objective 0.5: no burn alert");
+    await assertNothingLost(signal, "0", ackedBefore);
   });
 
   it("a killed master (SIGKILL): the burn is bounded by the outage, its replica takes over, 0 acknowledged writes lost", { timeout: 60_000 }, async (t) => {
@@ -242,11 +250,7 @@ describe("canary SLO alerts on a live 3x1 cluster and a real Prometheus", () => 
     // The killed node comes back (as its container would) and rejoins as a replica; its acknowledged writes survived.
     c.startNode(i);
     await waitHealthy(c, 30_000);
-    await waitFor(signal, "shard 1's acknowledged writes re-read", 15_000, async () => ((await value(settledQuery("1"))) ?? 0) >= ackedBefore);
-    assert.equal(await value(lostQuery), 0, logs.filter((l) => l.includes("lost")).join("\n"));
-    const all = await canaryAlerts();
-    assert.deepEqual(show(all.filter((a) => a.labels.alertname === "RedisCanaryAckedWriteLost")), []);
-    assert.deepEqual(show(all.filter((a) => isBurn(a) && a.labels.job === CONTROL_CLUSTER_JOB)), [], "objective 0.5: no burn alert");
+    await assertNothingLost(signal, "1", ackedBefore);
   });
 
   it("a restart of every node: the same canary healthy again, nothing acknowledged lost", { timeout: 60_000 }, async (t) => {
