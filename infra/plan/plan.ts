@@ -156,7 +156,8 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
     ...(spec.canary.enabled && placement.kind !== "local" && {
       canaryUrl: placement.kind === "kubernetes"
         ? `http://${canaryJob(spec.name)}.${spec.kubernetes.namespace}.svc.cluster.local:${DEFAULT_CANARY_PORT}`
-        : `http://${spec.docker.announceHost}:${spec.docker.canaryPort}`,
+        // An IPv6 loopback (::1) goes in brackets in a URL.
+        : `http://${spec.docker.announceHost.includes(":") ? `[${spec.docker.announceHost}]` : spec.docker.announceHost}:${spec.docker.canaryPort}`,
     }),
   };
 }

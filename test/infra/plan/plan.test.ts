@@ -22,6 +22,11 @@ test("docker plan: six nodes, first three masters, static addresses, published p
   assert.equal(plan.bootstrapEnv.REDIS_MASTERS, "3");
   assert.equal(plan.bootstrapEnv.REDIS_REPLICAS, "1");
   assert.deepEqual(plan.clientSeeds, plan.seeds, "no client Service on Docker: applications seed from the nodes");
+  // The smoke step (on the host) reads the canary's view at its published loopback port; the URL parses.
+  assert.equal(plan.canaryUrl, "http://127.0.0.1:9122");
+  const v6 = planCluster(validateConfig({ ...rawProjectConfig("dev"), docker: { announceHost: "::1" } }, { name: "redis-cluster-dev" }));
+  assert.equal(v6.canaryUrl, "http://[::1]:9122");
+  assert.equal(new URL(v6.canaryUrl!).port, "9122");
 });
 
 test("kubernetes plan: pods by their headless-Service names; applications seed through the client Service", () => {
@@ -30,6 +35,10 @@ test("kubernetes plan: pods by their headless-Service names; applications seed t
   const ns = prod.kubernetes.namespace;
   assert.equal(plan.seeds[0], `redis-cluster-prod-0.redis-cluster-prod-headless.${ns}.svc.cluster.local:6379`);
   assert.deepEqual(plan.clientSeeds, [`redis-cluster-prod.${ns}.svc.cluster.local:6379`]);
+  // canary.enabled: the smoke Job reads the canary's view through its Service.
+  const withCanary = planCluster(validateConfig({ ...rawProjectConfig("prod"), canary: { enabled: true } }, { name: "redis-cluster-prod" }));
+  assert.equal(withCanary.canaryUrl, `http://redis-cluster-prod-canary.${ns}.svc.cluster.local:9122`);
+  assert.equal(plan.canaryUrl, undefined, "no canary, no URL");
 });
 
 test("node environment: docker announces the static IP, never loopback", () => {
