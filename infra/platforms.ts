@@ -121,6 +121,7 @@ function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: 
         labels: { [spec.kubernetes.clientLabel]: "true", "app.kubernetes.io/part-of": spec.name, "app.kubernetes.io/component": "canary" },
         tls: tls ? { secretName: cluster.tlsClientSecretName.apply((n) => n ?? ""), verifyHostname } : undefined,
         podMonitor: spec.monitoring.enabled && spec.kubernetes.prometheusOperator ? { job: canaryJob(spec.name), selectorLabels: spec.kubernetes.prometheusSelectorLabels } : undefined,
+        ingressFrom: { clientLabel: spec.kubernetes.clientLabel, monitoringNamespace: spec.monitoring.enabled ? spec.kubernetes.monitoringNamespace : undefined },
         provider,
       },
     },

@@ -45,6 +45,11 @@ export interface CanaryKubernetesArgs {
   tls?: { secretName: pulumi.Input<string>; verifyHostname: boolean };
   /** A PodMonitor scrapes it (prometheus-operator), its series labelled job=`job`; absent: no PodMonitor. */
   podMonitor?: { job: string; selectorLabels?: Record<string, string> };
+  /**
+   * Who may reach its port (a NetworkPolicy): pods in the namespace with `clientLabel`=true (the smoke Job reads /view)
+   * and, when set, the monitoring namespace (Prometheus scrapes /metrics). Nothing else: /view tells about the cluster.
+   */
+  ingressFrom: { clientLabel: string; monitoringNamespace?: string };
   provider?: k8s.Provider;
 }
 
@@ -168,6 +173,23 @@ export class Canary extends pulumi.ComponentResource {
       {
         metadata: { name, namespace: k.namespace, labels: k.labels },
         spec: { selector: k.labels, ports: [{ name: "metrics", port: DEFAULT_CANARY_PORT, targetPort: "metrics" }] },
+      },
+      child,
+    );
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-netpol`,
+      {
+        metadata: { name, namespace: k.namespace, labels: k.labels },
+        spec: {
+          podSelector: { matchLabels: k.labels },
+          policyTypes: ["Ingress"],
+          ingress: [
+            { from: [{ podSelector: { matchLabels: { [k.ingressFrom.clientLabel]: "true" } } }], ports: [{ protocol: "TCP", port: DEFAULT_CANARY_PORT }] },
+            ...(k.ingressFrom.monitoringNamespace
+              ? [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": k.ingressFrom.monitoringNamespace } } }], ports: [{ protocol: "TCP", port: DEFAULT_CANARY_PORT }] }]
+              : []),
+          ],
+        },
       },
       child,
     );

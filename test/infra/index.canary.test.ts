@@ -55,3 +55,16 @@ test("canary: a PodMonitor with its own job; SLO rules for that job in the clust
   assert.ok(!off.resources.some((r) => r.type === "kubernetes:apps/v1:Deployment" || r.type.endsWith(":PodMonitor")), "no canary by default");
   assert.doesNotMatch(JSON.stringify(off.resources.find((r) => r.type.endsWith(":PrometheusRule"))?.inputs ?? {}), /canary/);
 });
+
+test("canary: a NetworkPolicy admits its port to the namespace's client-labelled pods (the smoke Job) and the monitoring namespace only", () => {
+  const np = up.resources.find((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.name.endsWith("canary-netpol"));
+  assert.ok(np, up.resources.filter((r) => r.type.endsWith("NetworkPolicy")).map((r) => r.name).join(", "));
+  const spec = np.inputs.spec;
+  assert.equal(spec.podSelector.matchLabels["app.kubernetes.io/component"], "canary");
+  assert.deepEqual(spec.policyTypes, ["Ingress"]);
+  assert.deepEqual(spec.ingress.map((i: { from: unknown[] }) => i.from[0]), [
+    { podSelector: { matchLabels: { "redis-cluster-client": "true" } } },
+    { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+  ]);
+  assert.ok(spec.ingress.every((i: { ports: { port: number }[] }) => i.ports.length === 1 && i.ports[0].port === 9122));
+});
