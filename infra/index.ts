@@ -36,6 +36,8 @@ type StackOutputs = PlatformOutputs & {
   smokeDefinitionHash: pulumi.Output<string>;
   /** Secret: read with `pulumi stack output redisPassword --show-secrets`. */
   redisPassword: pulumi.Output<string>;
+  /** kubernetes.externalAccess: "<pod>.<domain>:6379" of every node, the seeds of clients outside Kubernetes (not secret). */
+  externalSeeds?: string[];
 };
 
 const outputs: StackOutputs = {
@@ -44,5 +46,6 @@ const outputs: StackOutputs = {
   replicasPerMaster: spec.replicasPerMaster,
   smokeDefinitionHash: smoke.definitionHash,
   redisPassword: pulumi.secret(cluster.password),
+  ...(plan.externalSeeds && { externalSeeds: plan.externalSeeds }),
 };
 export = outputs;

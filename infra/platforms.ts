@@ -9,6 +9,7 @@ import { RedisKubernetesCluster } from "./components/kubernetesCluster";
 import type { CanaryArgs } from "./components/canary";
 import { canaryJob } from "./config/canary";
 import type { SmokeTestArgs } from "./components/smokeTest";
+import { preferredEndpointType } from "./plan/externalAccess";
 
 
 /** The Kubernetes cluster's stack outputs: only what its settings give (Pulumi warns about every undefined output). */
@@ -93,7 +94,7 @@ function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: 
   const acl = spec.acl.enabled;
   const tls = spec.tls.enabled;
   // Pod IPs are in no certificate: with preferredEndpointType ip a client checks the chain only.
-  const verifyHostname = spec.kubernetes.preferredEndpointType === "hostname";
+  const verifyHostname = preferredEndpointType(spec) === "hostname";
   return {
     password: cluster.password,
     smoke: {

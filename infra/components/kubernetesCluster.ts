@@ -15,7 +15,8 @@ import { namespaceArgs } from "./kubernetes/namespace";
 import { aclSecret, passwordSecret, previousAdminSecret, retiredPasswordsSecret, userSecret } from "./kubernetes/secrets";
 import { serviceAccountArgs } from "./kubernetes/serviceAccount";
 import { bootstrapFiles, configChecksum, configMapArgs, podFiles } from "./kubernetes/configMaps";
-import { clientServiceArgs, headlessServiceArgs } from "./kubernetes/services";
+import { clientServiceArgs, externalServiceArgs, headlessServiceArgs } from "./kubernetes/services";
+import { externalAccessPlan } from "../plan/externalAccess";
 import { scaleJobArgs } from "./kubernetes/scaleJob";
 import { bootstrapJobArgs, bootstrapTimeoutSeconds, rotateJobArgs } from "./kubernetes/scriptJobs";
 import { statefulSetArgs } from "./kubernetes/statefulSet";
@@ -121,6 +122,11 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const rollout = { create: cx.timings.rolloutTimeout, update: cx.timings.rolloutTimeout };
     // A non-headless Service waits for ready endpoints, i.e. for the pods: the same bound as the StatefulSet.
     const clientService = new k8s.core.v1.Service(`${name}-client`, clientServiceArgs(cx), { parent: this, customTimeouts: rollout });
+    // externalAccess: one LoadBalancer Service per pod (client port only), added and removed with the pods when scaling;
+    // the smoke test waits for them (below), so `pulumi up` ends with every node reachable from outside.
+    const externalServices = externalAccessPlan(spec)
+      ? plan.nodes.map((n) => new k8s.core.v1.Service(`${name}-external-${n.index}`, externalServiceArgs(cx, n.index), { parent: this, customTimeouts: rollout }))
+      : [];
 
     const refs: PodRefs = {
       serviceAccountName: serviceAccount.metadata.name,
@@ -189,7 +195,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     this.userSecretNames = pulumi.all(Object.fromEntries(Object.entries(userSecrets).map(([u, s]) => [u, s.metadata.name])));
     this.userPasswords = acl?.passwords ?? {};
     this.retiredPasswordsSecretName = retiredSecret?.metadata.name;
-    this.ready = [rotateRemove ?? scaleOut.done];
+    this.ready = [rotateRemove ?? scaleOut.done, ...externalServices];
     this.registerOutputs({
       namespace: this.namespace,
       statefulSetName: this.statefulSetName,

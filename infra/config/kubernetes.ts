@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { externalAccessSchema } from "./externalAccess";
 
 // Settings of the `kubernetes` stack-config object (prod). Every key has a documented default.
 const memoryQuantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/, "must be a Kubernetes memory quantity like 512Mi or 2Gi");
@@ -37,14 +38,16 @@ export const kubernetesSchema = z
     dashboardNamespace: dnsLabel.optional()
       .describe("Namespace of the Grafana dashboard ConfigMap (where the Grafana dashboard sidecar looks; default: `namespace`)"),
     protect: z.boolean().default(true).describe("Protect stateful resources from deletion"),
-    preferredEndpointType: z.enum(["ip", "hostname"]).default("ip")
-      .describe("What nodes give clients in MOVED/CLUSTER SLOTS: pod IP, or stable pod DNS name (clients must resolve it)"),
+    preferredEndpointType: z.enum(["ip", "hostname"]).optional()
+      .describe("What nodes give clients in MOVED/CLUSTER SLOTS: pod IP, or the announced name (the pod's DNS name; with externalAccess its external name). Default: ip; hostname with externalAccess.enabled"),
     peerResolveTimeoutSeconds: z.int().min(0).max(600).default(30)
       .describe(
         "Upper bound of a starting pod's wait for its peers' DNS names; the wait ends 5 s after the last new name resolved, so an absent pod delays the others ~5 s (full runbook: Full restart)",
       ),
     certManagerIssuer: z.string().regex(/^((Cluster)?Issuer\/)?[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be an issuer name, optionally prefixed with Issuer/ or ClusterIssuer/ (e.g. ClusterIssuer/internal-ca)").optional()
       .describe("cert-manager issuer of the node certificates when TLS is on (`name` = Issuer in the namespace, or `ClusterIssuer/name`); unset: a CA and certificates from @pulumi/tls, keys secret in state"),
+    externalAccess: externalAccessSchema.default(externalAccessSchema.parse({}))
+      .describe("Clients outside Kubernetes (off by default): docs/external-access.md"),
     runAsUser: z.int().min(1).max(2147483647).default(999).describe("uid (and gid, fsGroup) of the Redis containers; 999 is `redis` in the official images"),
   })
   .strict();

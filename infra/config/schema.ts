@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { distance } from "fastest-levenshtein";
 import { kubernetesSchema } from "./kubernetes";
+import { externalAccessProblems } from "./externalAccess";
 import { canarySchema } from "./canary";
 import { smokeSchema } from "./smoke";
 import { tlsSchema, type TlsSpec } from "./tls";
@@ -140,6 +141,13 @@ export const stackConfigSchema = z
       const lim = parseKubernetesQuantity(c.kubernetes.resources.limits.memory);
       if (req !== undefined && lim !== undefined && req > lim) {
         ctx.addIssue({ code: "custom", path: ["kubernetes", "resources", "requests", "memory"], message: `is ${c.kubernetes.resources.requests.memory}, more than limits.memory ${c.kubernetes.resources.limits.memory}; Kubernetes rejects that` });
+      }
+    }
+    if (typeof c.kubernetes.externalAccess === "object" && typeof c.tls === "object") {
+      const nodeCount = c.masters * (1 + c.replicasPerMaster);
+      const tlsEnabled = c.tls.enabled ?? c.platform === "kubernetes";
+      for (const [path, message] of externalAccessProblems(c.kubernetes.externalAccess, { platform: c.platform, nodeCount, tlsEnabled, preferredEndpointType: c.kubernetes.preferredEndpointType })) {
+        ctx.addIssue({ code: "custom", path, message });
       }
     }
     if (c.platform === "kubernetes" && maxmemoryBytes) {

@@ -3,6 +3,7 @@ import { renderRedisConf } from "./redisConf";
 import { readScript } from "./scripts";
 import { canaryJob } from "../config/canary";
 import { DEFAULT_CANARY_PORT } from "../../smoke/canary/server";
+import { externalAccessPlan } from "./externalAccess";
 
 /** Paths inside a container or pod where the plan's files are delivered. */
 export const CONTAINER_PATHS = {
@@ -29,6 +30,8 @@ export interface PlannedNode {
   host: string;
   port: number;
   busPort: number;
+  /** Kubernetes with externalAccess: the name announced to clients (`<pod>.<domain>`); peers keep using `host`. */
+  externalHost?: string;
   /** Docker: ports published on the host. */
   hostPort?: number;
   hostBusPort?: number;
@@ -57,6 +60,8 @@ export interface ClusterPlan {
   natMap: Record<string, { host: string; port: number }>;
   /** Seeds reachable from the host (published ports on docker, the nodes themselves elsewhere). */
   hostSeeds: string[];
+  /** Kubernetes with externalAccess: "<pod>.<domain>:6379" of every node, where clients outside Kubernetes start. */
+  externalSeeds?: string[];
   /** Where an application inside the cluster's network starts: the client Service on Kubernetes, the nodes elsewhere. */
   clientSeeds: string[];
   /**
@@ -72,10 +77,13 @@ export function kubernetesNames(spec: ClusterSpec) {
   const headlessService = `${spec.name}-headless`;
   const ns = spec.kubernetes.namespace;
   const pod = (i: number) => `${statefulSet}-${i}`;
-  const hostOf = (podName: string) => `${podName}.${headlessService}.${ns}.svc.cluster.local`;
+  /** The DNS domain of the pods' stable names (under the headless Service). */
+  const podDomain = `${headlessService}.${ns}.svc.cluster.local`;
+  const hostOf = (podName: string) => `${podName}.${podDomain}`;
   return {
     statefulSet,
     headlessService,
+    podDomain,
     clientService: spec.name,
     pod,
     hostOf,
@@ -116,9 +124,12 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
           hostBusPort: spec.docker.hostPortBase + i + spec.docker.busPortOffset,
         });
         break;
-      case "kubernetes":
-        nodes.push({ ...base, name: kubernetesNames(spec).pod(i), host: kubernetesNames(spec).podHost(i), port: REDIS_PORT, busPort: REDIS_PORT + BUS_PORT_OFFSET });
+      case "kubernetes": {
+        const pod = kubernetesNames(spec).pod(i);
+        const external = externalAccessPlan(spec);
+        nodes.push({ ...base, name: pod, host: kubernetesNames(spec).podHost(i), port: REDIS_PORT, busPort: REDIS_PORT + BUS_PORT_OFFSET, ...(external && { externalHost: external.hostOf(pod) }) });
         break;
+      }
       case "local":
         nodes.push({
           ...base,
@@ -152,6 +163,7 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
     seeds,
     natMap,
     hostSeeds: placement.kind === "docker" ? nodes.map((n) => `${spec.docker.announceHost}:${n.hostPort}`) : seeds,
+    ...(nodes.some((n) => n.externalHost) && { externalSeeds: nodes.map((n) => `${n.externalHost}:${n.port}`) }),
     clientSeeds: placement.kind === "kubernetes" ? [`${kubernetesNames(spec).clientService}.${spec.kubernetes.namespace}.svc.cluster.local:${REDIS_PORT}`] : seeds,
     ...(spec.canary.enabled && placement.kind !== "local" && {
       canaryUrl: placement.kind === "kubernetes"
@@ -169,7 +181,8 @@ export function nodeEnv(node: PlannedNode, kind: Placement["kind"]): Record<stri
       return { REDIS_PORT: String(node.port), REDIS_ANNOUNCE_IP: node.host };
     case "kubernetes":
       // The pod IP is only known at run time: the pod spec injects it (downward API) as REDIS_ANNOUNCE_IP.
-      return { REDIS_PORT: String(node.port), REDIS_ANNOUNCE_HOSTNAME: node.host };
+      // With externalAccess the node announces its external name; its peers are still found by the pod DNS name.
+      return { REDIS_PORT: String(node.port), REDIS_ANNOUNCE_HOSTNAME: node.externalHost ?? node.host };
     case "local":
       return { REDIS_PORT: String(node.port), REDIS_BIND: node.host, REDIS_ANNOUNCE_IP: node.host };
   }

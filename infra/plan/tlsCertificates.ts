@@ -1,5 +1,6 @@
 import type { ClusterSpec } from "../config/schema";
 import { kubernetesNames, type ClusterPlan, type PlannedNode, type Placement } from "./plan";
+import { externalAccessPlan } from "./externalAccess";
 
 /** Subject alternative names of one certificate. */
 export interface Sans {
@@ -33,9 +34,13 @@ export function nodeSans(spec: ClusterSpec, node: PlannedNode, kind: Placement["
       const k = kubernetesNames(spec);
       const ns = spec.kubernetes.namespace;
       const pod = k.pod(node.index);
-      // The fully qualified name is what the node announces; the shorter ones resolve inside the namespace.
+      // The fully qualified name is what the node announces (with externalAccess: its external name, listed first);
+      // the shorter ones resolve inside the namespace.
       return {
-        dnsNames: [k.podHost(node.index), `${pod}.${k.headlessService}.${ns}.svc`, `${pod}.${k.headlessService}.${ns}`, `${pod}.${k.headlessService}`, "localhost"],
+        dnsNames: [
+          ...(node.externalHost ? [node.externalHost] : []),
+          k.podHost(node.index), `${pod}.${k.headlessService}.${ns}.svc`, `${pod}.${k.headlessService}.${ns}`, `${pod}.${k.headlessService}`, "localhost",
+        ],
         ipAddresses: ["127.0.0.1"],
       };
     }
@@ -48,6 +53,8 @@ export function nodeSans(spec: ClusterSpec, node: PlannedNode, kind: Placement["
  * What to issue. Docker and local: one certificate per node (a container holds only its own key). Kubernetes: one
  * certificate shared by all pods — a StatefulSet gives every pod the same volumes, so per-pod keys would all be
  * mounted in every pod anyway — with wildcard names under the headless service, so scaling never re-issues it.
+ * With externalAccess it also names `*.<domain>`: the external name of every pod, and of anything else under that
+ * domain, which is why the domain should be the cluster's own (docs/external-access.md).
  * Pod IPs are not in it (unknown until the pod starts): clients following `preferredEndpointType: ip` redirects verify
  * the chain against the cluster's CA only (docs/security.md), or use `preferredEndpointType: hostname`.
  */
@@ -58,6 +65,8 @@ export function planCertificates(spec: ClusterSpec, plan: ClusterPlan, kind: Pla
     const k = kubernetesNames(spec);
     const ns = spec.kubernetes.namespace;
     const svc = k.clientService;
+    // externalAccess: every pod's external name, as one wildcard (scaling re-issues nothing, as for the headless names).
+    const external = externalAccessPlan(spec);
     return [
       {
         id: "nodes",
@@ -67,6 +76,7 @@ export function planCertificates(spec: ClusterSpec, plan: ClusterPlan, kind: Pla
           dnsNames: [
             `*.${k.headlessService}.${ns}.svc.cluster.local`, `*.${k.headlessService}.${ns}.svc`, `*.${k.headlessService}.${ns}`, `*.${k.headlessService}`,
             `${svc}.${ns}.svc.cluster.local`, `${svc}.${ns}.svc`, `${svc}.${ns}`, svc, "localhost",
+            ...(external ? [`*.${external.domain}`] : []),
           ],
           ipAddresses: ["127.0.0.1"],
         },

@@ -49,6 +49,11 @@
   fi
 
   rp_resolve() { # name -> first address, or nothing
+    # externalAccess: peers announce <pod>.REDIS_EXTERNAL_DOMAIN, which resolves to their load balancers (client port
+    # only); the bus needs the pod IP, so look up <pod>.REDIS_PEER_DOMAIN (the pod's DNS name) instead.
+    if [ -n "${REDIS_EXTERNAL_DOMAIN:-}" ] && [ -n "${REDIS_PEER_DOMAIN:-}" ]; then
+      case $1 in *."$REDIS_EXTERNAL_DOMAIN") set -- "${1%."$REDIS_EXTERNAL_DOMAIN"}.$REDIS_PEER_DOMAIN" ;; esac
+    fi
     if [ -n "${REDIS_HOSTS_FILE:-}" ]; then
       [ -r "$REDIS_HOSTS_FILE" ] || return 0
       awk -v n="$1" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == n) { print $1; exit } }' "$REDIS_HOSTS_FILE"

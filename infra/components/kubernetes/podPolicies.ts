@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { REDIS_PORT } from "../../plan/plan";
+import { externalAccessPlan } from "../../plan/externalAccess";
 import { METRICS_PORT } from "../kubernetesMonitoring";
 import type { ClusterContext } from "./context";
 import { BUS_PORT } from "./podPaths";
@@ -12,6 +13,7 @@ export function podDisruptionBudgetArgs(cx: ClusterContext): k8s.policy.v1.PodDi
 export function networkPolicyArgs(cx: ClusterContext): k8s.networking.v1.NetworkPolicyArgs {
   const { spec, labels } = cx;
   const redisPorts = [{ protocol: "TCP", port: REDIS_PORT }];
+  const external = externalAccessPlan(spec);
   return {
     metadata: cx.meta.named(spec.name, "node"),
     spec: {
@@ -22,6 +24,9 @@ export function networkPolicyArgs(cx: ClusterContext): k8s.networking.v1.Network
         { from: [{ podSelector: { matchLabels: labels.selector } }], ports: [...redisPorts, { protocol: "TCP", port: BUS_PORT }] },
         // Clients (and the bootstrap Job) in this namespace opt in with a label.
         { from: [{ podSelector: { matchLabels: { [spec.kubernetes.clientLabel]: "true" } } }], ports: redisPorts },
+        // externalAccess: the client port (never the bus) from the configured source ranges; the per-pod Services keep
+        // the client's address (externalTrafficPolicy Local), so these blocks see it.
+        ...(external ? [{ from: external.sourceRanges.map((cidr) => ({ ipBlock: { cidr } })), ports: redisPorts }] : []),
         ...(spec.monitoring.enabled
           ? [{
               from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": spec.kubernetes.monitoringNamespace } } }],

@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { CONTAINER_PATHS, REDIS_PORT } from "../../plan/plan";
 import { TLS_FILES } from "../../plan/tls";
+import { externalAccessPlan, preferredEndpointType } from "../../plan/externalAccess";
 import { aclNodeEnv } from "../aclUsers";
 import { METRICS_PORT, exporterSidecar } from "../kubernetesMonitoring";
 import { CONFIG_CHECKSUM } from "./annotations";
@@ -17,6 +18,7 @@ const probe = (mode: "alive" | "ready") => ({ exec: { command: ["sh", POD_PATHS.
 export function redisContainer(cx: ClusterContext, refs: PodRefs): k8s.types.input.core.v1.Container {
   const { spec, timings } = cx;
   const k = spec.kubernetes;
+  const external = externalAccessPlan(spec);
   return {
     name: "redis",
     image: spec.redisImage,
@@ -33,9 +35,16 @@ export function redisContainer(cx: ClusterContext, refs: PodRefs): k8s.types.inp
       // Peers and clients reach the pod at its current IP; the stable DNS name goes into nodes.conf and
       // lets refresh-peers.sh find every peer's new IP after restarts.
       { name: "REDIS_ANNOUNCE_IP", value: "$(POD_IP)" },
-      // The pod's own stable name, as the plan computes it for node i (the template cannot know i).
-      { name: "REDIS_ANNOUNCE_HOSTNAME", value: cx.names.hostOf("$(POD_NAME)") },
-      { name: "REDIS_PREFERRED_ENDPOINT_TYPE", value: k.preferredEndpointType },
+      // The pod's own stable name, as the plan computes it for node i (the template cannot know i); with
+      // externalAccess its external name, which refresh-peers.sh maps back to the pod's DNS name to find a peer.
+      ...(external
+        ? [
+            { name: "REDIS_ANNOUNCE_HOSTNAME", value: external.hostOf("$(POD_NAME)") },
+            { name: "REDIS_EXTERNAL_DOMAIN", value: external.domain },
+            { name: "REDIS_PEER_DOMAIN", value: cx.names.podDomain },
+          ]
+        : [{ name: "REDIS_ANNOUNCE_HOSTNAME", value: cx.names.hostOf("$(POD_NAME)") }]),
+      { name: "REDIS_PREFERRED_ENDPOINT_TYPE", value: preferredEndpointType(spec) },
       { name: "REDIS_CONF_TEMPLATE", value: POD_PATHS.redisConf },
       { name: "REDIS_RUN_DIR", value: CONTAINER_PATHS.run },
       { name: "REDIS_DATA_DIR", value: POD_PATHS.data },
