@@ -4,7 +4,7 @@ import { z } from "zod";
 // infra/plan/acl.ts; passwords come from here (secret config) or are generated, and never reach the spec.
 
 /** Users the project itself runs as; application users must pick other names. */
-export const BUILTIN_USERS = ["default", "admin", "replica", "exporter", "smoke", "canary"] as const;
+export const BUILTIN_USERS = ["default", "admin", "replica", "exporter", "smoke", "canary", "backup"] as const;
 
 // Same rule as the top-level `password` (survives redis.conf quoting, shell env and URLs unchanged).
 const PASSWORD_RE = /^[A-Za-z0-9!#%+,\-./:=@^_~]{16,128}$/;

@@ -6,6 +6,7 @@ import { canarySchema } from "./canary";
 import { smokeSchema } from "./smoke";
 import { tlsSchema, type TlsSpec } from "./tls";
 import { aclSchema, aclSpec, type AclSpec } from "./acl";
+import { backupProblems, backupSchema, backupSpecs, restoreSchema, type BackupSpec, type RestoreSpec } from "./backup";
 import { parseRedisMemory, parseKubernetesQuantity } from "./units";
 import { EXPORTER_IMAGE, PROMETHEUS_IMAGE } from "../../monitoring/images";
 
@@ -47,6 +48,7 @@ const dockerSchema = z
       .default("127.0.0.1").describe("Loopback address host clients use for the published ports (natMap target); the ports bind to it"),
     prometheusPort: port.default(9090).describe("Host port of the dev Prometheus"),
     canaryPort: port.default(9122).describe("Host port of the canary's /metrics and /view (canary.enabled): the smoke step reads the canary's view of the deploy there"),
+    pushgatewayPort: port.default(9091).describe("Host port of the Pushgateway the backup runs push their outcome to (backup.enabled with monitoring.enabled)"),
   })
   .strict();
 
@@ -88,6 +90,8 @@ export const stackConfigSchema = z
     monitoring: monitoringSchema.default(monitoringSchema.parse({})).describe("Monitoring settings"),
     tls: tlsSchema.default(tlsSchema.parse({})).describe("TLS settings"),
     acl: aclSchema.default(aclSchema.parse({})).describe("ACL users"),
+    backup: backupSchema.default(backupSchema.parse({})).describe("Backups into a restic repository (docs/backup.md)"),
+    restore: restoreSchema.default({}).describe("Restore of a backup into this stack when it is created (docs/backup.md)"),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -111,7 +115,8 @@ export const stackConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["enableDebugCommand"], message: `must be "yes" for smoke.failover kill (it freezes a master with DEBUG SLEEP); set enableDebugCommand: yes (dev only) or smoke.failover: manual` });
     }
     const d = c.docker;
-    const portsValid = [d.hostPortBase, d.busPortOffset, d.prometheusPort, d.canaryPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535);
+    const backupOn = typeof c.backup === "object" && c.backup.enabled === true;
+    const portsValid = [d.hostPortBase, d.busPortOffset, d.prometheusPort, d.canaryPort, d.pushgatewayPort].every((p) => Number.isInteger(p) && p >= 1 && p <= 65535);
     if (c.platform === "docker" && portsValid) {
       const n = c.masters * (1 + c.replicasPerMaster);
       const used = new Map<number, string>();
@@ -119,13 +124,14 @@ export const stackConfigSchema = z
       const collisions: string[] = [];
       const claim = (p: number, what: string) => {
         if (p > 65535) high.push(`gives ${what} host port ${p}, outside 1..65535; lower docker.hostPortBase or docker.busPortOffset`);
-        else if (used.has(p)) collisions.push(`ports collide: ${used.get(p)} and ${what} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset, docker.prometheusPort or docker.canaryPort`);
+        else if (used.has(p)) collisions.push(`ports collide: ${used.get(p)} and ${what} both use host port ${p}; change docker.hostPortBase, docker.busPortOffset, docker.prometheusPort, docker.canaryPort or docker.pushgatewayPort`);
         else used.set(p, what);
       };
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i, `node ${i} client port`);
       for (let i = 0; i < n; i++) claim(d.hostPortBase + i + d.busPortOffset, `node ${i} bus port`);
       if (c.monitoring.enabled) claim(d.prometheusPort, "prometheus");
       if (c.canary.enabled) claim(d.canaryPort, "canary");
+      if (backupOn && c.monitoring.enabled) claim(d.pushgatewayPort, "pushgateway");
       const report = (messages: string[], path: string[]) => {
         for (const message of messages.slice(0, MAX_LISTED)) ctx.addIssue({ code: "custom", path, message });
         if (messages.length > MAX_LISTED) ctx.addIssue({ code: "custom", path, message: `... and ${messages.length - MAX_LISTED} more like these` });
@@ -134,6 +140,9 @@ export const stackConfigSchema = z
       report(collisions, ["docker"]);
       // Static node addresses are .11 to .127; .128/25 is left to containers without a fixed address.
       if (n > 117) ctx.addIssue({ code: "custom", path: ["masters"], message: `gives ${n} nodes; the docker network holds at most 117 (masters x (1 + replicasPerMaster))` });
+    }
+    if (typeof c.backup === "object" && typeof c.restore === "object") {
+      for (const [path, message] of backupProblems(c.platform, c.backup, c.restore)) ctx.addIssue({ code: "custom", path, message });
     }
     if (c.platform === "kubernetes") {
       // The API server rejects requests above limits; say so before anything is deployed.
@@ -164,7 +173,11 @@ export const stackConfigSchema = z
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 
 /** The validated, defaulted stack config that the rest of the program consumes. */
-export interface ClusterSpec extends Omit<StackConfig, "password" | "enableDebugCommand" | "tls" | "acl"> {
+export interface ClusterSpec extends Omit<StackConfig, "password" | "enableDebugCommand" | "tls" | "acl" | "backup" | "restore"> {
+  /** backup without its password and credentials. */
+  backup: BackupSpec;
+  /** restore.snapshot set: what to restore after the bootstrap, from where (no secret); absent otherwise. */
+  restore?: RestoreSpec;
   /** acl with its platform default applied, without any password. */
   acl: AclSpec;
   /** tls with its platform default applied (enabled: on for kubernetes, off for docker). */
@@ -209,7 +222,9 @@ function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType): string[] {
   const key = `${PROJECT}:${issue.path.map(String).join(".")}`;
   // Never echo a secret; objects (cross-field rules) are not worth echoing either.
   const raw = (issue as { input?: unknown }).input;
-  const secretPath = issue.path[0] === "password" || issue.path.includes("password") || (issue.path[0] === "acl" && issue.path[1] === "passwords");
+  // A refused repository string may hold credentials (user:password@): never echoed either.
+  const secretPath = issue.path[0] === "password" || issue.path.includes("password") || issue.path.includes("credentials") || issue.path.includes("repository") ||
+    (issue.path[0] === "acl" && issue.path[1] === "passwords");
   const input = secretPath || (typeof raw === "object" && raw !== null) ? undefined : raw;
   switch (issue.code) {
     case "too_small":
@@ -227,7 +242,7 @@ function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType): string[] {
         return `${PROJECT}:${where} is not a known setting${hint ? ` — did you mean ${[...issue.path.map(String), hint].join(".")}?` : ""}; remove it with \`pulumi config rm ${PROJECT}:${where}\``;
       });
     case "invalid_format":
-      return [`${key} ${issue.message}, got ${show(input)}`];
+      return [`${key} ${issue.message}${input !== undefined ? `, got ${show(input)}` : ""}`];
     default:
       return [`${key} ${issue.message}${input !== undefined ? `, got ${show(input)}` : ""}`];
   }
@@ -242,9 +257,10 @@ export function validateConfig(raw: Record<string, unknown>, opts: { name?: stri
   if (!r.success) {
     throw new ConfigError(r.error.issues.flatMap((i) => describeIssue(i, stackConfigSchema)));
   }
-  const { password, ...c } = r.data;
+  const { password, backup, restore, ...c } = r.data;
   return {
     ...c,
+    ...backupSpecs(backup, restore),
     name: opts.name ?? PROJECT,
     maxmemoryBytes: parseRedisMemory(c.maxmemory) ?? 0,
     smokeFailover: c.smoke.failover ?? (c.platform === "docker" ? "kill" : "manual"),

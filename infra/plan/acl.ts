@@ -67,8 +67,34 @@ export const CANARY_KEY_PATTERN = "canary:*";
 /** The canary: its own keys, SET + WAIT and GET (on masters and, READONLY, replicas), and the cluster-client commands. */
 export const CANARY_RULES = [`~${CANARY_KEY_PATTERN}`, "resetchannels", "-@all", "+set", "+get", "+wait", ...CLUSTER_CLIENT_RULES];
 
-/** Every user of the cluster, `default` first. Application users come from stack config; `canary` with canary.enabled. */
-export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand"> & { canary?: { enabled: boolean } }): AclUser[] {
+/**
+ * What a backup run does (infra/backup: survey, preflight, cut): read the topology and INFO, DBSIZE at the cut, pause
+ * and resume writes, and take each master's snapshot over a replication connection (REPLCONF rdb-only, PSYNC: the
+ * RDB holds every key, so the user reads the whole dataset whatever its key patterns).
+ */
+export const BACKUP_RULES = ["+info", "+dbsize", "+client|pause", "+client|unpause", "+replconf", "+psync"];
+
+/**
+ * What a restore adds (infra/backup/restore.ts): RESTORE of every key (ABSTTL REPLACE), the restore marker (SET, GET,
+ * DEL of MARKER_KEY) and the per-slot key count of the verify.
+ */
+export const RESTORE_RULES = ["+restore", "+set", "+get", "+del", "+info", "+dbsize", "+cluster|countkeysinslot"];
+
+/** The `backup` user's rules: every key (a backup reads them all, a restore writes them all), only the commands of the runs it serves. */
+export function backupUserRules(o: { backup: boolean; restore: boolean }): string[] {
+  const commands = [...new Set([...(o.backup ? BACKUP_RULES : []), ...(o.restore ? RESTORE_RULES : [])])];
+  return ["~*", "resetchannels", "-@all", ...CLUSTER_CLIENT_RULES, ...commands];
+}
+
+type AclUsersSpec = Pick<ClusterSpec, "acl" | "enableDebugCommand"> & { canary?: { enabled: boolean }; backup?: { enabled: boolean }; restore?: unknown };
+
+/**
+ * Every user of the cluster, `default` first. Application users come from stack config; `canary` with canary.enabled;
+ * `backup` with backup.enabled or restore.snapshot.
+ */
+export function aclUsers(spec: AclUsersSpec): AclUser[] {
+  const backup = !!spec.backup?.enabled;
+  const restore = spec.restore !== undefined;
   const all = ["~*", "&*", "+@all"];
   return [
     spec.acl.defaultUser === "admin"
@@ -79,6 +105,7 @@ export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand"> &
     { name: "exporter", enabled: true, rules: EXPORTER_RULES, purpose: "redis_exporter (INFO, CLUSTER INFO, SLOWLOG, LATENCY)" },
     { name: "smoke", enabled: true, rules: smokeRules(spec.enableDebugCommand), purpose: "the post-deploy smoke test (keys smoke:*)" },
     ...(spec.canary?.enabled ? [{ name: "canary", enabled: true, rules: CANARY_RULES, purpose: "the continuous canary (keys canary:*: SET, WAIT, GET)" }] : []),
+    ...(backup || restore ? [{ name: "backup", enabled: true, rules: backupUserRules({ backup, restore }), purpose: "backup runs (pause, PSYNC snapshot) and the restore of a new stack (RESTORE)" }] : []),
     ...spec.acl.users.map((u) => ({
       name: u.name,
       enabled: true,
@@ -89,7 +116,7 @@ export function aclUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand"> &
 }
 
 /** Names of the users that need a password (every enabled one except `default`, which borrows admin's). */
-export function passwordUsers(spec: Pick<ClusterSpec, "acl" | "enableDebugCommand"> & { canary?: { enabled: boolean } }): string[] {
+export function passwordUsers(spec: AclUsersSpec): string[] {
   return aclUsers(spec).filter((u) => u.name !== "default").map((u) => u.name);
 }
 

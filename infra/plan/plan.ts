@@ -3,6 +3,7 @@ import { renderRedisConf } from "./redisConf";
 import { readScript } from "./scripts";
 import { canaryJob } from "../config/canary";
 import { DEFAULT_CANARY_PORT } from "../../smoke/canary/server";
+import { httpUrl, planBackup, planRestore, type BackupPlan, type RestorePlan } from "./backup";
 import { externalAccessPlan } from "./externalAccess";
 
 /** Paths inside a container or pod where the plan's files are delivered. */
@@ -69,6 +70,10 @@ export interface ClusterPlan {
    * Docker (the smoke runs on the host), its Service on Kubernetes (the smoke Job runs in the namespace).
    */
   canaryUrl?: string;
+  /** backup.enabled: the backup runs' arguments, repository, Pushgateway and user (./backup.ts). */
+  backup?: BackupPlan;
+  /** restore.snapshot: the restore run of a new stack, between the bootstrap and the smoke test (./backup.ts). */
+  restore?: RestorePlan;
 }
 
 /** Kubernetes names shared by the plan and the Kubernetes component. */
@@ -142,6 +147,8 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
     }
   }
   const seeds = nodes.map((n) => `${n.host}:${n.port}`);
+  const backup = planBackup(spec, placement.kind);
+  const restore = planRestore(spec);
   const natMap: ClusterPlan["natMap"] = {};
   if (placement.kind === "docker") {
     for (const n of nodes) natMap[`${n.host}:${n.port}`] = { host: spec.docker.announceHost, port: n.hostPort! };
@@ -168,9 +175,10 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
     ...(spec.canary.enabled && placement.kind !== "local" && {
       canaryUrl: placement.kind === "kubernetes"
         ? `http://${canaryJob(spec.name)}.${spec.kubernetes.namespace}.svc.cluster.local:${DEFAULT_CANARY_PORT}`
-        // An IPv6 loopback (::1) goes in brackets in a URL.
-        : `http://${spec.docker.announceHost.includes(":") ? `[${spec.docker.announceHost}]` : spec.docker.announceHost}:${spec.docker.canaryPort}`,
+        : httpUrl(spec.docker.announceHost, spec.docker.canaryPort),
     }),
+    ...(backup && { backup }),
+    ...(restore && { restore }),
   };
 }
 
