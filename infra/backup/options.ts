@@ -2,6 +2,7 @@
 import type { TlsClientOptions } from "../../smoke/types";
 import type { RepositoryOptions, Retention } from "./restic";
 import type { Transfer } from "./rdbPull";
+import type { TempServer } from "./tempServer";
 
 export interface ClusterReach {
   /** Seed nodes "host:port" (any members; the rest is found through them). */
@@ -44,6 +45,8 @@ export interface RestoreOptions extends ClusterReach {
   /** redis-server binary of the temporary servers. */
   redisServer?: string;
   log?: (line: string) => void;
+  /** Called after a shard's keys are imported, while its temporary server still holds the RDB (the restore drill samples it). */
+  onShardLoaded?: (index: number, temp: TempServer) => void | Promise<void>;
   /** Test hook: called after each shard is imported. */
   onShardImported?: (index: number) => void | Promise<void>;
 }

@@ -203,6 +203,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreResult> {
         shards.push({ nodeId: sh.nodeId, manifestKeys: sh.keys, loaded: temp.loaded, expiredOnLoad: temp.expiredOnLoad, imported: r.imported, expiredOnImport: r.expired, found: -1 });
         expiries.push(r.expiries);
         log(`shard ${i + 1}/${m.shards.length} ${sh.nodeId.slice(0, 8)}: ${r.imported} keys imported (${temp.expiredOnLoad + r.expired} expired since the backup), ${r.bytes} bytes`);
+        await o.onShardLoaded?.(i, temp);
       } finally {
         await temp.stop();
       }

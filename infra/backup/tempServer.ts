@@ -32,19 +32,33 @@ export function redisServerVersion(bin = "redis-server"): string {
   return m[1];
 }
 
-export async function startTempServer(rdb: string, workDir: string, opts: { bin?: string; timeoutMs?: number } = {}): Promise<TempServer> {
+export interface TempServerOptions {
+  bin?: string;
+  timeoutMs?: number;
+  /** Default: a random one. */
+  password?: string;
+  /** redis.conf lines after the defaults (later lines win): the restore drill's throwaway cluster adds a loopback port and cluster mode. */
+  config?: string[];
+}
+
+/** `rdb` undefined: an empty server (no "Done loading RDB" line expected). */
+export async function startTempServer(rdb: string | undefined, workDir: string, opts: TempServerOptions = {}): Promise<TempServer> {
   const dir = mkdtempSync(join(workDir, TEMP_DIR_PREFIX));
-  const password = randomBytes(24).toString("hex");
+  const password = opts.password ?? randomBytes(24).toString("hex");
   const sock = join(dir, "redis.sock");
-  try {
-    linkSync(rdb, join(dir, "dump.rdb"));
-  } catch {
-    copyFileSync(rdb, join(dir, "dump.rdb"));
+  if (rdb) {
+    try {
+      linkSync(rdb, join(dir, "dump.rdb"));
+    } catch {
+      copyFileSync(rdb, join(dir, "dump.rdb"));
+    }
   }
   const conf = join(dir, "redis.conf");
   writeFileSync(conf, [
     "port 0", `unixsocket ${sock}`, "unixsocketperm 700", `dir ${dir}`, "dbfilename dump.rdb", 'save ""', "appendonly no",
-    `logfile ${join(dir, "redis.log")}`, `requirepass ${password}`, "maxmemory 0", "daemonize no", "",
+    `logfile ${join(dir, "redis.log")}`, `requirepass ${password}`, "maxmemory 0", "daemonize no",
+    // Reached only through its mode-700 socket (or loopback): the restore drill compares DEBUG DIGEST-VALUE here.
+    "enable-debug-command local", ...(opts.config ?? []), "",
   ].join("\n"), { mode: 0o600 });
   const bin = opts.bin ?? "redis-server";
   const [cmd, ...args] = hasSetpriv() ? ["setpriv", "--pdeathsig", "KILL", "--", bin, conf] : [bin, conf];
@@ -73,18 +87,18 @@ export async function startTempServer(rdb: string, workDir: string, opts: { bin?
     // Redis loads the RDB before it accepts connections: answering means loaded.
     const until = Date.now() + (opts.timeoutMs ?? 10 * 60_000);
     for (let i = 0; ; i++) {
-      if (exited) throw new Error(`the temporary redis-server for ${rdb} exited while loading it:\n${logTail()}`);
+      if (exited) throw new Error(`the temporary redis-server${rdb ? ` for ${rdb}` : ""} exited while ${rdb ? "loading it" : "starting"}:\n${logTail()}`);
       try {
         await client.connect();
         await client.ping();
         break;
       } catch {
         client.disconnect();
-        if (Date.now() > until || i > 100_000) throw new Error(`the temporary redis-server for ${rdb} did not answer within ${opts.timeoutMs ?? 600_000} ms:\n${logTail()}`);
+        if (Date.now() > until || i > 100_000) throw new Error(`the temporary redis-server${rdb ? ` for ${rdb}` : ""} did not answer within ${opts.timeoutMs ?? 600_000} ms:\n${logTail()}`);
         await sleep(50);
       }
     }
-    const m = /done loading rdb, keys loaded: (\d+), keys expired: (\d+)/i.exec(readFileSync(join(dir, "redis.log"), "utf8"));
+    const m = rdb ? /done loading rdb, keys loaded: (\d+), keys expired: (\d+)/i.exec(readFileSync(join(dir, "redis.log"), "utf8")) : ["", "0", "0"];
     if (!m) throw new Error(`the temporary redis-server did not log the RDB load ("Done loading RDB"):\n${logTail()}`);
     const redisVersion = /redis_version:(\S+)/.exec(String(await client.info("server")))?.[1] ?? "";
     return { client, loaded: Number(m[1]), expiredOnLoad: Number(m[2]), redisVersion, stop };

@@ -2,14 +2,16 @@
 // comparison of two clusters (DEBUG DIGEST-VALUE on the key's master, PEXPIRETIME); a restic repository over
 // restic's REST protocol (rclone); options of runBackup/runRestore for a local cluster.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import calculateSlot from "cluster-key-slot";
 import type { Cluster } from "ioredis";
 import type { LocalCluster } from "../../../testbed/local/harness";
 import type { BackupOptions, RestoreOptions } from "../../../infra/backup/options";
-import type { RepositoryOptions } from "../../../infra/backup/restic";
+import { BACKUP_TAG, Restic, type RepositoryOptions } from "../../../infra/backup/restic";
+import { clusterTag } from "../../../infra/backup/backup";
+import { MANIFEST_FILE, parseManifest, type Manifest } from "../../../infra/backup/manifest";
 
 export const BIG_KEY_BYTES = 4 * 1024 * 1024;
 
@@ -98,4 +100,18 @@ export function repoFiles(dir: string): string[] {
   };
   walk(dir);
   return out.sort();
+}
+
+/** A copy of snapshot `original` changed by `edit` (given the folder holding manifest.json and the RDBs), stored as a new snapshot of the same cluster. */
+export async function craftedSnapshot(repo: RepositoryOptions, original: string, edit: (dir: string, m: Manifest) => void): Promise<string> {
+  const restic = new Restic(repo);
+  const dir = tempDir("backup-crafted-");
+  try {
+    await restic.restore(original, dir);
+    const m = parseManifest(readFileSync(join(dir, MANIFEST_FILE), "utf8"));
+    edit(dir, m);
+    return await restic.backup(dir, [BACKUP_TAG, clusterTag(m.clusterId)]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -12,11 +12,11 @@ import type { Cluster } from "ioredis";
 import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
 import { clusterClient } from "../../../testbed/local/scaleCluster";
 import { redisServersUnder } from "../../../testbed/local/processes";
-import { runBackup, clusterTag } from "../../../infra/backup/backup";
+import { runBackup } from "../../../infra/backup/backup";
 import { MARKER_KEY, runRestore } from "../../../infra/backup/restore";
 import { BACKUP_TAG, Restic, type RepositoryOptions } from "../../../infra/backup/restic";
-import { MANIFEST_FILE, parseManifest, type Manifest } from "../../../infra/backup/manifest";
-import { backupOptions, repoFiles, repository, restoreOptions, tempDir } from "./fixtures";
+import { MANIFEST_FILE, type Manifest } from "../../../infra/backup/manifest";
+import { backupOptions, craftedSnapshot as craftedCopy, repoFiles, repository, restoreOptions, tempDir } from "./fixtures";
 
 const REPO_ROOT = join(__dirname, "..", "..", "..");
 let src: LocalCluster;
@@ -53,17 +53,7 @@ after(async () => {
 });
 
 /** A copy of the original backup changed by `edit` (given the folder holding manifest.json and the RDBs), as a new snapshot. */
-async function craftedSnapshot(edit: (dir: string, m: Manifest) => void): Promise<string> {
-  const restic = new Restic(repo);
-  const dir = tempDir("backup-crafted-");
-  try {
-    await restic.restore(original, dir);
-    edit(dir, parseManifest(readFileSync(join(dir, MANIFEST_FILE), "utf8")));
-    return await restic.backup(dir, [BACKUP_TAG, clusterTag(manifest.clusterId)]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const craftedSnapshot = (edit: (dir: string, m: Manifest) => void) => craftedCopy(repo, original, edit);
 
 async function targetKeys(): Promise<number> {
   let n = 0;
