@@ -32,7 +32,14 @@ export interface PrometheusConfigOptions {
   externalLabels?: Record<string, string>;
   /** The canary's /metrics (host:port) and its job, which the SLO rules select on. */
   canary?: { job: string; target: string };
+  /**
+   * The Pushgateway (host:port) the backup and drill jobs push to: scraped with honor_labels, so the pushed `job` and
+   * `cluster` labels stay as pushed (monitoring/backup.ts).
+   */
+  pushgateway?: { target: string; job?: string };
 }
+
+export const PUSHGATEWAY_SCRAPE_JOB = "pushgateway";
 
 const hostPort = /^[^\s/]+:\d{1,5}$/;
 
@@ -43,7 +50,7 @@ export function renderPrometheusConfig(opts: PrometheusConfigOptions): Record<st
     opts.exporters.mode === "per-node"
       ? opts.exporters.targets.flatMap((t) => [t.exporter, t.node])
       : [opts.exporters.exporter, ...opts.exporters.nodes];
-  const bad = [...all, ...(opts.canary ? [opts.canary.target] : [])].filter((a) => !hostPort.test(a));
+  const bad = [...all, ...(opts.canary ? [opts.canary.target] : []), ...(opts.pushgateway ? [opts.pushgateway.target] : [])].filter((a) => !hostPort.test(a));
   if (bad.length > 0) throw new Error(`renderPrometheusConfig: not host:port: ${bad.join(", ")}`);
   if ((opts.exporters.mode === "per-node" ? opts.exporters.targets : opts.exporters.nodes).length === 0) {
     throw new Error("renderPrometheusConfig: no Redis nodes to scrape");
@@ -74,7 +81,11 @@ export function renderPrometheusConfig(opts: PrometheusConfigOptions): Record<st
       ...(opts.externalLabels ? { external_labels: opts.externalLabels } : {}),
     },
     ...(opts.ruleFiles && opts.ruleFiles.length > 0 ? { rule_files: opts.ruleFiles } : {}),
-    scrape_configs: [scrape, ...(opts.canary ? [{ job_name: opts.canary.job, static_configs: [{ targets: [opts.canary.target] }] }] : [])],
+    scrape_configs: [
+      scrape,
+      ...(opts.canary ? [{ job_name: opts.canary.job, static_configs: [{ targets: [opts.canary.target] }] }] : []),
+      ...(opts.pushgateway ? [{ job_name: opts.pushgateway.job ?? PUSHGATEWAY_SCRAPE_JOB, honor_labels: true, static_configs: [{ targets: [opts.pushgateway.target] }] }] : []),
+    ],
   };
 }
 

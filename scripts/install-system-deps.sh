@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages the tests and the local demo run for real (used by .ci/run, npm test, npm run demo):
-# redis-server redis-tools prometheus prometheus-redis-exporter shellcheck yamllint docker.io debootstrap iptables openssl restic rclone.
+# redis-server redis-tools prometheus prometheus-redis-exporter prometheus-pushgateway shellcheck yamllint docker.io debootstrap iptables
+# openssl restic rclone.
 # Idempotent: installs only what is missing, and fails unless every binary is on PATH afterwards.
 set -eu
 
 # "binary package" pairs: the binary the project runs, and the Debian package that ships it.
 PAIRS="redis-server:redis-server redis-cli:redis-tools promtool:prometheus prometheus:prometheus
-prometheus-redis-exporter:prometheus-redis-exporter shellcheck:shellcheck yamllint:yamllint
+prometheus-redis-exporter:prometheus-redis-exporter prometheus-pushgateway:prometheus-pushgateway shellcheck:shellcheck yamllint:yamllint
 dockerd:docker.io debootstrap:debootstrap iptables:iptables openssl:openssl restic:restic rclone:rclone"
 
 missing() { # each package once, even when several of its binaries are missing
