@@ -106,6 +106,10 @@ export const backupSchema = z
       const p = cronProblem(v);
       if (p) ctx.addIssue({ code: "custom", message: p });
     }).default("0 2 * * *").describe("Cron schedule of the backup CronJob (kubernetes), in the CronJob's time zone (usually UTC)"),
+    drillSchedule: z.string().superRefine((v, ctx) => {
+      const p = cronProblem(v);
+      if (p) ctx.addIssue({ code: "custom", message: p });
+    }).default("0 4 * * *").describe("Cron schedule of the restore drill CronJob (kubernetes): the latest backup restored into a throwaway cluster in the Job's container and compared with its manifest"),
     retention: z
       .object({
         keepLast: retentionCount("keep the last n backups").default(0),

@@ -32,6 +32,8 @@ export interface BackupPlan {
    * The platform appends --nodes and --work-dir (Docker: host seeds, with the natMap in BACKUP_NAT_MAP).
    */
   backupArgs: string[];
+  /** Cron schedule of the restore drill CronJob (Kubernetes). */
+  drillSchedule: string;
   /** The restore drill's arguments (subcommand first): the latest backup; the drill command adds its own options. */
   drillArgs: string[];
   repository: RepositoryPlan;
@@ -103,6 +105,7 @@ export function planBackup(spec: ClusterSpec, placement: "docker" | "kubernetes"
     schedule: b.schedule,
     // --init-repository: the first backup into an empty bucket creates the repository (never over an existing one).
     backupArgs: ["backup", "--pause-bound-ms", String(b.pauseBoundMs), ...retentionArgs(b.retention), "--init-repository"],
+    drillSchedule: b.drillSchedule,
     drillArgs: ["drill", "--snapshot", "latest"],
     repository: repositoryPlan(b.repository, b.credentialsProvided),
     ...(pushgatewayUrl && { pushgatewayUrl }),
