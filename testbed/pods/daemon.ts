@@ -25,6 +25,8 @@ export interface Leftovers {
   dirLeft: boolean;
   daemonAlive: boolean;
   bridgeLeft: boolean;
+  /** The outside client's namespace or files (LoadBalancer Services), if left. */
+  outsideLeft?: string[];
 }
 
 /**
@@ -37,6 +39,7 @@ export function leftoverFailures(left: Leftovers, cgroupsLeft: string[] | undefi
   if (left.dirLeft) out.push("the runner's directory is left");
   if (left.daemonAlive) out.push("the pods' dockerd is still alive");
   if (left.bridgeLeft) out.push("the pods' bridge is left");
+  if (left.outsideLeft?.length) out.push(`the outside client is left: ${left.outsideLeft.join(", ")}`);
   if (cgroupsLeft === undefined) out.push("cgroups not checked: no CPU ledger (needs root and a cgroup v1 cpuacct hierarchy, testbed/pods/cpu.ts)");
   else if (cgroupsLeft.length) out.push(`cgroups left: ${cgroupsLeft.join(", ")}`);
   return out;

@@ -2,9 +2,13 @@
 // Ingress accepts only what one of those policies' rules allows, enforced by iptables in its own network namespace
 // (default deny: DROP, as most network plugins). As the NetworkPolicy API defines it, a pod cannot block itself
 // (loopback) and traffic from the node it runs on is always allowed: here the host's address on the pods' bridge,
-// where host clients (scenarios, checkers) connect from. Replies of allowed connections pass (conntrack).
+// where host clients (scenarios, checkers) connect from, and the load balancer node's (what it masquerades, as a
+// cluster's node SNATs externalTrafficPolicy Cluster traffic to its own address). Replies of allowed connections pass (conntrack). An ipBlock
+// peer admits its CIDR by source address: clients outside the cluster as a LoadBalancer with externalTrafficPolicy
+// Local hands them over (./loadBalancer.ts).
 import { Unemulated } from "../refuse";
 import { containerPort, type NetPod } from "./serviceProxy";
+import { parseCidr } from "./loadBalancer";
 import { refuse, type Obj } from "./spec";
 
 export const INGRESS_CHAIN = "RC-INGRESS";
@@ -22,8 +26,17 @@ export function checkNetworkPolicy(o: Obj, where: string): void {
     const at = `${where}.spec.ingress[${i}]`;
     refuse(at, rule, ["from", "ports"]);
     (rule.from ?? []).forEach((peer: Obj, j: number) => {
-      refuse(`${at}.from[${j}]`, peer, ["podSelector", "namespaceSelector"]);
+      refuse(`${at}.from[${j}]`, peer, ["podSelector", "namespaceSelector", "ipBlock"]);
       for (const k of ["podSelector", "namespaceSelector"]) refuse(`${at}.from[${j}].${k}`, peer[k], ["matchLabels"]);
+      if (peer.ipBlock) {
+        if (peer.podSelector || peer.namespaceSelector) throw new Error(`pods runner: ${at}.from[${j}]: ipBlock may not be combined with a selector (the API server refuses it)`);
+        refuse(`${at}.from[${j}].ipBlock`, peer.ipBlock, ["cidr"]);
+        const cidr = peer.ipBlock.cidr;
+        if (parseCidr(cidr) === undefined) {
+          if (typeof cidr === "string" && cidr.includes(":")) unemulated(`${at}.from[${j}].ipBlock`, `cidr ${cidr}: IPv6 is not enforced (the pods' network is IPv4)`);
+          throw new Error(`pods runner: ${at}.from[${j}].ipBlock.cidr ${cidr} is not a CIDR (the API server refuses it)`);
+        }
+      }
     });
     (rule.ports ?? []).forEach((p: Obj, j: number) => {
       refuse(`${at}.ports[${j}]`, p, ["protocol", "port"]);
@@ -35,13 +48,14 @@ export function checkNetworkPolicy(o: Obj, where: string): void {
 /** Every pair of `sel` is a label of `labels`; an empty selector selects everything (as in a NetworkPolicy peer). */
 const matches = (sel: Obj | undefined, labels: Record<string, string>) => Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
 
-/** Source IPs a peer admits: pods of the policy's namespace (podSelector), of selected namespaces, or both. */
+/** Sources a peer admits (address/prefix): an ipBlock's CIDR, or pods of the policy's namespace (podSelector), of selected namespaces, or both. */
 function peerIps(peer: Obj, policyNs: string, namespaces: Map<string, Record<string, string>>, pods: NetPod[]): string[] {
+  if (peer.ipBlock) return [peer.ipBlock.cidr];
   return pods
     .filter((p) => p.ip && p.phase === "Running")
     .filter((p) => (peer.namespaceSelector ? matches(peer.namespaceSelector, namespaces.get(p.namespace) ?? { "kubernetes.io/metadata.name": p.namespace }) : p.namespace === policyNs))
     .filter((p) => (peer.podSelector ? matches(peer.podSelector, p.labels) : true))
-    .map((p) => p.ip);
+    .map((p) => `${p.ip}/32`);
 }
 
 /**
@@ -49,13 +63,13 @@ function peerIps(peer: Obj, policyNs: string, namespaces: Map<string, Record<str
  * the node, each rule's sources x ports, then DROP. `namespaces`: labels by namespace name (Namespace objects, with
  * the automatic kubernetes.io/metadata.name).
  */
-export function ingressRules(pod: NetPod, policies: Obj[], namespaces: Map<string, Record<string, string>>, pods: NetPod[], nodeIp: string): string[] {
+export function ingressRules(pod: NetPod, policies: Obj[], namespaces: Map<string, Record<string, string>>, pods: NetPod[], nodeIps: string | string[]): string[] {
   const selecting = policies.filter((np) => np.metadata.namespace === pod.namespace && matches(np.spec?.podSelector, pod.labels));
   if (selecting.length === 0) return [];
   const out = [
     `-A ${INGRESS_CHAIN} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
     `-A ${INGRESS_CHAIN} -i lo -j ACCEPT`,
-    `-A ${INGRESS_CHAIN} -s ${nodeIp}/32 -j ACCEPT`,
+    ...[nodeIps].flat().map((ip) => `-A ${INGRESS_CHAIN} -s ${ip}/32 -j ACCEPT`),
   ];
   for (const np of selecting) {
     for (const rule of np.spec?.ingress ?? []) {
@@ -67,7 +81,7 @@ export function ingressRules(pod: NetPod, policies: Obj[], namespaces: Map<strin
       const dports = ports.length === 0 ? ["all"] : ports.map((p) => (p.port === undefined ? "tcp" : containerPort(pod, p.port))).filter((p) => p !== undefined);
       for (const s of sources) {
         for (const d of dports) {
-          const src = s ? ` -s ${s}/32` : "";
+          const src = s ? ` -s ${s}` : "";
           const dst = d === "all" ? "" : d === "tcp" ? " -p tcp" : ` -p tcp --dport ${d}`;
           out.push(`-A ${INGRESS_CHAIN}${src}${dst} -j ACCEPT`);
         }

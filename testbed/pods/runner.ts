@@ -4,7 +4,9 @@
 //   ConfigMap, Secret        kept (their data feeds the pods' volumes and env)
 //   Service                  ./podNetwork.ts: a ClusterIP one gets a virtual IP routed by iptables DNAT in every pod
 //                            to its Ready pods (./serviceProxy.ts); DNS (./dns.ts) names every Service and, under a
-//                            headless one, each StatefulSet pod; names not in it do not resolve
+//                            headless one, each StatefulSet pod; names not in it do not resolve; a LoadBalancer one
+//                            also an ingress address reachable from the outside client (./loadBalancer.ts,
+//                            ./outsideClient.ts); deleted (a later up drops it): its addresses and names go
 //   NetworkPolicy            enforced (ingress) by iptables in each selected pod (./networkPolicy.ts)
 //   StatefulSet              the controller (./statefulSet.ts); rolloutRestart() as `kubectl rollout restart`
 //   Job                      ./job.ts: awaited until Complete; failure (backoffLimit, activeDeadlineSeconds) fails the step
@@ -15,7 +17,7 @@
 //                            real; a ServiceAccount is checked by the pods that name it)
 //   PrometheusRule/ServiceMonitor (CustomResource): recorded, not run (no Prometheus Operator)
 // Pod IPs come from a /24 of 172.30.0.0/16 of the runner's own network (./ips.ts); a scenario chooses the next IP of a pod.
-import { runProgram, type ConfigInput, type EngineState, type ProviderStep, type RunResult } from "../engine/engine";
+import { runProgram, type ConfigInput, type EngineState, type ProviderStep, type RemoveStep, type RunResult } from "../engine/engine";
 import { unwrapSecrets } from "../engine/values";
 import { Unemulated } from "../refuse";
 import type { PrivateDockerd } from "../docker/daemon";
@@ -25,6 +27,8 @@ import { ClusterDns } from "./dns";
 import { PodIps } from "./ips";
 import { JobPods, type JobResult } from "./job";
 import type { Pod, PodEnv } from "./pod";
+import { LB_NODE_HOST, LoadBalancerNode } from "./loadBalancer";
+import type { OutsideClient } from "./outsideClient";
 import { PodNetwork } from "./podNetwork";
 import type { Forward } from "./serviceProxy";
 import type { StepOutput } from "./resources/handler";
@@ -86,6 +90,8 @@ export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<U
   const t0 = Date.now();
   const stepMs: Record<string, number> = {};
   const applied = new Set<string>();
+  /** Objects this up created or updated (type and namespace/name): a replacement's old half must not remove them. */
+  const written = new Set<string>();
   const run = await runProgram({
     stack: args.stack,
     mode: "up",
@@ -101,6 +107,7 @@ export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<U
       try {
         const out = await r.provider(step);
         applied.add(step.urn);
+        written.add(objectKey(step.type, unwrapSecrets<Obj>(step.inputs)));
         r.mark("step", step.name, `${step.op} done`);
         return out;
       } catch (e) {
@@ -109,6 +116,12 @@ export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<U
       } finally {
         stepMs[step.name] = Date.now() - t0;
       }
+    },
+    remove: async (step) => {
+      const r = await runner;
+      if (step.reason === "replace" && written.has(objectKey(step.type, unwrapSecrets<Obj>(step.prior.inputs)))) return;
+      r.mark("step", step.name, `delete ${step.type.replace(/^kubernetes:/, "")}`);
+      await r.remove(step);
     },
   });
   const r = await runner;
@@ -123,6 +136,9 @@ export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<U
   };
   return { run, jobs: r.jobs, notRun: r.notRun, stepMs, state };
 }
+
+/** A Kubernetes object's identity: its type and namespace/name. */
+const objectKey = (type: string, inputs: Obj) => `${type} ${inputs.metadata?.namespace ?? ""}/${inputs.metadata?.name ?? ""}`;
 
 export class PodsRunner {
   readonly objects = new Map<string, Obj>();
@@ -152,9 +168,17 @@ export class PodsRunner {
     const dns = new ClusterDns(daemon.dir);
     this.ips = new PodIps(this.prefix);
     this.network = new PodNetwork(
-      { objects: this.objects, allPods: () => this.allPods(), podRecords: () => this.statefulSets.dnsRecords(), log },
+      {
+        objects: this.objects,
+        allPods: () => this.allPods(),
+        podRecords: () => this.statefulSets.dnsRecords(),
+        log,
+        startLoadBalancerNode: () =>
+          LoadBalancerNode.start({ docker: daemon.dockerd.docker, network: daemon.network, prefix: this.prefix, image: daemon.images.redis, cgroupParent, log }),
+      },
       dns,
       `${this.prefix}.1`,
+      `${this.prefix}.${LB_NODE_HOST}`,
     );
     this.network.start();
     this.env = {
@@ -241,6 +265,23 @@ export class PodsRunner {
     return handler.create(s, this);
   }
 
+  /**
+   * The engine's delete hook (a resource the program dropped, or the old half of a replacement): the handler of its
+   * type removes what it made; a Kubernetes type without a removal is refused by name; other types (components) had
+   * nothing applied.
+   */
+  async remove(step: RemoveStep): Promise<void> {
+    const inputs = unwrapSecrets<Obj>(step.prior.inputs);
+    const meta = inputs.metadata ?? {};
+    const handler = handlerFor(step.type);
+    if (!handler && !step.type.startsWith("kubernetes:") && !step.type.startsWith("pulumi:providers:")) return;
+    if (!handler?.remove) throw new Unemulated(`pods runner: deleting ${step.type} ${step.name} is not implemented`);
+    await handler.remove(
+      { type: step.type, inputs, id: `${meta.namespace ? `${meta.namespace}/` : ""}${meta.name ?? step.name}`, key: (kind: string) => `${kind}/${meta.namespace ?? ""}/${meta.name}` },
+      this,
+    );
+  }
+
   /** `pulumi up` of the program (stack Pulumi.<stack>.yaml plus `config`), every step applied here. */
   up(args: UpArgs): Promise<UpResult> {
     return upOn(Promise.resolve(this), args);
@@ -262,6 +303,16 @@ export class PodsRunner {
    */
   forwardService(name: string, port: number, namespace: string): Promise<Forward> {
     return this.network.forward(namespace, name, port);
+  }
+
+  /**
+   * The client outside the cluster (a network namespace reaching the pods only through the LoadBalancer Services,
+   * resolving their external-dns names); it exists once the program created a LoadBalancer Service.
+   */
+  get outside(): OutsideClient {
+    const o = this.network.outside;
+    if (!o) throw new Error("pods runner: no outside client: the program created no LoadBalancer Service");
+    return o;
   }
 
   // ---- what scenarios do to pods (./statefulSet.ts) ----
@@ -318,7 +369,7 @@ export class PodsRunner {
     const jobPods = await this.jobPods.settle();
     await Promise.allSettled([...this.pods.values(), ...deploymentPods, ...jobPods].map((p) => p.delete("force")));
     this.pods.clear();
-    await this.network.stop();
-    return stopPodsDaemon(this.daemon, this.log);
+    const outsideLeft = await this.network.stop(this.dockerd.docker);
+    return { ...(await stopPodsDaemon(this.daemon, this.log)), outsideLeft };
   }
 }

@@ -3,7 +3,9 @@
 // endpoints, chosen at random per connection (statistic rules, as kube-proxy's iptables mode), and a port without
 // endpoints is rejected (tcp-reset, as kube-proxy does). Endpoints are the Ready pods the selector selects (every
 // running one with publishNotReadyAddresses) at the targetPort, a number or a container port's name. The virtual IPs
-// exist only in the pods' own rules: host clients reach a Service through forward() instead.
+// exist only in the pods' own rules: host clients reach a Service through forward() instead. A LoadBalancer
+// Service's ingress address is routed the same way inside the pods, for its loadBalancerSourceRanges only (kube-proxy
+// short-circuits load balancer IPs; the load balancer itself is ./loadBalancer.ts).
 import { createServer, connect, type Server } from "node:net";
 import { selects, type Obj } from "./spec";
 
@@ -53,32 +55,48 @@ export function endpointsOf(svc: Obj, port: number, pods: NetPod[]): Endpoint[] 
   return out.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
 }
 
-/** A Service with the virtual IP the runner gave it. */
+/** A Service with the virtual IP the runner gave it (and its load balancer's ingress address, if it has one). */
 export interface ClusterIpService {
   svc: Obj;
   vip: string;
+  ingress?: string;
 }
 
 export const NAT_CHAIN = "RC-SERVICES";
 export const REJECT_CHAIN = "RC-SERVICES-REJECT";
 
+/** DNAT rules of one port to its endpoints, the i-th of n taken with probability 1/(n-i): each gets 1/n of the connections. */
+export function dnatRules(chain: string, match: string, eps: Endpoint[]): string[] {
+  return eps.map((e, i) => {
+    const left = eps.length - i;
+    const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(5)}` : "";
+    return `-A ${chain} ${match}${pick} -j DNAT --to-destination ${e.ip}:${e.port}`;
+  });
+}
+
+/** Source matches of a LoadBalancer's loadBalancerSourceRanges ([""]: any source). */
+export function sourceMatches(svc: Obj): string[] {
+  const ranges: string[] = svc.spec?.loadBalancerSourceRanges ?? [];
+  return ranges.length === 0 ? [""] : ranges.map((r) => ` -s ${r}`);
+}
+
 /**
- * The rules every pod gets, one list per table: nat DNAT for each port with endpoints (the i-th of n rules taken with
- * probability 1/(n-i), so each endpoint gets 1/n of the connections), filter REJECT for each port without.
+ * The rules every pod gets, one list per table: nat DNAT for each port with endpoints, filter REJECT for each port
+ * without. An ingress address is DNATed for its source ranges only; other sources keep it as destination and are
+ * dropped (kube-proxy's KUBE-FW chain).
  */
 export function serviceRules(services: ClusterIpService[], pods: NetPod[]): { nat: string[]; filter: string[] } {
   const nat: string[] = [];
   const filter: string[] = [];
-  for (const { svc, vip } of services) {
+  for (const { svc, vip, ingress } of services) {
     for (const sp of svc.spec?.ports ?? []) {
-      const match = `-d ${vip}/32 -p tcp --dport ${sp.port}`;
       const eps = endpointsOf(svc, sp.port, pods);
-      if (eps.length === 0) filter.push(`-A ${REJECT_CHAIN} ${match} -j REJECT --reject-with tcp-reset`);
-      eps.forEach((e, i) => {
-        const left = eps.length - i;
-        const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(5)}` : "";
-        nat.push(`-A ${NAT_CHAIN} ${match}${pick} -j DNAT --to-destination ${e.ip}:${e.port}`);
-      });
+      for (const [addr, sources] of [[vip, [""]], ...(ingress ? [[ingress, sourceMatches(svc)] as const] : [])] as const) {
+        const match = `-d ${addr}/32 -p tcp --dport ${sp.port}`;
+        if (eps.length === 0) filter.push(`-A ${REJECT_CHAIN} ${match} -j REJECT --reject-with tcp-reset`);
+        for (const s of sources) nat.push(...dnatRules(NAT_CHAIN, `${match}${s}`, eps));
+        if (eps.length > 0 && sources[0] !== "") filter.push(`-A ${REJECT_CHAIN} ${match} -j DROP`);
+      }
     }
   }
   return { nat, filter };
@@ -110,6 +128,11 @@ export class ClusterIps {
     const ip = `${SERVICE_RANGE}.${this.next++}`;
     this.byService.set(key, ip);
     return ip;
+  }
+
+  /** The Service is gone (its address is not handed out again: a stale client never reaches another Service). */
+  release(key: string): void {
+    this.byService.delete(key);
   }
 }
 

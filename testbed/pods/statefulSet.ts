@@ -1,7 +1,10 @@
 // The StatefulSet controller of the pods runner: Parallel pod management, one claim directory per pod that outlives
 // it, a missing pod recreated (unless a scenario holds it back), create awaited until every pod is Ready (as
 // pulumi-kubernetes awaits it); a template change rolls the pods highest ordinal first, each replacement Ready before
-// the next. Its pods are published under the StatefulSet's headless Service (./dns.ts).
+// the next; a replicas change adds the missing ordinals or deletes the highest ones (gracefully, all at once as
+// Parallel management does; their claims stay, whenScaled Retain). Each pod carries the controller's labels
+// statefulset.kubernetes.io/pod-name and apps.kubernetes.io/pod-index (a per-pod Service selects by them). Its pods
+// are published under the StatefulSet's headless Service (./dns.ts).
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { sleep } from "../../smoke/time";
@@ -60,7 +63,9 @@ export class StatefulSetController {
    * `kubectl apply` of a changed StatefulSet as the controller runs a RollingUpdate (partition 0, maxUnavailable 1):
    * when the pod template changed, the pods are replaced highest ordinal first, each deleted gracefully (preStop) once
    * every pod is Ready, and recreated from the new template; the update is done when the last one is Ready (as
-   * pulumi-kubernetes awaits the rollout). Other spec changes than the template are refused (scaling is not implemented).
+   * pulumi-kubernetes awaits the rollout). A replicas change scales: pods above the new count are deleted gracefully
+   * (at once, Parallel) before the roll, new ordinals are created from the new template; done when every pod is
+   * Ready. Other spec changes are refused.
    */
   async update(sts: Obj, timeout: string | undefined): Promise<void> {
     const name: string = sts.metadata.name;
@@ -68,7 +73,7 @@ export class StatefulSetController {
     if (!s) throw new Error(`pods runner: update of StatefulSet ${name}, which does not exist`);
     const old = s.obj.spec;
     const spec = sts.spec;
-    for (const f of ["serviceName", "replicas", "podManagementPolicy", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "selector"]) {
+    for (const f of ["serviceName", "podManagementPolicy", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "selector"]) {
       if (JSON.stringify(old[f]) !== JSON.stringify(spec[f])) throw new Unemulated(`pods runner: StatefulSet ${name}: an update of spec.${f} is not implemented`);
     }
     checkStatefulSetSpec(name, { ...spec, volumeClaimTemplates: old.volumeClaimTemplates });
@@ -76,11 +81,21 @@ export class StatefulSetController {
     // ignoreChanges keeps the claim templates as they were; the controller keeps the claims either way.
     s.obj = { ...sts, spec: { ...spec, volumeClaimTemplates: old.volumeClaimTemplates } };
     this.host.objects.set(`StatefulSet/${sts.metadata.namespace}/${name}`, s.obj);
-    if (!templateChanged) return;
     const ms = durationMs(timeout) ?? 600_000;
     const t0 = Date.now();
     const names = this.podNames(name);
-    for (const pod of [...names].reverse()) {
+    const removed = Array.from({ length: Math.max(0, old.replicas - spec.replicas) }, (_, i) => `${name}-${spec.replicas + i}`);
+    if (removed.length > 0) {
+      for (const pod of removed) this.host.mark("pod", pod, `scale down to ${spec.replicas}: delete (graceful)`);
+      await Promise.all(removed.map((pod) => this.deletePod(pod, "graceful")));
+    }
+    // Scaled up: the control loop creates the new ordinals from the new template.
+    const added = names.slice(old.replicas);
+    if (!templateChanged) {
+      await this.waitReady(names, ms);
+      return;
+    }
+    for (const pod of [...names].filter((n) => !added.includes(n)).reverse()) {
       await this.waitReady(names, ms - (Date.now() - t0));
       this.host.mark("pod", pod, "rolling update: delete (graceful)");
       const preStop = await this.replace(pod);
@@ -89,6 +104,7 @@ export class StatefulSetController {
       await this.waitReady([pod], ms - (Date.now() - t0));
       this.host.mark("pod", pod, "rolling update: replacement Ready");
     }
+    await this.waitReady(names, ms - (Date.now() - t0));
   }
 
   /** `kubectl rollout restart`: highest ordinal first, each pod deleted gracefully and its replacement Ready before the next. */
@@ -202,7 +218,7 @@ export class StatefulSetController {
     const pod = new Pod(this.host.env, {
       name,
       namespace: s.obj.metadata.namespace,
-      labels: t.metadata?.labels ?? {},
+      labels: { ...(t.metadata?.labels ?? {}), "statefulset.kubernetes.io/pod-name": name, "apps.kubernetes.io/pod-index": name.slice(name.lastIndexOf("-") + 1) },
       spec: t.spec,
       ip: this.host.ips.allocate(name, [...this.pods.values()].map((p) => p.ip)),
       claims: this.claimDirs(s, name),
@@ -242,9 +258,9 @@ export class StatefulSetController {
 
 /**
  * What the controller implements of a StatefulSet's spec. The update is one pod at a time (maxUnavailable 1,
- * partition 0); claims are never deleted (the runner neither deletes a StatefulSet nor scales one down, and its
- * claims live until the runner's teardown): persistentVolumeClaimRetentionPolicy Retain is what it does, Delete
- * would be ignored and is refused.
+ * partition 0); claims are never deleted (the runner never deletes a StatefulSet, a scale-down leaves the claims of
+ * the removed ordinals, and all live until the runner's teardown): persistentVolumeClaimRetentionPolicy Retain is
+ * what it does, Delete would be ignored and is refused.
  */
 export function checkStatefulSetSpec(name: string, spec: Obj): void {
   const where = `StatefulSet ${name}.spec`;

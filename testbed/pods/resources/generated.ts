@@ -6,6 +6,7 @@ import { Unemulated } from "../../refuse";
 import { applyTls } from "../../tlsProvider";
 import { refuse } from "../spec";
 import type { ResourceHandler } from "./handler";
+import { nothingToRemove } from "./stored";
 
 export const randomPassword: ResourceHandler = {
   create: (s) => {
@@ -14,8 +15,10 @@ export const randomPassword: ResourceHandler = {
     if (!Number.isInteger(length) || length < 1) throw new Unemulated(`pods runner: RandomPassword ${s.step.name}: length ${length} must be a positive integer`);
     return { id: randomUUID(), outputs: { ...s.step.inputs, result: makePassword({ length, special: s.inputs.special }) } };
   },
+  remove: nothingToRemove,
 };
 
 export const tlsObject: ResourceHandler = {
   create: (s) => applyTls({ type: s.step.type, name: s.step.name, inputs: s.inputs }),
+  remove: nothingToRemove,
 };

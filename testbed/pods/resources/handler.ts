@@ -23,6 +23,15 @@ export interface Step {
   key(kind: string): string;
 }
 
+/** A resource `up` deletes (dropped by the program, or the old half of a replacement): its last inputs. */
+export interface Removal {
+  /** The resource type token. */
+  type: string;
+  inputs: Obj;
+  id: string;
+  key(kind: string): string;
+}
+
 /** What handlers use of the runner (PodsRunner). */
 export interface RunnerContext {
   readonly objects: Map<string, Obj>;
@@ -43,4 +52,6 @@ export interface ResourceHandler {
   create(s: Step, runner: RunnerContext): StepOutput | Promise<StepOutput>;
   /** In place (the engine sends replacements as creates); without it an update is refused. */
   update?(s: Step, runner: RunnerContext): StepOutput | Promise<StepOutput>;
+  /** Deletes what the resource made; without it a delete is refused. */
+  remove?(s: Removal, runner: RunnerContext): void | Promise<void>;
 }

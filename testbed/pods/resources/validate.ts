@@ -11,6 +11,7 @@ import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Unemulated } from "../../refuse";
+import { LB_SPEC_FIELDS, checkLoadBalancerFields } from "../loadBalancer";
 import { checkNetworkPolicy } from "../networkPolicy";
 import { refuse, type Obj } from "../spec";
 
@@ -56,15 +57,16 @@ const KINDS: Record<string, StoredKind> = {
   Service: {
     model: Service,
     top: ["spec"],
-    spec: ["type", "clusterIP", "publishNotReadyAddresses", "selector", "ports"],
+    spec: ["type", "clusterIP", "publishNotReadyAddresses", "selector", "ports", ...LB_SPEC_FIELDS],
     rules: (o, where) => {
       const spec = o.spec ?? {};
-      if ((spec.type ?? "ClusterIP") !== "ClusterIP") unemulated(where, `spec.type ${spec.type}: only ClusterIP is implemented`);
+      if (!["ClusterIP", "LoadBalancer"].includes(spec.type ?? "ClusterIP")) unemulated(where, `spec.type ${spec.type}: implemented are ClusterIP and LoadBalancer`);
+      checkLoadBalancerFields(o, where);
       if (spec.clusterIP !== undefined && spec.clusterIP !== "None") unemulated(where, `spec.clusterIP ${spec.clusterIP}: only None (headless) or unset (one is assigned) is implemented`);
       if (Object.keys(spec.selector ?? {}).length === 0) unemulated(where, "spec.selector: a Service without a selector has no pods to name");
       const names = new Set<string>();
       for (const p of spec.ports ?? []) {
-        refuse(`${where} port ${p.name}`, p, ["name", "port", "targetPort", "protocol"]);
+        refuse(`${where} port ${p.name}`, p, ["name", "port", "targetPort", "protocol", "nodePort"]);
         if ((p.protocol ?? "TCP") !== "TCP") unemulated(where, `port ${p.name}: protocol ${p.protocol}`);
         if ((spec.ports.length > 1 && !p.name) || names.has(p.name)) fail(where, `port names must be set and unique when there are several ('${p.name}')`);
         names.add(p.name);

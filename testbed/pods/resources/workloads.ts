@@ -6,7 +6,7 @@ import { checkCronJob, jobOf } from "../cronJob";
 import { runJob, type JobResult } from "../job";
 import type { Obj } from "../spec";
 import type { ResourceHandler, RunnerContext, Step } from "./handler";
-import { keptObject } from "./stored";
+import { keptObject, nothingToRemove } from "./stored";
 
 /** A controller's create and update, each awaited until its pods are Ready (its customTimeouts bound the wait). */
 interface Controller {
@@ -52,6 +52,8 @@ export const job: ResourceHandler = {
   },
   // A Job's spec is immutable (a change is a replacement): an update touches its metadata only.
   update: keptObject.update!,
+  // Its pods are gone once it finished (its result stays in r.jobs).
+  remove: nothingToRemove,
 };
 
 export const deployment = controlled((r) => r.deployments, (n) => ({ replicas: n, readyReplicas: n, availableReplicas: n, updatedReplicas: n }));
@@ -64,6 +66,9 @@ export const cronJob: ResourceHandler = {
     return { id: s.id, outputs: { ...s.step.inputs, status: {} } };
   },
   update: (s, r) => cronJob.create(s, r),
+  remove: (s, r) => {
+    r.objects.delete(s.key("CronJob"));
+  },
 };
 
 /** The CronJobs with a run under way, per runner (concurrencyPolicy Forbid). */
