@@ -6,6 +6,7 @@ import { deployCluster, type PlatformOutputs } from "./platforms";
 import { SmokeTest, smokeSettingsFromSpec } from "./components/smokeTest";
 import { Canary } from "./components/canary";
 import { canaryJob } from "./config/canary";
+import { backupRun, backupTrigger } from "./components/docker/backupRun";
 
 // Throws one error naming every bad setting before any resource is declared.
 const config = loadStackConfig();
@@ -28,6 +29,22 @@ const smoke = new SmokeTest(`${spec.name}-smoke`, {
 // would otherwise spend its error budget on every deploy).
 if (spec.canary.enabled) new Canary(canaryJob(spec.name), { plan, settings: spec.canary, ...cluster.canary, dependsOn: [smoke] });
 
+// backup.enabled on Docker: one backup once the smoke test passed, and again whenever the cluster's definition (the
+// smoke test's hash) or the backup settings change; `pulumi up --replace <its urn>` or `npm run backup` take one at
+// any time. (Kubernetes: a CronJob on backup.schedule.)
+const backupArgs = plan.backup ? [...plan.backup.backupArgs, ...plan.backup.pushArgs] : [];
+const backup = plan.backup && cluster.backupClient
+  ? backupRun(`${spec.name}-backup`, {
+      cliArgs: backupArgs,
+      plan,
+      repository: plan.backup.repository,
+      secrets: config.backupSecrets.backup ?? {},
+      client: cluster.backupClient,
+      triggers: [smoke.definitionHash, backupTrigger(backupArgs, plan.backup.repository)],
+      dependsOn: [smoke],
+    })
+  : undefined;
+
 /** The stack outputs: the platform's own (platforms.ts, components/dockerCluster.ts), and these. */
 type StackOutputs = PlatformOutputs & {
   masters: number;
@@ -38,6 +55,12 @@ type StackOutputs = PlatformOutputs & {
   redisPassword: pulumi.Output<string>;
   /** kubernetes.externalAccess: "<pod>.<domain>:6379" of every node, the seeds of clients outside Kubernetes (not secret). */
   externalSeeds?: string[];
+  /** backup.enabled: the restic repository (never holds credentials). */
+  backupRepository?: string;
+  /** backup.enabled on Docker: the last backup run's summary (snapshot id, shards, bytes, pause). */
+  lastBackup?: pulumi.Output<string>;
+  /** restore.snapshot on Docker: the restore run's summary. */
+  restored?: pulumi.Output<string>;
 };
 
 const outputs: StackOutputs = {
@@ -47,5 +70,8 @@ const outputs: StackOutputs = {
   smokeDefinitionHash: smoke.definitionHash,
   redisPassword: pulumi.secret(cluster.password),
   ...(plan.externalSeeds && { externalSeeds: plan.externalSeeds }),
+  ...(plan.backup && { backupRepository: plan.backup.repository.env.RESTIC_REPOSITORY }),
+  ...(backup && { lastBackup: backup.stdout }),
+  ...(cluster.restored && { restored: cluster.restored }),
 };
 export = outputs;

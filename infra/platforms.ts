@@ -9,6 +9,7 @@ import { RedisKubernetesCluster } from "./components/kubernetesCluster";
 import type { CanaryArgs } from "./components/canary";
 import { canaryJob } from "./config/canary";
 import type { SmokeTestArgs } from "./components/smokeTest";
+import type { BackupClient } from "./components/docker/backupRun";
 import { preferredEndpointType } from "./plan/externalAccess";
 
 
@@ -43,16 +44,20 @@ export interface PlatformCluster {
   /** Where the canary (canary.enabled) runs and as whom. */
   canary: Pick<CanaryArgs, "username" | "docker" | "kubernetes">;
   outputs: PlatformOutputs;
+  /** Docker: how the host-side backup run (after the smoke test) reaches the cluster. */
+  backupClient?: BackupClient;
+  /** Docker, restore.snapshot: the restore run's summary line. */
+  restored?: pulumi.Output<string>;
 }
 
 export function deployCluster(config: LoadedConfig, plan: ClusterPlan): PlatformCluster {
   return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan) : deployDocker(config, plan);
 }
 
-function deployDocker({ spec, password: configured, aclPasswords }: LoadedConfig, plan: ClusterPlan): PlatformCluster {
+function deployDocker({ spec, password: configured, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan): PlatformCluster {
   // A generated password is still a secret: random's `result` is secret in state and outputs.
   const password = configured ?? new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }).result;
-  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password, aclPasswords });
+  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password, aclPasswords, restoreSecrets: backupSecrets.restore });
   return {
     password,
     smoke: {
@@ -76,6 +81,8 @@ function deployDocker({ spec, password: configured, aclPasswords }: LoadedConfig
       },
     },
     outputs: { platform: "docker", ...cluster.outputs },
+    backupClient: cluster.backupClient,
+    restored: cluster.restore?.stdout,
   };
 }
 

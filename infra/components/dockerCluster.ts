@@ -16,6 +16,8 @@ import { rotationSteps } from "./docker/rotation";
 import { tlsReload } from "./docker/tlsReload";
 import { bootstrap } from "./docker/bootstrap";
 import { exitCheck } from "./docker/oneShot";
+import { backupRun, restoreTrigger, type BackupClient, type RepositorySecrets } from "./docker/backupRun";
+import { BACKUP_USER } from "../plan/backup";
 
 export interface RedisDockerClusterArgs {
   spec: ClusterSpec;
@@ -24,6 +26,8 @@ export interface RedisDockerClusterArgs {
   password: pulumi.Input<string>;
   /** acl.enabled: configured passwords of the other users by name (secret); the rest are generated. */
   aclPasswords?: Record<string, pulumi.Input<string>>;
+  /** restore.snapshot: the repository's password and credentials (LoadedConfig.backupSecrets.restore, secret). */
+  restoreSecrets?: RepositorySecrets;
 }
 
 export interface DockerNodeEndpoint {
@@ -82,6 +86,10 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
   readonly retiredPasswords?: pulumi.Output<string>;
   /** TLS (tls.enabled): the client certificate for host clients and the smoke step (key secret), and the CA. */
   readonly tlsClient?: IssuedCertificate;
+  /** How the backup and restore runs reach the cluster: the `backup` user (ACL), else admin. */
+  readonly backupClient: BackupClient;
+  /** restore.snapshot: the restore run (before the smoke test); its stdout is the engine's summary. */
+  readonly restore?: pulumi.Resource & { stdout: pulumi.Output<string> };
 
   constructor(name: string, args: RedisDockerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-cluster:docker:RedisDockerCluster", name, {}, opts);
@@ -158,6 +166,32 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       : undefined;
     const rotateCheck = rotation ? exitCheck(cx, "rotate-check", rotation.remove([scaleOut.done]), "rotate.sh remove") : undefined;
 
+    // The backup user exists when a backup or a restore runs (infra/plan/acl.ts); without ACL users, admin.
+    this.backupClient = {
+      password: acl ? acl.passwords[BACKUP_USER] ?? args.password : args.password,
+      username: acl ? BACKUP_USER : undefined,
+      tls: certs?.issued.client,
+    };
+    // restore.snapshot: the new cluster is formed, scaled and its users rotated; the restore fills it before anything
+    // else (the smoke test, the canary) writes a key. It runs once: an unchanged `pulumi up` does not repeat it.
+    const clusterDone = rotateCheck ?? scaleOut.done;
+    if (plan.restore) {
+      this.restore = backupRun(
+        `${name}-restore`,
+        {
+          cliArgs: plan.restore.args,
+          plan,
+          repository: plan.restore.repository,
+          secrets: args.restoreSecrets ?? {},
+          client: this.backupClient,
+          triggers: [restoreTrigger(plan.restore)],
+          dependsOn: [clusterDone],
+          once: true,
+        },
+        this,
+      );
+    }
+
     const endpoints: DockerNodeEndpoint[] = plan.nodes.map((n) => ({
       name: n.name, host: n.host, port: n.port, hostPort: n.hostPort!, hostBusPort: n.hostBusPort!,
     }));
@@ -165,7 +199,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     this.bootstrapExitCode = formed.exitCode;
     this.userPasswords = acl?.passwords ?? {};
     this.retiredPasswords = acl?.retiredPasswords;
-    this.ready = [rotateCheck ?? scaleOut.done];
+    this.ready = [this.restore ?? clusterDone];
     this.tlsClient = certs?.issued.client;
     this.outputs = {
       network: network.name,

@@ -6,6 +6,7 @@ import type { ClusterPlan } from "../plan/plan";
 import { buildScaleBundle, scaleBundleHash } from "../scale/bundle";
 import type { Phase } from "../scale/scaler";
 import { declareNodeJob } from "./kubernetes/nodeJob";
+import { shellQuote } from "./hostCommand";
 
 const BUNDLE_FILE = "scale.js";
 const BUNDLE_DIR = "/opt/scale";
@@ -59,8 +60,6 @@ export function scaleDefinitionHash(args: Pick<ScaleStepArgs, "plan" | "phase">)
     .update(JSON.stringify({ phase: args.phase, masters: args.plan.masters, replicas: args.plan.replicasPerMaster, nodes: args.plan.nodes.map((n) => [n.name, n.host, n.port]) }))
     .digest("hex");
 }
-
-const shellQuote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /**
  * One phase of the scale step (infra/scale/cli.ts): `in` runs before nodes are removed (drain, fail over, forget),

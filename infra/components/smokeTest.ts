@@ -8,6 +8,7 @@ import type { FailoverMode } from "../../smoke/types";
 import { TLS_CLIENT_FILES, tlsEnv } from "../plan/tls";
 import { shippedScripts } from "../plan/scripts";
 import { declareNodeJob } from "./kubernetes/nodeJob";
+import { shellQuote } from "./hostCommand";
 import { envList } from "./kubernetes/env";
 
 /** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
@@ -134,8 +135,6 @@ export function checkSmokeArgs(name: string, args: SmokeTestArgs): void {
     throw new Error(`SmokeTest ${name}: platform kubernetes needs args.kubernetes (namespace, secretName, secretKey, labels)`);
   }
 }
-
-const shellQuote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /**
  * Runs the ioredis smoke test (smoke/cli.ts) once the cluster is bootstrapped; `pulumi up` fails when it fails,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec, ConfigError, PROJECT, stackConfigSchema, validateConfig } from "./schema";
+import type { BackupConfig, BackupSecrets } from "./backup";
 
 /** The stack config as the program uses it: the validated spec and the secrets beside it. */
 export interface LoadedConfig {
@@ -7,6 +8,8 @@ export interface LoadedConfig {
   password: pulumi.Output<string> | undefined;
   /** Passwords configured under `acl` (acl.passwords.<user>, acl.users[].password) by user name, secret. */
   aclPasswords: Record<string, pulumi.Output<string>>;
+  /** backup.* / restore.* repository password and S3 credentials (secret); restore's already resolved against backup's. */
+  backupSecrets: BackupSecrets<pulumi.Output<string>>;
 }
 
 /**
@@ -39,6 +42,16 @@ export function loadStackConfig(): LoadedConfig {
       new ConfigError([`${PROJECT}:acl holds passwords in plain text; set them with \`pulumi config set --secret --path '${PROJECT}:acl.passwords.<user>' <value>\` (or acl.users[i].password)`]).message,
     );
   }
+  // backup.password / .credentials and restore's: the whole object must be a secret key, like acl.
+  for (const key of ["backup", "restore"]) {
+    const o = raw[key] as { password?: unknown; credentials?: unknown } | undefined;
+    const has = typeof o === "object" && o !== null && (o.password !== undefined || o.credentials !== undefined);
+    if (has && secretKeys && !(JSON.parse(secretKeys) as string[]).includes(`${PROJECT}:${key}`)) {
+      throw new pulumi.RunError(
+        new ConfigError([`${PROJECT}:${key} holds a password or credentials in plain text; set them with \`pulumi config set --secret --path '${PROJECT}:${key}.password' <value>\` (and ${key}.credentials.accessKeyId / secretAccessKey)`]).message,
+      );
+    }
+  }
   let spec: ClusterSpec;
   try {
     spec = validateConfig(raw, { name: `${PROJECT}-${pulumi.getStack()}` });
@@ -58,7 +71,26 @@ export function loadStackConfig(): LoadedConfig {
       if (u?.password !== undefined) aclPasswords[spec.acl.users[i].name] = secretAcl.apply((a) => a.users![i].password!);
     });
   }
-  return { spec, password, aclPasswords };
+  return { spec, password, aclPasswords, backupSecrets: backupSecrets(spec) };
+}
+
+/** The secret values of backup.* and restore.*, each read from the object RestoreSpec.secretsFrom names. */
+function backupSecrets(spec: ClusterSpec): BackupSecrets<pulumi.Output<string>> {
+  type Secrets = Pick<BackupConfig, "password" | "credentials">;
+  const read = (key: "backup" | "restore") => new pulumi.Config(PROJECT).requireSecretObject<Secrets>(key);
+  const of = (key: "backup" | "restore", password: boolean, credentials: boolean) => ({
+    ...(password && { password: read(key).apply((o) => o.password!) }),
+    ...(credentials && { credentials: { accessKeyId: read(key).apply((o) => o.credentials!.accessKeyId), secretAccessKey: read(key).apply((o) => o.credentials!.secretAccessKey) } }),
+  });
+  const out: BackupSecrets<pulumi.Output<string>> = {};
+  if (spec.backup.passwordProvided || spec.backup.credentialsProvided) out.backup = of("backup", spec.backup.passwordProvided, spec.backup.credentialsProvided);
+  const r = spec.restore;
+  if (r) {
+    const password = of(r.secretsFrom.password, true, false).password;
+    const credentials = r.secretsFrom.credentials ? of(r.secretsFrom.credentials, false, true).credentials : undefined;
+    out.restore = { password, ...(credentials && { credentials }) };
+  }
+  return out;
 }
 
 /** Top-level keys whose schema type is a string or a string enum (password included). */
