@@ -1,0 +1,75 @@
+// How `pulumi up` loads the program's TypeScript (Pulumi.yaml: nodeargs --require=./infra/typescriptLoader.cjs,
+// typescript: false). `.ts` files only: each is transformed by esbuild (types stripped, no type check: `npm test` runs
+// tsc --noEmit) and the result kept in a cache keyed by the file's content, so an unchanged file is read, not
+// transformed. Everything else (the SDKs' .js) loads through Node untouched: a general loader (tsx) also lexes every
+// .js file and turns on Node's source maps for all of them, which the profile of a preview showed as its cost
+// (docs/benchmarks.md#preview-time). The output carries an inline source map for `node --enable-source-maps` and
+// debuggers; under Pulumi's runner, whose source-map-support reads maps from the files on disk, stack traces give the
+// transformed file's lines, as they did under tsx.
+"use strict";
+const Module = require("node:module");
+const { createHash } = require("node:crypto");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const ROOT = path.resolve(__dirname, "..");
+const CACHE_DIR = process.env.REDIS_CLUSTER_TS_CACHE || path.join(ROOT, "node_modules", ".cache", "redis-cluster-ts");
+
+// Node 22.1+ keeps V8's compiled code of every module on disk (the SDKs' compile is a large part of the runtime's
+// start); Node 20 has no such switch and compiles them on every run.
+if (typeof Module.enableCompileCache === "function") Module.enableCompileCache(path.join(CACHE_DIR, "v8"));
+
+/** tsconfig's compilerOptions, which decide esbuild's class-field and import semantics as they decide tsc's. */
+function compilerOptions() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8")).compilerOptions ?? {};
+  } catch {
+    return {};
+  }
+}
+
+let settings;
+/** esbuild's options and what else the output depends on, read once per process. */
+function transformSettings() {
+  if (!settings) {
+    const tsconfigRaw = JSON.stringify({ compilerOptions: compilerOptions() });
+    const esbuildVersion = require("esbuild/package.json").version;
+    // A change of any of them is a new cache entry, never a stale one.
+    settings = { tsconfigRaw, salt: `${esbuildVersion}\0${process.versions.node}\0${tsconfigRaw}` };
+  }
+  return settings;
+}
+
+/** The transform's output for `source` of `filename`: from the cache, else esbuild's (then stored, best effort). */
+function transform(source, filename) {
+  const { tsconfigRaw, salt } = transformSettings();
+  const key = createHash("sha256").update(`${salt}\0${filename}\0${source}`).digest("hex");
+  const file = path.join(CACHE_DIR, `${key}.js`);
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    // not cached yet
+  }
+  const { code } = require("esbuild").transformSync(source, {
+    loader: "ts",
+    format: "cjs",
+    target: `node${process.versions.node}`,
+    sourcemap: "inline",
+    sourcefile: filename,
+    tsconfigRaw,
+  });
+  try {
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, code);
+    // rename is atomic: a concurrent run reads a whole entry or none.
+    fs.renameSync(tmp, file);
+  } catch {
+    // A read-only checkout still runs, transforming each time.
+  }
+  return code;
+}
+
+Module._extensions[".ts"] = function loadTypeScript(module, filename) {
+  module._compile(transform(fs.readFileSync(filename, "utf8"), filename), filename);
+};
