@@ -11,16 +11,17 @@ export const MAX_DOMAIN_LENGTH = 253 - 64;
 
 /** Why `domain` cannot hold the nodes' external names, or undefined when it can. */
 export function domainProblem(domain: string): string | undefined {
-  if (domain.endsWith(".")) return `must be written without the trailing dot; set ${domain.slice(0, -1).toLowerCase()}`;
-  if (domain !== domain.toLowerCase()) return `must be lowercase (certificates and cluster-announce-hostname compare names as written); set ${domain.toLowerCase()}`;
-  if (domain.length > MAX_DOMAIN_LENGTH) return `is ${domain.length} characters; at most ${MAX_DOMAIN_LENGTH}, so that <pod>.<domain> stays within DNS's 253`;
-  const labels = domain.split(".");
+  // Certificates and cluster-announce-hostname compare names as written: one spelling, lowercase, no root dot.
+  const written = domain.replace(/\.$/, "").toLowerCase();
+  if (written.length > MAX_DOMAIN_LENGTH) return `is ${written.length} characters; at most ${MAX_DOMAIN_LENGTH}, so that <pod>.<domain> stays within DNS's 253`;
+  const labels = written.split(".");
   if (labels.length < 2) return "must be a DNS name with at least two labels, like redis.example.com (one dedicated to this cluster: the node certificate covers *.<domain>)";
   const bad = labels.find((l) => !DNS_LABEL.test(l));
   if (bad !== undefined) return `has the label ${JSON.stringify(bad)}; each label must be 1-63 of a-z 0-9 '-', not starting or ending with '-'`;
-  if (domain === "cluster.local" || domain.endsWith(".cluster.local") || domain.endsWith(".svc")) {
+  if (written === "cluster.local" || written.endsWith(".cluster.local") || written.endsWith(".svc")) {
     return "is a name inside the Kubernetes cluster's own DNS, which clients outside it cannot resolve; use a domain of your DNS zone, like redis.example.com";
   }
+  if (written !== domain) return `must be written lowercase and without a trailing dot; set ${written}`;
   return undefined;
 }
 
@@ -74,7 +75,13 @@ const problemOf = (problem: (v: string) => string | undefined) => (v: string, ct
   if (p !== undefined) ctx.addIssue({ code: "custom", message: p });
 };
 
-const annotationKey = z.string().regex(/^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "must be a Kubernetes annotation key like service.beta.kubernetes.io/aws-load-balancer-type");
+const ANNOTATION_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** zod's own message for a bad record key names neither the key's rule nor an example. */
+const annotations = z.record(z.string(), z.string()).superRefine((a, ctx) => {
+  for (const k of Object.keys(a).filter((key) => !ANNOTATION_KEY.test(key)).slice(0, 5)) {
+    ctx.addIssue({ code: "custom", message: `has the key ${JSON.stringify(k)}, which is no Kubernetes annotation key (like service.beta.kubernetes.io/aws-load-balancer-type)` });
+  }
+});
 
 export const externalAccessSchema = z
   .object({
@@ -84,7 +91,7 @@ export const externalAccessSchema = z
       .describe("DNS domain of the external names (required when enabled): node <pod> announces <pod>.<domain>; use one dedicated to this cluster (the node certificate covers *.<domain>)"),
     serviceType: z.enum(["LoadBalancer", "NodePort"]).default("LoadBalancer")
       .describe("Type of the per-pod Services; only LoadBalancer works (NodePort is refused: its port differs from the port each node announces)"),
-    annotations: z.record(annotationKey, z.string()).default({})
+    annotations: annotations.default({})
       .describe("Annotations of every per-pod Service (the cloud's load-balancer settings, e.g. internal or NLB)"),
     externalDns: z.boolean().default(true)
       .describe("Add external-dns hostname annotations (<pod>.<domain>, both the external-dns.kubernetes.io/ and the pre-0.22 external-dns.alpha.kubernetes.io/ prefix) so the names resolve to the load balancers without a second pass"),

@@ -9,6 +9,8 @@ let many: RunResult;
 let plaintext: RunResult;
 let badPassword: RunResult;
 let memory: RunResult;
+let external: RunResult;
+let externalDocker: RunResult;
 
 const onlyStack = (r: RunResult) => assert.deepEqual(r.resources.map((x) => x.type), ["pulumi:pulumi:Stack"], "resources were declared");
 
@@ -21,9 +23,24 @@ before(async () => {
     // `pulumi config set redis-cluster:password …` without --secret.
     runProgram({ stack: "dev", mode: "preview", config: { password: PLAINTEXT } }),
   ]);
-  [badPassword, memory] = await Promise.all([
+  [badPassword, memory, external, externalDocker] = await Promise.all([
     runProgram({ stack: "dev", mode: "preview", config: { password: { secret: "short" } } }),
     runProgram({ stack: "prod", mode: "preview", config: { maxmemory: "4gb" } }),
+    // Everything a user could get wrong about kubernetes.externalAccess at once (Pulumi.prod.yaml says preferredEndpointType ip).
+    runProgram({
+      stack: "prod", mode: "preview",
+      config: {
+        "redis-cluster:tls": { enabled: false },
+        "redis-cluster:kubernetes": {
+          preferredEndpointType: "ip",
+          externalAccess: {
+            enabled: true, domain: "Redis.Example.com.", serviceType: "NodePort", addresses: ["198.51.100.10", "198.51.100.10"],
+            sourceRanges: ["203.0.113.7/24", "10.0.0.0/33", "office"], annotations: { "external-dns.alpha.kubernetes.io/hostname": "redis.example.com" },
+          },
+        },
+      },
+    }),
+    runProgram({ stack: "dev", mode: "preview", config: { "redis-cluster:kubernetes": { externalAccess: { enabled: true, domain: "redis.example.com", allowAnySource: true } } } }),
   ]);
 });
 
@@ -71,4 +88,27 @@ test("prod: maxmemory above the memory limit is refused with the setting to chan
   assert.equal(memory.exitCode, EXIT_LOGGED_ERROR);
   assert.match(memory.errors.join("\n"), /redis-cluster:kubernetes\.resources\.limits\.memory is 2Gi, lower than maxmemory 4gb \+ 25% headroom; raise the limit or lower maxmemory/);
   onlyStack(memory);
+});
+
+test("prod: kubernetes.externalAccess mistakes are refused at preview, each naming the setting and the fix", () => {
+  assert.equal(external.exitCode, EXIT_LOGGED_ERROR);
+  const msg = external.errors.join("\n");
+  for (const expected of [
+    /kubernetes\.externalAccess\.domain must be written lowercase and without a trailing dot; set redis\.example\.com/,
+    /kubernetes\.externalAccess\.serviceType is NodePort, which cannot work: a NodePort listens on a port from 30000-32767 while each node announces 6379 .*; set serviceType: LoadBalancer/,
+    /kubernetes\.externalAccess\.allowPlaintext is false but tls\.enabled is false: .*; set tls\.enabled: true, or externalAccess\.allowPlaintext: true/,
+    /kubernetes\.preferredEndpointType is ip, but with externalAccess .*; remove kubernetes\.preferredEndpointType/,
+    /kubernetes\.externalAccess\.addresses has 2 addresses for 6 pods .*; give one per pod/,
+    /kubernetes\.externalAccess\.addresses lists 198\.51\.100\.10 twice/,
+    /kubernetes\.externalAccess\.sourceRanges\.0 has host bits set; write the network 203\.0\.113\.0\/24, or 203\.0\.113\.7\/32 for that one address/,
+    /kubernetes\.externalAccess\.sourceRanges\.1 has prefix \/33; an IPv4 prefix is at most \/32/,
+    /kubernetes\.externalAccess\.sourceRanges\.2 must be a CIDR like 203\.0\.113\.0\/24/,
+    /kubernetes\.externalAccess\.annotations sets external-dns\.alpha\.kubernetes\.io\/hostname, which externalDns sets per Service/,
+  ]) {
+    assert.match(msg, expected);
+  }
+  onlyStack(external);
+  assert.equal(externalDocker.exitCode, EXIT_LOGGED_ERROR);
+  assert.match(externalDocker.errors.join("\n"), /kubernetes\.externalAccess\.enabled is true but platform is docker: .*the natMap/);
+  onlyStack(externalDocker);
 });
