@@ -86,7 +86,7 @@ function deployDocker({ spec, password: configured, aclPasswords, backupSecrets 
   };
 }
 
-function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: ClusterPlan): PlatformCluster {
+function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan): PlatformCluster {
   // One explicit provider for every Kubernetes object, pinned to the configured kubeconfig context: prod must not go
   // to whatever context happens to be current on the machine running `pulumi up`.
   if (!spec.kubernetes.context) {
@@ -97,7 +97,7 @@ function deployKubernetes({ spec, password, aclPasswords }: LoadedConfig, plan: 
   }
   const provider = new k8s.Provider(`${spec.name}-kubernetes`, { context: spec.kubernetes.context });
   // Without a configured password the component generates one (a secret in state).
-  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords }, { providers: [provider] });
+  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, backupSecrets: backupSecrets.backup }, { providers: [provider] });
   const acl = spec.acl.enabled;
   const tls = spec.tls.enabled;
   // Pod IPs are in no certificate: with preferredEndpointType ip a client checks the chain only.

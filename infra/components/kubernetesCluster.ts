@@ -22,6 +22,11 @@ import { bootstrapJobArgs, bootstrapTimeoutSeconds, rotateJobArgs } from "./kube
 import { statefulSetArgs } from "./kubernetes/statefulSet";
 import { networkPolicyArgs, podDisruptionBudgetArgs } from "./kubernetes/podPolicies";
 import { monitoringArgs } from "./kubernetes/monitoring";
+import type { BackupSecrets } from "../config/backup";
+import { buildBackupBundle, backupBundleHash } from "../backup/bundle";
+import { BACKUP_BUNDLE_DIR, BACKUP_BUNDLE_FILE, backupCronJobArgs, repositorySecretArgs, type BackupJobKind } from "./kubernetes/backupJobs";
+import { bundleConfigMapArgs } from "./kubernetes/nodeJob";
+import { pushgatewayObjects } from "./kubernetes/pushgateway";
 
 export interface RedisKubernetesClusterArgs {
   spec: ClusterSpec;
@@ -30,6 +35,8 @@ export interface RedisKubernetesClusterArgs {
   password?: pulumi.Input<string>;
   /** acl.enabled: configured passwords of the other users by name (secret); the rest are generated. */
   aclPasswords?: Record<string, pulumi.Input<string>>;
+  /** backup.enabled: the repository's password and S3 credentials (secret), for the backup and drill CronJobs. */
+  backupSecrets?: NonNullable<BackupSecrets<pulumi.Input<string>>["backup"]>;
 }
 
 /**
@@ -171,6 +178,31 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       customTimeouts: { create: bootstrapWait, update: bootstrapWait },
     });
     const scaleOut = scaleStep("out", [job]);
+
+    // backup.enabled: the backup and restore-drill CronJobs, and the Pushgateway they push to (monitoring.enabled).
+    if (plan.backup) {
+      const b = plan.backup;
+      if (!args.backupSecrets?.password) throw new Error(`RedisKubernetesCluster ${name}: backup.enabled needs the repository password (backupSecrets.password)`);
+      const text = buildBackupBundle();
+      const bundle = { text, sha256: backupBundleHash(text) };
+      const bundleMap = new k8s.core.v1.ConfigMap(`${name}-backup-bundle`, bundleConfigMapArgs({ namespace, labels: labels.of("backup"), bundle: { file: BACKUP_BUNDLE_FILE, dir: BACKUP_BUNDLE_DIR, ...bundle } }), child);
+      const c = args.backupSecrets.credentials;
+      const repoSecret = new k8s.core.v1.Secret(`${name}-backup-repository`, repositorySecretArgs(cx.meta, { password: args.backupSecrets.password, accessKeyId: c?.accessKeyId, secretAccessKey: c?.secretAccessKey }), child);
+      const jobRefs = {
+        bundleConfigMapName: bundleMap.metadata.name,
+        repositorySecretName: repoSecret.metadata.name,
+        clusterSecretName: b.user ? userSecrets[b.user].metadata.name : secret.metadata.name,
+      };
+      const kinds: BackupJobKind[] = ["backup", "restore-drill"];
+      for (const kind of kinds) new k8s.batch.v1.CronJob(`${name}-${kind}`, backupCronJobArgs(cx, refs, b, kind, jobRefs, bundle), { parent: this, dependsOn: [job] });
+      if (b.pushgatewayUrl) {
+        const pg = pushgatewayObjects(cx, b.pushgatewayName);
+        const deployment = new k8s.apps.v1.Deployment(`${name}-pushgateway`, pg.deployment, child);
+        new k8s.core.v1.Service(`${name}-pushgateway`, pg.service, child);
+        new k8s.networking.v1.NetworkPolicy(`${name}-pushgateway-netpol`, pg.networkPolicy, child);
+        if (pg.serviceMonitor) new k8s.apiextensions.CustomResource(`${name}-pushgateway-servicemonitor`, pg.serviceMonitor, { parent: this, dependsOn: [deployment] });
+      }
+    }
 
     if (spec.monitoring.enabled) new KubernetesMonitoring(`${name}-monitoring`, monitoringArgs(cx), { parent: this, dependsOn: [statefulSet] });
 

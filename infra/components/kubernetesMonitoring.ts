@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { renderAlertRules, validateAlertRuleOptions } from "../../monitoring/rules";
 import type { CanarySloOptions } from "../../monitoring/slo";
+import type { BackupAlertOptions } from "../../monitoring/backup";
 import { dashboardJson } from "../../monitoring/grafanaDashboard";
 import { EXPORTER_IMAGE, EXPORTER_PORT } from "../../monitoring/images";
 import { restrictedContainerSecurityContext } from "./kubernetes/securityContext";
@@ -90,6 +91,8 @@ export interface KubernetesMonitoringArgs {
   runbookBaseUrl?: string;
   /** The canary's SLOs (canary.enabled): its burn-rate rules go into the same PrometheusRule. */
   canary?: CanarySloOptions;
+  /** backup.enabled: the backup and restore-drill rules (monitoring/backup.ts) go into the same PrometheusRule. */
+  backup?: BackupAlertOptions;
   /** Namespace for the Grafana dashboard ConfigMap (where the dashboard sidecar looks). Default: `namespace`. Stack config: kubernetes.dashboardNamespace. */
   dashboardNamespace?: pulumi.Input<string>;
   /** Kubernetes object names; defaults derive from the component name. */
@@ -174,6 +177,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             job,
             runbookBaseUrl: args.runbookBaseUrl,
             canary: args.canary,
+            backup: args.backup,
           }),
         },
         { parent: this },

@@ -220,3 +220,77 @@ test("TLS: private keys only in secret inputs and outputs (state, Secrets), neve
   assert.equal(up.outputs.tlsSecretName, tlsSecrets.find((s) => s.name.endsWith("-nodes"))!.outputs.metadata.name);
   assert.equal(up.outputs.tlsClientSecretName, tlsSecrets.find((s) => s.name.endsWith("-client"))!.outputs.metadata.name);
 });
+
+test("backup.enabled: backup and restore-drill CronJobs (Forbid, history, restricted, secrets by reference only), the Pushgateway and its rules", { timeout: 180_000 }, async () => {
+  const REPO_PW = "backupRepoPassword-0123456789";
+  const KEY = "AKIAEXAMPLEBACKUPKEY";
+  const SECRET_KEY = "backupSecretAccessKey-0123456789abcdef";
+  const IMAGE = "registry.example.com/redis-backup:7.0.15";
+  const backup = { enabled: true, repository: "s3:https://s3.example.com/redis-backups/prod", password: REPO_PW, credentials: { accessKeyId: KEY, secretAccessKey: SECRET_KEY }, image: IMAGE, drillSchedule: "30 5 * * *" };
+  const r = await runProgram({ stack: "prod", mode: "up", config: { ...pinned, "redis-cluster:backup": { secret: JSON.stringify(backup) } }, outputOverrides: tlsOverrides });
+  assert.equal(r.exitCode, 0, r.errors.join("\n"));
+  const cron = of(r, "kubernetes:batch/v1:CronJob");
+  assert.deepEqual(cron.map((c) => c.name).sort(), ["redis-cluster-prod-backup", "redis-cluster-prod-restore-drill"]);
+  const [b, d] = ["backup", "restore-drill"].map((k) => cron.find((c) => c.name.endsWith(`-${k}`))!);
+  const bootstrap = of(r, "kubernetes:batch/v1:Job").find((j) => j.name.endsWith("-bootstrap"))!;
+  const ns = "redis";
+  const pushUrl = `http://redis-cluster-prod-pushgateway.${ns}.svc.cluster.local:9091`;
+  for (const [c, schedule] of [[b, "0 2 * * *"], [d, "30 5 * * *"]] as const) {
+    const s = unwrapSecrets(c.inputs.spec);
+    assert.equal(s.schedule, schedule);
+    assert.equal(s.concurrencyPolicy, "Forbid");
+    assert.ok(s.successfulJobsHistoryLimit >= 1 && s.failedJobsHistoryLimit >= 1, "history limits");
+    const pod = s.jobTemplate.spec.template.spec;
+    const ct = pod.containers[0];
+    assert.equal(ct.image, IMAGE);
+    assert.deepEqual([pod.securityContext.runAsNonRoot, pod.securityContext.runAsUser, pod.securityContext.seccompProfile.type], [true, 1000, "RuntimeDefault"]);
+    assert.deepEqual([ct.securityContext.readOnlyRootFilesystem, ct.securityContext.allowPrivilegeEscalation, ct.securityContext.capabilities.drop], [true, false, ["ALL"]]);
+    assert.equal(ct.resources.limits.memory, "2Gi");
+    assert.ok(c.options.dependsOn.includes(bootstrap.urn), `${c.name} waits for the bootstrap`);
+    // The repository: its URL plain, its password and S3 keys from the repository Secret, never a value in the spec.
+    const env = Object.fromEntries(ct.env.map((e: { name: string; value?: string; valueFrom?: any }) => [e.name, e.value ?? e.valueFrom.secretKeyRef]));
+    assert.equal(env.RESTIC_REPOSITORY, backup.repository);
+    for (const k of ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) assert.ok(env[k]?.name && env[k]?.key, `${c.name}: ${k} from a Secret`);
+    assert.ok(ct.args.join(" ").includes(`--pushgateway ${pushUrl} --push-cluster redis-cluster-prod`), ct.args.join(" "));
+    assert.ok(ct.args.includes("--work-dir"));
+    for (const v of [REPO_PW, KEY, SECRET_KEY]) assert.ok(!plainStrings(c.inputs).includes(v) && !JSON.stringify(unwrapSecrets(c.inputs)).includes(v), `${c.name}: a repository secret in the CronJob`);
+  }
+  const bPod = unwrapSecrets(b.inputs.spec).jobTemplate.spec.template;
+  const bEnv = Object.fromEntries(bPod.spec.containers[0].env.map((e: { name: string; value?: string; valueFrom?: any }) => [e.name, e.value ?? e.valueFrom.secretKeyRef]));
+  // The backup logs in as the `backup` ACL user (prod default: ACL on) from that user's Secret, over TLS; it is a client.
+  assert.equal(bEnv.REDIS_USER, "backup");
+  const userSecret = r.resources.find((x) => x.name === "redis-cluster-prod-user-backup" && x.custom)!;
+  assert.equal(bEnv.REDISCLI_AUTH.name, userSecret.outputs.metadata?.name ?? unwrapSecrets(userSecret.inputs).metadata.name);
+  assert.ok(bEnv.REDIS_TLS_CA_FILE && bPod.spec.volumes.some((v: { secret?: unknown }) => v.secret), "TLS client certificate");
+  assert.equal(bPod.metadata.labels["redis-cluster-client"], "true");
+  assert.ok(bPod.spec.containers[0].args.join(" ").includes("backup --pause-bound-ms 1000"));
+  // The drill reaches no node: no cluster password, no client label.
+  const dPod = unwrapSecrets(d.inputs.spec).jobTemplate.spec.template;
+  assert.ok(!dPod.spec.containers[0].env.some((e: { name: string }) => e.name === "REDISCLI_AUTH"));
+  assert.equal(dPod.metadata.labels["redis-cluster-client"], undefined);
+  assert.deepEqual(dPod.spec.containers[0].args.slice(0, 3), ["drill", "--snapshot", "latest"]);
+  // The repository Secret: the values secret-wrapped in the program's inputs.
+  const repoSecret = r.resources.find((x) => x.name === "redis-cluster-prod-backup-repository" && x.custom)!;
+  assert.ok(isSecret(repoSecret.inputs.stringData) || Object.values(repoSecret.inputs.stringData).every(isSecret), "repository Secret data is secret");
+  assert.deepEqual(Object.keys(unwrapSecrets(repoSecret.inputs.stringData)).sort(), ["access-key-id", "password", "secret-access-key"]);
+  // No ConfigMap carries a repository secret (the bundle's ConfigMap holds code only).
+  for (const cm of of(r, "kubernetes:core/v1:ConfigMap")) for (const v of [REPO_PW, SECRET_KEY]) assert.ok(!JSON.stringify(unwrapSecrets(cm.inputs)).includes(v), `${cm.name} holds a secret`);
+  assert.ok(JSON.stringify(of(r, "kubernetes:core/v1:ConfigMap").find((c) => c.name.endsWith("-backup-bundle"))!.inputs.data).includes("redis-cluster backup/restore"));
+  // The Pushgateway: Deployment and Service by the planned name, a NetworkPolicy admitting only the two Jobs and the
+  // monitoring namespace, a ServiceMonitor keeping the pushed labels.
+  const pgDeploy = of(r, "kubernetes:apps/v1:Deployment").find((x) => x.name === "redis-cluster-prod-pushgateway")!;
+  assert.equal(pgDeploy.inputs.metadata.name, "redis-cluster-prod-pushgateway");
+  assert.equal(pgDeploy.inputs.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem, true);
+  const pgSvc = of(r, "kubernetes:core/v1:Service").find((x) => x.name === "redis-cluster-prod-pushgateway")!;
+  assert.equal(pgSvc.inputs.spec.ports[0].port, 9091);
+  const pol = of(r, "kubernetes:networking.k8s.io/v1:NetworkPolicy").find((x) => x.name === "redis-cluster-prod-pushgateway-netpol")!.inputs.spec;
+  assert.deepEqual(pol.ingress[0].from[0].podSelector.matchExpressions[0].values, ["backup", "restore-drill"]);
+  assert.deepEqual(pol.ingress[1].from[0].namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": "monitoring" });
+  const sm = r.resources.find((x) => x.name === "redis-cluster-prod-pushgateway-servicemonitor")!;
+  assert.equal(sm.inputs.spec.endpoints[0].honorLabels, true);
+  const rules = JSON.stringify(r.resources.find((x) => x.inputs?.kind === "PrometheusRule")!.inputs.spec);
+  assert.ok(rules.includes("RedisRestoreDrillFailed") && rules.includes('redis_backup_last_success_timestamp_seconds{cluster=\\"redis-cluster-prod\\"}'), "backup rules in the PrometheusRule");
+  // Without backup: none of it.
+  assert.equal(of(up, "kubernetes:batch/v1:CronJob").length, 0);
+  assert.ok(!of(up, "kubernetes:apps/v1:Deployment").some((x) => x.name.includes("pushgateway")));
+});

@@ -18,6 +18,7 @@ export function monitoringArgs(cx: ClusterContext): KubernetesMonitoringArgs {
     prometheusSelectorLabels: k.prometheusSelectorLabels,
     dashboardNamespace: k.dashboardNamespace ?? cx.namespace,
     canary: spec.canary.enabled ? canarySlo(spec) : undefined,
+    backup: cx.plan.backup ? { cluster: cx.plan.backup.pushCluster } : undefined,
     names: {
       metricsService: `${spec.name}-metrics`,
       serviceMonitor: spec.name,

@@ -1,0 +1,103 @@
+// The backup and restore-drill CronJobs (issue 23): the backup CLI's bundle (infra/backup/cli.ts) run by `node` in
+// backup.image (node, restic, redis-server) as uid 1000 under the restricted security context, concurrencyPolicy
+// Forbid, history limits. Secrets only through secretKeyRef: the repository's password and S3 credentials from the
+// repository Secret, the cluster's from the `backup` ACL user's Secret (admin's without ACL users). The backup
+// carries the client label (the cluster's NetworkPolicy admits it); the drill talks to no node, only to the
+// repository and the Pushgateway, and runs its throwaway cluster inside its own container.
+import type * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
+import type { BackupPlan, RepositorySecret } from "../../plan/backup";
+import { TLS_CLIENT_FILES } from "../../plan/tls";
+import type { ClusterContext, PodRefs } from "./context";
+import { envList } from "./env";
+import { nodePodSpec, type NodeJobArgs } from "./nodeJob";
+import type { ObjectMeta } from "./metadata";
+import { PASSWORD_KEY } from "./secrets";
+import { tlsEnvOf, tlsMounts, tlsVolumes } from "./volumes";
+
+export const BACKUP_BUNDLE_FILE = "backup.js";
+export const BACKUP_BUNDLE_DIR = "/opt/backup";
+/** The Job's only writable place: RDBs in transit, the downloaded snapshot, the throwaway servers, restic's cache. */
+const WORK_DIR = "/work";
+/** Finished Jobs kept for their logs. */
+export const BACKUP_HISTORY = { successful: 3, failed: 3 };
+
+/** The repository Secret's keys, one per secret value (RepositorySecret). */
+export const REPOSITORY_SECRET_KEYS: Record<RepositorySecret, string> = { password: "password", accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" };
+
+export function repositorySecretArgs(meta: ObjectMeta, values: Partial<Record<RepositorySecret, pulumi.Input<string>>>): k8s.core.v1.SecretArgs {
+  const data: Record<string, pulumi.Input<string>> = {};
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) data[REPOSITORY_SECRET_KEYS[k as RepositorySecret]] = v;
+  return { metadata: meta.auto("backup-repository"), type: "Opaque", stringData: data };
+}
+
+export interface BackupJobRefs {
+  bundleConfigMapName: pulumi.Input<string>;
+  repositorySecretName: pulumi.Input<string>;
+  /** The Secret with the cluster password the backup logs in with (key `password`). */
+  clusterSecretName: pulumi.Input<string>;
+}
+
+export type BackupJobKind = "backup" | "restore-drill";
+
+/** The CronJob of `kind`; `bundle` is the backup CLI's text and hash. */
+export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: BackupPlan, kind: BackupJobKind, jobRefs: BackupJobRefs, bundle: { text: string; sha256: string }): k8s.batch.v1.CronJobArgs {
+  const { spec } = cx;
+  const backup = kind === "backup";
+  const labels = { ...cx.labels.of(kind), ...(backup ? { [spec.kubernetes.clientLabel]: "true" } : {}) };
+  const repoEnv = [
+    ...envList(plan.repository.env),
+    ...Object.entries(plan.repository.secretEnv).map(([name, key]) => ({ name, valueFrom: { secretKeyRef: { name: jobRefs.repositorySecretName, key: REPOSITORY_SECRET_KEYS[key] } } })),
+    { name: "HOME", value: WORK_DIR },
+    { name: "RESTIC_CACHE_DIR", value: `${WORK_DIR}/restic-cache` },
+  ];
+  const clusterEnv = backup
+    ? [
+        { name: "REDISCLI_AUTH", valueFrom: { secretKeyRef: { name: jobRefs.clusterSecretName, key: PASSWORD_KEY } } },
+        ...(plan.user ? [{ name: "REDIS_USER", value: plan.user }] : []),
+        ...tlsEnvOf(refs, TLS_CLIENT_FILES),
+        // Pod IPs from CLUSTER NODES are in no certificate: the chain is checked, not the name.
+        ...(refs.tls ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
+      ]
+    : [];
+  const args = backup
+    ? [...plan.backupArgs, ...plan.pushArgs, "--nodes", cx.plan.seeds.join(","), "--work-dir", WORK_DIR]
+    : [...plan.drillArgs, ...plan.pushArgs, "--work-dir", WORK_DIR];
+  const job: Omit<NodeJobArgs, "backoffLimit" | "activeDeadlineSeconds" | "definitionHash"> = {
+    namespace: cx.namespace,
+    labels,
+    image: plan.image,
+    bundle: { file: BACKUP_BUNDLE_FILE, dir: BACKUP_BUNDLE_DIR, ...bundle },
+    container: {
+      name: kind,
+      args,
+      env: [...repoEnv, ...clusterEnv],
+      volumeMounts: [{ name: "work", mountPath: WORK_DIR }, ...(backup ? tlsMounts(refs, "tls-client", TLS_CLIENT_FILES.dir) : [])],
+    },
+    volumes: [{ name: "work", emptyDir: {} }, ...(backup ? tlsVolumes(refs, "client", "tls-client") : [])],
+  };
+  const pod = nodePodSpec(job, jobRefs.bundleConfigMapName, { restartPolicy: "Never" });
+  const [container] = pod.containers as k8s.types.input.core.v1.Container[];
+  const r = plan.resources;
+  const podSpec = { ...pod, containers: [{ ...container, resources: { requests: r.requests, limits: { ...(r.limits.cpu ? { cpu: r.limits.cpu } : {}), memory: r.limits.memory } } }] };
+  return {
+    metadata: { namespace: cx.namespace, labels },
+    spec: {
+      schedule: backup ? plan.schedule : plan.drillSchedule,
+      concurrencyPolicy: "Forbid",
+      successfulJobsHistoryLimit: BACKUP_HISTORY.successful,
+      failedJobsHistoryLimit: BACKUP_HISTORY.failed,
+      // A run missed by more than an hour (controller down) waits for the next schedule rather than piling up.
+      startingDeadlineSeconds: 3600,
+      jobTemplate: {
+        metadata: { labels },
+        spec: {
+          // One attempt: a failed run pushes its failure (the alert), and the next schedule tries again.
+          backoffLimit: 0,
+          activeDeadlineSeconds: 6 * 3600,
+          template: { metadata: { labels }, spec: podSpec },
+        },
+      },
+    },
+  };
+}
