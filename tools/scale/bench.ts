@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { InvalidArgumentError } from "commander";
 import { buildScaleBundle } from "../../infra/scale/bundle";
 import type { LocalCluster } from "../../testbed/local/harness";
 import { addNode, startWrittenCluster, topology } from "../../testbed/local/scaleCluster";
@@ -38,6 +39,12 @@ export interface BenchRow {
   lost: number;
   unreadable: number;
   load: string;
+}
+
+/** A command-line list of key counts, e.g. 10000,100000,1000000. */
+export function parseKeyList(v: string): number[] {
+  if (!/^\d+(,\d+)*$/.test(v) || v.split(",").some((k) => Number(k) < 1)) throw new InvalidArgumentError("key counts are whole numbers >= 1 separated by commas, e.g. 10000,100000,1000000");
+  return v.split(",").map(Number);
 }
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
