@@ -160,6 +160,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
             tls: certs?.issued.client,
             // The canary container (declared after the cluster, infra/platforms.ts) is reached by its name.
             canary: spec.canary.enabled ? { target: `${canaryJob(spec.name)}:${DEFAULT_CANARY_PORT}`, slo: canarySlo(spec) } : undefined,
+            pushgateway: plan.backup?.pushgatewayUrl ? { name: plan.backup.pushgatewayName, hostPort: spec.docker.pushgatewayPort, cluster: plan.backup.pushCluster } : undefined,
           },
           { parent: this, dependsOn: [formed.check] },
         )

@@ -4,7 +4,8 @@ import { EXPORTER_ACL_ENV } from "../plan/acl";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
 import type { CanarySloOptions } from "../../monitoring/slo";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
-import { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE } from "../../monitoring/images";
+import { EXPORTER_IMAGE, EXPORTER_PORT, PROMETHEUS_IMAGE, PUSHGATEWAY_IMAGE } from "../../monitoring/images";
+import { PUSHGATEWAY_PORT } from "../plan/backup";
 import { TLS_CLIENT_FILES, exporterAddress, exporterTlsEnv } from "../plan/tls";
 import { certUploads, dockerEnvs } from "./docker/context";
 
@@ -51,6 +52,11 @@ export interface DockerMonitoringArgs {
   prometheusImage?: string;
   /** TLS (tls.enabled): the client certificate the exporters connect with (rediss://); the key is uploaded as a private file. */
   tls?: { ca: pulumi.Input<string>; cert: pulumi.Input<string>; key: pulumi.Input<string> };
+  /**
+   * backup.enabled: a Pushgateway container `name` the backup runs push to (published on `hostPort` of publishIp: the
+   * runs start on the host), scraped by Prometheus with honor_labels; the backup rules for `cluster` are loaded.
+   */
+  pushgateway?: { name: string; hostPort: number; cluster: string; image?: string };
 }
 
 /**
@@ -112,6 +118,7 @@ export class DockerMonitoring extends pulumi.ComponentResource {
       replicasPerMaster: args.replicasPerMaster,
       runbookBaseUrl: args.runbookBaseUrl,
       canary: args.canary?.slo,
+      backup: args.pushgateway ? { cluster: args.pushgateway.cluster } : undefined,
     });
     const prometheusYaml = renderPrometheusConfigYaml({
       exporters: { mode: "per-node", targets },
@@ -119,7 +126,25 @@ export class DockerMonitoring extends pulumi.ComponentResource {
       canary: args.canary ? { job: args.canary.slo.job ?? "", target: args.canary.target } : undefined,
       ruleFiles: [PROMETHEUS_RULES],
       scrapeInterval: interval,
+      pushgateway: args.pushgateway ? { target: `${args.pushgateway.name}:${PUSHGATEWAY_PORT}` } : undefined,
     });
+
+    if (args.pushgateway) {
+      const pg = args.pushgateway;
+      const image = new docker.RemoteImage(`${name}-pushgateway-image`, { name: pg.image ?? PUSHGATEWAY_IMAGE, keepLocally: true }, { parent: this });
+      new docker.Container(
+        pg.name,
+        {
+          name: pg.name,
+          image: image.imageId,
+          networksAdvanced: [{ name: args.networkName, aliases: [pg.name] }],
+          ports: [{ internal: PUSHGATEWAY_PORT, external: pg.hostPort, ip: publishIp }],
+          restart: "unless-stopped",
+        },
+        // Fixed name and host port: delete the old container first.
+        { parent: this, deleteBeforeReplace: true },
+      );
+    }
 
     new docker.Container(
       `${name}-prometheus`,

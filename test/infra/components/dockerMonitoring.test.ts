@@ -93,3 +93,32 @@ test("a plain-string password is still wrapped as a secret; no password means no
   for (const r of mine("nopw")) assert.ok(!(r.inputs.envs as string[]).some((e) => e.startsWith("REDIS_PASSWORD")));
   assert.throws(() => new DockerMonitoring("empty", { networkName: "net", nodes: [], job: "c", masters: 3, replicasPerMaster: 0 }), /nodes/);
 });
+
+test("backup: a Pushgateway container published on the host, scraped with honor_labels, the backup rules loaded", async () => {
+  const { DockerMonitoring } = await import("../../../infra/components/dockerMonitoring");
+  const { PUSHGATEWAY_IMAGE } = await import("../../../monitoring/images");
+  const before = mocks.resources.length;
+  const mon = await mocks.run(async () =>
+    new DockerMonitoring("pg", {
+      networkName: "redis-net-dev",
+      nodes: [{ name: "redis-0", host: "172.28.0.10", port: 6379 }],
+      job: "redis-cluster-dev",
+      masters: 3,
+      replicasPerMaster: 1,
+      pushgateway: { name: "redis-cluster-dev-pushgateway", hostPort: 19091, cluster: "redis-cluster-dev" },
+    }),
+  );
+  await settled(mon);
+  const rs = mocks.resources.slice(before);
+  const pg = rs.find((r) => r.type === "docker:index/container:Container" && r.name === "redis-cluster-dev-pushgateway")!;
+  assert.ok(pg, "Pushgateway container");
+  assert.deepEqual({ ...pg.inputs.ports[0], protocol: undefined }, { internal: 9091, external: 19091, ip: "127.0.0.1", protocol: undefined });
+  assert.ok(rs.some((r) => r.type === "docker:index/remoteImage:RemoteImage" && r.inputs.name === PUSHGATEWAY_IMAGE));
+  const uploads = rs.find((r) => r.name === "pg-prometheus")!.inputs.uploads as { file: string; content: string }[];
+  const cfg = parse(uploads.find((u) => u.file === "/etc/prometheus/prometheus.yml")!.content);
+  const scrape = cfg.scrape_configs.find((c: { job_name: string }) => c.job_name === "pushgateway");
+  assert.deepEqual(scrape, { job_name: "pushgateway", honor_labels: true, static_configs: [{ targets: ["redis-cluster-dev-pushgateway:9091"] }] });
+  const rules = parse(uploads.find((u) => u.file.startsWith("/etc/prometheus/rules/"))!.content);
+  const backup = rules.groups.find((g: { name: string }) => g.name === "redis-backup");
+  assert.ok(backup.rules.some((r: { alert: string; expr: string }) => r.alert === "RedisRestoreDrillFailed" && r.expr.includes('cluster="redis-cluster-dev"')));
+});
