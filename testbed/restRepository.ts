@@ -21,10 +21,11 @@ export function requireResticAndRclone(): void {
   }
 }
 
-export async function startRestRepository(timeoutMs = 15_000): Promise<RestRepository> {
+/** `host`: the address it listens on (default loopback; the pods runner's pods reach the host at their network's gateway). */
+export async function startRestRepository(timeoutMs = 15_000, host = "127.0.0.1"): Promise<RestRepository> {
   requireResticAndRclone();
   const dir = mkdtempSync(join(tmpdir(), "restic-rest-"));
-  const child: ChildProcess = spawn("rclone", ["serve", "restic", "--addr", "127.0.0.1:0", "--config", "/dev/null", dir], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn("rclone", ["serve", "restic", "--addr", `${host}:0`, "--config", "/dev/null", dir], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -40,7 +41,7 @@ export async function startRestRepository(timeoutMs = 15_000): Promise<RestRepos
       const t = setTimeout(() => reject(new Error(`rclone serve restic did not start within ${timeoutMs} ms:\n${log}`)), timeoutMs);
       child.stderr!.on("data", (d) => {
         log += d;
-        const m = /Serving restic REST API on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(log);
+        const m = /Serving restic REST API on (http:\/\/[\d.]+:\d+\/)/.exec(log);
         if (m) {
           clearTimeout(t);
           resolve(`rest:${m[1]}`);

@@ -20,9 +20,9 @@ const int = (name: string, min: number) => (v: string) => {
   return Number(v);
 };
 
-/** The repository from restic's environment variables. */
+/** The repository from restic's environment variables (and TMPDIR: restic writes its packs there, and / may be read-only). */
 export function repositoryFromEnv(env: NodeJS.ProcessEnv): RepositoryOptions {
-  const passthrough = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && /^(AWS_|B2_|AZURE_|GOOGLE_|RESTIC_REST_|OS_)/.test(k))) as Record<string, string>;
+  const passthrough = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && /^(AWS_|B2_|AZURE_|GOOGLE_|RESTIC_REST_|OS_|TMPDIR$)/.test(k))) as Record<string, string>;
   return {
     repository: env.RESTIC_REPOSITORY ?? "",
     passwordFile: env.RESTIC_PASSWORD_FILE || undefined,

@@ -115,12 +115,28 @@ export function nodeRootfs(opts: { cacheDir?: string; log?: (l: string) => void 
 
 /** Imports the Node rootfs (built first when not cached) as `redis-cluster-standin/node:<key>`, running as 1000:1000. */
 export async function ensureNodeImage(docker: Docker, opts: { cacheDir?: string; log?: (l: string) => void } = {}): Promise<{ image: string; cached: boolean; buildMs: number; importMs: number }> {
-  const rootfs = nodeRootfs(opts);
-  const image = `redis-cluster-standin/node:${rootfs.key}`;
+  return importAsNodeUser(docker, "redis-cluster-standin/node", nodeRootfs(opts));
+}
+
+/**
+ * The backup, restore and drill Jobs' image (backup.image): Debian's nodejs, restic and redis-server (the drill's
+ * throwaway servers) in a rootfs of its own, run as 1000:1000 like the Node stand-in.
+ */
+export const BACKUP_PACKAGES = ["nodejs", "restic", "redis-server"] as const;
+export function backupRootfs(opts: { cacheDir?: string; log?: (l: string) => void } = {}): { tarball: string; key: string; cached: boolean; buildMs: number } {
+  return debootstrapRootfs(BACKUP_PACKAGES, NODE_SETUP_SCRIPT, opts);
+}
+
+/** Imports the backup rootfs (built first when not cached) as `redis-cluster-standin/backup:<key>`, running as 1000:1000. */
+export async function ensureBackupImage(docker: Docker, opts: { cacheDir?: string; log?: (l: string) => void } = {}): Promise<{ image: string; cached: boolean; buildMs: number; importMs: number }> {
+  return importAsNodeUser(docker, "redis-cluster-standin/backup", backupRootfs(opts));
+}
+
+async function importAsNodeUser(docker: Docker, repo: string, rootfs: { tarball: string; key: string; cached: boolean; buildMs: number }) {
+  const image = `${repo}:${rootfs.key}`;
   const t0 = Date.now();
-  const [repo, tag] = image.split(":");
   const changes = [`USER ${NODE_UID}:${NODE_UID}`, "WORKDIR /", 'CMD ["node"]'];
-  await drain((await docker.importImage(createReadStream(rootfs.tarball) as any, { repo, tag, changes } as any)) as unknown as NodeJS.ReadableStream, "docker import");
+  await drain((await docker.importImage(createReadStream(rootfs.tarball) as any, { repo, tag: rootfs.key, changes } as any)) as unknown as NodeJS.ReadableStream, "docker import");
   return { image, cached: rootfs.cached, buildMs: rootfs.buildMs, importMs: Date.now() - t0 };
 }
 

@@ -219,10 +219,19 @@ export class PodsRunner {
     return this.statefulSets.fatal;
   }
 
-  /** The stand-in for an image reference of the program (no registry: redis, oliver006/redis_exporter, node). */
+  /** Stand-ins a caller imported into the runner's engine itself (e.g. the backup image), by the program's reference. */
+  private readonly extraImages = new Map<string, string>();
+  /** Runs pods of image `ref` (as the program names it) from the local image `local`, already in `dockerd`. */
+  addStandIn(ref: string, local: string): void {
+    this.extraImages.set(ref, local);
+  }
+
+  /** The stand-in for an image reference of the program (no registry: redis, oliver006/redis_exporter, node, and those added). */
   image(ref: string): string {
     const images = this.daemon.images;
     if (Object.values(images).includes(ref)) return ref;
+    const extra = this.extraImages.get(ref);
+    if (extra) return extra;
     const repo = ref.replace(/[:@].*$/, "");
     const m: Record<string, string> = { redis: images.redis, "oliver006/redis_exporter": images.exporter, node: images.node };
     if (!(repo in m)) throw new Error(`pods runner: no local stand-in for image ${ref} (known: redis, oliver006/redis_exporter, node)`);

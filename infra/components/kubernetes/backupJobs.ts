@@ -49,6 +49,8 @@ export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: Backu
     ...envList(plan.repository.env),
     ...Object.entries(plan.repository.secretEnv).map(([name, key]) => ({ name, valueFrom: { secretKeyRef: { name: jobRefs.repositorySecretName, key: REPOSITORY_SECRET_KEYS[key] } } })),
     { name: "HOME", value: WORK_DIR },
+    // restic's temporary packs: the root filesystem is read-only.
+    { name: "TMPDIR", value: WORK_DIR },
     { name: "RESTIC_CACHE_DIR", value: `${WORK_DIR}/restic-cache` },
   ];
   const clusterEnv = backup
@@ -87,8 +89,6 @@ export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: Backu
       concurrencyPolicy: "Forbid",
       successfulJobsHistoryLimit: BACKUP_HISTORY.successful,
       failedJobsHistoryLimit: BACKUP_HISTORY.failed,
-      // A run missed by more than an hour (controller down) waits for the next schedule rather than piling up.
-      startingDeadlineSeconds: 3600,
       jobTemplate: {
         metadata: { labels },
         spec: {
