@@ -14,6 +14,7 @@
 // The outside client's only way in is the node's other leg: no route to the pods is forwarded unless DNATed.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { isIPv6 } from "node:net";
 import type Docker from "dockerode";
 import { Unemulated } from "../refuse";
 import { OUTSIDE_NET, OutsideClient } from "./outsideClient";
@@ -26,10 +27,10 @@ export const LB_POOL = { prefix: "203.0.113", first: 10, last: 250 };
 export const LB_NODE_HOST = 2;
 const NODE_PORTS = { first: 30000, last: 32767 };
 
-/** The annotation external-dns publishes a Service's ingress under (comma-separated names). */
-export const EXTERNAL_DNS_HOSTNAME = "external-dns.alpha.kubernetes.io/hostname";
+/** The annotations external-dns publishes a Service's ingress under (comma-separated names; alpha: before 0.22). */
+export const EXTERNAL_DNS_HOSTNAME = ["external-dns.kubernetes.io/hostname", "external-dns.alpha.kubernetes.io/hostname"];
 /** Annotations of a LoadBalancer Service the runner honours; any other (a cloud's LB settings) is refused by name. */
-const LB_ANNOTATIONS = [EXTERNAL_DNS_HOSTNAME];
+const LB_ANNOTATIONS = EXTERNAL_DNS_HOSTNAME;
 
 const unemulated = (where: string, msg: string): never => {
   throw new Unemulated(`pods runner: ${where}: ${msg}`);
@@ -53,6 +54,13 @@ export function parseCidr(s: unknown): { base: number; bits: number } | undefine
   return { base: ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0, bits };
 }
 
+/** 4 or 6 for an IPv4 or IPv6 CIDR, else undefined. */
+export function cidrFamily(s: unknown): 4 | 6 | undefined {
+  if (parseCidr(s)) return 4;
+  const m = typeof s === "string" ? /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(s) : null;
+  return m && isIPv6(m[1]) && Number(m[2]) <= 128 ? 6 : undefined;
+}
+
 /** The IPv4 address as a number (undefined when it is none). */
 export function ipNumber(ip: string): number | undefined {
   return parseCidr(`${ip}/32`)?.base;
@@ -72,25 +80,24 @@ export function checkLoadBalancerFields(o: Obj, where: string): void {
   if (![undefined, true, false].includes(spec.allocateLoadBalancerNodePorts)) invalid(where, `spec.allocateLoadBalancerNodePorts ${spec.allocateLoadBalancerNodePorts}: a boolean`);
   if (spec.loadBalancerIP !== undefined && ipNumber(spec.loadBalancerIP) === undefined) invalid(where, `spec.loadBalancerIP ${spec.loadBalancerIP} is not an IPv4 address`);
   for (const r of spec.loadBalancerSourceRanges ?? []) {
-    if (parseCidr(r) === undefined) {
-      if (typeof r === "string" && r.includes(":")) unemulated(where, `spec.loadBalancerSourceRanges ${r}: IPv6 is not implemented`);
-      invalid(where, `spec.loadBalancerSourceRanges ${r} is not a CIDR (e.g. 203.0.113.0/24)`);
-    }
+    if (cidrFamily(r) === undefined) invalid(where, `spec.loadBalancerSourceRanges ${r} is not a CIDR (e.g. 203.0.113.0/24)`);
   }
   const annotations = o.metadata?.annotations ?? {};
   refuse(`${where}.metadata.annotations (a LoadBalancer's: a cloud's settings are not emulated)`, annotations, LB_ANNOTATIONS);
   for (const name of hostnamesOf(o)) {
     if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) {
-      unemulated(`${where}.metadata.annotations["${EXTERNAL_DNS_HOSTNAME}"]`, `'${name}' is not a DNS name external-dns could publish`);
+      unemulated(`${where}.metadata.annotations (external-dns hostname)`, `'${name}' is not a DNS name external-dns could publish`);
     }
   }
 }
 
-/** The names the external-dns annotation asks for (lower case, no trailing dot). */
+/** The names the external-dns annotations ask for (lower case, no trailing dot, each once). */
 export function hostnamesOf(svc: Obj): string[] {
-  const v = svc.metadata?.annotations?.[EXTERNAL_DNS_HOSTNAME];
-  if (typeof v !== "string") return [];
-  return v.split(",").map((s) => s.trim().replace(/\.$/, "").toLowerCase()).filter(Boolean);
+  const names = EXTERNAL_DNS_HOSTNAME.flatMap((k) => {
+    const v = svc.metadata?.annotations?.[k];
+    return typeof v === "string" ? v.split(",") : [];
+  });
+  return [...new Set(names.map((s) => s.trim().replace(/\.$/, "").toLowerCase()).filter(Boolean))];
 }
 
 const isLb = (svc: Obj) => svc.spec?.type === "LoadBalancer";

@@ -8,7 +8,7 @@
 // Local hands them over (./loadBalancer.ts).
 import { Unemulated } from "../refuse";
 import { containerPort, type NetPod } from "./serviceProxy";
-import { parseCidr } from "./loadBalancer";
+import { cidrFamily } from "./loadBalancer";
 import { refuse, type Obj } from "./spec";
 
 export const INGRESS_CHAIN = "RC-INGRESS";
@@ -32,10 +32,7 @@ export function checkNetworkPolicy(o: Obj, where: string): void {
         if (peer.podSelector || peer.namespaceSelector) throw new Error(`pods runner: ${at}.from[${j}]: ipBlock may not be combined with a selector (the API server refuses it)`);
         refuse(`${at}.from[${j}].ipBlock`, peer.ipBlock, ["cidr"]);
         const cidr = peer.ipBlock.cidr;
-        if (parseCidr(cidr) === undefined) {
-          if (typeof cidr === "string" && cidr.includes(":")) unemulated(`${at}.from[${j}].ipBlock`, `cidr ${cidr}: IPv6 is not enforced (the pods' network is IPv4)`);
-          throw new Error(`pods runner: ${at}.from[${j}].ipBlock.cidr ${cidr} is not a CIDR (the API server refuses it)`);
-        }
+        if (cidrFamily(cidr) === undefined) throw new Error(`pods runner: ${at}.from[${j}].ipBlock.cidr ${cidr} is not a CIDR (the API server refuses it)`);
       }
     });
     (rule.ports ?? []).forEach((p: Obj, j: number) => {
@@ -50,7 +47,8 @@ const matches = (sel: Obj | undefined, labels: Record<string, string>) => Object
 
 /** Sources a peer admits (address/prefix): an ipBlock's CIDR, or pods of the policy's namespace (podSelector), of selected namespaces, or both. */
 function peerIps(peer: Obj, policyNs: string, namespaces: Map<string, Record<string, string>>, pods: NetPod[]): string[] {
-  if (peer.ipBlock) return [peer.ipBlock.cidr];
+  // The pods' network is IPv4 only: an IPv6 block can match no source.
+  if (peer.ipBlock) return peer.ipBlock.cidr.includes(":") ? [] : [peer.ipBlock.cidr];
   return pods
     .filter((p) => p.ip && p.phase === "Running")
     .filter((p) => (peer.namespaceSelector ? matches(peer.namespaceSelector, namespaces.get(p.namespace) ?? { "kubernetes.io/metadata.name": p.namespace }) : p.namespace === policyNs))

@@ -74,10 +74,13 @@ export function dnatRules(chain: string, match: string, eps: Endpoint[]): string
   });
 }
 
-/** Source matches of a LoadBalancer's loadBalancerSourceRanges ([""]: any source). */
+/**
+ * Source matches of a LoadBalancer's loadBalancerSourceRanges ([""]: any source). The pods' network is IPv4 only:
+ * an IPv6 range can match no client, so it adds no match (only IPv6 ranges: no source is admitted).
+ */
 export function sourceMatches(svc: Obj): string[] {
   const ranges: string[] = svc.spec?.loadBalancerSourceRanges ?? [];
-  return ranges.length === 0 ? [""] : ranges.map((r) => ` -s ${r}`);
+  return ranges.length === 0 ? [""] : ranges.filter((r) => !r.includes(":")).map((r) => ` -s ${r}`);
 }
 
 /**
@@ -95,7 +98,7 @@ export function serviceRules(services: ClusterIpService[], pods: NetPod[]): { na
         const match = `-d ${addr}/32 -p tcp --dport ${sp.port}`;
         if (eps.length === 0) filter.push(`-A ${REJECT_CHAIN} ${match} -j REJECT --reject-with tcp-reset`);
         for (const s of sources) nat.push(...dnatRules(NAT_CHAIN, `${match}${s}`, eps));
-        if (eps.length > 0 && sources[0] !== "") filter.push(`-A ${REJECT_CHAIN} ${match} -j DROP`);
+        if (eps.length > 0 && !sources.includes("")) filter.push(`-A ${REJECT_CHAIN} ${match} -j DROP`);
       }
     }
   }

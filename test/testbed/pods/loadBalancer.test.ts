@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { checkStored } from "../../../testbed/pods/resources/validate";
-import { LoadBalancerPool, lbServices, nodeRules } from "../../../testbed/pods/loadBalancer";
+import { LoadBalancerPool, hostnamesOf, lbServices, nodeRules } from "../../../testbed/pods/loadBalancer";
 import { execIn } from "../../../testbed/pods/pod";
 import type { NetPod } from "../../../testbed/pods/serviceProxy";
 import { podsRunnerFixture } from "./runnerFixture";
@@ -21,10 +21,13 @@ const lbService = (spec: object, annotations?: Record<string, string>) => ({
   spec: { type: "LoadBalancer", selector: { app: "a" }, ports: [{ name: "redis", port: 6379, targetPort: "redis" }], ...spec },
 });
 
+/** Every emulated field set; both external-dns keys, as the prod program writes them. */
+const ok = lbService({ externalTrafficPolicy: "Local", loadBalancerSourceRanges: ["198.51.100.0/24", "2001:db8::/32"], loadBalancerIP: "203.0.113.9", allocateLoadBalancerNodePorts: false }, {
+  "external-dns.alpha.kubernetes.io/hostname": "a.example.com,b.example.com.",
+  "external-dns.kubernetes.io/hostname": "a.example.com",
+});
+
 test("LoadBalancer fields: emulated ones pass, the rest is refused by name", () => {
-  const ok = lbService({ externalTrafficPolicy: "Local", loadBalancerSourceRanges: ["198.51.100.0/24"], loadBalancerIP: "203.0.113.9", allocateLoadBalancerNodePorts: false }, {
-    "external-dns.alpha.kubernetes.io/hostname": "a.example.com,b.example.com.",
-  });
   assert.doesNotThrow(() => checkStored("Service", ok, "Service ns/s"));
   const cases: [object, RegExp][] = [
     [lbService({ type: "NodePort" }), /spec\.type NodePort: implemented are ClusterIP and LoadBalancer/],
@@ -33,7 +36,6 @@ test("LoadBalancer fields: emulated ones pass, the rest is refused by name", () 
     [lbService({ healthCheckNodePort: 30002 }), /'healthCheckNodePort'/],
     [lbService({ loadBalancerClass: "x" }), /'loadBalancerClass'/],
     [lbService({ externalIPs: ["1.2.3.4"] }), /'externalIPs'/],
-    [lbService({ loadBalancerSourceRanges: ["2001:db8::/32"] }), /IPv6 is not implemented/],
     [lbService({ loadBalancerSourceRanges: ["10.0.0.300/8"] }), /is not a CIDR/],
     [lbService({ loadBalancerIP: "x" }), /not an IPv4 address/],
     [lbService({ externalTrafficPolicy: "Nearest" }), /externalTrafficPolicy/],
@@ -81,6 +83,11 @@ test("the node's rules: DNAT for the source ranges only, masquerade for Cluster 
   assert.ok(lines.includes("-A RC-LB-POST -o eth0 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.11/32 --ctorigdstport 6379 -j MASQUERADE"));
   assert.ok(lines.includes("-A RC-LB-FWD -d 203.0.113.11/32 -p tcp --dport 6379 -j REJECT --reject-with tcp-reset"), "no endpoint: reset");
   assert.ok(lines.includes(":FORWARD DROP [0:0]") && lines.includes("-A RC-LB-FWD -m conntrack --ctstate DNAT -j ACCEPT"));
+  // IPv6 ranges only (the pods' network is IPv4): no client is DNATed.
+  const v6 = { ...lbService({ loadBalancerSourceRanges: ["::/0"] }), metadata: { name: "v6", namespace: "ns" } };
+  pool.assign(v6, "v6");
+  assert.ok(!nodeRules(lbServices([v6], pool), [pod], "10.1.0.2", "rclx", false).includes("DNAT --to"));
+  assert.deepEqual(hostnamesOf(ok), ["a.example.com", "b.example.com"], "both external-dns keys, each name once");
 });
 
 const fx = podsRunnerFixture();

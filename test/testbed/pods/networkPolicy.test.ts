@@ -11,12 +11,11 @@ const pod = (name: string, ip: string, labels: Record<string, string>, namespace
 });
 const policy = (spec: object, namespace = "redis") => ({ metadata: { name: "p", namespace }, spec: { podSelector: { matchLabels: { app: "redis" } }, ...spec } });
 
-test("refused by name: Egress, ipBlock except/IPv6, endPort, UDP, matchExpressions", () => {
+test("refused by name: Egress, ipBlock except, endPort, UDP, matchExpressions", () => {
   const cases: [object, RegExp][] = [
     [{ policyTypes: ["Ingress", "Egress"] }, /Egress policies .* are not enforced/],
     [{ egress: [{}] }, /Egress policies/],
     [{ ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/8", except: ["10.1.0.0/16"] } }] }] }, /ingress\[0\]\.from\[0\]\.ipBlock sets 'except'/],
-    [{ ingress: [{ from: [{ ipBlock: { cidr: "2001:db8::/32" } }] }] }, /IPv6 is not enforced/],
     [{ ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/33" } }] }] }, /not a CIDR/],
     [{ ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/8" }, podSelector: { matchLabels: { a: "b" } } }] }] }, /may not be combined/],
     [{ ingress: [{ ports: [{ port: 1, endPort: 2 }] }] }, /ingress\[0\]\.ports\[0\].*'endPort'/],
@@ -65,6 +64,9 @@ test("ingress chain: unselected pods open; selected ones admit loopback, replies
   // An ipBlock admits its CIDR as source (clients outside the cluster, their address kept by the load balancer).
   const block = policy({ ingress: [{ from: [{ ipBlock: { cidr: "198.51.100.0/24" } }], ports: [{ port: "redis" }] }] });
   assert.deepEqual(ingressRules(r0, [block], namespaces, pods, "10.1.0.1").slice(3), ["-A RC-INGRESS -s 198.51.100.0/24 -p tcp --dport 6379 -j ACCEPT", "-A RC-INGRESS -j DROP"]);
+  // The pods' network is IPv4: an IPv6 block admits no one (allowAnySource's ::/0 beside 0.0.0.0/0).
+  const v6 = policy({ ingress: [{ from: [{ ipBlock: { cidr: "::/0" } }] }] });
+  assert.deepEqual(ingressRules(r0, [v6], namespaces, pods, "10.1.0.1").slice(3), ["-A RC-INGRESS -j DROP"]);
   // No ingress rule at all: deny everything but the node and loopback.
   assert.deepEqual(ingressRules(r0, [policy({})], namespaces, pods, "10.1.0.1").slice(3), ["-A RC-INGRESS -j DROP"]);
 });
