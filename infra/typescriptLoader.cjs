@@ -13,6 +13,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const ROOT = path.resolve(__dirname, "..");
+// REDIS_CLUSTER_TS_CACHE: another directory (the loader's test keeps its entries apart).
 const CACHE_DIR = process.env.REDIS_CLUSTER_TS_CACHE || path.join(ROOT, "node_modules", ".cache", "redis-cluster-ts");
 
 // Node 22.1+ keeps V8's compiled code of every module on disk (the SDKs' compile is a large part of the runtime's
