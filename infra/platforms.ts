@@ -97,7 +97,7 @@ function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: Loade
   }
   const provider = new k8s.Provider(`${spec.name}-kubernetes`, { context: spec.kubernetes.context });
   // Without a configured password the component generates one (a secret in state).
-  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, backupSecrets: backupSecrets.backup }, { providers: [provider] });
+  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, backupSecrets: backupSecrets.backup, restoreSecrets: backupSecrets.restore }, { providers: [provider] });
   const acl = spec.acl.enabled;
   const tls = spec.tls.enabled;
   // Pod IPs are in no certificate: with preferredEndpointType ip a client checks the chain only.

@@ -24,7 +24,7 @@ import { networkPolicyArgs, podDisruptionBudgetArgs } from "./kubernetes/podPoli
 import { monitoringArgs } from "./kubernetes/monitoring";
 import type { BackupSecrets } from "../config/backup";
 import { buildBackupBundle, backupBundleHash } from "../backup/bundle";
-import { BACKUP_BUNDLE_DIR, BACKUP_BUNDLE_FILE, backupCronJobArgs, repositorySecretArgs, type BackupJobKind } from "./kubernetes/backupJobs";
+import { BACKUP_BUNDLE_DIR, BACKUP_BUNDLE_FILE, backupCronJobArgs, repositorySecretArgs, restoreJobArgs } from "./kubernetes/backupJobs";
 import { bundleConfigMapArgs } from "./kubernetes/nodeJob";
 import { pushgatewayObjects } from "./kubernetes/pushgateway";
 
@@ -36,8 +36,12 @@ export interface RedisKubernetesClusterArgs {
   /** acl.enabled: configured passwords of the other users by name (secret); the rest are generated. */
   aclPasswords?: Record<string, pulumi.Input<string>>;
   /** backup.enabled: the repository's password and S3 credentials (secret), for the backup and drill CronJobs. */
-  backupSecrets?: NonNullable<BackupSecrets<pulumi.Input<string>>["backup"]>;
+  backupSecrets?: RepositorySecretValues;
+  /** restore.snapshot: the repository's password and S3 credentials (secret), for the restore Job. */
+  restoreSecrets?: RepositorySecretValues;
 }
+
+type RepositorySecretValues = NonNullable<BackupSecrets<pulumi.Input<string>>["backup"]>;
 
 /**
  * The prod topology on Kubernetes: one StatefulSet pod per planned node, formed once by a Job running the same
@@ -180,21 +184,29 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const scaleOut = scaleStep("out", [job]);
 
     // backup.enabled: the backup and restore-drill CronJobs, and the Pushgateway they push to (monitoring.enabled).
-    if (plan.backup) {
-      const b = plan.backup;
-      if (!args.backupSecrets?.password) throw new Error(`RedisKubernetesCluster ${name}: backup.enabled needs the repository password (backupSecrets.password)`);
+    // restore.snapshot: a restore Job (below, after the cluster is formed). All run the backup CLI's bundle.
+    const backupBundle = plan.backup || plan.restore ? (() => {
       const text = buildBackupBundle();
       const bundle = { text, sha256: backupBundleHash(text) };
-      const bundleMap = new k8s.core.v1.ConfigMap(`${name}-backup-bundle`, bundleConfigMapArgs({ namespace, labels: labels.of("backup"), bundle: { file: BACKUP_BUNDLE_FILE, dir: BACKUP_BUNDLE_DIR, ...bundle } }), child);
-      const c = args.backupSecrets.credentials;
-      const repoSecret = new k8s.core.v1.Secret(`${name}-backup-repository`, repositorySecretArgs(cx.meta, { password: args.backupSecrets.password, accessKeyId: c?.accessKeyId, secretAccessKey: c?.secretAccessKey }), child);
-      const jobRefs = {
-        bundleConfigMapName: bundleMap.metadata.name,
+      const map = new k8s.core.v1.ConfigMap(`${name}-backup-bundle`, bundleConfigMapArgs({ namespace, labels: labels.of("backup"), bundle: { file: BACKUP_BUNDLE_FILE, dir: BACKUP_BUNDLE_DIR, ...bundle } }), child);
+      return { bundle, mapName: map.metadata.name };
+    })() : undefined;
+    const backupJobRefs = (id: string, secrets: RepositorySecretValues | undefined, user: string | undefined) => {
+      if (!secrets?.password) throw new Error(`RedisKubernetesCluster ${name}: ${id} needs the repository password`);
+      const c = secrets.credentials;
+      const repoSecret = new k8s.core.v1.Secret(`${name}-${id}-repository`, repositorySecretArgs(cx.meta, { password: secrets.password, accessKeyId: c?.accessKeyId, secretAccessKey: c?.secretAccessKey }), child);
+      return {
+        bundleConfigMapName: backupBundle!.mapName,
         repositorySecretName: repoSecret.metadata.name,
-        clusterSecretName: b.user ? userSecrets[b.user].metadata.name : secret.metadata.name,
+        clusterSecretName: user ? userSecrets[user].metadata.name : secret.metadata.name,
       };
-      const kinds: BackupJobKind[] = ["backup", "restore-drill"];
-      for (const kind of kinds) new k8s.batch.v1.CronJob(`${name}-${kind}`, backupCronJobArgs(cx, refs, b, kind, jobRefs, bundle), { parent: this, dependsOn: [job] });
+    };
+    if (plan.backup) {
+      const b = plan.backup;
+      const jobRefs = backupJobRefs("backup", args.backupSecrets, b.user);
+      for (const kind of ["backup", "restore-drill"] as const) {
+        new k8s.batch.v1.CronJob(`${name}-${kind}`, backupCronJobArgs(cx, refs, b, kind, jobRefs, backupBundle!.bundle), { parent: this, dependsOn: [job] });
+      }
       if (b.pushgatewayUrl) {
         const pg = pushgatewayObjects(cx, b.pushgatewayName);
         const deployment = new k8s.apps.v1.Deployment(`${name}-pushgateway`, pg.deployment, child);
@@ -227,7 +239,16 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     this.userSecretNames = pulumi.all(Object.fromEntries(Object.entries(userSecrets).map(([u, s]) => [u, s.metadata.name])));
     this.userPasswords = acl?.passwords ?? {};
     this.retiredPasswordsSecretName = retiredSecret?.metadata.name;
-    this.ready = [rotateRemove ?? scaleOut.done, ...externalServices];
+    // restore.snapshot: the new cluster is formed, scaled and its users rotated; the restore fills it before the smoke test.
+    const formed = rotateRemove ?? scaleOut.done;
+    const restoreJob = plan.restore
+      ? new k8s.batch.v1.Job(`${name}-restore`, restoreJobArgs(cx, refs, plan.restore, backupJobRefs("restore", args.restoreSecrets, plan.restore.user), backupBundle!.bundle), {
+          parent: this,
+          dependsOn: [formed],
+          customTimeouts: { create: "6h", update: "6h" },
+        })
+      : undefined;
+    this.ready = [restoreJob ?? formed, ...externalServices];
     this.registerOutputs({
       namespace: this.namespace,
       statefulSetName: this.statefulSetName,

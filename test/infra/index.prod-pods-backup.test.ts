@@ -7,7 +7,7 @@
 // here (no stand-in for the Pushgateway image): the push is tested live in test/monitoring/live-backup-alerts.test.ts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { PodsRunner } from "../../testbed/pods/runner";
+import { PodsRunner, upOn } from "../../testbed/pods/runner";
 import { CpuLedger } from "../../testbed/pods/cpu";
 import { leftoverFailures, subnetPrefix } from "../../testbed/pods/daemon";
 import { ensureBackupImage } from "../../testbed/docker/images";
@@ -20,6 +20,8 @@ import { rmSync } from "node:fs";
 const IMAGE = "registry.example.com/redis-cluster-backup:test";
 const REPO_PASSWORD = "pods-backup-repo-pw-0123";
 let runner: PodsRunner | undefined;
+/** The restore stack's: a second runner, its own dockerd and pods network. */
+let runner2: PodsRunner | undefined;
 let ledger: CpuLedger | undefined;
 let rest: RestRepository | undefined;
 let stopped = false;
@@ -29,6 +31,7 @@ const t0 = Date.now();
 const log = (l: string) => process.env.PODS_LOG && console.error(`${((Date.now() - t0) / 1000).toFixed(1)} ${l}`);
 
 after(async () => {
+  if (runner2 && !stopped) await runner2.stop();
   if (runner && !stopped) await runner.stop();
   ledger?.close();
   await rest?.stop();
@@ -82,6 +85,33 @@ test("prod with backup.enabled on pods: the backup CronJob's Job stores the pods
   // The keys the scenario wrote (and nothing else: the drill compares every key against the manifest).
   assert.ok(Number(m[2]) >= s.KEYS, `drill counted ${m[2]} keys, ${s.KEYS} written`);
 
+  // A new stack with restore.snapshot on a second runner: the restore Job fills the new cluster after it formed; the
+  // keys the first stack held are there with their values, and nothing else.
+  runner2 = await PodsRunner.start({ log, cgroupParent: ledger?.cgroupParent });
+  const img2 = await ensureBackupImage(runner2.dockerd.docker, { log });
+  runner2.addStandIn(IMAGE, img2.image);
+  const restore = { snapshot: snaps[0].id, repository: rest.url, password: REPO_PASSWORD };
+  const tr = Date.now();
+  const up2 = await upOn(Promise.resolve(runner2), {
+    stack: s.STACK,
+    config: s.scenarioConfig({ smoke: false, canary: false, extra: { "redis-cluster:restore": { secret: JSON.stringify(restore) }, "redis-cluster:backup": { image: IMAGE }, "redis-cluster:monitoring": { enabled: false } } }),
+  });
+  const jobs2 = up2.jobs.map((j) => `${j.name.replace(/-[0-9a-f]{8}$/, "")} ${j.reason}`);
+  assert.ok(up2.run.ok, `restore stack up failed: ${jobs2.join(", ")}; ${up2.run.errors.join(" | ").slice(0, 800)}`);
+  const r = up2.jobs.find((j) => j.name.includes("-restore"));
+  assert.ok(r?.succeeded, `restore Job: ${jobs2.join(", ")}\n${r?.attempts.at(-1)?.logTail ?? ""}`);
+  const rLog = r.attempts.at(-1)?.logTail ?? "";
+  log(`restore job:\n${rLog}`);
+  assert.match(rLog, new RegExp(`restored snapshot ${snaps[0].short_id}: ${s.KEYS} keys`));
+  timings.restoreStackUp = `${Date.now() - tr} ms (restore Job ${r.durationMs} ms)`;
+  const restored = await s.ProdCluster.fromUp(runner2, up2);
+  await restored.waitWhole(120_000);
+  assert.deepEqual(await restored.missingKeys("base", s.KEYS), [], "keys missing or different after the restore");
+  let total = 0;
+  for (const sh of await restored.shards()) total += Number(await restored.on(sh.master, (x) => x.dbsize()));
+  assert.equal(total, s.KEYS, "the restored cluster holds exactly the backed-up keys");
+
+  assert.deepEqual(leftoverFailures(await runner2.stop(), []), [], "the restore stack's runner leaves nothing");
   const left = await runner.stop();
   stopped = true;
   // rclone, a child of this process, lives in the ledger's cgroup too.

@@ -294,3 +294,22 @@ test("backup.enabled: backup and restore-drill CronJobs (Forbid, history, restri
   assert.equal(of(up, "kubernetes:batch/v1:CronJob").length, 0);
   assert.ok(!of(up, "kubernetes:apps/v1:Deployment").some((x) => x.name.includes("pushgateway")));
 });
+
+test("restore.snapshot: a restore Job after the cluster is formed (users rotated), before the smoke test; the repository's password by reference", { timeout: 180_000 }, async () => {
+  const REPO_PW = "restoreRepoPassword-0123456789";
+  const restore = { snapshot: "0123abcd", repository: "rest:http://backups.example.com:8000/", password: REPO_PW };
+  const r = await runProgram({ stack: "prod", mode: "up", config: { ...pinned, "redis-cluster:restore": { secret: JSON.stringify(restore) }, "redis-cluster:backup": { image: "registry.example.com/redis-backup:7.0.15" } }, outputOverrides: tlsOverrides });
+  assert.equal(r.exitCode, 0, r.errors.join("\n"));
+  const jobs = of(r, "kubernetes:batch/v1:Job");
+  const job = jobs.find((j) => j.name === "redis-cluster-prod-restore")!;
+  assert.ok(job, jobs.map((j) => j.name).join(", "));
+  const rotateRemove = jobs.find((j) => j.name.endsWith("-rotate-remove"))!;
+  const smoke = jobs.find((j) => j.name.includes("smoke"))!;
+  assert.ok(job.options.dependsOn.includes(rotateRemove.urn), "the restore waits for the formed cluster");
+  assert.ok(smoke.options.dependsOn.includes(job.urn), "the smoke test waits for the restore");
+  const ct = unwrapSecrets(job.inputs.spec).template.spec.containers[0];
+  assert.deepEqual(ct.args.slice(0, 3), ["restore", "--snapshot", "0123abcd"]);
+  assert.ok(ct.env.some((e: { name: string; valueFrom?: any }) => e.name === "RESTIC_PASSWORD" && e.valueFrom.secretKeyRef.name));
+  assert.ok(!JSON.stringify(unwrapSecrets(job.inputs)).includes(REPO_PW), "the password in the Job");
+  assert.equal(of(r, "kubernetes:batch/v1:CronJob").length, 0, "no backup CronJob without backup.enabled");
+});

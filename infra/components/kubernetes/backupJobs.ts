@@ -6,7 +6,7 @@
 // repository and the Pushgateway, and runs its throwaway cluster inside its own container.
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
-import type { BackupPlan, RepositorySecret } from "../../plan/backup";
+import type { BackupPlan, RepositorySecret, RestorePlan } from "../../plan/backup";
 import { TLS_CLIENT_FILES } from "../../plan/tls";
 import type { ClusterContext, PodRefs } from "./context";
 import { envList } from "./env";
@@ -38,13 +38,19 @@ export interface BackupJobRefs {
   clusterSecretName: pulumi.Input<string>;
 }
 
-export type BackupJobKind = "backup" | "restore-drill";
+export type BackupJobKind = "backup" | "restore-drill" | "restore";
 
-/** The CronJob of `kind`; `bundle` is the backup CLI's text and hash. */
-export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: BackupPlan, kind: BackupJobKind, jobRefs: BackupJobRefs, bundle: { text: string; sha256: string }): k8s.batch.v1.CronJobArgs {
+/** What one run needs: its engine arguments, repository, user, image and resources (plan.backup or plan.restore). */
+type RunPlan = Pick<BackupPlan, "repository" | "user" | "image" | "resources">;
+
+/**
+ * The pod of a backup, drill or restore run. The backup and the restore reach the nodes (client label, cluster login,
+ * TLS client certificate); the drill reaches none.
+ */
+function backupPod(cx: ClusterContext, refs: PodRefs, plan: RunPlan, kind: BackupJobKind, args: string[], jobRefs: BackupJobRefs, bundle: { text: string; sha256: string }) {
   const { spec } = cx;
-  const backup = kind === "backup";
-  const labels = { ...cx.labels.of(kind), ...(backup ? { [spec.kubernetes.clientLabel]: "true" } : {}) };
+  const client = kind !== "restore-drill";
+  const labels = { ...cx.labels.of(kind), ...(client ? { [spec.kubernetes.clientLabel]: "true" } : {}) };
   const repoEnv = [
     ...envList(plan.repository.env),
     ...Object.entries(plan.repository.secretEnv).map(([name, key]) => ({ name, valueFrom: { secretKeyRef: { name: jobRefs.repositorySecretName, key: REPOSITORY_SECRET_KEYS[key] } } })),
@@ -53,7 +59,7 @@ export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: Backu
     { name: "TMPDIR", value: WORK_DIR },
     { name: "RESTIC_CACHE_DIR", value: `${WORK_DIR}/restic-cache` },
   ];
-  const clusterEnv = backup
+  const clusterEnv = client
     ? [
         { name: "REDISCLI_AUTH", valueFrom: { secretKeyRef: { name: jobRefs.clusterSecretName, key: PASSWORD_KEY } } },
         ...(plan.user ? [{ name: "REDIS_USER", value: plan.user }] : []),
@@ -62,9 +68,6 @@ export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: Backu
         ...(refs.tls ? [{ name: "REDIS_TLS_VERIFY_HOSTNAME", value: "no" }] : []),
       ]
     : [];
-  const args = backup
-    ? [...plan.backupArgs, ...plan.pushArgs, "--nodes", cx.plan.seeds.join(","), "--work-dir", WORK_DIR]
-    : [...plan.drillArgs, ...plan.pushArgs, "--work-dir", WORK_DIR];
   const job: Omit<NodeJobArgs, "backoffLimit" | "activeDeadlineSeconds" | "definitionHash"> = {
     namespace: cx.namespace,
     labels,
@@ -72,32 +75,54 @@ export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: Backu
     bundle: { file: BACKUP_BUNDLE_FILE, dir: BACKUP_BUNDLE_DIR, ...bundle },
     container: {
       name: kind,
-      args,
+      args: [...args, ...(client ? ["--nodes", cx.plan.seeds.join(",")] : []), "--work-dir", WORK_DIR],
       env: [...repoEnv, ...clusterEnv],
-      volumeMounts: [{ name: "work", mountPath: WORK_DIR }, ...(backup ? tlsMounts(refs, "tls-client", TLS_CLIENT_FILES.dir) : [])],
+      volumeMounts: [{ name: "work", mountPath: WORK_DIR }, ...(client ? tlsMounts(refs, "tls-client", TLS_CLIENT_FILES.dir) : [])],
     },
-    volumes: [{ name: "work", emptyDir: {} }, ...(backup ? tlsVolumes(refs, "client", "tls-client") : [])],
+    volumes: [{ name: "work", emptyDir: {} }, ...(client ? tlsVolumes(refs, "client", "tls-client") : [])],
   };
   const pod = nodePodSpec(job, jobRefs.bundleConfigMapName, { restartPolicy: "Never" });
   const [container] = pod.containers as k8s.types.input.core.v1.Container[];
   const r = plan.resources;
-  const podSpec = { ...pod, containers: [{ ...container, resources: { requests: r.requests, limits: { ...(r.limits.cpu ? { cpu: r.limits.cpu } : {}), memory: r.limits.memory } } }] };
+  return { labels, spec: { ...pod, containers: [{ ...container, resources: { requests: r.requests, limits: { ...(r.limits.cpu ? { cpu: r.limits.cpu } : {}), memory: r.limits.memory } } }] } };
+}
+
+/** The backup or drill CronJob; `bundle` is the backup CLI's text and hash. */
+export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: BackupPlan, kind: "backup" | "restore-drill", jobRefs: BackupJobRefs, bundle: { text: string; sha256: string }): k8s.batch.v1.CronJobArgs {
+  const backup = kind === "backup";
+  const pod = backupPod(cx, refs, plan, kind, backup ? [...plan.backupArgs, ...plan.pushArgs] : [...plan.drillArgs, ...plan.pushArgs], jobRefs, bundle);
   return {
-    metadata: { namespace: cx.namespace, labels },
+    metadata: { namespace: cx.namespace, labels: pod.labels },
     spec: {
       schedule: backup ? plan.schedule : plan.drillSchedule,
       concurrencyPolicy: "Forbid",
       successfulJobsHistoryLimit: BACKUP_HISTORY.successful,
       failedJobsHistoryLimit: BACKUP_HISTORY.failed,
       jobTemplate: {
-        metadata: { labels },
+        metadata: { labels: pod.labels },
         spec: {
           // One attempt: a failed run pushes its failure (the alert), and the next schedule tries again.
           backoffLimit: 0,
           activeDeadlineSeconds: 6 * 3600,
-          template: { metadata: { labels }, spec: podSpec },
+          template: { metadata: { labels: pod.labels }, spec: pod.spec },
         },
       },
+    },
+  };
+}
+
+/**
+ * restore.snapshot: the Job that fills a new stack's cluster after the bootstrap and before the smoke test. Retried:
+ * a restore that dies resumes (its marker key, infra/backup/restore.ts); a non-empty cluster without it is refused.
+ */
+export function restoreJobArgs(cx: ClusterContext, refs: PodRefs, plan: RestorePlan, jobRefs: BackupJobRefs, bundle: { text: string; sha256: string }): k8s.batch.v1.JobArgs {
+  const pod = backupPod(cx, refs, plan, "restore", plan.args, jobRefs, bundle);
+  return {
+    metadata: { namespace: cx.namespace, labels: pod.labels },
+    spec: {
+      backoffLimit: 2,
+      activeDeadlineSeconds: 6 * 3600,
+      template: { metadata: { labels: pod.labels }, spec: pod.spec },
     },
   };
 }
