@@ -56,6 +56,9 @@ export function clusterClient(s: ClusterClientSettings): Cluster {
     slotsRefreshTimeout: s.slotsRefreshTimeoutMs ?? 2000,
     slotsRefreshInterval: s.slotsRefreshIntervalMs,
     clusterRetryStrategy: (times) => (times > 10 ? null : Math.min(100 * times, 1000)),
+    // Connect to a node by the name it announces, not the address ioredis would resolve it to: a certificate names the
+    // host (external access: <pod>.<domain>, verified), not the load balancer's address.
+    dnsLookup: (address, callback) => callback(null, address),
     lazyConnect: true,
     redisOptions: {
       username: s.username,

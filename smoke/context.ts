@@ -39,6 +39,8 @@ interface SharedState {
   nodes: string[];
   down: Set<string>;
   ids: Map<string, string>;
+  /** What the nodes give clients, learned by the connect check. */
+  endpoint: "ip" | "hostname";
   topology?: Topology;
   nodeTimeoutMs: number;
   benchClient?: Cluster;
@@ -72,6 +74,7 @@ export class SmokeContext {
       nodes: [],
       down: new Set(),
       ids: new Map(),
+      endpoint: "ip",
       nodeTimeoutMs: opts.nodeTimeoutMs ?? 5000,
       clients: [],
       closed: false,
@@ -99,6 +102,13 @@ export class SmokeContext {
   /** Nodes found unreachable by the connect check: reported, not waited for again. */
   get down(): Set<string> {
     return this.s.down;
+  }
+  /** What the nodes give clients (cluster-preferred-endpoint-type): addresses are hostnames with "hostname". */
+  get endpoint(): "ip" | "hostname" {
+    return this.s.endpoint;
+  }
+  set endpoint(v: "ip" | "hostname") {
+    this.s.endpoint = v;
   }
   /** Node id -> announced address (as learned). */
   get ids(): Map<string, string> {
@@ -223,7 +233,7 @@ export class SmokeContext {
             r.call("CLUSTER", "NODES") as Promise<string>,
             r.call("CLUSTER", "INFO") as Promise<string>,
           ]);
-          const lines = parseClusterNodes(nodes);
+          const lines = parseClusterNodes(nodes, this.endpoint);
           const me = lines.find(isMyself);
           if (me) this.ids.set(me.id, addr);
           return { addr, label: nodeLabel(addr, me?.id), id: me?.id, lines, info: parseInfo(info) };

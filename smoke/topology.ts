@@ -1,12 +1,13 @@
 // Pure parsing of CLUSTER NODES / INFO replies and slot-map comparison (no I/O: unit-tested on fixtures).
 
+import { isIP } from "node:net";
 import { formatRanges as formatSlotRanges, SLOT_COUNT } from "../infra/plan/scaling";
 
 export { SLOT_COUNT };
 
 export interface NodeLine {
   id: string;
-  /** Announced "host:port" ("" for a node without address). */
+  /** Announced "host:port" ("" for a node without address): the hostname with endpoint "hostname", else the IP. */
   addr: string;
   busPort?: number;
   hostname?: string;
@@ -23,8 +24,18 @@ export interface NodeLine {
   importing: { slot: number; from: string }[];
 }
 
-/** Parses one CLUSTER NODES reply. */
-export function parseClusterNodes(text: string): NodeLine[] {
+/**
+ * What the nodes give clients (cluster-preferred-endpoint-type): CLUSTER NODES lists IP and hostname whatever it is,
+ * so the endpoint is told apart by a CLUSTER SLOTS reply, whose node entries start with the preferred endpoint.
+ */
+export function endpointTypeOf(slotsReply: unknown): "ip" | "hostname" {
+  const entries = Array.isArray(slotsReply) ? slotsReply.flatMap((r) => (Array.isArray(r) ? r.slice(2) : [])) : [];
+  const hosts = entries.map((n) => (Array.isArray(n) ? String(n[0] ?? "") : "")).filter((h) => h !== "" && h !== "?");
+  return hosts.some((h) => isIP(h) === 0) ? "hostname" : "ip";
+}
+
+/** Parses one CLUSTER NODES reply; `endpoint` "hostname": a node that announces a hostname is addressed by it. */
+export function parseClusterNodes(text: string, endpoint: "ip" | "hostname" = "ip"): NodeLine[] {
   const out: NodeLine[] = [];
   for (const raw of text.split("\n")) {
     const line = raw.trim();
@@ -50,9 +61,10 @@ export function parseClusterNodes(text: string): NodeLine[] {
       const m = /^(\d+)(?:-(\d+))?$/.exec(s);
       if (m) slots.push([Number(m[1]), Number(m[2] ?? m[1])]);
     }
+    const port = ipPort.slice(ipPort.lastIndexOf(":") + 1);
     out.push({
       id,
-      addr: noAddr ? "" : ipPort,
+      addr: noAddr ? "" : endpoint === "hostname" && hostname ? `${hostname}:${port}` : ipPort,
       busPort: cport ? Number(cport) : undefined,
       hostname: hostname || undefined,
       flags: flags.split(","),

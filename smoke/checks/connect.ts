@@ -4,14 +4,14 @@
 // answer while some seed does -> a failure of this check naming them (exit 1).
 import { errorText, parseAddr, withTimeout } from "../clients";
 import type { SmokeContext } from "../context";
-import { badFlags, isMyself, parseClusterNodes } from "../topology";
+import { badFlags, endpointTypeOf, isMyself, parseClusterNodes } from "../topology";
 import { CheckFailure, SmokeUsageError, type Measurements } from "../types";
 
 const AUTH_RE = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;
 
 export async function checkConnect(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
   const seeds = ctx.opts.nodes;
-  const answered: { seed: string; announced: string; text: string }[] = [];
+  const answered: { seed: string; announced: string; text: string; endpoint: "ip" | "hostname" }[] = [];
   const failed: { seed: string; error: string }[] = [];
   ctx.setStep(`connecting to ${seeds.length} seed(s)`);
   await Promise.all(
@@ -19,8 +19,8 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
       try {
         const r = await withTimeout(ctx.pool.get(seed), ctx.opts.connectTimeoutMs + 500, "connect");
         const text = (await withTimeout(r.call("CLUSTER", "NODES"), ctx.opts.connectTimeoutMs, "CLUSTER NODES")) as string;
-        const me = parseClusterNodes(text).find(isMyself);
-        answered.push({ seed, announced: me?.addr || seed, text });
+        const slots = await withTimeout(r.call("CLUSTER", "SLOTS"), ctx.opts.connectTimeoutMs, "CLUSTER SLOTS");
+        answered.push({ seed, announced: "", text, endpoint: endpointTypeOf(slots) });
       } catch (e) {
         failed.push({ seed, error: errorText(e) });
       }
@@ -37,6 +37,9 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
   if (authFailures.length > 0) {
     throw new SmokeUsageError(`authentication failed at ${authFailures.map((f) => `${f.seed} (${f.error})`).join(", ")}`);
   }
+  // Nodes announcing hostnames (external access) are addressed by them, as the cluster's clients are.
+  ctx.endpoint = answered.some((a) => a.endpoint === "hostname") ? "hostname" : "ip";
+  for (const a of answered) a.announced = parseClusterNodes(a.text, ctx.endpoint).find(isMyself)?.addr || a.seed;
   // A seed answers for its own announced address: map that address to the seed (no --nat-map entry needed) only when
   // it cannot be reached itself. A seed that is a load-balanced name (a Kubernetes Service) reaches some node on each
   // connection, so mapping a node through it would send that node's traffic to any node.
@@ -60,7 +63,7 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
   // Every node any seed knows about (with an address), keyed by announced address.
   const all = new Map<string, string>();
   for (const a of answered) {
-    for (const n of parseClusterNodes(a.text)) {
+    for (const n of parseClusterNodes(a.text, ctx.endpoint)) {
       if (n.addr && !n.flags.includes("handshake") && !n.flags.includes("noaddr")) all.set(n.addr, n.id);
       if (n.addr) ctx.ids.set(n.id, n.addr);
     }
@@ -95,7 +98,7 @@ export async function checkConnect(ctx: SmokeContext): Promise<{ details: string
   }
   // Nodes flagged by their peers (e.g. a stopped node the seeds still list).
   for (const a of answered) {
-    for (const n of parseClusterNodes(a.text)) {
+    for (const n of parseClusterNodes(a.text, ctx.endpoint)) {
       const bad = badFlags(n);
       if (bad.length && !problems.some((p) => p.includes(n.id.slice(0, 6)))) {
         problems.push(`node ${ctx.label(n.addr)} is flagged ${bad.join(",")} by ${a.announced}`);
