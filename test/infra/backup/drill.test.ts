@@ -15,7 +15,7 @@ import { runBackup } from "../../../infra/backup/backup";
 import { DRILL_CLUSTER_DIR, runDrill, type DrillOptions } from "../../../infra/backup/drill";
 import type { RepositoryOptions } from "../../../infra/backup/restic";
 import { sleep } from "../../../smoke/time";
-import { backupOptions, craftedSnapshot, repository, seedDataset, tempDir } from "./fixtures";
+import { backupOptions, craftedSnapshot, redisServersLeft, repository, seedDataset, tempDir } from "./fixtures";
 
 const REPO_ROOT = join(__dirname, "..", "..", "..");
 let src: LocalCluster;
@@ -115,12 +115,7 @@ test("a drill SIGKILLed mid-run leaves no redis-server running; the next drill c
   } finally {
     child.kill("SIGKILL");
   }
-  let left = redisServersUnder(work);
-  for (let i = 0; i < 50 && left.length; i++) {
-    await sleep(100);
-    left = redisServersUnder(work);
-  }
-  assert.deepEqual(left, [], "servers outlived the killed drill");
+  assert.deepEqual(await redisServersLeft(work, 5000), [], "servers outlived the killed drill");
   const r = await drill({ snapshot: original });
   assert.equal(r.code, 0, r.message);
   assertNothingLeft("after the kill");

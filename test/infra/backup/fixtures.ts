@@ -8,6 +8,8 @@ import { join } from "node:path";
 import calculateSlot from "cluster-key-slot";
 import type { Cluster } from "ioredis";
 import type { LocalCluster } from "../../../testbed/local/harness";
+import { redisServersUnder } from "../../../testbed/local/processes";
+import { sleep } from "../../../smoke/time";
 import type { BackupOptions, RestoreOptions } from "../../../infra/backup/options";
 import { BACKUP_TAG, Restic, type RepositoryOptions } from "../../../infra/backup/restic";
 import { clusterTag } from "../../../infra/backup/backup";
@@ -114,4 +116,14 @@ export async function craftedSnapshot(repo: RepositoryOptions, original: string,
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** redis-servers still running under `dir` once `ms` have passed or none is left (after their parent was killed). */
+export async function redisServersLeft(dir: string, ms: number): Promise<number[]> {
+  let left = redisServersUnder(dir);
+  for (let i = 0; i < Math.ceil(ms / 50) && left.length; i++) {
+    await sleep(50);
+    left = redisServersUnder(dir);
+  }
+  return left;
 }

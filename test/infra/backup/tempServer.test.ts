@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { redisServersUnder } from "../../../testbed/local/processes";
 import { startTempServer } from "../../../infra/backup/tempServer";
 import { sleep } from "../../../smoke/time";
-import { tempDir } from "./fixtures";
+import { redisServersLeft, tempDir } from "./fixtures";
 
 const work = tempDir("backup-temp-server-");
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -51,12 +51,7 @@ test("dies with the process that started it", { timeout: 30_000 }, async () => {
     assert.ok(out.includes("LOADED"), "the temporary server did not start");
     assert.equal(redisServersUnder(work).length, 1);
     child.kill("SIGKILL");
-    let left = redisServersUnder(work);
-    for (let i = 0; i < 40 && left.length; i++) {
-      await sleep(50);
-      left = redisServersUnder(work);
-    }
-    assert.deepEqual(left, [], "the temporary redis-server outlived the restore");
+    assert.deepEqual(await redisServersLeft(work, 2000), [], "the temporary redis-server outlived the restore");
   } finally {
     child.kill("SIGKILL");
     for (const pid of redisServersUnder(work)) process.kill(pid, "SIGKILL");
