@@ -11,10 +11,26 @@ let badPassword: RunResult;
 let memory: RunResult;
 let external: RunResult;
 let externalDocker: RunResult;
+let backupWrong: RunResult;
+let backupPlain: RunResult;
 
 const onlyStack = (r: RunResult) => assert.deepEqual(r.resources.map((x) => x.type), ["pulumi:pulumi:Stack"], "resources were declared");
 
+const REPO_PASSWORD = "repository-password-in-plain-text";
+
 before(async () => {
+  [backupWrong, backupPlain] = await Promise.all([
+    // backup.* and restore.* mistakes on prod at once (the whole object secret, as `--secret --path` makes it).
+    runProgram({
+      stack: "prod", mode: "preview",
+      config: {
+        backup: { secret: JSON.stringify({ enabled: true, schedule: "0 2 * *", repository: "/var/backups/redis", credentials: { accessKeyId: "id", secretAccessKey: "key" } }) },
+        restore: { secret: JSON.stringify({ repository: "rest:http://backup:s3cr3t-in-url@10.0.0.5:8000/" }) },
+      },
+    }),
+    // `pulumi config set --path redis-cluster:backup.password …` without --secret.
+    runProgram({ stack: "dev", mode: "preview", config: { "redis-cluster:backup": { enabled: true, repository: "/var/backups/redis", password: REPO_PASSWORD } } }),
+  ]);
   [many, plaintext] = await Promise.all([
     runProgram({
       stack: "dev", mode: "preview",
@@ -111,4 +127,26 @@ test("prod: kubernetes.externalAccess mistakes are refused at preview, each nami
   assert.equal(externalDocker.exitCode, EXIT_LOGGED_ERROR);
   assert.match(externalDocker.errors.join("\n"), /kubernetes\.externalAccess\.enabled is true but platform is docker: .*the natMap/);
   onlyStack(externalDocker);
+});
+
+test("backup and restore mistakes are refused at preview, each naming the setting and the fix; no secret echoed", () => {
+  assert.equal(backupWrong.exitCode, EXIT_LOGGED_ERROR);
+  const msg = backupWrong.errors.join("\n");
+  for (const expected of [
+    /redis-cluster:backup\.schedule must have five fields \(minute hour day-of-month month day-of-week\), like "0 2 \* \* \*"; got 4/,
+    /redis-cluster:backup\.password is required with backup\.enabled .*`pulumi config set --secret --path redis-cluster:backup\.password <value>`/,
+    /redis-cluster:backup\.image is required with backup\.enabled on kubernetes: an image with node >= 18, restic and redis-server/,
+    /redis-cluster:backup\.repository is a directory, which on kubernetes is inside the Job's container and lost with it; use an s3: or rest: repository/,
+    /redis-cluster:backup\.credentials are S3 credentials but the repository is not s3:/,
+    /redis-cluster:restore\.repository holds credentials \(user:password@\)/,
+    /redis-cluster:restore\.repository is set but restore\.snapshot is not: nothing is restored/,
+  ]) {
+    assert.match(msg, expected);
+  }
+  assert.ok(!JSON.stringify(backupWrong.logs).includes("s3cr3t-in-url"), "the refused repository's credentials are not echoed");
+  onlyStack(backupWrong);
+  assert.equal(backupPlain.exitCode, EXIT_LOGGED_ERROR);
+  assert.match(backupPlain.errors.join("\n"), /redis-cluster:backup holds a password or credentials in plain text; set them with `pulumi config set --secret --path 'redis-cluster:backup\.password' <value>`/);
+  assert.ok(!JSON.stringify(backupPlain.logs).includes(REPO_PASSWORD), "the plain-text password is not echoed");
+  onlyStack(backupPlain);
 });
