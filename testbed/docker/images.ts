@@ -232,7 +232,7 @@ if (require.main === module) {
   if (process.getuid?.() !== 0) {
     console.error("stand-in images: not root, skipped (debootstrap and the Docker tests need root)");
   } else {
-    for (const build of [standInRootfs, nodeRootfs]) {
+    for (const build of [standInRootfs, nodeRootfs, backupRootfs]) {
       const r = build({ log: (l) => console.error(`stand-in images: ${l}`) });
       if (r.cached) console.error(`stand-in images: rootfs ${r.key} is cached (${r.tarball})`);
     }
