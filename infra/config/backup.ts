@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { cpuQuantity, memoryQuantity } from "./kubernetes";
 
 // Settings of the `backup` and `restore` stack-config objects (issue 23): scheduled backups into a restic repository
 // and the restore of a backup into a new stack. The repository password and backend credentials are secrets: they
@@ -7,8 +8,6 @@ import { z } from "zod";
 /** Debian's restic reads it; anything printable without a newline (it is handed over as an environment variable). */
 const resticPassword = z.string().regex(/^[^\r\n]{8,1024}$/, "must be 8-1024 characters on one line");
 
-const memoryQuantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/, "must be a Kubernetes memory quantity like 512Mi or 2Gi");
-const cpuQuantity = z.string().regex(/^(\d+m|\d+(\.\d+)?)$/, "must be a Kubernetes CPU quantity like 250m or 1");
 
 /** S3 credentials: what restic reads as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (set the whole key with --secret). */
 const credentialsSchema = z
@@ -96,7 +95,7 @@ export function cronProblem(expr: string): string | undefined {
   return undefined;
 }
 
-const retentionCount = (what: string) => z.int().min(0).max(100_000).describe(`Retention: ${what} (0 = not used)`);
+const retentionCount = (what: string, n: number) => z.int().min(0).max(100_000).default(n).describe(`Retention: ${what} (0 = not used)`);
 
 export const backupSchema = z
   .object({
@@ -112,11 +111,11 @@ export const backupSchema = z
     }).default("0 4 * * *").describe("Cron schedule of the restore drill CronJob (kubernetes): the latest backup restored into a throwaway cluster in the Job's container and compared with its manifest"),
     retention: z
       .object({
-        keepLast: retentionCount("keep the last n backups").default(0),
-        keepHourly: retentionCount("one backup per hour for n hours").default(0),
-        keepDaily: retentionCount("one backup per day for n days").default(7),
-        keepWeekly: retentionCount("one backup per week for n weeks").default(4),
-        keepMonthly: retentionCount("one backup per month for n months").default(6),
+        keepLast: retentionCount("keep the last n backups", 0),
+        keepHourly: retentionCount("one backup per hour for n hours", 0),
+        keepDaily: retentionCount("one backup per day for n days", 7),
+        keepWeekly: retentionCount("one backup per week for n weeks", 4),
+        keepMonthly: retentionCount("one backup per month for n months", 6),
       })
       .strict()
       .default({ keepLast: 0, keepHourly: 0, keepDaily: 7, keepWeekly: 4, keepMonthly: 6 })
@@ -131,8 +130,17 @@ export const backupSchema = z
       .describe("Image of the backup, restore and drill Jobs (kubernetes; required there): node >= 18, restic and redis-server at least as new as redisImage, running as uid 1000"),
     resources: z
       .object({
-        requests: z.object({ cpu: cpuQuantity.default("100m"), memory: memoryQuantity.default("256Mi") }).strict().default({ cpu: "100m", memory: "256Mi" }),
-        limits: z.object({ cpu: cpuQuantity.optional(), memory: memoryQuantity.default("2Gi") }).strict().default({ memory: "2Gi" }),
+        requests: z
+          .object({ cpu: cpuQuantity.default("100m").describe("CPU request"), memory: memoryQuantity.default("256Mi").describe("Memory request") })
+          .strict()
+          .default({ cpu: "100m", memory: "256Mi" }),
+        limits: z
+          .object({
+            cpu: cpuQuantity.optional().describe("CPU limit (none by default)"),
+            memory: memoryQuantity.default("2Gi").describe("Memory limit: room for the largest shard's RDB loaded into a temporary redis-server"),
+          })
+          .strict()
+          .default({ memory: "2Gi" }),
       })
       .strict()
       .default({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "2Gi" } })
