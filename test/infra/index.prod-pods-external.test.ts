@@ -117,7 +117,10 @@ test("external access: the smoke test from outside the cluster through the load 
   up = await runner.up({ stack: STACK, config: config(4), priorState: up.state });
   timings.scaleOut = Date.now() - t;
   insideClientsOk(up, "scale-out 4x1");
-  assert.equal(await out.connect(`${STS}-7.${DOMAIN}`, 6379), "open");
+  // Its endpoint follows at the runner's next network sync (the up awaits the pods, not the endpoints).
+  let reach = "";
+  for (let i = 0; i < 20 && reach !== "open"; i++) reach = await out.connect(`${STS}-7.${DOMAIN}`, 6379, 1000);
+  assert.equal(reach, "open");
   await smoke(4, "manual", "4x1");
 
   // Scale-in back to 3x1: the drained pods and their Services go; their names stop resolving outside.

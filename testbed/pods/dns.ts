@@ -1,5 +1,6 @@
 // The cluster DNS of the pods: an /etc/hosts the runner writes and bind-mounts into every container, beside a
 // resolv.conf pointing at nothing, so a name not in the file does not resolve (a pod can be made absent from DNS).
+// The outside client's external zone is the same pair of files (./outsideClient.ts).
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 

@@ -2,12 +2,13 @@
 // node (./loadBalancer.ts), which forwards only what a LoadBalancer Service DNATs — so the pods are reachable only
 // through the emulated load balancers. Its DNS is the external zone (what external-dns publishes from the Services'
 // hostname annotation): /etc/netns/<name>/hosts, which `ip netns exec` puts in place of /etc/hosts, beside a
-// resolv.conf pointing at nothing, so a name not published does not resolve (as the cluster DNS, ./dns.ts).
+// resolv.conf pointing at nothing, so a name not published does not resolve (the cluster DNS's files, ./dns.ts).
 // Commands run in it through run(); everything it started and the namespace go in stop(), or at the process's exit.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { ClusterDns } from "./dns";
 
 /** The "internet" between the outside client and the load balancer node (TEST-NET-2): node .1, client .2. */
 export const OUTSIDE_NET = { node: "198.51.100.1", client: "198.51.100.2", cidr: "198.51.100.0/24" };
@@ -25,16 +26,13 @@ export interface RunResult {
 }
 
 export class OutsideClient {
-  readonly hostsFile: string;
   /** Its address: what the load balancers and the pods see as source (externalTrafficPolicy Local). */
   readonly ip = OUTSIDE_NET.client;
   private readonly children = new Set<ChildProcess>();
-  private last = "";
+  private dns?: ClusterDns;
   private readonly exitHook = () => this.removeSync();
 
-  private constructor(readonly netns: string, private readonly log: (l: string) => void) {
-    this.hostsFile = join("/etc/netns", netns, "hosts");
-  }
+  private constructor(readonly netns: string, private readonly log: (l: string) => void) {}
 
   /** Creates the namespace (loopback up, no other link yet) and its DNS files. */
   static create(log: (l: string) => void): OutsideClient {
@@ -44,9 +42,7 @@ export class OutsideClient {
       sh("ip", ["netns", "add", c.netns]);
       sh("ip", ["-n", c.netns, "link", "set", "lo", "up"]);
       mkdirSync(join("/etc/netns", c.netns), { recursive: true });
-      c.publish([]);
-      // Nothing listens on its loopback port 53: a name not in the hosts file fails at once.
-      writeFileSync(join("/etc/netns", c.netns, "resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+      c.dns = new ClusterDns(join("/etc/netns", c.netns));
     } catch (e) {
       c.removeSync();
       throw e;
@@ -56,10 +52,7 @@ export class OutsideClient {
 
   /** The external zone as published now ([ip, name]); written in place, so running clients see it at their next lookup. */
   publish(records: [ip: string, name: string][]): void {
-    const text = `${["127.0.0.1 localhost", ...records.map(([ip, name]) => `${ip} ${name}`)].join("\n")}\n`;
-    if (text === this.last) return;
-    this.last = text;
-    writeFileSync(this.hostsFile, text);
+    this.dns?.publish(records);
   }
 
   /** Runs `cmd` in the namespace (its DNS files in place); killed after `timeoutMs`. Never throws on a non-zero exit. */

@@ -12,6 +12,7 @@ import { checkStored } from "../../../testbed/pods/resources/validate";
 import { LoadBalancerPool, hostnamesOf, lbServices, nodeRules } from "../../../testbed/pods/loadBalancer";
 import { execIn } from "../../../testbed/pods/pod";
 import type { NetPod } from "../../../testbed/pods/serviceProxy";
+import { sleep } from "../../../smoke/time";
 import { podsRunnerFixture } from "./runnerFixture";
 
 const lbService = (spec: object, annotations?: Record<string, string>) => ({
@@ -149,7 +150,13 @@ test("from outside: only through the load balancers, by their published names, w
   // Scale-out: a third pod and its Service, through another up; reachable by its new name.
   up = await r.up({ ...UP, stackConfig: { "fixture:replicas": 3 }, priorState: up.state });
   assert.ok(up.run.ok, up.run.errors.join("\n"));
-  assert.match(await cli("lb-2.ext.example.com", "CLIENT", "INFO"), new RegExp(`laddr=${ip("lb-2").replace(/\./g, "\\.")}:6379`));
+  // Its endpoint follows the pod's readiness at the runner's next sync (the up awaits the pods, not the endpoints).
+  let info2 = "";
+  for (let i = 0; i < 20 && !info2.includes("laddr="); i++) {
+    if (i > 0) await sleep(250);
+    info2 = await cli("lb-2.ext.example.com", "CLIENT", "INFO");
+  }
+  assert.match(info2, new RegExp(`laddr=${ip("lb-2").replace(/\./g, "\\.")}:6379`));
   const lb2 = ingress("lb-2-external");
   // Scale-in: the pod and its Service go; the name stops resolving, the address is routed nowhere.
   up = await r.up({ ...UP, stackConfig: { "fixture:replicas": 2 }, priorState: up.state });
