@@ -14,7 +14,7 @@
 #   REDIS_ANNOUNCE_HOSTNAME, REDIS_PREFERRED_ENDPOINT_TYPE         [unset]
 #   REDIS_PASSWORD_FILE, else REDIS_PASSWORD, else REDISCLI_AUTH   [unset: no auth]
 #   REDIS_ENTRYPOINT_HOOK  script sourced before redis-server starts (e.g. refresh peer addresses; refresh-peers.sh
-#                        also reads REDIS_EXTERNAL_DOMAIN / REDIS_PEER_DOMAIN: announced external names -> pod names)
+#                        also reads REDIS_PEER_DOMAIN, the pods' DNS domain when they announce external names)
 #   REDIS_DISK_ERROR_DELAY seconds to wait before starting when the data dir cannot be written [10]
 #   REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE / REDIS_TLS_CA_FILE  the node's certificate, key and CA, used when
 #                        redis.conf has a tls-port (tls.enabled): the node listens on REDIS_PORT with TLS only

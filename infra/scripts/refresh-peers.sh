@@ -48,12 +48,15 @@
     exit 0
   fi
 
-  rp_resolve() { # name -> first address, or nothing
-    # externalAccess: peers announce <pod>.REDIS_EXTERNAL_DOMAIN, which resolves to their load balancers (client port
-    # only); the bus needs the pod IP, so look up <pod>.REDIS_PEER_DOMAIN (the pod's DNS name) instead.
-    if [ -n "${REDIS_EXTERNAL_DOMAIN:-}" ] && [ -n "${REDIS_PEER_DOMAIN:-}" ]; then
-      case $1 in *."$REDIS_EXTERNAL_DOMAIN") set -- "${1%."$REDIS_EXTERNAL_DOMAIN"}.$REDIS_PEER_DOMAIN" ;; esac
-    fi
+  # A peer is looked up by its pod DNS name: the first label of the name it announced, under the pods' domain. That
+  # is REDIS_PEER_DOMAIN (set with externalAccess: the announced <pod>.<domain> resolves to a load balancer, which has
+  # no bus port), else the domain of this node's own announced name. So a peer still announcing an older name
+  # (externalAccess turned on or off, or its domain changed, mid-roll) is found at its pod IP all the same.
+  rp_domain=${REDIS_PEER_DOMAIN:-}
+  case ${REDIS_ANNOUNCE_HOSTNAME:-} in *.*) [ -n "$rp_domain" ] || rp_domain=${REDIS_ANNOUNCE_HOSTNAME#*.} ;; esac
+
+  rp_resolve() { # announced name -> first address of its pod name, or nothing
+    [ -z "$rp_domain" ] || set -- "${1%%.*}.$rp_domain"
     if [ -n "${REDIS_HOSTS_FILE:-}" ]; then
       [ -r "$REDIS_HOSTS_FILE" ] || return 0
       awk -v n="$1" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == n) { print $1; exit } }' "$REDIS_HOSTS_FILE"

@@ -36,11 +36,10 @@ export function redisContainer(cx: ClusterContext, refs: PodRefs): k8s.types.inp
       // lets refresh-peers.sh find every peer's new IP after restarts.
       { name: "REDIS_ANNOUNCE_IP", value: "$(POD_IP)" },
       // The pod's own stable name, as the plan computes it for node i (the template cannot know i); with
-      // externalAccess its external name, which refresh-peers.sh maps back to the pod's DNS name to find a peer.
+      // externalAccess its external name, and refresh-peers.sh finds peers under the pods' domain instead.
       ...(external
         ? [
             { name: "REDIS_ANNOUNCE_HOSTNAME", value: external.hostOf("$(POD_NAME)") },
-            { name: "REDIS_EXTERNAL_DOMAIN", value: external.domain },
             { name: "REDIS_PEER_DOMAIN", value: cx.names.podDomain },
           ]
         : [{ name: "REDIS_ANNOUNCE_HOSTNAME", value: cx.names.hostOf("$(POD_NAME)") }]),

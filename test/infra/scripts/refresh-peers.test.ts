@@ -194,24 +194,29 @@ test("a failing step (mktemp, the rewrite awk, wc) never replaces nodes.conf; th
   }
 });
 
-test("externalAccess: peers announcing <pod>.<domain> are looked up by their pod names (pod IPs), never their load balancers", () => {
-  const DOMAIN = "redis.example.com";
-  const ext = (x: number) => `redis-cluster-prod-${x}.${DOMAIN}`;
-  // B announces its external name; C has not restarted since externalAccess was turned on (still its pod name).
+test("externalAccess: peers are looked up by their pod names (pod IPs), never their external names (load balancers), whatever they announce", () => {
+  const ext = (x: number, domain = "redis.example.com") => `redis-cluster-prod-${x}.${domain}`;
+  // Mid-roll: B announces its external name, C an older domain's, D has not restarted yet (still its pod name).
+  const D = "d".repeat(40);
   const conf = [
     `${A} 10.0.0.1:6379@16379,${ext(0)},tls-port=0 myself,master - 0 0 1 connected 0-8191`,
     `${B} 10.0.0.2:6379@16379,${ext(1)},tls-port=0 master - 0 1700000000000 2 connected 8192-16383`,
-    `${C} 10.0.0.3:6379@16379,${host(2)},tls-port=0 slave ${A} 0 1700000000000 1 connected`,
+    `${C} 10.0.0.3:6379@16379,${ext(2, "old.example.com")},tls-port=0 slave ${A} 0 1700000000000 1 connected`,
+    `${D} 10.0.0.4:6379@16379,${host(3)},tls-port=0 slave ${B} 0 1700000000000 2 connected`,
     "vars currentEpoch 2 lastVoteEpoch 0",
     "",
   ].join("\n");
   // The external names resolve too (to the load balancers, which carry the client port only).
-  const hosts = `10.1.0.2 ${host(1)}\n10.1.0.3 ${host(2)}\n198.51.100.11 ${ext(1)}\n198.51.100.12 ${ext(2)}\n`;
-  const mapped = { REDIS_ANNOUNCE_IP: "10.1.0.1", REDIS_EXTERNAL_DOMAIN: DOMAIN, REDIS_PEER_DOMAIN: "redis-cluster-prod-headless.redis.svc.cluster.local" };
-  const r = runHook(conf, hosts, mapped);
-  assert.equal(r.code, 0, r.log);
-  assert.equal(r.conf, conf.replace("10.0.0.1:", "10.1.0.1:").replace("10.0.0.2:", "10.1.0.2:").replace("10.0.0.3:", "10.1.0.3:"), "pod IPs; hostnames kept");
-  // Without the mapping the bus would be pointed at a load balancer.
-  const unmapped = runHook(conf, hosts, { REDIS_ANNOUNCE_IP: "10.1.0.1" });
-  assert.match(unmapped.conf, /198\.51\.100\.11:6379@16379/);
+  const hosts = [1, 2, 3].map((x) => `10.1.0.${x + 1} ${host(x)}\n198.51.100.${x + 1} ${ext(x)} ${ext(x, "old.example.com")}\n`).join("");
+  const podIps = conf.replace("10.0.0.1:", "10.1.0.1:").replace("10.0.0.2:", "10.1.0.2:").replace("10.0.0.3:", "10.1.0.3:").replace("10.0.0.4:", "10.1.0.4:");
+  // On (the StatefulSet sets REDIS_PEER_DOMAIN), and turned off again (this node announces its pod name: its domain is the pods').
+  const settings: Record<string, string>[] = [{ REDIS_ANNOUNCE_HOSTNAME: ext(0), REDIS_PEER_DOMAIN: "redis-cluster-prod-headless.redis.svc.cluster.local" }, { REDIS_ANNOUNCE_HOSTNAME: host(0) }];
+  for (const env of settings) {
+    const r = runHook(conf, hosts, { REDIS_ANNOUNCE_IP: "10.1.0.1", ...env });
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.conf, podIps, `pod IPs, hostnames kept (${JSON.stringify(env)})`);
+  }
+  // Without knowing the pods' domain the bus would be pointed at the load balancers.
+  const unmapped = runHook(conf, hosts, { REDIS_ANNOUNCE_IP: "10.1.0.1", REDIS_ANNOUNCE_HOSTNAME: ext(0) });
+  assert.match(unmapped.conf, /198\.51\.100\.2:6379@16379/);
 });
