@@ -1,17 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cronProblem, repositoryProblem } from "../../../infra/config/backup";
-import { ConfigError, validateConfig } from "../../../infra/config/schema";
-
-function problems(raw: Record<string, unknown>): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
-    return e.problems;
-  }
-  assert.fail(`expected ${JSON.stringify(raw)} to be rejected`);
-}
+import { validateConfig } from "../../../infra/config/schema";
+import { problems } from "./problems";
 
 const REPO = "rest:http://10.0.0.5:8000/redis";
 const PW = "a-repository-password";

@@ -2,19 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { validateConfig, ConfigError, configReference } from "../../../infra/config/schema";
+import { validateConfig, configReference } from "../../../infra/config/schema";
+import { problems } from "./problems";
 import { parseRedisMemory } from "../../../infra/config/units";
 import { rawProjectConfig, ROOT } from "../../helpers/stackConfig";
-
-function problems(raw: Record<string, unknown>): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
-    return e.problems;
-  }
-  assert.fail(`expected ${JSON.stringify(raw)} to be rejected`);
-}
 
 test("defaults give a 3x1 docker cluster with documented values", () => {
   const s = validateConfig({});
