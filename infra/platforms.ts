@@ -10,7 +10,7 @@ import type { CanaryArgs } from "./components/canary";
 import { canaryJob } from "./config/canary";
 import type { SmokeTestArgs } from "./components/smokeTest";
 import type { BackupClient } from "./components/docker/backupRun";
-import { preferredEndpointType } from "./plan/externalAccess";
+import { podRangesWarning, preferredEndpointType } from "./plan/externalAccess";
 
 
 /** The Kubernetes cluster's stack outputs: only what its settings give (Pulumi warns about every undefined output). */
@@ -95,6 +95,8 @@ function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: Loade
         "pin it with `pulumi config set --path redis-cluster:kubernetes.context <context>`",
     );
   }
+  const podRanges = podRangesWarning(spec);
+  if (podRanges) pulumi.log.warn(podRanges);
   const provider = new k8s.Provider(`${spec.name}-kubernetes`, { context: spec.kubernetes.context });
   // Without a configured password the component generates one (a secret in state).
   const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, backupSecrets: backupSecrets.backup, restoreSecrets: backupSecrets.restore }, { providers: [provider] });

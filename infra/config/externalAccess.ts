@@ -99,6 +99,8 @@ export const externalAccessSchema = z
       .describe("Fixed load-balancer addresses, one per pod in pod order (loadBalancerIP); as many as masters x (1 + replicasPerMaster). Unset: the cloud assigns them"),
     sourceRanges: z.array(z.string().superRefine(problemOf(cidrProblem))).default([])
       .describe("CIDRs allowed to reach the client port from outside (loadBalancerSourceRanges and the NetworkPolicy); empty is refused unless allowAnySource"),
+    podRanges: z.array(z.string().superRefine(problemOf(cidrProblem))).default([])
+      .describe("CIDRs of the Kubernetes cluster's pod network: in-cluster clients are sent the external names too, and the load balancers' source ranges apply to them (kube-proxy); added to loadBalancerSourceRanges only (the NetworkPolicy keeps admitting pods by the client label)"),
     allowAnySource: z.boolean().default(false)
       .describe("Admit every source address (0.0.0.0/0, ::/0) instead of sourceRanges: anyone on the network path can try passwords"),
     allowPlaintext: z.boolean().default(false)
@@ -154,6 +156,9 @@ export function externalAccessProblems(e: ExternalAccessSpec, c: ExternalAccessC
   }
   if (e.sourceRanges.length > 0 && e.allowAnySource) {
     out.push([at("allowAnySource"), "is true but sourceRanges lists networks: say one or the other; remove sourceRanges to admit everyone, or allowAnySource to admit only them"]);
+  }
+  if (e.podRanges.length > 0 && e.allowAnySource) {
+    out.push([at("podRanges"), "is set but allowAnySource admits every address already; remove podRanges"]);
   }
   if (e.externalDns) {
     for (const k of EXTERNAL_DNS_HOSTNAME_KEYS) {

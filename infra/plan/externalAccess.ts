@@ -13,8 +13,10 @@ export interface ExternalAccessPlan {
   hostOf(pod: string): string;
   /** Fixed load-balancer address of node i (loadBalancerIP), when configured. */
   addressOf(i: number): string | undefined;
-  /** Source CIDRs of the client port from outside; ["0.0.0.0/0", "::/0"] with allowAnySource. */
+  /** Source CIDRs of the client port from outside (the NetworkPolicy's ipBlocks); ["0.0.0.0/0", "::/0"] with allowAnySource. */
   sourceRanges: string[];
+  /** What the load balancers admit: sourceRanges and the pod network (in-cluster clients reach the same addresses). */
+  loadBalancerSourceRanges: string[];
   /** Whether sourceRanges restricts anything (false with allowAnySource: no loadBalancerSourceRanges then). */
   restricted: boolean;
   /** Annotations of node `pod`'s Service: the configured ones and, with externalDns, its hostname. */
@@ -32,12 +34,26 @@ export function externalAccessPlan(spec: ClusterSpec): ExternalAccessPlan | unde
     hostOf,
     addressOf: (i) => e.addresses?.[i],
     sourceRanges: e.allowAnySource ? ["0.0.0.0/0", "::/0"] : [...e.sourceRanges],
+    loadBalancerSourceRanges: e.allowAnySource ? [] : [...e.sourceRanges, ...e.podRanges],
     restricted: !e.allowAnySource,
     annotationsOf: (pod) => ({
       ...e.annotations,
       ...(e.externalDns ? Object.fromEntries(EXTERNAL_DNS_HOSTNAME_KEYS.map((k) => [k, hostOf(pod)])) : {}),
     }),
   };
+}
+
+/**
+ * The preview's warning when the load balancers admit only sourceRanges: in-cluster clients (the smoke Job, the
+ * canary) are sent the external names too, and would be dropped unless sourceRanges covers the pod network.
+ */
+export function podRangesWarning(spec: ClusterSpec): string | undefined {
+  const e = spec.kubernetes.externalAccess;
+  if (!externalAccessPlan(spec) || e.allowAnySource || e.podRanges.length > 0) return undefined;
+  return "redis-cluster:kubernetes.externalAccess.podRanges is empty: in-cluster clients (the smoke Job, the canary, your applications) are sent the " +
+    "external names too, and the load balancers admit only sourceRanges (kube-proxy applies them inside the cluster as well); unless sourceRanges covers the " +
+    "pod network, the smoke test cannot reach the nodes. " +
+    "Add it: pulumi config set --path 'redis-cluster:kubernetes.externalAccess.podRanges[0]' <pod CIDR>";
 }
 
 /** What nodes give clients in MOVED and CLUSTER SLOTS: as configured, else hostname with external access, else ip. */

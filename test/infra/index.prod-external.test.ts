@@ -11,6 +11,7 @@ import { sansCover } from "../../infra/plan/tlsCertificates";
 
 const DOMAIN = "redis.example.com";
 const RANGES = ["203.0.113.0/24", "2001:db8::/32"];
+const POD_RANGE = "10.244.0.0/16";
 const ADDRESSES = [...Array(8).keys()].map((i) => `198.51.100.${10 + i}`);
 const LB_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type";
 const pods = (n: number) => [...Array(n).keys()].map((i) => `redis-cluster-prod-${i}`);
@@ -21,7 +22,7 @@ const external = (e: Record<string, unknown>, k: Record<string, unknown> = {}) =
   password: { secret: "prodPassword-0123456789abc" },
   "redis-cluster:kubernetes": { ...k8sConfig, context: "prod-admin@redis-prod", ...k, externalAccess: { enabled: true, domain: DOMAIN, ...e } },
 });
-const on = external({ sourceRanges: RANGES, addresses: ADDRESSES.slice(0, 6), annotations: { [LB_ANNOTATION]: "nlb" } });
+const on = external({ sourceRanges: RANGES, podRanges: [POD_RANGE], addresses: ADDRESSES.slice(0, 6), annotations: { [LB_ANNOTATION]: "nlb" } });
 
 let up: RunResult;
 let certManager: RunResult;
@@ -64,7 +65,8 @@ test("one LoadBalancer Service per pod for the client port only: its pod, its fi
     assert.equal(spec.type, "LoadBalancer");
     assert.deepEqual(spec.selector, { "statefulset.kubernetes.io/pod-name": pods(6)[i] });
     assert.equal(spec.loadBalancerIP, ADDRESSES[i]);
-    assert.deepEqual(spec.loadBalancerSourceRanges, RANGES);
+    // The pod network too: in-cluster clients are sent the external names, and the source filter applies to them.
+    assert.deepEqual(spec.loadBalancerSourceRanges, [...RANGES, POD_RANGE]);
     assert.deepEqual(spec.ports, [{ name: "redis", port: 6379, targetPort: "redis", protocol: "TCP" }], "the cluster bus stays internal");
     assert.equal(spec.publishNotReadyAddresses, true);
     assert.equal(spec.externalTrafficPolicy, "Local");
@@ -115,6 +117,11 @@ test("the NetworkPolicy opens the client port, never the bus, to the source rang
   assert.deepEqual(netpolFrom(anySource).find((r) => r.from.some((f) => f.ipBlock))!.from, [{ ipBlock: { cidr: "0.0.0.0/0" } }, { ipBlock: { cidr: "::/0" } }]);
   for (const s of externalServices(anySource)) assert.equal(s.inputs.spec.loadBalancerSourceRanges, undefined);
   assert.ok(!netpolFrom(off).some((r) => r.from.some((f) => f.ipBlock)), "no ipBlock without external access");
+  // podRanges never reach the NetworkPolicy (pods are admitted by the client label); without them the preview warns.
+  const podRangesWarned = (r: RunResult) => r.logs.some((l) => l.severity === "warning" && l.message.includes("kubernetes.externalAccess.podRanges is empty"));
+  assert.equal(podRangesWarned(up), false);
+  assert.equal(podRangesWarned(certManager), true);
+  assert.equal(podRangesWarned(anySource), false);
 });
 
 test("stack output externalSeeds: <pod>.<domain>:6379 of every node, not secret", () => {

@@ -40,7 +40,8 @@ export const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
  * kubernetes.externalAccess: the Service of node `index` — its client port only (the cluster bus stays on the pod
  * network), reachable from outside through a load balancer. What a runtime must honour (the testbed's pods runner
  * emulates these): type LoadBalancer; spec.loadBalancerIP when set (externalAccess.addresses[index]);
- * spec.loadBalancerSourceRanges when set (absent with allowAnySource); metadata.annotations (the configured ones and
+ * spec.loadBalancerSourceRanges when set (sourceRanges and podRanges; absent with allowAnySource), for in-cluster
+ * sources too (kube-proxy filters traffic to the load balancer's address by them); metadata.annotations (the configured ones and
  * the external-dns hostname `<pod>.<domain>`, which must resolve to the load balancer's address); one port 6379 ->
  * the pod's named port "redis"; selector: only statefulset.kubernetes.io/pod-name = the pod; publishNotReadyAddresses
  * true (the cluster, not the readiness probe, decides whom clients are sent to: a node in MOVED must be reachable
@@ -60,7 +61,7 @@ export function externalServiceArgs(cx: ClusterContext, index: number): k8s.core
       publishNotReadyAddresses: true,
       externalTrafficPolicy: "Local",
       ...(address !== undefined && { loadBalancerIP: address }),
-      ...(external.restricted && { loadBalancerSourceRanges: external.sourceRanges }),
+      ...(external.restricted && { loadBalancerSourceRanges: external.loadBalancerSourceRanges }),
       ports: [{ name: "redis", port: REDIS_PORT, targetPort: "redis", protocol: "TCP" }],
     },
   };

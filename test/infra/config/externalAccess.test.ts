@@ -19,7 +19,7 @@ const fine = { enabled: true, domain: "redis.example.com", sourceRanges: ["203.0
 
 test("off by default, with the documented defaults", () => {
   const e = validateConfig({ platform: "kubernetes" }).kubernetes.externalAccess;
-  assert.deepEqual(e, { enabled: false, serviceType: "LoadBalancer", annotations: {}, externalDns: true, sourceRanges: [], allowAnySource: false, allowPlaintext: false });
+  assert.deepEqual(e, { enabled: false, serviceType: "LoadBalancer", annotations: {}, externalDns: true, sourceRanges: [], podRanges: [], allowAnySource: false, allowPlaintext: false });
   // Off, nothing else is asked for (no domain, no ranges), and the endpoint type keeps its default (ip).
   assert.equal(validateConfig({ platform: "kubernetes" }).kubernetes.preferredEndpointType, undefined);
   assert.equal(k8s(fine).kubernetes.externalAccess.domain, "redis.example.com");
@@ -71,6 +71,8 @@ test("cross-field refusals name the setting and the fix", () => {
   has(problems({ enabled: true, domain: "redis.example.com" }), /sourceRanges is empty: .*or set externalAccess\.allowAnySource: true/);
   assert.equal(k8s({ enabled: true, domain: "redis.example.com", allowAnySource: true }).kubernetes.externalAccess.allowAnySource, true);
   has(problems({ ...fine, allowAnySource: true }), /allowAnySource is true but sourceRanges lists networks/);
+  has(problems({ enabled: true, domain: "redis.example.com", allowAnySource: true, podRanges: ["10.244.0.0/16"] }), /podRanges is set but allowAnySource admits every address already/);
+  has(problems({ ...fine, podRanges: ["10.244.0.1/16"] }), /podRanges\.0 has host bits set; write the network 10\.244\.0\.0\/16/);
   has(problems({ ...fine, annotations: { "external-dns.kubernetes.io/hostname": "x.example.com" } }), /annotations sets external-dns\.kubernetes\.io\/hostname, which externalDns sets per Service/);
   assert.ok(k8s({ ...fine, externalDns: false, annotations: { "external-dns.kubernetes.io/hostname": "x.example.com" } }), "managing DNS oneself");
   has(problems({ ...fine, annotations: { "not a key": "x" } }), /externalAccess\.annotations has the key "not a key", which is no Kubernetes annotation key/);

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { validateConfig } from "../../../infra/config/schema";
 import { planCluster, nodeEnv } from "../../../infra/plan/plan";
-import { externalAccessPlan, preferredEndpointType } from "../../../infra/plan/externalAccess";
+import { externalAccessPlan, podRangesWarning, preferredEndpointType } from "../../../infra/plan/externalAccess";
 import { nodeSans, planCertificates, sansCover } from "../../../infra/plan/tlsCertificates";
 
 const DOMAIN = "redis.example.com";
@@ -43,9 +43,14 @@ test("Service annotations: the configured ones plus the external-dns names; addr
     "external-dns.alpha.kubernetes.io/hostname": `redis-cluster-prod-4.${DOMAIN}`,
   });
   assert.deepEqual(externalAccessPlan(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true, externalDns: false }))!.annotationsOf("p"), {});
-  assert.deepEqual([e.sourceRanges, e.restricted], [["203.0.113.0/24"], true]);
+  assert.deepEqual([e.sourceRanges, e.loadBalancerSourceRanges, e.restricted], [["203.0.113.0/24"], ["203.0.113.0/24"], true]);
+  assert.match(podRangesWarning(on)!, /podRanges is empty/);
+  const pods = k8s({ enabled: true, domain: DOMAIN, sourceRanges: ["203.0.113.0/24"], podRanges: ["10.244.0.0/16"] });
+  assert.deepEqual([externalAccessPlan(pods)!.sourceRanges, externalAccessPlan(pods)!.loadBalancerSourceRanges], [["203.0.113.0/24"], ["203.0.113.0/24", "10.244.0.0/16"]]);
+  assert.equal(podRangesWarning(pods), undefined);
   const any = externalAccessPlan(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true }))!;
-  assert.deepEqual([any.sourceRanges, any.restricted], [["0.0.0.0/0", "::/0"], false]);
+  assert.deepEqual([any.sourceRanges, any.loadBalancerSourceRanges, any.restricted], [["0.0.0.0/0", "::/0"], [], false]);
+  assert.equal(podRangesWarning(k8s({})), undefined);
   assert.equal(e.addressOf(0), undefined);
   const fixed = externalAccessPlan(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true, addresses: ["198.51.100.1", "198.51.100.2", "198.51.100.3"] }, { replicasPerMaster: 0, smoke: { failover: "none" } }))!;
   assert.deepEqual([0, 1, 2].map(fixed.addressOf), ["198.51.100.1", "198.51.100.2", "198.51.100.3"]);
