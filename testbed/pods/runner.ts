@@ -70,6 +70,8 @@ export interface UpArgs {
   /** Program relative to the root and its whole stack config (test fixtures: RunOptions.program, stackConfig). */
   program?: string;
   stackConfig?: Record<string, ConfigInput>;
+  /** Resource names or URNs replaced even when unchanged (`pulumi up --replace`). */
+  replace?: string[];
 }
 
 /** What the runner did when (ms since the epoch): steps, Job runs, pod deletions, creations and readiness. */
@@ -100,6 +102,7 @@ export async function upOn(runner: Promise<PodsRunner>, args: UpArgs): Promise<U
     priorState: args.priorState,
     program: args.program,
     stackConfig: args.stackConfig,
+    replace: args.replace,
     timeoutMs: args.timeoutMs ?? 900_000,
     provider: async (step) => {
       const r = await runner;

@@ -13,6 +13,7 @@ import { envList } from "./env";
 import { nodePodSpec, type NodeJobArgs } from "./nodeJob";
 import type { ObjectMeta } from "./metadata";
 import { PASSWORD_KEY } from "./secrets";
+import { REPLACE_UNREADY } from "./annotations";
 import { tlsEnvOf, tlsMounts, tlsVolumes } from "./volumes";
 
 export const BACKUP_BUNDLE_FILE = "backup.js";
@@ -118,7 +119,9 @@ export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: Backu
 export function restoreJobArgs(cx: ClusterContext, refs: PodRefs, plan: RestorePlan, jobRefs: BackupJobRefs, bundle: { text: string; sha256: string }): k8s.batch.v1.JobArgs {
   const pod = backupPod(cx, refs, plan, "restore", plan.args, jobRefs, bundle);
   return {
-    metadata: { namespace: cx.namespace, labels: pod.labels },
+    // A refused restore (a non-empty cluster) fails its Job: once the cluster is emptied, the next `up` replaces it
+    // instead of awaiting the failed one again.
+    metadata: { namespace: cx.namespace, labels: pod.labels, annotations: { [REPLACE_UNREADY]: "true" } },
     spec: {
       backoffLimit: 2,
       activeDeadlineSeconds: 6 * 3600,
