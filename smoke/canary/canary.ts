@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { errorText, NodePool, withTimeout } from "../clients";
-import { parseClusterNodes } from "../topology";
+import { endpointTypeOf, parseClusterNodes } from "../topology";
 import { sleep } from "../time";
 import type { NatMapEntries, TlsClientOptions } from "../types";
 import { AckRing, type AckedWrite } from "./ackRing";
@@ -77,6 +77,12 @@ export class Canary {
   /** The addresses the current pools serve; a new set (nodes replaced) gets new pools, the old ones are closed. */
   private poolAddrs?: string;
   private topo?: Topology;
+  /**
+   * What the nodes give clients (cluster-preferred-endpoint-type), told by a CLUSTER SLOTS reply: with "hostname" a
+   * node is addressed by the name it announces (a certificate verified by hostname names it, not the pod IP that
+   * CLUSTER NODES also lists). Learned again after a blind spell (a redeploy may change it).
+   */
+  private endpoint?: "ip" | "hostname";
   private refreshedAt = 0;
   /** A request failed in a way a topology change explains: re-read it before the next round. */
   private stale = false;
@@ -225,13 +231,20 @@ export class Canary {
     return r;
   }
 
+  /** Asks CLUSTER SLOTS once (until a reply with slots tells the endpoint type). */
+  private async learnEndpoint(r: Redis): Promise<void> {
+    if (this.endpoint !== undefined) return;
+    const slots = await r.call("CLUSTER", "SLOTS");
+    if (Array.isArray(slots) && slots.length > 0) this.endpoint = endpointTypeOf(slots);
+  }
+
   /** Reads every known node's CLUSTER NODES at once and keeps the freshest view. */
   private async refresh(): Promise<void> {
     const addrs = [...new Set([...(this.topo?.nodes ?? []), ...this.o.seeds])];
     const views = await Promise.all(
       addrs.map((a) =>
-        withTimeout(this.conn(a).then((r) => r.call("CLUSTER", "NODES") as Promise<string>), this.timeoutMs, `CLUSTER NODES at ${a}`).then(
-          (text) => topologyOf(parseClusterNodes(text)),
+        withTimeout(this.conn(a).then((r) => this.learnEndpoint(r).then(() => r.call("CLUSTER", "NODES") as Promise<string>)), this.timeoutMs, `CLUSTER NODES at ${a}`).then(
+          (text) => topologyOf(parseClusterNodes(text, this.endpoint ?? "ip")),
           () => undefined,
         ),
       ),
@@ -242,6 +255,7 @@ export class Canary {
     if (!next) {
       if (!this.blind) this.log(`no node answered CLUSTER NODES with slots (asked ${addrs.length}); keeping the last topology`);
       this.blind = true;
+      this.endpoint = undefined;
       return;
     }
     if (this.blind) this.log("the topology is readable again");
