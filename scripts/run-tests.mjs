@@ -48,6 +48,11 @@ const LIGHT = (f) =>
     "test/tools/config-table.test.ts",
     "test/tools/dev-down.test.ts",
     "test/smoke/cli-input.test.ts",
+    "test/smoke/topology.test.ts",
+    "test/infra/index.prod-external.test.ts",
+    "test/infra/typescriptLoader.test.ts",
+    "test/tools/bench/plot.test.ts",
+    "test/tools/bench/cpuProfile.test.ts",
   ]).has(f);
 
 // The server files run in two lanes after the type check, one file at a time in each (ports are picked at random
