@@ -75,6 +75,7 @@ const SECOND = new Set([
   "test/tools/demo/demo.test.ts",
   "test/testbed/local/harness.test.ts",
   "test/monitoring/live-alerts.test.ts",
+  "test/monitoring/live-backup-alerts.test.ts",
   "test/smoke/smoke.test.ts",
   "test/smoke/canary/canary.test.ts",
   "test/monitoring/live-canary-slo.test.ts",
