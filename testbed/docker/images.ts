@@ -132,6 +132,25 @@ export async function ensureBackupImage(docker: Docker, opts: { cacheDir?: strin
   return importAsNodeUser(docker, "redis-cluster-standin/backup", backupRootfs(opts));
 }
 
+/**
+ * The Pushgateway's image (monitoring/images.ts PUSHGATEWAY_IMAGE, prom/pushgateway): Debian's
+ * prometheus-pushgateway in a rootfs of its own, run as nobody (65534) like the official image.
+ */
+export const PUSHGATEWAY_PACKAGES = ["prometheus-pushgateway"] as const;
+export function pushgatewayRootfs(opts: { cacheDir?: string; log?: (l: string) => void } = {}): { tarball: string; key: string; cached: boolean; buildMs: number } {
+  return debootstrapRootfs(PUSHGATEWAY_PACKAGES, NODE_SETUP_SCRIPT, opts);
+}
+
+/** Imports the Pushgateway rootfs (built first when not cached) as `redis-cluster-standin/pushgateway:<key>`. */
+export async function ensurePushgatewayImage(docker: Docker, opts: { cacheDir?: string; log?: (l: string) => void } = {}): Promise<{ image: string; cached: boolean; buildMs: number; importMs: number }> {
+  const rootfs = pushgatewayRootfs(opts);
+  const repo = "redis-cluster-standin/pushgateway";
+  const t0 = Date.now();
+  const changes = [`USER ${NOBODY_UID}:${NOBODY_UID}`, "WORKDIR /", 'ENTRYPOINT ["/usr/bin/prometheus-pushgateway"]'];
+  await drain((await docker.importImage(createReadStream(rootfs.tarball) as any, { repo, tag: rootfs.key, changes } as any)) as unknown as NodeJS.ReadableStream, "docker import");
+  return { image: `${repo}:${rootfs.key}`, cached: rootfs.cached, buildMs: rootfs.buildMs, importMs: Date.now() - t0 };
+}
+
 async function importAsNodeUser(docker: Docker, repo: string, rootfs: { tarball: string; key: string; cached: boolean; buildMs: number }) {
   const image = `${repo}:${rootfs.key}`;
   const t0 = Date.now();
@@ -232,7 +251,7 @@ if (require.main === module) {
   if (process.getuid?.() !== 0) {
     console.error("stand-in images: not root, skipped (debootstrap and the Docker tests need root)");
   } else {
-    for (const build of [standInRootfs, nodeRootfs, backupRootfs]) {
+    for (const build of [standInRootfs, nodeRootfs, backupRootfs, pushgatewayRootfs]) {
       const r = build({ log: (l) => console.error(`stand-in images: ${l}`) });
       if (r.cached) console.error(`stand-in images: rootfs ${r.key} is cached (${r.tarball})`);
     }

@@ -27,7 +27,7 @@ export function checkNetworkPolicy(o: Obj, where: string): void {
     refuse(at, rule, ["from", "ports"]);
     (rule.from ?? []).forEach((peer: Obj, j: number) => {
       refuse(`${at}.from[${j}]`, peer, ["podSelector", "namespaceSelector", "ipBlock"]);
-      for (const k of ["podSelector", "namespaceSelector"]) refuse(`${at}.from[${j}].${k}`, peer[k], ["matchLabels"]);
+      for (const k of ["podSelector", "namespaceSelector"]) if (peer[k]) checkSelector(`${at}.from[${j}].${k}`, peer[k]);
       if (peer.ipBlock) {
         if (peer.podSelector || peer.namespaceSelector) throw new Error(`pods runner: ${at}.from[${j}]: ipBlock may not be combined with a selector (the API server refuses it)`);
         refuse(`${at}.from[${j}].ipBlock`, peer.ipBlock, ["cidr"]);
@@ -42,8 +42,31 @@ export function checkNetworkPolicy(o: Obj, where: string): void {
   });
 }
 
-/** Every pair of `sel` is a label of `labels`; an empty selector selects everything (as in a NetworkPolicy peer). */
-const matches = (sel: Obj | undefined, labels: Record<string, string>) => Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+const OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"];
+
+/** A label selector: matchLabels and matchExpressions, with what the API server refuses of an expression refused. */
+function checkSelector(where: string, sel: Obj): void {
+  refuse(where, sel, ["matchLabels", "matchExpressions"]);
+  (sel.matchExpressions ?? []).forEach((e: Obj, i: number) => {
+    const at = `${where}.matchExpressions[${i}]`;
+    refuse(at, e, ["key", "operator", "values"]);
+    if (!OPERATORS.includes(e.operator)) throw new Error(`pods runner: ${at}.operator ${e.operator} is not one of ${OPERATORS.join(", ")} (the API server refuses it)`);
+    const needsValues = e.operator === "In" || e.operator === "NotIn";
+    if (needsValues !== (e.values ?? []).length > 0) throw new Error(`pods runner: ${at}: ${e.operator} ${needsValues ? "needs" : "takes no"} values (the API server refuses it)`);
+  });
+}
+
+/** One expression of a label selector holds for `labels`. */
+function holds(e: Obj, labels: Record<string, string>): boolean {
+  const has = Object.hasOwn(labels, e.key);
+  if (e.operator === "In") return has && e.values.includes(labels[e.key]);
+  if (e.operator === "NotIn") return !has || !e.values.includes(labels[e.key]);
+  return e.operator === "Exists" ? has : !has;
+}
+
+/** Every pair of `sel` is a label of `labels` and every expression holds; an empty selector selects everything (as in a NetworkPolicy peer). */
+const matches = (sel: Obj | undefined, labels: Record<string, string>) =>
+  Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && (sel?.matchExpressions ?? []).every((e: Obj) => holds(e, labels));
 
 /** Sources a peer admits (address/prefix): an ipBlock's CIDR, or pods of the policy's namespace (podSelector), of selected namespaces, or both. */
 function peerIps(peer: Obj, policyNs: string, namespaces: Map<string, Record<string, string>>, pods: NetPod[]): string[] {

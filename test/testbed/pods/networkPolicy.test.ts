@@ -11,7 +11,7 @@ const pod = (name: string, ip: string, labels: Record<string, string>, namespace
 });
 const policy = (spec: object, namespace = "redis") => ({ metadata: { name: "p", namespace }, spec: { podSelector: { matchLabels: { app: "redis" } }, ...spec } });
 
-test("refused by name: Egress, ipBlock except, endPort, UDP, matchExpressions", () => {
+test("refused by name: Egress, ipBlock except, endPort, UDP, a selector's unknown field or bad expression", () => {
   const cases: [object, RegExp][] = [
     [{ policyTypes: ["Ingress", "Egress"] }, /Egress policies .* are not enforced/],
     [{ egress: [{}] }, /Egress policies/],
@@ -20,7 +20,10 @@ test("refused by name: Egress, ipBlock except, endPort, UDP, matchExpressions", 
     [{ ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/8" }, podSelector: { matchLabels: { a: "b" } } }] }] }, /may not be combined/],
     [{ ingress: [{ ports: [{ port: 1, endPort: 2 }] }] }, /ingress\[0\]\.ports\[0\].*'endPort'/],
     [{ ingress: [{ ports: [{ protocol: "UDP", port: 53 }] }] }, /protocol UDP: only TCP is enforced/],
-    [{ ingress: [{ from: [{ podSelector: { matchExpressions: [] } }] }] }, /podSelector.*'matchExpressions'/],
+    [{ ingress: [{ from: [{ podSelector: { matchFields: [] } }] }] }, /podSelector.*'matchFields'/],
+    [{ ingress: [{ from: [{ podSelector: { matchExpressions: [{ key: "a", operator: "Gt", values: ["1"] }] } }] }] }, /matchExpressions\[0\]\.operator Gt is not one of/],
+    [{ ingress: [{ from: [{ podSelector: { matchExpressions: [{ key: "a", operator: "In" }] } }] }] }, /In needs values/],
+    [{ ingress: [{ from: [{ namespaceSelector: { matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] } }] }] }, /Exists takes no values/],
   ];
   for (const [spec, re] of cases) assert.throws(() => checkNetworkPolicy(policy(spec), "NetworkPolicy redis/p"), re, JSON.stringify(spec));
   assert.doesNotThrow(() => checkNetworkPolicy(policy({ policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: { matchLabels: { a: "b" } }, podSelector: { matchLabels: { c: "d" } } }], ports: [{ port: "bus" }] }] }), "np"));
@@ -67,6 +70,13 @@ test("ingress chain: unselected pods open; selected ones admit loopback, replies
   // The pods' network is IPv4: an IPv6 block admits no one (allowAnySource's ::/0 beside 0.0.0.0/0).
   const v6 = policy({ ingress: [{ from: [{ ipBlock: { cidr: "::/0" } }] }] });
   assert.deepEqual(ingressRules(r0, [v6], namespaces, pods, "10.1.0.1").slice(3), ["-A RC-INGRESS -j DROP"]);
+  // matchExpressions: In admits the listed values only, NotIn and DoesNotExist also pods without the key.
+  const expr = (operator: string, values?: string[]) => policy({ ingress: [{ from: [{ podSelector: { matchExpressions: [{ key: "client", operator, ...(values ? { values } : {}) }] } }], ports: [{ port: 6379 }] }] });
+  const admitted = (np: object) => ingressRules(r0, [np], namespaces, pods, "10.1.0.1").slice(3, -1).map((l) => l.split(" ")[3]);
+  assert.deepEqual(admitted(expr("In", ["true", "yes"])), ["10.1.0.130/32"]);
+  assert.deepEqual(admitted(expr("NotIn", ["true"])), ["10.1.0.10/32", "10.1.0.11/32"]);
+  assert.deepEqual(admitted(expr("Exists")), ["10.1.0.130/32"]);
+  assert.deepEqual(admitted(expr("DoesNotExist")), ["10.1.0.10/32", "10.1.0.11/32"]);
   // No ingress rule at all: deny everything but the node and loopback.
   assert.deepEqual(ingressRules(r0, [policy({})], namespaces, pods, "10.1.0.1").slice(3), ["-A RC-INGRESS -j DROP"]);
 });
