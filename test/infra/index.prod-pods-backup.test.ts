@@ -6,14 +6,18 @@
 // restores it into a throwaway cluster inside its own container and compares it with the manifest. Then the in-place
 // disaster recovery of docs/runbooks.md "Restore in place from a backup", step by step through the engine on the same
 // stack (the section is read here: its steps must name the commands this test runs), after a refusal of the restore
-// on a cluster that still holds keys. monitoring is off here (no stand-in for the Pushgateway image): the push is
-// tested live in test/monitoring/live-backup-alerts.test.ts.
+// on a cluster that still holds keys. monitoring is on: the Pushgateway Deployment runs Debian's
+// prometheus-pushgateway (testbed/docker/images.ts), and both Jobs' pushes are read from its Service; the alerts on
+// them are tested live in test/monitoring/live-backup-alerts.test.ts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { PodsRunner, upOn, type UpResult } from "../../testbed/pods/runner";
 import { CpuLedger } from "../../testbed/pods/cpu";
 import { leftoverFailures, subnetPrefix } from "../../testbed/pods/daemon";
-import { ensureBackupImage } from "../../testbed/docker/images";
+import { ensureBackupImage, ensurePushgatewayImage } from "../../testbed/docker/images";
+import { PUSHGATEWAY_IMAGE } from "../../monitoring/images";
+import { BACKUP_METRICS, BACKUP_PUSH_JOB, DRILL_METRICS, DRILL_PUSH_JOB } from "../../monitoring/backup";
+import { PUSHGATEWAY_PORT } from "../../infra/plan/backup";
 import { startRestRepository, type RestRepository } from "../../testbed/restRepository";
 import { BACKUP_TAG, Restic, type SnapshotInfo } from "../../infra/backup/restic";
 import type { ConfigInput, EngineState } from "../../testbed/engine/engine";
@@ -94,6 +98,9 @@ test("prod with backup.enabled on pods: the backup CronJob's Job stores the pods
   const img = await ensureBackupImage(runner.dockerd.docker, { log });
   runner.addStandIn(IMAGE, img.image);
   timings.backupImage = `${img.cached ? "cached" : `built ${img.buildMs} ms`}, imported ${img.importMs} ms`;
+  const pg = await ensurePushgatewayImage(runner.dockerd.docker, { log });
+  runner.addStandIn(PUSHGATEWAY_IMAGE, pg.image);
+  timings.pushgatewayImage = `${pg.cached ? "cached" : `built ${pg.buildMs} ms`}, imported ${pg.importMs} ms`;
 
   const backup = { enabled: true, repository: rest.url, password: REPO_PASSWORD, image: IMAGE, retention: { keepLast: 5 } };
   // The smoke test on (without its failover: time), as on prod: the in-place restore runs it again.
@@ -103,7 +110,7 @@ test("prod with backup.enabled on pods: the backup CronJob's Job stores the pods
       failover: "none",
       smokeKeys: 200,
       canary: false,
-      extra: { "redis-cluster:backup": { secret: JSON.stringify(backup) }, "redis-cluster:monitoring": { enabled: false }, ...(restore ? { "redis-cluster:restore": restore } : {}) },
+      extra: { "redis-cluster:backup": { secret: JSON.stringify(backup) }, "redis-cluster:monitoring": { enabled: true }, ...(restore ? { "redis-cluster:restore": restore } : {}) },
     });
   const first = await s.firstDeploy(runner, config());
   timings.firstDeploy = `${first.row.timeToOkMs} ms`;
@@ -140,6 +147,7 @@ test("prod with backup.enabled on pods: the backup CronJob's Job stores the pods
   assert.ok(snaps[0].id.startsWith(m[1]), `drilled ${m[1]}, stored ${snaps[0].id}`);
   // The keys the scenario wrote (and nothing else: the drill compares every key against the manifest).
   assert.equal(Number(m[2]), ALL_KEYS, `drill counted ${m[2]} keys, ${ALL_KEYS} written`);
+  await assertPushed(runner, ns, tb);
 
   await restoreInPlace(runner, cluster, first.up.state, config, snaps[0], expiries);
 
@@ -271,8 +279,9 @@ async function restoreInPlace(
   }
   assert.equal(await keyCount(cluster), 0, "keys left after the FLUSHALL");
 
-  // 1. Writers: none here (canary off, no application); the runner schedules no CronJob by itself.
-  assert.deepEqual([...runner.objects.keys()].filter((k) => k.startsWith("Deployment/")), [], "a writer runs");
+  // 1. Writers: none here (no application; the canary, the program's only writer, is off); the runner schedules no
+  // CronJob by itself.
+  assert.deepEqual([...runner.objects.keys()].filter((k) => k.startsWith("Deployment/") && k.includes("canary")), [], "the canary runs");
   // 2. The snapshot, listed as the runbook types it (credentials in the environment).
   const listed = await promisify(execFile)("restic", ["snapshots", "--tag", BACKUP_TAG], {
     env: { PATH: process.env.PATH, HOME: work, RESTIC_REPOSITORY: rest!.url, RESTIC_PASSWORD: REPO_PASSWORD, RESTIC_CACHE_DIR: `${work}/restic-cache` },
@@ -319,4 +328,22 @@ async function restoreInPlace(
   await assertBackedUpKeys(cluster, expiries, "after restore.snapshot was removed");
   timings.removeUp = `${after7.run.durationMs} ms (changed: ${changedBy(after7)}; deleted: ${after7.run.deletes.join(", ")})`;
   timings.inPlaceTotal = `${Date.now() - ti} ms`;
+}
+
+/**
+ * The backup Job's and the drill Job's pushes are in the stack's Pushgateway (its Service, from the host): each
+ * group with the cluster label and a success timestamp of this run (after `since`, ms).
+ */
+async function assertPushed(runner: PodsRunner, ns: string, since: number): Promise<void> {
+  const svc = `${s.STS}-pushgateway`;
+  const f = await runner.forwardService(svc, PUSHGATEWAY_PORT, ns);
+  const res = await fetch(`http://${f.host}:${f.port}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  assert.equal(res.status, 200, `GET /metrics of ${svc}`);
+  const text = await res.text();
+  for (const [job, metric] of [[BACKUP_PUSH_JOB, BACKUP_METRICS.lastSuccessTimestamp], [DRILL_PUSH_JOB, DRILL_METRICS.lastSuccessTimestamp]]) {
+    const line = text.split("\n").find((l) => l.startsWith(`${metric}{`) && l.includes(`cluster="${s.STS}"`) && l.includes(`job="${job}"`));
+    assert.ok(line, `no ${metric}{cluster="${s.STS}",job="${job}"} in the Pushgateway:\n${text.split("\n").filter((l) => l.startsWith("redis_")).join("\n")}`);
+    const at = Number(line.split(" ").at(-1)) * 1000;
+    assert.ok(at >= since - 1000 && at <= Date.now() + 1000, `${job}'s success timestamp ${new Date(at).toISOString()} is not of this run (since ${new Date(since).toISOString()})`);
+  }
 }
