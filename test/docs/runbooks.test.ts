@@ -58,10 +58,14 @@ describe("runbooks.md", () => {
     assert.deepEqual(broken, []);
   });
 
-  it("mentions destructive commands only in the warning against them", () => {
-    const paragraphs = DOC.split(/\n\s*\n/);
+  it("mentions destructive commands only in the warning against them, and in the in-place restore's by-hand step", () => {
+    // The in-place restore empties the cluster by hand (the restore refuses a non-empty one): its own section.
+    const [rest, inPlace] = DOC.split(/\n## Restore in place from a backup\n/);
+    const tail = inPlace?.split(/\n## /).slice(1).join("\n## ") ?? "";
+    const paragraphs = `${rest}\n\n${tail}`.split(/\n\s*\n/);
     const destructive = paragraphs.filter((p) => /CLUSTER RESET|FLUSHALL|FLUSHDB/i.test(p));
     assert.equal(destructive.length, 1, destructive.join("\n---\n"));
     assert.match(destructive[0] as string, /^\*\*Never\*\*/);
+    assert.match(inPlace ?? "", /a deliberate human step[^]*flushall/i);
   });
 });
