@@ -64,7 +64,9 @@ test("live: a failed drill fires RedisRestoreDrillFailed, a good one resolves it
     });
 
     const [pgPort, promPort, closedPort] = await freePorts(3);
-    spawnLogged("pushgateway", "prometheus-pushgateway", [`--web.listen-address=127.0.0.1:${pgPort}`]);
+    // In memory only, like the prom/pushgateway image: Debian's build defaults to a file under /var/lib, which would
+    // carry one run's pushes into the next.
+    spawnLogged("pushgateway", "prometheus-pushgateway", [`--web.listen-address=127.0.0.1:${pgPort}`, "--persistence.file="]);
     writeFileSync(join(dir, "rules.yml"), renderAlertRulesYaml({ masters: 3, replicasPerMaster: 0, job: JOB, interval: "1s", backup: { cluster: CLUSTER, maxAgeSeconds: 3600, drillMaxAgeSeconds: 3600 } }));
     writeFileSync(join(dir, "prometheus.yml"), renderPrometheusConfigYaml({
       // No exporter runs here: the Redis rules are not under test, only the backup group.

@@ -146,7 +146,8 @@ export async function ensurePushgatewayImage(docker: Docker, opts: { cacheDir?: 
   const rootfs = pushgatewayRootfs(opts);
   const repo = "redis-cluster-standin/pushgateway";
   const t0 = Date.now();
-  const changes = [`USER ${NOBODY_UID}:${NOBODY_UID}`, "WORKDIR /", 'ENTRYPOINT ["/usr/bin/prometheus-pushgateway"]'];
+  // In memory only, as prom/pushgateway runs by default: Debian's build defaults --persistence.file to a path under /var/lib.
+  const changes = [`USER ${NOBODY_UID}:${NOBODY_UID}`, "WORKDIR /", 'ENTRYPOINT ["/usr/bin/prometheus-pushgateway", "--persistence.file="]'];
   await drain((await docker.importImage(createReadStream(rootfs.tarball) as any, { repo, tag: rootfs.key, changes } as any)) as unknown as NodeJS.ReadableStream, "docker import");
   return { image: `${repo}:${rootfs.key}`, cached: rootfs.cached, buildMs: rootfs.buildMs, importMs: Date.now() - t0 };
 }
