@@ -201,12 +201,16 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
         clusterSecretName: user ? userSecrets[user].metadata.name : secret.metadata.name,
       };
     };
+    let createCronJobs: ((after: pulumi.Resource) => void) | undefined;
     if (plan.backup) {
       const b = plan.backup;
       const jobRefs = backupJobRefs("backup", args.backupSecrets, b.user);
-      for (const kind of ["backup", "restore-drill"] as const) {
-        new k8s.batch.v1.CronJob(`${name}-${kind}`, backupCronJobArgs(cx, refs, b, kind, jobRefs, backupBundle!.bundle), { parent: this, dependsOn: [job] });
-      }
+      // Declared after the restore Job (below): no scheduled backup may store a half-restored cluster.
+      createCronJobs = (after) => {
+        for (const kind of ["backup", "restore-drill"] as const) {
+          new k8s.batch.v1.CronJob(`${name}-${kind}`, backupCronJobArgs(cx, refs, b, kind, jobRefs, backupBundle!.bundle), { parent: this, dependsOn: [after] });
+        }
+      };
       if (b.pushgatewayUrl) {
         const pg = pushgatewayObjects(cx, b.pushgatewayName);
         const deployment = new k8s.apps.v1.Deployment(`${name}-pushgateway`, pg.deployment, child);
@@ -248,6 +252,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
           customTimeouts: { create: "6h", update: "6h" },
         })
       : undefined;
+    createCronJobs?.(restoreJob ?? job);
     this.ready = [restoreJob ?? formed, ...externalServices];
     this.registerOutputs({
       namespace: this.namespace,

@@ -144,7 +144,7 @@ export const backupSchema = z
       })
       .strict()
       .default({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "2Gi" } })
-      .describe("Container resources of the backup, restore and drill Jobs (kubernetes); a restore or drill holds one shard's RDB in memory"),
+      .describe("Container resources of the backup, restore and drill Jobs (kubernetes); a restore holds one shard in a temporary server; a drill holds the whole restored dataset plus one shard: size the memory limit for it"),
   })
   .strict();
 
