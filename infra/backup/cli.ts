@@ -104,7 +104,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     });
   pushOptions(restoreSource(program.command("drill").description("Restores a backup into a throwaway cluster of local redis-servers and compares it with the manifest and the RDBs (DEBUG DIGEST-VALUE and expiry of sampled keys)")))
     .requiredOption("--work-dir <dir>", "folder for the downloaded snapshot and the throwaway servers (room for the snapshot, memory for the dataset)")
-    .option("--masters <n>", "masters of the throwaway cluster", int("--masters", 1), 1)
+    .option("--masters <n>", "masters of the throwaway cluster (1-64)", (v: string) => {
+      const n = int("--masters", 1)(v);
+      if (n > 64) throw new InvalidArgumentError("--masters must be at most 64");
+      return n;
+    }, 1)
     .option("--sample-keys <n>", "keys per shard whose digest and expiry are compared", int("--sample-keys", 1), 100)
     .exitOverride()
     .action(async (o) => {

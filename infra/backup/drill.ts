@@ -40,6 +40,7 @@ export const DRILL_CLUSTER_DIR = "drill-cluster";
 
 /** Both sides of one key: DEBUG DIGEST-VALUE (which covers whether it has an expiry) and PEXPIRETIME (-2 gone, -1 none). */
 function sameKey(src: [string, number], dst: [string, number], now: number): boolean {
+  if (src[1] === -2) return dst[1] === -2; // expired on both sides between the sample and the comparison
   if (dst[1] === -2) return src[1] > 0 && src[1] <= now; // gone since: only by its own TTL
   return src[0] === dst[0] && src[1] === dst[1];
 }
