@@ -6,7 +6,7 @@ import type { ClusterPlan } from "../plan/plan";
 import { buildScaleBundle, scaleBundleHash } from "../scale/bundle";
 import type { Phase } from "../scale/scaler";
 import { declareNodeJob } from "./kubernetes/nodeJob";
-import { shellQuote } from "./hostCommand";
+import { tsxCommand } from "./hostCommand";
 
 const BUNDLE_FILE = "scale.js";
 const BUNDLE_DIR = "/opt/scale";
@@ -77,13 +77,13 @@ export class ScaleStep extends pulumi.ComponentResource {
     const hash = scaleDefinitionHash(args);
     const timeouts = { create: `${SCALE_TIMEOUT_S + 300}s`, update: `${SCALE_TIMEOUT_S + 300}s` };
     if (args.platform === "docker") {
-      const cli = ["npx", "--no-install", "tsx", "infra/scale/cli.ts", ...scaleCliArgs(args, args.plan.seeds)];
+      const cli = tsxCommand("infra/scale/cli.ts", scaleCliArgs(args, args.plan.seeds));
       const environment: Record<string, pulumi.Input<string>> = { SCALE_NAT_MAP: JSON.stringify(args.plan.natMap), ...(args.extraEnv ?? {}) };
       if (args.password !== undefined) environment.REDISCLI_AUTH = pulumi.secret(args.password);
       this.done = new command.local.Command(
         `${name}-run`,
         // No `dir`: the provider runs in the project directory (an absolute path would differ per checkout).
-        { create: cli.map(shellQuote).join(" "), environment, triggers: [hash], logging: "stdoutAndStderr" },
+        { create: cli, environment, triggers: [hash], logging: "stdoutAndStderr" },
         { parent: this, dependsOn: args.dependsOn, customTimeouts: timeouts },
       );
     } else {

@@ -8,7 +8,7 @@ import type { FailoverMode } from "../../smoke/types";
 import { TLS_CLIENT_FILES, tlsEnv } from "../plan/tls";
 import { shippedScripts } from "../plan/scripts";
 import { declareNodeJob } from "./kubernetes/nodeJob";
-import { shellQuote } from "./hostCommand";
+import { tsxCommand } from "./hostCommand";
 import { envList } from "./kubernetes/env";
 
 /** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
@@ -169,7 +169,7 @@ export class SmokeTest extends pulumi.ComponentResource {
 
   private docker(name: string, args: SmokeTestArgs, hash: string): pulumi.Output<string | undefined> {
     const withPassword = args.password !== undefined;
-    const cli = ["npx", "--no-install", "tsx", "smoke/cli.ts", ...smokeCliArgs(args, args.plan.hostSeeds, withPassword)];
+    const cli = tsxCommand("smoke/cli.ts", smokeCliArgs(args, args.plan.hostSeeds, withPassword));
     const environment: Record<string, pulumi.Input<string>> = { SMOKE_NAT_MAP: JSON.stringify(args.plan.natMap) };
     if (args.password !== undefined) environment[SMOKE_PASSWORD_ENV] = pulumi.secret(args.password);
     if (args.username) environment.REDIS_USER = args.username;
@@ -185,7 +185,7 @@ export class SmokeTest extends pulumi.ComponentResource {
     const cmd = new command.local.Command(
       `${name}-run`,
       {
-        create: `${guard}; ${cli.map(shellQuote).join(" ")}`,
+        create: `${guard}; ${cli}`,
         // No `dir`: an absolute checkout path as an input would re-run the smoke from every other clone (a teammate,
         // CI). pulumi-command runs in the provider's working directory, which Pulumi sets to the project directory.
         environment,
