@@ -22,11 +22,16 @@ if (typeof Module.enableCompileCache === "function") Module.enableCompileCache(p
 
 /** tsconfig's compilerOptions, which decide esbuild's class-field and import semantics as they decide tsc's. */
 function compilerOptions() {
+  let text;
   try {
-    return JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8")).compilerOptions ?? {};
-  } catch {
-    return {};
+    text = fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8");
+  } catch (e) {
+    if (e.code === "ENOENT") return {};
+    throw e;
   }
+  // A tsconfig.json tsc accepts but JSON.parse does not (comments, trailing commas) fails here, loudly: silently
+  // transforming with other options than tsc checks with would be worse.
+  return JSON.parse(text).compilerOptions ?? {};
 }
 
 let settings;
@@ -36,7 +41,9 @@ function transformSettings() {
     const tsconfigRaw = JSON.stringify({ compilerOptions: compilerOptions() });
     const esbuildVersion = require("esbuild/package.json").version;
     // A change of any of them is a new cache entry, never a stale one.
-    settings = { tsconfigRaw, salt: `${esbuildVersion}\0${process.versions.node}\0${tsconfigRaw}` };
+    // The loader's own text too: a change of its transform options must not serve entries made with the old ones.
+    const loader = createHash("sha256").update(fs.readFileSync(__filename)).digest("hex");
+    settings = { tsconfigRaw, salt: `${esbuildVersion}\0${process.versions.node}\0${tsconfigRaw}\0${loader}` };
   }
   return settings;
 }
