@@ -286,6 +286,8 @@ export class Canary {
         this.retired.delete(old);
       }, this.intervalMs + 4 * this.timeoutMs).unref();
       this.log(`node addresses changed: ${next.nodes.join(",")}; reconnecting`);
+      // Nodes replaced (a rolling deploy) may announce differently now (external access turned on or off).
+      this.endpoint = undefined;
     }
     this.poolAddrs = poolAddrs;
     this.topo = next;
