@@ -76,6 +76,8 @@ const SECOND = new Set([
   "test/testbed/local/harness.test.ts",
   "test/monitoring/live-alerts.test.ts",
   "test/monitoring/live-backup-alerts.test.ts",
+  "test/infra/backup/drill.test.ts",
+  "test/infra/plan/acl-backup-live.test.ts",
   "test/smoke/smoke.test.ts",
   "test/smoke/canary/canary.test.ts",
   "test/monitoring/live-canary-slo.test.ts",
