@@ -17,6 +17,7 @@ import { tlsReload } from "./docker/tlsReload";
 import { bootstrap } from "./docker/bootstrap";
 import { exitCheck } from "./docker/oneShot";
 import { backupRun, restoreTrigger, type BackupClient, type RepositorySecrets } from "./docker/backupRun";
+import { tlsPemEnv } from "./hostCommand";
 import { BACKUP_USER } from "../plan/backup";
 
 export interface RedisDockerClusterArgs {
@@ -128,7 +129,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     // the node certificates name the published host address, so the host name is checked too).
     const scaleEnv: Record<string, pulumi.Input<string>> = {
       ...(acl ? { REDIS_USER: "admin" } : {}),
-      ...(certs ? { REDIS_TLS_CA_PEM: certs.issued.client.ca, REDIS_TLS_CERT_PEM: certs.issued.client.cert, REDIS_TLS_KEY_PEM: pulumi.secret(certs.issued.client.key) } : {}),
+      ...(certs ? tlsPemEnv(certs.issued.client) : {}),
     };
     const scaleStep = (phase: "in" | "out", dependsOn: pulumi.Resource[]) =>
       new ScaleStep(

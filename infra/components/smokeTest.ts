@@ -8,7 +8,7 @@ import type { FailoverMode } from "../../smoke/types";
 import { TLS_CLIENT_FILES, tlsEnv } from "../plan/tls";
 import { shippedScripts } from "../plan/scripts";
 import { declareNodeJob } from "./kubernetes/nodeJob";
-import { tsxCommand } from "./hostCommand";
+import { tlsPemEnv, tsxCommand } from "./hostCommand";
 import { envList } from "./kubernetes/env";
 
 /** Environment variable the smoke CLI reads the password from (its name travels on argv, never the value). */
@@ -175,7 +175,7 @@ export class SmokeTest extends pulumi.ComponentResource {
     if (args.username) environment.REDIS_USER = args.username;
     if (args.retiredPasswords?.json !== undefined) environment[RETIRED_PASSWORDS_ENV] = pulumi.secret(args.retiredPasswords.json);
     if (args.tls?.pem) {
-      Object.assign(environment, { REDIS_TLS_CA_PEM: args.tls.pem.ca, REDIS_TLS_CERT_PEM: args.tls.pem.cert, REDIS_TLS_KEY_PEM: pulumi.secret(args.tls.pem.key) });
+      Object.assign(environment, tlsPemEnv(args.tls.pem));
       if (!args.tls.verifyHostname) environment.REDIS_TLS_VERIFY_HOSTNAME = "no";
     }
     if (args.bootstrapExitCode === undefined) throw new Error(`SmokeTest ${name}: docker needs args.bootstrapExitCode (the bootstrap container's exitCode)`);

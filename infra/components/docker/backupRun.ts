@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import type { ClusterPlan } from "../../plan/plan";
 import type { RepositoryPlan, RepositorySecret } from "../../plan/backup";
 import type { IssuedCertificate } from "../clusterCertificates";
-import { tsxCommand } from "../hostCommand";
+import { tlsPemEnv, tsxCommand } from "../hostCommand";
 
 /** Upper bound of one run (the dataset's size decides; a dev cluster is small). */
 export const BACKUP_RUN_TIMEOUT_S = 3600;
@@ -56,7 +56,7 @@ export function backupRunEnv(a: Pick<BackupRunArgs, "plan" | "repository" | "sec
     BACKUP_NAT_MAP: JSON.stringify(a.plan.natMap),
     REDISCLI_AUTH: pulumi.secret(a.client.password),
     ...(a.client.username && { REDIS_USER: a.client.username }),
-    ...(a.client.tls && { REDIS_TLS_CA_PEM: a.client.tls.ca, REDIS_TLS_CERT_PEM: a.client.tls.cert, REDIS_TLS_KEY_PEM: pulumi.secret(a.client.tls.key) }),
+    ...(a.client.tls && tlsPemEnv(a.client.tls)),
     ...a.repository.env,
     ...Object.fromEntries(Object.entries(a.repository.secretEnv).map(([env, s]) => [env, secretOf(s)])),
   };
