@@ -16,12 +16,14 @@ import { leftoverFailures } from "../../testbed/pods/daemon";
 import { bytesOf, checkPodSpec } from "../../testbed/pods/spec";
 import { execIn } from "../../testbed/pods/pod";
 import * as s from "../../tools/pods/scenarios";
+import { runLog } from "../helpers/runLog";
 
 let runner: PodsRunner | undefined;
 let stopped = false;
 const timings: Record<string, string> = {};
 const t0 = Date.now();
-const log = (l: string) => process.env.PODS_LOG && console.error(`${((Date.now() - t0) / 1000).toFixed(1)} ${l}`);
+// Every line kept (the last ones go into the failure of a step past its deadline); printed live with PODS_LOG=1.
+const { log, tail, within } = runLog();
 
 let ledger: CpuLedger | undefined;
 /** CPU seconds of this run alone (its own cgroup), cumulative, at each phase's end. */
@@ -31,6 +33,7 @@ after(async () => {
   if (runner && !stopped) await runner.stop();
   ledger?.close();
   console.log(`pods test timings (missing = not reached): ${JSON.stringify(timings)}; CPU seconds of this run (cumulative): ${JSON.stringify(cpu)}`);
+  if (!timings.total) console.log(`pods test: the log's last lines:\n${tail(40)}`);
 });
 
 test("pod-spec fields the runner does not implement are refused by name", () => {
@@ -67,7 +70,11 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
     cpuAt("runnerStart");
   }, () => undefined);
   // The smoke Job (Node image, ~20-70 s) runs in `npm run pods:scenarios`; here only the bootstrap Job, to stay short.
-  const first = await s.firstDeploy(starting, s.scenarioConfig({ smoke: false, plain: process.env.PODS_PLAIN === "1", extra: { "redis-cluster:canary": { enabled: true } } }));
+  // Each step under a deadline of its own (several times what it takes at load ~6): one that overruns fails naming
+  // itself, with the log's last lines, instead of the whole file timing out silently.
+  const first = await within("first deploy", 200_000, () =>
+    s.firstDeploy(starting, s.scenarioConfig({ smoke: false, plain: process.env.PODS_PLAIN === "1", extra: { "redis-cluster:canary": { enabled: true } } })),
+  );
   runner = await starting;
   timings.firstDeploy = `${first.row.timeToOkMs} ms`;
   cpuAt("firstDeploy");
@@ -133,8 +140,10 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
       shards: sum("redis_canary_shards"),
     };
   };
+  // Bounded by time, not only by count: each read may wait its 5 s fetch timeout.
+  const canaryDeadline = Date.now() + 60_000;
   let seen = await canary();
-  for (let i = 0; i < 40 && !(seen.setsOk >= 3 && seen.shards === 3); i++) {
+  for (let i = 0; i < 120 && Date.now() < canaryDeadline && !(seen.setsOk >= 3 && seen.shards === 3); i++) {
     await new Promise((ok) => setTimeout(ok, 500));
     seen = await canary();
   }
@@ -142,7 +151,7 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
 
   const t1 = Date.now();
   // 1 s of writes before the crash (the scenarios use 3 s): enough acknowledged writes to judge.
-  const row = await s.masterAbsent(c, true, undefined, true, 1000);
+  const row = await within("master absent after a crash, its IP reused", 150_000, () => s.masterAbsent(c, true, undefined, true, 1000));
   timings.masterAbsentIpReused = `${Date.now() - t1} ms`;
   cpuAt("masterAbsent");
   console.log(s.table([first.row, row]));
@@ -180,7 +189,7 @@ test("prod first deploy as pods (bootstrap Job), then a master absent after a cr
   assert.ok(through.length > 0 && through.every(([ep]) => /^[\d.]+:6379$/.test(ep)), JSON.stringify(through));
   log(`client Service connections: ${JSON.stringify(through)} (pods now: ${[...podIps].join(", ")})`);
 
-  const left = await runner.stop();
+  const left = await within("teardown", 60_000, () => runner!.stop());
   stopped = true;
   cpuAt("total");
   assert.deepEqual(leftoverFailures(left, ledger?.close()), [], "the runner leaves no daemon, mount, directory, bridge or cgroup");
