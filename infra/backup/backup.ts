@@ -8,6 +8,7 @@ import { LiveCluster } from "../scale/survey";
 import { thrownOutcome } from "./outcome";
 import { clusterIdOf, MANIFEST_FILE, MANIFEST_FORMAT, type Manifest } from "./manifest";
 import type { BackupOptions } from "./options";
+import { MARKER_KEY, RESTORE_RUNBOOK, restoreMarker } from "./marker";
 import { BackupRefused, masters, surveyForBackup } from "./preflight";
 import { BACKUP_TAG, Restic, RepositoryRefused } from "./restic";
 import { cut } from "./cut";
@@ -42,6 +43,11 @@ export async function runBackup(o: BackupOptions): Promise<BackupResult> {
   try {
     const restic = new Restic(o.repository);
     const s = await surveyForBackup(live, o.nodes, o.settleMs ?? 10_000);
+    // A restore not finished: the cluster holds part of a snapshot, which must never be stored as a good backup.
+    const marker = await restoreMarker(live, s);
+    if (marker !== null) {
+      throw new BackupRefused(`the cluster holds the restore marker ${MARKER_KEY} of snapshot ${marker}: a restore of it is unfinished and the cluster holds only part of it, so a backup now would store a partial dataset; finish the restore first (${RESTORE_RUNBOOK}: run the restore of ${marker} again, it resumes); nothing was changed`);
+    }
     await restic.check({ init: o.initRepository });
     const ms = masters(s);
     const clusterId = clusterIdOf(s.members.map((m) => m.id));

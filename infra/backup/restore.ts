@@ -20,12 +20,13 @@ import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest";
 import type { RestoreOptions } from "./options";
 import { thrownOutcome } from "./outcome";
 import { masters } from "./preflight";
+import { MARKER_KEY, restoreMarker } from "./marker";
 import { maxRdbVersion, rdbVersionOf } from "./rdb";
 import { BACKUP_TAG, Restic, RepositoryRefused, type SnapshotInfo } from "./restic";
 import { clusterTag } from "./backup";
 import { redisServerVersion, startTempServer, TEMP_DIR_PREFIX } from "./tempServer";
 
-export const MARKER_KEY = "redis-cluster:restore-in-progress";
+export { MARKER_KEY };
 
 export class RestoreRefused extends Error {}
 
@@ -171,8 +172,7 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreResult> {
     for (const t of targetMasters) keys += Number(await live.conn(t.addr).dbsize());
     let resumed = false;
     if (keys > 0) {
-      const markerAt = targetMasters.find((t) => t.slots.includes(calculateSlot(MARKER_KEY)));
-      const marker = markerAt ? await live.conn(markerAt.addr).get(MARKER_KEY) : null;
+      const marker = await restoreMarker(live, s);
       if (marker !== snap.id) {
         throw new RestoreRefused(`the target cluster holds ${keys} keys${marker ? ` and the marker of another restore (${marker.slice(0, 8)})` : ""}: a restore goes into an empty cluster only, nothing was changed`);
       }

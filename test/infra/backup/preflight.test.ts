@@ -1,6 +1,6 @@
 // What a backup refuses, before any pause, with nothing changed on the cluster (no CLIENT PAUSE or PSYNC served, no
 // fork, same slots and keys) or in the repository (same files): an open slot, a failing master, a wrong repository
-// password, an unreachable repository, a master without slots. And a backup killed between pause and unpause leaves
+// password, an unreachable repository, a master without slots, a restore not finished (its marker). And a backup killed between pause and unpause leaves
 // writes waiting, never refused, and never longer than the pause bound.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +13,7 @@ import { addNode, clusterClient } from "../../../testbed/local/scaleCluster";
 import { sleep } from "../../../smoke/time";
 import { isMyself, parseClusterNodes, parseInfo } from "../../../smoke/topology";
 import { runBackup } from "../../../infra/backup/backup";
+import { MARKER_KEY } from "../../../infra/backup/marker";
 import type { RepositoryOptions } from "../../../infra/backup/restic";
 import { backupOptions, repoFiles, repository, tempDir } from "./fixtures";
 
@@ -74,6 +75,16 @@ test("an open slot is refused with nothing changed", { timeout: 60_000 }, async 
 test("a wrong repository password and an unreachable repository are refused with nothing changed", { timeout: 60_000 }, async () => {
   await assertRefused("wrong password", {}, /refuses the password/, repository(repoDir(), "wrong-password", work));
   await assertRefused("unreachable", {}, /cannot be opened .*connection refused/, repository("rest:http://127.0.0.1:1/", "right-password", work));
+});
+
+test("a cluster holding a restore's marker (a restore not finished) is refused with nothing changed", { timeout: 60_000 }, async () => {
+  const snapshot = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  assert.equal(await cl.set(MARKER_KEY, snapshot), "OK");
+  try {
+    await assertRefused("restore marker", {}, new RegExp(`restore marker ${MARKER_KEY} of snapshot ${snapshot}: .*docs/runbooks\\.md#restore-in-place-from-a-backup`));
+  } finally {
+    await cl.del(MARKER_KEY);
+  }
 });
 
 test("a failing master is refused with nothing changed", { timeout: 90_000 }, async () => {
