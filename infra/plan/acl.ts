@@ -70,9 +70,10 @@ export const CANARY_RULES = [`~${CANARY_KEY_PATTERN}`, "resetchannels", "-@all",
 /**
  * What a backup run does (infra/backup: survey, preflight, cut): read the topology and INFO, DBSIZE at the cut, pause
  * and resume writes, and take each master's snapshot over a replication connection (REPLCONF rdb-only, PSYNC: the
- * RDB holds every key, so the user reads the whole dataset whatever its key patterns).
+ * RDB holds every key, so the user reads the whole dataset whatever its key patterns), and GET of the restore's
+ * marker (a half-restored cluster is refused: infra/backup/marker.ts).
  */
-export const BACKUP_RULES = ["+info", "+dbsize", "+client|pause", "+client|unpause", "+replconf", "+psync"];
+export const BACKUP_RULES = ["+info", "+dbsize", "+client|pause", "+client|unpause", "+replconf", "+psync", "+get"];
 
 /**
  * What a restore adds (infra/backup/restore.ts): RESTORE of every key (ABSTTL REPLACE), the restore marker (SET, GET,
