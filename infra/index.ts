@@ -1,54 +1,25 @@
-// Program entry: stack config -> validated spec -> cluster plan -> platform cluster -> smoke test -> canary -> stack outputs.
+// Program entry: stack config -> validated spec -> cluster plan (and the scale plan from the last deployment) ->
+// platform cluster -> smoke test -> canary -> stack outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config/load";
+import { ConfigError } from "./config/schema";
 import { planCluster } from "./plan/plan";
+import { scalePreview, type ScaleTopology } from "./plan/scaling";
+import { readLastDeployment } from "./lastDeployment";
 import { deployCluster, type PlatformOutputs } from "./platforms";
 import { SmokeTest, smokeSettingsFromSpec } from "./components/smokeTest";
 import { Canary } from "./components/canary";
 import { canaryJob } from "./config/canary";
 import { backupRun, backupTrigger } from "./components/docker/backupRun";
 
-// Throws one error naming every bad setting before any resource is declared.
-const config = loadStackConfig();
-const { spec } = config;
-const plan = planCluster(spec);
-const cluster = deployCluster(config, plan);
-
-// The deployment is only done when the smoke test passes: `pulumi up` fails with the failing checks otherwise.
-const smoke = new SmokeTest(`${spec.name}-smoke`, {
-  platform: spec.platform,
-  plan,
-  settings: smokeSettingsFromSpec(spec),
-  // Part of the re-run trigger: a Redis upgrade is re-verified.
-  redisImage: spec.redisImage,
-  nodeTimeoutMs: spec.nodeTimeoutMs,
-  ...cluster.smoke,
-});
-
-// The canary watches between deploys; it starts on a cluster the smoke test verified (the smoke's failover drill
-// would otherwise spend its error budget on every deploy).
-if (spec.canary.enabled) new Canary(canaryJob(spec.name), { plan, settings: spec.canary, ...cluster.canary, dependsOn: [smoke] });
-
-// backup.enabled on Docker: one backup once the smoke test passed, and again whenever the cluster's definition (the
-// smoke test's hash) or the backup settings change; `pulumi up --replace <its urn>` or `npm run backup` take one at
-// any time. (Kubernetes: a CronJob on backup.schedule.)
-const backupArgs = plan.backup ? [...plan.backup.backupArgs, ...plan.backup.pushArgs] : [];
-const backup = plan.backup && cluster.backupClient
-  ? backupRun(`${spec.name}-backup`, {
-      cliArgs: backupArgs,
-      plan,
-      repository: plan.backup.repository,
-      secrets: config.backupSecrets.backup ?? {},
-      client: cluster.backupClient,
-      triggers: [smoke.definitionHash, backupTrigger(backupArgs, plan.backup.repository)],
-      dependsOn: [smoke],
-    })
-  : undefined;
-
 /** The stack outputs: the platform's own (platforms.ts, components/dockerCluster.ts), and these. */
 type StackOutputs = PlatformOutputs & {
   masters: number;
   replicasPerMaster: number;
+  /** What the scale step does to reach this topology from the last deployed one (shown by `pulumi preview`). */
+  scalePlan: string[];
+  /** The topology and slot layout this deployment plans: the next preview's starting point. */
+  scaleTopology: ScaleTopology;
   /** Changes when the cluster definition changes; the smoke test re-runs then. */
   smokeDefinitionHash: pulumi.Output<string>;
   /** Secret: read with `pulumi stack output redisPassword --show-secrets`. */
@@ -63,15 +34,61 @@ type StackOutputs = PlatformOutputs & {
   restored?: pulumi.Output<string>;
 };
 
-const outputs: StackOutputs = {
-  ...cluster.outputs,
-  masters: spec.masters,
-  replicasPerMaster: spec.replicasPerMaster,
-  smokeDefinitionHash: smoke.definitionHash,
-  redisPassword: pulumi.secret(cluster.password),
-  ...(plan.externalSeeds && { externalSeeds: plan.externalSeeds }),
-  ...(plan.backup && { backupRepository: plan.backup.repository.env.RESTIC_REPOSITORY }),
-  ...(backup && { lastBackup: backup.stdout }),
-  ...(cluster.restored && { restored: cluster.restored }),
+export = async (): Promise<StackOutputs> => {
+  // Throws one error naming every bad setting before any resource is declared.
+  const config = loadStackConfig();
+  const { spec } = config;
+  const plan = planCluster(spec);
+  // The last deployment's outputs (a read of this stack: nothing changes): a topology change that cannot be reached
+  // without resetting a node is refused here, before any resource is declared.
+  const last = await readLastDeployment(`${spec.name}-last-deployment`, (masters, replicasPerMaster) => planCluster({ ...spec, masters, replicasPerMaster }).nodes.map((n) => n.name));
+  const scaling = scalePreview(last.topology, { masters: plan.masters, replicasPerMaster: plan.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) });
+  if ("problem" in scaling) throw new pulumi.RunError(new ConfigError([scaling.problem]).message);
+  const cluster = deployCluster(config, plan, { passwords: last.aclPasswords, retired: last.aclRetired });
+
+  // The deployment is only done when the smoke test passes: `pulumi up` fails with the failing checks otherwise.
+  const smoke = new SmokeTest(`${spec.name}-smoke`, {
+    platform: spec.platform,
+    plan,
+    settings: smokeSettingsFromSpec(spec),
+    // Part of the re-run trigger: a Redis upgrade is re-verified.
+    redisImage: spec.redisImage,
+    nodeTimeoutMs: spec.nodeTimeoutMs,
+    ...cluster.smoke,
+  });
+
+  // The canary watches between deploys; it starts on a cluster the smoke test verified (the smoke's failover drill
+  // would otherwise spend its error budget on every deploy).
+  if (spec.canary.enabled) new Canary(canaryJob(spec.name), { plan, settings: spec.canary, ...cluster.canary, dependsOn: [smoke] });
+
+  // backup.enabled on Docker: one backup once the smoke test passed, and again whenever the cluster's definition (the
+  // smoke test's hash) or the backup settings change; `pulumi up --replace <its urn>` or `npm run backup` take one at
+  // any time. (Kubernetes: a CronJob on backup.schedule.)
+  const backupArgs = plan.backup ? [...plan.backup.backupArgs, ...plan.backup.pushArgs] : [];
+  const backup = plan.backup && cluster.backupClient
+    ? backupRun(`${spec.name}-backup`, {
+        cliArgs: backupArgs,
+        plan,
+        repository: plan.backup.repository,
+        secrets: config.backupSecrets.backup ?? {},
+        client: cluster.backupClient,
+        triggers: [smoke.definitionHash, backupTrigger(backupArgs, plan.backup.repository)],
+        dependsOn: [smoke],
+      })
+    : undefined;
+
+  const outputs: StackOutputs = {
+    ...cluster.outputs,
+    masters: spec.masters,
+    replicasPerMaster: spec.replicasPerMaster,
+    scalePlan: scaling.lines,
+    scaleTopology: scaling.topology,
+    smokeDefinitionHash: smoke.definitionHash,
+    redisPassword: pulumi.secret(cluster.password),
+    ...(plan.externalSeeds && { externalSeeds: plan.externalSeeds }),
+    ...(plan.backup && { backupRepository: plan.backup.repository.env.RESTIC_REPOSITORY }),
+    ...(backup && { lastBackup: backup.stdout }),
+    ...(cluster.restored && { restored: cluster.restored }),
+  };
+  return outputs;
 };
-export = outputs;

@@ -10,6 +10,7 @@ import type { CanaryArgs } from "./components/canary";
 import { canaryJob } from "./config/canary";
 import type { SmokeTestArgs } from "./components/smokeTest";
 import type { BackupClient } from "./components/docker/backupRun";
+import type { LastPasswords } from "./components/aclUsers";
 import { podRangesWarning, preferredEndpointType } from "./plan/externalAccess";
 
 
@@ -23,12 +24,12 @@ export interface KubernetesClusterOutputs {
   clientEndpoint: pulumi.Output<string>;
   /** The Secret (key password) of admin's password. */
   secretName: pulumi.Output<string>;
-  /** What the scale step does to go from the last deployed topology to this one (lines; computed at preview). */
-  scalePlan: pulumi.Output<string[]>;
   /** acl.enabled: the Secret (keys username, password) of each user but admin, whose Secret is `secretName`. */
   aclSecretNames?: pulumi.Output<Record<string, string>>;
   /** acl.enabled: every user's password (secret): `pulumi stack output aclPasswords --show-secrets`. */
   aclPasswords?: pulumi.Output<Record<string, string>>;
+  /** acl.enabled: what the rotations retired, by user (secret; read back by the next deployment). */
+  aclRetiredPasswords?: pulumi.Output<Record<string, string[]>>;
   /** tls.enabled: Secrets (tls.crt, tls.key, ca.crt) of the nodes' and the clients' certificates. */
   tlsSecretName?: pulumi.Output<string>;
   tlsClientSecretName?: pulumi.Output<string>;
@@ -50,14 +51,15 @@ export interface PlatformCluster {
   restored?: pulumi.Output<string>;
 }
 
-export function deployCluster(config: LoadedConfig, plan: ClusterPlan): PlatformCluster {
-  return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan) : deployDocker(config, plan);
+/** `lastPasswords`: the last deployment's ACL passwords and retired ones (infra/lastDeployment.ts). */
+export function deployCluster(config: LoadedConfig, plan: ClusterPlan, lastPasswords?: LastPasswords): PlatformCluster {
+  return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan, lastPasswords) : deployDocker(config, plan, lastPasswords);
 }
 
-function deployDocker({ spec, password: configured, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan): PlatformCluster {
+function deployDocker({ spec, password: configured, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, lastPasswords?: LastPasswords): PlatformCluster {
   // A generated password is still a secret: random's `result` is secret in state and outputs.
   const password = configured ?? new random.RandomPassword(`${spec.name}-password`, { length: 32, special: false }).result;
-  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password, aclPasswords, restoreSecrets: backupSecrets.restore });
+  const cluster = new RedisDockerCluster(spec.name, { spec, plan, password, aclPasswords, lastPasswords, restoreSecrets: backupSecrets.restore });
   return {
     password,
     smoke: {
@@ -86,7 +88,7 @@ function deployDocker({ spec, password: configured, aclPasswords, backupSecrets 
   };
 }
 
-function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan): PlatformCluster {
+function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, lastPasswords?: LastPasswords): PlatformCluster {
   // One explicit provider for every Kubernetes object, pinned to the configured kubeconfig context: prod must not go
   // to whatever context happens to be current on the machine running `pulumi up`.
   if (!spec.kubernetes.context) {
@@ -99,7 +101,7 @@ function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: Loade
   if (podRanges) pulumi.log.warn(podRanges);
   const provider = new k8s.Provider(`${spec.name}-kubernetes`, { context: spec.kubernetes.context });
   // Without a configured password the component generates one (a secret in state).
-  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, backupSecrets: backupSecrets.backup, restoreSecrets: backupSecrets.restore }, { providers: [provider] });
+  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, lastPasswords, backupSecrets: backupSecrets.backup, restoreSecrets: backupSecrets.restore }, { providers: [provider] });
   const acl = spec.acl.enabled;
   const tls = spec.tls.enabled;
   // Pod IPs are in no certificate: with preferredEndpointType ip a client checks the chain only.
@@ -142,8 +144,7 @@ function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: Loade
       statefulSet: cluster.statefulSetName,
       clientEndpoint: cluster.clientEndpoint,
       secretName: cluster.secretName,
-      scalePlan: cluster.scalePlan,
-      ...(acl && { aclSecretNames: cluster.userSecretNames, aclPasswords: pulumi.secret(pulumi.all(cluster.userPasswords)) }),
+      ...(acl && { aclSecretNames: cluster.userSecretNames, aclPasswords: pulumi.secret(pulumi.all(cluster.userPasswords)), aclRetiredPasswords: cluster.retiredPasswords! }),
       // Set whenever tls.enabled.
       ...(tls && { tlsSecretName: cluster.tlsSecretName.apply((n) => n!), tlsClientSecretName: cluster.tlsClientSecretName.apply((n) => n!) }),
     },

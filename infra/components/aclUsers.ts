@@ -11,33 +11,6 @@ export function aclNodeEnv(files: { aclFile: string; masterauth: string } = ACL_
   return { REDIS_ACL_FILE: files.aclFile, REDIS_MASTERUSER: "replica", REDIS_MASTERAUTH_FILE: files.masterauth, REDIS_USER: "admin" };
 }
 
-// Remembers each user's password across deployments, so the smoke step can check after a rotation that the retired
-// ones are refused (issue #12). `update` gets the last deployment's outputs as `olds`: a user whose password changed
-// retires the old one; a user that did not change keeps what it retired before (still refused), unless that is its
-// password again. Dynamic providers are serialized into the state: this one captures nothing.
-const passwordHistoryProvider: pulumi.dynamic.ResourceProvider = {
-  async diff(_id: string, olds: any, news: any) {
-    return { changes: JSON.stringify(unwrapSecret(olds.current) ?? {}) !== JSON.stringify(unwrapSecret(news.current) ?? {}) };
-  },
-  async create(inputs: any) {
-    return { id: "password-history", outs: { current: unwrapSecret(inputs.current), retired: {} } };
-  },
-  async update(_id: string, olds: any, news: any) {
-    const current = unwrapSecret(news.current);
-    return { outs: { current, retired: retiredAfter(unwrapSecret(olds.current) ?? {}, unwrapSecret(olds.retired) ?? {}, current) } };
-  },
-};
-
-/**
- * The dynamic-provider host can hand secret values over still wrapped ({<sig>: <secret sig>, value}; seen on the real
- * Docker engine run: the stored outputs came back wrapped). The engine marks the outputs secret again
- * (additionalSecretOutputs), so the provider works on plain values only.
- */
-export function unwrapSecret(v: any): any {
-  if (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v) return unwrapSecret(v.value);
-  return v;
-}
-
 /** The retired passwords after an update from `before` (with what it had retired) to `now`. Pure. */
 export function retiredAfter(before: Record<string, string>, retiredBefore: Record<string, string[]>, now: Record<string, string>): Record<string, string[]> {
   const retired: Record<string, string[]> = {};
@@ -49,20 +22,20 @@ export function retiredAfter(before: Record<string, string>, retiredBefore: Reco
   return retired;
 }
 
-/** Each user's current password and the ones the last rotation of it retired (both secret). */
-class PasswordHistory extends pulumi.dynamic.Resource {
-  declare readonly retired: pulumi.Output<Record<string, string[]>>;
-  constructor(name: string, current: pulumi.Input<Record<string, pulumi.Input<string>>>, opts?: pulumi.CustomResourceOptions) {
-    super(passwordHistoryProvider, name, { current: pulumi.secret(current), retired: undefined }, { ...opts, additionalSecretOutputs: ["current", "retired"] }, "redis-cluster", "PasswordHistory");
-  }
-}
-
 export interface AclUsersArgs {
   spec: ClusterSpec;
   /** admin's password: the existing `password` config (or its generated default), kept as admin's for compatibility. */
   adminPassword: pulumi.Input<string>;
   /** Configured passwords by user (acl.passwords.*, acl.users[].password), secret; the others are generated. */
   configured?: Record<string, pulumi.Input<string>>;
+  /** The last deployment's passwords and what its rotations had retired (its stack outputs, infra/lastDeployment.ts). */
+  last?: LastPasswords;
+}
+
+/** Every user's password at the last deployment and the passwords retired by then. */
+export interface LastPasswords {
+  passwords?: Record<string, string>;
+  retired?: Record<string, string[]>;
 }
 
 /**
@@ -79,6 +52,8 @@ export class AclUsers extends pulumi.ComponentResource {
    * in preview). The smoke step checks every node refuses them (REDIS_RETIRED_PASSWORDS).
    */
   declare readonly retiredPasswords: pulumi.Output<string>;
+  /** The same as a map (secret): a stack output, so the next deployment knows what this one retired. */
+  declare readonly retired: pulumi.Output<Record<string, string[]>>;
 
   constructor(name: string, args: AclUsersArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-cluster:acl:AclUsers", name, {}, opts);
@@ -95,8 +70,11 @@ export class AclUsers extends pulumi.ComponentResource {
     this.aclFile = pulumi.secret(
       pulumi.all(this.passwords).apply((pw) => renderAclFile(users, Object.fromEntries(Object.entries(pw).map(([u, p]) => [u, [p]])))),
     );
-    const history = new PasswordHistory(`${name}-password-history`, this.passwords, { parent: this });
-    this.retiredPasswords = pulumi.secret(history.retired.apply((r) => JSON.stringify(r ?? {})));
+    // Remembered across deployments (issue #12): a user whose password changed since the last deployment retires the
+    // old one; one that did not keeps what it retired before (still refused), unless that is its password again.
+    const last = args.last ?? {};
+    this.retired = pulumi.secret(pulumi.all(this.passwords).apply((now) => retiredAfter(last.passwords ?? {}, last.retired ?? {}, now)));
+    this.retiredPasswords = pulumi.secret(this.retired.apply((r) => JSON.stringify(r)));
     this.registerOutputs({ aclFile: this.aclFile });
   }
 }

@@ -6,8 +6,7 @@ import { planCertificates } from "../plan/tlsCertificates";
 import { canaryJob, canarySlo } from "../config/canary";
 import { DEFAULT_CANARY_PORT } from "../../smoke/canary/server";
 import { DockerMonitoring } from "./dockerMonitoring";
-import { AclUsers } from "./aclUsers";
-import { ScalePlan } from "./scalePlan";
+import { AclUsers, type LastPasswords } from "./aclUsers";
 import { ScaleStep } from "./scaleStep";
 import { ClusterCertificates, type IssuedCertificate } from "./clusterCertificates";
 import type { DockerClusterContext } from "./docker/context";
@@ -29,6 +28,8 @@ export interface RedisDockerClusterArgs {
   aclPasswords?: Record<string, pulumi.Input<string>>;
   /** restore.snapshot: the repository's password and credentials (LoadedConfig.backupSecrets.restore, secret). */
   restoreSecrets?: RepositorySecrets;
+  /** acl.enabled: the last deployment's passwords and retired ones (infra/lastDeployment.ts). */
+  lastPasswords?: LastPasswords;
 }
 
 export interface DockerNodeEndpoint {
@@ -54,12 +55,12 @@ export interface DockerClusterOutputs {
   natMap: pulumi.Output<Record<string, { host: string; port: number }>>;
   /** Exit code of the bootstrap container (0: formed or already formed; -1: none recorded). */
   bootstrapExitCode: pulumi.Output<number>;
-  /** What the scale step does to go from the last deployed topology to this one (lines; computed at preview). */
-  scalePlan: pulumi.Output<string[]>;
   /** monitoring.enabled: Prometheus on the Docker host. */
   prometheusUrl?: pulumi.Output<string>;
   /** acl.enabled: every user's password (secret): `pulumi stack output aclPasswords --show-secrets`. */
   aclPasswords?: pulumi.Output<Record<string, string>>;
+  /** acl.enabled: what the rotations retired, by user (secret; read back by the next deployment). */
+  aclRetiredPasswords?: pulumi.Output<Record<string, string[]>>;
   /** tls.enabled: CA and client certificate for host clients (ioredis `tls: { ca, cert, key }`); the key is secret. */
   tlsCaCert?: pulumi.Output<string>;
   tlsClientCert?: pulumi.Output<string>;
@@ -109,7 +110,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const acl = spec.acl.enabled ? new AclUsers(`${name}-acl-users`, { spec, adminPassword: args.password, configured: args.aclPasswords }, { parent: this }) : undefined;
+    const acl = spec.acl.enabled ? new AclUsers(`${name}-acl-users`, { spec, adminPassword: args.password, configured: args.aclPasswords, last: args.lastPasswords }, { parent: this }) : undefined;
     // TLS: a CA and one certificate per node (its container address, name, and the published host address of the
     // natMap path) plus a client certificate for the bootstrap, the exporters and host clients. Keys are private files.
     const certs = spec.tls.enabled ? new ClusterCertificates(`${name}-tls`, { spec, requests: planCertificates(spec, plan, "docker") }, { parent: this }) : undefined;
@@ -120,11 +121,11 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
     const secrets = nodeSecrets(cx, rotation ? [rotation.add.container] : []);
     const containers = nodeContainers(cx, secrets);
 
-    // Scaling in one `pulumi up` (docs/runbooks.md, Scale out / Scale in): the plan is shown at preview; phase `in`
+    // Scaling in one `pulumi up` (docs/runbooks.md, Scale out / Scale in): the plan is shown at preview (the
+    // scalePlan output, infra/plan/scaling.ts scalePreview); phase `in`
     // (drain, fail over and forget the nodes that leave) runs before the bootstrap re-verifies, phase `out` (join new
     // nodes, move slots to them, attach replicas) after it. Containers that leave the program are deleted by the engine
     // after every create and update, i.e. after both phases (already forgotten by every node then).
-    const scalePlan = new ScalePlan(`${name}-scale-plan`, { masters: plan.masters, replicasPerMaster: plan.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) }, { parent: this });
     // The host-side CLI as the smoke step: admin user (ACL), the client certificate's PEMs in its environment (TLS;
     // the node certificates name the published host address, so the host name is checked too).
     const scaleEnv: Record<string, pulumi.Input<string>> = {
@@ -138,7 +139,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
         { parent: this },
       );
     const reloaded = certs ? tlsReload({ ...cx, certs }, containers) : undefined;
-    const scaleIn = scaleStep("in", [...containers, scalePlan]);
+    const scaleIn = scaleStep("in", containers);
     const formed = bootstrap(cx, [...containers, scaleIn.done, ...(reloaded ? [reloaded] : [])]);
     const scaleOut = scaleStep("out", [formed.check]);
 
@@ -210,9 +211,8 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       hostSeeds: pulumi.output(plan.hostSeeds),
       natMap: pulumi.output(plan.natMap),
       bootstrapExitCode: this.bootstrapExitCode,
-      scalePlan: scalePlan.plan,
       ...(monitoring && { prometheusUrl: monitoring.prometheusUrl }),
-      ...(acl && { aclPasswords: pulumi.secret(pulumi.all(acl.passwords)) }),
+      ...(acl && { aclPasswords: pulumi.secret(pulumi.all(acl.passwords)), aclRetiredPasswords: acl.retired }),
       ...(certs && { tlsCaCert: certs.issued.client.ca, tlsClientCert: certs.issued.client.cert, tlsClientKey: pulumi.secret(certs.issued.client.key) }),
     };
     this.registerOutputs(this.outputs);

@@ -4,10 +4,9 @@ import * as random from "@pulumi/random";
 import type { ClusterSpec } from "../config/schema";
 import { REDIS_PORT, type ClusterPlan } from "../plan/plan";
 import { planCertificates } from "../plan/tlsCertificates";
-import { ScalePlan } from "./scalePlan";
 import { ScaleStep } from "./scaleStep";
 import { KubernetesMonitoring } from "./kubernetesMonitoring";
-import { AclUsers } from "./aclUsers";
+import { AclUsers, type LastPasswords } from "./aclUsers";
 import { KubernetesTlsSecrets } from "./clusterCertificates";
 import { clusterContext, type PodRefs } from "./kubernetes/context";
 import { kubernetesLabels } from "./kubernetes/metadata";
@@ -39,6 +38,8 @@ export interface RedisKubernetesClusterArgs {
   backupSecrets?: RepositorySecretValues;
   /** restore.snapshot: the repository's password and S3 credentials (secret), for the restore Job. */
   restoreSecrets?: RepositorySecretValues;
+  /** acl.enabled: the last deployment's passwords and retired ones (infra/lastDeployment.ts). */
+  lastPasswords?: LastPasswords;
 }
 
 type RepositorySecretValues = NonNullable<BackupSecrets<pulumi.Input<string>>["backup"]>;
@@ -60,8 +61,6 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
   /** Generated name of the Secret holding the password (key `password`; changes with the password). Reference it by this name. */
   declare readonly secretName: pulumi.Output<string>;
   declare readonly bootstrapJobName: pulumi.Output<string>;
-  /** What the scale step does to reach this topology from the last deployed one (computed at preview). */
-  declare readonly scalePlan: pulumi.Output<string[]>;
   /** "host:port" of every pod by its stable DNS name. */
   declare readonly seeds: pulumi.Output<string[]>;
   /** "<client service>.<namespace>.svc.cluster.local:6379" */
@@ -74,6 +73,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
   readonly userPasswords: Record<string, pulumi.Output<string>> = {};
   /** acl.enabled: the Secret (key retired.json) with the passwords the last rotation retired, for the smoke Job. */
   readonly retiredPasswordsSecretName?: pulumi.Output<string>;
+  /** acl.enabled: what the rotations retired, by user (secret; read back by the next deployment). */
+  readonly retiredPasswords?: pulumi.Output<Record<string, string[]>>;
   /** TLS (tls.enabled): Secrets (tls.crt, tls.key, ca.crt) of the nodes' and of the clients' (Jobs) certificate. */
   declare readonly tlsSecretName: pulumi.Output<string | undefined>;
   declare readonly tlsClientSecretName: pulumi.Output<string | undefined>;
@@ -86,13 +87,6 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     const k = spec.kubernetes;
     if (spec.platform !== "kubernetes") throw new Error(`RedisKubernetesCluster: spec.platform is ${spec.platform}, expected kubernetes`);
     const child = { parent: this };
-
-    // First: the scaling plan, shown at preview; it refuses a topology that cannot hold the data before any object changes.
-    const scalePlan = new ScalePlan(
-      `${name}-scale-plan`,
-      { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) },
-      child,
-    );
 
     // Namespace: created (and protected: deleting it would delete the volumes) or an existing one by name.
     const labels = kubernetesLabels(spec);
@@ -107,7 +101,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
 
     // ACL users (acl.enabled): the pods' Secret, one Secret per other user and the retired passwords; a new password
     // is a new Secret, which rolls the pods one at a time after the rotation step added it (below).
-    const acl = spec.acl.enabled ? new AclUsers(`${name}-acl-users`, { spec, adminPassword: password, configured: args.aclPasswords }, child) : undefined;
+    const acl = spec.acl.enabled ? new AclUsers(`${name}-acl-users`, { spec, adminPassword: password, configured: args.aclPasswords, last: args.lastPasswords }, child) : undefined;
     const aclPodSecret = acl ? new k8s.core.v1.Secret(`${name}-acl`, aclSecret(cx.meta, acl.aclFile, acl.passwords.replica), child) : undefined;
     const userSecrets: Record<string, k8s.core.v1.Secret> = {};
     for (const [user, pw] of Object.entries(acl?.passwords ?? {})) {
@@ -156,7 +150,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     // The StatefulSet stays protected (a shrink is an update) and the PDB unchanged (a scale-down is not an eviction).
     const scaleStep = (phase: "in" | "out", dependsOn: pulumi.Resource[]) =>
       new ScaleStep(`${name}-scale-${phase}`, { platform: "kubernetes", plan, phase, nodeTimeoutMs: spec.nodeTimeoutMs, dependsOn, kubernetes: scaleJobArgs(cx, refs) }, child);
-    const scaleIn = scaleStep("in", [scalePlan, headless, secret]);
+    const scaleIn = scaleStep("in", [headless, secret]);
 
     // Password rotation (acl.enabled; docs/security.md): `add` before the pods roll, `remove` once the cluster is verified.
     const rotateJob = (mode: "add" | "remove", dependsOn: pulumi.Resource[]) =>
@@ -234,7 +228,6 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     this.password = pulumi.secret(password);
     this.tlsSecretName = tlsSecrets ? tlsSecrets.secretNames.nodes : pulumi.output(undefined);
     this.tlsClientSecretName = tlsSecrets ? tlsSecrets.secretNames.client : pulumi.output(undefined);
-    this.scalePlan = scalePlan.plan;
     const rotateRemove = aclPodSecret ? rotateJob("remove", [scaleOut.done]) : undefined;
     if (rotateRemove) {
       // Only now does admin's current password become the "previous" one of the next rotation.
@@ -243,6 +236,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     this.userSecretNames = pulumi.all(Object.fromEntries(Object.entries(userSecrets).map(([u, s]) => [u, s.metadata.name])));
     this.userPasswords = acl?.passwords ?? {};
     this.retiredPasswordsSecretName = retiredSecret?.metadata.name;
+    this.retiredPasswords = acl?.retired;
     // restore.snapshot: the new cluster is formed, scaled and its users rotated; the restore fills it before the smoke test.
     const formed = rotateRemove ?? scaleOut.done;
     const restoreJob = plan.restore
@@ -263,7 +257,6 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       secretName: this.secretName,
       userSecretNames: this.userSecretNames,
       bootstrapJobName: this.bootstrapJobName,
-      scalePlan: this.scalePlan,
       seeds: this.seeds,
       clientEndpoint: this.clientEndpoint,
       password: this.password,

@@ -1,6 +1,6 @@
 // Pure scaling planner: from a cluster's topology (live, or assumed at preview) and the planned node list, which nodes
 // join, leave, fail over, and which slots move from which master to which. The scale step (infra/scale) executes it
-// against the live cluster; the ScalePlan resource shows it at `pulumi preview`. No I/O here.
+// against the live cluster; scalePreview shows it at `pulumi preview`. No I/O here.
 
 export const SLOT_COUNT = 16384;
 
@@ -322,6 +322,23 @@ export function applyDecision(state: NodeState[], d: ScalingDecision, planned: s
  * Preview: the plan from the previous deployment's layout (recorded by the last preview/up; before that, the layout
  * `--cluster create` gives) to the next topology. Returns the layout the plan leads to, for the next preview.
  */
+/** The `scaleTopology` stack output: a deployment's planned topology and the slot layout its plan leads to. */
+export type ScaleTopology = Topology & { layout: LayoutEntry[] };
+
+/**
+ * What `pulumi preview` shows of a topology change (the `scalePlan` output) and the topology to record for the next
+ * one; a change that cannot be reached without resetting a node is refused here, before any resource is declared.
+ */
+export function scalePreview(previous: (Topology & { layout?: LayoutEntry[] }) | undefined, next: Topology): { lines: string[]; topology: ScaleTopology } | { problem: string } {
+  const bad = topologyProblem(next);
+  if (bad) return { problem: bad };
+  const { decision, lines, layout } = previewScaling(previous, next);
+  if (decision?.problems.length) {
+    return { problem: `redis-cluster:masters / replicasPerMaster: cannot scale ${previous!.masters}x${previous!.replicasPerMaster} -> ${next.masters}x${next.replicasPerMaster}: ${decision.problems.join("; ")}` };
+  }
+  return { lines, topology: { ...next, layout } };
+}
+
 export function previewScaling(previous: (Topology & { layout?: LayoutEntry[] }) | undefined, next: Topology): { decision?: ScalingDecision; lines: string[]; layout: LayoutEntry[] } {
   if (!previous || !previous.nodes?.length) {
     return { lines: [`create ${next.masters} masters x ${next.replicasPerMaster} replicas (bootstrap)`], layout: toLayout(assumedState(next)) };

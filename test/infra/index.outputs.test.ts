@@ -13,7 +13,7 @@ const pinned = { "redis-cluster:kubernetes": { ...k8sConfig, context: "prod-admi
 const CONTEXT_WARNING =
   "redis-cluster:kubernetes.context is not set, so redis-cluster-prod deploys to the kubeconfig's current context; " +
   "pin it with `pulumi config set --path redis-cluster:kubernetes.context <context>`";
-const COMMON = ["platform", "masters", "replicasPerMaster", "seeds", "scalePlan", "smokeDefinitionHash", "redisPassword"];
+const COMMON = ["platform", "masters", "replicasPerMaster", "seeds", "scalePlan", "scaleTopology", "smokeDefinitionHash", "redisPassword"];
 const DOCKER = [...COMMON, "network", "nodes", "hostSeeds", "natMap", "bootstrapExitCode"];
 const KUBERNETES = [...COMMON, "namespace", "statefulSet", "clientEndpoint", "secretName"];
 
@@ -59,11 +59,11 @@ test("preview and up warn only where the user must act: the unpinned prod contex
 
 test("dev exports the Docker outputs only, and per setting what it has (prometheusUrl, TLS client PEMs, ACL passwords)", () => {
   assert.deepEqual(keys(dev), sorted([...DOCKER, "prometheusUrl"]));
-  assert.deepEqual(keys(devSecure), sorted([...DOCKER, "tlsCaCert", "tlsClientCert", "tlsClientKey", "aclPasswords"]));
+  assert.deepEqual(keys(devSecure), sorted([...DOCKER, "tlsCaCert", "tlsClientCert", "tlsClientKey", "aclPasswords", "aclRetiredPasswords"]));
 });
 
 test("prod exports the Kubernetes outputs only, and per setting what it has (TLS Secrets, ACL Secrets and passwords)", () => {
-  assert.deepEqual(keys(prod), sorted([...KUBERNETES, "tlsSecretName", "tlsClientSecretName", "aclSecretNames", "aclPasswords"]));
+  assert.deepEqual(keys(prod), sorted([...KUBERNETES, "tlsSecretName", "tlsClientSecretName", "aclSecretNames", "aclPasswords", "aclRetiredPasswords"]));
   assert.deepEqual(keys(prodPlain), sorted(KUBERNETES));
 });
 
@@ -75,6 +75,9 @@ test("passwords and the client key are secret outputs; the PEMs and passwords ar
   assert.equal(devSecure.outputs.tlsClientCert, pem("CERTIFICATE", "client"));
   assert.equal(devSecure.outputs.tlsCaCert, pem("CERTIFICATE", "ca"));
   assert.ok(isSecret(devSecure.outputs.aclPasswords));
+  // What rotations retired: read back by the next deployment (a first one retired nothing), secret like the passwords.
+  assert.ok(isSecret(devSecure.outputs.aclRetiredPasswords));
+  assert.deepEqual(unwrapSecrets(devSecure.outputs.aclRetiredPasswords), {});
   // canary: Pulumi.dev.yaml enables the canary, which has a user of its own.
   assert.deepEqual(Object.keys(unwrapSecrets(devSecure.outputs.aclPasswords)).sort(), ["admin", "canary", "exporter", "replica", "smoke"]);
   assert.equal(dev.outputs.platform, "docker");

@@ -233,7 +233,7 @@ async function assertBackedUpKeys(c: s.ProdCluster, expiries: Map<string, number
 }
 
 /** What an up did to the Kubernetes objects, for the timings. */
-const changedBy = (up: UpResult) => up.run.resources.filter((r) => r.custom && r.op !== "same").map((r) => `${r.op} ${r.name}`).join(", ");
+const changedBy = (up: UpResult) => up.run.resources.filter((r) => r.custom && r.op !== "same" && r.op !== "read").map((r) => `${r.op} ${r.name}`).join(", ");
 
 const isRestoreJob = (name: string) => new RegExp(`^${s.STS}-restore-[0-9a-f]{8}$`).test(name);
 

@@ -30,7 +30,8 @@ export const EXIT_LOGGED_ERROR = 32;
 /** `pulumi` exits 255 on an error before the program runs (config rules). */
 export const EXIT_CLI_ERROR = 255;
 
-export type StepOp = "create" | "same" | "update" | "replace";
+/** "read": a resource read, not managed (StackReference); kept out of the state the run leaves. */
+export type StepOp = "create" | "same" | "update" | "replace" | "read";
 
 export interface ResourceOptions {
   parent?: string;
@@ -325,7 +326,7 @@ class Session {
       ? this.opts.priorState ?? { resources: [] }
       : {
           resources: [
-            ...this.resources.map((r) => ({ urn: r.urn, type: r.type, id: r.id, inputs: r.inputs, outputs: r.outputs, protect: r.options.protect })),
+            ...this.resources.filter((r) => r.op !== "read").map((r) => ({ urn: r.urn, type: r.type, id: r.id, inputs: r.inputs, outputs: r.outputs, protect: r.options.protect })),
             // A failed run keeps what it did not get to.
             ...(exitCode === 0 ? [] : [...this.prior.values()].filter((p) => !this.byUrn.has(p.urn))),
           ],
@@ -409,7 +410,13 @@ class Session {
       signalAndWaitForShutdown: (_call: any, cb: any) => cb(null, new Empty()),
       invoke: unimplemented("provider functions (Invoke)"),
       call: unimplemented("method calls (Call)"),
-      readResource: unimplemented("ReadResource (.get)"),
+      readResource: (call: any, cb: any) => {
+        try {
+          cb(null, this.readResource(call.request as resproto.ReadResourceRequest));
+        } catch (e) {
+          cb({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
+        }
+      },
       getDeploymentInfo: unimplemented("GetDeploymentInfo"),
       registerStackTransform: unimplemented("transforms"),
       registerStackInvokeTransform: unimplemented("invoke transforms"),
@@ -428,6 +435,38 @@ class Session {
       if (parentType && parentType !== "pulumi:pulumi:Stack") qualified = `${parentType}$${type}`;
     }
     return `urn:pulumi:${this.opts.stack}::${this.project}::${qualified}::${name}`;
+  }
+
+  /**
+   * A read: only a StackReference to the stack being run, answered as the engine's built-in provider answers it
+   * (from the backend: the outputs of the stack's last completed deployment, here priorState's; none before the
+   * first). Any other read (`.get`, another stack) is refused: the test engine has no backend of other stacks.
+   */
+  private readResource(req: resproto.ReadResourceRequest): resproto.ReadResourceResponse {
+    const type = req.getType();
+    const name = req.getName();
+    const urn = this.urnOf(type, name, req.getParent());
+    const self = `organization/${this.project}/${this.opts.stack}`;
+    const refuse = (message: string): never => {
+      this.engineErrors.push(message);
+      this.abort();
+      throw new Error(message);
+    };
+    if (type !== "pulumi:pulumi:StackReference") refuse(`the test engine does not serve ReadResource (.get) of ${type} (${name}): only a StackReference to the stack itself`);
+    if (req.getId() !== self) refuse(`the test engine reads no stack but the one it runs: StackReference ${name} names ${req.getId()}, not ${self}`);
+    if (this.byUrn.has(urn)) refuse(`Duplicate resource URN '${urn}'; try giving it a unique name`);
+    const outputs = this.opts.priorState?.resources.find((r) => r.type === "pulumi:pulumi:Stack")?.outputs ?? {};
+    const properties = { name: self, outputs, secretOutputNames: Object.keys(outputs).filter((k) => isSecret(outputs[k])) };
+    const rec: RecordedResource = {
+      urn, type, name, custom: true, inputs: { name: self }, outputs: properties, id: self, op: "read", changedKeys: [],
+      options: { parent: req.getParent() || undefined, dependsOn: req.getDependenciesList(), propertyDependencies: {}, ignoreChanges: [], replaceOnChanges: [], additionalSecretOutputs: [], aliases: 0 },
+    };
+    this.resources.push(rec);
+    this.byUrn.set(urn, rec);
+    const resp = new resproto.ReadResourceResponse();
+    resp.setUrn(urn);
+    resp.setProperties(Struct.fromJavaScript(properties));
+    return resp;
   }
 
   private async registerResource(req: resproto.RegisterResourceRequest): Promise<resproto.RegisterResourceResponse> {
@@ -475,6 +514,9 @@ class Session {
     resp.setUrn(urn);
     if (!rec.custom) {
       rec.op = this.prior.has(urn) ? "same" : "create";
+      // As the engine's same step: the old outputs stay until the program registers new ones (a run that fails
+      // before the stack's outputs keeps the last deployment's, which the next run's StackReference reads).
+      rec.outputs = this.prior.get(urn)?.outputs ?? {};
       resp.setObject(Struct.fromJavaScript({}));
       return resp;
     }

@@ -5,6 +5,7 @@
 // rotate add before the files and remove after the bootstrap.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { installMocks, isSecretInput, settle, unwrapSecret, valueOf } from "../../helpers/pulumiMocks";
 
 const mocks = installMocks({ config: {} });
@@ -96,13 +97,18 @@ test("password history: a rotation retires each changed password; unchanged user
   // Back to a retired password: it is current again, so no longer retired; a removed user is dropped.
   assert.deepEqual(retiredAfter({ admin: "a1", smoke: "s2" }, r1, { admin: "a1", smoke: "s1" }), { smoke: ["s2"] });
   assert.deepEqual(retiredAfter({ admin: "a1", app: "p1" }, { app: ["p0"] }, { admin: "a1" }), {});
-  // Values the provider host hands over still wrapped as secrets are unwrapped first.
-  const { unwrapSecret } = await import("../../../infra/components/aclUsers");
-  const sig = "4dabf18193072939515e22adb298388d";
-  assert.deepEqual(unwrapSecret({ [sig]: "1b47061264138c4ac30d75fd1eb44270", value: { admin: "a1" } }), { admin: "a1" });
-  assert.deepEqual(unwrapSecret({ admin: "a1" }), { admin: "a1" });
-  // The dynamic resource holds the passwords as a secret.
-  const history = mocks.resources.find((r) => r.name === "dev-acl-users-password-history");
-  assert.ok(history, "the docker component registers the password history");
-  assert.ok(isSecretInput(history!.inputs.current), "current passwords are a secret input");
+  // The component works from the last deployment's outputs (infra/lastDeployment.ts): smoke's password changed since,
+  // so it retires the old one; the map is a secret output, and so is its JSON for the smoke step.
+  const { AclUsers } = await import("../../../infra/components/aclUsers");
+  const { validateConfig } = await import("../../../infra/config/schema");
+  const spec = validateConfig({ platform: "docker", acl: { enabled: true, defaultUser: "off" } }, { name: "redis-cluster-dev" });
+  const acl = await mocks.run(async () =>
+    new AclUsers("hist", { spec, adminPassword: "a1", configured: { smoke: "s2" }, last: { passwords: { admin: "a1", smoke: "s1" }, retired: { admin: ["a0"] } } }),
+  );
+  assert.deepEqual(await valueOf(acl.retired), { admin: ["a0"], smoke: ["s1"] });
+  assert.equal(await pulumi.isSecret(acl.retired), true, "the retired passwords are a secret output");
+  assert.deepEqual(JSON.parse(await valueOf(acl.retiredPasswords)), { admin: ["a0"], smoke: ["s1"] });
+  assert.equal(await pulumi.isSecret(acl.retiredPasswords), true);
+  // No resource of its own holds the history any more: the stack outputs do.
+  assert.equal(mocks.resources.filter((r) => /password-history/.test(r.name)).length, 0);
 });

@@ -15,6 +15,7 @@ import {
   parseSlotTokens,
   planSlotMoves,
   previewScaling,
+  scalePreview,
   toLayout,
   toRanges,
   topologyProblem,
@@ -343,6 +344,30 @@ describe("describeDecision and the preview", () => {
     assert.ok(back.lines.includes("forget on every node, then remove: rc-6, rc-7"), back.lines.join("\n"));
     const masters = fromLayout(back.layout).filter((n) => n.role === "master");
     assert.deepEqual(masters.map((n) => [n.name, n.slots.length]), [[name(0), 5462], [name(1), 5461], [name(2), 5461]]);
+  });
+
+  it("scalePreview: the lines and the topology to record; what cannot be reached is a problem naming the settings", () => {
+    const t = (masters: number, replicasPerMaster: number) => ({ masters, replicasPerMaster, nodes: names(masters * (1 + replicasPerMaster)) });
+    const first = scalePreview(undefined, t(3, 1));
+    assert.ok("lines" in first);
+    assert.deepEqual(first.lines, ["create 3 masters x 1 replicas (bootstrap)"]);
+    assert.deepEqual({ ...first.topology, layout: undefined }, { ...t(3, 1), layout: undefined });
+    const out = scalePreview(first.topology, t(4, 1));
+    assert.ok("lines" in out);
+    assert.match(out.lines.join("\n"), /move 4096 slots:[\s\S]*1365 slots rc-0 -> rc-6: 4096-5460/);
+    // A stack last deployed without a layout (counts only): a balanced layout is assumed.
+    const legacy = scalePreview(t(3, 1), t(4, 1));
+    assert.ok("lines" in legacy);
+    assert.deepEqual(legacy.lines, out.lines);
+    const two = scalePreview(first.topology, t(2, 1));
+    assert.ok("problem" in two);
+    assert.match(two.problem, /redis-cluster:masters must be >= 3/);
+    // 3x2 -> 4x1: a fourth master would have to come from a replica (CLUSTER RESET): refused, saying how instead.
+    const wide = scalePreview(undefined, t(3, 2));
+    assert.ok("topology" in wide);
+    const bad = scalePreview(wide.topology, t(4, 1));
+    assert.ok("problem" in bad);
+    assert.match(bad.problem, /^redis-cluster:masters \/ replicasPerMaster: cannot scale 3x2 -> 4x1: .*CLUSTER RESET/);
   });
 
   it("applyDecision records the state the decision leads to", () => {

@@ -191,3 +191,22 @@ test("a fixed-name resource without deleteBeforeReplace fails its replacement as
   assert.doesNotMatch(second.errors.join("\n"), /fixed-dbr:/, "the one with deleteBeforeReplace is replaced");
   assert.ok(!p.steps.some((s) => s.startsWith("delete named-by-tag")), "a failed run deletes no replaced resource");
 });
+
+test("a StackReference to the stack itself reads its last outputs (secrets stay secret); another stack is refused", async () => {
+  const run = (priorState?: RunResult["state"], config: Record<string, ConfigInput> = {}) =>
+    runProgram({ ...NEW_STACK, mode: "up", program: fixture("stack-reference"), config, priorState });
+  const first = await run();
+  assert.equal(first.exitCode, 0, first.errors.join("\n"));
+  assert.deepEqual([first.outputs.count, first.outputs.sawToken], [1, "none"], "a first deployment has no outputs");
+  const read = first.resources.find((r) => r.name === "self")!;
+  assert.equal(read.op, "read");
+  assert.ok(!first.state.resources.some((r) => r.type === "pulumi:pulumi:StackReference"), "a read is not kept in the state");
+  const second = await run(first.state);
+  assert.deepEqual([second.outputs.count, second.outputs.sawToken], [2, "secret:t-1"]);
+  // A preview reads them too (a read runs in a preview).
+  const preview = await runProgram({ ...NEW_STACK, mode: "preview", program: fixture("stack-reference"), priorState: second.state });
+  assert.equal(preview.outputs.count, 3);
+  const other = await run(first.state, { other: "organization/redis-cluster/elsewhere" });
+  assert.equal(other.ok, false);
+  assert.match(other.errors.join("\n"), /reads no stack but the one it runs: StackReference self names organization\/redis-cluster\/elsewhere/);
+});
