@@ -1,6 +1,8 @@
 // A Kubernetes Job as the job controller runs it: one pod at a time (parallelism 1, completions 1), a new pod after
 // each failed one with the controller's back-off (10 s, doubling, at most 6 min) until backoffLimit failures, the whole
-// Job ended by activeDeadlineSeconds (its running pod killed), and each attempt's termination message kept.
+// Job ended by activeDeadlineSeconds (its running pod killed), and each attempt's termination message kept. Of
+// podFailurePolicy: rules onExitCodes with operator In, action FailJob (the Job fails at once, reason PodFailurePolicy)
+// or Count (the default); everything else of it is refused by name.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { sleep } from "../../smoke/time";
@@ -20,15 +22,52 @@ export interface JobAttempt {
 export interface JobResult {
   name: string;
   succeeded: boolean;
-  /** Complete, BackoffLimitExceeded or DeadlineExceeded. */
-  reason: "Complete" | "BackoffLimitExceeded" | "DeadlineExceeded";
+  /** Complete, BackoffLimitExceeded, DeadlineExceeded or PodFailurePolicy (a FailJob rule matched). */
+  reason: "Complete" | "BackoffLimitExceeded" | "DeadlineExceeded" | "PodFailurePolicy";
   attempts: JobAttempt[];
   durationMs: number;
 }
 
+const POLICY_ACTIONS = ["FailJob", "Count"];
+
+/** A podFailurePolicy as the API server validates it (batch/v1), limited to what runJob does with it. */
+export function checkPodFailurePolicy(where: string, policy: Obj | undefined, containers: string[]): void {
+  if (policy === undefined) return;
+  refuse(where, policy, ["rules"]);
+  const rules = policy.rules;
+  if (!Array.isArray(rules) || rules.length > 20) throw new Error(`pods runner: ${where}.rules must be a list of at most 20 rules (the API server refuses it)`);
+  rules.forEach((rule: Obj, i: number) => {
+    const at = `${where}.rules[${i}]`;
+    refuse(at, rule, ["action", "onExitCodes"]);
+    if (!POLICY_ACTIONS.includes(rule.action)) {
+      const api = ["FailJob", "Ignore", "Count", "FailIndex"].includes(rule.action);
+      throw new (api ? Unemulated : Error)(`pods runner: ${at}.action ${JSON.stringify(rule.action)}: ${api ? `not implemented (implemented: ${POLICY_ACTIONS.join(", ")})` : "not an action the API server accepts"}`);
+    }
+    const on = rule.onExitCodes;
+    if (on === undefined) throw new Error(`pods runner: ${at} needs onExitCodes (the API server refuses a rule without onExitCodes or onPodConditions)`);
+    refuse(`${at}.onExitCodes`, on, ["containerName", "operator", "values"]);
+    if (on.operator !== "In") throw new (on.operator === "NotIn" ? Unemulated : Error)(`pods runner: ${at}.onExitCodes.operator ${JSON.stringify(on.operator)}: implemented is In`);
+    const v = on.values;
+    if (!Array.isArray(v) || v.length === 0 || v.length > 255 || v.some((x) => !Number.isInteger(x) || x === 0) || v.some((x, j) => j > 0 && x <= v[j - 1])) {
+      throw new Error(`pods runner: ${at}.onExitCodes.values ${JSON.stringify(v)}: 1-255 integers, ascending without duplicates, no 0 with In (the API server refuses it)`);
+    }
+    if (on.containerName !== undefined && !containers.includes(on.containerName)) throw new Error(`pods runner: ${at}.onExitCodes.containerName ${on.containerName} is no container of the pod (${containers.join(", ")})`);
+  });
+}
+
+/** The action of the first rule a failed pod's exits match (onExitCodes In), as the job controller picks it; undefined: none matched (Count). */
+export function podFailureAction(policy: Obj | undefined, exits: { container: string; exitCode?: number }[]): string | undefined {
+  for (const rule of policy?.rules ?? []) {
+    const on = rule.onExitCodes;
+    if (exits.some((e) => e.exitCode !== undefined && e.exitCode !== 0 && (on.containerName === undefined || on.containerName === e.container) && on.values.includes(e.exitCode))) return rule.action;
+  }
+  return undefined;
+}
+
 export function checkJob(job: Obj): void {
   const where = `Job ${job.metadata?.name}`;
-  refuse(`${where}.spec`, job.spec, ["backoffLimit", "activeDeadlineSeconds", "template"]);
+  refuse(`${where}.spec`, job.spec, ["backoffLimit", "activeDeadlineSeconds", "podFailurePolicy", "template"]);
+  checkPodFailurePolicy(`${where}.spec.podFailurePolicy`, job.spec.podFailurePolicy, (job.spec.template?.spec?.containers ?? []).map((c: Obj) => c.name));
   refuse(`${where}.spec.template`, job.spec.template, ["metadata", "spec"]);
   refuse(`${where}.spec.template.metadata`, job.spec.template.metadata, ["labels", "annotations"]);
   checkPodSpec(job.spec.template.spec, `${where} pod`, "job", 1, job.spec.template.metadata?.labels ?? {});
@@ -82,6 +121,10 @@ export async function runJob(env: PodEnv, job: Obj, dir: string, onPod: (p: Pod 
     await pod.delete(deadlineHit ? "graceful" : "force");
     onPod(undefined);
     if (deadlineHit) return result(false, "DeadlineExceeded");
+    if (podFailureAction(job.spec.podFailurePolicy, [{ container: job.spec.template.spec.containers[0].name, exitCode: st?.exitCode }]) === "FailJob") {
+      env.log(`job ${name}: attempt failed (exit ${st?.exitCode}), a FailJob rule of its podFailurePolicy matched: no retry`);
+      return result(false, "PodFailurePolicy");
+    }
     failures++;
     if (failures > backoffLimit) return result(false, "BackoffLimitExceeded");
     const backoff = Math.min(360_000, 10_000 * 2 ** (failures - 1));
