@@ -1,6 +1,7 @@
 // What every platform's backup, restore and drill runs need (issue 23), from the validated spec: the engine's CLI
 // arguments (infra/backup/cli.ts), the repository's environment, and where the secrets go. Pure, secret-free: the
 // secret values (LoadedConfig.backupSecrets) are wired by the components into the names given here.
+import { createHash } from "node:crypto";
 import type { ClusterSpec } from "../config/schema";
 import { repositoryKind, type RepositoryKind } from "../config/backup";
 
@@ -130,3 +131,6 @@ export function planRestore(spec: ClusterSpec): RestorePlan | undefined {
     resources: spec.backup.resources,
   };
 }
+
+/** What a run is (its arguments and repository), as a hash: the Docker runs' trigger, the restore Job's name on Kubernetes. */
+export const runIdentity = (args: string[], repository: RepositoryPlan) => createHash("sha256").update(JSON.stringify([args, repository.env])).digest("hex");

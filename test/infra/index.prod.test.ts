@@ -294,13 +294,52 @@ test("backup.enabled: backup and restore-drill CronJobs (Forbid, history, restri
   assert.ok(!of(up, "kubernetes:apps/v1:Deployment").some((x) => x.name.includes("pushgateway")));
 });
 
+/** The restore Job: one per restore (its name keyed by snapshot, cluster id and repository). */
+const RESTORE_JOB = /^redis-cluster-prod-restore-[0-9a-f]{8}$/;
+
+test("restore.snapshot left set: a later up with another image and resources keeps the finished restore Job (no second restore); another snapshot is a new Job; a refusal fails it at once", { timeout: 240_000 }, async () => {
+  const REPO_PW = "restoreRepoPassword-0123456789";
+  const restore = (snapshot: string) => ({ "redis-cluster:restore": { secret: JSON.stringify({ snapshot, repository: "rest:http://backups.example.com:8000/", password: REPO_PW }) } });
+  const backup = (image: string, memory: string) => ({ "redis-cluster:backup": { image, resources: { requests: { cpu: "100m", memory }, limits: { memory } } } });
+  const first = await runProgram({ stack: "prod", mode: "up", config: { ...pinned, ...restore("0123abcd"), ...backup("registry.example.com/redis-backup:1", "1Gi") }, outputOverrides: tlsOverrides });
+  assert.equal(first.exitCode, 0, first.errors.join("\n"));
+  const job1 = of(first, "kubernetes:batch/v1:Job").find((j) => RESTORE_JOB.test(j.name))!;
+  assert.ok(job1, of(first, "kubernetes:batch/v1:Job").map((j) => j.name).join(", "));
+  assert.equal(job1.inputs.metadata.name, job1.name, "the Kubernetes name is the keyed one");
+  // A refusal (exit 2) or a usage error (exit 1) is final: no retry; a failure (exit 3) resumes on the next attempt.
+  const spec1 = unwrapSecrets(job1.inputs.spec);
+  assert.deepEqual(spec1.podFailurePolicy, { rules: [{ action: "FailJob", onExitCodes: { containerName: "restore", operator: "In", values: [1, 2] } }] });
+  assert.equal(spec1.template.spec.restartPolicy, "Never", "podFailurePolicy needs restartPolicy Never");
+  assert.ok(spec1.backoffLimit >= 1, "a failed restore is retried");
+
+  // Anything else changed (image, resources): the same Job, not replaced (a replaced Job would restore again).
+  const second = await runProgram({ stack: "prod", mode: "up", priorState: first.state, config: { ...pinned, ...restore("0123abcd"), ...backup("registry.example.com/redis-backup:2", "2Gi") }, outputOverrides: tlsOverrides });
+  assert.equal(second.exitCode, 0, second.errors.join("\n"));
+  const job2 = second.resources.find((x) => x.urn === job1.urn);
+  assert.ok(job2, "the restore Job is gone after an image change");
+  assert.equal(job2.op, "same", `the restore Job: ${job2.op} (${job2.changedKeys.join(", ")})`);
+  // What the program sent did change (ignoreChanges kept it from the diff).
+  const ct2 = unwrapSecrets(job2.inputs.spec).template.spec.containers[0];
+  assert.deepEqual([ct2.image, ct2.resources.limits.memory], ["registry.example.com/redis-backup:2", "2Gi"]);
+
+  // Another snapshot: a new Job (a new name), the old one deleted.
+  const third = await runProgram({ stack: "prod", mode: "up", priorState: second.state, config: { ...pinned, ...restore("4567cdef"), ...backup("registry.example.com/redis-backup:2", "2Gi") }, outputOverrides: tlsOverrides });
+  assert.equal(third.exitCode, 0, third.errors.join("\n"));
+  const jobs3 = of(third, "kubernetes:batch/v1:Job").filter((j) => RESTORE_JOB.test(j.name));
+  assert.equal(jobs3.length, 1, jobs3.map((j) => j.name).join(", "));
+  assert.notEqual(jobs3[0].urn, job1.urn);
+  assert.equal(jobs3[0].op, "create");
+  const ct3 = unwrapSecrets(jobs3[0].inputs.spec).template.spec.containers[0];
+  assert.deepEqual([ct3.image, ct3.args.slice(0, 3)], ["registry.example.com/redis-backup:2", ["restore", "--snapshot", "4567cdef"]]);
+});
+
 test("restore.snapshot: a restore Job after the cluster is formed (users rotated), before the smoke test; the repository's password by reference", { timeout: 180_000 }, async () => {
   const REPO_PW = "restoreRepoPassword-0123456789";
   const restore = { snapshot: "0123abcd", repository: "rest:http://backups.example.com:8000/", password: REPO_PW };
   const r = await runProgram({ stack: "prod", mode: "up", config: { ...pinned, "redis-cluster:restore": { secret: JSON.stringify(restore) }, "redis-cluster:backup": { image: "registry.example.com/redis-backup:7.0.15" } }, outputOverrides: tlsOverrides });
   assert.equal(r.exitCode, 0, r.errors.join("\n"));
   const jobs = of(r, "kubernetes:batch/v1:Job");
-  const job = jobs.find((j) => j.name === "redis-cluster-prod-restore")!;
+  const job = jobs.find((j) => RESTORE_JOB.test(j.name))!;
   assert.ok(job, jobs.map((j) => j.name).join(", "));
   const rotateRemove = jobs.find((j) => j.name.endsWith("-rotate-remove"))!;
   const smoke = jobs.find((j) => j.name.includes("smoke"))!;

@@ -1,11 +1,10 @@
 // The backup engine (infra/backup/cli.ts) run on the Pulumi host against the published ports, like the smoke and
 // scale steps: one backup after the smoke test, or the restore of a new stack before it. Secrets reach the command
 // only through its environment (secret inputs); the plan gives their names.
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { ClusterPlan } from "../../plan/plan";
-import type { RepositoryPlan, RepositorySecret } from "../../plan/backup";
+import { runIdentity, type RepositoryPlan, type RepositorySecret } from "../../plan/backup";
 import type { IssuedCertificate } from "../clusterCertificates";
 import { tlsPemEnv, tsxCommand } from "../hostCommand";
 
@@ -83,7 +82,7 @@ export function backupRun(name: string, a: BackupRunArgs, parent?: pulumi.Resour
 }
 
 /** What a backup is, for its trigger (beside the cluster's definition): other arguments or another repository run one more. */
-export const backupTrigger = (cliArgs: string[], repository: RepositoryPlan) => createHash("sha256").update(JSON.stringify([cliArgs, repository.env])).digest("hex");
+export const backupTrigger = runIdentity;
 
 /** What a restore is, for its trigger: another snapshot, cluster id or repository re-runs it (and an engine refusal of a non-empty cluster then fails `pulumi up`). */
 export const restoreTrigger = (plan: NonNullable<ClusterPlan["restore"]>) => backupTrigger(plan.args, plan.repository);

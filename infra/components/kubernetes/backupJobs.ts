@@ -6,7 +6,8 @@
 // repository and the Pushgateway, and runs its throwaway cluster inside its own container.
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
-import type { BackupPlan, RepositorySecret, RestorePlan } from "../../plan/backup";
+import { runIdentity, type BackupPlan, type RepositorySecret, type RestorePlan } from "../../plan/backup";
+import { EXIT_CODES } from "../../backup/outcome";
 import { TLS_CLIENT_FILES } from "../../plan/tls";
 import type { ClusterContext, PodRefs } from "./context";
 import { envList } from "./env";
@@ -113,18 +114,34 @@ export function backupCronJobArgs(cx: ClusterContext, refs: PodRefs, plan: Backu
 }
 
 /**
- * restore.snapshot: the Job that fills a new stack's cluster after the bootstrap and before the smoke test. Retried:
- * a restore that dies resumes (its marker key, infra/backup/restore.ts); a non-empty cluster without it is refused.
+ * The restore Job's name, logical and in Kubernetes: one per restore (snapshot, cluster id, repository). Another
+ * snapshot is another Job; the same one keeps its Job whatever else changes (RESTORE_JOB_IGNORE).
+ */
+export const restoreJobName = (cluster: string, plan: RestorePlan) => `${cluster}-restore-${runIdentity(plan.args, plan.repository).slice(0, 8)}`;
+
+/**
+ * A changed Job is replaced by pulumi-kubernetes (its pod template is immutable): a new image, bundle, resources or
+ * seeds would run the restore again into the now-populated cluster, which the engine refuses (failing that `up`).
+ * Its name carries what a restore is; nothing else of its spec may re-run it.
+ */
+export const RESTORE_JOB_IGNORE = ["spec"];
+
+/**
+ * restore.snapshot: the Job that fills the cluster after the bootstrap and before the smoke test, once per restore
+ * (restoreJobName). A failure (exit 3) is retried: the restore resumes (its marker key, infra/backup/restore.ts); a
+ * refusal (a non-empty cluster, a backup that does not verify) or a usage error is final, so the Job fails at once
+ * (podFailurePolicy) instead of repeating it with back-off.
  */
 export function restoreJobArgs(cx: ClusterContext, refs: PodRefs, plan: RestorePlan, jobRefs: BackupJobRefs, bundle: { text: string; sha256: string }): k8s.batch.v1.JobArgs {
   const pod = backupPod(cx, refs, plan, "restore", plan.args, jobRefs, bundle);
   return {
-    // A refused restore (a non-empty cluster) fails its Job: once the cluster is emptied, the next `up` replaces it
-    // instead of awaiting the failed one again.
-    metadata: { namespace: cx.namespace, labels: pod.labels, annotations: { [REPLACE_UNREADY]: "true" } },
+    // A refused restore fails its Job: once the cluster is emptied, the next `up` replaces it instead of awaiting the
+    // failed one again.
+    metadata: { name: restoreJobName(cx.spec.name, plan), namespace: cx.namespace, labels: pod.labels, annotations: { [REPLACE_UNREADY]: "true" } },
     spec: {
       backoffLimit: 2,
       activeDeadlineSeconds: 6 * 3600,
+      podFailurePolicy: { rules: [{ action: "FailJob", onExitCodes: { containerName: "restore", operator: "In", values: [EXIT_CODES.usage, EXIT_CODES.refused] } }] },
       template: { metadata: { labels: pod.labels }, spec: pod.spec },
     },
   };
