@@ -23,7 +23,7 @@ import { networkPolicyArgs, podDisruptionBudgetArgs } from "./kubernetes/podPoli
 import { monitoringArgs } from "./kubernetes/monitoring";
 import type { BackupSecrets } from "../config/backup";
 import { buildBackupBundle, backupBundleHash } from "../backup/bundle";
-import { BACKUP_BUNDLE_DIR, BACKUP_BUNDLE_FILE, backupCronJobArgs, repositorySecretArgs, restoreJobArgs } from "./kubernetes/backupJobs";
+import { BACKUP_BUNDLE_DIR, BACKUP_BUNDLE_FILE, backupCronJobArgs, repositorySecretArgs, RESTORE_JOB_IGNORE, restoreJobArgs, restoreJobName } from "./kubernetes/backupJobs";
 import { bundleConfigMapArgs } from "./kubernetes/nodeJob";
 import { pushgatewayObjects } from "./kubernetes/pushgateway";
 
@@ -240,10 +240,11 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     // restore.snapshot: the new cluster is formed, scaled and its users rotated; the restore fills it before the smoke test.
     const formed = rotateRemove ?? scaleOut.done;
     const restoreJob = plan.restore
-      ? new k8s.batch.v1.Job(`${name}-restore`, restoreJobArgs(cx, refs, plan.restore, backupJobRefs("restore", args.restoreSecrets, plan.restore.user), backupBundle!.bundle), {
+      ? new k8s.batch.v1.Job(restoreJobName(name, plan.restore), restoreJobArgs(cx, refs, plan.restore, backupJobRefs("restore", args.restoreSecrets, plan.restore.user), backupBundle!.bundle), {
           parent: this,
           dependsOn: [formed],
           customTimeouts: { create: "6h", update: "6h" },
+          ignoreChanges: RESTORE_JOB_IGNORE,
         })
       : undefined;
     createCronJobs?.(restoreJob ?? job);
