@@ -105,6 +105,11 @@ interface Lane {
   wires: EncodedCommands;
   /** Index of the next command in `wires`. */
   cursor: number;
+  /** Closed loop: the request in flight (one per lane), its commands and when it was written. */
+  n: number;
+  start: number;
+  /** Closed loop: the lane's reply handler, made once (not a closure per request). */
+  done: (errors: number, firstError: string | undefined) => void;
 }
 
 /** The next n commands of a lane as one buffer: a view into the encoded commands, a copy only where it wraps around. */
@@ -212,7 +217,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const wires = wiresByTarget[t];
     const count = wires.offsets.length - 1;
     // The lanes of one master start evenly spaced over its keys: together they walk all of them.
-    return { target: o.targets[t], conn: conns[t][k % conns[t].length], wires, cursor: Math.floor((k * count) / lanesOf[t]) };
+    return { target: o.targets[t], conn: conns[t][k % conns[t].length], wires, cursor: Math.floor((k * count) / lanesOf[t]), n: 0, start: 0, done: () => undefined };
   });
 
   const hist = new LatencyHistogram();
@@ -248,9 +253,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       tEnd = performance.now();
       resolveRun();
     };
-    const onDone = (n: number, start: number) => (errs: number, first: string | undefined) => {
-      const now = performance.now();
-      hist.record((now - start) * 1000, n);
+    const record = (n: number, start: number, errs: number, first: string | undefined) => {
+      hist.record((performance.now() - start) * 1000, n);
       okOps += n - errs;
       if (errs) {
         errors += errs;
@@ -271,22 +275,36 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     if (!open) {
       let active = lanes.length;
       const issue = (lane: Lane) => {
+        const now = performance.now();
         const n = Math.min(P, maxOps - sentOps);
-        if (n <= 0 || stopped() || performance.now() >= deadline) {
+        if (n <= 0 || stopped() || now >= deadline) {
           if (--active === 0) finish();
           return;
         }
         sentOps += n;
         perTarget[lane.target.addr] += n;
         outstanding++;
-        const start = performance.now();
-        const record = onDone(n, start);
-        lane.conn.send(batchOf(lane, n), n, (errs, first) => {
-          record(errs, first);
-          issue(lane);
-        });
+        lane.n = n;
+        lane.start = now;
+        lane.conn.send(batchOf(lane, n), n, lane.done);
       };
-      for (const lane of lanes) issue(lane);
+      // In redis-benchmark's shape, as its event loop does: the replies of one poll are all handled, then their
+      // connections' next requests written (each still its own write). Writing each at once interleaves the client's
+      // sends with replies already waiting to be read, and those replies' latency grows by the sends before them.
+      let ready: Lane[] = [];
+      const sendReady = () => {
+        const batch = ready;
+        ready = [];
+        for (const lane of batch) issue(lane);
+      };
+      for (const lane of lanes) {
+        lane.done = (errs, first) => {
+          record(lane.n, lane.start, errs, first);
+          if (!perRequest) issue(lane);
+          else if (ready.push(lane) === 1) setImmediate(sendReady);
+        };
+        issue(lane);
+      }
       return;
     }
 
@@ -321,7 +339,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         sentOps += n;
         perTarget[lane.target.addr] += n;
         outstanding++;
-        lane.conn.send(batchOf(lane, n), n, onDone(n, intended));
+        lane.conn.send(batchOf(lane, n), n, (errs, first) => record(n, intended, errs, first));
       }
       timer = setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()));
     };

@@ -2,7 +2,7 @@
 // "module loading of an SDK? zod? our code?" (docs/benchmarks.md#preview-time).
 
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber?: number }; children?: number[] }[];
   samples: number[];
   /** Microseconds since the previous sample. */
   timeDeltas: number[];
@@ -30,10 +30,15 @@ export function timeByOwner(p: CpuProfile, root: string): Map<string, number> {
     }
     owner.set(n.id, o);
   }
+  return selfTime(p, owner);
+}
+
+/** The samples' time (ms) added up by the name each profile node has in `names`. */
+function selfTime(p: CpuProfile, names: Map<number, string>): Map<string, number> {
   const out = new Map<string, number>();
   p.samples.forEach((id, i) => {
-    const o = owner.get(id) ?? "(unknown)";
-    out.set(o, (out.get(o) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+    const k = names.get(id) ?? "(unknown)";
+    out.set(k, (out.get(k) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
   });
   return out;
 }
@@ -44,4 +49,37 @@ export function ownerTable(a: Map<string, number>, b?: Map<string, number>, top 
     .sort((x, y) => y[1] - x[1])
     .slice(0, top)
     .map(([k, v]) => `${v.toFixed(0).padStart(7)} ms${b ? ` ${(b.get(k) ?? 0).toFixed(0).padStart(7)} ms` : ""}  ${k}`);
+}
+
+/** Self time (ms) per function, named `name (file:line)` with the file relative to `root` when under it. */
+export function timeByFunction(p: CpuProfile, root: string): Map<string, number> {
+  const name = new Map<number, string>();
+  for (const n of p.nodes) {
+    const { functionName: fn, url, lineNumber } = n.callFrame;
+    const file = url.replace(/^file:\/\//, "").replace(`${root}/`, "");
+    name.set(n.id, url ? `${fn || "(anonymous)"} (${file}:${(lineNumber ?? -1) + 1})` : fn);
+  }
+  return selfTime(p, name);
+}
+
+/** A CPU profile of this process while `fn` runs (V8's sampling profiler through the inspector, as --cpu-prof takes it). */
+export async function profileDuring<T>(fn: () => Promise<T>): Promise<{ result: T; profile: CpuProfile }> {
+  const { Session } = await import("node:inspector/promises");
+  const s = new Session();
+  s.connect();
+  try {
+    await s.post("Profiler.enable");
+    await s.post("Profiler.start");
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      await s.post("Profiler.stop").catch(() => undefined);
+      throw e;
+    }
+    const { profile } = (await s.post("Profiler.stop")) as { profile: CpuProfile };
+    return { result, profile };
+  } finally {
+    s.disconnect();
+  }
 }
