@@ -23,6 +23,9 @@ export interface BackupResult {
 /** restic tag of one cluster's snapshots. */
 export const clusterTag = (clusterId: string) => `cluster-${clusterId}`;
 
+/** restic tag of the backups of one named cluster (the stack's cluster name), whatever its members. */
+export const clusterNameTag = (name: string) => `name-${name}`;
+
 /** Ranges as manifest tuples. */
 function ranges(slots: number[]): [number, number][] {
   const out: [number, number][] = [];
@@ -80,7 +83,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupResult> {
     const bytes = files.reduce((n, f) => n + f.bytes, 0);
     log(`RDBs streamed: ${bytes} bytes, ${manifest.shards.reduce((n, x) => n + x.keys, 0)} keys in ${endedAt.getTime() - c.unpausedAt.getTime()} ms after the unpause`);
     const tags = [BACKUP_TAG, clusterTag(clusterId)];
-    const snapshotId = await restic.backup(staging, tags);
+    const snapshotId = await restic.backup(staging, [...tags, ...(o.clusterName ? [clusterNameTag(o.clusterName)] : [])]);
     log(`snapshot ${snapshotId.slice(0, 8)} stored (tags ${tags.join(", ")})`);
     if (o.retention) log(`retention: ${(await restic.forget(tags, o.retention)).split("\n").filter((l) => /snapshots|remove|keep/i.test(l)).slice(0, 4).join(" / ")}`);
     return { code: 0, message: `backup ${snapshotId.slice(0, 8)}: ${ms.length} shards, ${bytes} bytes, pause ${c.pauseMs} ms`, snapshotId, manifest };

@@ -15,6 +15,12 @@ import { pushSamples, pushTarget, type PushTarget } from "./push";
 import type { RepositoryOptions } from "./restic";
 import { runRestore } from "./restore";
 
+/** A restic tag's part: no comma (restic's tag separator), no space. */
+const clusterName = (v: string) => {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(v)) throw new InvalidArgumentError("--cluster-name must be letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit");
+  return v;
+};
+
 const int = (name: string, min: number) => (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
   return Number(v);
@@ -49,6 +55,7 @@ function restoreSource(c: Command): Command {
   return c
     .option("--snapshot <id>", "restic snapshot id or 'latest'", "latest")
     .option("--cluster-id <id>", "only backups of this cluster id (the manifest's clusterId)")
+    .option("--cluster-name <name>", "only backups of this cluster name (the backup's --cluster-name)", clusterName)
     .option("--batch-keys <n>", "keys per SCAN/DUMP/RESTORE round", int("--batch-keys", 1), 500)
     .option("--redis-server <path>", "redis-server binary of the temporary servers", "redis-server");
 }
@@ -75,6 +82,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .addOption(new Option("--transfer <mode>", "disk: the master forks at once (RDB written on the node, then streamed); diskless: waits repl-diskless-sync-delay").choices(["disk", "diskless"]).default("disk"))
     .option("--settle-ms <n>", "how long an unhealthy cluster may take to settle before the backup refuses", int("--settle-ms", 0), 10_000)
     .option("--init-repository", "create the restic repository when there is none")
+    .option("--cluster-name <name>", "tag the snapshot name-<name> as well: drills and restores pick this cluster's backups by it (its id changes with each scale step)", clusterName)
     .option("--keep-last <n>", "retention: keep the last n backups", int("--keep-last", 1))
     .option("--keep-hourly <n>", "retention: one per hour for n hours", int("--keep-hourly", 1))
     .option("--keep-daily <n>", "retention: one per day for n days", int("--keep-daily", 1))
@@ -86,7 +94,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const any = Object.values(keep).some((v) => v !== undefined);
       const push = target(o);
       const t0 = Date.now();
-      const r = await runBackup({ ...reach(o), pauseBoundMs: o.pauseBoundMs, transfer: o.transfer, settleMs: o.settleMs, initRepository: !!o.initRepository, retention: any ? keep : undefined });
+      const r = await runBackup({ ...reach(o), pauseBoundMs: o.pauseBoundMs, transfer: o.transfer, settleMs: o.settleMs, initRepository: !!o.initRepository, clusterName: o.clusterName, retention: any ? keep : undefined });
       process.stdout.write(`${r.message}\n`);
       code = r.code;
       const shards = r.manifest?.shards ?? [];
@@ -98,7 +106,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   restoreSource(common(program.command("restore").description("Verifies a backup, then loads each RDB into a temporary redis-server and RESTOREs its keys into an empty cluster")))
     .exitOverride()
     .action(async (o) => {
-      const r = await runRestore({ ...reach(o), snapshot: o.snapshot, clusterId: o.clusterId, batchKeys: o.batchKeys, redisServer: o.redisServer });
+      const r = await runRestore({ ...reach(o), snapshot: o.snapshot, clusterId: o.clusterId, clusterName: o.clusterName, batchKeys: o.batchKeys, redisServer: o.redisServer });
       process.stdout.write(`${r.message}\n`);
       code = r.code;
     });
@@ -113,7 +121,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .exitOverride()
     .action(async (o) => {
       const push = target(o);
-      const r = await runDrill({ repository: repositoryFromEnv(env), workDir: String(o.workDir), snapshot: o.snapshot, clusterId: o.clusterId, batchKeys: o.batchKeys, redisServer: o.redisServer, masters: o.masters, sampleKeys: o.sampleKeys });
+      const r = await runDrill({ repository: repositoryFromEnv(env), workDir: String(o.workDir), snapshot: o.snapshot, clusterId: o.clusterId, clusterName: o.clusterName, batchKeys: o.batchKeys, redisServer: o.redisServer, masters: o.masters, sampleKeys: o.sampleKeys });
       process.stdout.write(`${r.message}\n`);
       code = r.code;
       if (push) await pushSamples(push, DRILL_PUSH_JOB, drillPushSamples({ success: r.code === 0, endedAt: new Date(), durationSeconds: r.ms / 1000, keysChecked: r.keysChecked }), pushLog);

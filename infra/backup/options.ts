@@ -25,6 +25,8 @@ export interface BackupOptions extends ClusterReach {
   /** Staging folder for the RDBs and the manifest (needs room for the whole dataset's RDBs). */
   workDir: string;
   retention?: Retention;
+  /** Tags the snapshot name-<clusterName> too: a stable name the drill picks this cluster's backups by (the id changes with every scale step). */
+  clusterName?: string;
   /** How long an unhealthy-looking cluster, or a running fork (save, AOF rewrite), may take to settle before refusing. Default 10 s. */
   settleMs?: number;
   log?: (line: string) => void;
@@ -38,6 +40,8 @@ export interface RestoreOptions extends ClusterReach {
   snapshot?: string;
   /** Only snapshots of this cluster id (the backup's manifest clusterId): the latest of another cluster is never taken by mistake. */
   clusterId?: string;
+  /** Only snapshots tagged with this cluster name (the backup's --cluster-name). */
+  clusterName?: string;
   /** Folder for the downloaded snapshot and the temporary servers' dirs. */
   workDir: string;
   /** Keys per SCAN/DUMP/RESTORE round. Default 500. */

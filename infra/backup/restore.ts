@@ -23,7 +23,7 @@ import { masters } from "./preflight";
 import { MARKER_KEY, restoreMarker } from "./marker";
 import { maxRdbVersion, rdbVersionOf } from "./rdb";
 import { BACKUP_TAG, Restic, RepositoryRefused, type SnapshotInfo } from "./restic";
-import { clusterTag } from "./backup";
+import { clusterNameTag, clusterTag } from "./backup";
 import { redisServerVersion, startTempServer, TEMP_DIR_PREFIX } from "./tempServer";
 
 export { MARKER_KEY };
@@ -70,7 +70,7 @@ function header(path: string): Buffer {
 }
 
 async function pickSnapshot(restic: Restic, o: RestoreOptions): Promise<SnapshotInfo> {
-  const tags = [BACKUP_TAG, ...(o.clusterId ? [clusterTag(o.clusterId)] : [])];
+  const tags = [BACKUP_TAG, ...(o.clusterId ? [clusterTag(o.clusterId)] : []), ...(o.clusterName ? [clusterNameTag(o.clusterName)] : [])];
   const all = await restic.snapshots(tags);
   const want = o.snapshot ?? "latest";
   const snap = want === "latest" ? all[all.length - 1] : all.find((s) => s.id === want || s.short_id === want || s.id.startsWith(want));

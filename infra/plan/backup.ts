@@ -105,9 +105,11 @@ export function planBackup(spec: ClusterSpec, placement: "docker" | "kubernetes"
   return {
     schedule: b.schedule,
     // --init-repository: the first backup into an empty bucket creates the repository (never over an existing one).
-    backupArgs: ["backup", "--pause-bound-ms", String(b.pauseBoundMs), ...retentionArgs(b.retention), "--init-repository"],
+    // --cluster-name: the drill picks this cluster's backups by it in a repository several clusters share (the
+    // cluster id of the backups' other tag is known only after a backup, and changes with each scale step).
+    backupArgs: ["backup", "--pause-bound-ms", String(b.pauseBoundMs), ...retentionArgs(b.retention), "--init-repository", "--cluster-name", spec.name],
     drillSchedule: b.drillSchedule,
-    drillArgs: ["drill", "--snapshot", "latest"],
+    drillArgs: ["drill", "--snapshot", "latest", "--cluster-name", spec.name],
     repository: repositoryPlan(b.repository, b.credentialsProvided),
     ...(pushgatewayUrl && { pushgatewayUrl }),
     pushArgs: pushgatewayUrl ? ["--pushgateway", pushgatewayUrl, "--push-cluster", spec.name] : [],

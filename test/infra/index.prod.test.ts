@@ -268,6 +268,10 @@ test("backup.enabled: backup and restore-drill CronJobs (Forbid, history, restri
   assert.ok(!dPod.spec.containers[0].env.some((e: { name: string }) => e.name === "REDISCLI_AUTH"));
   assert.equal(dPod.metadata.labels["redis-cluster-client"], undefined);
   assert.deepEqual(dPod.spec.containers[0].args.slice(0, 3), ["drill", "--snapshot", "latest"]);
+  // This cluster's backups only, in a repository several clusters may share: the backup tags them with the name the drill picks.
+  for (const [what, args] of [["drill", dPod.spec.containers[0].args], ["backup", bPod.spec.containers[0].args]] as const) {
+    assert.ok(args.join(" ").includes("--cluster-name redis-cluster-prod "), `${what}: ${args.join(" ")}`);
+  }
   // The repository Secret: the values secret-wrapped in the program's inputs.
   const repoSecret = r.resources.find((x) => x.name === "redis-cluster-prod-backup-repository" && x.custom)!;
   assert.ok(isSecret(repoSecret.inputs.stringData) || Object.values(repoSecret.inputs.stringData).every(isSecret), "repository Secret data is secret");

@@ -1,6 +1,7 @@
 // The restore drill against real Redis and restic over REST (rclone serve restic): a good backup passes with every key
 // of a small dataset compared (digest and expiry); a value or an expiry that differs after the restore fails it; a
-// shard missing or corrupted in the repository fails it (refused); a drill SIGKILLed mid-run leaves no server running.
+// shard missing or corrupted in the repository fails it (refused); a drill SIGKILLed mid-run leaves no server running;
+// with --cluster-name it drills that cluster's latest backup, not another cluster's newer one in the same repository.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -119,4 +120,18 @@ test("a drill SIGKILLed mid-run leaves no redis-server running; the next drill c
   const r = await drill({ snapshot: original });
   assert.equal(r.code, 0, r.message);
   assertNothingLeft("after the kill");
+});
+
+test("--cluster-name: the drill takes that cluster's latest backup, not a newer one of another cluster in the same repository", { timeout: 120_000 }, async () => {
+  const mine = await runBackup(backupOptions(src, repo, work, { clusterName: "drill-mine" }));
+  assert.equal(mine.code, 0, mine.message);
+  const other = await runBackup(backupOptions(src, repo, work, { clusterName: "drill-other" }));
+  assert.equal(other.code, 0, other.message);
+  const r = await drill({ clusterName: "drill-mine", sampleKeys: 5 });
+  assert.equal(r.code, 0, r.message);
+  assert.ok(r.snapshotId?.startsWith(mine.snapshotId!), `drilled ${r.snapshotId}: not drill-mine's ${mine.snapshotId} (the latest is drill-other's ${other.snapshotId})`);
+  const none = await drill({ clusterName: "drill-nobody" });
+  assert.equal(none.code, 2, none.message);
+  assert.match(none.message, /no backup snapshot latest .*name-drill-nobody/);
+  assertNothingLeft("named drills");
 });

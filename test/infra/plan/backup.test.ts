@@ -10,8 +10,8 @@ const backup = (extra: Record<string, unknown> = {}) => ({ enabled: true, reposi
 test("docker: the backup run's arguments, the repository's environment and the Pushgateway on the announce host", () => {
   const plan = planCluster(validateConfig({ backup: backup({ retention: { keepLast: 2, keepDaily: 0, keepWeekly: 0, keepMonthly: 3 } }), docker: { pushgatewayPort: 9191 } }, { name: "redis-cluster-dev" }));
   const b = plan.backup!;
-  assert.deepEqual(b.backupArgs, ["backup", "--pause-bound-ms", "1000", "--keep-last", "2", "--keep-monthly", "3", "--init-repository"]);
-  assert.deepEqual(b.drillArgs, ["drill", "--snapshot", "latest"]);
+  assert.deepEqual(b.backupArgs, ["backup", "--pause-bound-ms", "1000", "--keep-last", "2", "--keep-monthly", "3", "--init-repository", "--cluster-name", "redis-cluster-dev"]);
+  assert.deepEqual(b.drillArgs, ["drill", "--snapshot", "latest", "--cluster-name", "redis-cluster-dev"]);
   assert.deepEqual(b.repository, { kind: "s3", env: { RESTIC_REPOSITORY: "s3:https://minio:9000/bk/redis" }, secretEnv: { RESTIC_PASSWORD: "password" } });
   assert.equal(b.pushgatewayUrl, "http://127.0.0.1:9191");
   assert.deepEqual(b.pushArgs, ["--pushgateway", "http://127.0.0.1:9191", "--push-cluster", "redis-cluster-dev"]);
