@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { cidrProblem, cidrWithin } from "./cidr";
 
 // Settings of `kubernetes.externalAccess` (issue 26): clients outside Kubernetes reach every node through its own
 // LoadBalancer Service, by a name under `domain` that each node announces (docs/external-access.md).
@@ -23,50 +24,6 @@ export function domainProblem(domain: string): string | undefined {
   }
   if (written !== domain) return `must be written lowercase and without a trailing dot; set ${written}`;
   return undefined;
-}
-
-/** The address and prefix of an IPv4/IPv6 CIDR, or why it is not one (host bits set included: likely a typo). */
-export function parseCidr(cidr: string): { address: string; prefix: number; family: 4 | 6 } | { problem: string } {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
-  const family = m ? isIP(m[1]) : 0;
-  if (!m || family === 0) return { problem: "must be a CIDR like 203.0.113.0/24 or 2001:db8::/32" };
-  const prefix = Number(m[2]);
-  const bits = family === 4 ? 32 : 128;
-  if (prefix > bits) return { problem: `has prefix /${prefix}; an IPv${family} prefix is at most /${bits}` };
-  const value = family === 4 ? m[1].split(".").reduce((a, o) => (a << 8n) | BigInt(o), 0n) : ipv6Value(m[1]);
-  const hostMask = (1n << BigInt(bits - prefix)) - 1n;
-  if ((value & hostMask) !== 0n) {
-    const network = format(value & ~hostMask, family);
-    return { problem: `has host bits set; write the network ${network}/${prefix}, or ${m[1]}/${bits} for that one address` };
-  }
-  return { address: m[1], prefix, family: family as 4 | 6 };
-}
-
-function ipv6Value(address: string): bigint {
-  // Expands "::" and an embedded IPv4 tail to 8 groups (isIP already accepted the text).
-  let text = address;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const o = v4[1].split(".").map(Number);
-    text = text.slice(0, -v4[1].length) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
-  }
-  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  return groups.reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-function format(value: bigint, family: number): string {
-  if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 255n)).join(".");
-  const groups = [...Array(8).keys()].map((i) => ((value >> BigInt(112 - 16 * i)) & 0xffffn).toString(16));
-  return groups.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
-}
-
-/** Why `cidr` is no CIDR, or undefined. */
-export function cidrProblem(cidr: string): string | undefined {
-  const r = parseCidr(cidr);
-  return "problem" in r ? r.problem : undefined;
 }
 
 /** A zod check reporting what `problem` says is wrong with the value. */
@@ -100,7 +57,7 @@ export const externalAccessSchema = z
     sourceRanges: z.array(z.string().superRefine(problemOf(cidrProblem))).default([])
       .describe("CIDRs allowed to reach the client port from outside (loadBalancerSourceRanges and the NetworkPolicy); empty is refused unless allowAnySource"),
     podRanges: z.array(z.string().superRefine(problemOf(cidrProblem))).default([])
-      .describe("CIDRs of the Kubernetes cluster's pod network: in-cluster clients are sent the external names too, and the load balancers' source ranges apply to them (kube-proxy); added to loadBalancerSourceRanges only (the NetworkPolicy keeps admitting pods by the client label)"),
+      .describe("CIDRs of the Kubernetes cluster's pod network: added to loadBalancerSourceRanges (in-cluster clients are sent the external names too, and kube-proxy applies the source ranges to them), and excepted from the NetworkPolicy's source ipBlocks (pods are admitted by the client label only)"),
     allowAnySource: z.boolean().default(false)
       .describe("Admit every source address (0.0.0.0/0, ::/0) instead of sourceRanges: anyone on the network path can try passwords"),
     allowPlaintext: z.boolean().default(false)
@@ -118,6 +75,14 @@ export interface ExternalAccessContext {
   tlsEnabled: boolean;
   /** kubernetes.preferredEndpointType as configured (undefined: its default). */
   preferredEndpointType: "ip" | "hostname" | undefined;
+}
+
+/** What allowAnySource admits: every IPv4 and IPv6 source. */
+export const ANY_SOURCE = ["0.0.0.0/0", "::/0"] as const;
+
+/** The sources the NetworkPolicy admits from outside by ipBlock: sourceRanges, or every address with allowAnySource. */
+export function ipBlockSources(e: ExternalAccessSpec): string[] {
+  return e.allowAnySource ? [...ANY_SOURCE] : [...e.sourceRanges];
 }
 
 /** Annotation keys the per-pod Services get from externalDns (pre-0.22 external-dns reads only the alpha one). */
@@ -157,8 +122,12 @@ export function externalAccessProblems(e: ExternalAccessSpec, c: ExternalAccessC
   if (e.sourceRanges.length > 0 && e.allowAnySource) {
     out.push([at("allowAnySource"), "is true but sourceRanges lists networks: say one or the other; remove sourceRanges to admit everyone, or allowAnySource to admit only them"]);
   }
-  if (e.podRanges.length > 0 && e.allowAnySource) {
-    out.push([at("podRanges"), "is set but allowAnySource admits every address already; remove podRanges"]);
+  for (const source of ipBlockSources(e).filter((r) => cidrProblem(r) === undefined)) {
+    const pods = e.podRanges.find((p) => cidrProblem(p) === undefined && cidrWithin(source, p));
+    if (pods === undefined) continue;
+    out.push(e.allowAnySource
+      ? [at("podRanges"), `lists ${pods}, which covers allowAnySource's ${source}: a NetworkPolicy ipBlock can except only blocks inside it; list the pod network's own ranges`]
+      : [at("sourceRanges"), `lists ${source}, which lies within podRanges' ${pods}: the NetworkPolicy can except only blocks inside an ipBlock, so it would admit every pod there to the client port, client label or not; remove ${source} from sourceRanges (podRanges already opens the load balancers to pods, which the policy admits by the client label) or correct podRanges`]);
   }
   if (e.externalDns) {
     for (const k of EXTERNAL_DNS_HOSTNAME_KEYS) {

@@ -1,5 +1,6 @@
 import type { ClusterSpec } from "../config/schema";
-import { EXTERNAL_DNS_HOSTNAME_KEYS } from "../config/externalAccess";
+import { cidrWithin } from "../config/cidr";
+import { EXTERNAL_DNS_HOSTNAME_KEYS, ipBlockSources } from "../config/externalAccess";
 
 /**
  * External access (kubernetes.externalAccess, docs/external-access.md): node <pod> announces `<pod>.<domain>` to
@@ -13,8 +14,11 @@ export interface ExternalAccessPlan {
   hostOf(pod: string): string;
   /** Fixed load-balancer address of node i (loadBalancerIP), when configured. */
   addressOf(i: number): string | undefined;
-  /** Source CIDRs of the client port from outside (the NetworkPolicy's ipBlocks); ["0.0.0.0/0", "::/0"] with allowAnySource. */
-  sourceRanges: string[];
+  /**
+   * The NetworkPolicy's peers for the client port from outside: each source range (0.0.0.0/0 and ::/0 with
+   * allowAnySource) less the pod ranges inside it, so that no pod is admitted by address (the client label decides).
+   */
+  ipBlocks: { cidr: string; except?: string[] }[];
   /** What the load balancers admit: sourceRanges and the pod network (in-cluster clients reach the same addresses). */
   loadBalancerSourceRanges: string[];
   /** Whether sourceRanges restricts anything (false with allowAnySource: no loadBalancerSourceRanges then). */
@@ -33,7 +37,11 @@ export function externalAccessPlan(spec: ClusterSpec): ExternalAccessPlan | unde
     domain,
     hostOf,
     addressOf: (i) => e.addresses?.[i],
-    sourceRanges: e.allowAnySource ? ["0.0.0.0/0", "::/0"] : [...e.sourceRanges],
+    ipBlocks: ipBlockSources(e).map((cidr) => {
+      // A pod range covering a whole source range is refused by the config (externalAccessProblems).
+      const except = e.podRanges.filter((p) => cidrWithin(p, cidr));
+      return { cidr, ...(except.length > 0 && { except }) };
+    }),
     loadBalancerSourceRanges: e.allowAnySource ? [] : [...e.sourceRanges, ...e.podRanges],
     restricted: !e.allowAnySource,
     annotationsOf: (pod) => ({
@@ -44,16 +52,21 @@ export function externalAccessPlan(spec: ClusterSpec): ExternalAccessPlan | unde
 }
 
 /**
- * The preview's warning when the load balancers admit only sourceRanges: in-cluster clients (the smoke Job, the
- * canary) are sent the external names too, and would be dropped unless sourceRanges covers the pod network.
+ * The preview's warning when podRanges is empty. With sourceRanges the load balancers admit only them: in-cluster
+ * clients (the smoke Job, the canary) are sent the external names too, and would be dropped unless sourceRanges
+ * covers the pod network. With allowAnySource the NetworkPolicy's 0.0.0.0/0 has no pod range to except.
  */
 export function podRangesWarning(spec: ClusterSpec): string | undefined {
   const e = spec.kubernetes.externalAccess;
-  if (!externalAccessPlan(spec) || e.allowAnySource || e.podRanges.length > 0) return undefined;
+  if (!externalAccessPlan(spec) || e.podRanges.length > 0) return undefined;
+  const admitsPods = "network plugins that match pod addresses against ipBlocks (Calico, for one) admit every pod of every namespace to the client port then, client label or not";
+  const fix = "Add it: pulumi config set --path 'redis-cluster:kubernetes.externalAccess.podRanges[0]' <pod CIDR>";
+  if (e.allowAnySource) {
+    return `redis-cluster:kubernetes.externalAccess.podRanges is empty: the NetworkPolicy admits allowAnySource's 0.0.0.0/0 and ::/0 with no pod range excepted; ${admitsPods}. ${fix}`;
+  }
   return "redis-cluster:kubernetes.externalAccess.podRanges is empty: in-cluster clients (the smoke Job, the canary, your applications) are sent the " +
     "external names too, and the load balancers admit only sourceRanges (kube-proxy applies them inside the cluster as well); unless sourceRanges covers the " +
-    "pod network, the smoke test cannot reach the nodes. " +
-    "Add it: pulumi config set --path 'redis-cluster:kubernetes.externalAccess.podRanges[0]' <pod CIDR>";
+    `pod network, the smoke test cannot reach the nodes, and if it does, ${admitsPods}. ${fix}`;
 }
 
 /** What nodes give clients in MOVED and CLUSTER SLOTS: as configured, else hostname with external access, else ip. */

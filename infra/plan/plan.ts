@@ -4,7 +4,7 @@ import { readScript } from "./scripts";
 import { canaryJob } from "../config/canary";
 import { DEFAULT_CANARY_PORT } from "../../smoke/canary/server";
 import { httpUrl, planBackup, planRestore, type BackupPlan, type RestorePlan } from "./backup";
-import { externalAccessPlan } from "./externalAccess";
+import { externalAccessPlan, preferredEndpointType } from "./externalAccess";
 
 /** Paths inside a container or pod where the plan's files are delivered. */
 export const CONTAINER_PATHS = {
@@ -182,16 +182,32 @@ export function planCluster(spec: ClusterSpec, placement: Placement = { kind: sp
   };
 }
 
-/** Environment of one node's entrypoint (no secret: the platform adds REDISCLI_AUTH or REDIS_PASSWORD_FILE). */
-export function nodeEnv(node: PlannedNode, kind: Placement["kind"]): Record<string, string> {
+/** Environment of one node's entrypoint on Docker or local processes (no secret: the platform adds REDISCLI_AUTH or REDIS_PASSWORD_FILE). */
+export function nodeEnv(node: PlannedNode, kind: Exclude<Placement["kind"], "kubernetes">): Record<string, string> {
   switch (kind) {
     case "docker":
       return { REDIS_PORT: String(node.port), REDIS_ANNOUNCE_IP: node.host };
-    case "kubernetes":
-      // The pod IP is only known at run time: the pod spec injects it (downward API) as REDIS_ANNOUNCE_IP.
-      // With externalAccess the node announces its external name; its peers are still found by the pod DNS name.
-      return { REDIS_PORT: String(node.port), REDIS_ANNOUNCE_HOSTNAME: node.externalHost ?? node.host };
     case "local":
       return { REDIS_PORT: String(node.port), REDIS_BIND: node.host, REDIS_ANNOUNCE_IP: node.host };
   }
+}
+
+/**
+ * Kubernetes: what a pod's entrypoint is told of its identity (no secret). The StatefulSet's one template serves every
+ * ordinal, so it passes `$(POD_NAME)` and `$(POD_IP)` (the kubelet expands them); a test passes one pod's values.
+ */
+export function podNodeEnv(spec: ClusterSpec, pod: { name: string; ip: string }): Record<string, string> {
+  const names = kubernetesNames(spec);
+  const external = externalAccessPlan(spec);
+  return {
+    REDIS_PORT: String(REDIS_PORT),
+    // Peers and clients reach the pod at its current IP; the stable name goes into nodes.conf and lets
+    // refresh-peers.sh find every peer's new IP after restarts.
+    REDIS_ANNOUNCE_IP: pod.ip,
+    // With externalAccess clients get the external name, and refresh-peers.sh finds peers under the pods' domain
+    // instead (the external name resolves to a load balancer, which carries no bus port).
+    REDIS_ANNOUNCE_HOSTNAME: external ? external.hostOf(pod.name) : names.hostOf(pod.name),
+    ...(external && { REDIS_PEER_DOMAIN: names.podDomain }),
+    REDIS_PREFERRED_ENDPOINT_TYPE: preferredEndpointType(spec),
+  };
 }

@@ -14,8 +14,9 @@
 // The outside client's only way in is the node's other leg: no route to the pods is forwarded unless DNATed.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { isIPv6 } from "node:net";
+import { isIPv4 } from "node:net";
 import type Docker from "dockerode";
+import { cidrProblem } from "../../infra/config/cidr";
 import { Unemulated } from "../refuse";
 import { OUTSIDE_NET, OutsideClient } from "./outsideClient";
 import { dnatRules, endpointsOf, serviceKey, sourceMatches, type NetPod } from "./serviceProxy";
@@ -42,30 +43,6 @@ const invalid = (where: string, msg: string): never => {
 /** The Service spec fields of type LoadBalancer; each is emulated (see the file's head). */
 export const LB_SPEC_FIELDS = ["loadBalancerIP", "loadBalancerSourceRanges", "externalTrafficPolicy", "allocateLoadBalancerNodePorts"];
 
-const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
-/** A valid IPv4 CIDR ("10.0.0.0/8"), else undefined. */
-export function parseCidr(s: unknown): { base: number; bits: number } | undefined {
-  const m = typeof s === "string" ? IPV4_CIDR.exec(s) : null;
-  if (!m) return undefined;
-  const o = m.slice(1, 5).map(Number);
-  const bits = Number(m[5]);
-  if (o.some((x) => x > 255) || bits > 32) return undefined;
-  return { base: ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0, bits };
-}
-
-/** 4 or 6 for an IPv4 or IPv6 CIDR, else undefined. */
-export function cidrFamily(s: unknown): 4 | 6 | undefined {
-  if (parseCidr(s)) return 4;
-  const m = typeof s === "string" ? /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(s) : null;
-  return m && isIPv6(m[1]) && Number(m[2]) <= 128 ? 6 : undefined;
-}
-
-/** The IPv4 address as a number (undefined when it is none). */
-export function ipNumber(ip: string): number | undefined {
-  return parseCidr(`${ip}/32`)?.base;
-}
-
 /** The Service's type-dependent fields as the API server and the runner check them; `lb`: is it type LoadBalancer. */
 export function checkLoadBalancerFields(o: Obj, where: string): void {
   const spec = o.spec ?? {};
@@ -78,9 +55,11 @@ export function checkLoadBalancerFields(o: Obj, where: string): void {
   if (spec.clusterIP === "None") invalid(where, "spec.clusterIP None (headless) is not allowed for type LoadBalancer");
   if (![undefined, "Cluster", "Local"].includes(spec.externalTrafficPolicy)) invalid(where, `spec.externalTrafficPolicy ${spec.externalTrafficPolicy}: Cluster or Local`);
   if (![undefined, true, false].includes(spec.allocateLoadBalancerNodePorts)) invalid(where, `spec.allocateLoadBalancerNodePorts ${spec.allocateLoadBalancerNodePorts}: a boolean`);
-  if (spec.loadBalancerIP !== undefined && ipNumber(spec.loadBalancerIP) === undefined) invalid(where, `spec.loadBalancerIP ${spec.loadBalancerIP} is not an IPv4 address`);
+  if (spec.loadBalancerIP !== undefined && !isIPv4(spec.loadBalancerIP)) invalid(where, `spec.loadBalancerIP ${spec.loadBalancerIP} is not an IPv4 address`);
   for (const r of spec.loadBalancerSourceRanges ?? []) {
-    if (cidrFamily(r) === undefined) invalid(where, `spec.loadBalancerSourceRanges ${r} is not a CIDR (e.g. 203.0.113.0/24)`);
+    const problem = cidrProblem(r);
+    // Stricter than the API server on host bits, as the config is (one parser).
+    if (problem !== undefined) throw new Error(`pods runner: ${where}: spec.loadBalancerSourceRanges ${r} ${problem}`);
   }
   const annotations = o.metadata?.annotations ?? {};
   refuse(`${where}.metadata.annotations (a LoadBalancer's: a cloud's settings are not emulated)`, annotations, LB_ANNOTATIONS);

@@ -4,11 +4,13 @@
 // (loopback) and traffic from the node it runs on is always allowed: here the host's address on the pods' bridge,
 // where host clients (scenarios, checkers) connect from, and the load balancer node's (what it masquerades, as a
 // cluster's node SNATs externalTrafficPolicy Cluster traffic to its own address). Replies of allowed connections pass (conntrack). An ipBlock
-// peer admits its CIDR by source address: clients outside the cluster as a LoadBalancer with externalTrafficPolicy
-// Local hands them over (./loadBalancer.ts).
+// peer admits its CIDR less its `except` blocks by source address: clients outside the cluster as a LoadBalancer with
+// externalTrafficPolicy Local hands them over (./loadBalancer.ts). Like any plugin that matches pod addresses against
+// ipBlocks (Calico), a pod inside the CIDR and outside `except` is admitted too, whatever its labels.
+import { Address4, Address6 } from "ip-address";
+import { blockOf, cidrProblem, cidrWithin } from "../../infra/config/cidr";
 import { Unemulated } from "../refuse";
 import { containerPort, type NetPod } from "./serviceProxy";
-import { cidrFamily } from "./loadBalancer";
 import { refuse, type Obj } from "./spec";
 
 export const INGRESS_CHAIN = "RC-INGRESS";
@@ -30,9 +32,16 @@ export function checkNetworkPolicy(o: Obj, where: string): void {
       for (const k of ["podSelector", "namespaceSelector"]) if (peer[k]) checkSelector(`${at}.from[${j}].${k}`, peer[k]);
       if (peer.ipBlock) {
         if (peer.podSelector || peer.namespaceSelector) throw new Error(`pods runner: ${at}.from[${j}]: ipBlock may not be combined with a selector (the API server refuses it)`);
-        refuse(`${at}.from[${j}].ipBlock`, peer.ipBlock, ["cidr"]);
-        const cidr = peer.ipBlock.cidr;
-        if (cidrFamily(cidr) === undefined) throw new Error(`pods runner: ${at}.from[${j}].ipBlock.cidr ${cidr} is not a CIDR (the API server refuses it)`);
+        refuse(`${at}.from[${j}].ipBlock`, peer.ipBlock, ["cidr", "except"]);
+        const { cidr, except = [] } = peer.ipBlock;
+        const problem = typeof cidr === "string" ? cidrProblem(cidr) : "is no string";
+        if (problem !== undefined) throw new Error(`pods runner: ${at}.from[${j}].ipBlock.cidr ${cidr} ${problem}`);
+        (except as unknown[]).forEach((x, k) => {
+          const where = `pods runner: ${at}.from[${j}].ipBlock.except[${k}] ${x}`;
+          const p = typeof x === "string" ? cidrProblem(x) : "is no string";
+          if (p !== undefined) throw new Error(`${where} ${p}`);
+          if (!cidrWithin(x as string, cidr) || cidrWithin(cidr, x as string)) throw new Error(`${where} is not a strict subset of the cidr ${cidr} (the API server refuses it)`);
+        });
       }
     });
     (rule.ports ?? []).forEach((p: Obj, j: number) => {
@@ -71,12 +80,29 @@ const matches = (sel: Obj | undefined, labels: Record<string, string>) =>
 /** Sources a peer admits (address/prefix): an ipBlock's CIDR, or pods of the policy's namespace (podSelector), of selected namespaces, or both. */
 function peerIps(peer: Obj, policyNs: string, namespaces: Map<string, Record<string, string>>, pods: NetPod[]): string[] {
   // The pods' network is IPv4 only: an IPv6 block can match no source.
-  if (peer.ipBlock) return peer.ipBlock.cidr.includes(":") ? [] : [peer.ipBlock.cidr];
+  if (peer.ipBlock) return peer.ipBlock.cidr.includes(":") ? [] : cidrsWithout(peer.ipBlock.cidr, peer.ipBlock.except ?? []);
   return pods
     .filter((p) => p.ip && p.phase === "Running")
     .filter((p) => (peer.namespaceSelector ? matches(peer.namespaceSelector, namespaces.get(p.namespace) ?? { "kubernetes.io/metadata.name": p.namespace }) : p.namespace === policyNs))
     .filter((p) => (peer.podSelector ? matches(peer.podSelector, p.labels) : true))
     .map((p) => `${p.ip}/32`);
+}
+
+/**
+ * `cidr` less the `except` blocks, as the CIDRs that cover the rest: an iptables rule matches one source block, and
+ * the pod's chain cannot skip a rule (a RETURN would leave the chain, and INPUT accepts; another peer may still
+ * admit an excepted address). At most (prefix bits) x except.length blocks.
+ */
+export function cidrsWithout(cidr: string, except: string[]): string[] {
+  if (except.some((e) => cidrWithin(cidr, e))) return [];
+  if (!except.some((e) => cidrWithin(e, cidr))) return [cidr];
+  const block = blockOf(cidr);
+  const v4 = block instanceof Address4;
+  const prefix = block.subnetMask + 1;
+  const start = block.startAddress().bigInt();
+  const half = 1n << BigInt((v4 ? 32 : 128) - prefix);
+  const text = (v: bigint) => `${(v4 ? Address4.fromBigInt(v) : Address6.fromBigInt(v)).correctForm()}/${prefix}`;
+  return [start, start + half].flatMap((v) => cidrsWithout(text(v), except));
 }
 
 /**

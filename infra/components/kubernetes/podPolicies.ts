@@ -25,8 +25,9 @@ export function networkPolicyArgs(cx: ClusterContext): k8s.networking.v1.Network
         // Clients (and the bootstrap Job) in this namespace opt in with a label.
         { from: [{ podSelector: { matchLabels: { [spec.kubernetes.clientLabel]: "true" } } }], ports: redisPorts },
         // externalAccess: the client port (never the bus) from the configured source ranges; the per-pod Services keep
-        // the client's address (externalTrafficPolicy Local), so these blocks see it.
-        ...(external ? [{ from: external.sourceRanges.map((cidr) => ({ ipBlock: { cidr } })), ports: redisPorts }] : []),
+        // the client's address (externalTrafficPolicy Local), so these blocks see it. The pod ranges are excepted: a
+        // plugin matching pod addresses against ipBlocks would otherwise admit every pod, bypassing the client label.
+        ...(external ? [{ from: external.ipBlocks.map((ipBlock) => ({ ipBlock })), ports: redisPorts }] : []),
         ...(spec.monitoring.enabled
           ? [{
               from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": spec.kubernetes.monitoringNamespace } } }],

@@ -1,7 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { CONTAINER_PATHS, REDIS_PORT } from "../../plan/plan";
+import { CONTAINER_PATHS, REDIS_PORT, podNodeEnv } from "../../plan/plan";
 import { TLS_FILES } from "../../plan/tls";
-import { externalAccessPlan, preferredEndpointType } from "../../plan/externalAccess";
 import { aclNodeEnv } from "../aclUsers";
 import { METRICS_PORT, exporterSidecar } from "../kubernetesMonitoring";
 import { CONFIG_CHECKSUM } from "./annotations";
@@ -18,7 +17,6 @@ const probe = (mode: "alive" | "ready") => ({ exec: { command: ["sh", POD_PATHS.
 export function redisContainer(cx: ClusterContext, refs: PodRefs): k8s.types.input.core.v1.Container {
   const { spec, timings } = cx;
   const k = spec.kubernetes;
-  const external = externalAccessPlan(spec);
   return {
     name: "redis",
     image: spec.redisImage,
@@ -31,19 +29,8 @@ export function redisContainer(cx: ClusterContext, refs: PodRefs): k8s.types.inp
     env: [
       { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-      { name: "REDIS_PORT", value: String(REDIS_PORT) },
-      // Peers and clients reach the pod at its current IP; the stable DNS name goes into nodes.conf and
-      // lets refresh-peers.sh find every peer's new IP after restarts.
-      { name: "REDIS_ANNOUNCE_IP", value: "$(POD_IP)" },
-      // The pod's own stable name, as the plan computes it for node i (the template cannot know i); with
-      // externalAccess its external name, and refresh-peers.sh finds peers under the pods' domain instead.
-      ...(external
-        ? [
-            { name: "REDIS_ANNOUNCE_HOSTNAME", value: external.hostOf("$(POD_NAME)") },
-            { name: "REDIS_PEER_DOMAIN", value: cx.names.podDomain },
-          ]
-        : [{ name: "REDIS_ANNOUNCE_HOSTNAME", value: cx.names.hostOf("$(POD_NAME)") }]),
-      { name: "REDIS_PREFERRED_ENDPOINT_TYPE", value: preferredEndpointType(spec) },
+      // The pod's identity as the plan defines it; the template cannot know the ordinal: the kubelet expands these.
+      ...envList(podNodeEnv(spec, { name: "$(POD_NAME)", ip: "$(POD_IP)" })),
       { name: "REDIS_CONF_TEMPLATE", value: POD_PATHS.redisConf },
       { name: "REDIS_RUN_DIR", value: CONTAINER_PATHS.run },
       { name: "REDIS_DATA_DIR", value: POD_PATHS.data },

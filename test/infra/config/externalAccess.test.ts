@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError, validateConfig } from "../../../infra/config/schema";
-import { cidrProblem, domainProblem, MAX_DOMAIN_LENGTH, parseCidr } from "../../../infra/config/externalAccess";
+import { domainProblem, MAX_DOMAIN_LENGTH } from "../../../infra/config/externalAccess";
 
 const k8s = (externalAccess: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   validateConfig({ platform: "kubernetes", ...extra, kubernetes: { ...(extra.kubernetes as object), externalAccess } }, { name: "redis-cluster-prod" });
@@ -43,17 +43,6 @@ test("domain: a lowercase DNS name of two labels or more, outside the cluster's 
   for (const [bad, why] of cases) assert.match(domainProblem(bad) ?? "accepted", why, bad);
 });
 
-test("CIDRs: IPv4 and IPv6, prefix within the family, no host bits (named with the network to write instead)", () => {
-  assert.deepEqual(parseCidr("203.0.113.0/24"), { address: "203.0.113.0", prefix: 24, family: 4 });
-  assert.deepEqual(parseCidr("2001:db8::/32"), { address: "2001:db8::", prefix: 32, family: 6 });
-  for (const ok of ["0.0.0.0/0", "::/0", "10.1.2.3/32", "2001:db8::1/128", "::ffff:10.0.0.0/104"]) assert.equal(cidrProblem(ok), undefined, ok);
-  assert.match(cidrProblem("203.0.113.7/24")!, /host bits set; write the network 203\.0\.113\.0\/24, or 203\.0\.113\.7\/32/);
-  assert.match(cidrProblem("2001:db8:1::/16")!, /write the network 2001::\/16, or 2001:db8:1::\/128/);
-  assert.match(cidrProblem("10.0.0.0/33")!, /at most \/32/);
-  assert.match(cidrProblem("2001:db8::/129")!, /at most \/128/);
-  for (const bad of ["10.0.0.0", "office", "10.0.0.256/32", "10.0.0.0/x", "/8"]) assert.match(cidrProblem(bad)!, /must be a CIDR/, bad);
-});
-
 test("cross-field refusals name the setting and the fix", () => {
   const has = (ps: string[], re: RegExp) => assert.ok(ps.some((p) => re.test(p)), `${re} not in:\n${ps.join("\n")}`);
   has(problems({ enabled: true, sourceRanges: ["203.0.113.0/24"] }), /^redis-cluster:kubernetes\.externalAccess\.domain is required when externalAccess\.enabled is true/);
@@ -71,7 +60,13 @@ test("cross-field refusals name the setting and the fix", () => {
   has(problems({ enabled: true, domain: "redis.example.com" }), /sourceRanges is empty: .*or set externalAccess\.allowAnySource: true/);
   assert.equal(k8s({ enabled: true, domain: "redis.example.com", allowAnySource: true }).kubernetes.externalAccess.allowAnySource, true);
   has(problems({ ...fine, allowAnySource: true }), /allowAnySource is true but sourceRanges lists networks/);
-  has(problems({ enabled: true, domain: "redis.example.com", allowAnySource: true, podRanges: ["10.244.0.0/16"] }), /podRanges is set but allowAnySource admits every address already/);
+  // podRanges are excepted from the source ranges' ipBlocks (a policy cannot except a whole block): none may cover one.
+  assert.deepEqual(k8s({ enabled: true, domain: "redis.example.com", allowAnySource: true, podRanges: ["10.244.0.0/16"] }).kubernetes.externalAccess.podRanges, ["10.244.0.0/16"]);
+  assert.ok(k8s({ ...fine, sourceRanges: ["10.0.0.0/8"], podRanges: ["10.244.0.0/16"] }), "a pod range inside a source range is excepted");
+  has(problems({ ...fine, sourceRanges: ["203.0.113.0/24", "10.244.1.0/24"], podRanges: ["10.244.0.0/16"] }),
+    /^redis-cluster:kubernetes\.externalAccess\.sourceRanges lists 10\.244\.1\.0\/24, which lies within podRanges' 10\.244\.0\.0\/16: .*admit every pod there .*; remove 10\.244\.1\.0\/24 from sourceRanges/);
+  has(problems({ ...fine, sourceRanges: ["10.244.0.0/16"], podRanges: ["10.244.0.0/16"] }), /sourceRanges lists 10\.244\.0\.0\/16, which lies within podRanges' 10\.244\.0\.0\/16/);
+  has(problems({ enabled: true, domain: "redis.example.com", allowAnySource: true, podRanges: ["0.0.0.0/0"] }), /podRanges lists 0\.0\.0\.0\/0, which covers allowAnySource's 0\.0\.0\.0\/0/);
   has(problems({ ...fine, podRanges: ["10.244.0.1/16"] }), /podRanges\.0 has host bits set; write the network 10\.244\.0\.0\/16/);
   has(problems({ ...fine, annotations: { "external-dns.kubernetes.io/hostname": "x.example.com" } }), /annotations sets external-dns\.kubernetes\.io\/hostname, which externalDns sets per Service/);
   assert.ok(k8s({ ...fine, externalDns: false, annotations: { "external-dns.kubernetes.io/hostname": "x.example.com" } }), "managing DNS oneself");

@@ -13,9 +13,8 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
 import { validateConfig } from "../../../infra/config/schema";
-import { planCluster, nodeEnv } from "../../../infra/plan/plan";
+import { planCluster, podNodeEnv } from "../../../infra/plan/plan";
 import { planCertificates } from "../../../infra/plan/tlsCertificates";
-import { preferredEndpointType } from "../../../infra/plan/externalAccess";
 import { renderRedisConf } from "../../../infra/plan/redisConf";
 import { scriptPaths } from "../../../infra/plan/scripts";
 import { TestCa } from "../../../testbed/local/tls";
@@ -67,14 +66,13 @@ test("a client outside verifies every node by its external name; the bus keeps t
     writeFileSync(join(dir, "redis.conf"), renderRedisConf(on));
     mkdirSync(join(dir, "data"));
     // The pod's environment (statefulSet.ts) for node 0, with the pod IP 127.0.0.1.
-    const announce = nodeEnv(node, "kubernetes");
+    const announce = podNodeEnv(on, { name: node.name, ip: "127.0.0.1" });
     assert.equal(announce.REDIS_ANNOUNCE_HOSTNAME, `redis-cluster-prod-0.${DOMAIN}`);
     const server = spawn("sh", [scriptPaths.entrypoint], {
       stdio: ["ignore", "ignore", "pipe"],
       env: {
         PATH: process.env.PATH, REDIS_CONF_TEMPLATE: join(dir, "redis.conf"), REDIS_RUN_DIR: join(dir, "run"), REDIS_DATA_DIR: join(dir, "data"),
-        REDIS_PORT: String(port), REDIS_BIND: "127.0.0.1", REDIS_ANNOUNCE_IP: "127.0.0.1", REDIS_ANNOUNCE_HOSTNAME: announce.REDIS_ANNOUNCE_HOSTNAME,
-        REDIS_PREFERRED_ENDPOINT_TYPE: preferredEndpointType(on), REDIS_PASSWORD: PASSWORD,
+        ...announce, REDIS_PORT: String(port), REDIS_BIND: "127.0.0.1", REDIS_PASSWORD: PASSWORD,
         REDIS_TLS_CERT_FILE: withNames.cert, REDIS_TLS_KEY_FILE: withNames.key, REDIS_TLS_CA_FILE: ca.cert,
       },
     });

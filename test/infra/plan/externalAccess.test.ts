@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { validateConfig } from "../../../infra/config/schema";
-import { planCluster, nodeEnv } from "../../../infra/plan/plan";
+import { planCluster, podNodeEnv } from "../../../infra/plan/plan";
 import { externalAccessPlan, podRangesWarning, preferredEndpointType } from "../../../infra/plan/externalAccess";
 import { nodeSans, planCertificates, sansCover } from "../../../infra/plan/tlsCertificates";
 
@@ -17,7 +17,9 @@ test("off: nodes announce their pod DNS names, no external seeds, ip endpoints",
   assert.equal(externalAccessPlan(spec), undefined);
   assert.equal(plan.externalSeeds, undefined);
   assert.equal(preferredEndpointType(spec), "ip");
-  assert.equal(nodeEnv(plan.nodes[0], "kubernetes").REDIS_ANNOUNCE_HOSTNAME, plan.nodes[0].host);
+  assert.deepEqual(podNodeEnv(spec, { name: plan.nodes[0].name, ip: "10.244.0.7" }), {
+    REDIS_PORT: "6379", REDIS_ANNOUNCE_IP: "10.244.0.7", REDIS_ANNOUNCE_HOSTNAME: plan.nodes[0].host, REDIS_PREFERRED_ENDPOINT_TYPE: "ip",
+  });
   assert.ok(!planCertificates(spec, plan, "kubernetes")[0].sans.dnsNames.some((d) => d.endsWith(DOMAIN)));
 });
 
@@ -25,7 +27,10 @@ test("on: every node announces <pod>.<domain>, the seeds name them, peers keep t
   const plan = planCluster(on);
   assert.deepEqual(plan.externalSeeds, plan.nodes.map((n) => `${n.name}.${DOMAIN}:6379`));
   for (const n of plan.nodes) {
-    assert.equal(nodeEnv(n, "kubernetes").REDIS_ANNOUNCE_HOSTNAME, `${n.name}.${DOMAIN}`);
+    const env = podNodeEnv(on, { name: n.name, ip: "10.244.0.7" });
+    assert.equal(env.REDIS_ANNOUNCE_HOSTNAME, `${n.name}.${DOMAIN}`);
+    // Peers are looked up by their pod DNS names, under the domain of the planned hosts.
+    assert.equal(`${n.name}.${env.REDIS_PEER_DOMAIN}`, n.host);
     assert.match(n.host, /\.svc\.cluster\.local$/, "the bus and the bootstrap still use the pod DNS name");
   }
   assert.equal(plan.bootstrapEnv.REDIS_NODES, plan.seeds.join(" "));
@@ -43,17 +48,31 @@ test("Service annotations: the configured ones plus the external-dns names; addr
     "external-dns.alpha.kubernetes.io/hostname": `redis-cluster-prod-4.${DOMAIN}`,
   });
   assert.deepEqual(externalAccessPlan(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true, externalDns: false }))!.annotationsOf("p"), {});
-  assert.deepEqual([e.sourceRanges, e.loadBalancerSourceRanges, e.restricted], [["203.0.113.0/24"], ["203.0.113.0/24"], true]);
-  assert.match(podRangesWarning(on)!, /podRanges is empty/);
+  assert.deepEqual([e.ipBlocks, e.loadBalancerSourceRanges, e.restricted], [[{ cidr: "203.0.113.0/24" }], ["203.0.113.0/24"], true]);
+  assert.match(podRangesWarning(on)!, /podRanges is empty: in-cluster clients/);
   const pods = k8s({ enabled: true, domain: DOMAIN, sourceRanges: ["203.0.113.0/24"], podRanges: ["10.244.0.0/16"] });
-  assert.deepEqual([externalAccessPlan(pods)!.sourceRanges, externalAccessPlan(pods)!.loadBalancerSourceRanges], [["203.0.113.0/24"], ["203.0.113.0/24", "10.244.0.0/16"]]);
+  assert.deepEqual([externalAccessPlan(pods)!.ipBlocks, externalAccessPlan(pods)!.loadBalancerSourceRanges], [[{ cidr: "203.0.113.0/24" }], ["203.0.113.0/24", "10.244.0.0/16"]]);
   assert.equal(podRangesWarning(pods), undefined);
   const any = externalAccessPlan(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true }))!;
-  assert.deepEqual([any.sourceRanges, any.loadBalancerSourceRanges, any.restricted], [["0.0.0.0/0", "::/0"], [], false]);
+  assert.deepEqual([any.ipBlocks, any.loadBalancerSourceRanges, any.restricted], [[{ cidr: "0.0.0.0/0" }, { cidr: "::/0" }], [], false]);
+  assert.match(podRangesWarning(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true }))!, /podRanges is empty: the NetworkPolicy admits allowAnySource's 0\.0\.0\.0\/0 .*admit every pod/);
   assert.equal(podRangesWarning(k8s({})), undefined);
   assert.equal(e.addressOf(0), undefined);
   const fixed = externalAccessPlan(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true, addresses: ["198.51.100.1", "198.51.100.2", "198.51.100.3"] }, { replicasPerMaster: 0, smoke: { failover: "none" } }))!;
   assert.deepEqual([0, 1, 2].map(fixed.addressOf), ["198.51.100.1", "198.51.100.2", "198.51.100.3"]);
+});
+
+test("the NetworkPolicy's ipBlocks except the pod ranges inside each source range (pods are admitted by the client label only)", () => {
+  const blocks = (e: Record<string, unknown>) => externalAccessPlan(k8s({ enabled: true, domain: DOMAIN, ...e }))!.ipBlocks;
+  const podRanges = ["10.244.0.0/16", "fd00:10::/64"];
+  assert.deepEqual(blocks({ allowAnySource: true, podRanges }), [
+    { cidr: "0.0.0.0/0", except: ["10.244.0.0/16"] },
+    { cidr: "::/0", except: ["fd00:10::/64"] },
+  ]);
+  assert.deepEqual(blocks({ sourceRanges: ["10.0.0.0/8", "203.0.113.0/24"], podRanges: [...podRanges, "10.96.0.0/12"] }), [
+    { cidr: "10.0.0.0/8", except: ["10.244.0.0/16", "10.96.0.0/12"] },
+    { cidr: "203.0.113.0/24" },
+  ]);
 });
 
 test("certificates: the shared node certificate covers every external name at any scale; a node's own SANs list its name first", () => {

@@ -37,7 +37,7 @@ test("LoadBalancer fields: emulated ones pass, the rest is refused by name", () 
     [lbService({ healthCheckNodePort: 30002 }), /'healthCheckNodePort'/],
     [lbService({ loadBalancerClass: "x" }), /'loadBalancerClass'/],
     [lbService({ externalIPs: ["1.2.3.4"] }), /'externalIPs'/],
-    [lbService({ loadBalancerSourceRanges: ["10.0.0.300/8"] }), /is not a CIDR/],
+    [lbService({ loadBalancerSourceRanges: ["10.0.0.300/8"] }), /loadBalancerSourceRanges 10\.0\.0\.300\/8 must be a CIDR/],
     [lbService({ loadBalancerIP: "x" }), /not an IPv4 address/],
     [lbService({ externalTrafficPolicy: "Nearest" }), /externalTrafficPolicy/],
     [lbService({ clusterIP: "None" }), /headless\) is not allowed/],
