@@ -18,6 +18,8 @@ export interface BackupClient {
   username?: string;
   /** tls.enabled: the client certificate (key secret). */
   tls?: IssuedCertificate;
+  /** monitoring.enabled: the Pushgateway container; a run that pushes to it (--pushgateway) waits for it. */
+  pushgateway?: pulumi.Resource;
 }
 
 /** The repository's secret values (LoadedConfig.backupSecrets.backup or .restore). */
@@ -77,7 +79,7 @@ export function backupRun(name: string, a: BackupRunArgs, parent?: pulumi.Resour
       triggers: a.triggers,
       logging: "stdoutAndStderr",
     },
-    { parent, dependsOn: a.dependsOn, customTimeouts: timeouts, ...(a.once && { ignoreChanges: ["create", "environment"] }) },
+    { parent, dependsOn: [...a.dependsOn, ...(a.client.pushgateway && a.cliArgs.includes("--pushgateway") ? [a.client.pushgateway] : [])], customTimeouts: timeouts, ...(a.once && { ignoreChanges: ["create", "environment"] }) },
   );
 }
 
