@@ -174,6 +174,7 @@ export class RedisDockerCluster extends pulumi.ComponentResource {
       password: acl ? acl.passwords[BACKUP_USER] ?? args.password : args.password,
       username: acl ? BACKUP_USER : undefined,
       tls: certs?.issued.client,
+      pushgateway: monitoring?.pushgateway,
     };
     // restore.snapshot: the new cluster is formed, scaled and its users rotated; the restore fills it before anything
     // else (the smoke test, the canary) writes a key. It runs once: an unchanged `pulumi up` does not repeat it.

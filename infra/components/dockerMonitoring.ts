@@ -70,6 +70,8 @@ export class DockerMonitoring extends pulumi.ComponentResource {
   declare readonly exporterTargets: pulumi.Output<string[]>;
   /** The rule file loaded into Prometheus (same text as `npm run rules:print`). */
   declare readonly rulesYaml: pulumi.Output<string>;
+  /** args.pushgateway: its container (a backup run that pushes waits for it). */
+  declare readonly pushgateway: docker.Container | undefined;
 
   constructor(name: string, args: DockerMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-cluster:monitoring:DockerMonitoring", name, {}, opts);
@@ -132,7 +134,7 @@ export class DockerMonitoring extends pulumi.ComponentResource {
     if (args.pushgateway) {
       const pg = args.pushgateway;
       const image = new docker.RemoteImage(`${name}-pushgateway-image`, { name: pg.image ?? PUSHGATEWAY_IMAGE, keepLocally: true }, { parent: this });
-      new docker.Container(
+      this.pushgateway = new docker.Container(
         pg.name,
         {
           name: pg.name,
