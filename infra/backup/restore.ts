@@ -174,7 +174,9 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreResult> {
     if (keys > 0) {
       const marker = await restoreMarker(live, s);
       if (marker !== snap.id) {
-        throw new RestoreRefused(`the target cluster holds ${keys} keys${marker ? ` and the marker of another restore (${marker.slice(0, 8)})` : ""}: a restore goes into an empty cluster only, nothing was changed`);
+        // A finished restore leaves no mark (its keys are the application's from then on): the same snapshot restored
+        // here before cannot be told from other data, so a second run is refused too, not taken as done.
+        throw new RestoreRefused(`the target cluster holds ${keys} keys${marker ? ` and the marker of another restore (${marker.slice(0, 8)})` : ""}: a restore goes into an empty cluster only, nothing was changed (if snapshot ${snap.short_id} was restored here already, there is nothing to do)`);
       }
       resumed = true;
       log(`resuming: the target holds ${keys} keys and the marker of this snapshot (an interrupted restore); every shard is imported again`);
