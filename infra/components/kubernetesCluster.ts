@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import type { ClusterSpec } from "../config/schema";
 import { REDIS_PORT, type ClusterPlan } from "../plan/plan";
 import { planCertificates } from "../plan/tlsCertificates";
-import { ScaleStep } from "./scaleStep";
+import { ScaleStep, declareScaleBundle } from "./scaleStep";
 import { KubernetesMonitoring } from "./kubernetesMonitoring";
 import { AclUsers, type LastPasswords } from "./aclUsers";
 import { KubernetesTlsSecrets } from "./clusterCertificates";
@@ -148,8 +148,10 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     // highest ordinals) runs before the StatefulSet shrinks; phase `out` (join the new pods, move slots to them, attach
     // replicas) after it grew and the bootstrap Job verified the cluster. Both are no-ops when there is nothing to do.
     // The StatefulSet stays protected (a shrink is an update) and the PDB unchanged (a scale-down is not an eviction).
+    const scaleArgs = scaleJobArgs(cx, refs);
+    const scaleBundle = declareScaleBundle(`${name}-scale-bundle`, scaleArgs, child);
     const scaleStep = (phase: "in" | "out", dependsOn: pulumi.Resource[]) =>
-      new ScaleStep(`${name}-scale-${phase}`, { platform: "kubernetes", plan, phase, nodeTimeoutMs: spec.nodeTimeoutMs, dependsOn, kubernetes: scaleJobArgs(cx, refs) }, child);
+      new ScaleStep(`${name}-scale-${phase}`, { platform: "kubernetes", plan, phase, nodeTimeoutMs: spec.nodeTimeoutMs, dependsOn, kubernetes: { ...scaleArgs, bundle: scaleBundle } }, child);
     const scaleIn = scaleStep("in", [headless, secret]);
 
     // Password rotation (acl.enabled; docs/security.md): `add` before the pods roll, `remove` once the cluster is verified.

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type * as k8s from "@pulumi/kubernetes";
+import * as k8s from "@pulumi/kubernetes";
 import type { ClusterPlan } from "../plan/plan";
 import { buildScaleBundle, scaleBundleHash } from "../scale/bundle";
 import type { Phase } from "../scale/scaler";
-import { declareNodeJob } from "./kubernetes/nodeJob";
+import { bundleConfigMapArgs, declareNodeJob, type NodeJobArgs } from "./kubernetes/nodeJob";
 import { tsxCommand } from "./hostCommand";
 
 const BUNDLE_FILE = "scale.js";
@@ -24,6 +24,22 @@ export interface ScaleStepKubernetesArgs {
   /** Image with `node` >= 18 (default node:20-alpine, uid 1000). */
   image?: string;
   provider?: k8s.Provider;
+  /** The ConfigMap of the scale CLI's bundle (declareScaleBundle), one for both phases. */
+  bundle: k8s.core.v1.ConfigMap;
+}
+
+/** The scale CLI's bundle as its Jobs mount it. */
+function scaleBundle(): NodeJobArgs["bundle"] {
+  const text = buildScaleBundle();
+  return { file: BUNDLE_FILE, dir: BUNDLE_DIR, text, sha256: scaleBundleHash(text) };
+}
+
+/**
+ * The one ConfigMap of the scale CLI's bundle that both phases' Jobs mount: the bundle is the largest input of the
+ * program (with the smoke test's), and every copy is carried by each preview and up.
+ */
+export function declareScaleBundle(name: string, k: Pick<ScaleStepKubernetesArgs, "namespace" | "labels" | "provider">, opts: pulumi.CustomResourceOptions): k8s.core.v1.ConfigMap {
+  return new k8s.core.v1.ConfigMap(name, bundleConfigMapArgs({ namespace: k.namespace, labels: k.labels, bundle: scaleBundle() }), { ...opts, provider: k.provider });
 }
 
 export interface ScaleStepArgs {
@@ -89,7 +105,6 @@ export class ScaleStep extends pulumi.ComponentResource {
     } else {
       const k = args.kubernetes;
       if (!k) throw new Error(`ScaleStep ${name}: platform kubernetes needs args.kubernetes`);
-      const bundle = buildScaleBundle();
       const deadline = 3 * (SCALE_TIMEOUT_S + 60);
       this.done = declareNodeJob(
         this,
@@ -98,7 +113,7 @@ export class ScaleStep extends pulumi.ComponentResource {
           namespace: k.namespace,
           labels: k.labels,
           image: k.image,
-          bundle: { file: BUNDLE_FILE, dir: BUNDLE_DIR, text: bundle, sha256: scaleBundleHash(bundle) },
+          bundle: scaleBundle(),
           definitionHash: hash,
           container: {
             name: "scale",
@@ -112,7 +127,7 @@ export class ScaleStep extends pulumi.ComponentResource {
           backoffLimit: 2,
           activeDeadlineSeconds: deadline,
         },
-        { provider: k.provider, dependsOn: args.dependsOn, waitSeconds: deadline + 300 },
+        { provider: k.provider, dependsOn: args.dependsOn, waitSeconds: deadline + 300, bundle: k.bundle },
       );
     }
     this.registerOutputs({});

@@ -89,17 +89,18 @@ export function nodeJobArgs(j: NodeJobArgs, configMapName: pulumi.Input<string>)
 }
 
 /**
- * Declares `<name>-bundle` (ConfigMap) and `<name>-job` under `parent`, both after `dependsOn`; Pulumi awaits the
+ * Declares `<name>-bundle` (ConfigMap; or uses `opts.bundle`, one already declared with bundleConfigMapArgs of the
+ * same bundle, shared by several Jobs) and `<name>-job` under `parent`, both after `dependsOn`; Pulumi awaits the
  * Job's completion for up to `waitSeconds`.
  */
 export function declareNodeJob(
   parent: pulumi.Resource,
   name: string,
   j: NodeJobArgs,
-  opts: { provider?: k8s.Provider; dependsOn?: pulumi.Input<pulumi.Resource>[]; waitSeconds: number },
+  opts: { provider?: k8s.Provider; dependsOn?: pulumi.Input<pulumi.Resource>[]; waitSeconds: number; bundle?: k8s.core.v1.ConfigMap },
 ): k8s.batch.v1.Job {
   const childOpts = { parent, provider: opts.provider, dependsOn: opts.dependsOn };
-  const cm = new k8s.core.v1.ConfigMap(`${name}-bundle`, bundleConfigMapArgs(j), childOpts);
+  const cm = opts.bundle ?? new k8s.core.v1.ConfigMap(`${name}-bundle`, bundleConfigMapArgs(j), childOpts);
   const wait = `${opts.waitSeconds}s`;
   return new k8s.batch.v1.Job(`${name}-job`, nodeJobArgs(j, cm.metadata.name), { ...childOpts, customTimeouts: { create: wait, update: wait } });
 }

@@ -5,7 +5,7 @@ import { PASSWORD_KEY } from "./secrets";
 import { tlsEnvOf, tlsMounts, tlsVolumes } from "./volumes";
 
 /** The scale step's Jobs (phases in and out): admin's password, the client label and certificate. */
-export function scaleJobArgs(cx: ClusterContext, refs: PodRefs): ScaleStepKubernetesArgs {
+export function scaleJobArgs(cx: ClusterContext, refs: PodRefs): Omit<ScaleStepKubernetesArgs, "bundle"> {
   return {
     namespace: cx.namespace,
     secretName: refs.secretName,

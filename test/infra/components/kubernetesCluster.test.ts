@@ -115,7 +115,7 @@ function objectOf(r: RecordedResource): any {
 
 const of = (b: Built, type: string) => b.rs.filter((r) => r.type === type);
 /** The scale step's Jobs and bundles (infra/components/scaleStep.ts) are checked in their own tests. */
-const isScaleStep = (r: { name: string }) => /-scale-(in|out)-(job|bundle)$/.test(r.name);
+const isScaleStep = (r: { name: string }) => /-scale-(in|out)-job$|-scale-bundle$/.test(r.name);
 const one = (b: Built, type: string) => {
   const list = of(b, type).filter((r) => !isScaleStep(r));
   assert.equal(list.length, 1, `exactly one ${type}`);
@@ -147,7 +147,12 @@ test("the prod graph: every object, once, parented to the component", async () =
   assert.equal(count("kubernetes:core/v1:Namespace"), 1);
   assert.equal(count("kubernetes:core/v1:Secret"), 3, "password + TLS Secrets of the node and client certificates (tls.enabled: the kubernetes default)");
   assert.equal(count("kubernetes:core/v1:ServiceAccount"), 1);
-  assert.equal(count("kubernetes:core/v1:ConfigMap") - 2, 3, "pod files + bootstrap.sh + dashboard (+ the scale step's bundles, in and out)");
+  assert.equal(count("kubernetes:core/v1:ConfigMap") - 1, 3, "pod files + bootstrap.sh + dashboard (+ the scale step's bundle)");
+  // One bundle ConfigMap for both scale phases, mounted by both Jobs.
+  const scaleJobs = of(b, "kubernetes:batch/v1:Job").filter(isScaleStep);
+  assert.deepEqual(of(b, "kubernetes:core/v1:ConfigMap").filter((c) => /scale/.test(c.name)).map((c) => c.name), ["prod-scale-bundle"]);
+  const mounted = scaleJobs.map((j) => objectOf(j).spec.template.spec.volumes.find((v: { name: string }) => v.name === "bundle").configMap.name);
+  assert.equal(new Set(mounted).size, 1, JSON.stringify(mounted));
   assert.equal(count("kubernetes:core/v1:Service"), 3, "headless, client, metrics");
   assert.equal(count("kubernetes:apps/v1:StatefulSet"), 1);
   assert.equal(count("kubernetes:batch/v1:Job") - 2, 1, "bootstrap (+ the scale step's Jobs, in and out)");
