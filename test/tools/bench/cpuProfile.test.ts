@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ownerTable, timeByOwner, type CpuProfile } from "../../../tools/bench/cpuProfile";
+import { ownerTable, profileDuring, timeByFunction, timeByOwner, type CpuProfile } from "../../../tools/bench/cpuProfile";
 
 let dir: string;
 before(() => (dir = mkdtempSync(join(tmpdir(), "cpu-profile-"))));
@@ -52,4 +52,34 @@ test("a real profile: a busy loop in a file of the root is the root's directory'
   const busy = o.get("repo:src") ?? 0;
   const total = [...o.values()].reduce((a, b) => a + b, 0);
   assert.ok(busy > 0.5 * total, `the loop's share: ${busy.toFixed(0)} of ${total.toFixed(0)} ms (${JSON.stringify(Object.fromEntries(o))})`);
+});
+
+test("functions: self time by name and place, relative to the root; V8's own entries by their names", () => {
+  const p: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: { functionName: "(idle)", url: "" } },
+      { id: 2, callFrame: { functionName: "issue", url: "file:///r/smoke/load/generator.ts", lineNumber: 9 } },
+      { id: 3, callFrame: { functionName: "", url: "node:net", lineNumber: 0 } },
+      { id: 4, callFrame: { functionName: "issue", url: "file:///r/smoke/load/generator.ts", lineNumber: 9 } },
+    ],
+    samples: [1, 2, 3, 4],
+    timeDeltas: [1000, 2000, 500, 1000],
+  };
+  assert.deepEqual(Object.fromEntries(timeByFunction(p, "/r")), { "(idle)": 1, "issue (smoke/load/generator.ts:10)": 3, "(anonymous) (node:net:1)": 0.5 });
+});
+
+test("profileDuring: a profile of this process while the function runs, which names the busy function", async () => {
+  function busyForProfile(ms: number): number {
+    const end = Date.now() + ms;
+    let x = 0;
+    while (Date.now() < end) x += Math.sqrt(x + 1);
+    return x;
+  }
+  const { result, profile } = await profileDuring(async () => busyForProfile(300));
+  assert.ok(result > 0);
+  const f = [...timeByFunction(profile, process.cwd())].filter(([k]) => k.startsWith("busyForProfile ")).reduce((s, [, v]) => s + v, 0);
+  const total = [...timeByFunction(profile, process.cwd()).values()].reduce((a, b) => a + b, 0);
+  assert.ok(f > 0.5 * total, `busyForProfile: ${f.toFixed(0)} of ${total.toFixed(0)} ms`);
+  // A failing function's error reaches the caller.
+  await assert.rejects(profileDuring(async () => Promise.reject(new Error("boom"))), /boom/);
 });
