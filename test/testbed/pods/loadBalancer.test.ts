@@ -3,7 +3,7 @@
 // real half: a fixture program (fixtures/loadBalancer.ts) through the test engine, as `pulumi up` runs it; from the
 // outside namespace the pods are reached only through the load balancers, by the names external-dns would publish,
 // within each Service's source ranges, with the client's address kept (Local) or masqueraded (Cluster) and the
-// NetworkPolicy's ipBlock deciding; the pods reach the ingress addresses directly; a pod IP is not reachable from
+// NetworkPolicy's ipBlock deciding (its except keeping a pod of another app out); the pods reach the ingress addresses directly; a pod IP is not reachable from
 // outside; a scale-out adds a pod and its Service, a scale-in removes both (the name stops resolving); nothing left.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -132,6 +132,11 @@ test("from outside: only through the load balancers, by their published names, w
   assert.equal(await sh("lb-1", "getent hosts lb-0.ext.example.com | cut -d' ' -f1"), "203.0.113.50");
   assert.equal(await sh("lb-0", "redis-cli -h any.ext.example.com ping"), "PONG");
   assert.match(await sh("lb-1", "timeout 3 redis-cli -h lb-0.ext.example.com ping; echo exit $?"), /exit 124/, "pods are outside pod 0's source range");
+  // The policy's 0.0.0.0/0 excepts the pods' network: a pod it names gets in, a stranger does not (the outside client
+  // did, above), neither to the pod's IP nor through the load balancer open to everyone.
+  assert.equal(await sh("lb-1", `redis-cli -h ${ip("lb-0")} ping`), "PONG");
+  assert.match(await sh("stranger-0", `timeout 3 redis-cli -h ${ip("lb-0")} ping; echo exit $?`), /exit 124/, "a pod of another app is not admitted by the ipBlock");
+  assert.match(await sh("stranger-0", "timeout 3 redis-cli -h any.ext.example.com ping; echo exit $?"), /exit 124/, "nor through a load balancer");
 
   // The node port, from the pods' network (the host here): to a pod of lb-any.
   const np = outputs("lb-any").spec.ports[0].nodePort;
