@@ -123,7 +123,8 @@ export async function up(args: UpArgs, opts: ApplierOptions = {}): Promise<UpRes
   state.engine = {
     resources: run.state.resources.filter((e) => {
       const rec = run.resources.find((r) => r.urn === e.urn);
-      // Dynamic resources (scale plan, password history) live only in the engine's state: the next run needs their outputs.
+      // Components (the stack's outputs among them: the next run reads them back) and dynamic resources live only in
+      // the engine's state.
       return !rec?.custom || live.has(e.urn) || e.type.startsWith("pulumi-nodejs:dynamic");
     }),
   };
