@@ -263,6 +263,8 @@ async function restoreInPlace(
   const refused = await runner.up({ stack: s.STACK, config: config({ snapshot: snap.id }), priorState: state });
   const refusedJob = runner.jobs.slice(from).find((j) => isRestoreJob(j.name));
   assert.ok(refusedJob && !refusedJob.succeeded, `the restore Job on a cluster with keys: ${refusedJob?.reason ?? "did not run"}`);
+  // A refusal is final: the Job's podFailurePolicy fails it on the first attempt, no retry with back-off.
+  assert.deepEqual([refusedJob.reason, refusedJob.attempts.length, refusedJob.attempts[0].exitCode], ["PodFailurePolicy", 1, 2], "the refused restore was retried");
   assert.ok(!refused.run.ok, "the up of a restore into a cluster holding keys succeeded");
   assert.match(refused.run.errors.join("\n"), new RegExp(`the target cluster holds ${ALL_KEYS} keys: a restore goes into an empty cluster only, nothing was changed`));
   assert.ok(!runner.jobs.slice(from).some((j) => j.name.startsWith(SMOKE_JOB)), "the smoke Job ran after a refused restore");
