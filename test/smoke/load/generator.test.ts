@@ -191,10 +191,10 @@ describe("load generator on a 3x0 cluster", () => {
     for (const t of targets) assert.equal(count(c.nodes.findIndex((x) => `${x.host}:${x.port}` === t.addr)).length, 20, t.addr);
   });
 
-  it("a cancelled run ends at once even while a master never answers; its unanswered commands count as errors", async () => {
+  for (const connectionPerRequest of [false, true]) it(`a cancelled run ends at once even while a master never answers; its unanswered commands count as errors${connectionPerRequest ? " (redis-benchmark's shape)" : ""}`, async () => {
     const frozen = c.nodes.findIndex((n) => `${n.host}:${n.port}` === targets[1].addr);
     const ac = new AbortController();
-    const run = runLoad({ targets, command: "get", pipeline: 1, connectionsPerNode: 1, concurrency: 30, ops: 1e9, valueSize: 3, keyPrefix: "t:spread", ttlSeconds: 0, signal: ac.signal });
+    const run = runLoad({ targets, command: "get", pipeline: 1, connectionsPerNode: 1, connectionPerRequest, concurrency: 30, ops: 1e9, valueSize: 3, keyPrefix: "t:spread", ttlSeconds: 0, signal: ac.signal });
     c.freeze(frozen);
     try {
       await new Promise((r) => setTimeout(r, 300));
