@@ -5,7 +5,7 @@ import { loadStackConfig } from "./config/load";
 import { ConfigError } from "./config/schema";
 import { planCluster } from "./plan/plan";
 import { scalePreview, type ScaleTopology } from "./plan/scaling";
-import { readLastDeployment } from "./lastDeployment";
+import { readLastDeployment, selfReference } from "./lastDeployment";
 import { deployCluster, type PlatformOutputs } from "./platforms";
 import { SmokeTest, smokeSettingsFromSpec } from "./components/smokeTest";
 import { Canary } from "./components/canary";
@@ -41,7 +41,11 @@ export = async (): Promise<StackOutputs> => {
   const plan = planCluster(spec);
   // The last deployment's outputs (a read of this stack: nothing changes): a topology change that cannot be reached
   // without resetting a node is refused here, before any resource is declared.
-  const last = await readLastDeployment(`${spec.name}-last-deployment`, (masters, replicasPerMaster) => planCluster({ ...spec, masters, replicasPerMaster }).nodes.map((n) => n.name));
+  const reference = selfReference(spec.lastDeploymentStack);
+  if (typeof reference !== "string") throw new pulumi.RunError(new ConfigError([reference.problem]).message);
+  const last = await readLastDeployment(`${spec.name}-last-deployment`, reference, (masters, replicasPerMaster) =>
+    planCluster({ ...spec, masters, replicasPerMaster }).nodes.map((n) => n.name),
+  );
   const scaling = scalePreview(last.topology, { masters: plan.masters, replicasPerMaster: plan.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) });
   if ("problem" in scaling) throw new pulumi.RunError(new ConfigError([scaling.problem]).message);
   const cluster = deployCluster(config, plan, { passwords: last.aclPasswords, retired: last.aclRetired });

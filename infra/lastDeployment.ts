@@ -26,12 +26,27 @@ export interface LastDeployment {
 }
 
 /**
- * Reads this stack's last outputs. `nodesFor` names the nodes of a topology by its counts: a stack last deployed
- * by a version without the scaleTopology output has only masters and replicasPerMaster (its slot layout is then
- * assumed balanced, as the scale step's preview line says).
+ * The name this stack reads itself by: `configured` (lastDeploymentStack: the bare stack name on a legacy DIY
+ * backend) when it names this stack, else <organization>/<project>/<stack>. Another stack is refused: its outputs would
+ * plan this stack's scaling.
  */
-export async function readLastDeployment(name: string, nodesFor: (masters: number, replicasPerMaster: number) => string[]): Promise<LastDeployment> {
-  const self = new pulumi.StackReference(name, { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+export function selfReference(configured: string | undefined, self = { organization: pulumi.getOrganization(), project: pulumi.getProject(), stack: pulumi.getStack() }): string | { problem: string } {
+  const full = `${self.organization}/${self.project}/${self.stack}`;
+  if (configured === undefined) return full;
+  const parts = configured.split("/");
+  const same = parts.length === 1 ? parts[0] === self.stack : parts[1] === self.project && parts[2] === self.stack;
+  return same
+    ? configured
+    : { problem: `redis-cluster:lastDeploymentStack is ${JSON.stringify(configured)}, which is not this stack (${full}): remove it, or set it to ${JSON.stringify(self.stack)} (a legacy DIY backend) or ${JSON.stringify(full)}` };
+}
+
+/**
+ * Reads this stack's last outputs through the StackReference `name` to `reference` (selfReference). `nodesFor` names
+ * the nodes of a topology by its counts: a stack last deployed by a version without the scaleTopology output has only
+ * masters and replicasPerMaster (its slot layout is then assumed balanced, as the scale step's preview line says).
+ */
+export async function readLastDeployment(name: string, reference: string, nodesFor: (masters: number, replicasPerMaster: number) => string[]): Promise<LastDeployment> {
+  const self = new pulumi.StackReference(name, { name: reference });
   const read = async (output: string): Promise<unknown> => {
     const d = await self.getOutputDetails(output);
     return d.value ?? d.secretValue;

@@ -83,6 +83,8 @@ export const stackConfigSchema = z
     replDisklessSyncDelay: z.int().min(0).max(60).default(5).describe("repl-diskless-sync-delay in seconds (0 = replicas sync at once)"),
     enableDebugCommand: z.enum(["no", "local", "yes"]).optional()
       .describe("enable-debug-command; the smoke kill failover freezes a master with DEBUG SLEEP and needs yes. Default: yes on docker (dev), no on kubernetes"),
+    lastDeploymentStack: z.string().regex(/^([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/)?[A-Za-z0-9_.-]+$/, "must be <stack> or <organization>/<project>/<stack>").optional()
+      .describe("The stack the program reads its last deployment's outputs from (itself, through a StackReference: the scale preview and the retired passwords). Default <organization>/<project>/<stack>; a DIY backend in the legacy layout (before Pulumi 3.61; `pulumi state upgrade` moves it) needs the bare stack name"),
     docker: dockerSchema.default(dockerSchema.parse({})).describe("Docker (dev) settings"),
     kubernetes: kubernetesSchema.default(kubernetesSchema.parse({})).describe("Kubernetes (prod) settings"),
     smoke: smokeSchema.default(smokeSchema.parse({})).describe("Smoke test settings"),

@@ -453,12 +453,13 @@ class Session {
       throw new Error(message);
     };
     if (type !== "pulumi:pulumi:StackReference") refuse(`the test engine does not serve ReadResource (.get) of ${type} (${name}): only a StackReference to the stack itself`);
-    if (req.getId() !== self) refuse(`the test engine reads no stack but the one it runs: StackReference ${name} names ${req.getId()}, not ${self}`);
+    // A bare stack name is the current project's stack, as the DIY backend resolves it.
+    if (req.getId() !== self && req.getId() !== this.opts.stack) refuse(`the test engine reads no stack but the one it runs: StackReference ${name} names ${req.getId()}, not ${self}`);
     if (this.byUrn.has(urn)) refuse(`Duplicate resource URN '${urn}'; try giving it a unique name`);
     const outputs = this.opts.priorState?.resources.find((r) => r.type === "pulumi:pulumi:Stack")?.outputs ?? {};
-    const properties = { name: self, outputs, secretOutputNames: Object.keys(outputs).filter((k) => isSecret(outputs[k])) };
+    const properties = { name: req.getId(), outputs, secretOutputNames: Object.keys(outputs).filter((k) => isSecret(outputs[k])) };
     const rec: RecordedResource = {
-      urn, type, name, custom: true, inputs: { name: self }, outputs: properties, id: self, op: "read", changedKeys: [],
+      urn, type, name, custom: true, inputs: { name: req.getId() }, outputs: properties, id: req.getId(), op: "read", changedKeys: [],
       options: { parent: req.getParent() || undefined, dependsOn: req.getDependenciesList(), propertyDependencies: {}, ignoreChanges: [], replaceOnChanges: [], additionalSecretOutputs: [], aliases: 0 },
     };
     this.resources.push(rec);

@@ -206,6 +206,9 @@ test("a StackReference to the stack itself reads its last outputs (secrets stay 
   // A preview reads them too (a read runs in a preview).
   const preview = await runProgram({ ...NEW_STACK, mode: "preview", program: fixture("stack-reference"), priorState: second.state });
   assert.equal(preview.outputs.count, 3);
+  // The bare stack name is this project's stack (a legacy DIY backend's only form: lastDeploymentStack).
+  const bare = await run(second.state, { other: "engine-selftest" });
+  assert.equal(bare.outputs.count, 3, bare.errors.join("\n"));
   const other = await run(first.state, { other: "organization/redis-cluster/elsewhere" });
   assert.equal(other.ok, false);
   assert.match(other.errors.join("\n"), /reads no stack but the one it runs: StackReference self names organization\/redis-cluster\/elsewhere/);
