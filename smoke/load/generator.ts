@@ -154,7 +154,7 @@ function wiresOf(o: LoadOptions, t: LoadTarget): EncodedCommands {
 }
 
 /** Which target serves position i of n lanes, proportional to the slots each target serves. */
-function laneTargets(targets: LoadTarget[], n: number): number[] {
+export function laneTargets(targets: LoadTarget[], n: number): number[] {
   const bounds: number[] = [];
   let acc = 0;
   for (const t of targets) {

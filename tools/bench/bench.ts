@@ -25,6 +25,7 @@ import type { UsageReport } from "../../smoke/load/usage";
 import { DEFAULT_OPTIONS } from "../../smoke/types";
 import { canaryCost, type CanaryCost } from "./canaryCost";
 import { ownerTable, profileDuring, timeByFunction, timeByOwner } from "./cpuProfile";
+import { threadedPhase } from "./threadedLoad";
 
 /** ops/s per command from `redis-benchmark -q` output ("SET: 98765.43 requests per second, p50=0.255 msec"). */
 export function parseRedisBenchmark(out: string): Record<string, { opsPerSec: number; p50Ms?: number }> {
@@ -104,12 +105,13 @@ export interface Goal {
   met: boolean;
 }
 
-export function shapeGoals(rows: BenchRow[], pipelines: number[], want = 0.9): Goal[] {
+/** Goal lines of one pair: the generator row `tool` over the redis-benchmark row `reference` (same threads). */
+export function shapeGoals(rows: BenchRow[], pipelines: number[], tool: string, reference: string, want = 0.9): Goal[] {
   return pipelines.flatMap((p) =>
     ["SET", "GET"].map((cmd) => {
-      const r = rows.find((x) => x.sameShape && x.tool.startsWith("generator") && x.pipeline === p && x.command === cmd);
+      const r = rows.find((x) => x.sameShape && x.tool === tool && x.pipeline === p && x.command === cmd);
       const v = r?.ratio;
-      return { goal: `generator in redis-benchmark's shape >= ${want}x redis-benchmark, ${cmd} P${p}${r ? ` (${r.shape})` : ""}`, value: v, met: v !== undefined && v >= want };
+      return { goal: `${tool} in redis-benchmark's shape >= ${want}x ${reference}, ${cmd} P${p}${r ? ` (${r.shape})` : ""}`, value: v, met: v !== undefined && v >= want };
     }),
   );
 }
@@ -270,15 +272,18 @@ async function main(argv: string[]): Promise<number> {
         const same = want.has("same") ? generatorRow("generator", mode, o.cpuProf ? await profiled(o.cpuProf, `generator-${cmd}-P${pipeline}`, samePhase, out) : await samePhase()) : undefined;
         const theirs = want.has("same") ? await redisBenchmark(ctx, cluster, { cmd, pipeline, ops: n, concurrency, keyspace, threads: 1, masters }) : undefined;
         if (same) same.ratio = ratioOf(same, theirs);
-        // redis-benchmark as it runs by default in cluster mode: one thread per master. Not a goal: more client threads.
+        // redis-benchmark as it runs by default in cluster mode, one thread per master, against the generator on as
+        // many threads (the one-thread generator's ratio over it in parentheses: unlike thread counts, no goal).
         const theirsDefault = want.has("default") ? await redisBenchmark(ctx, cluster, { cmd, pipeline, ops: n, concurrency, keyspace, masters }) : undefined;
         if (same && theirsDefault) theirsDefault.infoRatio = ratioOf(same, theirsDefault);
+        const threaded = want.has("default") ? generatorRow(`generator (${masters} threads)`, mode, await threadedPhase(ctx, { ...base, command: cmd, pipeline, concurrency, connectionsPerNode: 1, ops: n }, masters)) : undefined;
+        if (threaded) threaded.ratio = ratioOf(threaded, theirsDefault);
         // The generator's own batching, as the smoke test runs it: compared with nothing.
         const batched = want.has("batched") ? generatorRow("generator", mode, await measuredPhase(ctx, { ...base, command: cmd, pipeline, concurrency, connectionsPerNode: connections, ops: n })) : undefined;
-        for (const r of [same, theirs, theirsDefault, batched]) if (r) rows.push(r);
+        for (const r of [same, theirs, threaded, theirsDefault, batched]) if (r) rows.push(r);
         if (same && cmd === "get" && pipeline === 1) getRateP1 = same.opsPerSec;
         const rate = (r: BenchRow | undefined) => (r ? `${r.opsPerSec}/s` : "-");
-        out(`  ${cmd.toUpperCase()} P${pipeline}: generator ${rate(same)}, redis-benchmark --threads 1 ${rate(theirs)}, at its default threads ${rate(theirsDefault)}${same && theirsDefault ? ` (${ratioOf(same, theirsDefault) ?? "?"}x)` : ""}, batched generator ${rate(batched)}`);
+        out(`  ${cmd.toUpperCase()} P${pipeline}: generator ${rate(same)}, redis-benchmark --threads 1 ${rate(theirs)}, at its default threads ${rate(theirsDefault)}${same && theirsDefault ? ` (${ratioOf(same, theirsDefault) ?? "?"}x)` : ""}, generator on as many threads ${rate(threaded)}, batched generator ${rate(batched)}`);
       }
     }
     // Open loop: a fixed rate whatever the replies do; latency counts from each request's intended send time.
@@ -311,8 +316,8 @@ async function main(argv: string[]): Promise<number> {
   out("");
   for (const r of table) out(r.map((c, i) => (i < 5 ? c.padEnd(width[i]) : c.padStart(width[i]))).join("  "));
   out("");
-  out("ratio: the generator in redis-benchmark's shape over redis-benchmark --threads 1, same command, pipeline and keys (the goal rows);");
-  out("(ratio): the same generator row over redis-benchmark at its cluster-mode default of one thread per master (no goal: more client threads than the generator's one);");
+  out("ratio: the generator in redis-benchmark's shape over redis-benchmark on as many client threads (one; or one per master, its cluster-mode default), same command, pipeline and keys (the goal rows);");
+  out("(ratio): the one-thread generator over redis-benchmark at its default threads (no goal: unlike thread counts);");
   out("client cpu s/1M: the client's CPU seconds (user + system, every thread) per million commands; the system part includes loopback TCP work the kernel charges the sender;");
   out("srv cmds/read: commands per socket read on the masters (INFO stats total_reads_processed), i.e. per client write as the servers saw it.");
   out("");
@@ -323,8 +328,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const failures = rows.filter((r) => r.errors).map((r) => `${r.tool} ${r.command} P${r.pipeline} ${r.mode}: ${r.errors} errors (e.g. ${r.firstError})`);
   const seq = rows.find((r) => r.tool.startsWith("ioredis sequential"));
+  const goalPipelines = pipelines.filter((p) => p === 1 || p === 16);
   const goals: Goal[] = [
-    ...(want.has("same") ? shapeGoals(rows, pipelines.filter((p) => p === 1 || p === 16)) : []),
+    ...(want.has("same") ? shapeGoals(rows, goalPipelines, "generator", "redis-benchmark --threads 1") : []),
+    ...(want.has("default") ? shapeGoals(rows, goalPipelines, `generator (${spec.masters} threads)`, `redis-benchmark (${spec.masters} threads, its default)`) : []),
     ...(want.has("same") && seq ? [(() => {
       const p1set = rows.find((r) => r.tool === "generator" && r.sameShape && r.pipeline === 1 && r.command === "SET");
       const x = p1set && seq.opsPerSec ? Number((p1set.opsPerSec / seq.opsPerSec).toFixed(1)) : undefined;
