@@ -24,7 +24,8 @@ const SOURCE = "198.51.100.0/24";
 /**
  * The runner's pod addresses (testbed/pods/ips.ts). In-cluster clients are sent the external names too, which
  * resolve to the load balancers; kube-proxy applies loadBalancerSourceRanges to pods reaching a load balancer's
- * address as well (so does the runner), so the pods' range must be listed for them to get through.
+ * address as well (so does the runner), so the pods' range is listed (podRanges) for them to get through; the
+ * NetworkPolicy then admits them by the client label only.
  */
 const POD_RANGE = "172.30.0.0/16";
 
@@ -52,7 +53,7 @@ const config = (masters: number): Record<string, ConfigInput> =>
     canary: false,
     extra: {
       "redis-cluster:masters": masters,
-      "redis-cluster:kubernetes": { ...k8s, externalAccess: { enabled: true, domain: DOMAIN, sourceRanges: [SOURCE, POD_RANGE] } } as ConfigInput,
+      "redis-cluster:kubernetes": { ...k8s, externalAccess: { enabled: true, domain: DOMAIN, sourceRanges: [SOURCE], podRanges: [POD_RANGE] } } as ConfigInput,
       // The outside smoke's kill failover freezes a master with DEBUG SLEEP.
       "redis-cluster:enableDebugCommand": "yes",
     },
