@@ -34,15 +34,17 @@ type StackOutputs = PlatformOutputs & {
   restored?: pulumi.Output<string>;
 };
 
+// Throws one error naming every bad setting before any resource is declared, while the module loads: the program then
+// exits at once (an error from the async part below leaves it waiting on its engine connections for a while).
+const config = loadStackConfig();
+const { spec } = config;
+const plan = planCluster(spec);
+const reference = selfReference(spec.lastDeploymentStack);
+if (typeof reference !== "string") throw new pulumi.RunError(new ConfigError([reference.problem]).message);
+
 export = async (): Promise<StackOutputs> => {
-  // Throws one error naming every bad setting before any resource is declared.
-  const config = loadStackConfig();
-  const { spec } = config;
-  const plan = planCluster(spec);
   // The last deployment's outputs (a read of this stack: nothing changes): a topology change that cannot be reached
   // without resetting a node is refused here, before any resource is declared.
-  const reference = selfReference(spec.lastDeploymentStack);
-  if (typeof reference !== "string") throw new pulumi.RunError(new ConfigError([reference.problem]).message);
   const last = await readLastDeployment(`${spec.name}-last-deployment`, reference, (masters, replicasPerMaster) =>
     planCluster({ ...spec, masters, replicasPerMaster }).nodes.map((n) => n.name),
   );
