@@ -43,6 +43,9 @@ const reference = selfReference(spec.lastDeploymentStack);
 if (typeof reference !== "string") throw new pulumi.RunError(new ConfigError([reference.problem]).message);
 
 export = async (): Promise<StackOutputs> => {
+  // The last deployment's outputs must survive a failed `up` (engines before 3.112 replaced them with the failed
+  // run's, none), or the next run would plan from nothing.
+  await pulumi.requirePulumiVersion(">=3.112.0");
   // The last deployment's outputs (a read of this stack: nothing changes): a topology change that cannot be reached
   // without resetting a node is refused here, before any resource is declared.
   const last = await readLastDeployment(`${spec.name}-last-deployment`, reference, (masters, replicasPerMaster) =>
@@ -50,7 +53,7 @@ export = async (): Promise<StackOutputs> => {
   );
   const scaling = scalePreview(last.topology, { masters: plan.masters, replicasPerMaster: plan.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) });
   if ("problem" in scaling) throw new pulumi.RunError(new ConfigError([scaling.problem]).message);
-  const cluster = deployCluster(config, plan, { passwords: last.aclPasswords, retired: last.aclRetired });
+  const cluster = deployCluster(config, plan, { passwords: { passwords: last.aclPasswords, retired: last.aclRetired }, restoreJob: last.restoreJob });
 
   // The deployment is only done when the smoke test passes: `pulumi up` fails with the failing checks otherwise.
   const smoke = new SmokeTest(`${spec.name}-smoke`, {

@@ -15,6 +15,7 @@ export const LAST_OUTPUTS = {
   replicasPerMaster: "replicasPerMaster",
   aclPasswords: "aclPasswords",
   aclRetired: "aclRetiredPasswords",
+  restoreJob: "restoreJob",
 } as const;
 
 export interface LastDeployment {
@@ -23,6 +24,8 @@ export interface LastDeployment {
   /** Every ACL user's password then (secret output aclPasswords), and what its rotations had retired. */
   aclPasswords?: Record<string, string>;
   aclRetired?: Record<string, string[]>;
+  /** Kubernetes, restore.snapshot: the restore Job it completed. */
+  restoreJob?: string;
 }
 
 /**
@@ -34,7 +37,8 @@ export function selfReference(configured: string | undefined, self = { organizat
   const full = `${self.organization}/${self.project}/${self.stack}`;
   if (configured === undefined) return full;
   const parts = configured.split("/");
-  const same = parts.length === 1 ? parts[0] === self.stack : parts[1] === self.project && parts[2] === self.stack;
+  // A bare name is resolved by the backend (a legacy DIY backend's only form); a full one must be this very stack.
+  const same = parts.length === 1 ? parts[0] === self.stack : parts[0] === self.organization && parts[1] === self.project && parts[2] === self.stack;
   return same
     ? configured
     : { problem: `redis-cluster:lastDeploymentStack is ${JSON.stringify(configured)}, which is not this stack (${full}): remove it, or set it to ${JSON.stringify(self.stack)} (a legacy DIY backend) or ${JSON.stringify(full)}` };
@@ -51,8 +55,8 @@ export async function readLastDeployment(name: string, reference: string, nodesF
     const d = await self.getOutputDetails(output);
     return d.value ?? d.secretValue;
   };
-  const [topology, masters, replicasPerMaster, aclPasswords, aclRetired] = await Promise.all(
-    [LAST_OUTPUTS.topology, LAST_OUTPUTS.masters, LAST_OUTPUTS.replicasPerMaster, LAST_OUTPUTS.aclPasswords, LAST_OUTPUTS.aclRetired].map(read),
+  const [topology, masters, replicasPerMaster, aclPasswords, aclRetired, restoreJob] = await Promise.all(
+    [LAST_OUTPUTS.topology, LAST_OUTPUTS.masters, LAST_OUTPUTS.replicasPerMaster, LAST_OUTPUTS.aclPasswords, LAST_OUTPUTS.aclRetired, LAST_OUTPUTS.restoreJob].map(read),
   );
   const out: LastDeployment = {};
   if (isTopology(topology)) out.topology = topology;
@@ -60,6 +64,7 @@ export async function readLastDeployment(name: string, reference: string, nodesF
     out.topology = { masters: masters as number, replicasPerMaster: replicasPerMaster as number, nodes: nodesFor(masters as number, replicasPerMaster as number) };
   }
   if (isStringMap(aclPasswords)) out.aclPasswords = aclPasswords;
+  if (typeof restoreJob === "string") out.restoreJob = restoreJob;
   if (aclRetired && typeof aclRetired === "object") {
     out.aclRetired = Object.fromEntries(Object.entries(aclRetired).filter(([, v]) => Array.isArray(v) && v.every((p) => typeof p === "string"))) as Record<string, string[]>;
   }

@@ -30,6 +30,8 @@ export interface KubernetesClusterOutputs {
   aclPasswords?: pulumi.Output<Record<string, string>>;
   /** acl.enabled: what the rotations retired, by user (secret; read back by the next deployment). */
   aclRetiredPasswords?: pulumi.Output<Record<string, string[]>>;
+  /** restore.snapshot: the restore Job this deployment completed (read back by the next one: infra/lastDeployment.ts). */
+  restoreJob?: pulumi.Output<string>;
   /** tls.enabled: Secrets (tls.crt, tls.key, ca.crt) of the nodes' and the clients' certificates. */
   tlsSecretName?: pulumi.Output<string>;
   tlsClientSecretName?: pulumi.Output<string>;
@@ -51,9 +53,16 @@ export interface PlatformCluster {
   restored?: pulumi.Output<string>;
 }
 
-/** `lastPasswords`: the last deployment's ACL passwords and retired ones (infra/lastDeployment.ts). */
-export function deployCluster(config: LoadedConfig, plan: ClusterPlan, lastPasswords?: LastPasswords): PlatformCluster {
-  return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan, lastPasswords) : deployDocker(config, plan, lastPasswords);
+/** What the cluster needs of the last deployment's outputs (infra/lastDeployment.ts). */
+export interface LastOutputs {
+  /** The ACL passwords and the retired ones. */
+  passwords?: LastPasswords;
+  /** Kubernetes: the restore Job it completed. */
+  restoreJob?: string;
+}
+
+export function deployCluster(config: LoadedConfig, plan: ClusterPlan, last: LastOutputs = {}): PlatformCluster {
+  return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan, last) : deployDocker(config, plan, last.passwords);
 }
 
 function deployDocker({ spec, password: configured, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, lastPasswords?: LastPasswords): PlatformCluster {
@@ -88,7 +97,7 @@ function deployDocker({ spec, password: configured, aclPasswords, backupSecrets 
   };
 }
 
-function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, lastPasswords?: LastPasswords): PlatformCluster {
+function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, last: LastOutputs): PlatformCluster {
   // One explicit provider for every Kubernetes object, pinned to the configured kubeconfig context: prod must not go
   // to whatever context happens to be current on the machine running `pulumi up`.
   if (!spec.kubernetes.context) {
@@ -101,7 +110,7 @@ function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: Loade
   if (podRanges) pulumi.log.warn(podRanges);
   const provider = new k8s.Provider(`${spec.name}-kubernetes`, { context: spec.kubernetes.context });
   // Without a configured password the component generates one (a secret in state).
-  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, lastPasswords, backupSecrets: backupSecrets.backup, restoreSecrets: backupSecrets.restore }, { providers: [provider] });
+  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, lastPasswords: last.passwords, lastRestoreJob: last.restoreJob, backupSecrets: backupSecrets.backup, restoreSecrets: backupSecrets.restore }, { providers: [provider] });
   const acl = spec.acl.enabled;
   const tls = spec.tls.enabled;
   // Pod IPs are in no certificate: with preferredEndpointType ip a client checks the chain only.
@@ -145,6 +154,7 @@ function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: Loade
       clientEndpoint: cluster.clientEndpoint,
       secretName: cluster.secretName,
       ...(acl && { aclSecretNames: cluster.userSecretNames, aclPasswords: pulumi.secret(pulumi.all(cluster.userPasswords)), aclRetiredPasswords: cluster.retiredPasswords! }),
+      ...(cluster.restoreJobName && { restoreJob: cluster.restoreJobName }),
       // Set whenever tls.enabled.
       ...(tls && { tlsSecretName: cluster.tlsSecretName.apply((n) => n!), tlsClientSecretName: cluster.tlsClientSecretName.apply((n) => n!) }),
     },

@@ -40,6 +40,8 @@ export interface RedisKubernetesClusterArgs {
   restoreSecrets?: RepositorySecretValues;
   /** acl.enabled: the last deployment's passwords and retired ones (infra/lastDeployment.ts). */
   lastPasswords?: LastPasswords;
+  /** restore.snapshot: the restore Job the last deployment completed (its `restoreJob` output). */
+  lastRestoreJob?: string;
 }
 
 type RepositorySecretValues = NonNullable<BackupSecrets<pulumi.Input<string>>["backup"]>;
@@ -75,6 +77,8 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
   readonly retiredPasswordsSecretName?: pulumi.Output<string>;
   /** acl.enabled: what the rotations retired, by user (secret; read back by the next deployment). */
   readonly retiredPasswords?: pulumi.Output<Record<string, string[]>>;
+  /** restore.snapshot: the restore Job's name, known once it completed. */
+  readonly restoreJobName?: pulumi.Output<string>;
   /** TLS (tls.enabled): Secrets (tls.crt, tls.key, ca.crt) of the nodes' and of the clients' (Jobs) certificate. */
   declare readonly tlsSecretName: pulumi.Output<string | undefined>;
   declare readonly tlsClientSecretName: pulumi.Output<string | undefined>;
@@ -246,9 +250,11 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
           parent: this,
           dependsOn: [formed],
           customTimeouts: { create: "6h", update: "6h" },
-          ignoreChanges: RESTORE_JOB_IGNORE,
+          ignoreChanges: args.lastRestoreJob === restoreJobName(name, plan.restore) ? RESTORE_JOB_IGNORE : [],
         })
       : undefined;
+    // Resolves once the Job completed (pulumi-kubernetes awaits it): a failed restore leaves the last outputs as they were.
+    this.restoreJobName = restoreJob?.metadata.name;
     createCronJobs?.(restoreJob ?? job);
     this.ready = [restoreJob ?? formed, ...externalServices];
     this.registerOutputs({

@@ -318,10 +318,6 @@ export function applyDecision(state: NodeState[], d: ScalingDecision, planned: s
   });
 }
 
-/**
- * Preview: the plan from the previous deployment's layout (recorded by the last preview/up; before that, the layout
- * `--cluster create` gives) to the next topology. Returns the layout the plan leads to, for the next preview.
- */
 /** The `scaleTopology` stack output: a deployment's planned topology and the slot layout its plan leads to. */
 export type ScaleTopology = Topology & { layout: LayoutEntry[] };
 
@@ -339,6 +335,10 @@ export function scalePreview(previous: (Topology & { layout?: LayoutEntry[] }) |
   return { lines, topology: { ...next, layout } };
 }
 
+/**
+ * Preview: the plan from the previous deployment's layout (its scaleTopology output; without one, the layout
+ * `--cluster create` gives) to the next topology. Returns the layout the plan leads to, for the next preview.
+ */
 export function previewScaling(previous: (Topology & { layout?: LayoutEntry[] }) | undefined, next: Topology): { decision?: ScalingDecision; lines: string[]; layout: LayoutEntry[] } {
   if (!previous || !previous.nodes?.length) {
     return { lines: [`create ${next.masters} masters x ${next.replicasPerMaster} replicas (bootstrap)`], layout: toLayout(assumedState(next)) };

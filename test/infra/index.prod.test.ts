@@ -310,9 +310,11 @@ test("restore.snapshot left set: a later up with another image and resources kee
   const job1 = of(first, "kubernetes:batch/v1:Job").find((j) => RESTORE_JOB.test(j.name))!;
   assert.ok(job1, of(first, "kubernetes:batch/v1:Job").map((j) => j.name).join(", "));
   assert.equal(job1.inputs.metadata.name, job1.name, "the Kubernetes name is the keyed one");
-  // A refusal (exit 2) or a usage error (exit 1) is final: no retry; a failure (exit 3) resumes on the next attempt.
+  // A refusal (exit 2) is final: no retry; a failure (exit 3) or a crash (exit 1) resumes on the next attempt.
   const spec1 = unwrapSecrets(job1.inputs.spec);
-  assert.deepEqual(spec1.podFailurePolicy, { rules: [{ action: "FailJob", onExitCodes: { containerName: "restore", operator: "In", values: [1, 2] } }] });
+  assert.deepEqual(spec1.podFailurePolicy, { rules: [{ action: "FailJob", onExitCodes: { containerName: "restore", operator: "In", values: [2] } }] });
+  // The completed restore is recorded: the next deployment reads it back (infra/lastDeployment.ts).
+  assert.equal(first.outputs.restoreJob, job1.name);
   assert.equal(spec1.template.spec.restartPolicy, "Never", "podFailurePolicy needs restartPolicy Never");
   assert.ok(spec1.backoffLimit >= 1, "a failed restore is retried");
 
@@ -322,9 +324,20 @@ test("restore.snapshot left set: a later up with another image and resources kee
   const job2 = second.resources.find((x) => x.urn === job1.urn);
   assert.ok(job2, "the restore Job is gone after an image change");
   assert.equal(job2.op, "same", `the restore Job: ${job2.op} (${job2.changedKeys.join(", ")})`);
-  // What the program sent did change (ignoreChanges kept it from the diff).
+  // As the engine does, the ignored spec keeps its old value in the state (a replacement would be made from it).
   const ct2 = unwrapSecrets(job2.inputs.spec).template.spec.containers[0];
-  assert.deepEqual([ct2.image, ct2.resources.limits.memory], ["registry.example.com/redis-backup:2", "2Gi"]);
+  assert.deepEqual([ct2.image, ct2.resources.limits.memory], ["registry.example.com/redis-backup:1", "1Gi"]);
+
+  // A restore Job that did not complete (the last deployment recorded no restoreJob: its up failed) is not frozen: the
+  // next up replaces it from the current spec (a renamed Secret or bundle must reach its pod).
+  const unfinished = structuredClone(first.state);
+  const stackEntry = unfinished.resources.find((x) => x.type === "pulumi:pulumi:Stack")!;
+  delete stackEntry.outputs.restoreJob;
+  const retried = await runProgram({ stack: "prod", mode: "up", priorState: unfinished, config: { ...pinned, ...restore("0123abcd"), ...backup("registry.example.com/redis-backup:2", "2Gi") }, outputOverrides: tlsOverrides });
+  assert.equal(retried.exitCode, 0, retried.errors.join("\n"));
+  const jobR = retried.resources.find((x) => x.urn === job1.urn)!;
+  assert.equal(jobR.op, "replace", `the unfinished restore Job: ${jobR.op}`);
+  assert.equal(unwrapSecrets(jobR.inputs.spec).template.spec.containers[0].image, "registry.example.com/redis-backup:2");
 
   // Another snapshot: a new Job (a new name), the old one deleted.
   const third = await runProgram({ stack: "prod", mode: "up", priorState: second.state, config: { ...pinned, ...restore("4567cdef"), ...backup("registry.example.com/redis-backup:2", "2Gi") }, outputOverrides: tlsOverrides });

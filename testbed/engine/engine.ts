@@ -320,6 +320,11 @@ class Session {
         }
       }
     }
+    // A failed run keeps the stack outputs it did not register (the SDK registers none when the program throws), as
+    // the engine does since 3.112: the next run's StackReference to the stack reads the last good ones.
+    const stackRec = this.rootUrn ? this.byUrn.get(this.rootUrn) : undefined;
+    const priorStack = this.rootUrn ? this.prior.get(this.rootUrn) : undefined;
+    if (exitCode !== 0 && stackRec && priorStack) stackRec.outputs = { ...priorStack.outputs, ...stackRec.outputs };
     const errors = [...this.engineErrors, ...this.logs.filter((l) => l.severity === "error").map((l) => l.message)];
     if (exitCode !== 0 && errors.length === 0) errors.push(`program exited with code ${exitCode}:\n${stderr.trim() || stdout.trim()}`);
     const state: EngineState = this.preview
@@ -531,7 +536,12 @@ class Session {
     if (isDynamic(type)) {
       ({ checked, op, changed, providerDbr } = await this.dynamicCheckAndDiff(urn, type, name, inputs, prior, fail));
     } else if (!prior) op = "create";
-    else ({ op, changed } = diff(type, prior.inputs, checked, options));
+    else {
+      // As the engine: the ignored paths keep their old values in what is stored and sent to the provider (an update
+      // or a replacement is made from them), not only in the diff.
+      if (options.ignoreChanges.length) checked = applyIgnoreChanges(prior.inputs, checked, options.ignoreChanges);
+      ({ op, changed } = diff(type, prior.inputs, checked, options));
+    }
     // pulumi-kubernetes: an object named by the program cannot exist twice, so its Diff asks for delete-before-replace.
     if (type.startsWith("kubernetes:") && inputs.metadata?.name !== undefined) providerDbr = true;
     if (prior && (this.opts.replace ?? []).some((r) => r === name || r === urn)) op = "replace";

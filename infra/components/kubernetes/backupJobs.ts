@@ -122,7 +122,9 @@ export const restoreJobName = (cluster: string, plan: RestorePlan) => `${cluster
 /**
  * A changed Job is replaced by pulumi-kubernetes (its pod template is immutable): a new image, bundle, resources or
  * seeds would run the restore again into the now-populated cluster, which the engine refuses (failing that `up`).
- * Its name carries what a restore is; nothing else of its spec may re-run it.
+ * Its name carries what a restore is; once it has completed (the last deployment's `restoreJob` output), nothing else
+ * of its spec may re-run it. Not before: a failed restore Job is replaced from the current spec (a Secret or bundle
+ * renamed since would leave the old spec's pod unable to start).
  */
 export const RESTORE_JOB_IGNORE = ["spec"];
 
@@ -130,7 +132,8 @@ export const RESTORE_JOB_IGNORE = ["spec"];
  * restore.snapshot: the Job that fills the cluster after the bootstrap and before the smoke test, once per restore
  * (restoreJobName). A failure (exit 3) is retried: the restore resumes (its marker key, infra/backup/restore.ts); a
  * refusal (a non-empty cluster, a backup that does not verify) or a usage error is final, so the Job fails at once
- * (podFailurePolicy) instead of repeating it with back-off.
+ * (podFailurePolicy) instead of repeating it with back-off. Exit 1 is not in the rule: besides a usage error it is
+ * what Node exits with on a crash, which the next attempt resumes from.
  */
 export function restoreJobArgs(cx: ClusterContext, refs: PodRefs, plan: RestorePlan, jobRefs: BackupJobRefs, bundle: { text: string; sha256: string }): k8s.batch.v1.JobArgs {
   const pod = backupPod(cx, refs, plan, "restore", plan.args, jobRefs, bundle);
@@ -141,7 +144,7 @@ export function restoreJobArgs(cx: ClusterContext, refs: PodRefs, plan: RestoreP
     spec: {
       backoffLimit: 2,
       activeDeadlineSeconds: 6 * 3600,
-      podFailurePolicy: { rules: [{ action: "FailJob", onExitCodes: { containerName: "restore", operator: "In", values: [EXIT_CODES.usage, EXIT_CODES.refused] } }] },
+      podFailurePolicy: { rules: [{ action: "FailJob", onExitCodes: { containerName: "restore", operator: "In", values: [EXIT_CODES.refused] } }] },
       template: { metadata: { labels: pod.labels }, spec: pod.spec },
     },
   };

@@ -206,6 +206,11 @@ test("a StackReference to the stack itself reads its last outputs (secrets stay 
   // A preview reads them too (a read runs in a preview).
   const preview = await runProgram({ ...NEW_STACK, mode: "preview", program: fixture("stack-reference"), priorState: second.state });
   assert.equal(preview.outputs.count, 3);
+  // A failed up keeps the last outputs (the program registers none): the next run counts on from them.
+  const failed = await run(second.state, { fail: true });
+  assert.equal(failed.ok, false);
+  const after = await run(failed.state);
+  assert.equal(after.outputs.count, 3, after.errors.join("\n"));
   // The bare stack name is this project's stack (a legacy DIY backend's only form: lastDeploymentStack).
   const bare = await run(second.state, { other: "engine-selftest" });
   assert.equal(bare.outputs.count, 3, bare.errors.join("\n"));
