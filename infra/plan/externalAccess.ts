@@ -1,5 +1,5 @@
 import type { ClusterSpec } from "../config/schema";
-import { cidrWithin } from "../config/cidr";
+import { cidrWithin, parseCidr } from "../config/cidr";
 import { EXTERNAL_DNS_HOSTNAME_KEYS, ipBlockSources } from "../config/externalAccess";
 
 /**
@@ -58,9 +58,17 @@ export function externalAccessPlan(spec: ClusterSpec): ExternalAccessPlan | unde
  */
 export function podRangesWarning(spec: ClusterSpec): string | undefined {
   const e = spec.kubernetes.externalAccess;
-  if (!externalAccessPlan(spec) || e.podRanges.length > 0) return undefined;
+  if (!externalAccessPlan(spec)) return undefined;
   const admitsPods = "network plugins that match pod addresses against ipBlocks (Calico, for one) admit every pod of every namespace to the client port then, client label or not";
   const fix = "Add it: pulumi config set --path 'redis-cluster:kubernetes.externalAccess.podRanges[0]' <pod CIDR>";
+  if (e.podRanges.length > 0) {
+    // allowAnySource admits both families: a family without a pod range has nothing excepted (a dual-stack cluster).
+    const families = new Set(e.podRanges.map((r) => { const c = parseCidr(r); return "family" in c ? c.family : undefined; }));
+    const missing = e.allowAnySource ? ([4, 6] as const).filter((f) => !families.has(f)) : [];
+    if (missing.length === 0) return undefined;
+    const any = missing[0] === 4 ? "0.0.0.0/0" : "::/0";
+    return `redis-cluster:kubernetes.externalAccess.podRanges has no IPv${missing[0]} range: on a dual-stack cluster the NetworkPolicy admits allowAnySource's ${any} with no pod range excepted; ${admitsPods}. Add the cluster's IPv${missing[0]} pod CIDR to podRanges (a single-stack cluster can ignore this)`;
+  }
   if (e.allowAnySource) {
     return `redis-cluster:kubernetes.externalAccess.podRanges is empty: the NetworkPolicy admits allowAnySource's 0.0.0.0/0 and ::/0 with no pod range excepted; ${admitsPods}. ${fix}`;
   }

@@ -57,6 +57,9 @@ test("Service annotations: the configured ones plus the external-dns names; addr
   assert.deepEqual([any.ipBlocks, any.loadBalancerSourceRanges, any.restricted], [[{ cidr: "0.0.0.0/0" }, { cidr: "::/0" }], [], false]);
   assert.match(podRangesWarning(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true }))!, /podRanges is empty: the NetworkPolicy admits allowAnySource's 0\.0\.0\.0\/0 .*admit every pod/);
   assert.equal(podRangesWarning(k8s({})), undefined);
+  // allowAnySource with an IPv4 pod range only: a dual-stack cluster's ::/0 has nothing excepted.
+  assert.match(podRangesWarning(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true, podRanges: ["10.244.0.0/16"] }))!, /podRanges has no IPv6 range: on a dual-stack cluster .* ::\/0 with no pod range excepted/);
+  assert.equal(podRangesWarning(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true, podRanges: ["10.244.0.0/16", "fd00:10:244::/56"] })), undefined);
   assert.equal(e.addressOf(0), undefined);
   const fixed = externalAccessPlan(k8s({ enabled: true, domain: DOMAIN, allowAnySource: true, addresses: ["198.51.100.1", "198.51.100.2", "198.51.100.3"] }, { replicasPerMaster: 0, smoke: { failover: "none" } }))!;
   assert.deepEqual([0, 1, 2].map(fixed.addressOf), ["198.51.100.1", "198.51.100.2", "198.51.100.3"]);
