@@ -112,6 +112,11 @@ export class RespConnection {
     });
   }
 
+  /** The socket closed or failed: every later send fails at once. */
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
   /** Hot path: `wire` holds `count` encoded commands; `done` runs when all their replies have arrived. */
   send(wire: Buffer, count: number, done: Pending["done"]): void {
     if (this.closedError) {

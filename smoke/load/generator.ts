@@ -300,6 +300,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       for (const lane of lanes) {
         lane.done = (errs, first) => {
           record(lane.n, lane.start, errs, first);
+          // A closed connection fails every send at once: the lane ends instead of spinning (or, sending inline,
+          // recursing) through the rest of the run's operations.
+          if (lane.conn.closed) {
+            if (--active === 0) finish();
+            return;
+          }
           if (!perRequest) issue(lane);
           else if (ready.push(lane) === 1) setImmediate(sendReady);
         };

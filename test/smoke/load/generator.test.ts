@@ -210,6 +210,31 @@ describe("load generator on a 3x0 cluster", () => {
     }
   });
 
+  it("a master killed during a run: its lanes end at once (none spins, or recurses, through the rest of the run), the others go on", async () => {
+    const killed = c.nodes.findIndex((n) => `${n.host}:${n.port}` === targets[2].addr);
+    // Batched (each send inline in the reply handler): before, a closed connection failed each send at once and its
+    // lanes recursed through every remaining operation until the deadline, past the stack's depth.
+    const run = runLoad({ targets, command: "set", pipeline: 1, connectionsPerNode: 1, concurrency: 30, durationMs: 1500, valueSize: 3, keyPrefix: "t:killed", ttlSeconds: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      await c.kill(killed);
+      const r = await run;
+      // At most the killed master's lanes' requests in flight fail; the other masters' lanes kept writing.
+      assert.ok(r.errors > 0 && r.errors <= 30, `errors ${r.errors}: ${r.firstError}`);
+      assert.ok(r.okOps > 100, `ok ${r.okOps}`);
+    } finally {
+      // The harness restarts a killed node by itself (restartOnExit); start it only if it has not.
+      try {
+        c.startNode(killed);
+      } catch (e) {
+        if (!/already running/.test((e as Error).message)) throw e;
+      }
+      await c.waitReady(killed);
+      // Back in the cluster before the next case (bounded).
+      for (let i = 0; i < 100 && !(await c.tryAsk(killed, "CLUSTER", "INFO")).includes("cluster_state:ok"); i++) await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
   it("open loop keeps its schedule while a master is frozen and charges the wait to the requests (from intended send time)", async () => {
     const frozen = c.nodes.findIndex((n) => `${n.host}:${n.port}` === targets[0].addr);
     const rate = 3000;
