@@ -133,10 +133,11 @@ test("from outside: only through the load balancers, by their published names, w
   assert.equal(await sh("lb-0", "redis-cli -h any.ext.example.com ping"), "PONG");
   assert.match(await sh("lb-1", "timeout 3 redis-cli -h lb-0.ext.example.com ping; echo exit $?"), /exit 124/, "pods are outside pod 0's source range");
   // The policy's 0.0.0.0/0 excepts the pods' network: a pod it names gets in, a stranger does not (the outside client
-  // did, above), neither to the pod's IP nor through the load balancer open to everyone.
+  // did, above). Not asserted: a stranger through the Cluster-policy load balancer (`any`): kube-proxy masquerades a
+  // pod's traffic to it to a node address, which a policy admits; the runner's in-pod short-circuit does not, so the
+  // answer here would not be a cluster's (prod uses Local per-pod Services only).
   assert.equal(await sh("lb-1", `redis-cli -h ${ip("lb-0")} ping`), "PONG");
   assert.match(await sh("stranger-0", `timeout 3 redis-cli -h ${ip("lb-0")} ping; echo exit $?`), /exit 124/, "a pod of another app is not admitted by the ipBlock");
-  assert.match(await sh("stranger-0", "timeout 3 redis-cli -h any.ext.example.com ping; echo exit $?"), /exit 124/, "nor through a load balancer");
 
   // The node port, from the pods' network (the host here): to a pod of lb-any.
   const np = outputs("lb-any").spec.ports[0].nodePort;
