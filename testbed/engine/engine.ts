@@ -749,8 +749,8 @@ function replaces(type: string, key: string, olds: Record<string, any>, news: Re
   return false;
 }
 
-function diff(type: string, olds: Record<string, any>, newsIn: Record<string, any>, options: ResourceOptions): { op: StepOp; changed: string[] } {
-  const news = options.ignoreChanges.length ? applyIgnoreChanges(olds, newsIn, options.ignoreChanges) : newsIn;
+/** `news` has ignoreChanges applied already (registerResource: what is stored and sent keeps the ignored values). */
+function diff(type: string, olds: Record<string, any>, news: Record<string, any>, options: Pick<ResourceOptions, "replaceOnChanges">): { op: StepOp; changed: string[] } {
   const changed = Object.keys({ ...olds, ...news }).filter((k) => hasUnknown(news[k]) || !sameValue(olds[k], news[k]));
   if (changed.length === 0) return { op: "same", changed };
   const replace = changed.some((k) => options.replaceOnChanges.includes(k) || options.replaceOnChanges.includes("*") || replaces(type, k, olds, news));
@@ -765,7 +765,7 @@ function kubernetesCheck(type: string, name: string, urn: string, inputs: Record
   const withName = (n: string) => ({ ...inputs, metadata: { ...(inputs.metadata ?? {}), name: n } });
   if (priorName !== undefined && prior) {
     const kept = withName(priorName);
-    if (diff(type, prior.inputs, kept, { ignoreChanges: [], replaceOnChanges: [] } as unknown as ResourceOptions).op !== "replace") return kept;
+    if (diff(type, prior.inputs, kept, { replaceOnChanges: [] }).op !== "replace") return kept;
   }
   return withName(`${name}-${short(urn + JSON.stringify(unwrapSecrets(inputs)))}`);
 }
