@@ -53,7 +53,7 @@ export = async (): Promise<StackOutputs> => {
   );
   const scaling = scalePreview(last.topology, { masters: plan.masters, replicasPerMaster: plan.replicasPerMaster, nodes: plan.nodes.map((n) => n.name) });
   if ("problem" in scaling) throw new pulumi.RunError(new ConfigError([scaling.problem]).message);
-  const cluster = deployCluster(config, plan, { passwords: { passwords: last.aclPasswords, retired: last.aclRetired }, restoreJob: last.restoreJob });
+  const cluster = deployCluster(config, plan, last);
 
   // The deployment is only done when the smoke test passes: `pulumi up` fails with the failing checks otherwise.
   const smoke = new SmokeTest(`${spec.name}-smoke`, {

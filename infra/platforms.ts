@@ -11,6 +11,7 @@ import { canaryJob } from "./config/canary";
 import type { SmokeTestArgs } from "./components/smokeTest";
 import type { BackupClient } from "./components/docker/backupRun";
 import type { LastPasswords } from "./components/aclUsers";
+import type { LastDeployment } from "./lastDeployment";
 import { podRangesWarning, preferredEndpointType } from "./plan/externalAccess";
 
 
@@ -53,16 +54,10 @@ export interface PlatformCluster {
   restored?: pulumi.Output<string>;
 }
 
-/** What the cluster needs of the last deployment's outputs (infra/lastDeployment.ts). */
-export interface LastOutputs {
-  /** The ACL passwords and the retired ones. */
-  passwords?: LastPasswords;
-  /** Kubernetes: the restore Job it completed. */
-  restoreJob?: string;
-}
-
-export function deployCluster(config: LoadedConfig, plan: ClusterPlan, last: LastOutputs = {}): PlatformCluster {
-  return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan, last) : deployDocker(config, plan, last.passwords);
+/** `last`: the last deployment's outputs (infra/lastDeployment.ts): the ACL passwords and, on Kubernetes, the restore Job. */
+export function deployCluster(config: LoadedConfig, plan: ClusterPlan, last: LastDeployment = {}): PlatformCluster {
+  const passwords: LastPasswords = { passwords: last.aclPasswords, retired: last.aclRetired };
+  return config.spec.platform === "kubernetes" ? deployKubernetes(config, plan, passwords, last.restoreJob) : deployDocker(config, plan, passwords);
 }
 
 function deployDocker({ spec, password: configured, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, lastPasswords?: LastPasswords): PlatformCluster {
@@ -97,7 +92,7 @@ function deployDocker({ spec, password: configured, aclPasswords, backupSecrets 
   };
 }
 
-function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, last: LastOutputs): PlatformCluster {
+function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, lastPasswords: LastPasswords, lastRestoreJob?: string): PlatformCluster {
   // One explicit provider for every Kubernetes object, pinned to the configured kubeconfig context: prod must not go
   // to whatever context happens to be current on the machine running `pulumi up`.
   if (!spec.kubernetes.context) {
@@ -110,7 +105,7 @@ function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: Loade
   if (podRanges) pulumi.log.warn(podRanges);
   const provider = new k8s.Provider(`${spec.name}-kubernetes`, { context: spec.kubernetes.context });
   // Without a configured password the component generates one (a secret in state).
-  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, lastPasswords: last.passwords, lastRestoreJob: last.restoreJob, backupSecrets: backupSecrets.backup, restoreSecrets: backupSecrets.restore }, { providers: [provider] });
+  const cluster = new RedisKubernetesCluster(spec.name, { spec, plan, password, aclPasswords, lastPasswords, lastRestoreJob, backupSecrets: backupSecrets.backup, restoreSecrets: backupSecrets.restore }, { providers: [provider] });
   const acl = spec.acl.enabled;
   const tls = spec.tls.enabled;
   // Pod IPs are in no certificate: with preferredEndpointType ip a client checks the chain only.
