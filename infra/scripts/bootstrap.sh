@@ -184,6 +184,26 @@ unfinished_create() {
   return 1
 }
 
+# role_of — "ID master" or "ID slave MASTER-ID" for each line of a CLUSTER NODES view on stdin ("myself" lines too).
+role_of() { awk '{ if ($3 ~ /slave/) print $1, "slave", $4; else print $1, "master" }'; }
+
+# roles_unknown — the nodes whose role, as each says of itself, the first node does not see yet ("" once it sees all).
+roles_unknown() {
+  first_roles=$(cli "$first" cluster nodes | role_of)
+  for n in $nodes; do
+    self_role=$(cli "$n" cluster nodes | awk '$3 ~ /myself/' | role_of)
+    printf '%s\n' "$first_roles" | grep -qxF "${self_role:-?}" || printf ' %s (says: %s)' "$n" "${self_role:-no answer}"
+  done
+}
+
+# wait_roles_known — until the first node sees every node's role as the node says it (gossip caught up).
+wait_roles_known() {
+  until [ -z "$(roles_unknown)" ]; do
+    expired && fail 3 "the first node $first did not learn these nodes' roles within ${timeout}s:$(roles_unknown)"
+    sleep 0.5
+  done
+}
+
 finish_create() {
   first=${nodes%% *}
   log "unfinished create found (no keys anywhere, $masters masters own all slots): finishing it"
@@ -202,6 +222,10 @@ finish_create() {
     done
   done
   for n in $nodes; do
+    # Count every replica before choosing: also one the killed run made just before it died, which the first node may
+    # not have heard of yet (a second replica for its master would then leave another shard without one, until
+    # Redis's replica migration moves one of them).
+    wait_roles_known
     me=$(cli "$n" cluster nodes | awk '$3 ~ /myself/ { print $1, $3, NF }')
     case $me in *master*" 8") ;; *) continue ;; esac
     # the slot owner with the fewest replicas, as the first node sees them
@@ -215,12 +239,8 @@ finish_create() {
       sleep 1
     done
     log "$n now replicates $target"
-    # wait until the first node sees it, so the next choice counts it
-    until cli "$first" cluster nodes | awk -v id="${me%% *}" -v t="$target" '$1 == id && $4 == t { f = 1 } END { exit !f }'; do
-      expired && fail 3 "$n's new role did not reach $first within ${timeout}s"
-      sleep 0.5
-    done
   done
+  wait_roles_known
   wait_healthy
   check_topology "$timeout"
   wait_replica_links

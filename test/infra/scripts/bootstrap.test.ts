@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { startLocalCluster, LocalCluster } from "../../../testbed/local/harness";
 import { ROOT } from "../../helpers/stackConfig";
+import { NetLab, requireNetAdmin } from "../../../tools/chaos/netlab";
 
 const open: LocalCluster[] = [];
 after(async () => {
@@ -265,6 +266,39 @@ test("finishes a create killed after slots were assigned but before CLUSTER MEET
   assert.equal(r.code, 0, r.output);
   assert.match(r.output, /unfinished create/);
   assertPlanned(c);
+});
+
+test("finishing a killed create waits for a replica the first node has not heard of yet (the killed run's last REPLICATE)", { timeout: 120_000 }, async () => {
+  // Each node in its own network namespace, so node 4 can be cut from node 0 alone. Before the fix the bootstrap chose
+  // node 3's master from node 0's stale view, could give node 4's master a second replica, and then waited for a
+  // role that Redis's replica migration had already changed (the CI failure of 2026-12-07).
+  requireNetAdmin();
+  const lab = new NetLab(6);
+  let c: LocalCluster | undefined;
+  try {
+    lab.create();
+    // node timeout 15 s: node 0 must not flag node 4 as failing while they are cut (that is no create of ours)
+    c = await cluster({ bootstrap: false, password: "bootstrap-netlab-test", hosts: lab.nodeIps, ports: lab.nodeIps.map(() => 6379), wrap: (n) => lab.wrap(n.index), restartOnExit: false, nodeTimeoutMs: 15_000 });
+    await halfCreate(c, true);
+    const id = (i: number) => c!.cli(i, ["cluster", "myid"]).stdout.trim();
+    const roleSeenBy = (viewer: number, i: number) => c!.cli(viewer, ["cluster", "nodes"]).stdout.split("\n").find((l) => l.startsWith(id(i)))?.split(" ")[2] ?? "";
+    lab.cut(4, [lab.nodeIps[0]]);
+    assert.equal(c.cli(4, ["cluster", "replicate", id(1)]).stdout.trim(), "OK");
+    assert.match(roleSeenBy(0, 4), /master/, "node 0 has not heard of node 4's new role");
+    const run = c.runBootstrap();
+    await new Promise((r) => setTimeout(r, 4000));
+    const node3 = c.cli(3, ["cluster", "nodes"]).stdout.split("\n").find((l) => l.includes("myself")) ?? "";
+    assert.match(node3, /myself,master - /, `no master chosen for node 3 while node 0 cannot see node 4's role: ${node3}`);
+    lab.heal(4);
+    const r = await run;
+    assert.equal(r.code, 0, r.output);
+    assertPlanned(c);
+    assert.match(roleSeenBy(0, 4), /slave/);
+    assert.equal(c.cli(0, ["cluster", "nodes"]).stdout.split("\n").find((l) => l.startsWith(id(4)))?.split(" ")[3], id(1), "node 4 still replicates node 1");
+  } finally {
+    await c?.stop();
+    assert.deepEqual(lab.teardown(), []);
+  }
 });
 
 test("a half-made cluster holding data is refused, and the refusal names the empty masters", async () => {
