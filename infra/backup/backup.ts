@@ -47,10 +47,14 @@ export async function runBackup(o: BackupOptions): Promise<BackupResult> {
     const restic = new Restic(o.repository);
     const s = await surveyForBackup(live, o.nodes, o.settleMs ?? 10_000);
     // A restore not finished: the cluster holds part of a snapshot, which must never be stored as a good backup.
-    const marker = await restoreMarker(live, s);
-    if (marker !== null) {
-      throw new BackupRefused(`the cluster holds the restore marker ${MARKER_KEY} of snapshot ${marker}: a restore of it is unfinished and the cluster holds only part of it, so a backup now would store a partial dataset; finish the restore first (${RESTORE_RUNBOOK}: run the restore of ${marker} again, it resumes); nothing was changed`);
-    }
+    // Checked here (refused before anything is paused or written) and again inside the cut's pause, where it is
+    // exact: a restore that began in between wrote its marker first, so the pause sees it.
+    const refuseRestoreMarker = async (when: string, outcome: string) => {
+      const marker = await restoreMarker(live, s);
+      if (marker === null) return;
+      throw new BackupRefused(`the cluster holds the restore marker ${MARKER_KEY} of snapshot ${marker}${when}: a restore of it is unfinished and the cluster holds only part of it, so a backup now would store a partial dataset; finish the restore first (${RESTORE_RUNBOOK}: run the restore of ${marker} again, it resumes); ${outcome}`);
+    };
+    await refuseRestoreMarker("", "nothing was changed");
     await restic.check({ init: o.initRepository });
     const ms = masters(s);
     const clusterId = clusterIdOf(s.members.map((m) => m.id));
@@ -59,7 +63,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupResult> {
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging, { recursive: true, mode: 0o700 });
     const fileOf = (id: string) => `shard-${id}.rdb`;
-    const c = await cut(live, ms, opts, (n) => join(staging, fileOf(n.id)));
+    const c = await cut(live, ms, opts, (n) => join(staging, fileOf(n.id)), () => refuseRestoreMarker(" (written after this backup's first check: a restore began meanwhile; found while writes were paused)", "the pause was lifted before any snapshot fork, nothing was stored"));
     const files = await Promise.all(c.shards.map((x) => x.pull.done));
     const endedAt = new Date();
     const manifest: Manifest = {

@@ -34,7 +34,11 @@ const withBound = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
   return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what} not within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
 };
 
-export async function cut(live: LiveCluster, nodes: LiveNode[], o: BackupOptions, file: (n: LiveNode) => string): Promise<CutResult> {
+/**
+ * `guard` runs while every write is paused, before any fork: what it reads is what the snapshots will hold, so a
+ * refusal it throws (the pause is then lifted, nothing forked) is exact, not a race with writers.
+ */
+export async function cut(live: LiveCluster, nodes: LiveNode[], o: BackupOptions, file: (n: LiveNode) => string, guard?: () => Promise<void>): Promise<CutResult> {
   const bound = o.pauseBoundMs ?? 1000;
   const log = o.log ?? (() => undefined);
   // Connections first (outside the pause): the replication handshake of each master, and the command connections.
@@ -65,6 +69,7 @@ export async function cut(live: LiveCluster, nodes: LiveNode[], o: BackupOptions
     }));
     const cutAt = new Date();
     await Promise.all(shards.map(async (s) => (s.keys = Number(await live.conn(s.node.addr).dbsize()))));
+    await guard?.();
     await o.onPaused?.();
     for (const s of shards) s.pull.startSync();
     await withBound(Promise.all(shards.map((s) => s.pull.forkStarted)), Math.max(1, t0 + bound - Date.now()), "every master's snapshot fork started");

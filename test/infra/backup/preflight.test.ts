@@ -5,7 +5,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis, type Cluster } from "ioredis";
 import { startLocalCluster, type LocalCluster } from "../../../testbed/local/harness";
@@ -82,6 +82,41 @@ test("a cluster holding a restore's marker (a restore not finished) is refused w
   assert.equal(await cl.set(MARKER_KEY, snapshot), "OK");
   try {
     await assertRefused("restore marker", {}, new RegExp(`restore marker ${MARKER_KEY} of snapshot ${snapshot}: .*docs/runbooks\\.md#restore-in-place-from-a-backup`));
+  } finally {
+    await cl.del(MARKER_KEY);
+  }
+});
+
+test("a restore that begins after the backup's first check is found inside the pause: refused, nothing forked or stored", { timeout: 60_000 }, async () => {
+  // restic through a wrapper that, on the backup's first restic call (the repository check, after the marker was
+  // checked once), writes a restore's marker as a restore's first step would. Before the in-pause check the backup
+  // stored a snapshot holding that marker.
+  const snapshot = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+  const flag = join(work, "restore-began");
+  const wrapper = join(work, "restic-with-a-restore-beginning");
+  const { host, port } = c.nodes[0];
+  writeFileSync(wrapper, [
+    "#!/bin/sh",
+    `if [ ! -e '${flag}' ]; then`,
+    `  : > '${flag}'`,
+    `  REDISCLI_AUTH='${c.password}' redis-cli -c -h ${host} -p ${port} set '${MARKER_KEY}' ${snapshot} >/dev/null || exit 9`,
+    "fi",
+    'exec restic "$@"',
+    "",
+  ].join("\n"), { mode: 0o700 });
+  const forks = async () => Promise.all(c.nodes.map(async (_, i) => parseInfo(await c.ask(i, "INFO", "stats")).total_forks));
+  const forksBefore = await forks();
+  const repoBefore = repoFiles(repoDir());
+  try {
+    const r = await runBackup(backupOptions(c, { ...repo, bin: wrapper }, work));
+    assert.ok(existsSync(flag), "the wrapper ran: the restore began during the backup");
+    assert.equal(r.code, 2, r.message);
+    assert.match(r.message, new RegExp(`restore marker ${MARKER_KEY} of snapshot ${snapshot} \\(written after this backup's first check.*nothing was stored`));
+    assert.deepEqual(await forks(), forksBefore, "no snapshot fork");
+    assert.deepEqual(repoFiles(repoDir()), repoBefore, "the repository changed");
+    const t0 = Date.now();
+    assert.equal(await cl.set("after-refusal", "1"), "OK");
+    assert.ok(Date.now() - t0 < 1000, "writes are not left paused");
   } finally {
     await cl.del(MARKER_KEY);
   }
