@@ -1,6 +1,7 @@
 // One backup: survey and refuse what cannot be cut (./preflight.ts), check the repository, the cut (./cut.ts), the
 // RDBs streamed into the staging folder, the manifest, one restic snapshot of both, then the retention.
-// Exit codes of the CLI: 0 done, 2 refused (nothing changed on the cluster or in the repository), 3 failed.
+// Exit codes of the CLI: 0 done, 2 refused (nothing changed on the cluster or in the repository; a restore marker found
+// inside the cut's pause: writes paused for milliseconds, no snapshot), 3 failed.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatRanges } from "../../smoke/topology";

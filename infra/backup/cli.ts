@@ -5,7 +5,8 @@
 // (bundled like the scale step). The cluster's credentials come from the scripts' environment (REDISCLI_AUTH or
 // REDIS_PASSWORD_FILE, REDIS_USER, REDIS_TLS_*), the repository's from restic's own (RESTIC_REPOSITORY,
 // RESTIC_PASSWORD_FILE or RESTIC_PASSWORD, backend variables such as AWS_ACCESS_KEY_ID): never from argv.
-// Exit: 0 done; 1 usage; 2 refused (nothing was changed); 3 failed (a backup: no snapshot made; a restore: run it again).
+// Exit: 0 done; 1 usage; 2 refused (nothing was changed; a restore marker found inside the cut's pause: writes paused
+// for milliseconds, nothing stored); 3 failed (a backup: no snapshot made; a restore: run it again).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { connectionFromEnv } from "../scale/scaler";
 import { backupPushSamples, BACKUP_PUSH_JOB, drillPushSamples, DRILL_PUSH_JOB } from "../../monitoring/backup";

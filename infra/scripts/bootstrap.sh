@@ -198,9 +198,13 @@ roles_unknown() {
 
 # wait_roles_known — until the first node sees every node's role as the node says it (gossip caught up).
 wait_roles_known() {
-  until [ -z "$(roles_unknown)" ]; do
-    expired && fail 3 "the first node $first did not learn these nodes' roles within ${timeout}s:$(roles_unknown)"
+  unknown=$(roles_unknown)
+  [ -n "$unknown" ] || return 0
+  log "waiting for the first node $first to see these nodes' roles:$unknown"
+  until [ -z "$unknown" ]; do
+    expired && fail 3 "the first node $first did not learn these nodes' roles within ${timeout}s:$unknown"
     sleep 0.5
+    unknown=$(roles_unknown)
   done
 }
 

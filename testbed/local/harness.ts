@@ -314,8 +314,8 @@ export class LocalCluster {
     return this.ask(i, ...args).catch(() => "");
   }
 
-  /** Runs the same bootstrap script the containers run. */
-  runBootstrap(extraEnv: Record<string, string> = {}): Promise<BootstrapResult> {
+  /** Runs the same bootstrap script the containers run; `onOutput` sees its output as it comes (to act at a step). */
+  runBootstrap(extraEnv: Record<string, string> = {}, onOutput?: (text: string) => void): Promise<BootstrapResult> {
     const started = Date.now();
     const env = {
       ...this.cliEnv(),
@@ -329,8 +329,12 @@ export class LocalCluster {
     return new Promise((resolve) => {
       const child = spawn("sh", [scriptPaths.bootstrap], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
       let output = "";
-      child.stdout.on("data", (d) => (output += d));
-      child.stderr.on("data", (d) => (output += d));
+      const take = (d: Buffer) => {
+        output += d;
+        onOutput?.(String(d));
+      };
+      child.stdout.on("data", take);
+      child.stderr.on("data", take);
       const timer = setTimeout(() => {
         output += `\nharness: bootstrap killed after ${limitMs} ms`;
         try {

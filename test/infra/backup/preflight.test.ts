@@ -1,6 +1,7 @@
 // What a backup refuses, before any pause, with nothing changed on the cluster (no CLIENT PAUSE or PSYNC served, no
 // fork, same slots and keys) or in the repository (same files): an open slot, a failing master, a wrong repository
-// password, an unreachable repository, a master without slots, a restore not finished (its marker). And a backup killed between pause and unpause leaves
+// password, an unreachable repository, a master without slots, a restore not finished (its marker); a restore that
+// began after that check, refused inside the pause (no fork, nothing stored, the pause lifted). And a backup killed between pause and unpause leaves
 // writes waiting, never refused, and never longer than the pause bound.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
@@ -108,7 +109,8 @@ test("a restore that begins after the backup's first check is found inside the p
   const forksBefore = await forks();
   const repoBefore = repoFiles(repoDir());
   try {
-    const r = await runBackup(backupOptions(c, { ...repo, bin: wrapper }, work));
+    // A 10 s pause bound: a pause left in place would hold the write below for seconds, not end within the second.
+    const r = await runBackup(backupOptions(c, { ...repo, bin: wrapper }, work, { pauseBoundMs: 10_000 }));
     assert.ok(existsSync(flag), "the wrapper ran: the restore began during the backup");
     assert.equal(r.code, 2, r.message);
     assert.match(r.message, new RegExp(`restore marker ${MARKER_KEY} of snapshot ${snapshot} \\(written after this backup's first check.*nothing was stored`));

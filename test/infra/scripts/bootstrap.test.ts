@@ -275,6 +275,8 @@ test("finishing a killed create waits for a replica the first node has not heard
   requireNetAdmin();
   const lab = new NetLab(6);
   let c: LocalCluster | undefined;
+  let run: ReturnType<LocalCluster["runBootstrap"]> | undefined;
+  let left: string[];
   try {
     lab.create();
     // node timeout 15 s: node 0 must not flag node 4 as failing while they are cut (that is no create of ours)
@@ -285,8 +287,13 @@ test("finishing a killed create waits for a replica the first node has not heard
     lab.cut(4, [lab.nodeIps[0]]);
     assert.equal(c.cli(4, ["cluster", "replicate", id(1)]).stdout.trim(), "OK");
     assert.match(roleSeenBy(0, 4), /master/, "node 0 has not heard of node 4's new role");
-    const run = c.runBootstrap();
-    await new Promise((r) => setTimeout(r, 4000));
+    let out = "";
+    run = c.runBootstrap({ BOOTSTRAP_TIMEOUT: "60" }, (d) => (out += d));
+    // Once the script says it waits for node 4's role, and a second later, no master may have been chosen for node 3.
+    const waiting = new RegExp(`waiting for the first node .* to see these nodes' roles: ${lab.nodeIps[4].replace(/\./g, "\\.")}:6379`);
+    for (let t = 0; t < 300 && !waiting.test(out); t++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, waiting, "the bootstrap waits for node 4's role");
+    await new Promise((r) => setTimeout(r, 1000));
     const node3 = c.cli(3, ["cluster", "nodes"]).stdout.split("\n").find((l) => l.includes("myself")) ?? "";
     assert.match(node3, /myself,master - /, `no master chosen for node 3 while node 0 cannot see node 4's role: ${node3}`);
     lab.heal(4);
@@ -297,8 +304,10 @@ test("finishing a killed create waits for a replica the first node has not heard
     assert.equal(c.cli(0, ["cluster", "nodes"]).stdout.split("\n").find((l) => l.startsWith(id(4)))?.split(" ")[3], id(1), "node 4 still replicates node 1");
   } finally {
     await c?.stop();
-    assert.deepEqual(lab.teardown(), []);
+    await run; // bounded by its BOOTSTRAP_TIMEOUT: nothing of the script may be left inside the namespaces
+    left = lab.teardown();
   }
+  assert.deepEqual(left, [], "every namespace, link and rule removed");
 });
 
 test("a half-made cluster holding data is refused, and the refusal names the empty masters", async () => {
