@@ -8,7 +8,8 @@
 //   `Cluster` masquerades it to the node's address (which a NetworkPolicy admits as its node's, as on a cluster);
 //   <node>:<nodePort> works the same from the pods' network (always masqueraded);
 // - inside the pods, a connection to an ingress address goes straight to the endpoints (kube-proxy short-circuits
-//   load balancer IPs), under the same source ranges (./serviceProxy.ts);
+//   load balancer IPs), under the same source ranges (./serviceProxy.ts); with `Cluster` it goes through the node's
+//   node port instead, which masquerades it to the node's address as kube-proxy would;
 // - the external-dns hostname annotation publishes <name> -> <ingress> in the external zone, which the outside
 //   client (./outsideClient.ts) and the pods (their cluster DNS forwards upstream) resolve.
 // The outside client's only way in is the node's other leg: no route to the pods is forwarded unless DNATed.
@@ -55,6 +56,11 @@ export function checkLoadBalancerFields(o: Obj, where: string): void {
   if (spec.clusterIP === "None") invalid(where, "spec.clusterIP None (headless) is not allowed for type LoadBalancer");
   if (![undefined, "Cluster", "Local"].includes(spec.externalTrafficPolicy)) invalid(where, `spec.externalTrafficPolicy ${spec.externalTrafficPolicy}: Cluster or Local`);
   if (![undefined, true, false].includes(spec.allocateLoadBalancerNodePorts)) invalid(where, `spec.allocateLoadBalancerNodePorts ${spec.allocateLoadBalancerNodePorts}: a boolean`);
+  // A pod's traffic to a Cluster load balancer is masqueraded to a node address; the runner does that through the
+  // load balancer node's node port, so it needs one.
+  if (spec.externalTrafficPolicy !== "Local" && spec.allocateLoadBalancerNodePorts === false) {
+    unemulated(where, "allocateLoadBalancerNodePorts false with externalTrafficPolicy Cluster (the default): a pod's connection to the load balancer is masqueraded to a node address through a node port here; allocate node ports or use Local");
+  }
   if (spec.loadBalancerIP !== undefined && !isIPv4(spec.loadBalancerIP)) invalid(where, `spec.loadBalancerIP ${spec.loadBalancerIP} is not an IPv4 address`);
   for (const r of spec.loadBalancerSourceRanges ?? []) {
     const problem = cidrProblem(r);
@@ -113,6 +119,16 @@ export class LoadBalancerPool {
       }
     }
     throw new Error(`pods runner: ${where}: the load balancer pool ${LB_POOL.prefix}.${LB_POOL.first}-${LB_POOL.last} is exhausted`);
+  }
+
+  /** The node ports allocated to the Service's ports, by port. */
+  nodePortsOf(svc: Obj): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const p of svc.spec?.ports ?? []) {
+      const np = this.nodePorts.get(`${serviceKey(svc)}/${p.port}`);
+      if (np !== undefined) out.set(p.port, np);
+    }
+    return out;
   }
 
   /** Node ports of the Service's ports (none with allocateLoadBalancerNodePorts false), by port. */

@@ -85,7 +85,8 @@ export class PodNetwork {
     return this.stored("Service").flatMap((svc) => {
       const vip = this.clusterIps.byService.get(serviceKey(svc));
       const ingress = svc.spec?.type === "LoadBalancer" ? this.loadBalancers.ingress.get(serviceKey(svc)) : undefined;
-      return vip ? [{ svc, vip, ingress }] : [];
+      const viaNode = ingress && svc.spec?.externalTrafficPolicy !== "Local" ? { ip: this.lbNodeIp, nodePorts: this.loadBalancers.nodePortsOf(svc) } : undefined;
+      return vip ? [{ svc, vip, ingress, viaNode }] : [];
     });
   }
 

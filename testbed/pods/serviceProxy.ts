@@ -5,7 +5,8 @@
 // running one with publishNotReadyAddresses) at the targetPort, a number or a container port's name. The virtual IPs
 // exist only in the pods' own rules: host clients reach a Service through forward() instead. A LoadBalancer
 // Service's ingress address is routed the same way inside the pods, for its loadBalancerSourceRanges only (kube-proxy
-// short-circuits load balancer IPs; the load balancer itself is ./loadBalancer.ts).
+// short-circuits load balancer IPs; with externalTrafficPolicy Cluster it masquerades that traffic to a node address,
+// emulated through the load balancer node's node port; the load balancer itself is ./loadBalancer.ts).
 import { createServer, connect, type Server } from "node:net";
 import { selects, type Obj } from "./spec";
 
@@ -60,6 +61,12 @@ export interface ClusterIpService {
   svc: Obj;
   vip: string;
   ingress?: string;
+  /**
+   * externalTrafficPolicy Cluster: a pod's connection to the ingress goes to this node address and the port's node
+   * port, where the load balancer node DNATs and masquerades it, as kube-proxy masquerades a pod's traffic to a Cluster
+   * load balancer to a node address (a policy then sees the node, not the pod).
+   */
+  viaNode?: { ip: string; nodePorts: Map<number, number> };
 }
 
 export const NAT_CHAIN = "RC-SERVICES";
@@ -91,13 +98,16 @@ export function sourceMatches(svc: Obj): string[] {
 export function serviceRules(services: ClusterIpService[], pods: NetPod[]): { nat: string[]; filter: string[] } {
   const nat: string[] = [];
   const filter: string[] = [];
-  for (const { svc, vip, ingress } of services) {
+  for (const { svc, vip, ingress, viaNode } of services) {
     for (const sp of svc.spec?.ports ?? []) {
       const eps = endpointsOf(svc, sp.port, pods);
-      for (const [addr, sources] of [[vip, [""]], ...(ingress ? [[ingress, sourceMatches(svc)] as const] : [])] as const) {
+      // A Cluster-policy one always has its node ports (checkLoadBalancerFields): none left would not be DNATed at all.
+      const nodePort = viaNode?.nodePorts.get(sp.port);
+      const toIngress = !viaNode || eps.length === 0 ? eps : nodePort === undefined ? [] : [{ ip: viaNode.ip, port: nodePort }];
+      for (const [addr, sources, to] of [[vip, [""], eps], ...(ingress ? [[ingress, sourceMatches(svc), toIngress] as const] : [])] as const) {
         const match = `-d ${addr}/32 -p tcp --dport ${sp.port}`;
         if (eps.length === 0) filter.push(`-A ${REJECT_CHAIN} ${match} -j REJECT --reject-with tcp-reset`);
-        for (const s of sources) nat.push(...dnatRules(NAT_CHAIN, `${match}${s}`, eps));
+        for (const s of sources) nat.push(...dnatRules(NAT_CHAIN, `${match}${s}`, to));
         if (eps.length > 0 && !sources.includes("")) filter.push(`-A ${REJECT_CHAIN} ${match} -j DROP`);
       }
     }

@@ -40,6 +40,7 @@ test("LoadBalancer fields: emulated ones pass, the rest is refused by name", () 
     [lbService({ loadBalancerSourceRanges: ["10.0.0.300/8"] }), /loadBalancerSourceRanges 10\.0\.0\.300\/8 must be a CIDR/],
     [lbService({ loadBalancerIP: "x" }), /not an IPv4 address/],
     [lbService({ externalTrafficPolicy: "Nearest" }), /externalTrafficPolicy/],
+    [lbService({ allocateLoadBalancerNodePorts: false }), /allocateLoadBalancerNodePorts false with externalTrafficPolicy Cluster/],
     [lbService({ clusterIP: "None" }), /headless\) is not allowed/],
     [lbService({ type: "ClusterIP", loadBalancerSourceRanges: ["10.0.0.0/8"] }), /loadBalancerSourceRanges may only be set when spec.type is LoadBalancer/],
     [lbService({}, { "service.beta.kubernetes.io/aws-load-balancer-type": "nlb" }), /'service\.beta\.kubernetes\.io\/aws-load-balancer-type'/],
@@ -133,11 +134,13 @@ test("from outside: only through the load balancers, by their published names, w
   assert.equal(await sh("lb-0", "redis-cli -h any.ext.example.com ping"), "PONG");
   assert.match(await sh("lb-1", "timeout 3 redis-cli -h lb-0.ext.example.com ping; echo exit $?"), /exit 124/, "pods are outside pod 0's source range");
   // The policy's 0.0.0.0/0 excepts the pods' network: a pod it names gets in, a stranger does not (the outside client
-  // did, above). Not asserted: a stranger through the Cluster-policy load balancer (`any`): kube-proxy masquerades a
-  // pod's traffic to it to a node address, which a policy admits; the runner's in-pod short-circuit does not, so the
-  // answer here would not be a cluster's (prod uses Local per-pod Services only).
+  // did, above).
   assert.equal(await sh("lb-1", `redis-cli -h ${ip("lb-0")} ping`), "PONG");
   assert.match(await sh("stranger-0", `timeout 3 redis-cli -h ${ip("lb-0")} ping; echo exit $?`), /exit 124/, "a pod of another app is not admitted by the ipBlock");
+  // Through the Cluster-policy load balancer a pod's connection is masqueraded to a node address (kube-proxy), which
+  // the policy admits as its node's: the stranger gets in that way, seen as the load balancer node.
+  assert.match(await sh("stranger-0", "redis-cli -h any.ext.example.com client info"), new RegExp(`addr=${r.prefix.replace(/\./g, "\\.")}\\.2:\\d+ `));
+  assert.match(await sh("lb-1", "redis-cli -h any.ext.example.com client info"), new RegExp(`addr=${r.prefix.replace(/\./g, "\\.")}\\.2:\\d+ `), "a pod the policy names: masqueraded too");
 
   // The node port, from the pods' network (the host here): to a pod of lb-any.
   const np = outputs("lb-any").spec.ports[0].nodePort;

@@ -1,5 +1,5 @@
 // kube-proxy's pure half (testbed/pods/serviceProxy.ts): endpoints from readiness and named ports, the DNAT rules'
-// probabilities, REJECT without endpoints, and the DNS records of ClusterIP and headless Services.
+// probabilities, REJECT without endpoints, a load balancer's ingress by its traffic policy, and the DNS records of ClusterIP and headless Services.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ClusterIps, endpointsOf, serviceRecords, serviceRules, type NetPod } from "../../../testbed/pods/serviceProxy";
@@ -28,6 +28,23 @@ test("rules: n endpoints get probabilities 1/n, 1/(n-1), …, then the last unco
   assert.deepEqual(r.filter, []);
   const empty = serviceRules([{ svc: svc("s", {}), vip: "10.96.0.10" }], []);
   assert.deepEqual(empty, { nat: [], filter: ["-A RC-SERVICES-REJECT -d 10.96.0.10/32 -p tcp --dport 6379 -j REJECT --reject-with tcp-reset"] });
+});
+
+test("a load balancer's ingress inside the pods: Local to the endpoints, Cluster through the node's node port (masqueraded there); its source ranges either way", () => {
+  const pods = [pod("a", "10.1.0.12", true)];
+  const lb = (policy: string) => svc("s", { type: "LoadBalancer", externalTrafficPolicy: policy, loadBalancerSourceRanges: ["10.1.0.0/16"] });
+  const local = serviceRules([{ svc: lb("Local"), vip: "10.96.0.10", ingress: "203.0.113.10" }], pods);
+  assert.ok(local.nat.includes("-A RC-SERVICES -d 203.0.113.10/32 -p tcp --dport 6379 -s 10.1.0.0/16 -j DNAT --to-destination 10.1.0.12:6380"), local.nat.join("\n"));
+  const viaNode = { ip: "10.1.0.2", nodePorts: new Map([[6379, 30001]]) };
+  const cluster = serviceRules([{ svc: lb("Cluster"), vip: "10.96.0.10", ingress: "203.0.113.10", viaNode }], pods);
+  assert.deepEqual(cluster.nat, [
+    "-A RC-SERVICES -d 10.96.0.10/32 -p tcp --dport 6379 -j DNAT --to-destination 10.1.0.12:6380",
+    "-A RC-SERVICES -d 203.0.113.10/32 -p tcp --dport 6379 -s 10.1.0.0/16 -j DNAT --to-destination 10.1.0.2:30001",
+  ]);
+  assert.deepEqual(cluster.filter, ["-A RC-SERVICES-REJECT -d 203.0.113.10/32 -p tcp --dport 6379 -j DROP"], "other sources dropped");
+  const none = serviceRules([{ svc: lb("Cluster"), vip: "10.96.0.10", ingress: "203.0.113.10", viaNode }], []);
+  assert.deepEqual(none.nat, [], "no endpoints: nothing sent to the node");
+  assert.ok(none.filter.includes("-A RC-SERVICES-REJECT -d 203.0.113.10/32 -p tcp --dport 6379 -j REJECT --reject-with tcp-reset"));
 });
 
 test("DNS: a ClusterIP Service's name is its virtual IP, a headless one's its backing pods; IPs kept per Service", () => {
