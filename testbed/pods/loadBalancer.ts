@@ -175,13 +175,7 @@ export interface LbService {
 export function lbServices(services: Obj[], pool: LoadBalancerPool): LbService[] {
   return services.flatMap((svc) => {
     const ingress = isLb(svc) ? pool.ingress.get(serviceKey(svc)) : undefined;
-    if (!ingress) return [];
-    const nodePorts = new Map<number, number>();
-    for (const p of svc.spec?.ports ?? []) {
-      const np = pool.nodePorts.get(`${serviceKey(svc)}/${p.port}`);
-      if (np !== undefined) nodePorts.set(p.port, np);
-    }
-    return [{ svc, ingress, nodePorts }];
+    return ingress ? [{ svc, ingress, nodePorts: pool.nodePortsOf(svc) }] : [];
   });
 }
 

@@ -101,9 +101,9 @@ export function serviceRules(services: ClusterIpService[], pods: NetPod[]): { na
   for (const { svc, vip, ingress, viaNode } of services) {
     for (const sp of svc.spec?.ports ?? []) {
       const eps = endpointsOf(svc, sp.port, pods);
-      // A Cluster-policy one always has its node ports (checkLoadBalancerFields): none left would not be DNATed at all.
+      // A Cluster-policy one always has its node ports (checkLoadBalancerFields, allocated with its address).
       const nodePort = viaNode?.nodePorts.get(sp.port);
-      const toIngress = !viaNode || eps.length === 0 ? eps : nodePort === undefined ? [] : [{ ip: viaNode.ip, port: nodePort }];
+      const toIngress = viaNode && nodePort !== undefined && eps.length > 0 ? [{ ip: viaNode.ip, port: nodePort }] : eps;
       for (const [addr, sources, to] of [[vip, [""], eps], ...(ingress ? [[ingress, sourceMatches(svc), toIngress] as const] : [])] as const) {
         const match = `-d ${addr}/32 -p tcp --dport ${sp.port}`;
         if (eps.length === 0) filter.push(`-A ${REJECT_CHAIN} ${match} -j REJECT --reject-with tcp-reset`);

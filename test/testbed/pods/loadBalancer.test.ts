@@ -127,8 +127,8 @@ test("from outside: only through the load balancers, by their published names, w
   // No way in but the load balancers: a pod IP, directly.
   assert.equal(await out.connect(ip("lb-0"), 6379), "timeout", "a pod IP must not be reachable from outside");
 
-  // Inside: a pod reaches an ingress address directly (kube-proxy's short-circuit), under its source ranges, and
-  // resolves the external names (its DNS forwards upstream).
+  // Inside: a pod reaches an ingress address (kube-proxy's short-circuit: a Local one directly, a Cluster one
+  // masqueraded to the node), under its source ranges, and resolves the external names (its DNS forwards upstream).
   const sh = async (pod: string, cmd: string) => (await execIn(r.env.docker, r.pod(pod).containers[0].id, ["sh", "-c", cmd], undefined, 15_000)).output.trim();
   assert.equal(await sh("lb-1", "getent hosts lb-0.ext.example.com | cut -d' ' -f1"), "203.0.113.50");
   assert.equal(await sh("lb-0", "redis-cli -h any.ext.example.com ping"), "PONG");
