@@ -167,7 +167,7 @@ async function failBack(ctx: SmokeContext, m: Measurements, nt: number, swappedA
   await waitConverged(ctx, "fail back: waiting for cluster_state ok everywhere", 10_000 + 2 * nt);
 }
 
-export async function checkFailover(ctx: SmokeContext): Promise<{ details: string; measurements: Measurements }> {
+export async function checkFailover(ctx: SmokeContext, outage: OutageFactory = freezeOutage): Promise<{ details: string; measurements: Measurements }> {
   const nt = await readNodeTimeout(ctx);
   ctx.nodeTimeoutMs = nt;
   await ctx.refreshTopology();
@@ -180,7 +180,7 @@ export async function checkFailover(ctx: SmokeContext): Promise<{ details: strin
   let keys: string[] = [];
   try {
     if (ctx.opts.failover === "manual") return await manual(ctx, target, nt, m, (k) => (keys = k));
-    return await kill(ctx, target, nt, m, (k) => (keys = k));
+    return await kill(ctx, target, nt, m, (k) => (keys = k), outage);
   } finally {
     ctx.setStep("deleting the test keys");
     await cleanup(ctx, keys);
@@ -358,8 +358,31 @@ async function replicaFailoverState(ctx: SmokeContext, target: MasterInfo): Prom
   return { text: parts.join("; "), explained };
 }
 
-async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measurements, track: (k: string[]) => void) {
-  // DEBUG SLEEP freezes the server like a paused container, through any restart policy; probe that it is allowed.
+/**
+ * How the kill failover takes its master down and what says it is back. The smoke test freezes it with DEBUG SLEEP
+ * (it needs no access to the node's process); a harness that owns the processes may kill it instead
+ * (tools/bench/failover.ts), the same check judging both.
+ */
+export interface MasterOutage {
+  /** The messages' noun: "freeze", "kill". */
+  noun: string;
+  /** What was done, for the log and the details: "froze master X for 14000 ms with DEBUG SLEEP". */
+  what: string;
+  /** How long the master is kept down (ms). */
+  lengthMs: number;
+  /** Recorded with the check's measurements (freeze_ms, down_ms). */
+  measurements: Measurements;
+  /** Starts the outage at once; settles with the time the master runs again (rejects: the outage itself failed). */
+  begin(): Promise<number>;
+  /** Bound of the wait for that, from the start. */
+  backWithinMs: number;
+}
+
+/** Prepares an outage of `target` (probes that it can be done) before any key is written. */
+export type OutageFactory = (ctx: SmokeContext, target: MasterInfo, nt: number) => Promise<MasterOutage>;
+
+/** The smoke test's outage: DEBUG SLEEP freezes the server like a paused container, through any restart policy. */
+export const freezeOutage: OutageFactory = async (ctx, target, nt) => {
   try {
     await (await ctx.pool.get(target.addr)).call("DEBUG", "SLEEP", "0");
   } catch (e) {
@@ -368,11 +391,30 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
       /not allowed|unknown command|NOPERM/i.test(msg)
         ? `the kill failover freezes a master with DEBUG SLEEP, which ${target.label} refused (${msg}): set enable-debug-command yes (stack config enableDebugCommand: yes, dev only) or use --failover manual`
         : `DEBUG SLEEP 0 on ${target.label} failed: ${msg}`,
-    ], m);
+    ]);
   }
-  const keys = await writePreKeys(ctx, target);
   const freezeMs = freezeMsFor(ctx.opts, nt);
-  m.freeze_ms = freezeMs;
+  const sleeper = await ctx.pool.dedicated(target.addr, { commandTimeoutMs: null });
+  return {
+    noun: "freeze",
+    what: `froze master ${target.label} for ${freezeMs} ms with DEBUG SLEEP`,
+    lengthMs: freezeMs,
+    measurements: { freeze_ms: freezeMs },
+    begin: () => sleeper.call("DEBUG", "SLEEP", (freezeMs / 1000).toFixed(3)).then(() => Date.now()),
+    backWithinMs: freezeMs + 5000,
+  };
+};
+
+async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measurements, track: (k: string[]) => void, prepare: OutageFactory) {
+  let outage: MasterOutage;
+  try {
+    outage = await prepare(ctx, target, nt);
+  } catch (e) {
+    if (e instanceof CheckFailure) throw new CheckFailure(e.problems, m);
+    throw e;
+  }
+  Object.assign(m, outage.measurements);
+  const keys = await writePreKeys(ctx, target);
 
   const writerClient = ctx.cluster(OUTAGE_WRITER.client);
   await writerClient.connect();
@@ -384,12 +426,11 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
   try {
     await ctx.sleep(300); // the writer has a baseline before the outage
 
-    const sleeper = await ctx.pool.dedicated(target.addr, { commandTimeoutMs: null });
     const t0 = Date.now();
     let wokeSeen: number | undefined;
-    const woke = sleeper.call("DEBUG", "SLEEP", (freezeMs / 1000).toFixed(3)).then(() => (wokeSeen = Date.now()), (e) => { throw e; });
+    const woke = outage.begin().then((at) => (wokeSeen = at));
     woke.catch(() => undefined);
-    ctx.log(`failover: froze master ${target.label} for ${freezeMs} ms with DEBUG SLEEP (cluster-node-timeout ${nt} ms); writer running`);
+    ctx.log(`failover: ${outage.what} (cluster-node-timeout ${nt} ms); writer running`);
 
     const others = ctx.nodes.filter((a) => a !== target.addr);
     const replicaIds = new Set(target.replicas.map((r) => r.id));
@@ -398,7 +439,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     let stateOkAt: number | undefined;
     let recovered = false;
     let lastView = "";
-    const limit = freezeMs + 2 * nt + 10_000;
+    const limit = outage.lengthMs + 2 * nt + 10_000;
     await ctx.waitFor("waiting for failure detection, promotion and cluster_state ok", limit, async () => {
       const snaps = await ctx.snapshot(others);
       const now = Date.now();
@@ -409,7 +450,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
         if (!promoted && me && replicaIds.has(me.id) && isMaster(me) && me.slots.length > 0) {
           promoted = { id: me.id, addr: s.addr, label: s.label, at: now };
           writer.since = now;
-          ctx.log(`failover: ${s.label} promoted to master ${now - t0} ms after the freeze`);
+          ctx.log(`failover: ${s.label} promoted to master ${now - t0} ms after the ${outage.noun}`);
         }
       }
       lastView = snaps.map((s) => `${s.label}: ${s.error ?? `cluster_state:${s.info?.cluster_state}, role ${s.lines?.find(isMyself) ? roleOf(s.lines.find(isMyself)!) : "?"}`}`).join("; ");
@@ -430,17 +471,17 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     }, 100);
     m.fail_detected_ms = failAt ? failAt - t0 : -1;
     if (!promoted) {
-      const when = recovered ? `; ${target.label} woke up after ${wokeSeen! - t0} ms and is master of its slots again everywhere` : ` within ${limit} ms of the freeze`;
+      const when = recovered ? `; ${target.label} was back after ${wokeSeen! - t0} ms and is master of its slots again everywhere` : ` within ${limit} ms of the ${outage.noun}`;
       let why: string;
       if (failAt === undefined) {
-        why = `the FAIL flag was never seen: the freeze (${freezeMs} ms) ended before the cluster flagged the master — raise --freeze-ms above cluster-node-timeout ${nt} ms plus failure propagation`;
+        why = `the FAIL flag was never seen: the ${outage.noun} (${outage.lengthMs} ms) ended before the cluster flagged the master — raise --freeze-ms above cluster-node-timeout ${nt} ms plus failure propagation`;
       } else {
-        // The freeze outlasted FAIL: report what keeps the replicas out of the election rather than the freeze length,
+        // The outage outlasted FAIL: report what keeps the replicas out of the election rather than its length,
         // which is only suspect when nothing else explains it and the election had little time.
         const state = await replicaFailoverState(ctx, target);
-        const freezeAfterFail = (wokeSeen ?? Date.now()) - failAt;
-        const short = !state.explained && freezeAfterFail < 2000 ? `; the freeze ended only ${freezeAfterFail} ms after FAIL, a longer --freeze-ms gives the election more time` : "";
-        why = `FAIL flagged after ${failAt - t0} ms and the master stayed frozen ${freezeAfterFail} ms longer, yet no replica took over; replicas: ${state.text || "none"}${short}`;
+        const downAfterFail = (wokeSeen ?? Date.now()) - failAt;
+        const short = !state.explained && downAfterFail < 2000 ? `; the ${outage.noun} ended only ${downAfterFail} ms after FAIL, a longer --freeze-ms gives the election more time` : "";
+        why = `FAIL flagged after ${failAt - t0} ms and the master stayed down ${downAfterFail} ms longer, yet no replica took over; replicas: ${state.text || "none"}${short}`;
       }
       throw new CheckFailure([`no replica of ${target.label} was promoted${when} (${why}); views: ${lastView}`], m);
     }
@@ -448,15 +489,15 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     promotedAt = promoted.at;
     if (!stateOkAt) throw new CheckFailure([`${promoted.label} was promoted but cluster_state did not return to ok on every node within ${limit} ms: ${lastView}`], m);
     m.state_ok_ms = stateOkAt - t0;
-    ctx.log(`failover: cluster_state ok on every other node ${m.state_ok_ms} ms after the freeze`);
+    ctx.log(`failover: cluster_state ok on every other node ${m.state_ok_ms} ms after the ${outage.noun}`);
 
-    // The old master wakes up, sees its slots taken by a newer epoch and must rejoin as a replica.
-    ctx.setStep(`waiting for ${target.label} to wake up`);
-    const wokeAt = await Promise.race([woke, ctx.sleep(freezeMs + 5000 - (Date.now() - t0)).then(() => undefined)]).catch((e) => {
+    // The old master comes back, sees its slots taken by a newer epoch and must rejoin as a replica.
+    ctx.setStep(`waiting for ${target.label} to be back`);
+    const wokeAt = await Promise.race([woke, ctx.sleep(outage.backWithinMs - (Date.now() - t0)).then(() => undefined)]).catch((e) => {
       if (e instanceof Aborted) throw e;
-      throw new CheckFailure([`DEBUG SLEEP on ${target.label} ended with an error: ${errorText(e)}`], m);
+      throw new CheckFailure([`the ${outage.noun} of ${target.label} ended with an error: ${errorText(e)}`], m);
     });
-    if (!wokeAt) throw new CheckFailure([`${target.label} did not wake up from DEBUG SLEEP ${freezeMs} ms within ${freezeMs + 5000} ms`], m);
+    if (!wokeAt) throw new CheckFailure([`${target.label} was not back from the ${outage.noun} (${outage.lengthMs} ms) within ${outage.backWithinMs} ms`], m);
     let rejoinProblem = "";
     const rejoin = await ctx.waitFor(`waiting for ${target.label} to rejoin as a replica of ${promoted.label}`, 30_000 + 2 * nt, async () => {
       const { role, master_link_status: link } = parseInfo((await (await ctx.pool.get(target.addr)).info("replication")) as string);
@@ -469,7 +510,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     }, 200);
     if (!rejoin.value) throw new CheckFailure([`the old master did not rejoin as a replica within ${30_000 + 2 * nt} ms: ${rejoinProblem || rejoin.last}`], m);
     m.rejoined_ms = Date.now() - t0;
-    ctx.log(`failover: ${target.label} rejoined as a replica of ${promoted.label} ${m.rejoined_ms} ms after the freeze`);
+    ctx.log(`failover: ${target.label} rejoined as a replica of ${promoted.label} ${m.rejoined_ms} ms after the ${outage.noun}`);
     // Writes must resume on the promoted master and, now that it has a replica again, be acknowledged by it.
     const resumeLimit = 5000 + nt;
     await ctx.waitFor("waiting for a write acknowledged by a replica after the promotion", resumeLimit, async () => (writer.firstAckedSince !== undefined || !writer.running ? true : undefined), 50);
@@ -487,13 +528,13 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     Object.assign(m, writer.measurements());
   }
 
-  ctx.setStep("verifying every key written before the freeze and every write acknowledged with WAIT 1");
+  ctx.setStep(`verifying every key written before the ${outage.noun} and every write acknowledged with WAIT 1`);
   const before = await missingKeys(ctx.data(), keys);
   const acked = await missingKeys(ctx.data(), writerKeys);
   m.lost_keys_written_before = before.missing.length;
   m.lost_acked_writes = acked.missing.length;
   const problems: string[] = [];
-  if (before.missing.length || before.errors.length) problems.push(`${before.missing.length} of ${keys.length} keys written before the freeze are missing and ${before.errors.length} reads failed (e.g. ${before.missing[0] ?? before.errors[0]})`);
+  if (before.missing.length || before.errors.length) problems.push(`${before.missing.length} of ${keys.length} keys written before the ${outage.noun} are missing and ${before.errors.length} reads failed (e.g. ${before.missing[0] ?? before.errors[0]})`);
   if (acked.missing.length || acked.errors.length) problems.push(`${acked.missing.length} of ${writerKeys.length} writes acknowledged with WAIT 1 were lost and ${acked.errors.length} reads failed (e.g. ${acked.missing[0] ?? acked.errors[0]})`);
   if (writer.resumedAt === undefined) {
     problems.push(`writes to the slots of ${target.label} did not resume after the promotion: none accepted before the writer stopped (${writer.errors} errors, last: ${writer.lastError ?? "-"}; unavailable ${writer.unavailableMs} ms)`);
@@ -509,7 +550,7 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     await failBack(ctx, m, nt, promotedAt, target, now);
   }
   return {
-    details: `froze ${target.label} ${freezeMs} ms: FAIL after ${m.fail_detected_ms} ms, replica promoted after ${m.promoted_ms} ms, cluster_state ok everywhere after ${m.state_ok_ms} ms, old master rejoined as replica after ${m.rejoined_ms} ms; writer: writes resumed ${m.writes_resumed_after_promotion_ms} ms after the promotion (${m.writes_resumed_ms} ms after the freeze), ${writer.acked.size} acked, ${writer.errors} errors, unavailable ${writer.unavailableMs} ms, acked writes lost 0`,
+    details: `${outage.what}: FAIL after ${m.fail_detected_ms} ms, replica promoted after ${m.promoted_ms} ms, cluster_state ok everywhere after ${m.state_ok_ms} ms, old master rejoined as replica after ${m.rejoined_ms} ms; writer: writes resumed ${m.writes_resumed_after_promotion_ms} ms after the promotion (${m.writes_resumed_ms} ms after the ${outage.noun}), ${writer.acked.size} acked, ${writer.errors} errors, unavailable ${writer.unavailableMs} ms, acked writes lost 0`,
     measurements: m,
   };
 }
