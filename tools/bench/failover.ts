@@ -14,7 +14,7 @@ import { SmokeContext } from "../../smoke/context";
 import { CheckFailure, DEFAULT_OPTIONS, type Measurements } from "../../smoke/types";
 
 const WAYS = ["freeze", "kill"] as const;
-type Way = (typeof WAYS)[number];
+export type Way = (typeof WAYS)[number];
 /** Issue 25's goal: writes resume at most this long after the promotion. */
 const GOAL_RESUME_MS = 1000;
 
@@ -42,7 +42,7 @@ function killOutage(cluster: LocalCluster): OutageFactory {
   };
 }
 
-interface Run {
+export interface Run {
   way: Way;
   run: number;
   ok: boolean;
@@ -51,6 +51,15 @@ interface Run {
 }
 
 const num = (m: Measurements, k: string) => (typeof m[k] === "number" ? (m[k] as number) : undefined);
+
+/** The goal of one way: met only when every run passed and resumed writes within GOAL_RESUME_MS of its promotion. */
+export function resumeGoal(way: Way, runs: Run[]): { goal: string; runs: (number | undefined)[]; worst?: number; met: boolean } {
+  const resumed = runs.map((x) => num(x.measurements, "writes_resumed_after_promotion_ms"));
+  const known = resumed.filter((v): v is number => v !== undefined);
+  const worst = known.length ? Math.max(...known) : undefined;
+  const met = runs.length > 0 && known.length === runs.length && runs.every((x) => x.ok) && worst! <= GOAL_RESUME_MS;
+  return { goal: `writes resumed ≤ ${GOAL_RESUME_MS} ms after the promotion, ${way} (every run)`, runs: resumed, worst, met };
+}
 
 async function main(argv: string[]): Promise<number> {
   const o = new Command("bench:failover")
@@ -97,14 +106,7 @@ async function main(argv: string[]): Promise<number> {
         );
       }
     }
-    const goals = ways.map((way) => {
-      const mine = results.filter((x) => x.way === way);
-      const resumed = mine.map((x) => num(x.measurements, "writes_resumed_after_promotion_ms"));
-      const known = resumed.filter((v): v is number => v !== undefined);
-      const worst = known.length ? Math.max(...known) : undefined;
-      const met = known.length === mine.length && mine.every((x) => x.ok) && worst! <= GOAL_RESUME_MS;
-      return { goal: `writes resumed ≤ ${GOAL_RESUME_MS} ms after the promotion, ${way} (every run)`, runs: resumed, worst, met };
-    });
+    const goals = ways.map((way) => resumeGoal(way, results.filter((x) => x.way === way)));
     for (const g of goals) console.log(`goal: ${g.goal}: worst ${g.worst ?? "?"} ms (runs: ${g.runs.map((v) => v ?? "?").join(", ")} ms) -> ${g.met ? "met" : "NOT met"}`);
     console.log(`load average after: ${load()}`);
     if (o.json) writeFileSync(o.json, JSON.stringify({ cluster: `${spec.masters}x${spec.replicasPerMaster}`, node_timeout_ms: spec.nodeTimeoutMs, runs: results, goals }, null, 2) + "\n");
@@ -114,10 +116,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(e instanceof Error ? e.message : e);
-    process.exit(2);
-  },
-);
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(`bench:failover: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(2);
+    },
+  );
+}
