@@ -39,20 +39,31 @@ export class NetLab {
   /** <pid base36><2 random hex>: short enough for 15-character interface names. */
   readonly id: string;
   readonly bridge: string;
-  readonly subnet: string;
-  readonly hostIp: string;
-  readonly nodeIps: string[];
+  /** Chosen at construction; create() moves to another /24 if a lab made at the same moment took the same one. */
+  subnet!: string;
+  hostIp!: string;
+  nodeIps!: string[];
   private readonly created = { bridge: false, forward: false, ns: [] as string[] };
   private torn = false;
 
-  constructor(readonly size: number) {
+  /** `third`: start from 198.18.<third>.0/24 rather than a free one chosen at random (a test of the clash). */
+  constructor(readonly size: number, third?: number) {
     if (size < 1 || size > 200) throw new Error(`NetLab: 1..200 nodes, got ${size}`);
     this.id = process.pid.toString(36) + randomBytes(1).toString("hex");
     this.bridge = `${PREFIX}b${this.id}`;
-    const third = NetLab.freeThirdOctet();
+    this.use(third ?? NetLab.freeThirdOctet());
+  }
+
+  private use(third: number): void {
     this.subnet = `198.18.${third}.0/24`;
     this.hostIp = `198.18.${third}.1`;
-    this.nodeIps = Array.from({ length: size }, (_, i) => `198.18.${third}.${10 + i}`);
+    this.nodeIps = Array.from({ length: this.size }, (_, i) => `198.18.${third}.${10 + i}`);
+  }
+
+  /** Another interface with an address of this lab's /24 (a lab that chose the same one between our choice and our address). */
+  private clash(): boolean {
+    const prefix = this.hostIp.slice(0, this.hostIp.lastIndexOf(".") + 1);
+    return run("ip", ["-4", "-o", "addr"]).out.split("\n").some((l) => l.includes(` inet ${prefix}`) && !new RegExp(`^\\d+: ${this.bridge}\\s`).test(l));
   }
 
   /** A 198.18.X.0/24 that no interface or route on this host uses yet. */
@@ -84,7 +95,15 @@ export class NetLab {
   create(): void {
     run("ip", ["link", "add", this.bridge, "type", "bridge"]);
     this.created.bridge = true;
-    run("ip", ["addr", "add", `${this.hostIp}/24`, "dev", this.bridge]);
+    // The choice and the address are not one step: another lab may have taken the same /24 in between. Whoever
+    // sees the other after adding its own moves (bounded).
+    for (let attempt = 1; ; attempt++) {
+      run("ip", ["addr", "add", `${this.hostIp}/24`, "dev", this.bridge]);
+      if (!this.clash()) break;
+      run("ip", ["addr", "del", `${this.hostIp}/24`, "dev", this.bridge], false);
+      if (attempt === 8) throw new Error(`NetLab: ${this.subnet} was taken by another lab 8 times in a row`);
+      this.use(NetLab.freeThirdOctet());
+    }
     run("ip", ["link", "set", this.bridge, "up"]);
     // With br_netfilter, bridged frames pass the host's FORWARD chain (Docker sets its policy to DROP): let ours through.
     run("iptables", ["-I", ...this.forwardRule]);

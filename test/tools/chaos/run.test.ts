@@ -22,6 +22,24 @@ test("NetLab: namespaces, veths, bridge and FORWARD rule are all removed by tear
   assert.deepEqual(lab.leftovers(), []);
 });
 
+test("NetLab: a lab that chose a /24 another lab has taken meanwhile moves to a free one", () => {
+  const first = new NetLab(1);
+  let second: NetLab | undefined;
+  try {
+    first.create();
+    const taken = first.subnet;
+    second = new NetLab(1, Number(taken.split(".")[2]));
+    second.create();
+    assert.notEqual(second.subnet, taken);
+    const addrs = spawnSync("ip", ["-4", "-o", "addr"], { encoding: "utf8" }).stdout;
+    assert.equal(addrs.split("\n").filter((l) => l.includes(` inet ${first.hostIp}/`)).length, 1, "the first lab's address only on its bridge");
+    assert.ok(addrs.includes(` inet ${second.hostIp}/24`));
+  } finally {
+    assert.deepEqual([...first.teardown(), ...(second?.teardown() ?? [])], []);
+  }
+  assert.deepEqual([...first.leftovers(), ...(second?.leftovers() ?? [])], []);
+});
+
 test("short chaos run: no WAIT-acknowledged write lost, clean final cluster, replicas equal, nothing left behind", { timeout: 200_000 }, async () => {
   const t0 = Date.now();
   const r = await runChaos({ ...SHORT, log: (l) => console.log(`# ${l}`) });
