@@ -2,10 +2,9 @@
 // windows of a multi-window multi-burn-rate policy (Google SRE workbook, ch. 5; named the way Sloth names its rules),
 // and the burn-rate, lost-write and canary-down alerts. Pure; rules.ts adds the group when its `canary` option is set.
 import { z } from "zod";
+import { CANARY_LATENCY_BUCKETS } from "./canaryBuckets";
 import type { AlertRuleOf, RuleContext } from "./ruleShape";
 
-/** The canary's latency histogram buckets (seconds): the SLO threshold must be one of them (bucket{le} is the SLI). */
-export const CANARY_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
 export const DEFAULT_CANARY_JOB = "redis-canary";
 /** Fewest failed requests that can make a burn alert fire, by default (see minRequests). */
 export const DEFAULT_MIN_FAILED_REQUESTS = 10;

@@ -9,7 +9,7 @@
 // for milliseconds, nothing stored); 3 failed (a backup: no snapshot made; a restore: run it again).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { connectionFromEnv } from "../scale/scaler";
-import { backupPushSamples, BACKUP_PUSH_JOB, drillPushSamples, DRILL_PUSH_JOB } from "../../monitoring/backup";
+import { backupPushSamples, BACKUP_PUSH_JOB, drillPushSamples, DRILL_PUSH_JOB } from "../../monitoring/backupMetrics";
 import { runBackup } from "./backup";
 import { runDrill } from "./drill";
 import { pushSamples, pushTarget, type PushTarget } from "./push";

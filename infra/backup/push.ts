@@ -3,7 +3,7 @@
 // sends no success time, leaves the last one in place. A failed push is logged and reported, never thrown: it must not
 // turn a good backup into a failed one.
 import { Gauge, Pushgateway, Registry } from "prom-client";
-import { METRIC_HELP } from "../../monitoring/backup";
+import { METRIC_HELP } from "../../monitoring/backupMetrics";
 import { redactRepository } from "./restic";
 
 export interface PushTarget {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CANARY_LATENCY_BUCKETS } from "../../monitoring/slo";
+import { CANARY_LATENCY_BUCKETS } from "../../monitoring/canaryBuckets";
 import { DEFAULT_CANARY_SLO } from "../../smoke/canary/view";
 
 // Settings of the `canary` stack-config object: the continuous canary (smoke/canary/) and the SLO rules on its metrics.

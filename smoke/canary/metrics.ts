@@ -1,7 +1,7 @@
 // The canary's Prometheus metrics: the names, labels and buckets of the metric contract of issue #24, which the SLO
 // rules (monitoring/) are written against. Each canary has its own registry (several can live in one process: tests).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { CANARY_LATENCY_BUCKETS } from "../../monitoring/slo";
+import { CANARY_LATENCY_BUCKETS } from "../../monitoring/canaryBuckets";
 
 export const CANARY_OPS = ["set", "get", "replica_read"] as const;
 export type CanaryOp = (typeof CANARY_OPS)[number];

@@ -16,7 +16,7 @@ import { CpuLedger } from "../../testbed/pods/cpu";
 import { leftoverFailures, subnetPrefix } from "../../testbed/pods/daemon";
 import { ensureBackupImage, ensurePushgatewayImage } from "../../testbed/docker/images";
 import { PUSHGATEWAY_IMAGE } from "../../monitoring/images";
-import { BACKUP_METRICS, BACKUP_PUSH_JOB, DRILL_METRICS, DRILL_PUSH_JOB } from "../../monitoring/backup";
+import { BACKUP_METRICS, BACKUP_PUSH_JOB, DRILL_METRICS, DRILL_PUSH_JOB } from "../../monitoring/backupMetrics";
 import { PUSHGATEWAY_PORT } from "../../infra/plan/backup";
 import { startRestRepository, type RestRepository } from "../../testbed/restRepository";
 import { BACKUP_TAG, Restic, type SnapshotInfo } from "../../infra/backup/restic";

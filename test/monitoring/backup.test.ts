@@ -1,4 +1,4 @@
-// The backup and restore-drill alerts (monitoring/backup.ts): options, the push contract, rendering, and `promtool test
+// The backup and restore-drill alerts (monitoring/backup.ts): options, the push contract (backupMetrics.ts), rendering, and `promtool test
 // rules` on synthetic Pushgateway series: each alert fires when it should, stays quiet when it should, and resolves.
 // Expected minutes are worked out by hand from the ages below, never from backup.ts's constants.
 import { test } from "node:test";
@@ -6,15 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
-import {
-  BACKUP_ALERT_NAMES,
-  BACKUP_METRICS,
-  DRILL_METRICS,
-  METRIC_HELP,
-  backupPushSamples,
-  drillPushSamples,
-  type BackupAlertName,
-} from "../../monitoring/backup";
+import { BACKUP_ALERT_NAMES, type BackupAlertName } from "../../monitoring/backup";
+import { BACKUP_METRICS, DRILL_METRICS, METRIC_HELP, backupPushSamples, drillPushSamples } from "../../monitoring/backupMetrics";
 import { ALERT_NAMES, renderAlertRules, renderAlertRulesYaml, type AlertRuleOptions } from "../../monitoring/rules";
 import { githubAnchors } from "../docs/markdown";
 import { alertRuleTest } from "./promtool-cases";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { dashboardExpressions, dashboardJson, loadDashboard, validateDashboard } from "../../monitoring/grafanaDashboard";
-import { BACKUP_METRICS, DRILL_METRICS } from "../../monitoring/backup";
+import { BACKUP_METRICS, DRILL_METRICS } from "../../monitoring/backupMetrics";
 import { renderAlertRules } from "../../monitoring/rules";
 
 test("dashboard.json loads and covers cluster state, slots, masters/replicas, memory, ops and link status", () => {

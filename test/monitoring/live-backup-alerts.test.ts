@@ -15,7 +15,7 @@ import { freePorts } from "../../testbed/local/ports";
 import { startRestRepository, type RestRepository } from "../../testbed/restRepository";
 import { renderAlertRulesYaml } from "../../monitoring/rules";
 import { renderPrometheusConfigYaml } from "../../monitoring/prometheus";
-import { BACKUP_METRICS, DRILL_METRICS } from "../../monitoring/backup";
+import { BACKUP_METRICS, DRILL_METRICS } from "../../monitoring/backupMetrics";
 import { runBackup } from "../../infra/backup/backup";
 import { backupOptions, craftedSnapshot, repository, tempDir } from "../infra/backup/fixtures";
 import { prometheusApi, requireBinary, waitExit, waitFor, type Alert } from "./live-prometheus";
