@@ -26,6 +26,8 @@ const LIGHT = (f) =>
     "test/smoke/canary/ackRing.test.ts",
     "test/smoke/canary/shards.test.ts",
     "test/smoke/canary/view.test.ts",
+    "test/smoke/canary/cli.test.ts",
+    "test/infra/backup/manifest.test.ts",
     "test/testbed/pods/eviction.test.ts",
     "test/testbed/pods/networkPolicy.test.ts",
     "test/testbed/pods/serviceProxy.test.ts",

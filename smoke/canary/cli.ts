@@ -2,7 +2,8 @@
 // /healthz. The password comes only from the environment variable named by --password-env; TLS from the same
 // REDIS_TLS_* variables as the smoke test. One log line per event on stdout; stops cleanly on SIGTERM/SIGINT.
 import { Command, InvalidArgumentError } from "commander";
-import { z } from "zod";
+// zod/mini (tree-shakeable), not classic zod: the canary runs as a bundle shipped in a ConfigMap.
+import * as z from "zod/mini";
 import { redact } from "../report";
 import { tlsFromEnv } from "../tls";
 import type { NatMapEntries } from "../types";
@@ -26,7 +27,7 @@ function portOption(v: string): number {
   return Number(v);
 }
 
-const natMapSchema = z.record(z.string(), z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict());
+const natMapSchema = z.record(z.string(), z.strictObject({ host: z.string().check(z.minLength(1)), port: z.number().check(z.int(), z.gte(1), z.lte(65535)) }));
 
 function natMapOption(v: string): NatMapEntries {
   let json: unknown;

@@ -1,12 +1,14 @@
 // The CLI bundles' cache across processes (smoke/bundle.ts): a second process reuses the stored bundle, and a changed
 // input (a file the entry imports) is rebuilt, never served stale. Each bundle is built in its own node, as each
-// preview does.
+// preview does. And what the canary's and the backup's bundles weigh in zod: zod/mini with English messages only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { buildSync } from "esbuild";
+import { BACKUP_BUNDLE_ENTRY } from "../../infra/backup/bundle";
 import { BUNDLE_CACHE_DIR } from "../../smoke/bundle";
 
 const BUNDLE_MODULE = resolve(__dirname, "../../smoke/bundle.ts");
@@ -40,5 +42,15 @@ test("a stored bundle is reused by the next process while its inputs are unchang
   } finally {
     for (const f of entriesFor(dir)) rmSync(f, { force: true });
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the canary's and the backup's bundles carry zod/mini and its English messages, not classic zod or other locales", () => {
+  for (const entry of [resolve(__dirname, "../../smoke/canary/cli.ts"), BACKUP_BUNDLE_ENTRY]) {
+    const { metafile } = buildSync({ entryPoints: [entry], bundle: true, platform: "node", format: "cjs", write: false, metafile: true, logLevel: "silent" });
+    // Files that put code in the bundle (a module read and then shaken off puts none).
+    const zod = Object.entries(Object.values(metafile.outputs)[0].inputs).filter(([p, i]) => p.includes("node_modules/zod/") && i.bytesInOutput > 0).map(([p]) => p);
+    assert.ok(zod.some((p) => p.includes("/zod/v4/mini/")), `${entry}: no zod/mini in the bundle`);
+    assert.deepEqual(zod.filter((p) => p.includes("/zod/v4/classic/") || (p.includes("/zod/v4/locales/") && !p.endsWith("/en.js"))), [], `${entry}: classic zod or other locales`);
   }
 });
