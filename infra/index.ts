@@ -6,7 +6,8 @@ import { ConfigError } from "./config/schema";
 import { planCluster } from "./plan/plan";
 import { scalePreview, type ScaleTopology } from "./plan/scaling";
 import { readLastDeployment, selfReference } from "./lastDeployment";
-import { deployCluster, type PlatformOutputs } from "./platforms";
+import { deployCluster, kubernetesBundles, type PlatformOutputs } from "./platforms";
+import { assertBundleFits } from "./components/kubernetes/nodeJob";
 import { SmokeTest, smokeSettingsFromSpec } from "./components/smokeTest";
 import { Canary } from "./components/canary";
 import { canaryJob } from "./config/canary";
@@ -41,6 +42,8 @@ const { spec } = config;
 const plan = planCluster(spec);
 const reference = selfReference(spec.lastDeploymentStack);
 if (typeof reference !== "string") throw new pulumi.RunError(new ConfigError([reference.problem]).message);
+// The API server would refuse a bundle's ConfigMap over its size limit only at apply, after the resources before it.
+if (spec.platform === "kubernetes") for (const bundle of kubernetesBundles(spec, plan)) assertBundleFits(bundle);
 
 export = async (): Promise<StackOutputs> => {
   // The last deployment's outputs must survive a failed `up` (engines before 3.112 replaced them with the failed

@@ -6,9 +6,12 @@ import type { LoadedConfig } from "./config/load";
 import type { ClusterPlan } from "./plan/plan";
 import { RedisDockerCluster, type DockerClusterOutputs } from "./components/dockerCluster";
 import { RedisKubernetesCluster } from "./components/kubernetesCluster";
-import type { CanaryArgs } from "./components/canary";
+import { canaryBundle, type CanaryArgs } from "./components/canary";
 import { canaryJob } from "./config/canary";
-import type { SmokeTestArgs } from "./components/smokeTest";
+import { smokeBundle, type SmokeTestArgs } from "./components/smokeTest";
+import { scaleBundle } from "./components/scaleStep";
+import { backupBundle } from "./components/kubernetes/backupJobs";
+import type { NodeJobArgs } from "./components/kubernetes/nodeJob";
 import type { BackupClient } from "./components/docker/backupRun";
 import type { LastPasswords } from "./components/aclUsers";
 import type { LastDeployment } from "./lastDeployment";
@@ -90,6 +93,16 @@ function deployDocker({ spec, password: configured, aclPasswords, backupSecrets 
     backupClient: cluster.backupClient,
     restored: cluster.restore?.stdout,
   };
+}
+
+/** The CLI bundles a Kubernetes stack ships in ConfigMaps, under the conditions their components declare them. */
+export function kubernetesBundles(spec: LoadedConfig["spec"], plan: ClusterPlan): NodeJobArgs["bundle"][] {
+  return [
+    ...(spec.smoke.enabled ? [smokeBundle()] : []),
+    scaleBundle(),
+    ...(spec.canary.enabled ? [canaryBundle()] : []),
+    ...(plan.backup || plan.restore ? [backupBundle()] : []),
+  ];
 }
 
 function deployKubernetes({ spec, password, aclPasswords, backupSecrets }: LoadedConfig, plan: ClusterPlan, lastPasswords: LastPasswords, lastRestoreJob?: string): PlatformCluster {

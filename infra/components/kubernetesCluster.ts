@@ -22,8 +22,7 @@ import { statefulSetArgs } from "./kubernetes/statefulSet";
 import { networkPolicyArgs, podDisruptionBudgetArgs } from "./kubernetes/podPolicies";
 import { monitoringArgs } from "./kubernetes/monitoring";
 import type { BackupSecrets } from "../config/backup";
-import { buildBackupBundle, backupBundleHash } from "../backup/bundle";
-import { BACKUP_BUNDLE_DIR, BACKUP_BUNDLE_FILE, backupCronJobArgs, repositorySecretArgs, RESTORE_JOB_IGNORE, restoreJobArgs, restoreJobName } from "./kubernetes/backupJobs";
+import { backupBundle, backupCronJobArgs, repositorySecretArgs, RESTORE_JOB_IGNORE, restoreJobArgs, restoreJobName } from "./kubernetes/backupJobs";
 import { bundleConfigMapArgs } from "./kubernetes/nodeJob";
 import { pushgatewayObjects } from "./kubernetes/pushgateway";
 
@@ -185,10 +184,9 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
 
     // backup.enabled: the backup and restore-drill CronJobs, and the Pushgateway they push to (monitoring.enabled).
     // restore.snapshot: a restore Job (below, after the cluster is formed). All run the backup CLI's bundle.
-    const backupBundle = plan.backup || plan.restore ? (() => {
-      const text = buildBackupBundle();
-      const bundle = { text, sha256: backupBundleHash(text) };
-      const map = new k8s.core.v1.ConfigMap(`${name}-backup-bundle`, bundleConfigMapArgs({ namespace, labels: labels.of("backup"), bundle: { file: BACKUP_BUNDLE_FILE, dir: BACKUP_BUNDLE_DIR, ...bundle } }), child);
+    const backupBundleMap = plan.backup || plan.restore ? (() => {
+      const bundle = backupBundle();
+      const map = new k8s.core.v1.ConfigMap(`${name}-backup-bundle`, bundleConfigMapArgs({ namespace, labels: labels.of("backup"), bundle }), child);
       return { bundle, mapName: map.metadata.name };
     })() : undefined;
     const backupJobRefs = (id: string, secrets: RepositorySecretValues | undefined, user: string | undefined) => {
@@ -196,7 +194,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       const c = secrets.credentials;
       const repoSecret = new k8s.core.v1.Secret(`${name}-${id}-repository`, repositorySecretArgs(cx.meta, { password: secrets.password, accessKeyId: c?.accessKeyId, secretAccessKey: c?.secretAccessKey }), child);
       return {
-        bundleConfigMapName: backupBundle!.mapName,
+        bundleConfigMapName: backupBundleMap!.mapName,
         repositorySecretName: repoSecret.metadata.name,
         clusterSecretName: user ? userSecrets[user].metadata.name : secret.metadata.name,
       };
@@ -208,7 +206,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
       // Declared after the restore Job (below): no scheduled backup may store a half-restored cluster.
       createCronJobs = (after) => {
         for (const kind of ["backup", "restore-drill"] as const) {
-          new k8s.batch.v1.CronJob(`${name}-${kind}`, backupCronJobArgs(cx, refs, b, kind, jobRefs, backupBundle!.bundle), { parent: this, dependsOn: [after] });
+          new k8s.batch.v1.CronJob(`${name}-${kind}`, backupCronJobArgs(cx, refs, b, kind, jobRefs, backupBundleMap!.bundle), { parent: this, dependsOn: [after] });
         }
       };
       if (b.pushgatewayUrl) {
@@ -246,7 +244,7 @@ export class RedisKubernetesCluster extends pulumi.ComponentResource {
     // restore.snapshot: the new cluster is formed, scaled and its users rotated; the restore fills it before the smoke test.
     const formed = rotateRemove ?? scaleOut.done;
     const restoreJob = plan.restore
-      ? new k8s.batch.v1.Job(restoreJobName(name, plan.restore), restoreJobArgs(cx, refs, plan.restore, backupJobRefs("restore", args.restoreSecrets, plan.restore.user), backupBundle!.bundle), {
+      ? new k8s.batch.v1.Job(restoreJobName(name, plan.restore), restoreJobArgs(cx, refs, plan.restore, backupJobRefs("restore", args.restoreSecrets, plan.restore.user), backupBundleMap!.bundle), {
           parent: this,
           dependsOn: [formed],
           customTimeouts: { create: "6h", update: "6h" },

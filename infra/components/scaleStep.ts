@@ -3,9 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import type { ClusterPlan } from "../plan/plan";
-import { buildScaleBundle, scaleBundleHash } from "../scale/bundle";
+import { buildScaleBundle } from "../scale/bundle";
 import type { Phase } from "../scale/scaler";
-import { bundleConfigMapArgs, declareNodeJob, type NodeJobArgs } from "./kubernetes/nodeJob";
+import { bundleConfigMapArgs, declareNodeJob, mountedBundle, type NodeJobArgs } from "./kubernetes/nodeJob";
 import { tsxCommand } from "./hostCommand";
 
 const BUNDLE_FILE = "scale.js";
@@ -29,9 +29,8 @@ export interface ScaleStepKubernetesArgs {
 }
 
 /** The scale CLI's bundle as its Jobs mount it. */
-function scaleBundle(): NodeJobArgs["bundle"] {
-  const text = buildScaleBundle();
-  return { file: BUNDLE_FILE, dir: BUNDLE_DIR, text, sha256: scaleBundleHash(text) };
+export function scaleBundle(): NodeJobArgs["bundle"] {
+  return mountedBundle(BUNDLE_FILE, BUNDLE_DIR, buildScaleBundle());
 }
 
 /**

@@ -3,11 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import type { ClusterPlan } from "../plan/plan";
-import { buildSmokeBundle, bundleHash } from "../../smoke/bundle";
+import { buildSmokeBundle } from "../../smoke/bundle";
 import type { FailoverMode } from "../../smoke/types";
 import { TLS_CLIENT_FILES, tlsEnv } from "../plan/tls";
 import { shippedScripts } from "../plan/scripts";
-import { declareNodeJob } from "./kubernetes/nodeJob";
+import { declareNodeJob, mountedBundle, type NodeJobArgs } from "./kubernetes/nodeJob";
 import { tlsPemEnv, tsxCommand } from "./hostCommand";
 import { envList } from "./kubernetes/env";
 
@@ -17,6 +17,11 @@ export const SMOKE_PASSWORD_ENV = "REDIS_SMOKE_PASSWORD";
 export const BOOTSTRAP_EXIT_ENV = "BOOTSTRAP_EXIT_CODE";
 const BUNDLE_FILE = "smoke.js";
 const BUNDLE_DIR = "/opt/smoke";
+
+/** The smoke CLI's bundle as its Kubernetes Job mounts it. */
+export function smokeBundle(): NodeJobArgs["bundle"] {
+  return mountedBundle(BUNDLE_FILE, BUNDLE_DIR, buildSmokeBundle());
+}
 
 export interface SmokeSettings {
   /** false: the component declares nothing. */
@@ -199,7 +204,6 @@ export class SmokeTest extends pulumi.ComponentResource {
 
   private kubernetes(name: string, args: SmokeTestArgs, hash: string): pulumi.Output<string | undefined> {
     const k = args.kubernetes!;
-    const bundle = buildSmokeBundle();
     const timeoutS = Math.ceil(args.settings.timeoutMs / 1000);
     const tls = args.tls?.secretName !== undefined ? { secretName: args.tls.secretName, verifyHostname: args.tls.verifyHostname } : undefined;
     const retired = args.retiredPasswords?.secretName;
@@ -210,7 +214,7 @@ export class SmokeTest extends pulumi.ComponentResource {
         namespace: k.namespace,
         labels: k.labels,
         image: k.image,
-        bundle: { file: BUNDLE_FILE, dir: BUNDLE_DIR, text: bundle, sha256: bundleHash(bundle) },
+        bundle: smokeBundle(),
         definitionHash: hash,
         container: {
           name: "smoke",

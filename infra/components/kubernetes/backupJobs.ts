@@ -11,7 +11,8 @@ import { EXIT_CODES } from "../../backup/outcome";
 import { TLS_CLIENT_FILES } from "../../plan/tls";
 import type { ClusterContext, PodRefs } from "./context";
 import { envList } from "./env";
-import { nodePodSpec, type NodeJobArgs } from "./nodeJob";
+import { buildBackupBundle } from "../../backup/bundle";
+import { mountedBundle, nodePodSpec, type NodeJobArgs } from "./nodeJob";
 import type { ObjectMeta } from "./metadata";
 import { PASSWORD_KEY } from "./secrets";
 import { REPLACE_UNREADY } from "./annotations";
@@ -19,6 +20,11 @@ import { tlsEnvOf, tlsMounts, tlsVolumes } from "./volumes";
 
 export const BACKUP_BUNDLE_FILE = "backup.js";
 export const BACKUP_BUNDLE_DIR = "/opt/backup";
+
+/** The backup CLI's bundle as the backup, drill and restore Jobs mount it. */
+export function backupBundle(): NodeJobArgs["bundle"] {
+  return mountedBundle(BACKUP_BUNDLE_FILE, BACKUP_BUNDLE_DIR, buildBackupBundle());
+}
 /** The Job's only writable place: RDBs in transit, the downloaded snapshot, the throwaway servers, restic's cache. */
 const WORK_DIR = "/work";
 /** Finished Jobs kept for their logs. */

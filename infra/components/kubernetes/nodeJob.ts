@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { bundleHash } from "../../../smoke/bundle";
 import { BUNDLE_SHA256, DEFINITION_SHA256, REPLACE_UNREADY } from "./annotations";
 
 /** A one-shot step shipped as an esbuild bundle (scale step, smoke test) and run by `node` in a Job. */
@@ -29,8 +30,36 @@ export interface NodeJobArgs {
 
 const UID = 1000;
 
+/** A CLI's bundle text as a pod mounts it: `dir/file`. */
+export function mountedBundle(file: string, dir: string, text: string): NodeJobArgs["bundle"] {
+  return { file, dir, text, sha256: bundleHash(text) };
+}
+
+/**
+ * The API server's bound on a ConfigMap's data: it sums the byte length of every data and binaryData value (keys not
+ * counted) and refuses more than core.MaxSecretSize, 1 MiB, also the bound of a Secret (ValidateConfigMap in
+ * kubernetes/kubernetes pkg/apis/core/validation/validation.go: "[]: Too long: must have at most 1048576 bytes").
+ */
+export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Throws, naming the bundle after its file, when it would not fit in its ConfigMap: the API server would refuse that
+ * only at apply. The ConfigMap holds the bundle alone, so its data is the bundle's text.
+ */
+export function assertBundleFits(bundle: Pick<NodeJobArgs["bundle"], "file" | "text">): void {
+  const bytes = Buffer.byteLength(bundle.text, "utf8");
+  if (bytes <= CONFIGMAP_MAX_BYTES) return;
+  const name = bundle.file.replace(/\.js$/, "");
+  throw new pulumi.RunError(
+    `the ${name} bundle (${bundle.file}) is ${bytes.toLocaleString("en-US")} bytes, over Kubernetes' 1 MiB ConfigMap limit (${CONFIGMAP_MAX_BYTES} bytes): ` +
+      `the API server would refuse its ConfigMap at apply. Make the bundle smaller: find what weighs in its CLI's imports ` +
+      `(esbuild --bundle --metafile) and keep heavy packages out of them (zod/mini, not zod)`,
+  );
+}
+
 /** The bundle's ConfigMap: a changed bundle is a new ConfigMap (data changes replace it), and so a new Job. */
 export function bundleConfigMapArgs(j: Pick<NodeJobArgs, "namespace" | "labels" | "bundle">): k8s.core.v1.ConfigMapArgs {
+  assertBundleFits(j.bundle);
   return {
     metadata: { namespace: j.namespace, labels: j.labels, annotations: { [BUNDLE_SHA256]: j.bundle.sha256 } },
     data: { [j.bundle.file]: j.bundle.text },

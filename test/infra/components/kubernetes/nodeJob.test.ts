@@ -1,10 +1,11 @@
 // The bundled-Node-Job builder on plain inputs: the bundle mounted where `node` runs it, re-run and replace
-// annotations, group access only when there are extra volumes, schema-valid Job and ConfigMap.
+// annotations, group access only when there are extra volumes, schema-valid Job and ConfigMap, and a bundle over
+// Kubernetes' ConfigMap limit refused before its ConfigMap is declared.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
-import { bundleConfigMapArgs, nodeJobArgs, type NodeJobArgs } from "../../../../infra/components/kubernetes/nodeJob";
+import { CONFIGMAP_MAX_BYTES, bundleConfigMapArgs, nodeJobArgs, type NodeJobArgs } from "../../../../infra/components/kubernetes/nodeJob";
 
 const args = (extra: Partial<NodeJobArgs> = {}): NodeJobArgs => ({
   namespace: "redis",
@@ -58,4 +59,20 @@ test("extra volumes (a TLS key, mode 0440) come with fsGroup; none, no fsGroup",
   assert.deepEqual(pod.containers[0].volumeMounts.map((m: any) => m.name), ["bundle", "tls-client"]);
   assert.equal(pod.containers[0].image, "node:22-alpine");
   new Job({ apiVersion: "batch/v1", kind: "Job", ...withTls }).validate();
+});
+
+test("a bundle over Kubernetes' 1 MiB ConfigMap limit is refused, naming it, its size, the limit and the fix", () => {
+  const bundle = (text: string) => args({ bundle: { file: "backup.js", dir: "/opt/backup", text, sha256: "b".repeat(64) } });
+  assert.equal(CONFIGMAP_MAX_BYTES, 1048576);
+  assert.doesNotThrow(() => bundleConfigMapArgs(bundle("x".repeat(CONFIGMAP_MAX_BYTES))), "exactly at the limit fits");
+  assert.throws(
+    () => bundleConfigMapArgs(bundle("x".repeat(1_100_000))),
+    (e: Error) => {
+      assert.match(e.message, /^the backup bundle \(backup\.js\) is 1,100,000 bytes, over Kubernetes' 1 MiB ConfigMap limit \(1048576 bytes\)/);
+      assert.match(e.message, /make the bundle smaller/i);
+      return true;
+    },
+  );
+  // Bytes, not characters: the API server counts the UTF-8 encoding.
+  assert.throws(() => bundleConfigMapArgs(bundle("é".repeat(CONFIGMAP_MAX_BYTES / 2 + 1))), /is 1,048,578 bytes/);
 });
