@@ -41,9 +41,26 @@ function labelSelector(where: string, sel: Obj | undefined): void {
 
 const SECRET_TYPES: Record<string, string[]> = { Opaque: [], "kubernetes.io/tls": ["tls.crt", "tls.key"] };
 
+/**
+ * The API server's bound on a ConfigMap's or a Secret's data (core.MaxSecretSize): the byte length of every value
+ * summed, keys not counted (ValidateConfigMap and ValidateSecret, kubernetes/kubernetes
+ * pkg/apis/core/validation/validation.go). A Secret's data values are base64 on the wire and count decoded; its
+ * stringData is merged into data (a stringData value wins) before the check.
+ */
+const MAX_DATA_BYTES = 1024 * 1024;
+function dataSize(where: string, path: string, sizes: number[]): void {
+  const bytes = sizes.reduce((sum, n) => sum + n, 0);
+  if (bytes > MAX_DATA_BYTES) fail(where, `${path}: Too long: must have at most ${MAX_DATA_BYTES} bytes (its values hold ${bytes})`);
+}
+
 const KINDS: Record<string, StoredKind> = {
   // binaryData and immutable are not implemented: the pods' volumes read data only, an update replaces it.
-  ConfigMap: { model: ConfigMap, top: ["data"] },
+  ConfigMap: {
+    model: ConfigMap,
+    top: ["data"],
+    // The API server names the whole object ("[]") for a ConfigMap.
+    rules: (o, where) => dataSize(where, "[]", Object.values<string>(o.data ?? {}).map((v) => Buffer.byteLength(v, "utf8"))),
+  },
   Secret: {
     model: Secret,
     top: ["type", "data", "stringData"],
@@ -52,6 +69,10 @@ const KINDS: Record<string, StoredKind> = {
       if (!(type in SECRET_TYPES)) unemulated(where, `type ${type}: implemented are ${Object.keys(SECRET_TYPES).join(", ")}`);
       const keys = new Set([...Object.keys(o.data ?? {}), ...Object.keys(o.stringData ?? {})]);
       for (const k of SECRET_TYPES[type]) if (!keys.has(k)) fail(where, `type ${type} needs key ${k}`);
+      const sizes: Record<string, number> = {};
+      for (const [k, v] of Object.entries<string>(o.data ?? {})) sizes[k] = Buffer.byteLength(v, "base64");
+      for (const [k, v] of Object.entries<string>(o.stringData ?? {})) sizes[k] = Buffer.byteLength(v, "utf8");
+      dataSize(where, "data", Object.values(sizes));
     },
   },
   Service: {

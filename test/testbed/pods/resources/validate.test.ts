@@ -62,6 +62,25 @@ test("cross-field rules", () => {
   refused("PodDisruptionBudget", spec("PodDisruptionBudget", { selector: { matchLabels: {} } }), /an empty selector/);
 });
 
+test("a ConfigMap or a Secret whose values exceed 1 MiB is refused as the API server refuses it; keys do not count", () => {
+  const MiB = 1024 * 1024;
+  const configMap = (data: Record<string, string>) => with_("ConfigMap", { data });
+  // Values of exactly 1 MiB, keys beside.
+  assert.doesNotThrow(() => checkStored("ConfigMap", configMap({ "a.js": "x".repeat(MiB - 1), b: "y" }), "ConfigMap at the limit"));
+  refused("ConfigMap", configMap({ "a.js": "x".repeat(MiB), b: "y" }), /\[\]: Too long: must have at most 1048576 bytes \(its values hold 1048577\).*the API server refuses it/);
+  // UTF-8 bytes, not characters.
+  refused("ConfigMap", configMap({ "a.js": "é".repeat(MiB / 2 + 1) }), /Too long: must have at most 1048576 bytes/);
+
+  const secret = (o: Record<string, any>) => with_("Secret", { stringData: undefined, ...o });
+  // data is base64 on the wire: its decoded bytes count.
+  const b64 = (n: number) => Buffer.alloc(n, 1).toString("base64");
+  assert.doesNotThrow(() => checkStored("Secret", secret({ data: { a: b64(MiB) } }), "Secret at the limit"));
+  refused("Secret", secret({ data: { a: b64(MiB), b: b64(1) } }), /data: Too long: must have at most 1048576 bytes/);
+  refused("Secret", secret({ data: { a: b64(MiB) }, stringData: { b: "z" } }), /data: Too long/);
+  // A stringData value replaces the data value of its key.
+  assert.doesNotThrow(() => checkStored("Secret", secret({ data: { a: b64(MiB) }, stringData: { a: "short" } }), "Secret with a replaced key"));
+});
+
 test("a kind without checks is refused, not stored blind", () => {
   refused("LimitRange", { apiVersion: "v1", kind: "LimitRange", metadata }, /kind LimitRange has no checks/);
 });
