@@ -9,6 +9,8 @@ export const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").sl
 
 /** The runtime floor: a one-resource program under the repository's runtime options. */
 export const FLOOR_PROGRAM = "testbed/engine/programs/one-resource.ts";
+/** As many trivial resources as a program declares (config `resources`): the SDK's own cost per resource. */
+export const TRIVIAL_PROGRAM = "testbed/engine/programs/trivial-resources.ts";
 
 export interface EvaluationTime {
   /** Medians, seconds. */
@@ -38,7 +40,7 @@ export async function evaluationTime(o: { stack: string; runs: number; dir: stri
     const r = await runProgram({
       stack: o.stack,
       mode: "preview",
-      ...(o.program ? { program: o.program, stackConfig: {} } : { config: o.config }),
+      ...(o.program ? { program: o.program, stackConfig: {}, config: o.config } : { config: o.config }),
       nodeArgs: [`--require=${join(__dirname, "cpu-report.cjs")}`, ...(o.cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [])],
       env: { ENGINE_CPU_REPORT: file },
     });
