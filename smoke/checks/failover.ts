@@ -376,6 +376,8 @@ export interface MasterOutage {
   begin(): Promise<number>;
   /** Bound of the wait for that, from the start. */
   backWithinMs: number;
+  /** How to make it longer, for a message that blames its length: "a longer --freeze-ms". */
+  longer: string;
 }
 
 /** Prepares an outage of `target` (probes that it can be done) before any key is written. */
@@ -402,6 +404,7 @@ export const freezeOutage: OutageFactory = async (ctx, target, nt) => {
     measurements: { freeze_ms: freezeMs },
     begin: () => sleeper.call("DEBUG", "SLEEP", (freezeMs / 1000).toFixed(3)).then(() => Date.now()),
     backWithinMs: freezeMs + 5000,
+    longer: "a longer --freeze-ms",
   };
 };
 
@@ -428,8 +431,10 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
 
     const t0 = Date.now();
     let wokeSeen: number | undefined;
+    // An outage that failed by itself (the master maybe never down) ends the wait below at once, and is the report.
+    let outageError: unknown;
     const woke = outage.begin().then((at) => (wokeSeen = at));
-    woke.catch(() => undefined);
+    woke.catch((e) => (outageError = e));
     ctx.log(`failover: ${outage.what} (cluster-node-timeout ${nt} ms); writer running`);
 
     const others = ctx.nodes.filter((a) => a !== target.addr);
@@ -441,6 +446,8 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
     let lastView = "";
     const limit = outage.lengthMs + 2 * nt + 10_000;
     await ctx.waitFor("waiting for failure detection, promotion and cluster_state ok", limit, async () => {
+      // After a promotion the wait goes on: the outage's error is reported once the node should be back.
+      if (outageError !== undefined && !promoted) return true;
       const snaps = await ctx.snapshot(others);
       const now = Date.now();
       for (const s of snaps) {
@@ -470,17 +477,21 @@ async function kill(ctx: SmokeContext, target: MasterInfo, nt: number, m: Measur
       return undefined;
     }, 100);
     m.fail_detected_ms = failAt ? failAt - t0 : -1;
+    if (outageError !== undefined && !promoted) {
+      if (outageError instanceof Aborted) throw outageError;
+      throw new CheckFailure([`the ${outage.noun} of ${target.label} failed by itself: ${errorText(outageError)}`], m);
+    }
     if (!promoted) {
       const when = recovered ? `; ${target.label} was back after ${wokeSeen! - t0} ms and is master of its slots again everywhere` : ` within ${limit} ms of the ${outage.noun}`;
       let why: string;
       if (failAt === undefined) {
-        why = `the FAIL flag was never seen: the ${outage.noun} (${outage.lengthMs} ms) ended before the cluster flagged the master — raise --freeze-ms above cluster-node-timeout ${nt} ms plus failure propagation`;
+        why = `the FAIL flag was never seen: the ${outage.noun} (${outage.lengthMs} ms) ended before the cluster flagged the master — ${outage.longer}, above cluster-node-timeout ${nt} ms plus failure propagation`;
       } else {
         // The outage outlasted FAIL: report what keeps the replicas out of the election rather than its length,
         // which is only suspect when nothing else explains it and the election had little time.
         const state = await replicaFailoverState(ctx, target);
         const downAfterFail = (wokeSeen ?? Date.now()) - failAt;
-        const short = !state.explained && downAfterFail < 2000 ? `; the ${outage.noun} ended only ${downAfterFail} ms after FAIL, a longer --freeze-ms gives the election more time` : "";
+        const short = !state.explained && downAfterFail < 2000 ? `; the ${outage.noun} ended only ${downAfterFail} ms after FAIL, ${outage.longer} gives the election more time` : "";
         why = `FAIL flagged after ${failAt - t0} ms and the master stayed down ${downAfterFail} ms longer, yet no replica took over; replicas: ${state.text || "none"}${short}`;
       }
       throw new CheckFailure([`no replica of ${target.label} was promoted${when} (${why}); views: ${lastView}`], m);

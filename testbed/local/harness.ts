@@ -179,6 +179,8 @@ export class LocalCluster {
   /** Starts (or restarts) node i; `host` moves it to another loopback address (a pod with a new IP). */
   startNode(i: number, opts: { host?: string } = {}): void {
     const node = this.nodes[i];
+    // After stop() began, a node started late (a timer of a test or bench) would outlive the cluster.
+    if (this.stopping) throw new Error(`${node.name}: the cluster is stopping`);
     const running = this.procs.get(i);
     if (running && running.exitCode === null && running.signalCode === null) throw new Error(`${node.name} is already running`);
     if (opts.host) node.host = opts.host;

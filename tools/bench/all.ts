@@ -16,9 +16,11 @@ function runSection(file: string, args: string[]): Promise<{ code: number; goals
     const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, file), ...args], { stdio: ["ignore", "pipe", "inherit"] });
     const goals: string[] = [];
     let partial = "";
-    child.stdout.on("data", (chunk: Buffer) => {
+    // Decoded as a stream: a chunk may end inside a multi-byte character (≤, ×, — are in goal lines).
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
       process.stdout.write(chunk);
-      const lines = (partial + chunk.toString("utf8")).split("\n");
+      const lines = (partial + chunk).split("\n");
       partial = lines.pop()!;
       goals.push(...lines.filter((l) => l.startsWith("goal:")));
     });
@@ -37,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
   const bad = sections.filter((s) => !(s in SECTIONS));
   if (bad.length) throw new Error(`--sections: unknown ${bad.join(", ")} (known: ${Object.keys(SECTIONS).join(", ")})`);
   const throughputArgs = [...operands, ...unknown];
+  // JSON on stdout would mix with the other sections' tables, and its goal lines go to stderr, out of the summary.
+  const json = throughputArgs.indexOf("--json");
+  if ((json >= 0 && throughputArgs[json + 1] === "-") || throughputArgs.includes("--json=-")) throw new Error("--json - (JSON on stdout): run the throughput section alone, npm run bench:throughput -- --json -");
   let worst = 0;
   const all: { section: Section; goals: string[]; code: number }[] = [];
   for (const section of Object.keys(SECTIONS) as Section[]) {

@@ -1,4 +1,4 @@
-// `npm run bench` (not part of npm test): the load generator (smoke/load) and `redis-benchmark --cluster` against the
+// `npm run bench:throughput` (the first section of `npm run bench`; not part of npm test): the load generator (smoke/load) and `redis-benchmark --cluster` against the
 // same local cluster in the same run, at each pipeline depth. Every row states its shape (connections, requests in
 // flight per connection, commands per socket write: counted by the generator's connections, and commands per socket
 // read counted by the servers for every row); the goal rows are the generator in redis-benchmark's exact shape and key

@@ -12,14 +12,18 @@ import { checkConnect } from "../../smoke/checks/connect";
 import { checkFailover, freezeMsFor, freezeOutage, type OutageFactory } from "../../smoke/checks/failover";
 import { SmokeContext } from "../../smoke/context";
 import { CheckFailure, DEFAULT_OPTIONS, type Measurements } from "../../smoke/types";
+import { loadavg } from "./evaluation";
 
 const WAYS = ["freeze", "kill"] as const;
 export type Way = (typeof WAYS)[number];
 /** Issue 25's goal: writes resume at most this long after the promotion. */
 const GOAL_RESUME_MS = 1000;
 
-/** SIGKILL of the target's process, kept down as long as the smoke test freezes, then started again. */
-function killOutage(cluster: LocalCluster): OutageFactory {
+/**
+ * SIGKILL of the target's process, kept down as long as the smoke test freezes, then started again. `pending` holds
+ * each outage until the node is back: the bench waits for it before the next run and before stopping the cluster.
+ */
+function killOutage(cluster: LocalCluster, pending: Promise<unknown>[]): OutageFactory {
   return async (ctx, target, nt) => {
     const i = cluster.nodes.findIndex((n) => `${n.host}:${n.port}` === target.addr);
     if (i < 0) throw new CheckFailure([`${target.addr} is not a node of the local cluster`]);
@@ -29,15 +33,20 @@ function killOutage(cluster: LocalCluster): OutageFactory {
       what: `killed master ${target.label} (SIGKILL), started again after ${downMs} ms`,
       lengthMs: downMs,
       measurements: { down_ms: downMs },
-      begin: async () => {
-        await cluster.kill(i);
-        await new Promise((r) => setTimeout(r, downMs));
-        cluster.startNode(i);
-        await cluster.waitReady(i);
-        return Date.now();
+      begin: () => {
+        const back = (async () => {
+          await cluster.kill(i);
+          await new Promise((r) => setTimeout(r, downMs));
+          cluster.startNode(i);
+          await cluster.waitReady(i);
+          return Date.now();
+        })();
+        pending.push(back);
+        return back;
       },
-      // Its restart loads the AOF before it answers.
-      backWithinMs: downMs + 20_000,
+      // The kill's exit (≤ 10 s), the time down, the restart loading its AOF until it answers (≤ 15 s).
+      backWithinMs: downMs + 30_000,
+      longer: "a longer outage",
     };
   };
 }
@@ -81,21 +90,24 @@ async function main(argv: string[]): Promise<number> {
   // The harness restarts no node by itself: the kill's outage starts it again when its time is up.
   const cluster = await startLocalCluster({ spec, restartOnExit: false });
   const results: Run[] = [];
-  const load = () => (require("node:os") as typeof import("node:os")).loadavg().map((x) => x.toFixed(2)).join(" ");
+  const pending: Promise<unknown>[] = [];
+  /** Every kill's restart settled (bounded): the next run, or the stop, finds the node back or its failure known. */
+  const settled = () => Promise.race([Promise.allSettled(pending.splice(0)), new Promise((r) => setTimeout(r, 60_000).unref())]);
   try {
-    console.log(`bench:failover: ${spec.masters}x${spec.replicasPerMaster} local cluster, cluster-node-timeout ${spec.nodeTimeoutMs} ms, ${runs} run(s) of ${ways.join(", ")}; load average before: ${load()}`);
+    console.log(`bench:failover: ${spec.masters}x${spec.replicasPerMaster} local cluster, cluster-node-timeout ${spec.nodeTimeoutMs} ms, ${runs} run(s) of ${ways.join(", ")}; load average before: ${loadavg()}`);
     for (const way of ways) {
       for (let r = 1; r <= runs; r++) {
         const ctx = new SmokeContext({ ...DEFAULT_OPTIONS, failover: "kill", nodes: cluster.seeds, nodeTimeoutMs: spec.nodeTimeoutMs }, () => {});
         try {
           await checkConnect(ctx);
-          const res = await checkFailover(ctx, way === "kill" ? killOutage(cluster) : freezeOutage);
+          const res = await checkFailover(ctx, way === "kill" ? killOutage(cluster, pending) : freezeOutage);
           results.push({ way, run: r, ok: true, measurements: res.measurements });
         } catch (e) {
           if (!(e instanceof CheckFailure)) throw e;
           results.push({ way, run: r, ok: false, problems: e.problems, measurements: e.measurements });
         } finally {
           ctx.close();
+          await settled();
         }
         const x = results[results.length - 1];
         const m = x.measurements;
@@ -108,10 +120,11 @@ async function main(argv: string[]): Promise<number> {
     }
     const goals = ways.map((way) => resumeGoal(way, results.filter((x) => x.way === way)));
     for (const g of goals) console.log(`goal: ${g.goal}: worst ${g.worst ?? "?"} ms (runs: ${g.runs.map((v) => v ?? "?").join(", ")} ms) -> ${g.met ? "met" : "NOT met"}`);
-    console.log(`load average after: ${load()}`);
+    console.log(`load average after: ${loadavg()}`);
     if (o.json) writeFileSync(o.json, JSON.stringify({ cluster: `${spec.masters}x${spec.replicasPerMaster}`, node_timeout_ms: spec.nodeTimeoutMs, runs: results, goals }, null, 2) + "\n");
     return results.every((x) => x.ok) ? 0 : 1;
   } finally {
+    await settled();
     await cluster.stop();
   }
 }

@@ -35,14 +35,18 @@ async function measure(label: string, program?: string, config?: Record<string, 
     const floor = (await measure("floor: one-resource program", FLOOR_PROGRAM)).wall;
     const prodRun = await measure("prod preview");
     const prod = prodRun.wall;
-    // No goal: how much of the prod preview is the SDK's own work for that many resources.
-    const trivialRun = await measure(`${prodRun.resources} trivial resources`, TRIVIAL_PROGRAM, { resources: prodRun.resources });
-    if (trivialRun.resources !== prodRun.resources) throw new Error(`the trivial program registered ${trivialRun.resources} resources, the prod preview ${prodRun.resources}: not like with like`);
-    const trivial = trivialRun.wall;
     const met = (ok: boolean) => (ok ? "met" : "NOT met");
     console.log(`goal: prod preview ≤ ${GOAL_WALL_S} s: ${prod.toFixed(2)} s — ${met(prod <= GOAL_WALL_S)}`);
     console.log(`goal: prod preview ≤ ${GOAL_FLOOR_RATIO}× floor: ${(prod / floor).toFixed(2)}× (floor ${floor.toFixed(2)} s) — ${met(prod <= GOAL_FLOOR_RATIO * floor)}`);
-    console.log(`beside it (no goal): ${prodRun.resources} trivial resources take ${(trivial / floor).toFixed(2)}× the floor; the prod preview takes ${(prod / trivial).toFixed(2)}× them`);
+    // No goal: how much of the prod preview is the SDK's own work for that many resources. Its failure costs no goal line.
+    try {
+      const trivialRun = await measure(`${prodRun.resources} trivial resources`, TRIVIAL_PROGRAM, { resources: prodRun.resources });
+      if (trivialRun.resources !== prodRun.resources) throw new Error(`it registered ${trivialRun.resources} resources, the prod preview ${prodRun.resources}: not like with like`);
+      const trivial = trivialRun.wall;
+      console.log(`beside it (no goal): ${prodRun.resources} trivial resources take ${(trivial / floor).toFixed(2)}× the floor; the prod preview takes ${(prod / trivial).toFixed(2)}× them`);
+    } catch (e) {
+      console.log(`beside it (no goal): the trivial program was not measured: ${e instanceof Error ? e.message : String(e)}`);
+    }
     console.log(`load after: ${loadavg()}`);
     if (profile) {
       const owners = async (label: string, program?: string) =>

@@ -8,6 +8,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 const PREFIX = "rcc";
+/** The last two characters of a lab's id: random for the first lab of a process, then counted (unique within it). */
+let nextSeq = randomBytes(1)[0];
 
 function run(cmd: string, args: string[], check = true): { ok: boolean; out: string } {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 15_000 });
@@ -36,7 +38,7 @@ const pidAlive = (pid: number) => {
 };
 
 export class NetLab {
-  /** <pid base36><2 random hex>: short enough for 15-character interface names. */
+  /** <pid base36><2 hex of nextSeq>: short enough for 15-character interface names, unique among live processes' labs. */
   readonly id: string;
   readonly bridge: string;
   /** Chosen at construction; create() moves to another /24 if a lab made at the same moment took the same one. */
@@ -49,7 +51,7 @@ export class NetLab {
   /** `third`: start from 198.18.<third>.0/24 rather than a free one chosen at random (a test of the clash). */
   constructor(readonly size: number, third?: number) {
     if (size < 1 || size > 200) throw new Error(`NetLab: 1..200 nodes, got ${size}`);
-    this.id = process.pid.toString(36) + randomBytes(1).toString("hex");
+    this.id = process.pid.toString(36) + (nextSeq++ % 256).toString(16).padStart(2, "0");
     this.bridge = `${PREFIX}b${this.id}`;
     this.use(third ?? NetLab.freeThirdOctet());
   }
