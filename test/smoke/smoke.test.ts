@@ -12,11 +12,13 @@ import { freePorts } from "../../testbed/local/ports";
 import { runSmoke } from "../../smoke/run";
 import { buildSmokeBundle } from "../../smoke/bundle";
 import { smokeCliArgs, SMOKE_PASSWORD_ENV } from "../../infra/components/smokeTest";
-import { DEFAULT_OPTIONS, type SmokeOptions, type SmokeReport } from "../../smoke/types";
+import { CheckFailure, DEFAULT_OPTIONS, type SmokeOptions, type SmokeReport } from "../../smoke/types";
 import { sleep } from "../../smoke/time";
 import { forward } from "../../testbed/pods/serviceProxy";
 import { clusterClient } from "../../smoke/clients";
-import { OUTAGE_WRITER } from "../../smoke/checks/failover";
+import { checkFailover, OUTAGE_WRITER, type OutageFactory } from "../../smoke/checks/failover";
+import { checkConnect } from "../../smoke/checks/connect";
+import { SmokeContext } from "../../smoke/context";
 import { Writer } from "../../smoke/writer";
 
 const ROOT = resolve(__dirname, "../..");
@@ -215,6 +217,32 @@ describe("smoke test on a 3x1 cluster without a password", () => {
     } finally {
       client.disconnect();
     }
+  });
+
+  it("failover kill: an outage that fails by itself ends the check at once, and its error is the report", async () => {
+    await waitHealthy(c);
+    const ctx = new SmokeContext(options(c, { failover: "kill" }), () => {});
+    try {
+      await checkConnect(ctx);
+      const broken: OutageFactory = async (_ctx, target) => ({
+        noun: "test outage",
+        what: `nothing done to ${target.label}`,
+        lengthMs: 5000,
+        measurements: {},
+        begin: () => Promise.reject(new Error("no such process")),
+        backWithinMs: 10_000,
+        longer: "a longer test outage",
+      });
+      const t0 = Date.now();
+      const e = await checkFailover(ctx, broken).then(() => undefined, (x: unknown) => x);
+      assert.ok(e instanceof CheckFailure, String(e));
+      assert.match(e.problems[0], /^the test outage of \S+ \(\w{6}\) failed by itself: no such process$/);
+      // Its wait for a promotion would have lasted lengthMs + 2x node timeout + 10 s.
+      assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms`);
+    } finally {
+      ctx.close();
+    }
+    await waitHealthy(c);
   });
 
   it("failover kill fails when no replica may take over (cluster-replica-no-failover yes), naming the setting", async () => {
