@@ -4,8 +4,8 @@
 // transformed. Everything else (the SDKs' .js) loads through Node untouched: a general loader (tsx) also lexes every
 // .js file and turns on Node's source maps for all of them, which the profile of a preview showed as its cost
 // (docs/benchmarks.md#preview-time). The output carries an inline source map for `node --enable-source-maps` and
-// debuggers; under Pulumi's runner, whose source-map-support reads maps from the files on disk, stack traces give the
-// transformed file's lines, as they did under tsx.
+// debuggers, and Pulumi's runner (source-map-support) is handed it too, so stack traces give the .ts lines
+// (sourceForStackTraces below).
 "use strict";
 const Module = require("node:module");
 const { createHash } = require("node:crypto");
@@ -78,6 +78,39 @@ function transform(source, filename) {
   return code;
 }
 
+/** The transformed code of each loaded .ts file, which stack traces are mapped through. */
+const transformed = new Map();
+
 Module._extensions[".ts"] = function loadTypeScript(module, filename) {
-  module._compile(transform(fs.readFileSync(filename, "utf8"), filename), filename);
+  const code = transform(fs.readFileSync(filename, "utf8"), filename);
+  transformed.set(filename, code);
+  module._compile(code, filename);
 };
+
+/**
+ * What Pulumi's runner (source-map-support, which reads each stack frame's file to find its source map) is given to
+ * read: for a .ts file of the program, its transformed code, whose inline map gives the frame the line of the .ts
+ * source; for a file of a dependency, its text without the source map comment, so the frame stays on the .js file
+ * that exists. The SDKs' maps point at .ts files they do not ship (node_modules/@pulumi/resource.ts), and Node 20's
+ * and 22's util.inspect with colors, which Pulumi prints an uncaught error with, loops on such a frame until the
+ * string is too long (nodejs/node#64011): every unexpected error of the program cost ~25 s of CPU before its report.
+ */
+function sourceForStackTraces(file) {
+  const code = transformed.get(file);
+  if (code !== undefined) return code;
+  if (!/[/\\]node_modules[/\\]/.test(file)) return null;
+  try {
+    return fs.readFileSync(file.replace(/^file:\/\//, ""), "utf8").replace(/^\s*\/\/[#@]\s*sourceMappingURL=.*$/gm, "") || " ";
+  } catch {
+    return null;
+  }
+}
+
+// The same source-map-support Pulumi's runner installs (resolved from the SDK): handlers are per instance. The runner
+// loads it after this file; installing the handler first changes nothing else it sets up.
+try {
+  const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [ROOT] }));
+  require(require.resolve("source-map-support", { paths: [sdk] })).install({ retrieveFile: sourceForStackTraces, handleUncaughtExceptions: false });
+} catch (e) {
+  if (e.code !== "MODULE_NOT_FOUND") throw e;
+}

@@ -1,13 +1,15 @@
 // The program's TypeScript loader (infra/typescriptLoader.cjs, Pulumi.yaml nodeargs) in a plain node process, as the
 // language host starts it: TypeScript runs, the output's source map leads a stack trace back to the .ts line (for
 // --enable-source-maps and debuggers), an unchanged file is served from the cache, a changed one is transformed again,
-// and a syntax error names the file and line.
+// and a syntax error names the file and line. Under Pulumi's runner (the test engine): an unexpected error of the
+// program is reported at once, at its .ts line.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { runProgram } from "../../testbed/engine/engine";
 
 const ROOT = resolve(__dirname, "../..");
 const LOADER = join(ROOT, "infra", "typescriptLoader.cjs");
@@ -71,4 +73,20 @@ test("a syntax error names the file and the line", () => {
   const r = run(file);
   assert.notEqual(r.code, 0);
   assert.match(r.err, /broken\.ts:2:\d+: ERROR/, r.err);
+});
+
+test("under Pulumi's runner an unexpected error is reported within seconds, at the program's .ts line, SDK frames on their .js files", async () => {
+  const t0 = Date.now();
+  const r = await runProgram({ stack: "loader-test", mode: "preview", program: "testbed/engine/programs/throws.ts", stackConfig: {} });
+  const took = Date.now() - t0;
+  assert.notEqual(r.exitCode, 0);
+  const report = r.errors.join("\n");
+  assert.match(report, /the program failed on purpose/);
+  // The throw is on line 6 of the .ts file (the transformed code has it elsewhere).
+  assert.match(report, /testbed\/engine\/programs\/throws\.ts:6:\d+/, report);
+  // The SDK's own maps would give node_modules/@pulumi/resource.ts, which Node 20/22's colored inspect loops on.
+  assert.doesNotMatch(report, /node_modules\/(\u001b\[\d+m)?@pulumi\/[^/\s]+\.ts/, report);
+  assert.match(report, /@pulumi\/pulumi(\u001b\[\d+m)?\/resource\.js:\d+/, report);
+  // It took ~25 s of CPU before on Node 20 (nodejs/node#64011).
+  assert.ok(took < 10_000, `the failed preview took ${took} ms`);
 });
