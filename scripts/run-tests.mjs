@@ -59,6 +59,8 @@ const LIGHT = (f) =>
     "test/tools/bench/plot.test.ts",
     "test/tools/bench/cpuProfile.test.ts",
     "test/tools/bench/bench.test.ts",
+    "test/tools/bench/failover.test.ts",
+    "test/tools/scale/bench.test.ts",
   ]).has(f);
 
 // The server files run in two lanes after the type check, one file at a time in each (ports are picked at random

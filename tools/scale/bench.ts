@@ -127,7 +127,13 @@ export function benchTable(rows: BenchRow[]): string {
     `| ${b.keys} | ${b.tool} | ${(b.ms / 1000).toFixed(1)} s | ${b.slotsPerSec} | ${b.keysPerSec} | ${b.writes.acked} / ${b.writes.unacked} / ${b.writes.failed} | ${b.writes.slowestMs} ms | ${b.writes.longestErrorRunMs} ms | ${b.lost} / ${b.unreadable} | ${b.load} |\n`).join("");
 }
 
-/** Issue 25's goal at each key count benched: the scale step at >= 1.5x redis-cli's keys/s with 0 failed writes. */
+/** The key count of issue 25's throughput goal (its smaller counts are dominated by the step's fixed cost). */
+export const GOAL_KEYS = 100_000;
+
+/**
+ * Issue 25's goals per key count benched: at every count the scale step causes 0 failed and 0 unacknowledged writes;
+ * at GOAL_KEYS it also moves keys at >= 1.5x redis-cli's keys/s (elsewhere the ratio is printed, no goal).
+ */
 export function goalLines(rows: BenchRow[], stepLabel: string): { line: string; met: boolean }[] {
   const out: { line: string; met: boolean }[] = [];
   for (const keys of [...new Set(rows.map((r) => r.keys))]) {
@@ -135,12 +141,14 @@ export function goalLines(rows: BenchRow[], stepLabel: string): { line: string; 
     const cli = rows.find((r) => r.keys === keys && r.tool === REDIS_CLI.label);
     if (!step || !cli) continue;
     const ratio = step.keysPerSec / Math.max(1, cli.keysPerSec);
-    const met = ratio >= 1.5 && step.writes.failed === 0 && step.writes.unacked === 0 && step.lost === 0;
-    out.push({
-      met,
-      line: `goal: scale step at ${keys} keys >= 1.5x redis-cli's keys/s with 0 failed and 0 unacknowledged writes: ` +
-        `${ratio.toFixed(2)}x, ${step.writes.failed} failed, ${step.writes.unacked} unacknowledged, ${step.lost} lost: ${met ? "met" : "NOT met"}`,
-    });
+    const clean = step.writes.failed === 0 && step.writes.unacked === 0 && step.lost === 0;
+    const writes = `${step.writes.failed} failed, ${step.writes.unacked} unacknowledged, ${step.lost} lost`;
+    if (keys === GOAL_KEYS) {
+      const met = ratio >= 1.5 && clean;
+      out.push({ met, line: `goal: scale step at ${keys} keys >= 1.5x redis-cli's keys/s with 0 failed and 0 unacknowledged writes: ${ratio.toFixed(2)}x, ${writes}: ${met ? "met" : "NOT met"}` });
+    } else {
+      out.push({ met: clean, line: `goal: scale step at ${keys} keys with 0 failed and 0 unacknowledged writes: ${writes} (${ratio.toFixed(2)}x redis-cli's keys/s; the ratio's goal is at ${GOAL_KEYS} keys): ${clean ? "met" : "NOT met"}` });
+    }
   }
   return out;
 }
