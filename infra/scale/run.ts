@@ -15,7 +15,7 @@ export class ScaleRun {
 
   constructor(readonly o: ScaleOptions) {
     this.live = new LiveCluster(o);
-    this.log = o.log ?? ((l) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} scale: ${l}\n`));
+    this.log = o.log ?? ((l) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} scale: ${l}\n`));
     this.deadline = Date.now() + (o.timeoutMs ?? 30 * 60_000);
   }
 

@@ -39,6 +39,8 @@ export async function moveSlots(run: ScaleRun, drainsOnly: boolean): Promise<voi
     : d.moves.filter((m) => members.has(m.to));
   const total = moves.reduce((n, m) => n + m.slots.length, 0);
   if (!total) return;
+  // A node that just joined answers CLUSTERDOWN (and refuses RESTORE-ASKING) until it sees the slots covered.
+  await run.waitFor("every node to see every slot covered (cluster_state ok) before slots move", async () => (await live.survey()).members.every((m) => m.info.cluster_state === "ok"));
   const t0 = Date.now();
   let done = 0;
   let lastLog = 0;
