@@ -88,29 +88,25 @@ Module._extensions[".ts"] = function loadTypeScript(module, filename) {
 };
 
 /**
- * What Pulumi's runner (source-map-support, which reads each stack frame's file to find its source map) is given to
- * read: for a .ts file of the program, its transformed code, whose inline map gives the frame the line of the .ts
- * source; for a file of a dependency, its text without the source map comment, so the frame stays on the .js file
- * that exists. The SDKs' maps point at .ts files they do not ship (node_modules/@pulumi/resource.ts), and Node 20's
- * and 22's util.inspect with colors, which Pulumi prints an uncaught error with, loops on such a frame until the
- * string is too long (nodejs/node#64011): every unexpected error of the program cost ~25 s of CPU before its report.
+ * Stack traces under Pulumi's runner (source-map-support maps each frame through the source map of its file): a .ts
+ * file of the program is read as its transformed code, whose inline map gives the frame the line of the .ts source;
+ * a file of a dependency gets an empty map, so the frame stays on the .js file that exists. The SDKs' own maps point
+ * at .ts files they do not ship (node_modules/@pulumi/resource.ts), and Node 20's and 22's util.inspect with colors,
+ * which Pulumi prints an uncaught error with, loops on such a frame until the string is too long (nodejs/node#64011):
+ * every unexpected error of the program cost ~25 s of CPU before its report.
  */
-function sourceForStackTraces(file) {
-  const code = transformed.get(file);
-  if (code !== undefined) return code;
-  if (!/[/\\]node_modules[/\\]/.test(file)) return null;
-  try {
-    return fs.readFileSync(file.replace(/^file:\/\//, ""), "utf8").replace(/^\s*\/\/[#@]\s*sourceMappingURL=.*$/gm, "") || " ";
-  } catch {
-    return null;
-  }
-}
+const EMPTY_MAP = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
+const inDependency = (file) => /[/\\]node_modules[/\\]/.test(file);
+const handlers = {
+  retrieveFile: (file) => transformed.get(file) ?? null,
+  retrieveSourceMap: (file) => (inDependency(file) ? { url: file, map: EMPTY_MAP } : null),
+  handleUncaughtExceptions: false,
+};
 
-// The same source-map-support Pulumi's runner installs (resolved from the SDK): handlers are per instance. The runner
-// loads it after this file; installing the handler first changes nothing else it sets up.
-try {
+// Only under Pulumi's runner (the main script), on the same source-map-support it installs (resolved from the SDK:
+// handlers are per instance). It loads it after this file; installing the handlers first changes nothing else it sets
+// up. Elsewhere (plain `node --require`) Node's own --enable-source-maps keeps working.
+if (/[/\\]@pulumi[/\\]pulumi[/\\]cmd[/\\]run([/\\]|$)/.test(process.argv[1] ?? "")) {
   const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [ROOT] }));
-  require(require.resolve("source-map-support", { paths: [sdk] })).install({ retrieveFile: sourceForStackTraces, handleUncaughtExceptions: false });
-} catch (e) {
-  if (e.code !== "MODULE_NOT_FOUND") throw e;
+  require(require.resolve("source-map-support", { paths: [sdk] })).install(handlers);
 }

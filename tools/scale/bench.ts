@@ -136,6 +136,7 @@ export const GOAL_KEYS = 100_000;
  */
 export function goalLines(rows: BenchRow[], stepLabel: string): { line: string; met: boolean }[] {
   const out: { line: string; met: boolean }[] = [];
+  if (rows.length && !rows.some((r) => r.keys === GOAL_KEYS)) out.push({ met: false, line: `goal: scale step at ${GOAL_KEYS} keys >= 1.5x redis-cli's keys/s: not measured (no ${GOAL_KEYS}-key row): NOT met` });
   for (const keys of [...new Set(rows.map((r) => r.keys))]) {
     const step = rows.find((r) => r.keys === keys && r.tool === stepLabel);
     const cli = rows.find((r) => r.keys === keys && r.tool === REDIS_CLI.label);

@@ -20,8 +20,17 @@ test("at the goal's key count: >= 1.5x redis-cli's keys/s and no failed or unack
 });
 
 test("at another key count the ratio is shown without a goal; a failed or unacknowledged write is still NOT met", () => {
-  const [slow] = goalLines([row(STEP, 10_000, 500), row(REDIS_CLI.label, 10_000, 400)], STEP);
+  const goalRows = [row(STEP, GOAL_KEYS, 6000), row(REDIS_CLI.label, GOAL_KEYS, 3000)];
+  const at10k = (rows: BenchRow[]) => goalLines([...rows, ...goalRows], STEP).find((g) => g.line.includes("at 10000 keys"))!;
+  const slow = at10k([row(STEP, 10_000, 500), row(REDIS_CLI.label, 10_000, 400)]);
   assert.equal(slow.met, true);
   assert.match(slow.line, /^goal: scale step at 10000 keys with 0 failed and 0 unacknowledged writes: 0 failed, 0 unacknowledged, 0 lost \(1\.25x .*at 100000 keys\): met$/);
-  assert.equal(goalLines([row(STEP, 10_000, 5000, 0, 2), row(REDIS_CLI.label, 10_000, 400)], STEP)[0].met, false);
+  assert.equal(at10k([row(STEP, 10_000, 5000, 0, 2), row(REDIS_CLI.label, 10_000, 400)]).met, false);
+});
+
+test("rows without the goal's key count: the goal line says it was not measured, NOT met; no rows, no line", () => {
+  const lines = goalLines([row(STEP, 10_000, 500), row(REDIS_CLI.label, 10_000, 400)], STEP);
+  assert.equal(lines.length, 2);
+  assert.deepEqual([lines[0].met, lines[0].line], [false, "goal: scale step at 100000 keys >= 1.5x redis-cli's keys/s: not measured (no 100000-key row): NOT met"]);
+  assert.deepEqual(goalLines([], STEP), []);
 });
