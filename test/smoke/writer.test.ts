@@ -81,7 +81,9 @@ test("a frozen master: commands without a reply are given up after commandTimeou
   assert.ok(noReply.length >= 2, `unanswered commands recorded (${noReply.length})`);
   for (const x of noReply) {
     assert.match(x.error!, /no reply within 300 ms/);
-    assert.ok(x.end - x.start >= 300 && x.end - x.start < 1000, `given up after ${x.end - x.start} ms`);
+    // Node schedules a timer from its event loop's cached clock, which can be a millisecond or two behind Date.now()
+    // when the command started: 299 ms was seen once (CI, 2026-12-07).
+    assert.ok(x.end - x.start >= 295 && x.end - x.start < 1000, `given up after ${x.end - x.start} ms`);
     assert.ok(x.start >= frozenAt - 50 && x.start <= thawedAt, "only while the master was frozen");
   }
   assert.ok(w.timeline.some((x) => x.result === "acked" && x.start > thawedAt), "writes resumed after the thaw");
